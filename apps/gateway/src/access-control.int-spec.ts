@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
+
+type OpenApi = { paths: Record<string, Record<string, { security?: unknown[]; requestBody?: unknown }>> };
+const openapi = JSON.parse(readFileSync(new URL('../openapi.json', import.meta.url), 'utf8')) as OpenApi;
+
+describe('tenant isolation', () => {
+  let gateway: TestGateway;
+  let a: Awaited<ReturnType<typeof createTenant>>;
+  let b: Awaited<ReturnType<typeof createTenant>>;
+  const bIds: Record<string, string> = {};
+
+  before(async () => {
+    gateway = await startTestGateway();
+    a = await createTenant(gateway, 'tenant A');
+    b = await createTenant(gateway, 'tenant B');
+    const group = await call(gateway, 'POST', '/v1/groups', { key: b.adminKey, body: { name: 'b-secret' } });
+    const principal = await call(gateway, 'POST', '/v1/principals', { key: b.adminKey, body: { kind: 'user', name: 'bob' } });
+    const key = await call(gateway, 'POST', '/v1/api-keys', { key: b.adminKey, body: { name: 'b read', scopes: ['read'] } });
+    const membership = await call(gateway, 'POST', `/v1/groups/${group.body.id}/members`, {
+      key: b.adminKey,
+      body: { principal_id: principal.body.id },
+    });
+    Object.assign(bIds, {
+      group_id: group.body.id,
+      principal_id: principal.body.id,
+      api_key_id: key.body.id,
+      membership_id: membership.body.id,
+      tenant_id: b.tenant.id,
+    });
+  });
+  after(() => gateway.close());
+
+  // Bodies valid for A, so the only thing wrong with each request is whose resource it names.
+  const validBodies: Record<string, unknown> = {
+    'patch /v1/groups/{group_id}': { description: 'taken over' },
+  };
+
+  it("answers 404 to tenant A's admin key for every route on every tenant B resource", async () => {
+    validBodies['post /v1/groups/{group_id}/members'] = { principal_id: a.principal.id };
+    const checked: string[] = [];
+    for (const [template, operations] of Object.entries(openapi.paths)) {
+      if (!template.includes('{') || template.startsWith('/v1/tenants/')) continue; // platform routes take no tenant key
+      for (const method of Object.keys(operations)) {
+        const path = template.replace(/\{(\w+)\}/g, (_, name: string) => {
+          const id = bIds[name];
+          assert.ok(id, `the matrix has no tenant B id for {${name}}: add one when adding a resource`);
+          return id;
+        });
+        const body = validBodies[`${method} ${template}`];
+        const result = await call(gateway, method.toUpperCase(), path, { key: a.adminKey, ...(body ? { body } : {}) });
+        assert.equal(result.status, 404, `${method.toUpperCase()} ${template} answered ${result.status}: ${JSON.stringify(result.body)}`);
+        assert.equal(result.body.type, '/problems/not-found');
+        checked.push(`${method} ${template}`);
+      }
+    }
+    assert.ok(checked.length >= 8, `only ${checked.length} routes checked`);
+  });
+
+  it("left tenant B's resources as they were", async () => {
+    const group = await call(gateway, 'GET', `/v1/groups/${bIds.group_id}`, { key: b.adminKey });
+    assert.equal(group.status, 200);
+    assert.equal(group.body.description, null);
+    const key = await call(gateway, 'GET', `/v1/api-keys/${bIds.api_key_id}`, { key: b.adminKey });
+    assert.equal(key.body.revoked_at, null);
+    const members = await call(gateway, 'GET', `/v1/groups/${bIds.group_id}/members`, { key: b.adminKey });
+    assert.equal(members.body.data.length, 1);
+  });
+
+  it("will not link tenant B's principal or key into tenant A's group", async () => {
+    const group = await call(gateway, 'POST', '/v1/groups', { key: a.adminKey, body: { name: 'a-team' } });
+    for (const body of [{ principal_id: bIds.principal_id }, { api_key_id: bIds.api_key_id }]) {
+      const result = await call(gateway, 'POST', `/v1/groups/${group.body.id}/members`, { key: a.adminKey, body });
+      assert.equal(result.status, 404);
+    }
+    const owned = await call(gateway, 'POST', '/v1/api-keys', {
+      key: a.adminKey,
+      body: { name: 'for bob', scopes: ['read'], principal_id: bIds.principal_id },
+    });
+    assert.equal(owned.status, 404);
+  });
+
+  it("lists only the caller's own rows", async () => {
+    for (const path of ['/v1/groups', '/v1/principals', '/v1/api-keys']) {
+      const list = await call(gateway, 'GET', `${path}?limit=100`, { key: a.adminKey });
+      assert.equal(list.status, 200);
+      const ids = (list.body.data as { id: string }[]).map((item) => item.id);
+      assert.ok(!ids.some((id) => Object.values(bIds).includes(id)), `${path} leaked a tenant B id`);
+    }
+    const tenant = await call(gateway, 'GET', '/v1/tenant', { key: a.adminKey });
+    assert.equal(tenant.body.id, a.tenant.id);
+  });
+});

@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import 'reflect-metadata';
+import { ConsoleLogger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Database } from '@tessera/db';
+import type { Redis } from 'ioredis';
+import { AppModule } from './app.module.js';
+import { HttpMetrics } from './common/http-metrics.js';
+import { REDIS } from './common/redis.provider.js';
+import type { GatewayConfig } from './config/gateway-config.js';
+
+const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the gateway without listening: main.ts listens, the OpenAPI writer only reads
+ * routes, and tests drive it over a real port. Logs are JSON lines (pino for requests,
+ * Nest's JSON console logger for the framework).
+ */
+export async function createGatewayApp(config: GatewayConfig): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    logger: config.LOG_LEVEL === 'silent' ? false : { level: config.LOG_LEVEL },
+    // A caller's X-Request-Id is kept when it is sane, so ids follow a request across systems.
+    genReqId: (request: IncomingMessage) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : `req_${randomUUID()}`;
+    },
+    ajv: { customOptions: { allErrors: false } },
+  });
+  const metrics = new HttpMetrics();
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, metrics), adapter, {
+    logger: config.LOG_LEVEL === 'silent' ? false : new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.LOG_LEVEL) }),
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  metrics.install(fastify);
+  return app;
+}
+
+/** Closes the app and the connections it opened (the providers do not own a lifecycle hook). */
+export async function closeGatewayApp(app: NestFastifyApplication): Promise<void> {
+  const database = app.get(Database);
+  const redis = app.get<Redis>(REDIS);
+  await app.close();
+  await database.disconnect();
+  redis.disconnect();
+}
+
+function nestLogLevels(level: GatewayConfig['LOG_LEVEL']) {
+  const order = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+  const cut = { fatal: 1, error: 2, warn: 3, info: 4, debug: 5, trace: 6, silent: 0 }[level];
+  return order.slice(0, cut);
+}

@@ -1,0 +1,46 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
+import { ApiKeysModule } from './api-keys/api-keys.module.js';
+import { AuthGuard } from './common/auth.guard.js';
+import { databaseProvider } from './common/database.provider.js';
+import { HttpMetrics } from './common/http-metrics.js';
+import { IdempotencyInterceptor } from './common/idempotency.interceptor.js';
+import { ProblemFilter } from './common/problem.filter.js';
+import { RateLimiter } from './common/rate-limiter.service.js';
+import { redisProvider } from './common/redis.provider.js';
+import { SchemaValidationPipe } from './common/schema-validation.pipe.js';
+import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway-config.js';
+import { GroupsModule } from './groups/groups.module.js';
+import { HealthController } from './health/health.controller.js';
+import { PrincipalsModule } from './principals/principals.module.js';
+import { TenantsModule } from './tenants/tenants.module.js';
+
+/** Connections and cross-cutting pieces every feature module shares. */
+@Module({})
+class InfrastructureModule {
+  static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
+    return {
+      module: InfrastructureModule,
+      global: true,
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, RateLimiter],
+      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, RateLimiter],
+    };
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule],
+      controllers: [HealthController],
+      providers: [
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        { provide: APP_PIPE, useClass: SchemaValidationPipe },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+      ],
+    };
+  }
+}

@@ -1,0 +1,75 @@
+import { HttpException } from '@nestjs/common';
+import { PROBLEM_KINDS, problemType, type Problem, type ProblemKind } from '@tessera/contracts';
+import { ProblemException } from './problem.exception.js';
+
+export interface RenderedProblem {
+  problem: Problem;
+  headers: Record<string, string>;
+}
+
+/** Fastify's own errors (body parsing, limits) carry a code; map them to our kinds. */
+const FASTIFY_CODES: Record<string, ProblemKind> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload-too-large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation',
+};
+
+/** Prisma's known request errors that bad input can cause. */
+const PRISMA_CODES: Record<string, { kind: ProblemKind; detail: string }> = {
+  P2002: { kind: 'conflict', detail: 'A resource with these unique fields already exists' },
+  P2003: { kind: 'conflict', detail: 'The change refers to, or is referred to by, another resource' },
+  P2025: { kind: 'not-found', detail: 'The resource does not exist' },
+};
+
+const STATUS_KINDS: Record<number, ProblemKind> = {
+  400: 'validation',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  409: 'conflict',
+  413: 'payload-too-large',
+  415: 'unsupported-media-type',
+  422: 'idempotency-mismatch',
+  429: 'rate-limited',
+};
+
+function render(kind: ProblemKind, detail: string | undefined, extra: Partial<Problem> = {}): Problem {
+  const { status, title } = PROBLEM_KINDS[kind];
+  return { type: problemType(kind), title, status, ...(detail ? { detail } : {}), ...extra };
+}
+
+/**
+ * Turns anything thrown while serving a request into problem details. Unknown errors
+ * become a 500 without their message (it may hold internals); the caller logs them.
+ */
+export function toProblem(error: unknown, requestId: string, instance: string): RenderedProblem & { internal: boolean } {
+  const base = { request_id: requestId, instance };
+  if (error instanceof ProblemException) {
+    return {
+      problem: render(error.kind, error.detail, { ...base, ...(error.errors ? { errors: error.errors } : {}) }),
+      headers: error.headers,
+      internal: false,
+    };
+  }
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string' && FASTIFY_CODES[code]) {
+    return { problem: render(FASTIFY_CODES[code], (error as Error).message, base), headers: {}, internal: false };
+  }
+  if (typeof code === 'string' && PRISMA_CODES[code]) {
+    const { kind, detail } = PRISMA_CODES[code];
+    return { problem: render(kind, detail, base), headers: {}, internal: false };
+  }
+  if (error instanceof HttpException) {
+    const kind = STATUS_KINDS[error.getStatus()];
+    if (kind) return { problem: render(kind, error.message, base), headers: {}, internal: false };
+  }
+  const statusCode = (error as { statusCode?: unknown })?.statusCode;
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
+    const kind = STATUS_KINDS[statusCode] ?? 'validation';
+    return { problem: render(kind, (error as Error).message, { ...base, status: statusCode }), headers: {}, internal: false };
+  }
+  return { problem: render('internal', undefined, base), headers: {}, internal: true };
+}

@@ -1,0 +1,28 @@
+import { z } from 'zod';
+
+const configSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (the tessera_app role\'s connection)'),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  PLATFORM_ADMIN_KEY: z.string().min(24, 'PLATFORM_ADMIN_KEY must be at least 24 characters'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
+});
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+
+/** Reads the gateway's settings from the environment; throws naming every bad variable. */
+export function loadGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid gateway configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}
+
+export const GATEWAY_CONFIG = Symbol('GATEWAY_CONFIG');

@@ -1,0 +1,69 @@
+import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { healthSchema, type Health } from '@tessera/contracts';
+import { Database } from '@tessera/db';
+import type { FastifyReply } from 'fastify';
+import type { Redis } from 'ioredis';
+import { HttpMetrics } from '../common/http-metrics.js';
+import { Public } from '../common/route-access.decorator.js';
+import { REDIS } from '../common/redis.provider.js';
+
+const CHECK_TIMEOUT_MS = 2000;
+
+@ApiTags('health')
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly database: Database,
+    @Inject(REDIS) private readonly redis: Redis,
+    private readonly metrics: HttpMetrics,
+  ) {}
+
+  @Get('healthz')
+  @Public()
+  @ApiOperation({ summary: 'Liveness: the process serves HTTP' })
+  @ApiResponse({ status: 200, description: 'Alive', standardSchema: healthSchema })
+  healthz(): Health {
+    return { status: 'ok' };
+  }
+
+  @Get('readyz')
+  @Public()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Readiness: Postgres and Redis answer' })
+  @ApiResponse({ status: 200, description: 'Ready', standardSchema: healthSchema })
+  @ApiResponse({ status: 503, description: 'A dependency is down', standardSchema: healthSchema })
+  async readyz(@Res({ passthrough: true }) reply: FastifyReply): Promise<Health> {
+    const [postgres, redis] = await Promise.all([
+      timedCheck(() => this.database.ping()),
+      timedCheck(async () => void (await this.redis.ping())),
+    ]);
+    const ok = postgres.ok && redis.ok;
+    void reply.status(ok ? 200 : 503);
+    return { status: ok ? 'ok' : 'unavailable', checks: { postgres, redis } };
+  }
+
+  @Get('metrics')
+  @Public()
+  @ApiExcludeEndpoint()
+  @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+  metricsText(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}
+
+async function timedCheck(check: () => Promise<void>): Promise<{ ok: boolean; latency_ms: number; error?: string }> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS))),
+    ]);
+    return { ok: true, latency_ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { ok: false, latency_ms: Math.round(performance.now() - started), error: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { call, startTestGateway, type TestGateway } from '../testing/test-gateway.js';
+
+describe('operations endpoints', () => {
+  let gateway: TestGateway;
+
+  before(async () => {
+    gateway = await startTestGateway();
+  });
+  after(() => gateway.close());
+
+  it('reports liveness and readiness of Postgres and Redis', async () => {
+    assert.deepEqual((await call(gateway, 'GET', '/healthz')).body, { status: 'ok' });
+    const ready = await call(gateway, 'GET', '/readyz');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.checks.postgres.ok, true);
+    assert.equal(ready.body.checks.redis.ok, true);
+  });
+
+  it('reports not ready, without failing, when Redis is unreachable', async () => {
+    const broken = await startTestGateway({ REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const ready = await call(broken, 'GET', '/readyz');
+      assert.equal(ready.status, 503);
+      assert.equal(ready.body.checks.redis.ok, false);
+      assert.equal(ready.body.checks.postgres.ok, true);
+    } finally {
+      await broken.close();
+    }
+  });
+
+  it('counts requests by route template in Prometheus format', async () => {
+    await call(gateway, 'GET', '/healthz');
+    const metrics = await call<string>(gateway, 'GET', '/metrics');
+    assert.equal(metrics.status, 200);
+    assert.match(metrics.body, /tessera_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
+    assert.match(metrics.body, /tessera_http_request_duration_seconds_bucket/);
+  });
+
+  it('echoes a sane X-Request-Id and makes one otherwise', async () => {
+    const given = await call(gateway, 'GET', '/healthz', { headers: { 'x-request-id': 'trace-abc.123' } });
+    assert.equal(given.headers.get('x-request-id'), 'trace-abc.123');
+    const made = await call(gateway, 'GET', '/healthz', { headers: { 'x-request-id': 'bad id with spaces' } });
+    assert.match(made.headers.get('x-request-id') ?? '', /^req_[0-9a-f-]{36}$/);
+  });
+});

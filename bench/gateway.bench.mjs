@@ -1,0 +1,140 @@
+// Gateway overhead: authenticated, tenant-scoped GET /v1/groups (auth lookup, rate limit in
+// Redis, RLS transaction in Postgres, Nest pipeline) against a bare Fastify route serving
+// the same JSON from memory. Both run as their own process; autocannon drives them in turn,
+// alternating rounds so drift on a shared machine hits both alike.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import autocannon from 'autocannon';
+import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
+import { ensureDatabase, postgresProblem, redisAnswers, withDatabase, withUser } from '../infra/scripts/lib/services.mjs';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
+const PLATFORM_KEY = 'bench-platform-admin-key-0123456789';
+
+export default async function gatewayBench() {
+  ensureInstalled();
+  build();
+  const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const ownerUrl = withDatabase(adminUrl, 'tessera_bench');
+  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
+  const problem = await postgresProblem(adminUrl);
+  if (problem || !(await redisAnswers(redisUrl))) throw new Error(`needs Postgres at ${adminUrl} and Redis at ${redisUrl}`);
+  step('preparing the bench database');
+  await ensureDatabase(ownerUrl, { recreate: true });
+  const { migrate } = await import('@tessera/db/migrate');
+  await migrate({
+    databaseUrl: ownerUrl,
+    schemaPath: path.join(ROOT, 'prisma/schema.prisma'),
+    migrationsDir: path.join(ROOT, 'prisma/migrations'),
+    create: false,
+    log: () => undefined,
+  });
+
+  const gateway = await startProcess('apps/gateway/dist/main.js', {
+    DATABASE_URL: withUser(ownerUrl, 'tessera_app'),
+    REDIS_URL: redisUrl,
+    PLATFORM_ADMIN_KEY: PLATFORM_KEY,
+    PORT: '0',
+    LOG_LEVEL: 'warn',
+  });
+  const { createTesseraClient, unwrap } = await import('@tessera/sdk');
+  const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
+  const tenant = await unwrap(platform.POST('/v1/tenants', { body: { name: 'bench' } }));
+  const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: tenant.api_key.secret });
+  const key = await unwrap(admin.POST('/v1/api-keys', { body: { name: 'bench', scopes: ['read'], rate_limit_per_minute: 100_000_000 } }));
+  for (let i = 0; i < 10; i++) await unwrap(admin.POST('/v1/groups', { body: { name: `group-${i}`, description: `bench group ${i}` } }));
+  // Another tenant's rows in the same table, so RLS and the tenant filter have something to exclude.
+  const other = await unwrap(platform.POST('/v1/tenants', { body: { name: 'bench neighbour' } }));
+  const neighbour = createTesseraClient({ baseUrl: gateway.url, apiKey: other.api_key.secret });
+  for (let i = 0; i < 10; i++) await unwrap(neighbour.POST('/v1/groups', { body: { name: `other-${i}` } }));
+
+  const headers = { authorization: `Bearer ${key.secret}` };
+  const body = await (await fetch(`${gateway.url}/v1/groups`, { headers })).text();
+  const bare = await startProcess('bench/bare-server.mjs', { BENCH_BODY: body });
+
+  const targets = { bare: { url: `${bare.url}/v1/groups`, headers: {} }, gateway: { url: `${gateway.url}/v1/groups`, headers } };
+  const rounds = { bare: [], gateway: [] };
+  try {
+    for (const target of Object.values(targets)) await load(target, 2); // warm-up: JIT, pools
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [name, target] of Object.entries(targets)) {
+        const result = await load(target, DURATION_S);
+        rounds[name].push(result);
+        console.log(`  round ${round} ${name.padEnd(8)} ${fmt(result)}`);
+      }
+    }
+  } finally {
+    await Promise.all([gateway.stop(), bare.stop()]);
+  }
+
+  const summary = Object.fromEntries(Object.entries(rounds).map(([name, results]) => [name, median(results)]));
+  const ratio = {
+    throughput_gateway_over_bare: round3(summary.gateway.requests_per_second / summary.bare.requests_per_second),
+    p50_gateway_over_bare: round3(summary.gateway.latency_p50_ms / Math.max(summary.bare.latency_p50_ms, 0.001)),
+    p99_gateway_over_bare: round3(summary.gateway.latency_p99_ms / Math.max(summary.bare.latency_p99_ms, 0.001)),
+  };
+  const report = {
+    benchmark: 'gateway',
+    what: 'authenticated tenant-scoped GET /v1/groups (10 rows of 20 in the table) vs a bare Fastify route serving the same JSON from memory',
+    measured_at: new Date().toISOString(),
+    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
+    settings: { rounds: ROUNDS, duration_s: DURATION_S, connections: CONNECTIONS, log_level: 'warn', pipelining: 1 },
+    median_of_rounds: summary,
+    ratio,
+    rounds,
+  };
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench/results/gateway.json'), JSON.stringify(report, null, 2) + '\n');
+  console.log(`
+                 req/s      p50 ms   p99 ms
+  bare Fastify   ${String(summary.bare.requests_per_second).padEnd(10)} ${String(summary.bare.latency_p50_ms).padEnd(8)} ${summary.bare.latency_p99_ms}
+  gateway        ${String(summary.gateway.requests_per_second).padEnd(10)} ${String(summary.gateway.latency_p50_ms).padEnd(8)} ${summary.gateway.latency_p99_ms}
+  gateway/bare   ${String(ratio.throughput_gateway_over_bare).padEnd(10)} ${String(ratio.p50_gateway_over_bare).padEnd(8)} ${ratio.p99_gateway_over_bare}
+  written to bench/results/gateway.json`);
+}
+
+async function load(target, durationS) {
+  const result = await autocannon({ url: target.url, headers: target.headers, connections: CONNECTIONS, duration: durationS });
+  const non2xx = result.non2xx + result.errors + result.timeouts;
+  if (non2xx > 0) throw new Error(`${target.url}: ${non2xx} failed requests of ${result.requests.total}`);
+  return {
+    requests_per_second: Math.round(result.requests.average),
+    latency_p50_ms: result.latency.p50,
+    latency_p99_ms: result.latency.p99,
+    requests: result.requests.total,
+  };
+}
+
+function median(results) {
+  const pick = (key) => [...results].map((r) => r[key]).sort((a, b) => a - b)[Math.floor(results.length / 2)];
+  return {
+    requests_per_second: pick('requests_per_second'),
+    latency_p50_ms: pick('latency_p50_ms'),
+    latency_p99_ms: pick('latency_p99_ms'),
+  };
+}
+
+function startProcess(script, env) {
+  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      const match = /"url":"([^"]+)"/.exec(line);
+      if (match) {
+        resolve({
+          url: match[1],
+          stop: () => new Promise((done) => (child.exitCode !== null ? done() : (child.once('exit', done), child.kill('SIGTERM')))),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+}
+
+const fmt = (r) => `${String(r.requests_per_second).padStart(7)} req/s  p50 ${r.latency_p50_ms} ms  p99 ${r.latency_p99_ms} ms`;
+const round3 = (x) => Math.round(x * 1000) / 1000;

@@ -1,0 +1,12 @@
+// `npm run bench -- <name>`: the project's benchmarks. Each measures its subject side by
+// side with a baseline in one run and reports ratios; results go to bench/results/<name>.json.
+const benchmarks = {
+  gateway: () => import('./gateway.bench.mjs'),
+};
+
+const name = process.argv[2];
+if (!name || !benchmarks[name]) {
+  console.error(`usage: npm run bench -- <${Object.keys(benchmarks).join('|')}>`);
+  process.exit(2);
+}
+await (await benchmarks[name]()).default();

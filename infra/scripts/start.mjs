@@ -1,0 +1,171 @@
+// `npm start`: installs, builds, finds or starts Postgres and Redis, migrates, starts the
+// gateway, seeds a demo tenant and prints how to call it.
+//   Postgres: DATABASE_URL if reachable; else the local server at 127.0.0.1:5432; else an
+//   embedded PGlite (no database install needed), kept under .data/pglite.
+//   Redis: REDIS_URL if reachable; else 127.0.0.1:6379; else a local redis-server if one is
+//   installed; else it stops and says how to get one.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { build, ensureInstalled, ROOT, spawnChild, step } from './lib/run.mjs';
+import { ensureDatabase, freePort, postgresProblem, redisAnswers, which, withDatabase, withUser } from './lib/services.mjs';
+
+const DATA_DIR = path.join(ROOT, '.data');
+mkdirSync(DATA_DIR, { recursive: true });
+
+ensureInstalled();
+build();
+
+const database = await findPostgres();
+const redisUrl = await findRedis();
+
+step('applying migrations');
+const { migrate } = await import('@tessera/db/migrate');
+await migrate({
+  databaseUrl: database.ownerUrl,
+  schemaPath: path.join(ROOT, 'prisma/schema.prisma'),
+  migrationsDir: path.join(ROOT, 'prisma/migrations'),
+  create: false,
+  log: (line) => console.log(`  ${line}`),
+});
+
+const platformKey = process.env.PLATFORM_ADMIN_KEY ?? persistentSecret('platform-admin-key', () => 'tpa_' + randomBytes(24).toString('base64url'));
+const port = process.env.PORT ?? '8080';
+step(`starting the gateway on port ${port}`);
+const gateway = spawnChild(process.execPath, ['apps/gateway/dist/main.js'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  env: {
+    ...process.env,
+    DATABASE_URL: database.appUrl,
+    DATABASE_POOL_SIZE: database.embedded ? '1' : (process.env.DATABASE_POOL_SIZE ?? '10'),
+    REDIS_URL: redisUrl,
+    PLATFORM_ADMIN_KEY: platformKey,
+    PORT: port,
+    HOST: process.env.HOST ?? '127.0.0.1',
+  },
+});
+const url = await waitForListening(gateway);
+const demo = await seedDemoTenant(url, platformKey);
+
+console.log(`
+Tessera is running.
+  API            ${url}/v1   (OpenAPI: apps/gateway/openapi.json)
+  health         ${url}/readyz
+  demo tenant    ${demo.tenantId}
+  demo API key   ${demo.apiKey}
+  platform key   in .data/platform-admin-key (creates tenants: POST /v1/tenants)
+
+Try:  curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/v1/groups
+Stop with Ctrl-C.`);
+
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => gateway.kill('SIGTERM'));
+gateway.once('exit', async (code) => {
+  await database.stop?.();
+  process.exit(code ?? 0);
+});
+
+async function findPostgres() {
+  step('looking for Postgres');
+  const candidates = process.env.DATABASE_URL ? [process.env.DATABASE_URL] : ['postgresql://postgres@127.0.0.1:5432/tessera'];
+  for (const candidate of candidates) {
+    const ownerUrl = process.env.MIGRATION_DATABASE_URL ?? candidate;
+    if (!process.env.DATABASE_URL) {
+      if (await postgresProblem(withDatabase(ownerUrl, 'postgres'))) continue;
+      await ensureDatabase(ownerUrl);
+    }
+    const problem = await postgresProblem(ownerUrl);
+    if (problem) {
+      console.log(`  ${redact(ownerUrl)}: ${problem}`);
+      continue;
+    }
+    console.log(`  using ${redact(ownerUrl)}`);
+    // Given a DATABASE_URL, the gateway uses it as is; on the local server it runs as tessera_app.
+    return { ownerUrl, appUrl: process.env.DATABASE_URL ?? withUser(ownerUrl, 'tessera_app'), embedded: false };
+  }
+  console.log('  no Postgres reachable: starting the embedded one (PGlite, data in .data/pglite)');
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+  const db = await PGlite.create(path.join(DATA_DIR, 'pglite'));
+  const pglitePort = await freePort();
+  // PGlite is one session: one connection at a time keeps transactions apart.
+  const server = new PGLiteSocketServer({ db, port: pglitePort, host: '127.0.0.1', maxConnections: 1 });
+  await server.start();
+  const url = `postgresql://postgres@127.0.0.1:${pglitePort}/postgres?sslmode=disable`;
+  return { ownerUrl: url, appUrl: url, embedded: true, stop: async () => (await server.stop(), await db.close()) };
+}
+
+async function findRedis() {
+  step('looking for Redis');
+  const candidates = [process.env.REDIS_URL, 'redis://127.0.0.1:6379'].filter(Boolean);
+  for (const candidate of candidates) {
+    if (await redisAnswers(candidate)) {
+      console.log(`  using ${redact(candidate)}`);
+      return candidate;
+    }
+    console.log(`  ${redact(candidate)} does not answer`);
+  }
+  const server = which('redis-server');
+  if (!server) {
+    console.error(`No Redis is reachable and redis-server is not installed. Either:
+  - install it:          apt-get install redis-server   (then run npm start again)
+  - run it in Docker:    docker compose -f infra/docker-compose.yml up -d redis
+  - point at one:        REDIS_URL=redis://host:6379 npm start`);
+    process.exit(1);
+  }
+  const redisPort = await freePort();
+  console.log(`  starting ${server} on port ${redisPort} (nothing kept on disk)`);
+  spawnChild(server, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${redisPort}`;
+  for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) await new Promise((r) => setTimeout(r, 100));
+  return url;
+}
+
+function waitForListening(child) {
+  return new Promise((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.on('line', (line) => {
+      console.log(line);
+      const match = /"msg":"gateway listening","url":"([^"]+)"/.exec(line);
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code} before listening`)));
+  });
+}
+
+/** The demo tenant is made once through the API; its key is kept in .data so each start can print it. */
+async function seedDemoTenant(url, platformKey) {
+  const file = path.join(DATA_DIR, 'demo-tenant.json');
+  const { createTesseraClient, unwrap } = await import('@tessera/sdk');
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    const demo = createTesseraClient({ baseUrl: url, apiKey: saved.apiKey });
+    const ok = await demo.GET('/v1/me').then(() => true, () => false);
+    if (ok) return saved;
+    console.log('  the saved demo key no longer works (new database?): seeding again');
+  }
+  step('seeding the demo tenant');
+  const platform = createTesseraClient({ baseUrl: url, apiKey: platformKey });
+  const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Demo' } }));
+  const demo = createTesseraClient({ baseUrl: url, apiKey: created.api_key.secret });
+  for (const name of ['legal', 'finance', 'support']) {
+    await unwrap(demo.POST('/v1/groups', { body: { name, description: `Demo ${name} documents` } }));
+  }
+  const saved = { tenantId: created.tenant.id, apiKey: created.api_key.secret };
+  writeFileSync(file, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  return saved;
+}
+
+function persistentSecret(name, make) {
+  const file = path.join(DATA_DIR, name);
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const secret = make();
+  writeFileSync(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+function redact(url) {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}

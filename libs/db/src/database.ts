@@ -1,0 +1,89 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient, type Prisma } from './generated/prisma/client.js';
+import type { TenantContext } from './tenant-context.js';
+
+/** The role the application runs as: no BYPASSRLS, so every row it touches passes RLS. */
+export const APP_ROLE = 'tessera_app';
+
+/** A Prisma transaction that can only see one tenant's rows. */
+export type TenantTransaction = Prisma.TransactionClient;
+
+/** What the auth guard needs of a key, found by the hash of its secret across all tenants. */
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  principalId: string;
+  scopes: string[];
+  rateLimitPerMinute: number | null;
+  expiresAt: Date | null;
+  revokedAt: Date | null;
+  groupIds: string[];
+}
+
+export interface DatabaseOptions {
+  connectionString: string;
+  /** Pool size; the embedded Postgres serves one connection at a time. */
+  maxConnections?: number;
+}
+
+export class Database {
+  readonly prisma: PrismaClient;
+
+  constructor(options: DatabaseOptions) {
+    const adapter = new PrismaPg({ connectionString: options.connectionString, max: options.maxConnections ?? 10 });
+    this.prisma = new PrismaClient({ adapter });
+  }
+
+  /**
+   * Runs `work` in one interactive transaction whose queries see only `ctx`'s rows.
+   * The role switch makes RLS hold even where the connection itself is privileged
+   * (the embedded Postgres has a single superuser); `true` scopes both settings to
+   * this transaction, so a pooled connection carries nothing over to the next one.
+   */
+  withTenant<T>(ctx: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT set_config('role', ${APP_ROLE}, true), set_config('app.tenant_id', ${ctx.tenantId}, true)`;
+      return work(tx);
+    });
+  }
+
+  /**
+   * Looks a key up before its tenant is known, through a SECURITY DEFINER function that
+   * returns only the row with this hash (see the rls migration). Also resolves the groups
+   * the key may use: its own and its principal's.
+   */
+  async findApiKeyByHash(keyHash: Uint8Array): Promise<ApiKeyRecord | null> {
+    const rows = await this.prisma.$queryRaw<
+      {
+        id: string;
+        tenant_id: string;
+        principal_id: string;
+        scopes: string[];
+        rate_limit_per_minute: number | null;
+        expires_at: Date | null;
+        revoked_at: Date | null;
+        group_ids: string[];
+      }[]
+    >`SELECT * FROM tessera_find_api_key(${keyHash})`;
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      id: row.id,
+      tenantId: row.tenant_id,
+      principalId: row.principal_id,
+      scopes: row.scopes,
+      rateLimitPerMinute: row.rate_limit_per_minute,
+      expiresAt: row.expires_at,
+      revokedAt: row.revoked_at,
+      groupIds: row.group_ids,
+    };
+  }
+
+  async ping(): Promise<void> {
+    await this.prisma.$queryRaw`SELECT 1`;
+  }
+
+  disconnect(): Promise<void> {
+    return this.prisma.$disconnect();
+  }
+}

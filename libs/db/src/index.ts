@@ -1,0 +1,6 @@
+export { Database, APP_ROLE } from './database.js';
+export type { ApiKeyRecord, DatabaseOptions, TenantTransaction } from './database.js';
+export type { TenantContext } from './tenant-context.js';
+export { Prisma } from './generated/prisma/client.js';
+export type * from './generated/prisma/models.js';
+export * from './generated/prisma/enums.js';

@@ -1,0 +1,9 @@
+export { createTesseraClient, paginate, unwrap } from './tessera-client.js';
+export type { TesseraApi, TesseraClientOptions } from './tessera-client.js';
+export { TesseraProblemError } from './problem-error.js';
+export type { Problem } from './problem-error.js';
+export type { components, operations, paths } from './generated/schema.js';
+
+import type { components } from './generated/schema.js';
+/** The API's named schemas: `Schemas['AccessGroup']`, `Schemas['CreatedApiKey']`, … */
+export type Schemas = components['schemas'];

@@ -59,6 +59,8 @@ describe('Idempotency-Key', () => {
       const headers = { 'idempotency-key': 'slow-1' };
       const first = call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'slow' }, headers });
       await waitFor(async () => {
+        // Statistics views are a snapshot per transaction: drop ours to see the request arrive.
+        await owner.query('SELECT pg_stat_clear_snapshot()');
         const { rows } = await owner.query(
           "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE '%access_groups%'",
         );

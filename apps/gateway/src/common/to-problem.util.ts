@@ -54,7 +54,7 @@ export function toProblem(error: unknown, requestId: string, instance: string): 
       internal: false,
     };
   }
-  const code = (error as { code?: unknown })?.code;
+  const code = errorCode(error);
   if (typeof code === 'string' && FASTIFY_CODES[code]) {
     return { problem: render(FASTIFY_CODES[code], (error as Error).message, base), headers: {}, internal: false };
   }
@@ -72,4 +72,10 @@ export function toProblem(error: unknown, requestId: string, instance: string): 
     return { problem: render(kind, (error as Error).message, { ...base, status: statusCode }), headers: {}, internal: false };
   }
   return { problem: render('internal', undefined, base), headers: {}, internal: true };
+}
+
+/** Nest wraps Fastify's errors in an HttpException; the original code survives on it or its cause. */
+function errorCode(error: unknown): unknown {
+  const e = error as { code?: unknown; errorCode?: unknown; cause?: { code?: unknown } } | null;
+  return e?.code ?? e?.errorCode ?? e?.cause?.code;
 }

@@ -2,7 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { bindMigrationAwareSqlAdapterFactory, type SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import {
+  bindMigrationAwareSqlAdapterFactory,
+  DriverAdapterError,
+  type SqlMigrationAwareDriverAdapterFactory,
+} from '@prisma/driver-adapter-utils';
 
 type WasmBindings = typeof import('@prisma/schema-engine-wasm/schema_engine_bg');
 export type SchemaEngine = Awaited<ReturnType<WasmBindings['SchemaEngine']['new']>>;
@@ -67,10 +71,28 @@ function wholeScriptAdapterFactory(pool: pg.Pool): SqlMigrationAwareDriverAdapte
     connect: async () => {
       const adapter = await factory.connect();
       adapter.executeScript = async (script: string) => {
-        await pool.query(script);
+        try {
+          await pool.query(script);
+        } catch (error) {
+          throw asDriverAdapterError(error);
+        }
       };
       return adapter;
     },
     connectToShadowDb: () => factory.connectToShadowDb(),
   };
+}
+
+/** The engine shows Postgres's own message only for errors in the adapters' error shape. */
+function asDriverAdapterError(error: unknown): DriverAdapterError {
+  const e = error as Partial<pg.DatabaseError> & Error;
+  return new DriverAdapterError({
+    kind: 'postgres',
+    code: e.code ?? 'XX000',
+    severity: e.severity ?? 'ERROR',
+    message: e.message,
+    detail: e.detail,
+    column: e.column,
+    hint: e.hint,
+  });
 }

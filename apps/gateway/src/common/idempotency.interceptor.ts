@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import type { Redis } from 'ioredis';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, catchError, of, throwError, type Observable } from 'rxjs';
@@ -14,7 +13,7 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 type StoredRequest =
   | { state: 'in_flight'; fingerprint: string }
-  | { state: 'done'; fingerprint: string; status: number; body: unknown };
+  | { state: 'done'; fingerprint: string; body: unknown };
 
 /**
  * `Idempotency-Key` on POST: the first request with a key runs, its 2xx response is kept
@@ -45,10 +44,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const claimed = await this.redis.set(storeKey, JSON.stringify(inFlight), 'EX', IN_FLIGHT_TTL_SECONDS, 'NX');
     if (!claimed) return of(await this.replay(storeKey, fingerprint, context));
 
-    const status = routeStatus(context);
     return next.handle().pipe(
       mergeMap(async (body) => {
-        const done: StoredRequest = { state: 'done', fingerprint, status, body };
+        const done: StoredRequest = { state: 'done', fingerprint, body };
         await this.redis.set(storeKey, JSON.stringify(done), 'EX', this.config.IDEMPOTENCY_TTL_SECONDS);
         return body;
       }),
@@ -67,13 +65,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (stored.state === 'in_flight') {
       throw new ProblemException('idempotency-in-flight', 'The first request with this Idempotency-Key is still running');
     }
+    // The status is the route's own (Nest sets it), the same the first response had.
     void context.switchToHttp().getResponse<FastifyReply>().header('idempotency-replay', 'true');
     return stored.body;
   }
-}
-
-function routeStatus(context: ExecutionContext): number {
-  return (Reflect.getMetadata(HTTP_CODE_METADATA, context.getHandler()) as number | undefined) ?? 201;
 }
 
 function sha256(text: string): string {

@@ -26,6 +26,15 @@ describe('toProblem', () => {
     assert.equal(toProblem(new NotFoundException('Cannot GET /x'), 'r', '/').problem.type, '/problems/not-found');
   });
 
+  it('answers 503 with Retry-After when Postgres or Redis is down', () => {
+    const redisDown = Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' });
+    for (const error of [redisDown, { code: 'P1001', message: "Can't reach database server" }]) {
+      const { problem, headers } = toProblem(error, 'r', '/');
+      assert.equal(problem.status, 503);
+      assert.equal(headers['retry-after'], '5');
+    }
+  });
+
   it('hides the message of unknown errors behind a 500', () => {
     const { problem, internal } = toProblem(new Error('password=hunter2'), 'r', '/');
     assert.equal(problem.status, 500);

@@ -66,6 +66,9 @@ export function toProblem(error: unknown, requestId: string, instance: string): 
     const kind = STATUS_KINDS[error.getStatus()];
     if (kind) return { problem: render(kind, error.message, base), headers: {}, internal: false };
   }
+  if (isDependencyOutage(error)) {
+    return { problem: render('unavailable', 'Postgres or Redis is unreachable; retry shortly', base), headers: { 'retry-after': '5' }, internal: true };
+  }
   const statusCode = (error as { statusCode?: unknown })?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     const kind = STATUS_KINDS[statusCode] ?? 'validation';
@@ -78,4 +81,16 @@ export function toProblem(error: unknown, requestId: string, instance: string): 
 function errorCode(error: unknown): unknown {
   const e = error as { code?: unknown; errorCode?: unknown; cause?: { code?: unknown } } | null;
   return e?.code ?? e?.errorCode ?? e?.cause?.code;
+}
+
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'P1001', 'P1002', 'P1017']);
+
+/** A dependency is down (not the caller's fault): 503 with Retry-After rather than 500. */
+function isDependencyOutage(error: unknown): boolean {
+  const e = error as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | null;
+  return (
+    e?.name === 'MaxRetriesPerRequestError' ||
+    OUTAGE_CODES.has(String(e?.code)) ||
+    OUTAGE_CODES.has(String(e?.cause?.code))
+  );
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { call, startTestGateway, type TestGateway } from '../testing/test-gateway.js';
+import { call, createTenant, startTestGateway, type TestGateway } from '../testing/test-gateway.js';
 
 describe('operations endpoints', () => {
   let gateway: TestGateway;
@@ -18,13 +18,18 @@ describe('operations endpoints', () => {
     assert.equal(ready.body.checks.redis.ok, true);
   });
 
-  it('reports not ready, without failing, when Redis is unreachable', async () => {
+  it('reports not ready, and answers 503 rather than 500, when Redis is unreachable', async () => {
+    const tenant = await createTenant(gateway);
     const broken = await startTestGateway({ REDIS_URL: 'redis://127.0.0.1:1' });
     try {
       const ready = await call(broken, 'GET', '/readyz');
       assert.equal(ready.status, 503);
       assert.equal(ready.body.checks.redis.ok, false);
       assert.equal(ready.body.checks.postgres.ok, true);
+      const request = await call(broken, 'GET', '/v1/groups', { key: tenant.adminKey });
+      assert.equal(request.status, 503);
+      assert.equal(request.body.type, '/problems/unavailable');
+      assert.equal(request.headers.get('retry-after'), '5');
     } finally {
       await broken.close();
     }

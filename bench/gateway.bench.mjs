@@ -9,7 +9,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import autocannon from 'autocannon';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
-import { ensureDatabase, postgresProblem, redisAnswers, withDatabase, withUser } from '../infra/scripts/lib/services.mjs';
+import { applyMigrations, ensureDatabase, postgresProblem, redisAnswers, withDatabase, withUser } from '../infra/scripts/lib/services.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
@@ -26,14 +26,7 @@ export default async function gatewayBench() {
   if (problem || !(await redisAnswers(redisUrl))) throw new Error(`needs Postgres at ${adminUrl} and Redis at ${redisUrl}`);
   step('preparing the bench database');
   await ensureDatabase(ownerUrl, { recreate: true });
-  const { migrate } = await import('@tessera/db/migrate');
-  await migrate({
-    databaseUrl: ownerUrl,
-    schemaPath: path.join(ROOT, 'prisma/schema.prisma'),
-    migrationsDir: path.join(ROOT, 'prisma/migrations'),
-    create: false,
-    log: () => undefined,
-  });
+  await applyMigrations(ownerUrl);
 
   const gateway = await startProcess('apps/gateway/dist/main.js', {
     DATABASE_URL: withUser(ownerUrl, 'tessera_app'),

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { build, ensureInstalled, ROOT, spawnChild, step } from './lib/run.mjs';
-import { ensureDatabase, freePort, postgresProblem, redisAnswers, which, withDatabase, withUser } from './lib/services.mjs';
+import { applyMigrations, ensureDatabase, freePort, postgresProblem, redisAnswers, which, withDatabase, withUser } from './lib/services.mjs';
 
 const DATA_DIR = path.join(ROOT, '.data');
 mkdirSync(DATA_DIR, { recursive: true });
@@ -21,14 +21,7 @@ const database = await findPostgres();
 const redisUrl = await findRedis();
 
 step('applying migrations');
-const { migrate } = await import('@tessera/db/migrate');
-await migrate({
-  databaseUrl: database.ownerUrl,
-  schemaPath: path.join(ROOT, 'prisma/schema.prisma'),
-  migrationsDir: path.join(ROOT, 'prisma/migrations'),
-  create: false,
-  log: (line) => console.log(`  ${line}`),
-});
+await applyMigrations(database.ownerUrl, (line) => console.log(`  ${line}`));
 
 const platformKey = process.env.PLATFORM_ADMIN_KEY ?? persistentSecret('platform-admin-key', () => 'tpa_' + randomBytes(24).toString('base64url'));
 const port = process.env.PORT ?? '8080';

@@ -4,7 +4,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, run, step } from './lib/run.mjs';
-import { ensureDatabase, postgresProblem, redisAnswers, withDatabase, withUser } from './lib/services.mjs';
+import { applyMigrations, ensureDatabase, postgresProblem, redisAnswers, withDatabase, withUser } from './lib/services.mjs';
 
 ensureInstalled();
 build();
@@ -25,14 +25,7 @@ if (!(await redisAnswers(redisUrl))) {
   process.exit(1);
 }
 await ensureDatabase(ownerUrl, { recreate: true });
-const { migrate } = await import('@tessera/db/migrate');
-await migrate({
-  databaseUrl: ownerUrl,
-  schemaPath: path.join(ROOT, 'prisma/schema.prisma'),
-  migrationsDir: path.join(ROOT, 'prisma/migrations'),
-  create: false,
-  log: () => undefined,
-});
+await applyMigrations(ownerUrl);
 const { Redis } = await import('ioredis');
 const redis = new Redis(redisUrl);
 await redis.flushdb();

@@ -1,6 +1,20 @@
 // Finding (or starting) the Postgres and Redis the platform needs.
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
+import path from 'node:path';
+import { ROOT } from './run.mjs';
+
+/** Applies the committed migrations as the database owner; creates none. */
+export async function applyMigrations(ownerUrl, log = () => undefined) {
+  const { migrate } = await import('@tessera/db/migrate');
+  await migrate({
+    databaseUrl: ownerUrl,
+    schemaPath: path.join(ROOT, 'prisma/schema.prisma'),
+    migrationsDir: path.join(ROOT, 'prisma/migrations'),
+    create: false,
+    log,
+  });
+}
 
 /** Whether something answers TCP at host:port within the timeout. */
 export function tcpOpen(host, port, timeoutMs = 1000) {

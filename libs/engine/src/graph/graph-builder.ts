@@ -1,0 +1,156 @@
+import onnxProto from 'onnx-proto';
+import type { onnx as Onnx } from 'onnx-proto';
+
+const { onnx } = onnxProto;
+
+/** ORT 1.30 accepts opsets 17–26; Gelu needs ≥ 20. */
+export const OPSET = 20;
+const IR_VERSION = 10;
+
+export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+
+const ONNX_DTYPES: Record<DType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  float16: onnx.TensorProto.DataType.FLOAT16,
+  int64: onnx.TensorProto.DataType.INT64,
+  int32: onnx.TensorProto.DataType.INT32,
+  bool: onnx.TensorProto.DataType.BOOL,
+};
+
+/** A dimension: a fixed size or a named symbol (batch, sequence, …). */
+export type Dim = number | string;
+
+/** A value in the graph under construction: its name, element type and (static or symbolic) shape. */
+export interface Tensor {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly Dim[];
+}
+
+type AttributeValue = number | number[] | string | Onnx.ITensorProto;
+
+/**
+ * Builds one ONNX graph: inputs, named initializers (weights), nodes and outputs.
+ * Ops return typed handles; shapes are carried for readability and checks, not inferred
+ * for every op (the caller states the output shape where it matters).
+ */
+export class GraphBuilder {
+  private readonly inputs: Onnx.IValueInfoProto[] = [];
+  private readonly outputs: Onnx.IValueInfoProto[] = [];
+  private readonly initializers: Onnx.ITensorProto[] = [];
+  private readonly nodes: Onnx.INodeProto[] = [];
+  private readonly names = new Set<string>();
+  private counter = 0;
+
+  constructor(readonly graphName: string) {}
+
+  /** A fresh value name with a readable stem. */
+  fresh(stem: string): string {
+    let name: string;
+    do name = `${stem}_${this.counter++}`;
+    while (this.names.has(name));
+    this.names.add(name);
+    return name;
+  }
+
+  input(name: string, dtype: DType, shape: Dim[]): Tensor {
+    this.claim(name);
+    this.inputs.push(valueInfo(name, dtype, shape));
+    return { name, dtype, shape };
+  }
+
+  /** A named weight stored in the model. */
+  initializer(name: string, data: Float32Array | BigInt64Array | Int32Array, shape: number[]): Tensor {
+    this.claim(name);
+    return this.addInitializer(name, data, shape);
+  }
+
+  /** A small int64 constant (shapes, axes). */
+  ints(values: number[], stem = 'const'): Tensor {
+    return this.addInitializer(this.fresh(stem), BigInt64Array.from(values.map(BigInt)), [values.length]);
+  }
+
+  /** A float32 scalar constant. */
+  scalar(value: number, stem = 'scalar'): Tensor {
+    return this.addInitializer(this.fresh(stem), Float32Array.of(value), []);
+  }
+
+  /** One node with one output. */
+  op(type: string, inputs: (Tensor | null)[], output: { dtype?: DType; shape: Dim[]; name?: string }, attributes: Record<string, AttributeValue> = {}): Tensor {
+    const name = output.name ?? this.fresh(type.toLowerCase());
+    if (output.name) this.claim(name);
+    this.nodes.push({
+      opType: type,
+      name: `${type}_${this.nodes.length}`,
+      input: inputs.map((t) => t?.name ?? ''),
+      output: [name],
+      attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
+    });
+    return { name, dtype: output.dtype ?? inputs[0]?.dtype ?? 'float32', shape: output.shape };
+  }
+
+  output(tensor: Tensor, name = tensor.name): Tensor {
+    const result = name === tensor.name ? tensor : this.op('Identity', [tensor], { shape: [...tensor.shape], name });
+    this.outputs.push(valueInfo(result.name, result.dtype, [...result.shape]));
+    return result;
+  }
+
+  toModel(): Onnx.ModelProto {
+    return onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      producerName: 'tessera',
+      opsetImport: [{ domain: '', version: OPSET }],
+      graph: {
+        name: this.graphName,
+        input: this.inputs,
+        output: this.outputs,
+        initializer: this.initializers,
+        node: this.nodes,
+      },
+    });
+  }
+
+  serialize(): Uint8Array {
+    return onnx.ModelProto.encode(this.toModel()).finish();
+  }
+
+  private addInitializer(name: string, data: Float32Array | BigInt64Array | Int32Array, shape: number[]): Tensor {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (size !== data.length) throw new Error(`initializer ${name}: shape [${shape}] holds ${size} values, data has ${data.length}`);
+    const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof BigInt64Array ? 'int64' : 'int32';
+    this.initializers.push({
+      name,
+      dataType: ONNX_DTYPES[dtype],
+      dims: shape,
+      rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
+    return { name, dtype, shape };
+  }
+
+  private claim(name: string): void {
+    if (this.names.has(name)) throw new Error(`graph ${this.graphName}: the name ${name} is taken`);
+    this.names.add(name);
+  }
+}
+
+function valueInfo(name: string, dtype: DType, shape: Dim[]): Onnx.IValueInfoProto {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: ONNX_DTYPES[dtype],
+        shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
+  const types = onnx.AttributeProto.AttributeType;
+  if (typeof value === 'string') return { name, type: types.STRING, s: new TextEncoder().encode(value) };
+  if (Array.isArray(value)) return { name, type: types.INTS, ints: value };
+  if (typeof value === 'number') {
+    return Number.isInteger(value) ? { name, type: types.INT, i: value } : { name, type: types.FLOAT, f: value };
+  }
+  return { name, type: types.TENSOR, t: value };
+}

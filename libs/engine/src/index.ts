@@ -1,0 +1,13 @@
+export { GraphBuilder, OPSET } from './graph/graph-builder.js';
+export type { DType, Dim, Tensor } from './graph/graph-builder.js';
+export { loraProjection } from './graph/lora-projection.js';
+export type { LoraPoolInputs, LoraRouting } from './graph/lora-projection.js';
+export { createSession, float32Tensor, int64Tensor, ort } from './graph/onnx-session.js';
+export type { ExecutionProvider, SessionOptions } from './graph/onnx-session.js';
+export { GPT2_TARGET_MODULES, gpt2WeightShapes, projectionShape } from './model/decoder-config.js';
+export type { DecoderConfig, DecoderWeights, Gpt2TargetModule } from './model/decoder-config.js';
+export { buildGpt2PrefillGraph, loraInputName } from './model/decoder.js';
+export type { LoraGraphOptions } from './model/decoder.js';
+export { referenceGpt2Logits } from './reference/reference-decoder.js';
+export { loraDelta } from './reference/reference-lora.js';
+export type { LoraPool } from './reference/reference-lora.js';

@@ -6,7 +6,9 @@ export { createSession, float32Tensor, int64Tensor, ort } from './graph/onnx-ses
 export type { ExecutionProvider, SessionOptions } from './graph/onnx-session.js';
 export { GPT2_TARGET_MODULES, gpt2WeightShapes, projectionShape } from './model/decoder-config.js';
 export type { DecoderConfig, DecoderWeights, Gpt2TargetModule } from './model/decoder-config.js';
-export { buildGpt2PrefillGraph, loraInputName } from './model/decoder.js';
+export { buildGpt2ForwardGraph, cacheName, loraInputName } from './model/decoder.js';
+export { DecoderSession } from './model/decoder-session.js';
+export type { ForwardInput, ForwardOutput, KvCache } from './model/decoder-session.js';
 export type { LoraGraphOptions } from './model/decoder.js';
 export { referenceGpt2Logits } from './reference/reference-decoder.js';
 export { loraDelta } from './reference/reference-lora.js';

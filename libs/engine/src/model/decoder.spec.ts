@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createSession, float32Tensor, int64Tensor } from '../graph/onnx-session.js';
+import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
 import { referenceGpt2Logits } from '../reference/reference-decoder.js';
 import type { LoraPool } from '../reference/reference-lora.js';
 import { maxAbsDiff, randomArray, seededRandom } from '../testing/random.js';
 import { GPT2_TARGET_MODULES, gpt2WeightShapes, projectionShape, type DecoderConfig, type DecoderWeights } from './decoder-config.js';
-import { buildGpt2PrefillGraph, loraInputName } from './decoder.js';
+import { loraInputName } from './decoder.js';
+import { DecoderSession } from './decoder-session.js';
 
 const config: DecoderConfig = { architecture: 'gpt2', vocabSize: 61, dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 16, layerNormEps: 1e-5 };
 
@@ -29,22 +30,31 @@ const ids = [
 const B = ids.length;
 const T = ids[0]!.length;
 
-describe('GPT-2 prefill graph', () => {
+/** A fresh prefill of equal-length rows: positions 0..T-1, nothing masked. */
+const prefill = (rows: number[][]) => ({
+  ids: rows,
+  positions: rows.map((row) => row.map((_, t) => t)),
+  attentionMask: rows.map((row) => row.map(() => 1)),
+});
+const V = config.vocabSize;
+
+describe('GPT-2 forward graph', () => {
   const weights = testWeights(11);
 
   it('matches the TypeScript reference forward (fp32, max abs error < 1e-4)', async () => {
-    const session = await createSession(buildGpt2PrefillGraph(config, weights), { threads: 1 });
-    const { logits } = await session.run({ input_ids: int64Tensor(ids.flat(), [B, T]) });
-    assert.deepEqual(logits!.dims, [B, T, config.vocabSize]);
-    const diff = maxAbsDiff(logits!.data as Float32Array, referenceGpt2Logits(config, weights, ids));
+    const session = await DecoderSession.load(config, weights, { threads: 1 });
+    const { logits, present } = await session.forward(prefill(ids));
+    assert.equal(logits.length, B * T * V);
+    assert.deepEqual(present['past.0.key']!.dims, [B, config.nHeads, T, config.dModel / config.nHeads]);
+    const diff = maxAbsDiff(logits, referenceGpt2Logits(config, weights, ids));
     assert.ok(diff < 1e-4, `max abs diff ${diff}`);
   });
 
   it('is causal: a later token does not change earlier logits', async () => {
-    const session = await createSession(buildGpt2PrefillGraph(config, weights), { threads: 1 });
+    const session = await DecoderSession.load(config, weights, { threads: 1 });
     const changed = ids.map((row) => [...row.slice(0, -1), (row.at(-1)! + 1) % config.vocabSize]);
-    const a = (await session.run({ input_ids: int64Tensor(ids.flat(), [B, T]) })).logits!.data as Float32Array;
-    const b = (await session.run({ input_ids: int64Tensor(changed.flat(), [B, T]) })).logits!.data as Float32Array;
+    const a = (await session.forward(prefill(ids))).logits;
+    const b = (await session.forward(prefill(changed))).logits;
     for (let row = 0; row < B; row++) {
       const prefix = (x: Float32Array) => x.subarray(row * T * config.vocabSize, (row * T + T - 1) * config.vocabSize);
       assert.ok(maxAbsDiff(prefix(a), prefix(b)) < 1e-6);
@@ -74,18 +84,56 @@ describe('GPT-2 prefill graph', () => {
       [4, 0],
     ];
     const gates = randomArray(random, B * T * 2, 1).map(Math.abs);
-    const graph = buildGpt2PrefillGraph(config, weights, { modules: GPT2_TARGET_MODULES, rank });
-    const session = await createSession(graph, { threads: 1 });
-    const { logits } = await session.run({
-      ...feeds,
-      input_ids: int64Tensor(ids.flat(), [B, T]),
-      slots: int64Tensor(slots.flat(), [B, 2]),
-      gates: float32Tensor(gates, [B, T, 2]),
+    const session = await DecoderSession.load(config, weights, { threads: 1, lora: { modules: GPT2_TARGET_MODULES, rank } });
+    const { logits } = await session.forward({
+      ...prefill(ids),
+      lora: { ...feeds, slots: int64Tensor(slots.flat(), [B, 2]), gates: float32Tensor(gates, [B, T, 2]) },
     });
     const reference = referenceGpt2Logits(config, weights, ids, { pools, slots, gates });
-    const diff = maxAbsDiff(logits!.data as Float32Array, reference);
+    const diff = maxAbsDiff(logits, reference);
     assert.ok(diff < 1e-4, `max abs diff ${diff}`);
     const base = referenceGpt2Logits(config, weights, ids);
     assert.ok(maxAbsDiff(reference, base) > 1e-2, 'the adapters changed nothing: the check would be vacuous');
+  });
+
+  /** Logits of row b at position t of a [B, T, V] block. */
+  const at = (logits: Float32Array, tokens: number, b: number, t: number) => logits.subarray((b * tokens + t) * V, (b * tokens + t + 1) * V);
+
+  it('decodes with the KV cache exactly as a full recompute, and chunked prefill changes nothing', async () => {
+    const session = await DecoderSession.load(config, weights, { threads: 1 });
+    const full = (await session.forward(prefill(ids))).logits;
+    // Prefill 3 tokens, then a chunk of 2, then one token at a time.
+    let out = await session.forward(prefill(ids.map((row) => row.slice(0, 3))));
+    const chunks: [number, number][] = [[3, 5], [5, 6], [6, 7]];
+    for (const [from, to] of chunks) {
+      out = await session.forward({
+        ids: ids.map((row) => row.slice(from, to)),
+        positions: ids.map(() => Array.from({ length: to - from }, (_, i) => from + i)),
+        attentionMask: ids.map(() => Array(to).fill(1)),
+        past: out.present,
+      });
+      for (let b = 0; b < B; b++) {
+        for (let t = from; t < to; t++) {
+          const diff = maxAbsDiff(at(out.logits, to - from, b, t - from), at(full, T, b, t));
+          assert.ok(diff < 1e-4, `row ${b} position ${t}: ${diff}`);
+        }
+      }
+    }
+  });
+
+  it('gives a padded row of a batch the same logits as the row alone', async () => {
+    const session = await DecoderSession.load(config, weights, { threads: 1 });
+    const short = [7, 7, 30];
+    const long = [4, 8, 15, 16, 23, 42];
+    // Right padding: the short row's pad tokens are masked out and never attended to.
+    const batch = await session.forward({
+      ids: [[...short, 0, 0, 0], long],
+      positions: [[0, 1, 2, 0, 0, 0], [0, 1, 2, 3, 4, 5]],
+      attentionMask: [[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]],
+    });
+    const alone = (await session.forward(prefill([short]))).logits;
+    for (let t = 0; t < short.length; t++) assert.ok(maxAbsDiff(at(batch.logits, 6, 0, t), at(alone, short.length, 0, t)) < 1e-4);
+    const longAlone = (await session.forward(prefill([long]))).logits;
+    assert.ok(maxAbsDiff(batch.logits.subarray(6 * V), longAlone) < 1e-4);
   });
 });

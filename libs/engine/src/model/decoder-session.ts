@@ -1,0 +1,70 @@
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
+import type { DecoderConfig, DecoderWeights } from './decoder-config.js';
+import { buildGpt2ForwardGraph, cacheName, type LoraGraphOptions } from './decoder.js';
+
+/** The key/value cache of every layer: tensors [B, H, P, hd] by `past.<i>.key|value` name. */
+export type KvCache = Record<string, OrtTensor>;
+
+export interface ForwardInput {
+  /** [B][T] new tokens of each row. */
+  ids: number[][];
+  /** [B][T] absolute position of each new token. */
+  positions: number[][];
+  /** [B][P+T] 1 where a (past or new) token may be attended to, 0 for padding. */
+  attentionMask: number[][];
+  past?: KvCache;
+  /** LoRA inputs (slots, gates, pools) by graph input name, when built with LoRA. */
+  lora?: Record<string, OrtTensor>;
+}
+
+export interface ForwardOutput {
+  /** [B, T, vocab] */
+  logits: Float32Array;
+  present: KvCache;
+}
+
+/** One loaded forward graph and the bookkeeping of its inputs and outputs. */
+export class DecoderSession {
+  private constructor(
+    readonly config: DecoderConfig,
+    private readonly session: InferenceSession,
+  ) {}
+
+  static async load(config: DecoderConfig, weights: DecoderWeights, options: SessionOptions & { lora?: LoraGraphOptions } = {}) {
+    const session = await createSession(buildGpt2ForwardGraph(config, weights, options.lora), options);
+    return new DecoderSession(config, session);
+  }
+
+  /** A cache with no tokens yet, for a fresh prefill of `batch` rows. */
+  emptyCache(batch: number): KvCache {
+    const headDim = this.config.dModel / this.config.nHeads;
+    const cache: KvCache = {};
+    for (let layer = 0; layer < this.config.nLayers; layer++) {
+      for (const part of ['key', 'value'] as const) {
+        cache[cacheName('past', layer, part)] = float32Tensor(new Float32Array(0), [batch, this.config.nHeads, 0, headDim]);
+      }
+    }
+    return cache;
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardOutput> {
+    const batch = input.ids.length;
+    const tokens = input.ids[0]?.length ?? 0;
+    const feeds: Record<string, OrtTensor> = {
+      input_ids: int64Tensor(input.ids.flat(), [batch, tokens]),
+      position_ids: int64Tensor(input.positions.flat(), [batch, tokens]),
+      attention_mask: int64Tensor(input.attentionMask.flat(), [batch, input.attentionMask[0]?.length ?? 0]),
+      ...(input.past ?? this.emptyCache(batch)),
+      ...input.lora,
+    };
+    const outputs = await this.session.run(feeds);
+    const present: KvCache = {};
+    for (let layer = 0; layer < this.config.nLayers; layer++) {
+      for (const part of ['key', 'value'] as const) {
+        present[cacheName('past', layer, part)] = outputs[cacheName('present', layer, part)]!;
+      }
+    }
+    return { logits: outputs.logits!.data as Float32Array, present };
+  }
+}

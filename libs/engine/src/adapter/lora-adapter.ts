@@ -1,0 +1,42 @@
+import { GPT2_TARGET_MODULES, projectionShape, type DecoderConfig, type Gpt2TargetModule } from '../model/decoder-config.js';
+
+/** One adapted projection's low-rank factors, as the engine computes with them: x·A·B. */
+export interface LoraFactors {
+  /** [dIn, r] */
+  a: Float32Array;
+  /** [r, dOut] */
+  b: Float32Array;
+}
+
+/** A LoRA adapter in memory (unscaled: α/r is applied when it enters a slot). */
+export interface LoraAdapter {
+  rank: number;
+  alpha: number;
+  targetModules: Gpt2TargetModule[];
+  /** Factors by `h.<layer>.<module>`. */
+  factors: Map<string, LoraFactors>;
+}
+
+/**
+ * Checks an adapter against the base model it will run on and lists every mismatch,
+ * so an upload can be refused with one clear message.
+ */
+export function adapterMismatches(adapter: LoraAdapter, config: DecoderConfig): string[] {
+  const problems: string[] = [];
+  if (!Number.isInteger(adapter.rank) || adapter.rank < 1) problems.push(`rank ${adapter.rank} is not a positive integer`);
+  for (const [key, { a, b }] of adapter.factors) {
+    const match = /^h\.(\d+)\.(.+)$/.exec(key);
+    const module = match?.[2] as Gpt2TargetModule | undefined;
+    if (!match || !module || !GPT2_TARGET_MODULES.includes(module)) {
+      problems.push(`${key}: not a projection of this architecture (expected h.<layer>.<${GPT2_TARGET_MODULES.join('|')}>)`);
+      continue;
+    }
+    const layer = Number(match[1]);
+    if (layer >= config.nLayers) problems.push(`${key}: layer ${layer} does not exist (the base model has ${config.nLayers})`);
+    const [dIn, dOut] = projectionShape(config, module);
+    if (a.length !== dIn * adapter.rank) problems.push(`${key}: lora_A holds ${a.length} values, expected ${adapter.rank}×${dIn}`);
+    if (b.length !== adapter.rank * dOut) problems.push(`${key}: lora_B holds ${b.length} values, expected ${dOut}×${adapter.rank}`);
+  }
+  if (adapter.factors.size === 0) problems.push('the adapter has no LoRA tensors');
+  return problems;
+}

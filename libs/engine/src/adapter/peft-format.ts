@@ -1,0 +1,78 @@
+import { readSafetensors, writeSafetensors, type NamedTensor } from '../format/safetensors.js';
+import { GPT2_TARGET_MODULES, type Gpt2TargetModule } from '../model/decoder-config.js';
+import type { LoraAdapter, LoraFactors } from './lora-adapter.js';
+
+/**
+ * PEFT's on-disk LoRA format: adapter_config.json + adapter_model.safetensors with tensors
+ * `base_model.model.transformer.h.<i>.<module>.lora_A.weight` [r, in] and `lora_B.weight`
+ * [out, r] (torch Linear layout). The engine keeps A [in, r] and B [r, out], so reading and
+ * writing transpose.
+ */
+export interface PeftAdapterFiles {
+  config: Record<string, unknown>;
+  weights: Uint8Array;
+}
+
+const TENSOR_NAME = /^base_model\.model\.transformer\.(h\.\d+\.[a-z_.]+)\.lora_([AB])\.weight$/;
+
+export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
+  const { config } = files;
+  if (config.peft_type !== 'LORA') throw new Error(`adapter_config.json: peft_type is ${String(config.peft_type)}, only LORA is supported`);
+  const rank = Number(config.r);
+  const alpha = Number(config.lora_alpha ?? rank);
+  if (!Number.isInteger(rank) || rank < 1) throw new Error(`adapter_config.json: r must be a positive integer, got ${String(config.r)}`);
+  const { tensors } = readSafetensors(files.weights);
+  const parts = new Map<string, Partial<LoraFactors>>();
+  for (const [name, tensor] of tensors) {
+    const match = TENSOR_NAME.exec(name);
+    if (!match) throw new Error(`adapter_model.safetensors: unexpected tensor ${name}`);
+    if (tensor.dtype !== 'F32') throw new Error(`${name}: dtype ${tensor.dtype}, only F32 adapters are read`);
+    const [rows, cols] = tensor.shape;
+    if (tensor.shape.length !== 2 || rows === undefined || cols === undefined) throw new Error(`${name}: expected a matrix, got shape [${tensor.shape}]`);
+    const entry = parts.get(match[1]!) ?? {};
+    entry[match[2] === 'A' ? 'a' : 'b'] = transpose(tensor.data as Float32Array, rows, cols);
+    parts.set(match[1]!, entry);
+  }
+  const factors = new Map<string, LoraFactors>();
+  for (const [key, { a, b }] of parts) {
+    if (!a || !b) throw new Error(`${key}: has lora_${a ? 'A' : 'B'} but not lora_${a ? 'B' : 'A'}`);
+    factors.set(key, { a, b });
+  }
+  const modules = new Set([...factors.keys()].map((key) => key.replace(/^h\.\d+\./, '') as Gpt2TargetModule));
+  return { rank, alpha, targetModules: GPT2_TARGET_MODULES.filter((m) => modules.has(m)), factors };
+}
+
+export function writePeftAdapter(adapter: LoraAdapter, baseModel: string): PeftAdapterFiles {
+  const tensors = new Map<string, NamedTensor>();
+  for (const [key, { a, b }] of adapter.factors) {
+    const dIn = a.length / adapter.rank;
+    const dOut = b.length / adapter.rank;
+    const prefix = `base_model.model.transformer.${key}`;
+    tensors.set(`${prefix}.lora_A.weight`, { dtype: 'F32', shape: [adapter.rank, dIn], data: transpose(a, dIn, adapter.rank) });
+    tensors.set(`${prefix}.lora_B.weight`, { dtype: 'F32', shape: [dOut, adapter.rank], data: transpose(b, adapter.rank, dOut) });
+  }
+  return {
+    config: {
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      base_model_name_or_path: baseModel,
+      r: adapter.rank,
+      lora_alpha: adapter.alpha,
+      lora_dropout: 0,
+      bias: 'none',
+      // GPT-2's Conv1D stores weights as [in, out]; PEFT needs to know to merge them right.
+      fan_in_fan_out: true,
+      // PEFT matches module names by suffix: "c_proj" covers attn.c_proj and mlp.c_proj.
+      target_modules: [...new Set(adapter.targetModules.map((m) => m.split('.').at(-1)!))],
+      inference_mode: true,
+    },
+    weights: writeSafetensors(tensors, { format: 'pt' }),
+  };
+}
+
+/** m: [rows, cols] → [cols, rows] */
+function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(m.length);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j]!;
+  return out;
+}

@@ -1,0 +1,68 @@
+// safetensors: u64 little-endian header length, a JSON header naming each tensor's dtype,
+// shape and byte range, then the raw little-endian data. Only the dtypes the engine uses.
+
+export interface NamedTensor {
+  dtype: 'F32' | 'F16' | 'I64';
+  shape: number[];
+  data: Float32Array | Uint16Array | BigInt64Array;
+}
+
+const BYTES: Record<NamedTensor['dtype'], number> = { F32: 4, F16: 2, I64: 8 };
+
+/** Serializes tensors (sorted by name, header padded to 8 bytes, as the reference writer does). */
+export function writeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string> = {}): Uint8Array {
+  const names = [...tensors.keys()].sort();
+  const header: Record<string, unknown> = Object.keys(metadata).length ? { __metadata__: metadata } : {};
+  let offset = 0;
+  for (const name of names) {
+    const tensor = tensors.get(name)!;
+    const size = tensor.shape.reduce((a, b) => a * b, 1);
+    if (size !== tensor.data.length) throw new Error(`tensor ${name}: shape [${tensor.shape}] holds ${size} values, data has ${tensor.data.length}`);
+    header[name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
+    offset += tensor.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - ((8 + json.length) % 8)) % 8);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const name of names) {
+    const { data } = tensors.get(name)!;
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at);
+    at += data.byteLength;
+  }
+  return out;
+}
+
+/** Parses a safetensors file, checking every range against the buffer; copies data out aligned. */
+export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+  if (bytes.length < 8) throw new Error('not a safetensors file: shorter than its 8-byte header length');
+  const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  if (8 + headerLength > bytes.length) throw new Error(`not a safetensors file: header length ${headerLength} exceeds the file`);
+  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
+  } catch {
+    throw new Error('not a safetensors file: the header is not JSON');
+  }
+  const dataStart = 8 + headerLength;
+  const tensors = new Map<string, NamedTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === '__metadata__') {
+      metadata = entry as Record<string, string>;
+      continue;
+    }
+    const { dtype, shape, data_offsets: [start, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    if (!(dtype in BYTES)) throw new Error(`tensor ${name}: dtype ${dtype} is not supported (F32, F16, I64)`);
+    const width = BYTES[dtype as NamedTensor['dtype']];
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (end - start !== size * width || dataStart + end > bytes.length) throw new Error(`tensor ${name}: byte range [${start}, ${end}) does not fit shape [${shape}] ${dtype}`);
+    const copy = bytes.slice(dataStart + start, dataStart + end).buffer;
+    const data = dtype === 'F32' ? new Float32Array(copy) : dtype === 'F16' ? new Uint16Array(copy) : new BigInt64Array(copy);
+    tensors.set(name, { dtype: dtype as NamedTensor['dtype'], shape, data });
+  }
+  return { tensors, metadata };
+}

@@ -20,3 +20,7 @@ export type { LoraAdapter, LoraFactors } from './adapter/lora-adapter.js';
 export { readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
 export type { PeftAdapterFiles } from './adapter/peft-format.js';
 export { slotFactors } from './adapter/slot-factors.js';
+export { ByteTokenizer } from './tokenizer/byte-tokenizer.js';
+export { argmax, sampleToken } from './serving/sampling.js';
+export type { SamplingParams } from './serving/sampling.js';
+export { seededRandom } from './seeded-random.js';

@@ -24,3 +24,7 @@ export { ByteTokenizer } from './tokenizer/byte-tokenizer.js';
 export { argmax, sampleToken } from './serving/sampling.js';
 export type { SamplingParams } from './serving/sampling.js';
 export { seededRandom } from './seeded-random.js';
+export { SlotPool } from './serving/slot-pool.js';
+export type { SlotPoolOptions } from './serving/slot-pool.js';
+export { BatchScheduler } from './serving/batch-scheduler.js';
+export type { FinishReason, GenerateRequest, GenerateResult, SchedulerOptions } from './serving/batch-scheduler.js';

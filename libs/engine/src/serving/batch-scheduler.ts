@@ -1,0 +1,272 @@
+import type { LoraAdapter } from '../adapter/lora-adapter.js';
+import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
+import { cacheName } from '../model/decoder.js';
+import type { DecoderSession, KvCache } from '../model/decoder-session.js';
+import { seededRandom } from '../seeded-random.js';
+import type { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
+import { sampleToken, type SamplingParams } from './sampling.js';
+import type { SlotPool } from './slot-pool.js';
+
+export interface GenerateRequest {
+  prompt: number[];
+  /** The adapter to run on; none = the base model (slot 0). */
+  adapter?: { id: string; load: () => LoraAdapter };
+  maxTokens: number;
+  sampling?: SamplingParams;
+  /** Generation ends before the first occurrence of any of these. */
+  stop?: string[];
+  signal?: AbortSignal;
+  /** Each new token and the text it completes (text that may start a stop sequence is held back). */
+  onToken?: (token: number, text: string) => void;
+}
+
+export type FinishReason = 'length' | 'stop' | 'end_of_text' | 'cancelled';
+
+export interface GenerateResult {
+  tokens: number[];
+  text: string;
+  finishReason: FinishReason;
+}
+
+export interface SchedulerOptions {
+  /** Most requests decoding together. */
+  maxBatch: number;
+  /** Most prompt tokens of one request per prefill step (long prompts are chunked). */
+  prefillChunk: number;
+  /** Most prompt tokens of all requests per prefill step. */
+  maxBatchTokens: number;
+}
+
+/** One request in flight: its cache ([H, P, hd] per layer and part) and its output so far. */
+interface Row {
+  request: GenerateRequest;
+  finish: (result: GenerateResult) => void;
+  fail: (error: unknown) => void;
+  slot: number;
+  prefilled: number;
+  tokens: number[];
+  cache: Float32Array[];
+  length: number;
+  random: () => number;
+  nextText: (token: number) => string;
+  text: string;
+  emitted: number;
+}
+
+/**
+ * Continuous batching: requests join between decode steps, long prompts are prefilled in
+ * chunks under a token budget, and every decode step runs all running requests (each on
+ * its own adapter slot) in one forward pass.
+ */
+export class BatchScheduler {
+  private readonly waiting: Row[] = [];
+  private readonly running: Row[] = [];
+  private loop: Promise<void> | null = null;
+  private readonly headDim: number;
+
+  constructor(
+    private readonly session: DecoderSession,
+    private readonly pool: SlotPool | null,
+    private readonly tokenizer: ByteTokenizer,
+    private readonly options: SchedulerOptions,
+  ) {
+    this.headDim = session.config.dModel / session.config.nHeads;
+  }
+
+  generate(request: GenerateRequest): Promise<GenerateResult> {
+    if (request.prompt.length === 0) return Promise.reject(new Error('the prompt has no tokens'));
+    if (request.adapter && !this.pool) return Promise.reject(new Error('this scheduler serves the base model only (no slot pool)'));
+    return new Promise((resolve, reject) => {
+      const layers = this.session.config.nLayers;
+      this.waiting.push({
+        request,
+        finish: resolve,
+        fail: reject,
+        slot: 0,
+        prefilled: 0,
+        tokens: [],
+        cache: Array.from({ length: layers * 2 }, () => new Float32Array(0)),
+        length: 0,
+        random: seededRandom(request.sampling?.seed ?? 0),
+        nextText: this.tokenizer.streamDecoder(),
+        text: '',
+        emitted: 0,
+      });
+      this.startLoop();
+    });
+  }
+
+  /**
+   * One loop serves every request; an engine error fails all of them rather than hanging
+   * any. A request that arrives while the loop is winding down starts it again.
+   */
+  private startLoop(): void {
+    if (this.loop) return;
+    this.loop = this.run()
+      .catch((error: unknown) => {
+        for (const row of [...this.running, ...this.waiting]) {
+          this.release(row);
+          row.fail(error);
+        }
+        this.running.length = this.waiting.length = 0;
+      })
+      .finally(() => {
+        this.loop = null;
+        if (this.waiting.length) this.startLoop();
+      });
+  }
+
+  private async run(): Promise<void> {
+    while (this.waiting.length || this.running.length) {
+      this.dropCancelled();
+      this.admit();
+      const prefilling = this.running.filter((row) => row.prefilled < row.request.prompt.length);
+      if (prefilling.length) await this.prefillStep(prefilling);
+      const decoding = this.running.filter((row) => row.prefilled === row.request.prompt.length && row.tokens.length > 0 && !prefilling.includes(row));
+      if (decoding.length) await this.decodeStep(decoding);
+      if (!prefilling.length && !decoding.length && this.waiting.length) {
+        throw new Error('no request can run: every adapter slot is pinned');
+      }
+    }
+  }
+
+  private admit(): void {
+    while (this.waiting.length && this.running.length < this.options.maxBatch) {
+      const row = this.waiting[0]!;
+      const adapter = row.request.adapter;
+      if (adapter && !this.pool!.canAcquire(adapter.id)) break;
+      this.waiting.shift();
+      row.slot = adapter ? this.pool!.acquire(adapter.id, adapter.load) : 0;
+      this.running.push(row);
+    }
+  }
+
+  private async prefillStep(rows: Row[]): Promise<void> {
+    let budget = this.options.maxBatchTokens;
+    const chunks: { row: Row; tokens: number[] }[] = [];
+    for (const row of rows) {
+      const size = Math.min(this.options.prefillChunk, row.request.prompt.length - row.prefilled, budget);
+      if (size <= 0) break;
+      budget -= size;
+      chunks.push({ row, tokens: row.request.prompt.slice(row.prefilled, row.prefilled + size) });
+    }
+    const logits = await this.forward(chunks);
+    chunks.forEach(({ row, tokens }, i) => {
+      row.prefilled += tokens.length;
+      if (row.prefilled === row.request.prompt.length) this.accept(row, logits[i]!);
+    });
+  }
+
+  private async decodeStep(rows: Row[]): Promise<void> {
+    const logits = await this.forward(rows.map((row) => ({ row, tokens: [row.tokens.at(-1)!] })));
+    rows.forEach((row, i) => this.accept(row, logits[i]!));
+  }
+
+  /**
+   * One forward pass over rows with different cache lengths and chunk sizes: caches are
+   * padded to the longest and new tokens to the longest chunk, both masked out; each row's
+   * cache is then cut back to its own entries. Returns each row's logits at its last new token.
+   */
+  private async forward(batch: { row: Row; tokens: number[] }[]): Promise<Float32Array[]> {
+    const { nHeads: heads, nLayers: layers, vocabSize } = this.session.config;
+    const hd = this.headDim;
+    const past = Math.max(...batch.map(({ row }) => row.length));
+    const width = Math.max(...batch.map(({ tokens }) => tokens.length));
+    const b = batch.length;
+    const cache: KvCache = {};
+    for (let layer = 0; layer < layers; layer++) {
+      for (const [p, part] of (['key', 'value'] as const).entries()) {
+        const data = new Float32Array(b * heads * past * hd);
+        batch.forEach(({ row }, r) => {
+          const own = row.cache[layer * 2 + p]!;
+          for (let h = 0; h < heads; h++) data.set(own.subarray(h * row.length * hd, (h + 1) * row.length * hd), (r * heads + h) * past * hd);
+        });
+        cache[cacheName('past', layer, part)] = float32Tensor(data, [b, heads, past, hd]);
+      }
+    }
+    const output = await this.session.forward({
+      ids: batch.map(({ tokens }) => [...tokens, ...Array(width - tokens.length).fill(0)]),
+      positions: batch.map(({ row, tokens }) => Array.from({ length: width }, (_, i) => (i < tokens.length ? row.length + i : 0))),
+      attentionMask: batch.map(({ row, tokens }) => [
+        ...Array.from({ length: past }, (_, j) => (j < row.length ? 1 : 0)),
+        ...Array.from({ length: width }, (_, i) => (i < tokens.length ? 1 : 0)),
+      ]),
+      past: cache,
+      ...(this.pool
+        ? {
+            lora: {
+              ...this.pool.feeds(),
+              slots: int64Tensor(batch.map(({ row }) => row.slot), [b, 1]),
+              gates: float32Tensor(new Float32Array(b * width).fill(1), [b, width, 1]),
+            },
+          }
+        : {}),
+    });
+    const total = past + width;
+    batch.forEach(({ row, tokens }, r) => {
+      const length = row.length + tokens.length;
+      for (let layer = 0; layer < layers; layer++) {
+        for (const [p, part] of (['key', 'value'] as const).entries()) {
+          const present = output.present[cacheName('past', layer, part)]!.data as Float32Array;
+          const own = new Float32Array(heads * length * hd);
+          for (let h = 0; h < heads; h++) {
+            const base = (r * heads + h) * total * hd;
+            own.set(present.subarray(base, base + row.length * hd), h * length * hd);
+            own.set(present.subarray(base + past * hd, base + (past + tokens.length) * hd), (h * length + row.length) * hd);
+          }
+          row.cache[layer * 2 + p] = own;
+        }
+      }
+      row.length = length;
+    });
+    return batch.map(({ tokens }, r) => output.logits.slice((r * width + tokens.length - 1) * vocabSize, (r * width + tokens.length) * vocabSize));
+  }
+
+  /** Samples the row's next token, streams it, and ends the row when it is done. */
+  private accept(row: Row, logits: Float32Array): void {
+    const token = sampleToken(logits, row.request.sampling ?? {}, row.random);
+    if (token === this.tokenizer.endOfText) return this.end(row, 'end_of_text');
+    row.tokens.push(token);
+    row.text += row.nextText(token);
+    const stops = row.request.stop ?? [];
+    const hit = stops.map((s) => row.text.indexOf(s)).filter((i) => i >= 0);
+    if (hit.length) {
+      row.text = row.text.slice(0, Math.min(...hit));
+      return this.end(row, 'stop', token);
+    }
+    // Hold back a tail that could still become a stop sequence.
+    let held = 0;
+    for (const stop of stops) for (let n = Math.min(stop.length - 1, row.text.length); n > held; n--) if (row.text.endsWith(stop.slice(0, n))) held = n;
+    this.emit(row, token, row.text.length - held);
+    if (row.tokens.length >= row.request.maxTokens) this.end(row, 'length');
+  }
+
+  private emit(row: Row, token: number, upTo: number): void {
+    const piece = row.text.slice(row.emitted, Math.max(upTo, row.emitted));
+    row.emitted = Math.max(upTo, row.emitted);
+    row.request.onToken?.(token, piece);
+  }
+
+  /** Flushes held-back text (already cut at a stop sequence) and settles the request. */
+  private end(row: Row, reason: FinishReason, lastToken = row.tokens.at(-1)): void {
+    if (lastToken !== undefined && row.emitted < row.text.length) this.emit(row, lastToken, row.text.length);
+    this.running.splice(this.running.indexOf(row), 1);
+    this.release(row);
+    row.finish({ tokens: row.tokens, text: row.text, finishReason: reason });
+  }
+
+  private dropCancelled(): void {
+    for (const row of [...this.running, ...this.waiting]) {
+      if (!row.request.signal?.aborted) continue;
+      const queue = this.running.includes(row) ? this.running : this.waiting;
+      queue.splice(queue.indexOf(row), 1);
+      this.release(row);
+      row.finish({ tokens: row.tokens, text: row.text, finishReason: 'cancelled' });
+    }
+  }
+
+  private release(row: Row): void {
+    if (row.slot > 0) this.pool?.release(row.slot);
+    row.slot = 0;
+  }
+}

@@ -1,0 +1,104 @@
+import type { Tensor as OrtTensor } from 'onnxruntime-node';
+import type { LoraAdapter } from '../adapter/lora-adapter.js';
+import { slotFactors } from '../adapter/slot-factors.js';
+import { float32Tensor } from '../graph/onnx-session.js';
+import { projectionShape, type DecoderConfig, type Gpt2TargetModule } from '../model/decoder-config.js';
+import { loraInputName } from '../model/decoder.js';
+
+export interface SlotPoolOptions {
+  /** Slots including slot 0, the zero adapter (base model only). */
+  slots: number;
+  rank: number;
+  modules: readonly Gpt2TargetModule[];
+}
+
+/**
+ * The adapter slots one forward pass can use: stacked A [S, dIn, R] and B [S, R, dOut] per
+ * targeted projection, fed to the graph as inputs. Slots are filled on demand, evicted
+ * least-recently-used, and pinned while a request runs on them.
+ */
+export class SlotPool {
+  private readonly pools = new Map<string, { a: Float32Array; b: Float32Array; dIn: number; dOut: number }>();
+  private readonly adapterInSlot: (string | null)[];
+  private readonly pins: number[];
+  private readonly lastUsed: number[];
+  private clock = 0;
+  /** Adapters loaded into a slot since the pool was made (a cold load each). */
+  loads = 0;
+
+  constructor(
+    private readonly config: DecoderConfig,
+    readonly options: SlotPoolOptions,
+  ) {
+    if (options.slots < 2) throw new Error('a slot pool needs slot 0 (base) and at least one adapter slot');
+    for (let layer = 0; layer < config.nLayers; layer++) {
+      for (const module of options.modules) {
+        const [dIn, dOut] = projectionShape(config, module);
+        this.pools.set(`h.${layer}.${module}`, {
+          a: new Float32Array(options.slots * dIn * options.rank),
+          b: new Float32Array(options.slots * options.rank * dOut),
+          dIn,
+          dOut,
+        });
+      }
+    }
+    this.adapterInSlot = Array(options.slots).fill(null);
+    this.pins = Array(options.slots).fill(0);
+    this.lastUsed = Array(options.slots).fill(0);
+  }
+
+  /** Whether `acquire` can succeed now: the adapter is resident or an unpinned slot exists. */
+  canAcquire(adapterId: string): boolean {
+    return this.adapterInSlot.includes(adapterId) || this.freeSlot() !== null;
+  }
+
+  /** The slot holding `adapterId`, loading it (evicting the least recently used unpinned slot) if needed; pinned until release. */
+  acquire(adapterId: string, adapter: () => LoraAdapter): number {
+    let slot = this.adapterInSlot.indexOf(adapterId);
+    if (slot < 1) {
+      const free = this.freeSlot();
+      if (free === null) throw new Error('every adapter slot is pinned by a running request');
+      slot = free;
+      this.load(slot, adapter());
+      this.adapterInSlot[slot] = adapterId;
+    }
+    this.pins[slot]!++;
+    this.lastUsed[slot] = ++this.clock;
+    return slot;
+  }
+
+  release(slot: number): void {
+    if (slot > 0 && this.pins[slot]! > 0) this.pins[slot]!--;
+  }
+
+  /** The pool tensors by graph input name; they wrap the pool's arrays without copying. */
+  feeds(): Record<string, OrtTensor> {
+    const feeds: Record<string, OrtTensor> = {};
+    for (const [key, pool] of this.pools) {
+      const [, layer, module] = /^h\.(\d+)\.(.+)$/.exec(key)!;
+      feeds[loraInputName(Number(layer), module as Gpt2TargetModule, 'A')] = float32Tensor(pool.a, [this.options.slots, pool.dIn, this.options.rank]);
+      feeds[loraInputName(Number(layer), module as Gpt2TargetModule, 'B')] = float32Tensor(pool.b, [this.options.slots, this.options.rank, pool.dOut]);
+    }
+    return feeds;
+  }
+
+  private freeSlot(): number | null {
+    let best: number | null = null;
+    for (let slot = 1; slot < this.options.slots; slot++) {
+      if (this.pins[slot]! > 0) continue;
+      if (this.adapterInSlot[slot] === null) return slot;
+      if (best === null || this.lastUsed[slot]! < this.lastUsed[best]!) best = slot;
+    }
+    return best;
+  }
+
+  private load(slot: number, adapter: LoraAdapter): void {
+    const { rank } = this.options;
+    for (const [key, pool] of this.pools) {
+      const { a, b } = slotFactors(adapter, key, pool.dIn, pool.dOut, rank);
+      pool.a.set(a, slot * pool.dIn * rank);
+      pool.b.set(b, slot * rank * pool.dOut);
+    }
+    this.loads++;
+  }
+}

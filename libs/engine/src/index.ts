@@ -4,16 +4,41 @@ export { loraProjection } from './graph/lora-projection.js';
 export type { LoraPoolInputs, LoraRouting } from './graph/lora-projection.js';
 export { createSession, float32Tensor, int64Tensor, ort } from './graph/onnx-session.js';
 export type { ExecutionProvider, SessionOptions } from './graph/onnx-session.js';
-export { GPT2_TARGET_MODULES, gpt2WeightShapes, projectionShape } from './model/decoder-config.js';
-export type { DecoderConfig, DecoderWeights, Gpt2TargetModule } from './model/decoder-config.js';
-export { buildGpt2ForwardGraph, cacheName, loraInputName } from './model/decoder.js';
+export {
+  configProblems,
+  ffnDim,
+  GPT2_TARGET_MODULES,
+  headDim,
+  kvHeads,
+  layerPrefix,
+  LLAMA_TARGET_MODULES,
+  projectionKey,
+  projectionShape,
+  targetModules,
+  weightShapes,
+} from './model/decoder-config.js';
+export type {
+  DecoderConfig,
+  DecoderDType,
+  DecoderWeights,
+  Gpt2Config,
+  Gpt2TargetModule,
+  LlamaConfig,
+  LlamaTargetModule,
+  TargetModule,
+} from './model/decoder-config.js';
+export { buildForwardGraph, cacheName, loraInputName } from './model/decoder.js';
+export type { ForwardGraphOptions, LoraGraphOptions } from './model/decoder.js';
 export { DecoderSession } from './model/decoder-session.js';
 export type { ForwardInput, ForwardOutput, KvCache } from './model/decoder-session.js';
-export type { LoraGraphOptions } from './model/decoder.js';
-export { referenceGpt2Logits } from './reference/reference-decoder.js';
+export { decoderConfigFromHf, importHfCheckpoint, writeHfCheckpoint } from './model/hf-checkpoint.js';
+export type { Checkpoint } from './model/hf-checkpoint.js';
+export { transpose } from './matrix.js';
+export { referenceForward, referencePooled, referenceTokenLogprobs } from './reference/reference-decoder.js';
+export type { ReferenceLora, ReferenceOutput } from './reference/reference-decoder.js';
 export { loraDelta } from './reference/reference-lora.js';
 export type { LoraPool } from './reference/reference-lora.js';
-export { readSafetensors, writeSafetensors } from './format/safetensors.js';
+export { readSafetensors, toFloat32, writeSafetensors } from './format/safetensors.js';
 export type { NamedTensor } from './format/safetensors.js';
 export { adapterMismatches } from './adapter/lora-adapter.js';
 export type { LoraAdapter, LoraFactors } from './adapter/lora-adapter.js';
@@ -21,9 +46,15 @@ export { readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
 export type { PeftAdapterFiles } from './adapter/peft-format.js';
 export { slotFactors } from './adapter/slot-factors.js';
 export { ByteTokenizer } from './tokenizer/byte-tokenizer.js';
+export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
+export type { HfTokenizerFiles } from './tokenizer/hf-tokenizer.js';
+export { ChatTemplate, DEFAULT_CHAT_TEMPLATE } from './tokenizer/chat-template.js';
+export type { ChatMessage } from './tokenizer/chat-template.js';
+export type { Tokenizer } from './tokenizer/tokenizer.js';
 export { argmax, sampleToken } from './serving/sampling.js';
 export type { SamplingParams } from './serving/sampling.js';
 export { seededRandom } from './seeded-random.js';
+export { AdapterCache, adapterBytes } from './serving/adapter-cache.js';
 export { SlotPool } from './serving/slot-pool.js';
 export type { SlotPoolOptions } from './serving/slot-pool.js';
 export { BatchScheduler } from './serving/batch-scheduler.js';

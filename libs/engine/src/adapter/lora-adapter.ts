@@ -1,4 +1,4 @@
-import { GPT2_TARGET_MODULES, projectionShape, type DecoderConfig, type Gpt2TargetModule } from '../model/decoder-config.js';
+import { layerPrefix, projectionShape, targetModules, type DecoderConfig, type TargetModule } from '../model/decoder-config.js';
 
 /** One adapted projection's low-rank factors, as the engine computes with them: x·A·B. */
 export interface LoraFactors {
@@ -12,8 +12,8 @@ export interface LoraFactors {
 export interface LoraAdapter {
   rank: number;
   alpha: number;
-  targetModules: Gpt2TargetModule[];
-  /** Factors by `h.<layer>.<module>`. */
+  targetModules: TargetModule[];
+  /** Factors by projection key: `h.<layer>.<module>` (GPT-2), `layers.<layer>.<module>` (Llama). */
   factors: Map<string, LoraFactors>;
 }
 
@@ -24,14 +24,16 @@ export interface LoraAdapter {
 export function adapterMismatches(adapter: LoraAdapter, config: DecoderConfig): string[] {
   const problems: string[] = [];
   if (!Number.isInteger(adapter.rank) || adapter.rank < 1) problems.push(`rank ${adapter.rank} is not a positive integer`);
+  const prefix = layerPrefix(config);
+  const modules = targetModules(config);
   for (const [key, { a, b }] of adapter.factors) {
-    const match = /^h\.(\d+)\.(.+)$/.exec(key);
-    const module = match?.[2] as Gpt2TargetModule | undefined;
-    if (!match || !module || !GPT2_TARGET_MODULES.includes(module)) {
-      problems.push(`${key}: not a projection of this architecture (expected h.<layer>.<${GPT2_TARGET_MODULES.join('|')}>)`);
+    const match = /^([a-z]+)\.(\d+)\.(.+)$/.exec(key);
+    const module = match?.[3] as TargetModule | undefined;
+    if (!match || match[1] !== prefix || !module || !modules.includes(module)) {
+      problems.push(`${key}: not a projection of this ${config.architecture} model (expected ${prefix}.<layer>.<${modules.join('|')}>)`);
       continue;
     }
-    const layer = Number(match[1]);
+    const layer = Number(match[2]);
     if (layer >= config.nLayers) problems.push(`${key}: layer ${layer} does not exist (the base model has ${config.nLayers})`);
     const [dIn, dOut] = projectionShape(config, module);
     if (a.length !== dIn * adapter.rank) problems.push(`${key}: lora_A holds ${a.length} values, expected ${adapter.rank}×${dIn}`);

@@ -8,7 +8,7 @@ import { adapterMismatches, type LoraAdapter } from './lora-adapter.js';
 import { readPeftAdapter, writePeftAdapter } from './peft-format.js';
 import { slotFactors } from './slot-factors.js';
 
-const config: DecoderConfig = { architecture: 'gpt2', vocabSize: 50, dModel: 8, nLayers: 2, nHeads: 2, maxPositions: 16, layerNormEps: 1e-5 };
+const config: DecoderConfig = { architecture: 'gpt2', vocabSize: 50, dModel: 8, nLayers: 2, nHeads: 2, maxPositions: 16, normEps: 1e-5 };
 
 /** A PEFT file as PEFT lays it out, built by hand (not by our writer) so reading is checked independently. */
 function handMadePeftFile(): Uint8Array {

@@ -1,19 +1,22 @@
 import { readSafetensors, writeSafetensors, type NamedTensor } from '../format/safetensors.js';
-import { GPT2_TARGET_MODULES, type Gpt2TargetModule } from '../model/decoder-config.js';
+import { GPT2_TARGET_MODULES, LLAMA_TARGET_MODULES, type TargetModule } from '../model/decoder-config.js';
+import { transpose } from '../matrix.js';
 import type { LoraAdapter, LoraFactors } from './lora-adapter.js';
 
 /**
  * PEFT's on-disk LoRA format: adapter_config.json + adapter_model.safetensors with tensors
- * `base_model.model.transformer.h.<i>.<module>.lora_A.weight` [r, in] and `lora_B.weight`
- * [out, r] (torch Linear layout). The engine keeps A [in, r] and B [r, out], so reading and
- * writing transpose.
+ * `base_model.model.transformer.h.<i>.<module>.lora_A.weight` (GPT-2) or
+ * `base_model.model.model.layers.<i>.<module>.lora_A.weight` (Llama), [r, in], and
+ * `lora_B.weight` [out, r] (torch Linear layout). The engine keeps A [in, r] and B [r, out],
+ * so reading and writing transpose.
  */
 export interface PeftAdapterFiles {
   config: Record<string, unknown>;
   weights: Uint8Array;
 }
 
-const TENSOR_NAME = /^base_model\.model\.transformer\.(h\.\d+\.[a-z_.]+)\.lora_([AB])\.weight$/;
+const TENSOR_NAME = /^base_model\.model\.(?:transformer|model)\.((?:h|layers)\.\d+\.[a-z_.]+)\.lora_([AB])\.weight$/;
+const ALL_MODULES: readonly TargetModule[] = [...GPT2_TARGET_MODULES, ...LLAMA_TARGET_MODULES];
 
 export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
   const { config } = files;
@@ -38,16 +41,17 @@ export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
     if (!a || !b) throw new Error(`${key}: has lora_${a ? 'A' : 'B'} but not lora_${a ? 'B' : 'A'}`);
     factors.set(key, { a, b });
   }
-  const modules = new Set([...factors.keys()].map((key) => key.replace(/^h\.\d+\./, '') as Gpt2TargetModule));
-  return { rank, alpha, targetModules: GPT2_TARGET_MODULES.filter((m) => modules.has(m)), factors };
+  const modules = new Set([...factors.keys()].map((key) => key.replace(/^[a-z]+\.\d+\./, '')));
+  return { rank, alpha, targetModules: ALL_MODULES.filter((m) => modules.has(m)), factors };
 }
 
 export function writePeftAdapter(adapter: LoraAdapter, baseModel: string): PeftAdapterFiles {
   const tensors = new Map<string, NamedTensor>();
+  const gpt2 = [...adapter.factors.keys()].some((key) => key.startsWith('h.'));
   for (const [key, { a, b }] of adapter.factors) {
     const dIn = a.length / adapter.rank;
     const dOut = b.length / adapter.rank;
-    const prefix = `base_model.model.transformer.${key}`;
+    const prefix = `base_model.model.${gpt2 ? 'transformer' : 'model'}.${key}`;
     tensors.set(`${prefix}.lora_A.weight`, { dtype: 'F32', shape: [adapter.rank, dIn], data: transpose(a, dIn, adapter.rank) });
     tensors.set(`${prefix}.lora_B.weight`, { dtype: 'F32', shape: [dOut, adapter.rank], data: transpose(b, adapter.rank, dOut) });
   }
@@ -61,18 +65,11 @@ export function writePeftAdapter(adapter: LoraAdapter, baseModel: string): PeftA
       lora_dropout: 0,
       bias: 'none',
       // GPT-2's Conv1D stores weights as [in, out]; PEFT needs to know to merge them right.
-      fan_in_fan_out: true,
+      fan_in_fan_out: gpt2,
       // PEFT matches module names by suffix: "c_proj" covers attn.c_proj and mlp.c_proj.
       target_modules: [...new Set(adapter.targetModules.map((m) => m.split('.').at(-1)!))],
       inference_mode: true,
     },
     weights: writeSafetensors(tensors, { format: 'pt' }),
   };
-}
-
-/** m: [rows, cols] → [cols, rows] */
-function transpose(m: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(m.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = m[i * cols + j]!;
-  return out;
 }

@@ -2,12 +2,12 @@
 // shape and byte range, then the raw little-endian data. Only the dtypes the engine uses.
 
 export interface NamedTensor {
-  dtype: 'F32' | 'F16' | 'I64';
+  dtype: 'F32' | 'F16' | 'BF16' | 'I64';
   shape: number[];
   data: Float32Array | Uint16Array | BigInt64Array;
 }
 
-const BYTES: Record<NamedTensor['dtype'], number> = { F32: 4, F16: 2, I64: 8 };
+const BYTES: Record<NamedTensor['dtype'], number> = { F32: 4, F16: 2, BF16: 2, I64: 8 };
 
 /** Serializes tensors (sorted by name, header padded to 8 bytes, as the reference writer does). */
 export function writeSafetensors(tensors: Map<string, NamedTensor>, metadata: Record<string, string> = {}): Uint8Array {
@@ -56,13 +56,32 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Named
       continue;
     }
     const { dtype, shape, data_offsets: [start, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (!(dtype in BYTES)) throw new Error(`tensor ${name}: dtype ${dtype} is not supported (F32, F16, I64)`);
+    if (!(dtype in BYTES)) throw new Error(`tensor ${name}: dtype ${dtype} is not supported (F32, F16, BF16, I64)`);
     const width = BYTES[dtype as NamedTensor['dtype']];
     const size = shape.reduce((a, b) => a * b, 1);
     if (end - start !== size * width || dataStart + end > bytes.length) throw new Error(`tensor ${name}: byte range [${start}, ${end}) does not fit shape [${shape}] ${dtype}`);
     const copy = bytes.slice(dataStart + start, dataStart + end).buffer;
-    const data = dtype === 'F32' ? new Float32Array(copy) : dtype === 'F16' ? new Uint16Array(copy) : new BigInt64Array(copy);
+    const data = dtype === 'F32' ? new Float32Array(copy) : dtype === 'F16' || dtype === 'BF16' ? new Uint16Array(copy) : new BigInt64Array(copy);
     tensors.set(name, { dtype: dtype as NamedTensor['dtype'], shape, data });
   }
   return { tensors, metadata };
+}
+
+/** Any floating tensor as fp32: F16 and BF16 (how checkpoints are often shipped) are widened. */
+export function toFloat32(tensor: NamedTensor): Float32Array {
+  if (tensor.dtype === 'F32') return tensor.data as Float32Array;
+  const half = tensor.data as Uint16Array;
+  if (tensor.dtype === 'BF16') return new Float32Array(Uint32Array.from(half, (bits) => bits << 16).buffer);
+  if (tensor.dtype === 'F16') return Float32Array.from(half, halfToFloat);
+  throw new Error(`a ${tensor.dtype} tensor is not floating point`);
+}
+
+/** IEEE 754 binary16 bits → number (subnormals, infinities and NaN included). */
+function halfToFloat(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
 }

@@ -1,39 +1,137 @@
-/** GPT-2 style decoder (Llama style follows): one config drives both the graph and the reference. */
-export interface DecoderConfig {
-  architecture: 'gpt2';
+/**
+ * Decoder architectures from one config: it drives the graph, the TypeScript reference, the
+ * slot pools and checkpoint import. Weights keep Hugging Face's tensor names without the
+ * model prefix ("transformer." / "model.") and Hugging Face's layouts.
+ */
+interface CommonConfig {
   vocabSize: number;
   dModel: number;
   nLayers: number;
   nHeads: number;
-  /** Longest sequence the learned position table covers. */
+  /** Longest sequence: GPT-2's learned position table; Llama's advertised context. */
   maxPositions: number;
-  layerNormEps: number;
+  /** LayerNorm epsilon (GPT-2) or RMSNorm epsilon (Llama). */
+  normEps: number;
+  /** Element type of weights and activations. fp32 runs everywhere; fp16 is meant for GPU. */
+  dtype?: DecoderDType;
 }
 
-/** Projections a LoRA pool can target, with Hugging Face's GPT-2 module names. */
-export const GPT2_TARGET_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
-export type Gpt2TargetModule = (typeof GPT2_TARGET_MODULES)[number];
+/** GPT-2 style: LayerNorm, learned positions, GELU MLP of 4·d, tied embeddings. */
+export interface Gpt2Config extends CommonConfig {
+  architecture: 'gpt2';
+  /** Exact GELU (default) or the tanh approximation OpenAI's GPT-2 checkpoints use ("gelu_new"). */
+  gelu?: 'exact' | 'tanh';
+}
 
-/** [dIn, dOut] of each targetable projection. */
-export function projectionShape(config: DecoderConfig, module: Gpt2TargetModule): [number, number] {
+/** Llama style: RMSNorm, rotary positions, SwiGLU MLP, grouped-query attention. */
+export interface LlamaConfig extends CommonConfig {
+  architecture: 'llama';
+  /** Key/value heads; nHeads is a multiple of it (grouped-query attention). */
+  nKvHeads: number;
+  ffnDim: number;
+  ropeTheta: number;
+  /** Output projection shares the embedding table (no lm_head.weight). */
+  tieEmbeddings: boolean;
+}
+
+export type DecoderConfig = Gpt2Config | LlamaConfig;
+export type DecoderDType = 'float32' | 'float16';
+
+/** Projections a LoRA pool can target, with Hugging Face's module names. */
+export const GPT2_TARGET_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'] as const;
+export const LLAMA_TARGET_MODULES = [
+  'self_attn.q_proj',
+  'self_attn.k_proj',
+  'self_attn.v_proj',
+  'self_attn.o_proj',
+  'mlp.gate_proj',
+  'mlp.up_proj',
+  'mlp.down_proj',
+] as const;
+export type Gpt2TargetModule = (typeof GPT2_TARGET_MODULES)[number];
+export type LlamaTargetModule = (typeof LLAMA_TARGET_MODULES)[number];
+export type TargetModule = Gpt2TargetModule | LlamaTargetModule;
+
+export function targetModules(config: DecoderConfig): readonly TargetModule[] {
+  return config.architecture === 'gpt2' ? GPT2_TARGET_MODULES : LLAMA_TARGET_MODULES;
+}
+
+/** `h` (GPT-2) or `layers` (Llama): the prefix of per-layer tensor names. */
+export function layerPrefix(config: DecoderConfig): string {
+  return config.architecture === 'gpt2' ? 'h' : 'layers';
+}
+
+/** The key of one layer's projection: `h.3.attn.c_attn`, `layers.0.self_attn.q_proj`. */
+export function projectionKey(config: DecoderConfig, layer: number, module: TargetModule): string {
+  return `${layerPrefix(config)}.${layer}.${module}`;
+}
+
+export function headDim(config: DecoderConfig): number {
+  return config.dModel / config.nHeads;
+}
+
+export function kvHeads(config: DecoderConfig): number {
+  return config.architecture === 'llama' ? config.nKvHeads : config.nHeads;
+}
+
+export function ffnDim(config: DecoderConfig): number {
+  return config.architecture === 'llama' ? config.ffnDim : 4 * config.dModel;
+}
+
+/** Everything that makes a config unusable, in words. */
+export function configProblems(config: DecoderConfig): string[] {
+  const problems: string[] = [];
+  for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'maxPositions'] as const) {
+    if (!Number.isInteger(config[key]) || config[key] < 1) problems.push(`${key} must be a positive integer, got ${config[key]}`);
+  }
+  if (config.dModel % config.nHeads !== 0) problems.push(`dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
+  if (config.architecture === 'llama') {
+    if (!Number.isInteger(config.nKvHeads) || config.nKvHeads < 1 || config.nHeads % config.nKvHeads !== 0) {
+      problems.push(`nHeads ${config.nHeads} is not a multiple of nKvHeads ${config.nKvHeads}`);
+    }
+    if (headDim(config) % 2 !== 0) problems.push(`rotary positions need an even head dimension, got ${headDim(config)}`);
+  }
+  if (config.dtype && config.dtype !== 'float32' && config.dtype !== 'float16') problems.push(`dtype ${String(config.dtype)} is not float32 or float16`);
+  return problems;
+}
+
+/**
+ * [dIn, dOut] of each targetable projection, as the engine computes it (y = x·W with W
+ * [dIn, dOut]; Llama's torch Linear weights [dOut, dIn] are transposed when graphs are built).
+ */
+export function projectionShape(config: DecoderConfig, module: TargetModule): [number, number] {
   const d = config.dModel;
+  const kv = kvHeads(config) * headDim(config);
+  const ffn = ffnDim(config);
   switch (module) {
     case 'attn.c_attn':
       return [d, 3 * d];
     case 'attn.c_proj':
+    case 'self_attn.q_proj':
+    case 'self_attn.o_proj':
       return [d, d];
+    case 'self_attn.k_proj':
+    case 'self_attn.v_proj':
+      return [d, kv];
     case 'mlp.c_fc':
-      return [d, 4 * d];
+    case 'mlp.gate_proj':
+    case 'mlp.up_proj':
+      return [d, ffn];
     case 'mlp.c_proj':
-      return [4 * d, d];
+    case 'mlp.down_proj':
+      return [ffn, d];
   }
 }
 
-/** Weights by Hugging Face tensor name (GPT-2 Conv1D layout: y = x·W, W is [in, out]). */
+/** Weights by Hugging Face tensor name (model prefix dropped), Hugging Face layout. */
 export type DecoderWeights = Map<string, Float32Array>;
 
-/** Every weight the config needs, with its shape. */
-export function gpt2WeightShapes(config: DecoderConfig): Map<string, number[]> {
+/** Every weight the config needs, with its shape as Hugging Face stores it. */
+export function weightShapes(config: DecoderConfig): Map<string, number[]> {
+  return config.architecture === 'gpt2' ? gpt2WeightShapes(config) : llamaWeightShapes(config);
+}
+
+function gpt2WeightShapes(config: Gpt2Config): Map<string, number[]> {
   const d = config.dModel;
   const shapes = new Map<string, number[]>([
     ['wte.weight', [config.vocabSize, d]],
@@ -46,10 +144,30 @@ export function gpt2WeightShapes(config: DecoderConfig): Map<string, number[]> {
       shapes.set(`h.${i}.${norm}.weight`, [d]);
       shapes.set(`h.${i}.${norm}.bias`, [d]);
     }
+    // Conv1D layout: [in, out].
     for (const module of GPT2_TARGET_MODULES) {
       const [dIn, dOut] = projectionShape(config, module);
       shapes.set(`h.${i}.${module}.weight`, [dIn, dOut]);
       shapes.set(`h.${i}.${module}.bias`, [dOut]);
+    }
+  }
+  return shapes;
+}
+
+function llamaWeightShapes(config: LlamaConfig): Map<string, number[]> {
+  const d = config.dModel;
+  const shapes = new Map<string, number[]>([
+    ['embed_tokens.weight', [config.vocabSize, d]],
+    ['norm.weight', [d]],
+  ]);
+  if (!config.tieEmbeddings) shapes.set('lm_head.weight', [config.vocabSize, d]);
+  for (let i = 0; i < config.nLayers; i++) {
+    shapes.set(`layers.${i}.input_layernorm.weight`, [d]);
+    shapes.set(`layers.${i}.post_attention_layernorm.weight`, [d]);
+    // torch Linear layout: [out, in], no biases.
+    for (const module of LLAMA_TARGET_MODULES) {
+      const [dIn, dOut] = projectionShape(config, module);
+      shapes.set(`layers.${i}.${module}.weight`, [dOut, dIn]);
     }
   }
   return shapes;

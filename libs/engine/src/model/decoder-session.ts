@@ -1,9 +1,9 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
-import type { DecoderConfig, DecoderWeights } from './decoder-config.js';
-import { buildGpt2ForwardGraph, cacheName, type LoraGraphOptions } from './decoder.js';
+import { headDim, kvHeads, type DecoderConfig, type DecoderWeights } from './decoder-config.js';
+import { buildForwardGraph, cacheName, type ForwardGraphOptions } from './decoder.js';
 
-/** The key/value cache of every layer: tensors [B, H, P, hd] by `past.<i>.key|value` name. */
+/** The key/value cache of every layer: tensors [B, KV, P, hd] by `past.<i>.key|value` name. */
 export type KvCache = Record<string, OrtTensor>;
 
 export interface ForwardInput {
@@ -16,12 +16,18 @@ export interface ForwardInput {
   past?: KvCache;
   /** LoRA inputs (slots, gates, pools) by graph input name, when built with LoRA. */
   lora?: Record<string, OrtTensor>;
+  /** [B][T] the token whose log-probability to return at each position (scoring graphs). */
+  targets?: number[][];
 }
 
 export interface ForwardOutput {
   /** [B, T, vocab] */
   logits: Float32Array;
   present: KvCache;
+  /** [B, d]: mean final hidden state over each row's unmasked new tokens. */
+  pooledHidden: Float32Array;
+  /** [B, T]: log p(target) at each position, when the graph scores. */
+  tokenLogprobs?: Float32Array;
 }
 
 /** One loaded forward graph and the bookkeeping of its inputs and outputs. */
@@ -29,20 +35,21 @@ export class DecoderSession {
   private constructor(
     readonly config: DecoderConfig,
     private readonly session: InferenceSession,
+    readonly graph: ForwardGraphOptions,
   ) {}
 
-  static async load(config: DecoderConfig, weights: DecoderWeights, options: SessionOptions & { lora?: LoraGraphOptions } = {}) {
-    const session = await createSession(buildGpt2ForwardGraph(config, weights, options.lora), options);
-    return new DecoderSession(config, session);
+  static async load(config: DecoderConfig, weights: DecoderWeights, options: SessionOptions & ForwardGraphOptions = {}) {
+    const graph: ForwardGraphOptions = { ...(options.lora ? { lora: options.lora } : {}), ...(options.scoring ? { scoring: true } : {}) };
+    const session = await createSession(buildForwardGraph(config, weights, graph), options);
+    return new DecoderSession(config, session, graph);
   }
 
   /** A cache with no tokens yet, for a fresh prefill of `batch` rows. */
   emptyCache(batch: number): KvCache {
-    const headDim = this.config.dModel / this.config.nHeads;
     const cache: KvCache = {};
     for (let layer = 0; layer < this.config.nLayers; layer++) {
       for (const part of ['key', 'value'] as const) {
-        cache[cacheName('past', layer, part)] = float32Tensor(new Float32Array(0), [batch, this.config.nHeads, 0, headDim]);
+        cache[cacheName('past', layer, part)] = float32Tensor(new Float32Array(0), [batch, kvHeads(this.config), 0, headDim(this.config)]);
       }
     }
     return cache;
@@ -51,12 +58,14 @@ export class DecoderSession {
   async forward(input: ForwardInput): Promise<ForwardOutput> {
     const batch = input.ids.length;
     const tokens = input.ids[0]?.length ?? 0;
+    if (this.graph.scoring && !input.targets) throw new Error('this session scores: pass targets');
     const feeds: Record<string, OrtTensor> = {
       input_ids: int64Tensor(input.ids.flat(), [batch, tokens]),
       position_ids: int64Tensor(input.positions.flat(), [batch, tokens]),
       attention_mask: int64Tensor(input.attentionMask.flat(), [batch, input.attentionMask[0]?.length ?? 0]),
       ...(input.past ?? this.emptyCache(batch)),
       ...input.lora,
+      ...(this.graph.scoring ? { target_ids: int64Tensor(input.targets!.flat(), [batch, tokens]) } : {}),
     };
     const outputs = await this.session.run(feeds);
     const present: KvCache = {};
@@ -65,6 +74,11 @@ export class DecoderSession {
         present[cacheName('past', layer, part)] = outputs[cacheName('present', layer, part)]!;
       }
     }
-    return { logits: outputs.logits!.data as Float32Array, present };
+    return {
+      logits: outputs.logits!.data as Float32Array,
+      present,
+      pooledHidden: outputs.pooled_hidden!.data as Float32Array,
+      ...(outputs.token_logprobs ? { tokenLogprobs: outputs.token_logprobs.data as Float32Array } : {}),
+    };
   }
 }

@@ -1,27 +1,18 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
-import { referenceGpt2Logits } from '../reference/reference-decoder.js';
+import { referenceForward, referencePooled, referenceTokenLogprobs } from '../reference/reference-decoder.js';
 import type { LoraPool } from '../reference/reference-lora.js';
-import { maxAbsDiff, randomArray, seededRandom } from '../testing/random.js';
-import { GPT2_TARGET_MODULES, gpt2WeightShapes, projectionShape, type DecoderConfig, type DecoderWeights } from './decoder-config.js';
+import { maxAbsDiff, randomArray, randomWeights, seededRandom } from '../testing/random.js';
+import { projectionKey, projectionShape, targetModules, type DecoderConfig } from './decoder-config.js';
 import { loraInputName } from './decoder.js';
 import { DecoderSession } from './decoder-session.js';
 
-const config: DecoderConfig = { architecture: 'gpt2', vocabSize: 61, dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 16, layerNormEps: 1e-5 };
-
-/** Every weight random, norms included, at a scale that keeps activations O(1). */
-function testWeights(seed: number): DecoderWeights {
-  const random = seededRandom(seed);
-  const weights: DecoderWeights = new Map();
-  for (const [name, shape] of gpt2WeightShapes(config)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const data = randomArray(random, size, name.includes('ln_') ? 0.5 : 0.15);
-    if (name.includes('ln_') && name.endsWith('.weight')) for (let i = 0; i < size; i++) data[i]! += 1;
-    weights.set(name, data);
-  }
-  return weights;
-}
+const configs: DecoderConfig[] = [
+  { architecture: 'gpt2', vocabSize: 61, dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 16, normEps: 1e-5 },
+  // Grouped-query attention (4 query heads share 2 key/value heads), untied output head.
+  { architecture: 'llama', vocabSize: 61, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 48, maxPositions: 16, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false },
+];
 
 const ids = [
   [5, 17, 3, 60, 0, 42, 9],
@@ -36,18 +27,38 @@ const prefill = (rows: number[][]) => ({
   positions: rows.map((row) => row.map((_, t) => t)),
   attentionMask: rows.map((row) => row.map(() => 1)),
 });
-const V = config.vocabSize;
 
-describe('GPT-2 forward graph', () => {
-  const weights = testWeights(11);
+for (const config of configs) {
+const V = config.vocabSize;
+describe(`${config.architecture} forward graph`, () => {
+  const weights = randomWeights(config, 11);
 
   it('matches the TypeScript reference forward (fp32, max abs error < 1e-4)', async () => {
     const session = await DecoderSession.load(config, weights, { threads: 1 });
     const { logits, present } = await session.forward(prefill(ids));
     assert.equal(logits.length, B * T * V);
-    assert.deepEqual(present['past.0.key']!.dims, [B, config.nHeads, T, config.dModel / config.nHeads]);
-    const diff = maxAbsDiff(logits, referenceGpt2Logits(config, weights, ids));
+    const kv = config.architecture === 'llama' ? config.nKvHeads : config.nHeads;
+    assert.deepEqual(present['past.0.key']!.dims, [B, kv, T, config.dModel / config.nHeads]);
+    const diff = maxAbsDiff(logits, referenceForward(config, weights, ids).logits);
     assert.ok(diff < 1e-4, `max abs diff ${diff}`);
+  });
+
+  it('returns the mean-pooled final hidden state and, when scoring, per-token log-probs, as the reference does', async () => {
+    const session = await DecoderSession.load(config, weights, { threads: 1, scoring: true });
+    const targets = ids.map((row) => row.map((id) => (id * 7 + 3) % V));
+    const { pooledHidden, tokenLogprobs } = await session.forward({ ...prefill(ids), targets });
+    const reference = referenceForward(config, weights, ids);
+    assert.ok(maxAbsDiff(pooledHidden, referencePooled(reference.hidden, B, T, config.dModel)) < 1e-4);
+    assert.ok(maxAbsDiff(tokenLogprobs!, referenceTokenLogprobs(reference.logits, targets, V)) < 1e-4);
+    // Padding does not enter the mean: a right-padded row pools as it does alone.
+    const padded = await session.forward({
+      ids: [[...ids[0]!.slice(0, 4), 0, 0, 0]],
+      positions: [[0, 1, 2, 3, 0, 0, 0]],
+      attentionMask: [[1, 1, 1, 1, 0, 0, 0]],
+      targets: [targets[0]!],
+    });
+    const alone = referenceForward(config, weights, [ids[0]!.slice(0, 4)]);
+    assert.ok(maxAbsDiff(padded.pooledHidden, referencePooled(alone.hidden, 1, 4, config.dModel)) < 1e-4);
   });
 
   it('is causal: a later token does not change earlier logits', async () => {
@@ -68,15 +79,16 @@ describe('GPT-2 forward graph', () => {
     const feeds: Record<string, ReturnType<typeof float32Tensor>> = {};
     const pools = new Map<string, LoraPool>();
     for (let layer = 0; layer < config.nLayers; layer++) {
-      for (const module of GPT2_TARGET_MODULES) {
+      for (const module of targetModules(config)) {
         const [dIn, dOut] = projectionShape(config, module);
+        const key = projectionKey(config, layer, module);
         const a = randomArray(random, slotsInPool * dIn * rank, 0.2);
         const b = randomArray(random, slotsInPool * rank * dOut, 0.2);
         a.fill(0, 0, dIn * rank); // slot 0: the zero adapter
         b.fill(0, 0, rank * dOut);
-        pools.set(`h.${layer}.${module}`, { a, b, slots: slotsInPool, rank, dIn, dOut });
-        feeds[loraInputName(layer, module, 'A')] = float32Tensor(a, [slotsInPool, dIn, rank]);
-        feeds[loraInputName(layer, module, 'B')] = float32Tensor(b, [slotsInPool, rank, dOut]);
+        pools.set(key, { a, b, slots: slotsInPool, rank, dIn, dOut });
+        feeds[loraInputName(key, 'A')] = float32Tensor(a, [slotsInPool, dIn, rank]);
+        feeds[loraInputName(key, 'B')] = float32Tensor(b, [slotsInPool, rank, dOut]);
       }
     }
     const slots = [
@@ -84,15 +96,15 @@ describe('GPT-2 forward graph', () => {
       [4, 0],
     ];
     const gates = randomArray(random, B * T * 2, 1).map(Math.abs);
-    const session = await DecoderSession.load(config, weights, { threads: 1, lora: { modules: GPT2_TARGET_MODULES, rank } });
+    const session = await DecoderSession.load(config, weights, { threads: 1, lora: { modules: targetModules(config), rank } });
     const { logits } = await session.forward({
       ...prefill(ids),
       lora: { ...feeds, slots: int64Tensor(slots.flat(), [B, 2]), gates: float32Tensor(gates, [B, T, 2]) },
     });
-    const reference = referenceGpt2Logits(config, weights, ids, { pools, slots, gates });
+    const reference = referenceForward(config, weights, ids, { pools, slots, gates }).logits;
     const diff = maxAbsDiff(logits, reference);
     assert.ok(diff < 1e-4, `max abs diff ${diff}`);
-    const base = referenceGpt2Logits(config, weights, ids);
+    const base = referenceForward(config, weights, ids).logits;
     assert.ok(maxAbsDiff(reference, base) > 1e-2, 'the adapters changed nothing: the check would be vacuous');
   });
 
@@ -137,3 +149,4 @@ describe('GPT-2 forward graph', () => {
     assert.ok(maxAbsDiff(batch.logits.subarray(6 * V), longAlone) < 1e-4);
   });
 });
+}

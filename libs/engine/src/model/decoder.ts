@@ -1,17 +1,34 @@
 import { GraphBuilder, type Tensor } from '../graph/graph-builder.js';
 import { loraProjection, type LoraRouting } from '../graph/lora-projection.js';
-import { projectionShape, type DecoderConfig, type DecoderWeights, type Gpt2TargetModule } from './decoder-config.js';
+import { transpose } from '../matrix.js';
+import {
+  configProblems,
+  ffnDim,
+  headDim,
+  kvHeads,
+  projectionKey,
+  projectionShape,
+  type DecoderConfig,
+  type DecoderWeights,
+  type TargetModule,
+} from './decoder-config.js';
 
 export interface LoraGraphOptions {
-  /** Projections that take a slot pool as graph inputs `lora.h.<i>.<module>.A|B`. */
-  modules: readonly Gpt2TargetModule[];
+  /** Projections that take a slot pool as graph inputs `lora.<projection key>.A|B`. */
+  modules: readonly TargetModule[];
   /** The pool's rank R: smaller adapters are zero-padded to it. */
   rank: number;
 }
 
+export interface ForwardGraphOptions {
+  lora?: LoraGraphOptions;
+  /** Adds input target_ids [B, T] and output token_logprobs [B, T]: log p(target | prefix). */
+  scoring?: boolean;
+}
+
 /** Name of a pool input, shared by the graph and whoever feeds it. */
-export function loraInputName(layer: number, module: Gpt2TargetModule, part: 'A' | 'B'): string {
-  return `lora.h.${layer}.${module}.${part}`;
+export function loraInputName(projection: string, part: 'A' | 'B'): string {
+  return `lora.${projection}.${part}`;
 }
 
 /** Names of the cache tensors of one layer, in and out. */
@@ -20,38 +37,36 @@ export function cacheName(kind: 'past' | 'present', layer: number, part: 'key' |
 }
 
 /**
- * The forward graph of a GPT-2 style decoder, one definition for prefill, chunked prefill,
- * decode and scoring. Inputs:
+ * The forward graph of a decoder, one definition for prefill, chunked prefill, decode and
+ * scoring, for both architectures. Inputs:
  *   input_ids [B, T], position_ids [B, T], attention_mask [B, P+T] (1 = attend, 0 = padding),
- *   past.<i>.key|value [B, H, P, hd] (P = 0 for a fresh prefill),
+ *   past.<i>.key|value [B, KV, P, hd] (P = 0 for a fresh prefill),
  * and with `lora` also `slots` [B, k], `gates` [B, T, k] and a pool per targeted projection,
- * so one pass serves rows on different adapters (DESIGN.md §5). Outputs logits [B, T, vocab]
- * and present.<i>.key|value [B, H, P+T, hd].
+ * so one pass serves rows on different adapters (DESIGN.md §5). Outputs logits [B, T, vocab],
+ * present.<i>.key|value [B, KV, P+T, hd] and pooled_hidden [B, d], the mean of the final
+ * hidden states over this pass's unmasked new tokens (the router's view of an input).
  */
-export function buildGpt2ForwardGraph(config: DecoderConfig, weights: DecoderWeights, lora?: LoraGraphOptions): Uint8Array {
-  const g = new GraphBuilder('gpt2_forward');
+export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights, options: ForwardGraphOptions = {}): Uint8Array {
+  const problems = configProblems(config);
+  if (problems.length) throw new Error(`decoder config: ${problems.join('; ')}`);
+  if ((config.dtype ?? 'float32') !== 'float32') {
+    throw new Error(`decoder config: dtype ${config.dtype} graphs are not built yet; only float32 runs on this engine`);
+  }
+  const g = new GraphBuilder(`${config.architecture}_forward`);
   const d = config.dModel;
-  const heads = config.nHeads;
-  const headDim = d / heads;
-  if (!Number.isInteger(headDim)) throw new Error(`dModel ${d} is not divisible by nHeads ${heads}`);
-  const weight = (name: string, shape: number[]) => {
+  const hd = headDim(config);
+  const weight = (name: string, shape: number[], transform?: (data: Float32Array) => Float32Array) => {
     const data = weights.get(name);
     if (!data) throw new Error(`missing weight ${name}`);
-    return g.initializer(name, data, shape);
+    return g.initializer(name, transform ? transform(data) : data, shape);
   };
 
   const ids = g.input('input_ids', 'int64', ['B', 'T']);
   const positionIds = g.input('position_ids', 'int64', ['B', 'T']);
   const attentionMask = g.input('attention_mask', 'int64', ['B', 'PT']);
-  const routing: LoraRouting | null = lora
+  const routing: LoraRouting | null = options.lora
     ? { slots: g.input('slots', 'int64', ['B', 'k']), gates: g.input('gates', 'float32', ['B', 'T', 'k']) }
     : null;
-
-  const wte = weight('wte.weight', [config.vocabSize, d]);
-  const wpe = weight('wpe.weight', [config.maxPositions, d]);
-  let x = g.op('Add', [g.op('Gather', [wte, ids], { shape: ['B', 'T', d] }, { axis: 0 }), g.op('Gather', [wpe, positionIds], { shape: ['B', 'T', d] }, { axis: 0 })], {
-    shape: ['B', 'T', d],
-  });
 
   // Additive attention bias [B, 1, T, P+T]: query i (absolute position P+i) sees key j when
   // j <= P+i and the key is not padding; -1e9 elsewhere (finite keeps fused kernels NaN-free).
@@ -72,53 +87,148 @@ export function buildGpt2ForwardGraph(config: DecoderConfig, weights: DecoderWei
   const visible = g.op('And', [causal, notPadding], { dtype: 'bool', shape: ['B', 1, 'T', 'PT'] });
   const attentionBias = g.op('Where', [visible, g.scalar(0), g.scalar(-1e9)], { shape: ['B', 1, 'T', 'PT'] });
 
-  const project = (input: Tensor, layer: number, module: Gpt2TargetModule) => {
+  const project = (input: Tensor, layer: number, module: TargetModule) => {
     const [dIn, dOut] = projectionShape(config, module);
+    const key = projectionKey(config, layer, module);
     const pool =
-      lora && lora.modules.includes(module)
+      options.lora && options.lora.modules.includes(module)
         ? {
-            a: g.input(loraInputName(layer, module, 'A'), 'float32', ['S', dIn, lora.rank]),
-            b: g.input(loraInputName(layer, module, 'B'), 'float32', ['S', lora.rank, dOut]),
+            a: g.input(loraInputName(key, 'A'), 'float32', ['S', dIn, options.lora.rank]),
+            b: g.input(loraInputName(key, 'B'), 'float32', ['S', options.lora.rank, dOut]),
           }
         : null;
-    return loraProjection(g, input, weight(`h.${layer}.${module}.weight`, [dIn, dOut]), weight(`h.${layer}.${module}.bias`, [dOut]), pool, routing, dOut);
+    // GPT-2's Conv1D weights are already [in, out]; Llama's Linear weights [out, in] are
+    // transposed once here so every projection is the same x·W.
+    const w =
+      config.architecture === 'gpt2'
+        ? weight(`${key}.weight`, [dIn, dOut])
+        : weight(`${key}.weight`, [dIn, dOut], (data) => transpose(data, dOut, dIn));
+    const bias = config.architecture === 'gpt2' ? weight(`${key}.bias`, [dOut]) : null;
+    return loraProjection(g, input, w, bias, pool, routing, dOut);
   };
-  const layerNorm = (input: Tensor, prefix: string) =>
-    g.op('LayerNormalization', [input, weight(`${prefix}.weight`, [d]), weight(`${prefix}.bias`, [d])], { shape: [...input.shape] }, { axis: -1, epsilon: config.layerNormEps });
+  const norm = (input: Tensor, prefix: string) =>
+    config.architecture === 'gpt2'
+      ? g.op('LayerNormalization', [input, weight(`${prefix}.weight`, [d]), weight(`${prefix}.bias`, [d])], { shape: [...input.shape] }, { axis: -1, epsilon: config.normEps })
+      : rmsNorm(g, input, weight(`${prefix}.weight`, [d]), config.normEps);
 
-  for (let layer = 0; layer < config.nLayers; layer++) {
-    const qkv = project(layerNorm(x, `h.${layer}.ln_1`), layer, 'attn.c_attn'); // [B, T, 3d]
-    const headsOf = (index: number) => {
-      const slice = g.op('Slice', [qkv, g.ints([index * d]), g.ints([(index + 1) * d]), g.ints([2])], { shape: ['B', 'T', d] });
-      const split = g.op('Reshape', [slice, g.ints([0, 0, heads, headDim])], { shape: ['B', 'T', heads, headDim] });
-      return g.op('Transpose', [split], { shape: ['B', heads, 'T', headDim] }, { perm: [0, 2, 1, 3] });
-    };
-    const withPast = (part: 'key' | 'value', current: Tensor) => {
-      const past = g.input(cacheName('past', layer, part), 'float32', ['B', heads, 'P', headDim]);
-      const present = g.op('Concat', [past, current], { shape: ['B', heads, 'PT', headDim], name: cacheName('present', layer, part) }, { axis: 2 });
-      g.output(present);
-      return present;
-    };
-    const q = headsOf(0);
-    const k = withPast('key', headsOf(1)); // [B, H, P+T, hd]
-    const v = withPast('value', headsOf(2));
-    const kT = g.op('Transpose', [k], { shape: ['B', heads, headDim, 'PT'] }, { perm: [0, 1, 3, 2] });
-    const scaled = g.op('Mul', [g.op('MatMul', [q, kT], { shape: ['B', heads, 'T', 'PT'] }), g.scalar(1 / Math.sqrt(headDim))], { shape: ['B', heads, 'T', 'PT'] });
-    const probs = g.op('Softmax', [g.op('Add', [scaled, attentionBias], { shape: ['B', heads, 'T', 'PT'] })], { shape: ['B', heads, 'T', 'PT'] }, { axis: -1 });
-    const context = g.op('MatMul', [probs, v], { shape: ['B', heads, 'T', headDim] });
-    const merged = g.op('Reshape', [g.op('Transpose', [context], { shape: ['B', 'T', heads, headDim] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, d])], {
-      shape: ['B', 'T', d],
-    });
-    x = g.op('Add', [x, project(merged, layer, 'attn.c_proj')], { shape: ['B', 'T', d] });
-    const hidden = g.op('Gelu', [project(layerNorm(x, `h.${layer}.ln_2`), layer, 'mlp.c_fc')], { shape: ['B', 'T', 4 * d] });
-    x = g.op('Add', [x, project(hidden, layer, 'mlp.c_proj')], { shape: ['B', 'T', d] });
+  /** Adds this pass's keys or values to the layer's cache, an output of the graph. */
+  const withPast = (layer: number, part: 'key' | 'value', current: Tensor) => {
+    const kv = kvHeads(config);
+    const past = g.input(cacheName('past', layer, part), 'float32', ['B', kv, 'P', hd]);
+    const present = g.op('Concat', [past, current], { shape: ['B', kv, 'PT', hd], name: cacheName('present', layer, part) }, { axis: 2 });
+    g.output(present);
+    return present;
+  };
+  /** [B, T, heads·hd] → [B, heads, T, hd] */
+  const splitHeads = (t: Tensor, heads: number) =>
+    g.op('Transpose', [g.op('Reshape', [t, g.ints([0, 0, heads, hd])], { shape: ['B', 'T', heads, hd] })], { shape: ['B', heads, 'T', hd] }, { perm: [0, 2, 1, 3] });
+
+  const embedding = weight(config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight', [config.vocabSize, d]);
+  let x = g.op('Gather', [embedding, ids], { shape: ['B', 'T', d] }, { axis: 0 });
+  let rope: Rotary | null = null;
+  if (config.architecture === 'gpt2') {
+    const wpe = weight('wpe.weight', [config.maxPositions, d]);
+    x = g.op('Add', [x, g.op('Gather', [wpe, positionIds], { shape: ['B', 'T', d] }, { axis: 0 })], { shape: ['B', 'T', d] });
+  } else {
+    rope = rotaryTables(g, positionIds, hd, config.ropeTheta);
   }
 
-  const final = layerNorm(x, 'ln_f');
-  // Tied embeddings; the transpose of an initializer is folded once when the session loads.
-  const logits = g.op('MatMul', [final, g.op('Transpose', [wte], { shape: [d, config.vocabSize] }, { perm: [1, 0] })], {
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    let context: Tensor;
+    if (config.architecture === 'gpt2') {
+      const qkv = project(norm(x, `h.${layer}.ln_1`), layer, 'attn.c_attn'); // [B, T, 3d]
+      const part = (index: number) => splitHeads(g.op('Slice', [qkv, g.ints([index * d]), g.ints([(index + 1) * d]), g.ints([2])], { shape: ['B', 'T', d] }), config.nHeads);
+      context = attention(g, part(0), withPast(layer, 'key', part(1)), withPast(layer, 'value', part(2)), attentionBias, config);
+      x = g.op('Add', [x, project(context, layer, 'attn.c_proj')], { shape: ['B', 'T', d] });
+      const hidden = g.op('Gelu', [project(norm(x, `h.${layer}.ln_2`), layer, 'mlp.c_fc')], { shape: ['B', 'T', 4 * d] }, { approximate: config.gelu === 'tanh' ? 'tanh' : 'none' });
+      x = g.op('Add', [x, project(hidden, layer, 'mlp.c_proj')], { shape: ['B', 'T', d] });
+    } else {
+      const h = norm(x, `layers.${layer}.input_layernorm`);
+      const kv = kvHeads(config);
+      const q = applyRotary(g, rope!, splitHeads(project(h, layer, 'self_attn.q_proj'), config.nHeads), hd);
+      const k = applyRotary(g, rope!, splitHeads(project(h, layer, 'self_attn.k_proj'), kv), hd);
+      const v = splitHeads(project(h, layer, 'self_attn.v_proj'), kv);
+      context = attention(g, q, withPast(layer, 'key', k), withPast(layer, 'value', v), attentionBias, config);
+      x = g.op('Add', [x, project(context, layer, 'self_attn.o_proj')], { shape: ['B', 'T', d] });
+      const h2 = norm(x, `layers.${layer}.post_attention_layernorm`);
+      const gate = project(h2, layer, 'mlp.gate_proj');
+      const ffn = ffnDim(config);
+      const swish = g.op('Mul', [gate, g.op('Sigmoid', [gate], { shape: ['B', 'T', ffn] })], { shape: ['B', 'T', ffn] });
+      const hidden = g.op('Mul', [swish, project(h2, layer, 'mlp.up_proj')], { shape: ['B', 'T', ffn] });
+      x = g.op('Add', [x, project(hidden, layer, 'mlp.down_proj')], { shape: ['B', 'T', d] });
+    }
+  }
+
+  const final = config.architecture === 'gpt2' ? norm(x, 'ln_f') : norm(x, 'norm');
+  // Output table [vocab, d]: the embedding when tied; its transpose is folded once at load.
+  const table = config.architecture === 'llama' && !config.tieEmbeddings ? weight('lm_head.weight', [config.vocabSize, d]) : embedding;
+  const logits = g.op('MatMul', [final, g.op('Transpose', [table], { shape: [d, config.vocabSize] }, { perm: [1, 0] })], {
     shape: ['B', 'T', config.vocabSize],
   });
   g.output(logits, 'logits');
+
+  // Mean over this pass's unmasked new tokens: attention_mask[:, P:].
+  const newMask = g.op('Cast', [g.op('Slice', [attentionMask, pastTokens, allTokens, g.ints([1])], { dtype: 'int64', shape: ['B', 'T'] })], { shape: ['B', 'T'] }, { to: 1 });
+  const maskColumn = g.op('Unsqueeze', [newMask, g.ints([2])], { shape: ['B', 'T', 1] });
+  const summed = g.op('ReduceSum', [g.op('Mul', [final, maskColumn], { shape: ['B', 'T', d] }), g.ints([1])], { shape: ['B', d] }, { keepdims: 0 });
+  const count = g.op('Max', [g.op('ReduceSum', [maskColumn, g.ints([1])], { shape: ['B', 1] }, { keepdims: 0 }), g.scalar(1)], { shape: ['B', 1] });
+  g.output(g.op('Div', [summed, count], { shape: ['B', d] }), 'pooled_hidden');
+
+  if (options.scoring) {
+    const targets = g.input('target_ids', 'int64', ['B', 'T']);
+    const logProbs = g.op('LogSoftmax', [logits], { shape: ['B', 'T', config.vocabSize] }, { axis: -1 });
+    const picked = g.op('GatherElements', [logProbs, g.op('Unsqueeze', [targets, g.ints([2])], { dtype: 'int64', shape: ['B', 'T', 1] })], { shape: ['B', 'T', 1] }, { axis: 2 });
+    g.output(g.op('Squeeze', [picked, g.ints([2])], { shape: ['B', 'T'] }), 'token_logprobs');
+  }
   return g.serialize();
+}
+
+/**
+ * Softmax attention with grouped-query heads: q [B, H, T, hd], k and v [B, KV, P+T, hd].
+ * Query heads are grouped as [B, KV, H/KV, T, hd] so each group meets its shared key/value
+ * head by broadcasting, without copying keys. Returns [B, T, H·hd].
+ */
+function attention(g: GraphBuilder, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, config: DecoderConfig): Tensor {
+  const heads = config.nHeads;
+  const kv = kvHeads(config);
+  const group = heads / kv;
+  const hd = headDim(config);
+  const grouped = g.op('Reshape', [q, g.ints([0, kv, group, -1, hd])], { shape: ['B', kv, group, 'T', hd] });
+  const keys = g.op('Transpose', [g.op('Unsqueeze', [k, g.ints([2])], { shape: ['B', kv, 1, 'PT', hd] })], { shape: ['B', kv, 1, hd, 'PT'] }, { perm: [0, 1, 2, 4, 3] });
+  const scores = g.op('Mul', [g.op('MatMul', [grouped, keys], { shape: ['B', kv, group, 'T', 'PT'] }), g.scalar(1 / Math.sqrt(hd))], { shape: ['B', kv, group, 'T', 'PT'] });
+  const masked = g.op('Add', [scores, g.op('Unsqueeze', [bias, g.ints([1])], { shape: ['B', 1, 1, 'T', 'PT'] })], { shape: ['B', kv, group, 'T', 'PT'] });
+  const probs = g.op('Softmax', [masked], { shape: ['B', kv, group, 'T', 'PT'] }, { axis: -1 });
+  const values = g.op('Unsqueeze', [v, g.ints([2])], { shape: ['B', kv, 1, 'PT', hd] });
+  const context = g.op('Reshape', [g.op('MatMul', [probs, values], { shape: ['B', kv, group, 'T', hd] }), g.ints([0, heads, -1, hd])], { shape: ['B', heads, 'T', hd] });
+  return g.op('Reshape', [g.op('Transpose', [context], { shape: ['B', 'T', heads, hd] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, heads * hd])], { shape: ['B', 'T', heads * hd] });
+}
+
+/** x · 1/√(mean(x²) + ε) · w over the last axis (Llama's RMSNorm, computed in fp32). */
+function rmsNorm(g: GraphBuilder, x: Tensor, w: Tensor, eps: number): Tensor {
+  const shape = [...x.shape];
+  const meanSquare = g.op('ReduceMean', [g.op('Mul', [x, x], { shape }), g.ints([-1])], { shape: [...shape.slice(0, -1), 1] }, { keepdims: 1 });
+  const inverse = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [meanSquare, g.scalar(eps)], { shape: [...meanSquare.shape] })], { shape: [...meanSquare.shape] })], { shape: [...meanSquare.shape] });
+  return g.op('Mul', [g.op('Mul', [x, inverse], { shape }), w], { shape });
+}
+
+/** cos and sin of every position's rotation angles, [B, 1, T, hd], shared by all layers. */
+interface Rotary {
+  cos: Tensor;
+  sin: Tensor;
+}
+
+function rotaryTables(g: GraphBuilder, positionIds: Tensor, hd: number, theta: number): Rotary {
+  const inverseFrequencies = g.initializer('rope.inv_freq', Float32Array.from({ length: hd / 2 }, (_, j) => 1 / theta ** ((2 * j) / hd)), [hd / 2]);
+  const positions = g.op('Unsqueeze', [g.op('Cast', [positionIds], { dtype: 'float32', shape: ['B', 'T'] }, { to: 1 }), g.ints([2])], { shape: ['B', 'T', 1] });
+  const angles = g.op('Mul', [positions, inverseFrequencies], { shape: ['B', 'T', hd / 2] });
+  const both = g.op('Unsqueeze', [g.op('Concat', [angles, angles], { shape: ['B', 'T', hd] }, { axis: -1 }), g.ints([1])], { shape: ['B', 1, 'T', hd] });
+  return { cos: g.op('Cos', [both], { shape: [...both.shape] }), sin: g.op('Sin', [both], { shape: [...both.shape] }) };
+}
+
+/** x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁] (Hugging Face's half-split pairing). */
+function applyRotary(g: GraphBuilder, rope: Rotary, x: Tensor, hd: number): Tensor {
+  const shape = [...x.shape];
+  const half = (from: number, to: number) => g.op('Slice', [x, g.ints([from]), g.ints([to]), g.ints([3])], { shape: [...shape.slice(0, 3), hd / 2] });
+  const rotated = g.op('Concat', [g.op('Neg', [half(hd / 2, hd)], { shape: [...shape.slice(0, 3), hd / 2] }), half(0, hd / 2)], { shape }, { axis: -1 });
+  return g.op('Add', [g.op('Mul', [x, rope.cos], { shape }), g.op('Mul', [rotated, rope.sin], { shape })], { shape });
 }

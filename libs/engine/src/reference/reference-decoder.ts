@@ -1,77 +1,158 @@
-import { projectionShape, type DecoderConfig, type DecoderWeights, type Gpt2TargetModule } from '../model/decoder-config.js';
+import {
+  headDim,
+  kvHeads,
+  projectionKey,
+  projectionShape,
+  type DecoderConfig,
+  type DecoderWeights,
+  type TargetModule,
+} from '../model/decoder-config.js';
+import { transpose } from '../matrix.js';
 import { loraDelta, type LoraPool } from './reference-lora.js';
-import { add, addBias, gelu, layerNorm, matmul, softmax } from './reference-ops.js';
+import { add, addBias, gelu, layerNorm, matmul, mul, rmsNorm, rotate, silu, softmax } from './reference-ops.js';
 
 export interface ReferenceLora {
-  /** Pools by `h.<layer>.<module>`. */
+  /** Pools by projection key (`h.<layer>.<module>`, `layers.<layer>.<module>`). */
   pools: Map<string, LoraPool>;
   slots: number[][];
   /** [B, T, k] */
   gates: Float32Array;
 }
 
+export interface ReferenceOutput {
+  /** [B, T, vocab] */
+  logits: Float32Array;
+  /** [B, T, d]: the final hidden states (after the final norm). */
+  hidden: Float32Array;
+}
+
 /**
- * The GPT-2 forward pass in plain TypeScript: token ids [B, T] → logits [B, T, vocab].
- * Mirrors model/decoder.ts op for op; the graphs are checked against it.
+ * The decoder's forward pass in plain TypeScript, both architectures: token ids [B, T]
+ * (positions 0..T-1, nothing masked) → logits and final hidden states. Mirrors
+ * model/decoder.ts op for op; the graphs are checked against it.
  */
-export function referenceGpt2Logits(config: DecoderConfig, weights: DecoderWeights, ids: number[][], lora?: ReferenceLora): Float32Array {
+export function referenceForward(config: DecoderConfig, weights: DecoderWeights, ids: number[][], lora?: ReferenceLora): ReferenceOutput {
   const d = config.dModel;
   const batch = ids.length;
   const tokens = ids[0]!.length;
+  const rows = batch * tokens;
   const w = (name: string) => {
     const value = weights.get(name);
     if (!value) throw new Error(`missing weight ${name}`);
     return value;
   };
-  const rows = batch * tokens;
 
+  const embedding = w(config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight');
   let x: Float32Array = new Float32Array(rows * d);
-  const wte = w('wte.weight');
-  const wpe = w('wpe.weight');
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < tokens; t++) {
       const id = ids[b]![t]!;
-      for (let j = 0; j < d; j++) x[(b * tokens + t) * d + j] = wte[id * d + j]! + wpe[t * d + j]!;
+      for (let j = 0; j < d; j++) x[(b * tokens + t) * d + j] = embedding[id * d + j]! + (config.architecture === 'gpt2' ? w('wpe.weight')[t * d + j]! : 0);
     }
   }
 
-  const project = (input: Float32Array, layer: number, module: Gpt2TargetModule) => {
+  const project = (input: Float32Array, layer: number, module: TargetModule) => {
     const [dIn, dOut] = projectionShape(config, module);
-    const y = addBias(matmul(input, w(`h.${layer}.${module}.weight`), rows, dIn, dOut), w(`h.${layer}.${module}.bias`));
-    const pool = lora?.pools.get(`h.${layer}.${module}`);
+    const key = projectionKey(config, layer, module);
+    const y =
+      config.architecture === 'gpt2'
+        ? addBias(matmul(input, w(`${key}.weight`), rows, dIn, dOut), w(`${key}.bias`))
+        : matmul(input, transpose(w(`${key}.weight`), dOut, dIn), rows, dIn, dOut);
+    const pool = lora?.pools.get(key);
     if (!lora || !pool) return y;
     return add(y, loraDelta(input, pool, lora.slots, lora.gates, batch, tokens));
   };
 
   for (let layer = 0; layer < config.nLayers; layer++) {
-    const h1 = layerNorm(x, w(`h.${layer}.ln_1.weight`), w(`h.${layer}.ln_1.bias`), config.layerNormEps);
-    const qkv = project(h1, layer, 'attn.c_attn');
-    const attended = causalSelfAttention(qkv, batch, tokens, config.nHeads, d);
-    x = add(x, project(attended, layer, 'attn.c_proj'));
-    const h2 = layerNorm(x, w(`h.${layer}.ln_2.weight`), w(`h.${layer}.ln_2.bias`), config.layerNormEps);
-    x = add(x, project(gelu(project(h2, layer, 'mlp.c_fc')), layer, 'mlp.c_proj'));
+    if (config.architecture === 'gpt2') {
+      const h1 = layerNorm(x, w(`h.${layer}.ln_1.weight`), w(`h.${layer}.ln_1.bias`), config.normEps);
+      const qkv = project(h1, layer, 'attn.c_attn');
+      const part = (index: number) => columns(qkv, rows, 3 * d, index * d, d);
+      x = add(x, project(causalAttention(config, part(0), part(1), part(2), batch, tokens), layer, 'attn.c_proj'));
+      const h2 = layerNorm(x, w(`h.${layer}.ln_2.weight`), w(`h.${layer}.ln_2.bias`), config.normEps);
+      x = add(x, project(gelu(project(h2, layer, 'mlp.c_fc'), config.gelu ?? 'exact'), layer, 'mlp.c_proj'));
+    } else {
+      const h1 = rmsNorm(x, w(`layers.${layer}.input_layernorm.weight`), config.normEps);
+      const q = project(h1, layer, 'self_attn.q_proj');
+      const k = project(h1, layer, 'self_attn.k_proj');
+      const v = project(h1, layer, 'self_attn.v_proj');
+      applyRotary(config, q, config.nHeads, batch, tokens);
+      applyRotary(config, k, kvHeads(config), batch, tokens);
+      x = add(x, project(causalAttention(config, q, k, v, batch, tokens), layer, 'self_attn.o_proj'));
+      const h2 = rmsNorm(x, w(`layers.${layer}.post_attention_layernorm.weight`), config.normEps);
+      const hidden = mul(silu(project(h2, layer, 'mlp.gate_proj')), project(h2, layer, 'mlp.up_proj'));
+      x = add(x, project(hidden, layer, 'mlp.down_proj'));
+    }
   }
-  const final = layerNorm(x, w('ln_f.weight'), w('ln_f.bias'), config.layerNormEps);
-  // Tied embeddings: logits = h · wteᵀ.
+  const hidden = config.architecture === 'gpt2' ? layerNorm(x, w('ln_f.weight'), w('ln_f.bias'), config.normEps) : rmsNorm(x, w('norm.weight'), config.normEps);
+  const table = config.architecture === 'llama' && !config.tieEmbeddings ? w('lm_head.weight') : embedding;
+  // logits = h · tableᵀ
   const logits = new Float32Array(rows * config.vocabSize);
   for (let r = 0; r < rows; r++) {
     for (let v = 0; v < config.vocabSize; v++) {
       let dot = 0;
-      for (let j = 0; j < d; j++) dot += final[r * d + j]! * wte[v * d + j]!;
+      for (let j = 0; j < d; j++) dot += hidden[r * d + j]! * table[v * d + j]!;
       logits[r * config.vocabSize + v] = dot;
     }
   }
-  return logits;
+  return { logits, hidden };
 }
 
-/** qkv: [B, T, 3d] → [B, T, d], causal, heads of d / nHeads. */
-function causalSelfAttention(qkv: Float32Array, batch: number, tokens: number, heads: number, d: number): Float32Array {
-  const hd = d / heads;
-  const out = new Float32Array(batch * tokens * d);
+/** Mean of each row's final hidden states: [B, T, d] → [B, d]. */
+export function referencePooled(hidden: Float32Array, batch: number, tokens: number, d: number): Float32Array {
+  const out = new Float32Array(batch * d);
+  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let j = 0; j < d; j++) out[b * d + j]! += hidden[(b * tokens + t) * d + j]! / tokens;
+  return out;
+}
+
+/** log softmax(logits[b, t])[targets[b][t]]: [B, T]. */
+export function referenceTokenLogprobs(logits: Float32Array, targets: number[][], vocab: number): Float32Array {
+  const tokens = targets[0]!.length;
+  const out = new Float32Array(targets.length * tokens);
+  targets.forEach((row, b) =>
+    row.forEach((target, t) => {
+      const at = (b * tokens + t) * vocab;
+      let max = -Infinity;
+      for (let v = 0; v < vocab; v++) max = Math.max(max, logits[at + v]!);
+      let sum = 0;
+      for (let v = 0; v < vocab; v++) sum += Math.exp(logits[at + v]! - max);
+      out[b * tokens + t] = logits[at + target]! - max - Math.log(sum);
+    }),
+  );
+  return out;
+}
+
+/** [rows, width] → the `count` columns from `start`: [rows, count]. */
+function columns(m: Float32Array, rows: number, width: number, start: number, count: number): Float32Array {
+  const out = new Float32Array(rows * count);
+  for (let r = 0; r < rows; r++) out.set(m.subarray(r * width + start, r * width + start + count), r * count);
+  return out;
+}
+
+/** Rotates every head of x: [B, T, heads·hd] at positions 0..T-1, in place. */
+function applyRotary(config: DecoderConfig, x: Float32Array, heads: number, batch: number, tokens: number): void {
+  if (config.architecture !== 'llama') return;
+  const hd = headDim(config);
+  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let h = 0; h < heads; h++) rotate(x, ((b * tokens + t) * heads + h) * hd, hd, t, config.ropeTheta);
+}
+
+/**
+ * Causal softmax attention: q [B, T, H·hd], k and v [B, T, KV·hd] → [B, T, H·hd]; query
+ * head h reads key/value head ⌊h / (H/KV)⌋ (grouped-query attention; KV = H for GPT-2).
+ */
+function causalAttention(config: DecoderConfig, q: Float32Array, k: Float32Array, v: Float32Array, batch: number, tokens: number): Float32Array {
+  const heads = config.nHeads;
+  const kv = kvHeads(config);
+  const hd = headDim(config);
+  const group = heads / kv;
+  const out = new Float32Array(batch * tokens * heads * hd);
   const scale = 1 / Math.sqrt(hd);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
-      const at = (t: number, part: number, j: number) => qkv[(b * tokens + t) * 3 * d + part * d + h * hd + j]!;
+      const kvHead = Math.floor(h / group);
+      const qAt = (t: number, j: number) => q[((b * tokens + t) * heads + h) * hd + j]!;
+      const kAt = (t: number, j: number) => k[((b * tokens + t) * kv + kvHead) * hd + j]!;
+      const vAt = (t: number, j: number) => v[((b * tokens + t) * kv + kvHead) * hd + j]!;
       const scores = new Float32Array(tokens * tokens);
       for (let i = 0; i < tokens; i++) {
         for (let t = 0; t < tokens; t++) {
@@ -80,7 +161,7 @@ function causalSelfAttention(qkv: Float32Array, batch: number, tokens: number, h
             continue;
           }
           let dot = 0;
-          for (let j = 0; j < hd; j++) dot += at(i, 0, j) * at(t, 1, j);
+          for (let j = 0; j < hd; j++) dot += qAt(i, j) * kAt(t, j);
           scores[i * tokens + t] = dot * scale;
         }
       }
@@ -88,13 +169,11 @@ function causalSelfAttention(qkv: Float32Array, batch: number, tokens: number, h
       for (let i = 0; i < tokens; i++) {
         for (let j = 0; j < hd; j++) {
           let sum = 0;
-          for (let t = 0; t <= i; t++) sum += probs[i * tokens + t]! * at(t, 2, j);
-          out[(b * tokens + i) * d + h * hd + j] = sum;
+          for (let t = 0; t <= i; t++) sum += probs[i * tokens + t]! * vAt(t, j);
+          out[((b * tokens + i) * heads + h) * hd + j] = sum;
         }
       }
     }
   }
   return out;
 }
-
-

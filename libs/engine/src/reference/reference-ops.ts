@@ -42,8 +42,12 @@ export function layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Arr
   return out;
 }
 
-/** Exact GELU, 0.5·x·(1 + erf(x/√2)), as ONNX Gelu with approximate="none". */
-export function gelu(x: Float32Array): Float32Array {
+/**
+ * GELU as ONNX Gelu computes it: exact 0.5·x·(1 + erf(x/√2)) (approximate="none"), or
+ * 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (approximate="tanh", GPT-2's "gelu_new").
+ */
+export function gelu(x: Float32Array, form: 'exact' | 'tanh' = 'exact'): Float32Array {
+  if (form === 'tanh') return x.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3))));
   return x.map((v) => 0.5 * v * (1 + erf(v / Math.SQRT2)));
 }
 
@@ -80,4 +84,43 @@ export function softmax(x: Float32Array, n: number): Float32Array {
     for (let j = 0; j < n; j++) out[r * n + j]! /= sum;
   }
   return out;
+}
+
+/** Over the last axis of x: [rows, n]: x / √(mean(x²) + ε) · w. */
+export function rmsNorm(x: Float32Array, w: Float32Array, eps: number): Float32Array {
+  const n = w.length;
+  const out = new Float32Array(x.length);
+  for (let r = 0; r < x.length / n; r++) {
+    let meanSquare = 0;
+    for (let j = 0; j < n; j++) meanSquare += x[r * n + j]! ** 2;
+    const inv = 1 / Math.sqrt(meanSquare / n + eps);
+    for (let j = 0; j < n; j++) out[r * n + j] = x[r * n + j]! * inv * w[j]!;
+  }
+  return out;
+}
+
+/** SiLU (swish): x · σ(x). */
+export function silu(x: Float32Array): Float32Array {
+  return x.map((v) => v / (1 + Math.exp(-v)));
+}
+
+export function mul(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((v, i) => v * b[i]!);
+}
+
+/**
+ * Rotary position embedding of one head vector at `position`, in place: pairs (j, j + hd/2)
+ * rotate by position · θ^(−2j/hd), as Hugging Face's rotate_half does.
+ */
+export function rotate(x: Float32Array, offset: number, hd: number, position: number, theta: number): void {
+  const half = hd / 2;
+  for (let j = 0; j < half; j++) {
+    const angle = position * (1 / theta ** ((2 * j) / hd));
+    const cos = Math.cos(angle);
+    const sin = Math.sin(angle);
+    const a = x[offset + j]!;
+    const b = x[offset + j + half]!;
+    x[offset + j] = a * cos - b * sin;
+    x[offset + j + half] = b * cos + a * sin;
+  }
 }

@@ -2,49 +2,43 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import { slotFactors } from '../adapter/slot-factors.js';
-import { GPT2_TARGET_MODULES, gpt2WeightShapes, projectionShape, type DecoderConfig, type DecoderWeights } from '../model/decoder-config.js';
+import { projectionKey, projectionShape, targetModules, type DecoderConfig, type TargetModule } from '../model/decoder-config.js';
 import { DecoderSession } from '../model/decoder-session.js';
-import { referenceGpt2Logits } from '../reference/reference-decoder.js';
+import { referenceForward } from '../reference/reference-decoder.js';
 import type { LoraPool } from '../reference/reference-lora.js';
 import { argmax } from './sampling.js';
-import { randomArray, seededRandom } from '../testing/random.js';
+import { randomArray, randomWeights, seededRandom } from '../testing/random.js';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
 import { BatchScheduler, type GenerateRequest } from './batch-scheduler.js';
 import { SlotPool } from './slot-pool.js';
 
-const config: DecoderConfig = { architecture: 'gpt2', vocabSize: 257, dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 64, layerNormEps: 1e-5 };
+const configs: DecoderConfig[] = [
+  { architecture: 'gpt2', vocabSize: 257, dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 64, normEps: 1e-5 },
+  { architecture: 'llama', vocabSize: 257, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 64, maxPositions: 64, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: true },
+];
 const RANK = 4;
 const tokenizer = new ByteTokenizer();
+const prompts = Array.from({ length: 32 }, (_, i) => tokenizer.encode(`request ${i}: ${'abc'.repeat(i % 5)}`));
 
-function weights(): DecoderWeights {
-  const random = seededRandom(3);
-  const result: DecoderWeights = new Map();
-  for (const [name, shape] of gpt2WeightShapes(config)) {
-    const data = randomArray(random, shape.reduce((a, b) => a * b, 1), name.includes('ln_') ? 0.3 : 0.25);
-    if (name.includes('ln_') && name.endsWith('.weight')) data.forEach((_, i) => (data[i]! += 1));
-    result.set(name, data);
-  }
-  return result;
-}
-
+for (const config of configs) {
+const modules = targetModules(config);
 function adapter(seed: number, rank = RANK): LoraAdapter {
   const random = seededRandom(1000 + seed);
   const factors = new Map();
   for (let layer = 0; layer < config.nLayers; layer++) {
-    for (const module of GPT2_TARGET_MODULES) {
+    for (const module of modules) {
       const [dIn, dOut] = projectionShape(config, module);
-      factors.set(`h.${layer}.${module}`, { a: randomArray(random, dIn * rank, 0.3), b: randomArray(random, rank * dOut, 0.3) });
+      factors.set(projectionKey(config, layer, module), { a: randomArray(random, dIn * rank, 0.3), b: randomArray(random, rank * dOut, 0.3) });
     }
   }
-  return { rank, alpha: 2 * rank, targetModules: [...GPT2_TARGET_MODULES], factors };
+  return { rank, alpha: 2 * rank, targetModules: [...modules], factors };
 }
 
-const baseWeights = weights();
-const prompts = Array.from({ length: 32 }, (_, i) => tokenizer.encode(`request ${i}: ${'abc'.repeat(i % 5)}`));
+const baseWeights = randomWeights(config, 3, 0.25);
 
 async function scheduler(options: { slots?: number; maxBatch?: number; prefillChunk?: number } = {}) {
-  const session = await DecoderSession.load(config, baseWeights, { threads: 1, lora: { modules: GPT2_TARGET_MODULES, rank: RANK } });
-  const pool = new SlotPool(config, { slots: options.slots ?? 33, rank: RANK, modules: GPT2_TARGET_MODULES });
+  const session = await DecoderSession.load(config, baseWeights, { threads: 1, lora: { modules, rank: RANK } });
+  const pool = new SlotPool(config, { slots: options.slots ?? 33, rank: RANK, modules });
   const batching = new BatchScheduler(session, pool, tokenizer, {
     maxBatch: options.maxBatch ?? 32,
     prefillChunk: options.prefillChunk ?? 64,
@@ -60,7 +54,7 @@ const request = (i: number, extra: Partial<GenerateRequest> = {}): GenerateReque
   ...extra,
 });
 
-describe('BatchScheduler', () => {
+describe(`BatchScheduler (${config.architecture})`, () => {
   it("gives each request the same greedy tokens alone and in a batch of 32 requests on 32 different adapters", async () => {
     const alone: number[][] = [];
     const single = await scheduler();
@@ -77,7 +71,7 @@ describe('BatchScheduler', () => {
     const result = await batching.generate({ prompt: prompts[5]!, adapter: { id: 'small', load: () => small }, maxTokens: 6 });
     const pools = new Map<string, LoraPool>();
     for (const key of small.factors.keys()) {
-      const module = key.replace(/^h\.\d+\./, '') as (typeof GPT2_TARGET_MODULES)[number];
+      const module = key.replace(/^[a-z]+\.\d+\./, '') as TargetModule;
       const [dIn, dOut] = projectionShape(config, module);
       const { a, b } = slotFactors(small, key, dIn, dOut, RANK);
       pools.set(key, { a, b, slots: 1, rank: RANK, dIn, dOut });
@@ -86,7 +80,7 @@ describe('BatchScheduler', () => {
     const expected: number[] = [];
     for (let step = 0; step < 6; step++) {
       const gates = new Float32Array(sequence.length).fill(1);
-      const logits = referenceGpt2Logits(config, baseWeights, [sequence], { pools, slots: [[0]], gates });
+      const { logits } = referenceForward(config, baseWeights, [sequence], { pools, slots: [[0]], gates });
       const next = argmax(logits.subarray((sequence.length - 1) * config.vocabSize));
       expected.push(next);
       sequence.push(next);
@@ -135,3 +129,4 @@ describe('BatchScheduler', () => {
     assert.ok(pool.canAcquire('anything'));
   });
 });
+}

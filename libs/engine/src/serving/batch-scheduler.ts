@@ -1,9 +1,10 @@
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
+import { headDim, kvHeads } from '../model/decoder-config.js';
 import { cacheName } from '../model/decoder.js';
 import type { DecoderSession, KvCache } from '../model/decoder-session.js';
 import { seededRandom } from '../seeded-random.js';
-import type { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { sampleToken, type SamplingParams } from './sampling.js';
 import type { SlotPool } from './slot-pool.js';
 
@@ -63,14 +64,16 @@ export class BatchScheduler {
   private readonly running: Row[] = [];
   private loop: Promise<void> | null = null;
   private readonly headDim: number;
+  private readonly kvHeads: number;
 
   constructor(
     private readonly session: DecoderSession,
     private readonly pool: SlotPool | null,
-    private readonly tokenizer: ByteTokenizer,
+    private readonly tokenizer: Tokenizer,
     private readonly options: SchedulerOptions,
   ) {
-    this.headDim = session.config.dModel / session.config.nHeads;
+    this.headDim = headDim(session.config);
+    this.kvHeads = kvHeads(session.config);
   }
 
   generate(request: GenerateRequest): Promise<GenerateResult> {
@@ -168,7 +171,8 @@ export class BatchScheduler {
    * cache is then cut back to its own entries. Returns each row's logits at its last new token.
    */
   private async forward(batch: { row: Row; tokens: number[] }[]): Promise<Float32Array[]> {
-    const { nHeads: heads, nLayers: layers, vocabSize } = this.session.config;
+    const { nLayers: layers, vocabSize } = this.session.config;
+    const heads = this.kvHeads;
     const hd = this.headDim;
     const past = Math.max(...batch.map(({ row }) => row.length));
     const width = Math.max(...batch.map(({ tokens }) => tokens.length));

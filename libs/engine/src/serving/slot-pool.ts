@@ -2,14 +2,14 @@ import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import { slotFactors } from '../adapter/slot-factors.js';
 import { float32Tensor } from '../graph/onnx-session.js';
-import { projectionShape, type DecoderConfig, type Gpt2TargetModule } from '../model/decoder-config.js';
+import { projectionKey, projectionShape, type DecoderConfig, type TargetModule } from '../model/decoder-config.js';
 import { loraInputName } from '../model/decoder.js';
 
 export interface SlotPoolOptions {
   /** Slots including slot 0, the zero adapter (base model only). */
   slots: number;
   rank: number;
-  modules: readonly Gpt2TargetModule[];
+  modules: readonly TargetModule[];
 }
 
 /**
@@ -34,7 +34,7 @@ export class SlotPool {
     for (let layer = 0; layer < config.nLayers; layer++) {
       for (const module of options.modules) {
         const [dIn, dOut] = projectionShape(config, module);
-        this.pools.set(`h.${layer}.${module}`, {
+        this.pools.set(projectionKey(config, layer, module), {
           a: new Float32Array(options.slots * dIn * options.rank),
           b: new Float32Array(options.slots * options.rank * dOut),
           dIn,
@@ -75,9 +75,8 @@ export class SlotPool {
   feeds(): Record<string, OrtTensor> {
     const feeds: Record<string, OrtTensor> = {};
     for (const [key, pool] of this.pools) {
-      const [, layer, module] = /^h\.(\d+)\.(.+)$/.exec(key)!;
-      feeds[loraInputName(Number(layer), module as Gpt2TargetModule, 'A')] = float32Tensor(pool.a, [this.options.slots, pool.dIn, this.options.rank]);
-      feeds[loraInputName(Number(layer), module as Gpt2TargetModule, 'B')] = float32Tensor(pool.b, [this.options.slots, this.options.rank, pool.dOut]);
+      feeds[loraInputName(key, 'A')] = float32Tensor(pool.a, [this.options.slots, pool.dIn, this.options.rank]);
+      feeds[loraInputName(key, 'B')] = float32Tensor(pool.b, [this.options.slots, this.options.rank, pool.dOut]);
     }
     return feeds;
   }

@@ -1,4 +1,7 @@
-export { seededRandom } from '../seeded-random.js';
+import { weightShapes, type DecoderConfig, type DecoderWeights } from '../model/decoder-config.js';
+import { seededRandom } from '../seeded-random.js';
+
+export { seededRandom };
 
 /** Uniform values in [-scale, scale). */
 export function randomArray(random: () => number, length: number, scale: number): Float32Array {
@@ -10,4 +13,21 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
   return max;
+}
+
+/**
+ * Random weights for any config, norms included (gains around 1), at a scale that keeps
+ * activations O(1), so a wrong op shows up as a large difference.
+ */
+export function randomWeights(config: DecoderConfig, seed: number, scale = 0.15): DecoderWeights {
+  const random = seededRandom(seed);
+  const weights: DecoderWeights = new Map();
+  for (const [name, shape] of weightShapes(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const isNorm = /(ln_|norm)[^.]*\.(weight|bias)$/.test(name);
+    const data = randomArray(random, size, isNorm ? 0.5 : scale);
+    if (isNorm && name.endsWith('.weight')) for (let i = 0; i < size; i++) data[i]! += 1;
+    weights.set(name, data);
+  }
+  return weights;
 }

@@ -1,11 +1,15 @@
+import { ChatTemplate } from './chat-template.js';
+import type { Tokenizer } from './tokenizer.js';
+
 /**
  * The built-in tokenizer of the small demo models: one token per UTF-8 byte (0–255) and
  * one end-of-text token (256). Nothing to train or ship, and every string round-trips.
  */
-export class ByteTokenizer {
+export class ByteTokenizer implements Tokenizer {
   static readonly END_OF_TEXT = 256;
   readonly vocabSize = 257;
   readonly endOfText = ByteTokenizer.END_OF_TEXT;
+  readonly chatTemplate = new ChatTemplate();
 
   encode(text: string): number[] {
     return Array.from(new TextEncoder().encode(text));

@@ -1,0 +1,172 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { readSafetensors, toFloat32, writeSafetensors, type NamedTensor } from '../format/safetensors.js';
+import { HfTokenizer } from '../tokenizer/hf-tokenizer.js';
+import { configProblems, weightShapes, type DecoderConfig, type DecoderWeights } from './decoder-config.js';
+
+/** A base model as the engine loads it. `tokenizer` is null where the checkpoint has none. */
+export interface Checkpoint {
+  config: DecoderConfig;
+  weights: DecoderWeights;
+  tokenizer: HfTokenizer | null;
+}
+
+/**
+ * Reads a Hugging Face checkpoint folder of a GPT-2 or Llama family model: config.json,
+ * model.safetensors (or shards listed in model.safetensors.index.json), and, when present,
+ * tokenizer.json + tokenizer_config.json. F16 and BF16 weights are widened to fp32.
+ */
+export async function importHfCheckpoint(dir: string): Promise<Checkpoint> {
+  const json = async (file: string) => JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
+  const config = decoderConfigFromHf(await json('config.json'));
+  const shardFiles = existsSync(path.join(dir, 'model.safetensors.index.json'))
+    ? [...new Set(Object.values(((await json('model.safetensors.index.json')).weight_map ?? {}) as Record<string, string>))]
+    : ['model.safetensors'];
+  const tensors = new Map<string, NamedTensor>();
+  for (const file of shardFiles) {
+    for (const [name, tensor] of readSafetensors(await readFile(path.join(dir, file))).tensors) tensors.set(name, tensor);
+  }
+  const weights = decoderWeightsFromHf(config, tensors);
+  const tokenizer = existsSync(path.join(dir, 'tokenizer.json'))
+    ? new HfTokenizer({
+        tokenizer: await json('tokenizer.json'),
+        config: existsSync(path.join(dir, 'tokenizer_config.json')) ? await json('tokenizer_config.json') : {},
+      })
+    : null;
+  return { config, weights, tokenizer };
+}
+
+/** Writes config.json and model.safetensors as transformers would for this model (fp32). */
+export async function writeHfCheckpoint(dir: string, config: DecoderConfig, weights: DecoderWeights): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const prefix = config.architecture === 'gpt2' ? 'transformer.' : 'model.';
+  const tensors = new Map<string, NamedTensor>();
+  for (const [name, shape] of weightShapes(config)) {
+    const data = weights.get(name);
+    if (!data) throw new Error(`missing weight ${name}`);
+    tensors.set(name === 'lm_head.weight' ? name : prefix + name, { dtype: 'F32', shape, data });
+  }
+  await writeFile(path.join(dir, 'config.json'), JSON.stringify(hfConfigOf(config), null, 2) + '\n');
+  await writeFile(path.join(dir, 'model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
+}
+
+/** config.json → DecoderConfig, refusing what the engine would compute differently. */
+export function decoderConfigFromHf(hf: Record<string, unknown>): DecoderConfig {
+  const int = (key: string, fallback?: number) => {
+    const value = hf[key] ?? fallback;
+    if (typeof value !== 'number' || !Number.isInteger(value)) throw new Error(`config.json: ${key} must be an integer, got ${JSON.stringify(hf[key])}`);
+    return value;
+  };
+  const num = (key: string, fallback: number) => {
+    const value = hf[key] ?? fallback;
+    if (typeof value !== 'number') throw new Error(`config.json: ${key} must be a number, got ${JSON.stringify(hf[key])}`);
+    return value;
+  };
+  let config: DecoderConfig;
+  if (hf.model_type === 'gpt2') {
+    const activation = hf.activation_function ?? 'gelu_new';
+    if (activation !== 'gelu' && activation !== 'gelu_new' && activation !== 'gelu_pytorch_tanh') {
+      throw new Error(`config.json: activation_function ${String(activation)} is not supported (gelu, gelu_new)`);
+    }
+    config = {
+      architecture: 'gpt2',
+      vocabSize: int('vocab_size'),
+      dModel: int('n_embd'),
+      nLayers: int('n_layer'),
+      nHeads: int('n_head'),
+      maxPositions: int('n_positions'),
+      normEps: num('layer_norm_epsilon', 1e-5),
+      gelu: activation === 'gelu' ? 'exact' : 'tanh',
+    };
+  } else if (hf.model_type === 'llama') {
+    if ((hf.hidden_act ?? 'silu') !== 'silu') throw new Error(`config.json: hidden_act ${String(hf.hidden_act)} is not supported (silu)`);
+    if (hf.rope_scaling != null) throw new Error('config.json: rope_scaling is not supported');
+    if (hf.attention_bias === true || hf.mlp_bias === true) throw new Error('config.json: attention_bias and mlp_bias are not supported');
+    const heads = int('num_attention_heads');
+    if (hf.head_dim != null && hf.head_dim !== int('hidden_size') / heads) throw new Error(`config.json: head_dim ${String(hf.head_dim)} differs from hidden_size / num_attention_heads`);
+    config = {
+      architecture: 'llama',
+      vocabSize: int('vocab_size'),
+      dModel: int('hidden_size'),
+      nLayers: int('num_hidden_layers'),
+      nHeads: heads,
+      nKvHeads: int('num_key_value_heads', heads),
+      ffnDim: int('intermediate_size'),
+      maxPositions: int('max_position_embeddings', 2048),
+      normEps: num('rms_norm_eps', 1e-6),
+      ropeTheta: num('rope_theta', 10000),
+      tieEmbeddings: hf.tie_word_embeddings === true,
+    };
+  } else {
+    throw new Error(`config.json: model_type ${JSON.stringify(hf.model_type)} is not supported (gpt2, llama)`);
+  }
+  const problems = configProblems(config);
+  if (problems.length) throw new Error(`config.json: ${problems.join('; ')}`);
+  return config;
+}
+
+function hfConfigOf(config: DecoderConfig): Record<string, unknown> {
+  if (config.architecture === 'gpt2') {
+    return {
+      model_type: 'gpt2',
+      architectures: ['GPT2LMHeadModel'],
+      vocab_size: config.vocabSize,
+      n_embd: config.dModel,
+      n_layer: config.nLayers,
+      n_head: config.nHeads,
+      n_positions: config.maxPositions,
+      layer_norm_epsilon: config.normEps,
+      activation_function: config.gelu === 'tanh' ? 'gelu_new' : 'gelu',
+      tie_word_embeddings: true,
+      torch_dtype: 'float32',
+    };
+  }
+  return {
+    model_type: 'llama',
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: config.vocabSize,
+    hidden_size: config.dModel,
+    num_hidden_layers: config.nLayers,
+    num_attention_heads: config.nHeads,
+    num_key_value_heads: config.nKvHeads,
+    intermediate_size: config.ffnDim,
+    max_position_embeddings: config.maxPositions,
+    rms_norm_eps: config.normEps,
+    rope_theta: config.ropeTheta,
+    hidden_act: 'silu',
+    tie_word_embeddings: config.tieEmbeddings,
+    torch_dtype: 'float32',
+  };
+}
+
+/**
+ * Checkpoint tensors → the engine's weights: the model prefix dropped, buffers that
+ * transformers saves but recomputes ignored, every shape checked, and every missing or
+ * unexpected tensor named.
+ */
+function decoderWeightsFromHf(config: DecoderConfig, tensors: Map<string, NamedTensor>): DecoderWeights {
+  const expected = weightShapes(config);
+  const weights: DecoderWeights = new Map();
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const [name, tensor] of tensors) {
+    const key = name.replace(/^(transformer|model)\./, '');
+    seen.add(key);
+    // GPT-2's causal-mask buffers, older Llamas' rotary tables, and a tied lm_head.
+    if (/\.attn\.(masked_)?bias$|rotary_emb\.inv_freq$/.test(key) || (key === 'lm_head.weight' && !expected.has(key))) continue;
+    const shape = expected.get(key);
+    if (!shape) {
+      problems.push(`unexpected tensor ${name}`);
+      continue;
+    }
+    if (tensor.shape.join(',') !== shape.join(',')) {
+      problems.push(`${name}: shape [${tensor.shape}], expected [${shape}]`);
+      continue;
+    }
+    weights.set(key, toFloat32(tensor));
+  }
+  for (const name of expected.keys()) if (!seen.has(name)) problems.push(`missing tensor ${name}`);
+  if (problems.length) throw new Error(`model.safetensors does not fit config.json: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
+  return weights;
+}

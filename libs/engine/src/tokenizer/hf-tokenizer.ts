@@ -1,0 +1,64 @@
+import { Tokenizer as HfTokenizerModel } from '@huggingface/tokenizers';
+import { ChatTemplate } from './chat-template.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** tokenizer.json and tokenizer_config.json of a Hugging Face checkpoint, parsed. */
+export interface HfTokenizerFiles {
+  tokenizer: Record<string, unknown>;
+  config: Record<string, unknown>;
+}
+
+/** An imported checkpoint's tokenizer, through @huggingface/tokenizers, with its chat template. */
+export class HfTokenizer implements Tokenizer {
+  readonly vocabSize: number;
+  readonly endOfText: number;
+  readonly chatTemplate: ChatTemplate;
+  private readonly model: HfTokenizerModel;
+
+  constructor(files: HfTokenizerFiles) {
+    this.model = new HfTokenizerModel(files.tokenizer, files.config);
+    const vocab = (files.tokenizer.model as { vocab?: Record<string, number> | unknown[] } | undefined)?.vocab;
+    const added = (files.tokenizer.added_tokens as { id: number }[] | undefined) ?? [];
+    const ids = [...(Array.isArray(vocab) ? vocab.map((_, i) => i) : Object.values(vocab ?? {})), ...added.map((t) => t.id)];
+    this.vocabSize = Math.max(-1, ...ids) + 1;
+    const eos = tokenText(files.config.eos_token);
+    const eosId = eos === undefined ? undefined : this.model.token_to_id(eos);
+    if (eosId === undefined) throw new Error(`tokenizer_config.json: eos_token ${eos === undefined ? 'is missing' : `"${eos}" is not in the vocabulary`}`);
+    this.endOfText = eosId;
+    const template = files.config.chat_template;
+    if (template !== undefined && typeof template !== 'string') throw new Error('tokenizer_config.json: only a single-string chat_template is supported');
+    this.chatTemplate = new ChatTemplate(template, {
+      ...(tokenText(files.config.bos_token) !== undefined ? { bos_token: tokenText(files.config.bos_token)! } : {}),
+      eos_token: eos!,
+    });
+  }
+
+  encode(text: string): number[] {
+    return this.model.encode(text).ids;
+  }
+
+  decode(tokens: readonly number[]): string {
+    return this.model.decode([...tokens], { skip_special_tokens: true });
+  }
+
+  /** Decodes the whole stream so far and emits what is new, holding back a trailing half character. */
+  streamDecoder(): (token: number) => string {
+    const tokens: number[] = [];
+    let emitted = 0;
+    return (token) => {
+      tokens.push(token);
+      const text = this.decode(tokens);
+      if (text.endsWith('\uFFFD') || text.length < emitted) return '';
+      const piece = text.slice(emitted);
+      emitted = text.length;
+      return piece;
+    };
+  }
+}
+
+/** tokenizer_config.json names special tokens as strings or as AddedToken objects. */
+function tokenText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  return undefined;
+}

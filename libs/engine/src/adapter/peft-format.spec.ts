@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { readSafetensors, writeSafetensors } from '../format/safetensors.js';
+import { readSafetensors, toFloat32, writeSafetensors } from '../format/safetensors.js';
 import type { DecoderConfig } from '../model/decoder-config.js';
 import { matmul } from '../reference/reference-ops.js';
 import { randomArray, seededRandom } from '../testing/random.js';
@@ -50,6 +50,14 @@ describe('safetensors', () => {
     assert.deepEqual(metadata, { format: 'pt' });
   });
 
+  it('widens F16 and BF16 tensors to fp32 exactly', () => {
+    // 1, -2, 0.5, 65504 (largest half), 2^-24 (smallest subnormal), -0, +inf
+    const half = Uint16Array.of(0x3c00, 0xc000, 0x3800, 0x7bff, 0x0001, 0x8000, 0x7c00);
+    assert.deepEqual(Array.from(toFloat32({ dtype: 'F16', shape: [7], data: half })), [1, -2, 0.5, 65504, 2 ** -24, -0, Infinity]);
+    const bf16 = Uint16Array.of(0x3f80, 0xc040, 0x3dcd);
+    assert.deepEqual(Array.from(toFloat32({ dtype: 'BF16', shape: [3], data: bf16 })), [1, -3, 0.10009765625]);
+  });
+
   it('refuses truncated or inconsistent files with a reason', () => {
     assert.throws(() => readSafetensors(new Uint8Array(4)), /shorter/);
     const bytes = writeSafetensors(new Map([['w', { dtype: 'F32', shape: [4], data: new Float32Array(4) }]]));
@@ -83,6 +91,29 @@ describe('PEFT adapter format', () => {
       assert.deepEqual(back.factors.get(key)!.b, b);
     }
     assert.deepEqual(writePeftAdapter(back, 'tessera/demo').weights, files.weights);
+  });
+
+  it('round-trips a Llama adapter under PEFT\'s model.layers names, and refuses it on a GPT-2 base', () => {
+    const llama: DecoderConfig = { architecture: 'llama', vocabSize: 50, dModel: 8, nLayers: 1, nHeads: 2, nKvHeads: 1, ffnDim: 12, maxPositions: 16, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: true };
+    const random = seededRandom(4);
+    const adapter: LoraAdapter = {
+      rank: 2,
+      alpha: 4,
+      targetModules: ['self_attn.k_proj', 'mlp.down_proj'],
+      factors: new Map([
+        ['layers.0.self_attn.k_proj', { a: randomArray(random, 8 * 2, 1), b: randomArray(random, 2 * 4, 1) }],
+        ['layers.0.mlp.down_proj', { a: randomArray(random, 12 * 2, 1), b: randomArray(random, 2 * 8, 1) }],
+      ]),
+    };
+    const files = writePeftAdapter(adapter, 'tiny-llama');
+    assert.equal(files.config.fan_in_fan_out, false);
+    assert.deepEqual(files.config.target_modules, ['k_proj', 'down_proj']);
+    const names = [...readSafetensors(files.weights).tensors.keys()];
+    assert.ok(names.includes('base_model.model.model.layers.0.self_attn.k_proj.lora_A.weight'), names.join());
+    const back = readPeftAdapter(files);
+    assert.deepEqual(back, adapter);
+    assert.deepEqual(adapterMismatches(back, llama), []);
+    assert.match(adapterMismatches(back, config)[0]!, /not a projection of this gpt2 model/);
   });
 
   it('names every mismatch with the base model', () => {

@@ -60,7 +60,8 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Named
     const width = BYTES[dtype as NamedTensor['dtype']];
     const size = shape.reduce((a, b) => a * b, 1);
     if (end - start !== size * width || dataStart + end > bytes.length) throw new Error(`tensor ${name}: byte range [${start}, ${end}) does not fit shape [${shape}] ${dtype}`);
-    const copy = bytes.slice(dataStart + start, dataStart + end).buffer;
+    // A copy, aligned for typed arrays (Node's Buffer#slice would share the file's memory).
+    const copy = new Uint8Array(bytes.subarray(dataStart + start, dataStart + end)).buffer;
     const data = dtype === 'F32' ? new Float32Array(copy) : dtype === 'F16' || dtype === 'BF16' ? new Uint16Array(copy) : new BigInt64Array(copy);
     tensors.set(name, { dtype: dtype as NamedTensor['dtype'], shape, data });
   }

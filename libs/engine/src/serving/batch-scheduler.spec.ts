@@ -118,6 +118,22 @@ describe(`BatchScheduler (${config.architecture})`, () => {
     assert.equal(free.tokens.length, 12);
   });
 
+  it('loads adapters asynchronously without holding up the batch; a failed load fails only its request', async () => {
+    const alone = (await (await scheduler()).batching.generate(request(6))).tokens;
+    const { batching } = await scheduler();
+    // The slow adapter's load completes only once the other request has finished: had the
+    // scheduler waited for it, this would never settle.
+    let fastDone!: () => void;
+    const fastFinished = new Promise<void>((resolve) => (fastDone = resolve));
+    const slow = batching.generate({ ...request(6), adapter: { id: 'slow', load: () => fastFinished.then(() => adapter(6)) } });
+    const broken = assert.rejects(batching.generate({ ...request(7), adapter: { id: 'broken', load: () => Promise.reject(new Error('blob missing')) } }), /blob missing/);
+    const fast = await batching.generate(request(8));
+    fastDone();
+    assert.equal(fast.tokens.length, 8);
+    await broken;
+    assert.deepEqual((await slow).tokens, alone);
+  });
+
   it('cancels through an AbortSignal and frees the slot', async () => {
     const { batching, pool } = await scheduler({ slots: 2 });
     const controller = new AbortController();

@@ -10,9 +10,15 @@ import type { SlotPool } from './slot-pool.js';
 
 export interface GenerateRequest {
   prompt: number[];
-  /** The adapter to run on; none = the base model (slot 0). */
-  adapter?: { id: string; load: () => LoraAdapter };
+  /**
+   * The adapter to run on; none = the base model (slot 0). `load` is called once, when the
+   * request arrives (from a host cache or storage); the request waits for it without holding
+   * up the batch.
+   */
+  adapter?: { id: string; load: () => LoraAdapter | Promise<LoraAdapter> };
   maxTokens: number;
+  /** Generate all maxTokens even past the end-of-text token (benchmarks). */
+  ignoreEndOfText?: boolean;
   sampling?: SamplingParams;
   /** Generation ends before the first occurrence of any of these. */
   stop?: string[];
@@ -43,6 +49,10 @@ interface Row {
   request: GenerateRequest;
   finish: (result: GenerateResult) => void;
   fail: (error: unknown) => void;
+  /** The adapter's factors once loaded; null while loading and for the base model. */
+  adapter: LoraAdapter | null;
+  /** Settles when the adapter is loaded (at once for the base model). */
+  ready: Promise<unknown>;
   slot: number;
   prefilled: number;
   tokens: number[];
@@ -63,6 +73,7 @@ export class BatchScheduler {
   private readonly waiting: Row[] = [];
   private readonly running: Row[] = [];
   private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
   private readonly headDim: number;
   private readonly kvHeads: number;
 
@@ -81,10 +92,12 @@ export class BatchScheduler {
     if (request.adapter && !this.pool) return Promise.reject(new Error('this scheduler serves the base model only (no slot pool)'));
     return new Promise((resolve, reject) => {
       const layers = this.session.config.nLayers;
-      this.waiting.push({
+      const row: Row = {
         request,
         finish: resolve,
         fail: reject,
+        adapter: null,
+        ready: Promise.resolve(),
         slot: 0,
         prefilled: 0,
         tokens: [],
@@ -94,7 +107,22 @@ export class BatchScheduler {
         nextText: this.tokenizer.streamDecoder(),
         text: '',
         emitted: 0,
-      });
+      };
+      if (request.adapter) {
+        row.ready = Promise.resolve()
+          .then(request.adapter.load)
+          .then(
+            (adapter) => (row.adapter = adapter),
+            (error: unknown) => {
+              const at = this.waiting.indexOf(row);
+              if (at >= 0) this.waiting.splice(at, 1);
+              reject(error);
+            },
+          );
+      }
+      this.waiting.push(row);
+      request.signal?.addEventListener('abort', () => this.wake?.(), { once: true });
+      this.wake?.();
       this.startLoop();
     });
   }
@@ -128,18 +156,27 @@ export class BatchScheduler {
       const decoding = this.running.filter((row) => row.prefilled === row.request.prompt.length && row.tokens.length > 0 && !prefilling.includes(row));
       if (decoding.length) await this.decodeStep(decoding);
       if (!prefilling.length && !decoding.length && this.waiting.length) {
-        throw new Error('no request can run: every adapter slot is pinned');
+        const loading = this.waiting.filter((row) => row.request.adapter && !row.adapter);
+        if (!loading.length) throw new Error('no request can run: every adapter slot is pinned');
+        // Idle until an adapter arrives or a new request does (it may need no load at all).
+        await new Promise<void>((resolve) => {
+          this.wake = resolve;
+          void Promise.race(loading.map((row) => row.ready)).then(() => resolve());
+        });
+        this.wake = null;
       }
     }
   }
 
+  /** First come, first served among requests whose adapter is loaded, while rows and slots last. */
   private admit(): void {
-    while (this.waiting.length && this.running.length < this.options.maxBatch) {
-      const row = this.waiting[0]!;
-      const adapter = row.request.adapter;
-      if (adapter && !this.pool!.canAcquire(adapter.id)) break;
-      this.waiting.shift();
-      row.slot = adapter ? this.pool!.acquire(adapter.id, adapter.load) : 0;
+    for (const row of [...this.waiting]) {
+      if (this.running.length >= this.options.maxBatch) break;
+      const id = row.request.adapter?.id;
+      if (id !== undefined && !row.adapter) continue;
+      if (id !== undefined && !this.pool!.canAcquire(id)) break;
+      this.waiting.splice(this.waiting.indexOf(row), 1);
+      row.slot = id !== undefined ? this.pool!.acquire(id, () => row.adapter!) : 0;
       this.running.push(row);
     }
   }
@@ -229,7 +266,7 @@ export class BatchScheduler {
   /** Samples the row's next token, streams it, and ends the row when it is done. */
   private accept(row: Row, logits: Float32Array): void {
     const token = sampleToken(logits, row.request.sampling ?? {}, row.random);
-    if (token === this.tokenizer.endOfText) return this.end(row, 'end_of_text');
+    if (token === this.tokenizer.endOfText && !row.request.ignoreEndOfText) return this.end(row, 'end_of_text');
     row.tokens.push(token);
     row.text += row.nextText(token);
     const stops = row.request.stop ?? [];

@@ -2,6 +2,7 @@
 // side with a baseline in one run and reports ratios; results go to bench/results/<name>.json.
 const benchmarks = {
   gateway: () => import('./gateway.bench.mjs'),
+  engine: () => import('./engine.bench.mjs'),
 };
 
 const name = process.argv[2];

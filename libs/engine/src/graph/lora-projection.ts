@@ -16,8 +16,10 @@ export interface LoraPoolInputs {
 
 /**
  * y = x W (+ bias) + Σ_j g[b,t,j] · (x A_{s(b,j)}) B_{s(b,j)}        (DESIGN.md §5)
- * Gather the selected slots, fold k into the rank axis, one MatMul down, scale by the
- * gates, one MatMul up: two batched MatMuls however many adapters the batch mixes.
+ * Gather each row's selected slots; one batched MatMul down to rank R for each of the k
+ * adapters, scale by the gates, fold k into the rank axis, one MatMul back up (which sums
+ * over the adapters): the same few ops however many different adapters the batch mixes,
+ * and no copy of the gathered factors beyond the gather itself.
  * x: [B, T, dIn] → [B, T, dOut]
  */
 export function loraProjection(
@@ -38,19 +40,16 @@ export function loraProjection(
   const rank = pool.a.shape[2];
   if (typeof dIn !== 'number') throw new Error(`${x.name}: the projection needs a fixed input width`);
   if (typeof rank !== 'number') throw new Error(`LoRA pool ${pool.a.name} needs a fixed rank (pools zero-pad smaller ranks)`);
-  const a = g.op('Gather', [pool.a, routing.slots], { shape: ['B', 'k', dIn, 'R'] }, { axis: 0 }); // [B, k, dIn, R]
-  const aFolded = g.op('Reshape', [g.op('Transpose', [a], { shape: ['B', dIn, 'k', 'R'] }, { perm: [0, 2, 1, 3] }), g.ints([0, dIn, -1])], {
-    shape: ['B', dIn, 'kR'],
-  }); // [B, dIn, k·R]
-  const down = g.op('MatMul', [x, aFolded], { shape: ['B', 'T', 'kR'] }); // [B, T, k·R]
-  // Gates broadcast over each adapter's R columns: [B, T, k, R] · [B, T, k, 1].
-  const downByAdapter = g.op('Reshape', [down, g.ints([0, 0, -1, rank])], { shape: ['B', 'T', 'k', 'R'] });
-  const gated = g.op('Mul', [downByAdapter, g.op('Unsqueeze', [routing.gates, g.ints([3])], { shape: ['B', 'T', 'k', 1] })], {
-    shape: ['B', 'T', 'k', 'R'],
-  });
-  const gatedFlat = g.op('Reshape', [gated, g.ints([0, 0, -1])], { shape: ['B', 'T', 'kR'] });
-  const b = g.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', 'R', dOut] }, { axis: 0 }); // [B, k, R, dOut]
-  const bFolded = g.op('Reshape', [b, g.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] }); // [B, k·R, dOut]
-  const delta = g.op('MatMul', [gatedFlat, bFolded], { shape });
+  const a = g.op('Gather', [pool.a, routing.slots], { shape: ['B', 'k', dIn, rank] }, { axis: 0 }); // [B, k, dIn, R]
+  const b = g.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', rank, dOut] }, { axis: 0 }); // [B, k, R, dOut]
+  const rows = g.op('Unsqueeze', [x, g.ints([1])], { shape: ['B', 1, 'T', dIn] });
+  const down = g.op('MatMul', [rows, a], { shape: ['B', 'k', 'T', rank] });
+  // Gates [B, T, k] → [B, k, T, 1], broadcast over each adapter's R columns.
+  const gates = g.op('Unsqueeze', [g.op('Transpose', [routing.gates], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), g.ints([3])], { shape: ['B', 'k', 'T', 1] });
+  const gated = g.op('Mul', [down, gates], { shape: ['B', 'k', 'T', rank] });
+  // [B, k, T, R] → [B, T, k·R] (small) against B folded to [B, k·R, dOut] (a free reshape).
+  const gatedFolded = g.op('Reshape', [g.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])], { shape: ['B', 'T', 'kR'] });
+  const bFolded = g.op('Reshape', [b, g.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] });
+  const delta = g.op('MatMul', [gatedFolded, bFolded], { shape });
   return g.op('Add', [y, delta], { shape });
 }

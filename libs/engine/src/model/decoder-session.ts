@@ -23,7 +23,8 @@ export interface ForwardInput {
 export interface ForwardOutput {
   /** [B, T, vocab] */
   logits: Float32Array;
-  present: KvCache;
+  /** This pass's keys and values, [B, KV, T, hd], by the `past.<i>.key|value` name they extend. */
+  newKv: KvCache;
   /** [B, d]: mean final hidden state over each row's unmasked new tokens. */
   pooledHidden: Float32Array;
   /** [B, T]: log p(target) at each position, when the graph scores. */
@@ -55,6 +56,25 @@ export class DecoderSession {
     return cache;
   }
 
+  /** past ⧺ new along the sequence axis: the cache for the next pass (a plain copy; the scheduler keeps its own). */
+  extendCache(past: KvCache, newKv: KvCache): KvCache {
+    const cache: KvCache = {};
+    for (const [name, added] of Object.entries(newKv)) {
+      const old = past[name]!;
+      const [batch, heads, p, hd] = old.dims as number[];
+      const t = added.dims[2]!;
+      const data = new Float32Array(batch! * heads! * (p! + t) * hd!);
+      const a = old.data as Float32Array;
+      const b = added.data as Float32Array;
+      for (let row = 0; row < batch! * heads!; row++) {
+        data.set(a.subarray(row * p! * hd!, (row + 1) * p! * hd!), row * (p! + t) * hd!);
+        data.set(b.subarray(row * t * hd!, (row + 1) * t * hd!), (row * (p! + t) + p!) * hd!);
+      }
+      cache[name] = float32Tensor(data, [batch!, heads!, p! + t, hd!]);
+    }
+    return cache;
+  }
+
   async forward(input: ForwardInput): Promise<ForwardOutput> {
     const batch = input.ids.length;
     const tokens = input.ids[0]?.length ?? 0;
@@ -68,15 +88,15 @@ export class DecoderSession {
       ...(this.graph.scoring ? { target_ids: int64Tensor(input.targets!.flat(), [batch, tokens]) } : {}),
     };
     const outputs = await this.session.run(feeds);
-    const present: KvCache = {};
+    const newKv: KvCache = {};
     for (let layer = 0; layer < this.config.nLayers; layer++) {
       for (const part of ['key', 'value'] as const) {
-        present[cacheName('past', layer, part)] = outputs[cacheName('present', layer, part)]!;
+        newKv[cacheName('past', layer, part)] = outputs[cacheName('new', layer, part)]!;
       }
     }
     return {
       logits: outputs.logits!.data as Float32Array,
-      present,
+      newKv,
       pooledHidden: outputs.pooled_hidden!.data as Float32Array,
       ...(outputs.token_logprobs ? { tokenLogprobs: outputs.token_logprobs.data as Float32Array } : {}),
     };

@@ -35,10 +35,10 @@ describe(`${config.architecture} forward graph`, () => {
 
   it('matches the TypeScript reference forward (fp32, max abs error < 1e-4)', async () => {
     const session = await DecoderSession.load(config, weights, { threads: 1 });
-    const { logits, present } = await session.forward(prefill(ids));
+    const { logits, newKv } = await session.forward(prefill(ids));
     assert.equal(logits.length, B * T * V);
     const kv = config.architecture === 'llama' ? config.nKvHeads : config.nHeads;
-    assert.deepEqual(present['past.0.key']!.dims, [B, kv, T, config.dModel / config.nHeads]);
+    assert.deepEqual(newKv['past.0.key']!.dims, [B, kv, T, config.dModel / config.nHeads]);
     const diff = maxAbsDiff(logits, referenceForward(config, weights, ids).logits);
     assert.ok(diff < 1e-4, `max abs diff ${diff}`);
   });
@@ -116,14 +116,16 @@ describe(`${config.architecture} forward graph`, () => {
     const full = (await session.forward(prefill(ids))).logits;
     // Prefill 3 tokens, then a chunk of 2, then one token at a time.
     let out = await session.forward(prefill(ids.map((row) => row.slice(0, 3))));
+    let past = session.extendCache(session.emptyCache(B), out.newKv);
     const chunks: [number, number][] = [[3, 5], [5, 6], [6, 7]];
     for (const [from, to] of chunks) {
       out = await session.forward({
         ids: ids.map((row) => row.slice(from, to)),
         positions: ids.map(() => Array.from({ length: to - from }, (_, i) => from + i)),
         attentionMask: ids.map(() => Array(to).fill(1)),
-        past: out.present,
+        past,
       });
+      past = session.extendCache(past, out.newKv);
       for (let b = 0; b < B; b++) {
         for (let t = from; t < to; t++) {
           const diff = maxAbsDiff(at(out.logits, to - from, b, t - from), at(full, T, b, t));
@@ -131,6 +133,31 @@ describe(`${config.architecture} forward graph`, () => {
         }
       }
     }
+  });
+
+  it('ignores cache columns the mask marks unused: spare capacity and holes change nothing', async () => {
+    const session = await DecoderSession.load(config, weights, { threads: 1 });
+    const full = (await session.forward(prefill(ids))).logits;
+    const first = await session.forward(prefill(ids.map((row) => row.slice(0, 4))));
+    // A cache of 9 columns: entries at 0, 1, 3, 5 (garbage in 2, 4, 6, 7, 8), masked accordingly.
+    const cache = session.extendCache(session.emptyCache(B), first.newKv);
+    const spread: typeof cache = {};
+    const used = [0, 1, 3, 5];
+    for (const [name, tensor] of Object.entries(cache)) {
+      const [b, heads, , hd] = tensor.dims as number[];
+      const data = randomArray(seededRandom(5), b! * heads! * 9 * hd!, 3);
+      const src = tensor.data as Float32Array;
+      for (let row = 0; row < b! * heads!; row++) used.forEach((column, i) => data.set(src.subarray((row * 4 + i) * hd!, (row * 4 + i + 1) * hd!), (row * 9 + column) * hd!));
+      spread[name] = float32Tensor(data, [b!, heads!, 9, hd!]);
+    }
+    const mask = Array.from({ length: 9 }, (_, j) => (used.includes(j) ? 1 : 0));
+    const next = await session.forward({
+      ids: ids.map((row) => row.slice(4, 6)),
+      positions: ids.map(() => [4, 5]),
+      attentionMask: ids.map(() => [...mask, 1, 1]),
+      past: spread,
+    });
+    for (let b = 0; b < B; b++) for (const t of [4, 5]) assert.ok(maxAbsDiff(at(next.logits, 2, b, t - 4), at(full, T, b, t)) < 1e-4);
   });
 
   it('gives a padded row of a batch the same logits as the row alone', async () => {

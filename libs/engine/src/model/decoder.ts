@@ -31,8 +31,8 @@ export function loraInputName(projection: string, part: 'A' | 'B'): string {
   return `lora.${projection}.${part}`;
 }
 
-/** Names of the cache tensors of one layer, in and out. */
-export function cacheName(kind: 'past' | 'present', layer: number, part: 'key' | 'value'): string {
+/** Names of the cache tensors of one layer: `past` in, `new` (this pass's keys/values) out. */
+export function cacheName(kind: 'past' | 'new', layer: number, part: 'key' | 'value'): string {
   return `${kind}.${layer}.${part}`;
 }
 
@@ -40,10 +40,12 @@ export function cacheName(kind: 'past' | 'present', layer: number, part: 'key' |
  * The forward graph of a decoder, one definition for prefill, chunked prefill, decode and
  * scoring, for both architectures. Inputs:
  *   input_ids [B, T], position_ids [B, T], attention_mask [B, P+T] (1 = attend, 0 = padding),
- *   past.<i>.key|value [B, KV, P, hd] (P = 0 for a fresh prefill),
+ *   past.<i>.key|value [B, KV, P, hd] (P = 0 for a fresh prefill; columns the mask marks 0
+ *   are ignored, so a caller may keep spare capacity or holes in its cache),
  * and with `lora` also `slots` [B, k], `gates` [B, T, k] and a pool per targeted projection,
  * so one pass serves rows on different adapters (DESIGN.md §5). Outputs logits [B, T, vocab],
- * present.<i>.key|value [B, KV, P+T, hd] and pooled_hidden [B, d], the mean of the final
+ * new.<i>.key|value [B, KV, T, hd] (this pass's entries; the caller appends them, so the
+ * graph never copies the whole cache out) and pooled_hidden [B, d], the mean of the final
  * hidden states over this pass's unmasked new tokens (the router's view of an input).
  */
 export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights, options: ForwardGraphOptions = {}): Uint8Array {
@@ -111,13 +113,11 @@ export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights
       ? g.op('LayerNormalization', [input, weight(`${prefix}.weight`, [d]), weight(`${prefix}.bias`, [d])], { shape: [...input.shape] }, { axis: -1, epsilon: config.normEps })
       : rmsNorm(g, input, weight(`${prefix}.weight`, [d]), config.normEps);
 
-  /** Adds this pass's keys or values to the layer's cache, an output of the graph. */
-  const withPast = (layer: number, part: 'key' | 'value', current: Tensor) => {
-    const kv = kvHeads(config);
-    const past = g.input(cacheName('past', layer, part), 'float32', ['B', kv, 'P', hd]);
-    const present = g.op('Concat', [past, current], { shape: ['B', kv, 'PT', hd], name: cacheName('present', layer, part) }, { axis: 2 });
-    g.output(present);
-    return present;
+  /** The layer's cached and new keys or values; the new ones are an output of the graph. */
+  const withPast = (layer: number, part: 'key' | 'value', current: Tensor): CachedAndNew => {
+    const past = g.input(cacheName('past', layer, part), 'float32', ['B', kvHeads(config), 'P', hd]);
+    g.output(current, cacheName('new', layer, part));
+    return { past, current };
   };
   /** [B, T, heads·hd] → [B, heads, T, hd] */
   const splitHeads = (t: Tensor, heads: number) =>
@@ -183,23 +183,43 @@ export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights
   return g.serialize();
 }
 
+/** A layer's keys or values: the cache fed in, [B, KV, P, hd], and this pass's, [B, KV, T, hd]. */
+interface CachedAndNew {
+  past: Tensor;
+  current: Tensor;
+}
+
 /**
- * Softmax attention with grouped-query heads: q [B, H, T, hd], k and v [B, KV, P+T, hd].
- * Query heads are grouped as [B, KV, H/KV, T, hd] so each group meets its shared key/value
- * head by broadcasting, without copying keys. Returns [B, T, H·hd].
+ * Softmax attention with grouped-query heads: q [B, H, T, hd] over the cached and the new
+ * keys and values. The H/KV query heads that share a key/value head are folded into the
+ * query axis, [B, KV, (H/KV)·T, hd], so every product is a plain batched MatMul over
+ * [B, KV] and the cache is read in place: never concatenated, expanded or copied. Scores
+ * against the cache and against the new keys are computed apart and joined (they are
+ * small). bias: [B, 1, T, P+T]. Returns [B, T, H·hd].
  */
-function attention(g: GraphBuilder, q: Tensor, k: Tensor, v: Tensor, bias: Tensor, config: DecoderConfig): Tensor {
+function attention(g: GraphBuilder, q: Tensor, k: CachedAndNew, v: CachedAndNew, bias: Tensor, config: DecoderConfig): Tensor {
   const heads = config.nHeads;
   const kv = kvHeads(config);
   const group = heads / kv;
   const hd = headDim(config);
-  const grouped = g.op('Reshape', [q, g.ints([0, kv, group, -1, hd])], { shape: ['B', kv, group, 'T', hd] });
-  const keys = g.op('Transpose', [g.op('Unsqueeze', [k, g.ints([2])], { shape: ['B', kv, 1, 'PT', hd] })], { shape: ['B', kv, 1, hd, 'PT'] }, { perm: [0, 1, 2, 4, 3] });
-  const scores = g.op('Mul', [g.op('MatMul', [grouped, keys], { shape: ['B', kv, group, 'T', 'PT'] }), g.scalar(1 / Math.sqrt(hd))], { shape: ['B', kv, group, 'T', 'PT'] });
-  const masked = g.op('Add', [scores, g.op('Unsqueeze', [bias, g.ints([1])], { shape: ['B', 1, 1, 'T', 'PT'] })], { shape: ['B', kv, group, 'T', 'PT'] });
-  const probs = g.op('Softmax', [masked], { shape: ['B', kv, group, 'T', 'PT'] }, { axis: -1 });
-  const values = g.op('Unsqueeze', [v, g.ints([2])], { shape: ['B', kv, 1, 'PT', hd] });
-  const context = g.op('Reshape', [g.op('MatMul', [probs, values], { shape: ['B', kv, group, 'T', hd] }), g.ints([0, heads, -1, hd])], { shape: ['B', heads, 'T', hd] });
+  const queries = g.op('Reshape', [q, g.ints([0, kv, -1, hd])], { shape: ['B', kv, 'gT', hd] });
+  const scoresAgainst = (keys: Tensor, length: string) =>
+    g.op('MatMul', [queries, g.op('Transpose', [keys], { shape: ['B', kv, hd, length] }, { perm: [0, 1, 3, 2] })], { shape: ['B', kv, 'gT', length] });
+  const scores = g.op('Concat', [scoresAgainst(k.past, 'P'), scoresAgainst(k.current, 'T')], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 });
+  // The mask [B, 1, T, P+T] repeated for each query head of a group: [B, 1, (H/KV)·T, P+T].
+  const groupBias = group === 1 ? bias : g.op('Tile', [bias, g.ints([1, 1, group, 1])], { shape: ['B', 1, 'gT', 'PT'] });
+  const scaled = g.op('Mul', [scores, g.scalar(1 / Math.sqrt(hd))], { shape: ['B', kv, 'gT', 'PT'] });
+  const probs = g.op('Softmax', [g.op('Add', [scaled, groupBias], { shape: ['B', kv, 'gT', 'PT'] })], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 });
+  // Split the probabilities where the cache ends: columns [0, P) and [P, P+T).
+  const pastLength = g.op('Shape', [k.past], { dtype: 'int64', shape: [1] }, { start: 2, end: 3 });
+  const probsPast = g.op('Slice', [probs, g.ints([0]), pastLength, g.ints([-1])], { shape: ['B', kv, 'gT', 'P'] });
+  const probsNew = g.op('Slice', [probs, pastLength, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([-1])], { shape: ['B', kv, 'gT', 'T'] });
+  const summed = g.op(
+    'Add',
+    [g.op('MatMul', [probsPast, v.past], { shape: ['B', kv, 'gT', hd] }), g.op('MatMul', [probsNew, v.current], { shape: ['B', kv, 'gT', hd] })],
+    { shape: ['B', kv, 'gT', hd] },
+  );
+  const context = g.op('Reshape', [summed, g.ints([0, heads, -1, hd])], { shape: ['B', heads, 'T', hd] });
   return g.op('Reshape', [g.op('Transpose', [context], { shape: ['B', 'T', heads, hd] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, heads * hd])], { shape: ['B', 'T', heads * hd] });
 }
 

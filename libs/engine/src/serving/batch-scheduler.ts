@@ -44,7 +44,7 @@ export interface SchedulerOptions {
   maxBatchTokens: number;
 }
 
-/** One request in flight: its cache ([H, P, hd] per layer and part) and its output so far. */
+/** One request in flight: its own cache ([KV, P, hd] per layer and part, while not packed) and its output so far. */
 interface Row {
   request: GenerateRequest;
   finish: (result: GenerateResult) => void;
@@ -64,6 +64,11 @@ interface Row {
   emitted: number;
 }
 
+/** Columns to allocate for a cache of `needed`: a quarter spare, so decoding grows it rarely. */
+function capacityFor(needed: number): number {
+  return Math.ceil((needed * 1.25 + 8) / 16) * 16;
+}
+
 /**
  * Continuous batching: requests join between decode steps, long prompts are prefilled in
  * chunks under a token budget, and every decode step runs all running requests (each on
@@ -73,6 +78,8 @@ export class BatchScheduler {
   private readonly waiting: Row[] = [];
   private readonly running: Row[] = [];
   private loop: Promise<void> | null = null;
+  /** The cache of the rows of the last forward pass, packed as the graph returned it. */
+  private packed: { rows: Row[]; buffers: Float32Array[]; capacity: number; width: number; columns: number[][] } | null = null;
   private wake: (() => void) | null = null;
   private readonly headDim: number;
   private readonly kvHeads: number;
@@ -203,64 +210,104 @@ export class BatchScheduler {
   }
 
   /**
-   * One forward pass over rows with different cache lengths and chunk sizes: caches are
-   * padded to the longest and new tokens to the longest chunk, both masked out; each row's
-   * cache is then cut back to its own entries. Returns each row's logits at its last new token.
+   * One forward pass over rows with different cache lengths and chunk sizes. While the same
+   * rows run, their cache stays packed in buffers [B, KV, capacity, hd] with spare columns:
+   * the graph reads them in place (unused columns masked out) and returns only this pass's
+   * keys and values, which are written into the next free column. So a decode step copies
+   * one token's entries, not the cache. Rows are right-padded where lengths differ; each
+   * row's `columns` says which cache columns are its own. Returns each row's logits at its
+   * last new token.
    */
   private async forward(batch: { row: Row; tokens: number[] }[]): Promise<Float32Array[]> {
-    const { nLayers: layers, vocabSize } = this.session.config;
-    const heads = this.kvHeads;
-    const hd = this.headDim;
-    const past = Math.max(...batch.map(({ row }) => row.length));
+    const rows = batch.map(({ row }) => row);
+    if (!this.packed || this.packed.rows.length !== rows.length || this.packed.rows.some((row, r) => row !== rows[r])) this.repack(rows);
+    const packed = this.packed!;
     const width = Math.max(...batch.map(({ tokens }) => tokens.length));
     const b = batch.length;
-    const cache: KvCache = {};
-    for (let layer = 0; layer < layers; layer++) {
-      for (const [p, part] of (['key', 'value'] as const).entries()) {
-        const data = new Float32Array(b * heads * past * hd);
-        batch.forEach(({ row }, r) => {
-          const own = row.cache[layer * 2 + p]!;
-          for (let h = 0; h < heads; h++) data.set(own.subarray(h * row.length * hd, (h + 1) * row.length * hd), (r * heads + h) * past * hd);
-        });
-        cache[cacheName('past', layer, part)] = float32Tensor(data, [b, heads, past, hd]);
-      }
-    }
+    const heads = this.kvHeads;
+    const hd = this.headDim;
+    const past: KvCache = {};
+    packed.buffers.forEach((buffer, i) => (past[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')] = float32Tensor(buffer, [b, heads, packed.capacity, hd])));
+    const unused = Array(packed.capacity - packed.width).fill(0);
     const output = await this.session.forward({
       ids: batch.map(({ tokens }) => [...tokens, ...Array(width - tokens.length).fill(0)]),
       positions: batch.map(({ row, tokens }) => Array.from({ length: width }, (_, i) => (i < tokens.length ? row.length + i : 0))),
-      attentionMask: batch.map(({ row, tokens }) => [
-        ...Array.from({ length: past }, (_, j) => (j < row.length ? 1 : 0)),
-        ...Array.from({ length: width }, (_, i) => (i < tokens.length ? 1 : 0)),
-      ]),
-      past: cache,
+      attentionMask: batch.map(({ tokens }, r) => [...packed.columns[r]!, ...unused, ...Array.from({ length: width }, (_, i) => (i < tokens.length ? 1 : 0))]),
+      past,
       ...(this.pool
         ? {
             lora: {
               ...this.pool.feeds(),
-              slots: int64Tensor(batch.map(({ row }) => row.slot), [b, 1]),
+              slots: int64Tensor(rows.map((row) => row.slot), [b, 1]),
               gates: float32Tensor(new Float32Array(b * width).fill(1), [b, width, 1]),
             },
           }
         : {}),
     });
-    const total = past + width;
-    batch.forEach(({ row, tokens }, r) => {
-      const length = row.length + tokens.length;
-      for (let layer = 0; layer < layers; layer++) {
-        for (const [p, part] of (['key', 'value'] as const).entries()) {
-          const present = output.present[cacheName('past', layer, part)]!.data as Float32Array;
-          const own = new Float32Array(heads * length * hd);
-          for (let h = 0; h < heads; h++) {
-            const base = (r * heads + h) * total * hd;
-            own.set(present.subarray(base, base + row.length * hd), h * length * hd);
-            own.set(present.subarray(base + past * hd, base + (past + tokens.length) * hd), (h * length + row.length) * hd);
-          }
-          row.cache[layer * 2 + p] = own;
-        }
-      }
-      row.length = length;
+    if (packed.width + width > packed.capacity) this.grow(packed.width + width);
+    packed.buffers.forEach((buffer, i) => {
+      const added = output.newKv[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')]!.data as Float32Array;
+      for (let rh = 0; rh < b * heads; rh++) buffer.set(added.subarray(rh * width * hd, (rh + 1) * width * hd), (rh * packed.capacity + packed.width) * hd);
     });
-    return batch.map(({ tokens }, r) => output.logits.slice((r * width + tokens.length - 1) * vocabSize, (r * width + tokens.length) * vocabSize));
+    packed.width += width;
+    batch.forEach(({ row, tokens }, r) => {
+      for (let i = 0; i < width; i++) packed.columns[r]!.push(i < tokens.length ? 1 : 0);
+      row.length += tokens.length;
+    });
+    const vocab = this.session.config.vocabSize;
+    return batch.map(({ tokens }, r) => output.logits.slice((r * width + tokens.length - 1) * vocab, (r * width + tokens.length) * vocab));
+  }
+
+  /** Packs `rows` into batch buffers, after saving the old batch's rows that still run. */
+  private repack(rows: Row[]): void {
+    this.unpack();
+    const heads = this.kvHeads;
+    const hd = this.headDim;
+    const width = Math.max(...rows.map((row) => row.length));
+    const capacity = capacityFor(width);
+    const buffers = Array.from({ length: this.session.config.nLayers * 2 }, (_, i) => {
+      const buffer = new Float32Array(rows.length * heads * capacity * hd);
+      rows.forEach((row, r) => {
+        const own = row.cache[i]!;
+        for (let h = 0; h < heads; h++) buffer.set(own.subarray(h * row.length * hd, (h + 1) * row.length * hd), (r * heads + h) * capacity * hd);
+      });
+      return buffer;
+    });
+    this.packed = { rows, buffers, capacity, width, columns: rows.map((row) => Array.from({ length: width }, (_, j) => (j < row.length ? 1 : 0))) };
+  }
+
+  /** Moves the packed cache into larger buffers with room for `needed` columns. */
+  private grow(needed: number): void {
+    const packed = this.packed!;
+    const capacity = capacityFor(needed);
+    const hd = this.headDim;
+    packed.buffers = packed.buffers.map((old) => {
+      const buffer = new Float32Array((old.length / packed.capacity) * capacity);
+      for (let rh = 0; rh < old.length / packed.capacity / hd; rh++) buffer.set(old.subarray(rh * packed.capacity * hd, (rh * packed.capacity + packed.width) * hd), rh * capacity * hd);
+      return buffer;
+    });
+    packed.capacity = capacity;
+  }
+
+  /** Copies each still-running row's own columns out of the packed buffers into its compact cache. */
+  private unpack(): void {
+    if (!this.packed) return;
+    const { rows, buffers, capacity, columns } = this.packed;
+    this.packed = null;
+    const heads = this.kvHeads;
+    const hd = this.headDim;
+    rows.forEach((row, r) => {
+      if (!this.running.includes(row)) return;
+      const own = columns[r]!.flatMap((valid, j) => (valid ? [j] : []));
+      row.cache = buffers.map((buffer) => {
+        const compact = new Float32Array(heads * own.length * hd);
+        for (let h = 0; h < heads; h++) {
+          const base = (r * heads + h) * capacity;
+          own.forEach((j, i) => compact.set(buffer.subarray((base + j) * hd, (base + j + 1) * hd), (h * own.length + i) * hd));
+        }
+        return compact;
+      });
+    });
   }
 
   /** Samples the row's next token, streams it, and ends the row when it is done. */

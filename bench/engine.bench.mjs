@@ -1,0 +1,326 @@
+// Engine serving: multi-adapter continuous batching against its baselines, side by side in
+// one process, on a small GPT-2 style model and a larger Llama style one (random weights:
+// speed does not depend on what the weights say). Every figure is a ratio of two runs made
+// here, or a latency distribution; bench/results/engine.json keeps them with the machine.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const THREADS = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
+const EXECUTION_PROVIDER = process.env.BENCH_EP ?? 'cpu';
+const RANK = 16;
+const REQUESTS = 32;
+const NEW_TOKENS = QUICK ? 8 : 64;
+const ROUNDS = QUICK ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
+
+const MODELS = [
+  { name: 'gpt2-d256-l4', config: { architecture: 'gpt2', vocabSize: 257, dModel: 256, nLayers: 4, nHeads: 4, maxPositions: 1024, normEps: 1e-5 } },
+  {
+    name: 'llama-d512-l8',
+    config: { architecture: 'llama', vocabSize: 257, dModel: 512, nLayers: 8, nHeads: 8, nKvHeads: 4, ffnDim: 1408, maxPositions: 2048, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: true },
+  },
+];
+
+export default async function engineBench() {
+  ensureInstalled();
+  build();
+  const engine = await import('@tessera/engine');
+  const results = { machine: machine(engine), settings: { threads: THREADS, executionProvider: EXECUTION_PROVIDER, rank: RANK, requests: REQUESTS, newTokens: NEW_TOKENS }, models: {} };
+  const matmul = await matmulGflops(engine);
+  step(`plain MatMul ${matmul.n}×${matmul.n}: ${matmul.gflops.toFixed(1)} GFLOP/s`);
+  const only = process.env.BENCH_MODELS?.split(',');
+  for (const model of MODELS.filter((m) => !only || only.includes(m.name))) {
+    step(`${model.name}: building`);
+    results.models[model.name] = await benchModel(engine, model, matmul);
+  }
+  results.cuda =
+    EXECUTION_PROVIDER === 'cuda'
+      ? 'ran with BENCH_EP=cuda (see machine.executionProvider for what the session got)'
+      : 'not run here: no NVIDIA GPU on this machine; BENCH_EP=cuda runs the same benchmark with the CUDA execution provider';
+  printTable(results);
+  if (QUICK) return; // a smoke run keeps the committed figures
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench/results/engine.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log('written to bench/results/engine.json');
+}
+
+/** PEFT's default LoRA targets when none are given: the attention input projections. */
+const PEFT_DEFAULT_TARGETS = { gpt2: ['attn.c_attn'], llama: ['self_attn.q_proj', 'self_attn.v_proj'] };
+
+async function benchModel(engine, { name, config }, matmul) {
+  const weights = randomWeights(engine, config, 1);
+  const baseSession = await engine.DecoderSession.load(config, weights, { threads: THREADS, executionProvider: EXECUTION_PROVIDER });
+  const peft = await adapterFigures(engine, name, config, weights, baseSession, PEFT_DEFAULT_TARGETS[config.architecture], 'PEFT default targets');
+  const all = await adapterFigures(engine, name, config, weights, baseSession, engine.targetModules(config), 'every projection');
+
+  // Prefill throughput against the plain MatMul measured in the same run.
+  const prefillRows = 4;
+  const prefillTokens = 256;
+  const prefillIds = Array.from({ length: prefillRows }, (_, b) => Array.from({ length: prefillTokens }, (_, t) => (b * 31 + t * 7) % 256));
+  const prefillInput = { ids: prefillIds, positions: prefillIds.map((row) => row.map((_, t) => t)), attentionMask: prefillIds.map((row) => row.map(() => 1)) };
+  const prefillSeconds = [];
+  for (let i = 0; i < 5; i++) prefillSeconds.push((await timed(() => baseSession.forward(prefillInput))).seconds);
+  const prefillFlops = forwardFlops(engine, config, prefillRows, prefillTokens);
+  const prefillGflops = prefillFlops / median(prefillSeconds) / 1e9;
+
+  return {
+    config,
+    adapterTargets: peft.modules,
+    hetero_speedup: peft.hetero_speedup,
+    lora_overhead_ratio: peft.lora_overhead_ratio,
+    scale_ratio: peft.scale_ratio,
+    cold_load_ms_p50: peft.cold_load_ms_p50,
+    cold_load_ms_p99: peft.cold_load_ms_p99,
+    prefill_gflops_ratio: prefillGflops / matmul.gflops,
+    every_projection: {
+      adapterTargets: all.modules,
+      hetero_speedup: all.hetero_speedup,
+      lora_overhead_ratio: all.lora_overhead_ratio,
+      scale_ratio: all.scale_ratio,
+      cold_load_ms_p50: all.cold_load_ms_p50,
+      cold_load_ms_p99: all.cold_load_ms_p99,
+      detail: all.detail,
+    },
+    detail: {
+      ...peft.detail,
+      prefill: { rows: prefillRows, tokens: prefillTokens, gflop: prefillFlops / 1e9, gflopsPerSecond: prefillGflops, matmulGflopsPerSecond: matmul.gflops },
+    },
+  };
+}
+
+/**
+ * The serving figures for adapters on `modules`: the three runs of hetero_speedup and
+ * lora_overhead_ratio alternated over ROUNDS (medians), the 8 vs 1,000 adapter runs
+ * alternated too, and cold loads.
+ */
+async function adapterFigures(engine, name, config, weights, baseSession, modules, label) {
+  const { AdapterCache, BatchScheduler, ByteTokenizer, DecoderSession, SlotPool } = engine;
+  step(`${name}, adapters on ${label} (${modules.join(', ')}): building`);
+  const loraSession = await DecoderSession.load(config, weights, { threads: THREADS, executionProvider: EXECUTION_PROVIDER, lora: { modules, rank: RANK } });
+  const tokenizer = new ByteTokenizer();
+  const prompts = Array.from({ length: REQUESTS }, (_, i) => tokenizer.encode(`Request ${i}: tell me about adapter number ${i}, ${'please '.repeat(i % 4)}`));
+  const adapters = Array.from({ length: REQUESTS }, (_, i) => randomAdapter(engine, config, modules, 100 + i));
+  const schedulerOptions = { maxBatch: REQUESTS, prefillChunk: 256, maxBatchTokens: 4096 };
+  const newScheduler = (session) =>
+    new BatchScheduler(session, session === baseSession ? null : new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules }), tokenizer, schedulerOptions);
+  const request = (i, adapter) => ({ prompt: prompts[i % REQUESTS], maxTokens: NEW_TOKENS, ignoreEndOfText: true, ...(adapter ? { adapter } : {}) });
+  const own = (i) => ({ id: `adapter-${i}`, load: () => adapters[i] });
+
+  // Warm-up: first runs allocate arenas and page in the weights.
+  await Promise.all([0, 1].map((i) => newScheduler(loraSession).generate({ ...request(i, own(i)), maxTokens: 2 })));
+  await newScheduler(baseSession).generate({ ...request(0), maxTokens: 2 });
+
+  const runs = { sequential: [], batched: [], base: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    step(`${name}, ${label}: round ${round + 1}/${ROUNDS}: ${REQUESTS} requests on ${REQUESTS} adapters one at a time, batched, and batched on the base model`);
+    runs.sequential.push(
+      await timed(async () => {
+        const scheduler = newScheduler(loraSession);
+        for (let i = 0; i < REQUESTS; i++) await scheduler.generate(request(i, own(i)));
+      }),
+    );
+    runs.batched.push(
+      await timed(() => {
+        const scheduler = newScheduler(loraSession);
+        return Promise.all(Array.from({ length: REQUESTS }, (_, i) => scheduler.generate(request(i, own(i)))));
+      }),
+    );
+    runs.base.push(
+      await timed(() => {
+        const scheduler = newScheduler(baseSession);
+        return Promise.all(Array.from({ length: REQUESTS }, (_, i) => scheduler.generate(request(i))));
+      }),
+    );
+  }
+  const seconds = Object.fromEntries(Object.entries(runs).map(([key, list]) => [key, median(list.map((run) => run.seconds))]));
+  const tokens = REQUESTS * NEW_TOKENS;
+
+  // 1,000 registered adapters on disk (PEFT files; 50 distinct files behind 1,000 ids keep the
+  // disk small while every id is its own cache and slot entry) drawn by Zipf, against 8.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tessera-bench-adapters-'));
+  const scale = { 8: [], 1000: [] };
+  const coldLoads = [];
+  try {
+    const FILES = 50;
+    for (let f = 0; f < FILES; f++) {
+      const files = engine.writePeftAdapter(randomAdapter(engine, config, modules, 1000 + f), name);
+      await writeFile(path.join(dir, `${f}.json`), JSON.stringify(files.config));
+      await writeFile(path.join(dir, `${f}.safetensors`), files.weights);
+    }
+    const loadFromDisk = async (id) => {
+      const file = Number(id.split('-')[1]) % FILES;
+      const adapter = engine.readPeftAdapter({
+        config: JSON.parse(await readFile(path.join(dir, `${file}.json`), 'utf8')),
+        weights: await readFile(path.join(dir, `${file}.safetensors`)),
+      });
+      const problems = engine.adapterMismatches(adapter, config);
+      if (problems.length) throw new Error(problems.join('; '));
+      return adapter;
+    };
+    const adapterBytes = engine.adapterBytes(await loadFromDisk('registered-0'));
+    const LOAD_REQUESTS = QUICK ? 32 : 128;
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [registered, zipf] of [
+        [8, false],
+        [1000, true],
+      ]) {
+        const random = engine.seededRandom(7 + round);
+        const draw = zipf ? zipfSampler(registered, 1.0, random) : () => Math.floor(random() * registered);
+        const ids = Array.from({ length: LOAD_REQUESTS }, () => `registered-${draw()}`);
+        // A host cache of 64 adapters: the 8-adapter run never misses after its first loads.
+        const cache = new AdapterCache(64 * adapterBytes, loadFromDisk);
+        step(`${name}, ${label}: round ${round + 1}/${ROUNDS}: ${LOAD_REQUESTS} requests over ${registered} registered adapters (${new Set(ids).size} distinct)`);
+        const pool = new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules });
+        const scheduler = new BatchScheduler(loraSession, pool, tokenizer, schedulerOptions);
+        const run = await timed(() =>
+          Promise.all(ids.map((id, i) => scheduler.generate({ ...request(i), maxTokens: NEW_TOKENS / 2, adapter: { id, load: () => cache.get(id) } }))),
+        );
+        scale[registered].push({ seconds: run.seconds, tokensPerSecond: (LOAD_REQUESTS * NEW_TOKENS) / 2 / run.seconds, distinctAdapters: new Set(ids).size, slotLoads: pool.loads, cacheMisses: cache.misses });
+      }
+    }
+
+    // Cold load: adapter files → validated adapter → its slot (α/r folded, rank padded).
+    const pool = new SlotPool(config, { slots: 2, rank: RANK, modules });
+    for (let i = 0; i < (QUICK ? 20 : 200); i++) {
+      const started = performance.now();
+      const adapter = await loadFromDisk(`cold-${i}`);
+      pool.release(pool.acquire(`cold-${i}`, () => adapter));
+      coldLoads.push(performance.now() - started);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  const scaleMedian = (key) => median(scale[key].map((run) => run.tokensPerSecond));
+
+  return {
+    modules,
+    hetero_speedup: seconds.sequential / seconds.batched,
+    lora_overhead_ratio: seconds.base / seconds.batched,
+    scale_ratio: scaleMedian(1000) / scaleMedian(8),
+    cold_load_ms_p50: percentile(coldLoads, 0.5),
+    cold_load_ms_p99: percentile(coldLoads, 0.99),
+    detail: {
+      tokensPerSecond: { sequential: tokens / seconds.sequential, batched: tokens / seconds.batched, baseBatched: tokens / seconds.base },
+      rounds: Object.fromEntries(Object.entries(runs).map(([key, list]) => [key, list.map((run) => run.seconds)])),
+      scale,
+      adapterMiB: engine.adapterBytes(adapters[0]) / 2 ** 20,
+    },
+  };
+}
+
+/** GFLOP/s of one large plain MatMul graph in onnxruntime, same threads. */
+async function matmulGflops(engine) {
+  const n = 1024;
+  const g = new engine.GraphBuilder('matmul');
+  const random = engine.seededRandom(3);
+  const x = g.input('x', 'float32', [n, n]);
+  const w = g.initializer('w', Float32Array.from({ length: n * n }, () => random() - 0.5), [n, n]);
+  g.output(g.op('MatMul', [x, w], { shape: [n, n] }), 'y');
+  const session = await engine.createSession(g.serialize(), { threads: THREADS, executionProvider: EXECUTION_PROVIDER });
+  const feeds = { x: engine.float32Tensor(Float32Array.from({ length: n * n }, () => random() - 0.5), [n, n]) };
+  await session.run(feeds);
+  const seconds = [];
+  for (let i = 0; i < 7; i++) seconds.push((await timed(() => session.run(feeds))).seconds);
+  return { n, gflops: (2 * n ** 3) / median(seconds) / 1e9 };
+}
+
+/** Multiply-adds ×2 of one fresh prefill: every projection, attention's two products, the logits. */
+function forwardFlops(engine, config, rows, tokens) {
+  let perToken = 0;
+  for (const module of engine.targetModules(config)) {
+    const [dIn, dOut] = engine.projectionShape(config, module);
+    perToken += dIn * dOut;
+  }
+  perToken = perToken * config.nLayers + config.dModel * config.vocabSize;
+  const attention = config.nLayers * 2 * tokens * tokens * config.dModel; // QKᵀ and PV over the full square the graph computes
+  return 2 * rows * (tokens * perToken + attention);
+}
+
+function randomWeights(engine, config, seed) {
+  const random = engine.seededRandom(seed);
+  const weights = new Map();
+  for (const [name, shape] of engine.weightShapes(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const isNorm = /(ln_|norm)[^.]*\.(weight|bias)$/.test(name);
+    const scale = isNorm ? 0.1 : 1 / Math.sqrt(shape.at(-1));
+    weights.set(name, Float32Array.from({ length: size }, () => (isNorm && name.endsWith('.weight') ? 1 : 0) + (random() * 2 - 1) * scale));
+  }
+  return weights;
+}
+
+function randomAdapter(engine, config, modules, seed) {
+  const random = engine.seededRandom(seed);
+  const factors = new Map();
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    for (const module of modules) {
+      const [dIn, dOut] = engine.projectionShape(config, module);
+      factors.set(engine.projectionKey(config, layer, module), {
+        a: Float32Array.from({ length: dIn * RANK }, () => (random() * 2 - 1) * 0.05),
+        b: Float32Array.from({ length: RANK * dOut }, () => (random() * 2 - 1) * 0.05),
+      });
+    }
+  }
+  return { rank: RANK, alpha: RANK, targetModules: [...modules], factors };
+}
+
+/** Ranks 0..n-1 with P(k) ∝ 1/(k+1)^s. */
+function zipfSampler(n, s, random) {
+  const cumulative = [];
+  let total = 0;
+  for (let k = 0; k < n; k++) cumulative.push((total += 1 / (k + 1) ** s));
+  return () => {
+    const u = random() * total;
+    let lo = 0;
+    let hi = n - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cumulative[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+async function timed(fn) {
+  const started = performance.now();
+  await fn();
+  return { seconds: (performance.now() - started) / 1000 };
+}
+
+function median(values) {
+  return percentile(values, 0.5);
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+}
+
+function machine(engine) {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.availableParallelism(),
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    onnxruntime: engine.ort.env.versions?.common ?? 'unknown',
+    executionProvider: EXECUTION_PROVIDER,
+    date: new Date().toISOString(),
+  };
+}
+
+function printTable(results) {
+  const goals = { hetero_speedup: '≥ 6', lora_overhead_ratio: '≥ 0.85', scale_ratio: '≥ 0.8', cold_load_ms_p50: '', cold_load_ms_p99: '', prefill_gflops_ratio: '≥ 0.5' };
+  const names = Object.keys(results.models);
+  console.log(`\n${'figure'.padEnd(22)}${names.map((n) => n.padStart(16)).join('')}${names.map((n) => `${n} (every proj.)`.padStart(30)).join('')}   goal`);
+  for (const [figure, goal] of Object.entries(goals)) {
+    const value = (x) => (x === undefined ? '' : x.toFixed(2));
+    console.log(
+      `${figure.padEnd(22)}${names.map((n) => value(results.models[n][figure]).padStart(16)).join('')}${names.map((n) => value(results.models[n].every_projection[figure]).padStart(30)).join('')}   ${goal}`,
+    );
+  }
+  console.log(`adapters: rank ${RANK}; PEFT's default targets (${Object.entries(PEFT_DEFAULT_TARGETS).map(([a, m]) => `${a}: ${m.join(', ')}`).join('; ')}), and every projection`);
+  console.log(`\n${results.cuda}`);
+}

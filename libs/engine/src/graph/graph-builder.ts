@@ -27,7 +27,15 @@ export interface Tensor {
   readonly shape: readonly Dim[];
 }
 
-type AttributeValue = number | number[] | string | Onnx.ITensorProto;
+export type AttributeValue = number | number[] | string | Onnx.ITensorProto;
+
+/** One node as the builder saw it: what autodiff walks backwards. */
+export interface NodeRecord {
+  readonly type: string;
+  readonly inputs: readonly (Tensor | null)[];
+  readonly output: Tensor;
+  readonly attributes: Readonly<Record<string, AttributeValue>>;
+}
 
 /**
  * Builds one ONNX graph: inputs, named initializers (weights), nodes and outputs.
@@ -39,6 +47,9 @@ export class GraphBuilder {
   private readonly outputs: Onnx.IValueInfoProto[] = [];
   private readonly initializers: Onnx.ITensorProto[] = [];
   private readonly nodes: Onnx.INodeProto[] = [];
+  private readonly records: NodeRecord[] = [];
+  /** Values of the small int64 constants made by `ints`, so gradient rules can read axes and bounds. */
+  private readonly intConstants = new Map<string, number[]>();
   private readonly names = new Set<string>();
   private counter = 0;
 
@@ -67,7 +78,19 @@ export class GraphBuilder {
 
   /** A small int64 constant (shapes, axes). */
   ints(values: number[], stem = 'const'): Tensor {
-    return this.addInitializer(this.fresh(stem), BigInt64Array.from(values.map(BigInt)), [values.length]);
+    const tensor = this.addInitializer(this.fresh(stem), BigInt64Array.from(values.map(BigInt)), [values.length]);
+    this.intConstants.set(tensor.name, [...values]);
+    return tensor;
+  }
+
+  /** The values of a constant made by `ints`, or null when the tensor is computed. */
+  constantInts(tensor: Tensor | null | undefined): number[] | null {
+    return (tensor && this.intConstants.get(tensor.name)) ?? null;
+  }
+
+  /** Every node so far, in the order built (a topological order). */
+  nodeRecords(): readonly NodeRecord[] {
+    return this.records;
   }
 
   /** A float32 scalar constant. */
@@ -86,7 +109,9 @@ export class GraphBuilder {
       output: [name],
       attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
     });
-    return { name, dtype: output.dtype ?? inputs[0]?.dtype ?? 'float32', shape: output.shape };
+    const result: Tensor = { name, dtype: output.dtype ?? inputs[0]?.dtype ?? 'float32', shape: output.shape };
+    this.records.push({ type, inputs, output: result, attributes });
+    return result;
   }
 
   output(tensor: Tensor, name = tensor.name): Tensor {

@@ -1,5 +1,5 @@
 import { GraphBuilder, type Tensor } from '../graph/graph-builder.js';
-import { loraProjection, type LoraRouting } from '../graph/lora-projection.js';
+import { loraProjection, type LoraPoolInputs, type LoraRouting } from '../graph/lora-projection.js';
 import { transpose } from '../matrix.js';
 import {
   configProblems,
@@ -49,26 +49,147 @@ export function cacheName(kind: 'past' | 'new', layer: number, part: 'key' | 'va
  * hidden states over this pass's unmasked new tokens (the router's view of an input).
  */
 export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights, options: ForwardGraphOptions = {}): Uint8Array {
+  checkBuildable(config);
+  const g = new GraphBuilder(`${config.architecture}_forward`);
+  const inputs = decoderInputs(g);
+  const routing: LoraRouting | null = options.lora
+    ? { slots: g.input('slots', 'int64', ['B', 'k']), gates: g.input('gates', 'float32', ['B', 'T', 'k']) }
+    : null;
+  const decoder = emitDecoder(g, config, new DecoderParameters(g, config, weights), inputs, { lora: options.lora ?? null, routing, cache: true });
+  g.output(decoder.logits, 'logits');
+
+  // Mean over this pass's unmasked new tokens: attention_mask[:, P:].
+  const newMask = g.op('Cast', [g.op('Slice', [inputs.attentionMask, decoder.pastTokens, decoder.allTokens, g.ints([1])], { dtype: 'int64', shape: ['B', 'T'] })], { shape: ['B', 'T'] }, { to: 1 });
+  const maskColumn = g.op('Unsqueeze', [newMask, g.ints([2])], { shape: ['B', 'T', 1] });
+  const d = config.dModel;
+  const summed = g.op('ReduceSum', [g.op('Mul', [decoder.final, maskColumn], { shape: ['B', 'T', d] }), g.ints([1])], { shape: ['B', d] }, { keepdims: 0 });
+  const count = g.op('Max', [g.op('ReduceSum', [maskColumn, g.ints([1])], { shape: ['B', 1] }, { keepdims: 0 }), g.scalar(1)], { shape: ['B', 1] });
+  g.output(g.op('Div', [summed, count], { shape: ['B', d] }), 'pooled_hidden');
+
+  if (options.scoring) {
+    const targets = g.input('target_ids', 'int64', ['B', 'T']);
+    g.output(g.op('Squeeze', [pickLogProbs(g, decoder.logits, targets, config.vocabSize), g.ints([2])], { shape: ['B', 'T'] }), 'token_logprobs');
+  }
+  return g.serialize();
+}
+
+export function checkBuildable(config: DecoderConfig): void {
   const problems = configProblems(config);
   if (problems.length) throw new Error(`decoder config: ${problems.join('; ')}`);
   if ((config.dtype ?? 'float32') !== 'float32') {
     throw new Error(`decoder config: dtype ${config.dtype} graphs are not built yet; only float32 runs on this engine`);
   }
-  const g = new GraphBuilder(`${config.architecture}_forward`);
+}
+
+/** log softmax(logits)[target] at every position: [B, T, 1]. */
+export function pickLogProbs(g: GraphBuilder, logits: Tensor, targets: Tensor, vocab: number): Tensor {
+  const logProbs = g.op('LogSoftmax', [logits], { shape: ['B', 'T', vocab] }, { axis: -1 });
+  return g.op('GatherElements', [logProbs, g.op('Unsqueeze', [targets, g.ints([2])], { dtype: 'int64', shape: ['B', 'T', 1] })], { shape: ['B', 'T', 1] }, { axis: 2 });
+}
+
+/** The token inputs every decoder graph takes. */
+export interface DecoderInputs {
+  ids: Tensor;
+  positionIds: Tensor;
+  attentionMask: Tensor;
+}
+
+export function decoderInputs(g: GraphBuilder): DecoderInputs {
+  return {
+    ids: g.input('input_ids', 'int64', ['B', 'T']),
+    positionIds: g.input('position_ids', 'int64', ['B', 'T']),
+    attentionMask: g.input('attention_mask', 'int64', ['B', 'PT']),
+  };
+}
+
+/**
+ * Where a graph's base weights come from: initializers (frozen, the usual case) or, for
+ * names in `trainable`, graph inputs in their stored (Hugging Face) layout so a training
+ * graph can return their gradients. Each weight enters the graph once however often it is used.
+ */
+export class DecoderParameters {
+  private readonly made = new Map<string, Tensor>();
+  /** The trainable weights that became graph inputs, in the order first used. */
+  readonly trainableInputs: Tensor[] = [];
+
+  constructor(
+    private readonly g: GraphBuilder,
+    private readonly config: DecoderConfig,
+    private readonly weights: DecoderWeights,
+    private readonly trainable: ReadonlySet<string> = new Set(),
+  ) {}
+
+  /** A weight as stored: `shape` is its stored shape. */
+  plain(name: string, shape: number[]): Tensor {
+    return this.memo(name, () => {
+      if (this.trainable.has(name)) return this.trainableInput(name, shape);
+      return this.g.initializer(name, this.stored(name), shape);
+    });
+  }
+
+  /**
+   * A projection weight as [in, out]. GPT-2's Conv1D weights are stored that way; Llama's
+   * Linear weights [out, in] are transposed: once at load when frozen, in the graph when trained.
+   */
+  projection(name: string, dIn: number, dOut: number): Tensor {
+    if (this.config.architecture === 'gpt2') return this.plain(name, [dIn, dOut]);
+    return this.memo(`${name}#in_out`, () => {
+      if (!this.trainable.has(name)) return this.g.initializer(name, transpose(this.stored(name), dOut, dIn), [dIn, dOut]);
+      return this.g.op('Transpose', [this.trainableInput(name, [dOut, dIn])], { shape: [dIn, dOut] }, { perm: [1, 0] });
+    });
+  }
+
+  /** A fixed table the graph needs (not a weight of the model), made once. */
+  constant(name: string, shape: number[], make: () => Float32Array): Tensor {
+    return this.memo(name, () => this.g.initializer(name, make(), shape));
+  }
+
+  private trainableInput(name: string, shape: number[]): Tensor {
+    const input = this.g.input(name, 'float32', shape);
+    this.trainableInputs.push(input);
+    return input;
+  }
+
+  private stored(name: string): Float32Array {
+    const data = this.weights.get(name);
+    if (!data) throw new Error(`missing weight ${name}`);
+    return data;
+  }
+
+  private memo(key: string, make: () => Tensor): Tensor {
+    const existing = this.made.get(key);
+    if (existing) return existing;
+    const made = make();
+    this.made.set(key, made);
+    return made;
+  }
+}
+
+export interface EmitOptions {
+  lora: LoraGraphOptions | null;
+  routing: LoraRouting | null;
+  /** Take past.<i>.key|value inputs and return new.<i>.key|value outputs (serving); training graphs see whole sequences. */
+  cache: boolean;
+}
+
+export interface EmittedDecoder {
+  logits: Tensor;
+  /** The final normalized hidden states [B, T, d]. */
+  final: Tensor;
+  /** The pool inputs `lora.<projection key>.A|B` this pass created, by projection key. */
+  pools: Map<string, LoraPoolInputs>;
+  /** [1] int64: tokens in the cache (P) and in cache + this pass (P + T). */
+  pastTokens: Tensor;
+  allTokens: Tensor;
+}
+
+/** Emits the decoder's layers into `g`: the one definition every graph is made from. */
+export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: DecoderParameters, inputs: DecoderInputs, options: EmitOptions): EmittedDecoder {
   const d = config.dModel;
   const hd = headDim(config);
-  const weight = (name: string, shape: number[], transform?: (data: Float32Array) => Float32Array) => {
-    const data = weights.get(name);
-    if (!data) throw new Error(`missing weight ${name}`);
-    return g.initializer(name, transform ? transform(data) : data, shape);
-  };
-
-  const ids = g.input('input_ids', 'int64', ['B', 'T']);
-  const positionIds = g.input('position_ids', 'int64', ['B', 'T']);
-  const attentionMask = g.input('attention_mask', 'int64', ['B', 'PT']);
-  const routing: LoraRouting | null = options.lora
-    ? { slots: g.input('slots', 'int64', ['B', 'k']), gates: g.input('gates', 'float32', ['B', 'T', 'k']) }
-    : null;
+  const { ids, positionIds, attentionMask } = inputs;
+  const { routing } = options;
+  const pools = new Map<string, LoraPoolInputs>();
 
   // Additive attention bias [B, 1, T, P+T]: query i (absolute position P+i) sees key j when
   // j <= P+i and the key is not padding; -1e9 elsewhere (finite keeps fused kernels NaN-free).
@@ -92,29 +213,25 @@ export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights
   const project = (input: Tensor, layer: number, module: TargetModule) => {
     const [dIn, dOut] = projectionShape(config, module);
     const key = projectionKey(config, layer, module);
-    const pool =
-      options.lora && options.lora.modules.includes(module)
-        ? {
-            a: g.input(loraInputName(key, 'A'), 'float32', ['S', dIn, options.lora.rank]),
-            b: g.input(loraInputName(key, 'B'), 'float32', ['S', options.lora.rank, dOut]),
-          }
-        : null;
-    // GPT-2's Conv1D weights are already [in, out]; Llama's Linear weights [out, in] are
-    // transposed once here so every projection is the same x·W.
-    const w =
-      config.architecture === 'gpt2'
-        ? weight(`${key}.weight`, [dIn, dOut])
-        : weight(`${key}.weight`, [dIn, dOut], (data) => transpose(data, dOut, dIn));
-    const bias = config.architecture === 'gpt2' ? weight(`${key}.bias`, [dOut]) : null;
-    return loraProjection(g, input, w, bias, pool, routing, dOut);
+    let pool: LoraPoolInputs | null = null;
+    if (options.lora && options.lora.modules.includes(module)) {
+      pool = {
+        a: g.input(loraInputName(key, 'A'), 'float32', ['S', dIn, options.lora.rank]),
+        b: g.input(loraInputName(key, 'B'), 'float32', ['S', options.lora.rank, dOut]),
+      };
+      pools.set(key, pool);
+    }
+    const bias = config.architecture === 'gpt2' ? params.plain(`${key}.bias`, [dOut]) : null;
+    return loraProjection(g, input, params.projection(`${key}.weight`, dIn, dOut), bias, pool, routing, dOut);
   };
   const norm = (input: Tensor, prefix: string) =>
     config.architecture === 'gpt2'
-      ? g.op('LayerNormalization', [input, weight(`${prefix}.weight`, [d]), weight(`${prefix}.bias`, [d])], { shape: [...input.shape] }, { axis: -1, epsilon: config.normEps })
-      : rmsNorm(g, input, weight(`${prefix}.weight`, [d]), config.normEps);
+      ? g.op('LayerNormalization', [input, params.plain(`${prefix}.weight`, [d]), params.plain(`${prefix}.bias`, [d])], { shape: [...input.shape] }, { axis: -1, epsilon: config.normEps })
+      : rmsNorm(g, input, params.plain(`${prefix}.weight`, [d]), config.normEps);
 
   /** The layer's cached and new keys or values; the new ones are an output of the graph. */
   const withPast = (layer: number, part: 'key' | 'value', current: Tensor): CachedAndNew => {
+    if (!options.cache) return { past: null, current };
     const past = g.input(cacheName('past', layer, part), 'float32', ['B', kvHeads(config), 'P', hd]);
     g.output(current, cacheName('new', layer, part));
     return { past, current };
@@ -123,14 +240,14 @@ export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights
   const splitHeads = (t: Tensor, heads: number) =>
     g.op('Transpose', [g.op('Reshape', [t, g.ints([0, 0, heads, hd])], { shape: ['B', 'T', heads, hd] })], { shape: ['B', heads, 'T', hd] }, { perm: [0, 2, 1, 3] });
 
-  const embedding = weight(config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight', [config.vocabSize, d]);
+  const embedding = params.plain(config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight', [config.vocabSize, d]);
   let x = g.op('Gather', [embedding, ids], { shape: ['B', 'T', d] }, { axis: 0 });
   let rope: Rotary | null = null;
   if (config.architecture === 'gpt2') {
-    const wpe = weight('wpe.weight', [config.maxPositions, d]);
+    const wpe = params.plain('wpe.weight', [config.maxPositions, d]);
     x = g.op('Add', [x, g.op('Gather', [wpe, positionIds], { shape: ['B', 'T', d] }, { axis: 0 })], { shape: ['B', 'T', d] });
   } else {
-    rope = rotaryTables(g, positionIds, hd, config.ropeTheta);
+    rope = rotaryTables(g, params, positionIds, hd, config.ropeTheta);
   }
 
   for (let layer = 0; layer < config.nLayers; layer++) {
@@ -160,32 +277,17 @@ export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights
   }
 
   const final = config.architecture === 'gpt2' ? norm(x, 'ln_f') : norm(x, 'norm');
-  // Output table [vocab, d]: the embedding when tied; its transpose is folded once at load.
-  const table = config.architecture === 'llama' && !config.tieEmbeddings ? weight('lm_head.weight', [config.vocabSize, d]) : embedding;
+  // Output table [vocab, d]: the embedding when tied, else lm_head.
+  const table = config.architecture === 'llama' && !config.tieEmbeddings ? params.plain('lm_head.weight', [config.vocabSize, d]) : embedding;
   const logits = g.op('MatMul', [final, g.op('Transpose', [table], { shape: [d, config.vocabSize] }, { perm: [1, 0] })], {
     shape: ['B', 'T', config.vocabSize],
   });
-  g.output(logits, 'logits');
-
-  // Mean over this pass's unmasked new tokens: attention_mask[:, P:].
-  const newMask = g.op('Cast', [g.op('Slice', [attentionMask, pastTokens, allTokens, g.ints([1])], { dtype: 'int64', shape: ['B', 'T'] })], { shape: ['B', 'T'] }, { to: 1 });
-  const maskColumn = g.op('Unsqueeze', [newMask, g.ints([2])], { shape: ['B', 'T', 1] });
-  const summed = g.op('ReduceSum', [g.op('Mul', [final, maskColumn], { shape: ['B', 'T', d] }), g.ints([1])], { shape: ['B', d] }, { keepdims: 0 });
-  const count = g.op('Max', [g.op('ReduceSum', [maskColumn, g.ints([1])], { shape: ['B', 1] }, { keepdims: 0 }), g.scalar(1)], { shape: ['B', 1] });
-  g.output(g.op('Div', [summed, count], { shape: ['B', d] }), 'pooled_hidden');
-
-  if (options.scoring) {
-    const targets = g.input('target_ids', 'int64', ['B', 'T']);
-    const logProbs = g.op('LogSoftmax', [logits], { shape: ['B', 'T', config.vocabSize] }, { axis: -1 });
-    const picked = g.op('GatherElements', [logProbs, g.op('Unsqueeze', [targets, g.ints([2])], { dtype: 'int64', shape: ['B', 'T', 1] })], { shape: ['B', 'T', 1] }, { axis: 2 });
-    g.output(g.op('Squeeze', [picked, g.ints([2])], { shape: ['B', 'T'] }), 'token_logprobs');
-  }
-  return g.serialize();
+  return { logits, final, pools, pastTokens, allTokens };
 }
 
-/** A layer's keys or values: the cache fed in, [B, KV, P, hd], and this pass's, [B, KV, T, hd]. */
+/** A layer's keys or values: the cache fed in, [B, KV, P, hd] (none in training graphs), and this pass's, [B, KV, T, hd]. */
 interface CachedAndNew {
-  past: Tensor;
+  past: Tensor | null;
   current: Tensor;
 }
 
@@ -205,20 +307,27 @@ function attention(g: GraphBuilder, q: Tensor, k: CachedAndNew, v: CachedAndNew,
   const queries = g.op('Reshape', [q, g.ints([0, kv, -1, hd])], { shape: ['B', kv, 'gT', hd] });
   const scoresAgainst = (keys: Tensor, length: string) =>
     g.op('MatMul', [queries, g.op('Transpose', [keys], { shape: ['B', kv, hd, length] }, { perm: [0, 1, 3, 2] })], { shape: ['B', kv, 'gT', length] });
-  const scores = g.op('Concat', [scoresAgainst(k.past, 'P'), scoresAgainst(k.current, 'T')], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 });
   // The mask [B, 1, T, P+T] repeated for each query head of a group: [B, 1, (H/KV)·T, P+T].
   const groupBias = group === 1 ? bias : g.op('Tile', [bias, g.ints([1, 1, group, 1])], { shape: ['B', 1, 'gT', 'PT'] });
-  const scaled = g.op('Mul', [scores, g.scalar(1 / Math.sqrt(hd))], { shape: ['B', kv, 'gT', 'PT'] });
-  const probs = g.op('Softmax', [g.op('Add', [scaled, groupBias], { shape: ['B', kv, 'gT', 'PT'] })], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 });
-  // Split the probabilities where the cache ends: columns [0, P) and [P, P+T).
-  const pastLength = g.op('Shape', [k.past], { dtype: 'int64', shape: [1] }, { start: 2, end: 3 });
-  const probsPast = g.op('Slice', [probs, g.ints([0]), pastLength, g.ints([-1])], { shape: ['B', kv, 'gT', 'P'] });
-  const probsNew = g.op('Slice', [probs, pastLength, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([-1])], { shape: ['B', kv, 'gT', 'T'] });
-  const summed = g.op(
-    'Add',
-    [g.op('MatMul', [probsPast, v.past], { shape: ['B', kv, 'gT', hd] }), g.op('MatMul', [probsNew, v.current], { shape: ['B', kv, 'gT', hd] })],
-    { shape: ['B', kv, 'gT', hd] },
-  );
+  const softmax = (scores: Tensor) => {
+    const scaled = g.op('Mul', [scores, g.scalar(1 / Math.sqrt(hd))], { shape: ['B', kv, 'gT', 'PT'] });
+    return g.op('Softmax', [g.op('Add', [scaled, groupBias], { shape: ['B', kv, 'gT', 'PT'] })], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 });
+  };
+  let summed: Tensor;
+  if (!k.past || !v.past) {
+    summed = g.op('MatMul', [softmax(scoresAgainst(k.current, 'T')), v.current], { shape: ['B', kv, 'gT', hd] });
+  } else {
+    const probs = softmax(g.op('Concat', [scoresAgainst(k.past, 'P'), scoresAgainst(k.current, 'T')], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 }));
+    // Split the probabilities where the cache ends: columns [0, P) and [P, P+T).
+    const pastLength = g.op('Shape', [k.past], { dtype: 'int64', shape: [1] }, { start: 2, end: 3 });
+    const probsPast = g.op('Slice', [probs, g.ints([0]), pastLength, g.ints([-1])], { shape: ['B', kv, 'gT', 'P'] });
+    const probsNew = g.op('Slice', [probs, pastLength, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([-1])], { shape: ['B', kv, 'gT', 'T'] });
+    summed = g.op(
+      'Add',
+      [g.op('MatMul', [probsPast, v.past], { shape: ['B', kv, 'gT', hd] }), g.op('MatMul', [probsNew, v.current], { shape: ['B', kv, 'gT', hd] })],
+      { shape: ['B', kv, 'gT', hd] },
+    );
+  }
   const context = g.op('Reshape', [summed, g.ints([0, heads, -1, hd])], { shape: ['B', heads, 'T', hd] });
   return g.op('Reshape', [g.op('Transpose', [context], { shape: ['B', 'T', heads, hd] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, heads * hd])], { shape: ['B', 'T', heads * hd] });
 }
@@ -237,8 +346,8 @@ interface Rotary {
   sin: Tensor;
 }
 
-function rotaryTables(g: GraphBuilder, positionIds: Tensor, hd: number, theta: number): Rotary {
-  const inverseFrequencies = g.initializer('rope.inv_freq', Float32Array.from({ length: hd / 2 }, (_, j) => 1 / theta ** ((2 * j) / hd)), [hd / 2]);
+function rotaryTables(g: GraphBuilder, params: DecoderParameters, positionIds: Tensor, hd: number, theta: number): Rotary {
+  const inverseFrequencies = params.constant('rope.inv_freq', [hd / 2], () => Float32Array.from({ length: hd / 2 }, (_, j) => 1 / theta ** ((2 * j) / hd)));
   const positions = g.op('Unsqueeze', [g.op('Cast', [positionIds], { dtype: 'float32', shape: ['B', 'T'] }, { to: 1 }), g.ints([2])], { shape: ['B', 'T', 1] });
   const angles = g.op('Mul', [positions, inverseFrequencies], { shape: ['B', 'T', hd / 2] });
   const both = g.op('Unsqueeze', [g.op('Concat', [angles, angles], { shape: ['B', 'T', hd] }, { axis: -1 }), g.ints([1])], { shape: ['B', 1, 'T', hd] });

@@ -1,0 +1,144 @@
+import type { ChatMessage } from '../tokenizer/chat-template.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+
+/** One training record, in any of the three dataset formats. */
+export type TrainingRecord = { text: string } | { prompt: string; completion: string } | { messages: ChatMessage[] };
+
+/** A tokenized example: `counted[i]` says whether predicting tokens[i] counts toward the loss. */
+export interface TokenizedExample {
+  tokens: number[];
+  counted: boolean[];
+}
+
+/** Fixed-length training rows: inputs [T], their next tokens [T], and which of those count. */
+export interface PackedSequence {
+  inputs: number[];
+  targets: number[];
+  lossMask: number[];
+}
+
+const ROLES = new Set(['system', 'user', 'assistant']);
+
+/** Why a record is not a training record, or null when it is. */
+export function recordProblem(record: unknown): string | null {
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) return 'expected a JSON object';
+  const r = record as Record<string, unknown>;
+  if ('text' in r) return typeof r.text === 'string' && r.text.length > 0 ? null : '"text" must be a non-empty string';
+  if ('prompt' in r || 'completion' in r) {
+    if (typeof r.prompt !== 'string') return '"prompt" must be a string';
+    return typeof r.completion === 'string' && r.completion.length > 0 ? null : '"completion" must be a non-empty string';
+  }
+  if ('messages' in r) {
+    if (!Array.isArray(r.messages) || r.messages.length === 0) return '"messages" must be a non-empty array';
+    for (const [i, message] of r.messages.entries()) {
+      const m = message as Record<string, unknown>;
+      if (typeof m !== 'object' || m === null || !ROLES.has(m.role as string) || typeof m.content !== 'string') {
+        return `messages[${i}] must be {role: system|user|assistant, content: string}`;
+      }
+    }
+    if (!r.messages.some((m) => (m as ChatMessage).role === 'assistant')) return '"messages" has no assistant turn to learn from';
+    return null;
+  }
+  return 'expected "text", "prompt" + "completion", or "messages"';
+}
+
+/** Parses JSONL training data; every bad line is reported by number and reason. */
+export function parseTrainingJsonl(jsonl: string): TrainingRecord[] {
+  const records: TrainingRecord[] = [];
+  const problems: string[] = [];
+  jsonl.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      problems.push(`line ${index + 1}: not valid JSON`);
+      return;
+    }
+    const problem = recordProblem(parsed);
+    if (problem) problems.push(`line ${index + 1}: ${problem}`);
+    else records.push(parsed as TrainingRecord);
+  });
+  if (problems.length) throw new Error(`training data: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
+  if (records.length === 0) throw new Error('training data: no records');
+  return records;
+}
+
+/**
+ * Tokens and loss mask of one record, ending with end-of-text: all of `text`; only the
+ * completion of a prompt/completion pair; only the assistant turns of a chat, rendered with
+ * the tokenizer's chat template (each turn's text is found by rendering the conversation up
+ * to and including it, so any template works that renders prefixes consistently).
+ */
+export function tokenizeRecord(record: TrainingRecord, tokenizer: Tokenizer): TokenizedExample {
+  const tokens: number[] = [];
+  const counted: boolean[] = [];
+  const append = (ids: number[], count: boolean) => {
+    tokens.push(...ids);
+    counted.push(...ids.map(() => count));
+  };
+  if ('text' in record) append(tokenizer.encode(record.text), true);
+  else if ('prompt' in record) {
+    append(tokenizer.encode(record.prompt), false);
+    append(tokenizer.encode(record.completion), true);
+  } else {
+    let rendered = '';
+    record.messages.forEach((message, i) => {
+      const upTo = tokenizer.chatTemplate.render(record.messages.slice(0, i + 1));
+      if (!upTo.startsWith(rendered)) throw new Error('chat template does not render conversations prefix by prefix');
+      append(tokenizer.encode(upTo.slice(rendered.length)), message.role === 'assistant');
+      rendered = upTo;
+    });
+  }
+  // The end of a text, completion or reply is itself learned: it is how generation stops.
+  append([tokenizer.endOfText], counted.at(-1) ?? true);
+  return { tokens, counted };
+}
+
+/**
+ * Packs examples end to end into rows of `length` predictions: row i reads tokens
+ * [i·L, i·L + L) and predicts [i·L + 1, i·L + L + 1). The first token of the stream is never
+ * a target; the last row is padded with uncounted end-of-text tokens. Examples share rows
+ * (attention crosses their boundaries, as in GPT-style packing), which keeps every token useful.
+ */
+export function packExamples(examples: readonly TokenizedExample[], length: number, padToken: number): PackedSequence[] {
+  const stream: number[] = [];
+  const counts: boolean[] = [];
+  for (const example of examples) {
+    stream.push(...example.tokens);
+    counts.push(...example.counted);
+  }
+  const rows: PackedSequence[] = [];
+  for (let start = 0; start + 1 < stream.length; start += length) {
+    const inputs: number[] = [];
+    const targets: number[] = [];
+    const lossMask: number[] = [];
+    for (let t = 0; t < length; t++) {
+      const at = start + t;
+      const real = at + 1 < stream.length;
+      inputs.push(at < stream.length ? stream[at]! : padToken);
+      targets.push(real ? stream[at + 1]! : padToken);
+      lossMask.push(real && counts[at + 1] ? 1 : 0);
+    }
+    rows.push({ inputs, targets, lossMask });
+  }
+  return rows;
+}
+
+/** A deterministic permutation of 0..n-1 (Fisher–Yates with the given generator). */
+export function shuffledIndices(n: number, random: () => number): number[] {
+  const order = [...Array(n).keys()];
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/** Splits records into training and validation sets by a seeded shuffle (at least one of each when there are two). */
+export function splitRecords<T>(records: readonly T[], validationFraction: number, random: () => number): { train: T[]; validation: T[] } {
+  if (validationFraction <= 0 || records.length < 2) return { train: [...records], validation: [] };
+  const order = shuffledIndices(records.length, random);
+  const count = Math.min(records.length - 1, Math.max(1, Math.round(records.length * validationFraction)));
+  return { validation: order.slice(0, count).map((i) => records[i]!), train: order.slice(count).map((i) => records[i]!) };
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createSession, float32Tensor, int64Tensor } from '../graph/onnx-session.js';
+import { targetModules, type DecoderConfig, type DecoderWeights } from '../model/decoder-config.js';
+import { referenceForward, referenceTokenLogprobs } from '../reference/reference-decoder.js';
+import type { LoraPool } from '../reference/reference-lora.js';
+import { randomArray, randomWeights, seededRandom } from '../testing/random.js';
+import { buildTrainingGraph, gradName, type TrainableSet } from './training-graph.js';
+
+const configs: DecoderConfig[] = [
+  { architecture: 'gpt2', vocabSize: 29, dModel: 16, nLayers: 2, nHeads: 2, maxPositions: 8, normEps: 1e-5, gelu: 'tanh' },
+  { architecture: 'llama', vocabSize: 29, dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 24, maxPositions: 8, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false },
+];
+const ids = [
+  [3, 17, 4, 28, 0, 9],
+  [1, 2, 3, 5, 8, 13],
+];
+const targets = ids.map((row) => row.map((id) => (id * 5 + 2) % 29));
+const lossMask = [
+  [1, 1, 0, 1, 1, 1],
+  [0, 1, 1, 1, 1, 0],
+];
+const RANK = 3;
+const SCALE = 2; // α/r, fed as the gate
+
+type Feeds = Record<string, ReturnType<typeof float32Tensor>>;
+
+function tokenFeeds(): Feeds {
+  const B = ids.length;
+  const T = ids[0]!.length;
+  return {
+    input_ids: int64Tensor(ids.flat(), [B, T]),
+    position_ids: int64Tensor(ids.flatMap((row) => row.map((_, t) => t)), [B, T]),
+    attention_mask: int64Tensor(ids.flat().map(() => 1), [B, T]),
+    target_ids: int64Tensor(targets.flat(), [B, T]),
+    loss_mask: float32Tensor(Float32Array.from(lossMask.flat()), [B, T]),
+  };
+}
+
+/** −Σ mask · log p(target), by the reference forward. */
+function referenceLoss(config: DecoderConfig, weights: DecoderWeights, pools?: Map<string, LoraPool>): number {
+  const T = ids[0]!.length;
+  const lora = pools ? { pools, slots: ids.map(() => [0]), gates: new Float32Array(ids.length * T).fill(SCALE) } : undefined;
+  const logProbs = referenceTokenLogprobs(referenceForward(config, weights, ids, lora).logits, targets, config.vocabSize);
+  return -lossMask.flat().reduce((sum, m, i) => sum + m * logProbs[i]!, 0);
+}
+
+async function trainingSession(config: DecoderConfig, weights: DecoderWeights, trainable: TrainableSet) {
+  const graph = buildTrainingGraph(config, weights, trainable);
+  const session = await createSession(graph.model, { threads: 1 });
+  return {
+    parameters: graph.parameters,
+    run: async (values: Map<string, Float32Array>, extra: Feeds = {}) => {
+      const feeds: Feeds = { ...tokenFeeds(), ...extra };
+      for (const p of graph.parameters) feeds[p.name] = float32Tensor(values.get(p.name)!, p.shape);
+      const out = await session.run(feeds);
+      return {
+        loss: (out.loss_sum!.data as Float32Array)[0]!,
+        grads: new Map(graph.parameters.map((p) => [p.name, out[gradName(p.name)]!.data as Float32Array])),
+      };
+    },
+  };
+}
+
+/** Checks ⟨∇L, v⟩ against (L(θ+εv) − L(θ−εv)) / 2ε along random directions v over every parameter. */
+async function checkDirectional(values: Map<string, Float32Array>, grads: Map<string, Float32Array>, loss: (values: Map<string, Float32Array>) => Promise<number> | number, seed: number) {
+  const random = seededRandom(seed);
+  // Small enough that curvature stays below the tolerance, large enough for fp32 round-off.
+  const epsilon = 1e-3;
+  for (let trial = 0; trial < 3; trial++) {
+    const direction = new Map([...values].map(([name, v]) => [name, randomArray(random, v.length, 1)]));
+    const shifted = (sign: number) => new Map([...values].map(([name, v]) => [name, v.map((x, i) => x + sign * epsilon * direction.get(name)![i]!)]));
+    const numeric = ((await loss(shifted(1))) - (await loss(shifted(-1)))) / (2 * epsilon);
+    let analytic = 0;
+    for (const [name, g] of grads) g.forEach((x, i) => (analytic += x * direction.get(name)![i]!));
+    assert.ok(Math.abs(numeric - analytic) <= 1e-2 * Math.max(1, Math.abs(analytic)), `numeric ${numeric} vs analytic ${analytic}`);
+  }
+}
+
+for (const config of configs) {
+  describe(`${config.architecture} training graph`, () => {
+    const weights = randomWeights(config, 5, 0.3);
+    const modules = targetModules(config);
+
+    it('LoRA on every projection: loss equals the reference, gradients match finite differences of the graph and of the reference', async () => {
+      const { parameters, run } = await trainingSession(config, weights, { kind: 'lora', modules, rank: RANK });
+      assert.equal(parameters.length, 2 * modules.length * config.nLayers);
+      const random = seededRandom(3);
+      const values = new Map(parameters.map((p) => [p.name, randomArray(random, p.shape.reduce((a, b) => a * b, 1), 0.2)]));
+      const lora = { slots: int64Tensor(ids.map(() => 0), [ids.length, 1]), gates: float32Tensor(new Float32Array(ids.length * ids[0]!.length).fill(SCALE), [ids.length, ids[0]!.length, 1]) };
+      const toPools = (v: Map<string, Float32Array>) => {
+        const pools = new Map<string, LoraPool>();
+        for (const p of parameters) {
+          const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');
+          const entry: LoraPool = pools.get(key) ?? { a: new Float32Array(), b: new Float32Array(), slots: 1, rank: RANK, dIn: 0, dOut: 0 };
+          if (p.name.endsWith('.A')) {
+            entry.a = v.get(p.name)!;
+            entry.dIn = p.shape[1]!;
+          } else {
+            entry.b = v.get(p.name)!;
+            entry.dOut = p.shape[2]!;
+          }
+          pools.set(key, entry);
+        }
+        return pools;
+      };
+
+      const { loss, grads } = await run(values, lora);
+      const reference = referenceLoss(config, weights, toPools(values));
+      assert.ok(Math.abs(loss - reference) < 1e-3, `loss ${loss} vs reference ${reference}`);
+      assert.ok([...grads.values()].some((g) => g.some((x) => Math.abs(x) > 1e-3)), 'gradients are not all zero');
+      await checkDirectional(values, grads, async (v) => (await run(v, lora)).loss, 1);
+      await checkDirectional(values, grads, (v) => referenceLoss(config, weights, toPools(v)), 2);
+    });
+
+    it('every weight trainable (full training): gradients match finite differences of the reference', async () => {
+      const { parameters, run } = await trainingSession(config, weights, { kind: 'all' });
+      assert.equal(parameters.length, weights.size);
+      const values = new Map(parameters.map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
+      const { loss, grads } = await run(values);
+      assert.ok(Math.abs(loss - referenceLoss(config, weights)) < 1e-3);
+      await checkDirectional(values, grads, (v) => referenceLoss(config, v), 3);
+    });
+
+    it('a gate over frozen adapters: gradients match finite differences of the graph', async () => {
+      const K = 3;
+      const { parameters, run } = await trainingSession(config, weights, { kind: 'gate', modules, rank: RANK, adapters: K });
+      assert.deepEqual(parameters.map((p) => p.name), ['gate.weight', 'gate.bias']);
+      const random = seededRandom(8);
+      const values = new Map(parameters.map((p) => [p.name, randomArray(random, p.shape.reduce((a, b) => a * b, 1), 1)]));
+      const pools: Feeds = {};
+      // Frozen pools of K + 1 slots (slot 0 unused), shaped as the LoRA graph's parameters.
+      for (const p of buildTrainingGraph(config, weights, { kind: 'lora', modules, rank: RANK }).parameters) {
+        const [, x, y] = p.shape;
+        pools[p.name] = float32Tensor(randomArray(random, (K + 1) * x! * y!, 0.3), [K + 1, x!, y!]);
+      }
+      const extra: Feeds = { ...pools, slots: int64Tensor(ids.flatMap(() => [1, 2, 3]), [ids.length, K]) };
+      const { grads } = await run(values, extra);
+      await checkDirectional(values, grads, async (v) => (await run(v, extra)).loss, 4);
+    });
+  });
+}

@@ -1,0 +1,86 @@
+import { addGradients } from '../graph/autodiff.js';
+import { GraphBuilder, type Tensor } from '../graph/graph-builder.js';
+import type { LoraRouting } from '../graph/lora-projection.js';
+import { weightShapes, type DecoderConfig, type DecoderWeights, type TargetModule } from '../model/decoder-config.js';
+import { checkBuildable, decoderInputs, DecoderParameters, emitDecoder, pickLogProbs } from '../model/decoder.js';
+
+/** What a training graph differentiates. */
+export type TrainableSet =
+  /** Every base weight (training the demo base model from scratch). */
+  | { kind: 'all' }
+  /** One LoRA adapter: pools `lora.<key>.A` [1, dIn, R] and `.B` [1, R, dOut], fed with slot 0 and gate α/r. */
+  | { kind: 'lora'; modules: readonly TargetModule[]; rank: number }
+  /**
+   * A gate over K frozen adapters (X-LoRA style): a first pass of the base model gives the
+   * final hidden state h of every token; gates = softmax(h·W + b) over the K adapters
+   * weight them in a second pass. Trainable: `gate.weight` [d, K], `gate.bias` [K].
+   */
+  | { kind: 'gate'; modules: readonly TargetModule[]; rank: number; adapters: number };
+
+export interface TrainingGraph {
+  model: Uint8Array;
+  /** The trainable tensors, in the order of their `grad.<name>` outputs. */
+  parameters: { name: string; shape: number[] }[];
+}
+
+export function gradName(parameter: string): string {
+  return `grad.${parameter}`;
+}
+
+/**
+ * A training-step graph from the same decoder definition as serving. Inputs: input_ids,
+ * position_ids, attention_mask [B, T] (all three as in the forward graph, without a cache),
+ * target_ids [B, T], loss_mask [B, T] float (1 where the token counts), plus the inputs of
+ * the trainable set. Outputs: loss_sum (Σ −log p(target) over counted tokens: the trainer
+ * divides by the tokens of the whole accumulated batch), correct (counted tokens whose
+ * argmax is the target) and, unless `gradients` is false, grad.<name> for each parameter.
+ */
+export function buildTrainingGraph(config: DecoderConfig, weights: DecoderWeights, trainable: TrainableSet, options: { gradients?: boolean } = {}): TrainingGraph {
+  checkBuildable(config);
+  const g = new GraphBuilder(`${config.architecture}_train_${trainable.kind}`);
+  const inputs = decoderInputs(g);
+  const targets = g.input('target_ids', 'int64', ['B', 'T']);
+  const lossMask = g.input('loss_mask', 'float32', ['B', 'T']);
+  const frozenOrAll = trainable.kind === 'all' ? new Set(weightShapes(config).keys()) : new Set<string>();
+  const params = new DecoderParameters(g, config, weights, frozenOrAll);
+
+  let logits: Tensor;
+  let parameters: Tensor[];
+  if (trainable.kind === 'all') {
+    logits = emitDecoder(g, config, params, inputs, { lora: null, routing: null, cache: false }).logits;
+    parameters = params.trainableInputs;
+  } else if (trainable.kind === 'lora') {
+    const routing: LoraRouting = { slots: g.input('slots', 'int64', ['B', 1]), gates: g.input('gates', 'float32', ['B', 'T', 1]) };
+    const decoder = emitDecoder(g, config, params, inputs, { lora: { modules: trainable.modules, rank: trainable.rank }, routing, cache: false });
+    logits = decoder.logits;
+    parameters = [...decoder.pools.values()].flatMap((pool) => [pool.a, pool.b]);
+  } else {
+    const base = emitDecoder(g, config, params, inputs, { lora: null, routing: null, cache: false });
+    const d = config.dModel;
+    const k = trainable.adapters;
+    const gateWeight = g.input('gate.weight', 'float32', [d, k]);
+    const gateBias = g.input('gate.bias', 'float32', [k]);
+    const gateLogits = g.op('Add', [g.op('MatMul', [base.final, gateWeight], { shape: ['B', 'T', k] }), gateBias], { shape: ['B', 'T', k] });
+    const gates = g.op('Softmax', [gateLogits], { shape: ['B', 'T', k] }, { axis: -1 });
+    g.output(gates, 'gate_values');
+    const routing: LoraRouting = { slots: g.input('slots', 'int64', ['B', k]), gates };
+    logits = emitDecoder(g, config, params, inputs, { lora: { modules: trainable.modules, rank: trainable.rank }, routing, cache: false }).logits;
+    parameters = [gateWeight, gateBias];
+  }
+
+  const picked = g.op('Squeeze', [pickLogProbs(g, logits, targets, config.vocabSize), g.ints([2])], { shape: ['B', 'T'] });
+  const counted = g.op('Mul', [picked, lossMask], { shape: ['B', 'T'] });
+  const lossSum = g.op('Neg', [g.op('ReduceSum', [counted, g.ints([0, 1])], { shape: [] }, { keepdims: 0 })], { shape: [] });
+  g.output(lossSum, 'loss_sum');
+  const predicted = g.op('ArgMax', [logits], { dtype: 'int64', shape: ['B', 'T'] }, { axis: -1, keepdims: 0 });
+  const hit = g.op('Cast', [g.op('Equal', [predicted, targets], { dtype: 'bool', shape: ['B', 'T'] })], { dtype: 'float32', shape: ['B', 'T'] }, { to: 1 });
+  g.output(g.op('ReduceSum', [g.op('Mul', [hit, lossMask], { shape: ['B', 'T'] }), g.ints([0, 1])], { shape: [] }, { keepdims: 0 }), 'correct');
+
+  if (options.gradients ?? true) {
+    addGradients(g, lossSum, parameters).forEach((grad, i) => g.output(grad, gradName(parameters[i]!.name)));
+  }
+  return {
+    model: g.serialize(),
+    parameters: parameters.map((p) => ({ name: p.name, shape: p.shape.map((dim) => (typeof dim === 'number' ? dim : 1)) })),
+  };
+}

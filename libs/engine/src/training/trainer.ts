@@ -1,0 +1,355 @@
+import type { LoraAdapter } from '../adapter/lora-adapter.js';
+import { writePeftAdapter, type PeftAdapterFiles } from '../adapter/peft-format.js';
+import { slotFactors } from '../adapter/slot-factors.js';
+import { createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
+import { projectionKey, projectionShape, targetModules, weightShapes, type DecoderConfig, type DecoderWeights, type TargetModule } from '../model/decoder-config.js';
+import { DecoderSession } from '../model/decoder-session.js';
+import { loraInputName } from '../model/decoder.js';
+import { seededRandom } from '../seeded-random.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { packExamples, parseTrainingJsonl, splitRecords, tokenizeRecord, type PackedSequence, type TokenizedExample, type TrainingRecord } from './training-data.js';
+import { buildTrainingGraph } from './training-graph.js';
+import { evaluate, runTrainingLoop, type Evaluation, type LoopCallbacks, type LoopSettings, type TrainingProblem } from './training-loop.js';
+
+/** The base model a run trains against. */
+export interface TrainingModel {
+  name?: string;
+  config: DecoderConfig;
+  weights: DecoderWeights;
+  tokenizer: Tokenizer;
+}
+
+export interface Hyperparameters {
+  learningRate: number;
+  epochs: number;
+  /** Overrides epochs when set. */
+  maxSteps?: number;
+  batchSize: number;
+  gradientAccumulation: number;
+  maxSequenceLength: number;
+  warmupSteps: number;
+  weightDecay: number;
+  clipNorm: number;
+  seed: number;
+  validationFraction: number;
+  evalEvery: number;
+  checkpointEvery: number;
+  rank: number;
+  alpha: number;
+  /** Defaults to every projection of the architecture. */
+  targetModules?: TargetModule[];
+}
+
+export const DEFAULT_HYPERPARAMETERS: Hyperparameters = {
+  learningRate: 2e-3,
+  epochs: 1,
+  batchSize: 8,
+  gradientAccumulation: 1,
+  maxSequenceLength: 128,
+  warmupSteps: 10,
+  weightDecay: 0,
+  clipNorm: 1,
+  seed: 0,
+  validationFraction: 0.1,
+  evalEvery: 0,
+  checkpointEvery: 0,
+  rank: 8,
+  alpha: 16,
+};
+
+export interface TrainOptions extends LoopCallbacks, SessionOptions {
+  model: TrainingModel;
+  /** Records, or JSONL text of them. */
+  data: readonly TrainingRecord[] | string;
+  /** A separate validation set; without it `validationFraction` of `data` is held out. */
+  validation?: readonly TrainingRecord[] | string;
+  hyperparameters?: Partial<Hyperparameters>;
+}
+
+export interface TrainMetrics {
+  steps: number;
+  trainLoss: number;
+  validationLoss: number | null;
+  validationAccuracy: number | null;
+  /** Validation loss before training: for LoRA, the base model's. */
+  initialValidationLoss: number | null;
+  trainTokens: number;
+  seconds: number;
+  tokensPerSecond: number;
+}
+
+export interface LoraTrainResult {
+  adapter: LoraAdapter;
+  peft: PeftAdapterFiles;
+  metrics: TrainMetrics;
+  /** The base model's mean pooled hidden state over the training records: the adapter's routing key. */
+  centroid: Float32Array;
+}
+
+/** Records → tokenized train/validation examples and packed rows (split by the seed unless a validation set is given). */
+export function prepareData(data: readonly TrainingRecord[] | string, tokenizer: Tokenizer, h: Hyperparameters, validationData?: readonly TrainingRecord[] | string) {
+  const parse = (d: readonly TrainingRecord[] | string) => (typeof d === 'string' ? parseTrainingJsonl(d) : d);
+  const records = parse(data);
+  const { train, validation } = validationData ? { train: records, validation: parse(validationData) } : splitRecords(records, h.validationFraction, seededRandom(h.seed + 17));
+  const tokenize = (rs: readonly TrainingRecord[]) => rs.map((r) => tokenizeRecord(r, tokenizer));
+  const trainExamples = tokenize(train);
+  return {
+    trainExamples,
+    train: packExamples(trainExamples, h.maxSequenceLength, tokenizer.endOfText),
+    validation: packExamples(tokenize(validation), h.maxSequenceLength, tokenizer.endOfText),
+  };
+}
+
+/** Every problem with a run's hyperparameters on this model, named (empty when they are fine). */
+export function hyperparameterProblems(h: Hyperparameters, config: DecoderConfig): string[] {
+  const problems: string[] = [];
+  const positiveInt = (name: keyof Hyperparameters, value: number | undefined) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1)) problems.push(`${name} must be a positive integer, got ${value}`);
+  };
+  for (const name of ['batchSize', 'gradientAccumulation', 'rank', 'maxSteps'] as const) positiveInt(name, h[name]);
+  if (!(h.learningRate > 0 && h.learningRate < 1)) problems.push(`learningRate must be in (0, 1), got ${h.learningRate}`);
+  if (!(h.epochs > 0)) problems.push(`epochs must be positive, got ${h.epochs}`);
+  if (!(h.alpha > 0)) problems.push(`alpha must be positive, got ${h.alpha}`);
+  if (!Number.isInteger(h.maxSequenceLength) || h.maxSequenceLength < 2 || h.maxSequenceLength > config.maxPositions) {
+    problems.push(`maxSequenceLength must be an integer from 2 to the model's ${config.maxPositions} positions, got ${h.maxSequenceLength}`);
+  }
+  if (!(h.validationFraction >= 0 && h.validationFraction < 1)) problems.push(`validationFraction must be in [0, 1), got ${h.validationFraction}`);
+  if (!(h.weightDecay >= 0) || !(h.clipNorm >= 0) || !(h.warmupSteps >= 0)) problems.push('weightDecay, clipNorm and warmupSteps must not be negative');
+  const known = targetModules(config);
+  for (const m of h.targetModules ?? []) if (!known.includes(m)) problems.push(`target module ${m} is not a projection of this ${config.architecture} model (${known.join(', ')})`);
+  return problems;
+}
+
+function checkedHyperparameters(given: Partial<Hyperparameters> | undefined, config: DecoderConfig): Hyperparameters {
+  const h: Hyperparameters = { ...DEFAULT_HYPERPARAMETERS, maxSequenceLength: Math.min(DEFAULT_HYPERPARAMETERS.maxSequenceLength, config.maxPositions), ...given };
+  const problems = hyperparameterProblems(h, config);
+  if (problems.length) throw new Error(`hyperparameters: ${problems.join('; ')}`);
+  return h;
+}
+
+function loopSettings(h: Hyperparameters, trainRows: number): LoopSettings {
+  const rowsPerStep = h.batchSize * h.gradientAccumulation;
+  const totalSteps = h.maxSteps ?? Math.max(1, Math.ceil((h.epochs * trainRows) / rowsPerStep));
+  return { ...h, totalSteps, warmupSteps: Math.min(h.warmupSteps, totalSteps) };
+}
+
+function metricsOf(result: { steps: number; lastLoss: number; validation: Evaluation | null; initialValidation: Evaluation | null; tokens: number; seconds: number }): TrainMetrics {
+  return {
+    steps: result.steps,
+    trainLoss: result.lastLoss,
+    validationLoss: result.validation?.loss ?? null,
+    validationAccuracy: result.validation?.accuracy ?? null,
+    initialValidationLoss: result.initialValidation?.loss ?? null,
+    trainTokens: result.tokens,
+    seconds: result.seconds,
+    tokensPerSecond: result.tokens / result.seconds,
+  };
+}
+
+/**
+ * Fine-tunes a LoRA adapter on the frozen base model. A starts as PEFT starts it
+ * (kaiming-uniform, bound 1/√d_in) and B at zero, so step 0 is exactly the base model.
+ */
+export async function train(options: TrainOptions): Promise<LoraTrainResult> {
+  const { config, weights, tokenizer } = options.model;
+  const h = checkedHyperparameters(options.hyperparameters, config);
+  const modules = h.targetModules ?? [...targetModules(config)];
+  const data = prepareData(options.data, tokenizer, h, options.validation);
+  const graph = buildTrainingGraph(config, weights, { kind: 'lora', modules, rank: h.rank });
+  const evalGraph = buildTrainingGraph(config, weights, { kind: 'lora', modules, rank: h.rank }, { gradients: false });
+
+  const random = seededRandom(h.seed);
+  const params = new Map<string, Float32Array>();
+  for (const p of graph.parameters) {
+    const [, rows] = p.shape;
+    const isA = p.name.endsWith('.A');
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    const bound = 1 / Math.sqrt(rows!);
+    params.set(p.name, isA ? Float32Array.from({ length: size }, () => (random() * 2 - 1) * bound) : new Float32Array(size));
+  }
+  const scale = h.alpha / h.rank;
+  const problem: TrainingProblem = {
+    graph,
+    evalGraph,
+    params,
+    extraFeeds: (rows, tokens) => ({
+      slots: int64Tensor(new Array<number>(rows).fill(0), [rows, 1]),
+      gates: float32Tensor(new Float32Array(rows * tokens).fill(scale), [rows, tokens, 1]),
+    }),
+  };
+  const result = await runTrainingLoop(problem, data, loopSettings(h, data.train.length), options);
+
+  const factors = new Map<string, { a: Float32Array; b: Float32Array }>();
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    for (const module of modules) {
+      const key = projectionKey(config, layer, module);
+      factors.set(key, { a: result.params.get(loraInputName(key, 'A'))!, b: result.params.get(loraInputName(key, 'B'))! });
+    }
+  }
+  const adapter: LoraAdapter = { rank: h.rank, alpha: h.alpha, targetModules: modules, factors };
+  const centroid = await poolingCentroid(options.model, data.trainExamples, h.maxSequenceLength, options);
+  return { adapter, peft: writePeftAdapter(adapter, options.model.name ?? 'tessera-base'), metrics: metricsOf(result), centroid };
+}
+
+/**
+ * Mean loss per counted token and accuracy of the base model with one adapter (or none) on
+ * records: what a fine-tune's validation reports, for any adapter and any text.
+ */
+export async function evaluateAdapter(
+  model: TrainingModel,
+  adapter: LoraAdapter | null,
+  records: readonly TrainingRecord[] | string,
+  options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {},
+): Promise<Evaluation> {
+  const { config, weights, tokenizer } = model;
+  const modules = adapter?.targetModules ?? [targetModules(config)[0]!];
+  const rank = adapter?.rank ?? 1;
+  const h = checkedHyperparameters({ validationFraction: 0, ...(options.maxSequenceLength ? { maxSequenceLength: options.maxSequenceLength } : {}) }, config);
+  const rows = prepareData(records, tokenizer, h).train;
+  const evalGraph = buildTrainingGraph(config, weights, { kind: 'lora', modules, rank }, { gradients: false });
+  const params = new Map<string, Float32Array>();
+  for (const p of evalGraph.parameters) {
+    const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');
+    const factors = adapter?.factors.get(key);
+    const size = p.shape.reduce((a, b) => a * b, 1);
+    params.set(p.name, factors ? (p.name.endsWith('.A') ? factors.a : factors.b) : new Float32Array(size));
+  }
+  const scale = adapter ? adapter.alpha / adapter.rank : 0;
+  const problem: TrainingProblem = {
+    graph: evalGraph,
+    evalGraph,
+    params,
+    extraFeeds: (n, tokens) => ({
+      slots: int64Tensor(new Array<number>(n).fill(0), [n, 1]),
+      gates: float32Tensor(new Float32Array(n * tokens).fill(scale), [n, tokens, 1]),
+    }),
+  };
+  return evaluate(await createSession(evalGraph.model, options), problem, params, rows, options.batchSize ?? 8);
+}
+
+/**
+ * The base model's mean pooled final hidden state over examples (each truncated to
+ * `maxLength` tokens, pooled over its own tokens, then averaged): where an adapter's
+ * training data sits in the base model's representation space.
+ */
+export async function poolingCentroid(model: TrainingModel, examples: readonly TokenizedExample[], maxLength: number, options: SessionOptions = {}): Promise<Float32Array> {
+  const session = await DecoderSession.load(model.config, model.weights, options);
+  const d = model.config.dModel;
+  const centroid = new Float32Array(d);
+  const batchSize = 8;
+  for (let start = 0; start < examples.length; start += batchSize) {
+    const batch = examples.slice(start, start + batchSize).map((e) => e.tokens.slice(0, maxLength));
+    const width = Math.max(...batch.map((t) => t.length));
+    const { pooledHidden } = await session.forward({
+      ids: batch.map((t) => [...t, ...new Array<number>(width - t.length).fill(0)]),
+      positions: batch.map((t) => Array.from({ length: width }, (_, i) => (i < t.length ? i : 0))),
+      attentionMask: batch.map((t) => Array.from({ length: width }, (_, i) => (i < t.length ? 1 : 0))),
+    });
+    for (let i = 0; i < pooledHidden.length; i++) centroid[i % d]! += pooledHidden[i]! / examples.length;
+  }
+  return centroid;
+}
+
+export interface GateTrainOptions extends TrainOptions {
+  /** The frozen adapters the gate chooses among, in gate order. */
+  adapters: readonly LoraAdapter[];
+}
+
+export interface GateTrainResult {
+  /** gate.weight [d, K] and gate.bias [K]. */
+  gate: { weight: Float32Array; bias: Float32Array };
+  metrics: TrainMetrics;
+}
+
+/**
+ * Trains only a gate over K frozen adapters (X-LoRA style): per token, softmax over the
+ * adapters from the base model's final hidden state. It starts at zero (an even mixture).
+ */
+export async function trainGate(options: GateTrainOptions): Promise<GateTrainResult> {
+  const { config, weights, tokenizer } = options.model;
+  const h = checkedHyperparameters(options.hyperparameters, config);
+  const K = options.adapters.length;
+  if (K < 2) throw new Error('gate training needs at least two adapters');
+  const modules = [...targetModules(config)].filter((m) => options.adapters.some((a) => a.targetModules.includes(m)));
+  const rank = Math.max(...options.adapters.map((a) => a.rank));
+  const trainable = { kind: 'gate' as const, modules, rank, adapters: K };
+  const data = prepareData(options.data, tokenizer, h, options.validation);
+  const graph = buildTrainingGraph(config, weights, trainable);
+  const evalGraph = buildTrainingGraph(config, weights, trainable, { gradients: false });
+
+  // Frozen pools: slot 0 is the zero adapter, slots 1..K the adapters.
+  const pools: Record<string, ReturnType<typeof float32Tensor>> = {};
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    for (const module of modules) {
+      const key = projectionKey(config, layer, module);
+      const [dIn, dOut] = projectionShape(config, module);
+      const a = new Float32Array((K + 1) * dIn * rank);
+      const b = new Float32Array((K + 1) * rank * dOut);
+      options.adapters.forEach((adapter, j) => {
+        const slot = slotFactors(adapter, key, dIn, dOut, rank);
+        a.set(slot.a, (j + 1) * dIn * rank);
+        b.set(slot.b, (j + 1) * rank * dOut);
+      });
+      pools[loraInputName(key, 'A')] = float32Tensor(a, [K + 1, dIn, rank]);
+      pools[loraInputName(key, 'B')] = float32Tensor(b, [K + 1, rank, dOut]);
+    }
+  }
+  const slots = Array.from({ length: K }, (_, j) => j + 1);
+  const problem: TrainingProblem = {
+    graph,
+    evalGraph,
+    params: new Map([
+      ['gate.weight', new Float32Array(config.dModel * K)],
+      ['gate.bias', new Float32Array(K)],
+    ]),
+    extraFeeds: (rows) => ({ ...pools, slots: int64Tensor(new Array<number[]>(rows).fill(slots).flat(), [rows, K]) }),
+  };
+  const result = await runTrainingLoop(problem, data, loopSettings(h, data.train.length), options);
+  return { gate: { weight: result.params.get('gate.weight')!, bias: result.params.get('gate.bias')! }, metrics: metricsOf(result) };
+}
+
+export interface BaseTrainOptions extends LoopCallbacks, SessionOptions {
+  config: DecoderConfig;
+  /** Packed rows (a corpus is usually too large to hold as records). */
+  data: { train: readonly PackedSequence[]; validation: readonly PackedSequence[] };
+  hyperparameters?: Partial<Hyperparameters>;
+  /** Starting weights; default GPT-2's initialisation from the seed. */
+  weights?: DecoderWeights;
+}
+
+/** Trains every weight of a base model (how the built-in demo model is made). */
+export async function trainBase(options: BaseTrainOptions): Promise<{ weights: DecoderWeights; metrics: TrainMetrics }> {
+  const h = checkedHyperparameters(options.hyperparameters, options.config);
+  const weights = options.weights ?? initialWeights(options.config, h.seed);
+  const problem: TrainingProblem = {
+    graph: buildTrainingGraph(options.config, weights, { kind: 'all' }),
+    evalGraph: buildTrainingGraph(options.config, weights, { kind: 'all' }, { gradients: false }),
+    params: weights,
+    extraFeeds: () => ({}),
+  };
+  const result = await runTrainingLoop(problem, options.data, loopSettings(h, options.data.train.length), options);
+  return { weights: result.params, metrics: metricsOf(result) };
+}
+
+/**
+ * GPT-2's initialisation: weights N(0, 0.02), the projections into the residual stream
+ * scaled by 1/√(2·layers), biases 0, norm gains 1.
+ */
+export function initialWeights(config: DecoderConfig, seed: number): DecoderWeights {
+  const random = seededRandom(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  const weights: DecoderWeights = new Map();
+  const residual = /(attn\.c_proj|mlp\.c_proj|o_proj|down_proj)\.weight$/;
+  for (const [name, shape] of weightShapes(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    let data: Float32Array;
+    if (/(ln_|norm)[^.]*\.weight$/.test(name)) data = new Float32Array(size).fill(1);
+    else if (name.endsWith('.bias')) data = new Float32Array(size);
+    else {
+      const std = 0.02 / (residual.test(name) ? Math.sqrt(2 * config.nLayers) : 1);
+      data = Float32Array.from({ length: size }, () => normal() * std);
+    }
+    weights.set(name, data);
+  }
+  return weights;
+}

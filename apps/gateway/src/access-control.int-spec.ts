@@ -23,7 +23,9 @@ describe('tenant isolation', () => {
       key: b.adminKey,
       body: { principal_id: principal.body.id },
     });
+    const dataset = await call(gateway, 'POST', '/v1/datasets', { key: b.adminKey, body: { name: 'b data', format: 'text' } });
     Object.assign(bIds, {
+      dataset_id: dataset.body.id,
       group_id: group.body.id,
       principal_id: principal.body.id,
       api_key_id: key.body.id,

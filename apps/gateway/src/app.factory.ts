@@ -9,6 +9,7 @@ import type { Redis } from 'ioredis';
 import { AppModule } from './app.module.js';
 import { HttpMetrics } from './common/http-metrics.js';
 import { REDIS } from './common/redis.provider.js';
+import { JSONL_CONTENT_TYPES } from './datasets/datasets.controller.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -35,6 +36,8 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
     abortOnError: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  // Dataset uploads stream straight to the blob store: the body is handed over unread.
+  fastify.addContentTypeParser(JSONL_CONTENT_TYPES, (_request, payload, done) => done(null, payload));
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

@@ -4,3 +4,4 @@ export * from './pagination.js';
 export * from './access.js';
 export * from './health.js';
 export * from './text.js';
+export * from './datasets.js';

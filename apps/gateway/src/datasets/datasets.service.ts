@@ -1,0 +1,139 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { newId, type CreateDataset, type Dataset, type DocumentDto, type ListQuery, type Page } from '@tessera/contracts';
+import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
+import { BlobTooLargeError } from '@tessera/storage';
+import { recordAudit } from '../common/audit.util.js';
+import { BLOB_STORES, type TenantBlobStores } from '../common/blob-store.provider.js';
+import type { Caller } from '../common/caller.js';
+import { pageArgs, toPage } from '../common/pagination.util.js';
+import { ProblemException } from '../common/problem.exception.js';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
+import { toDatasetDto, toDocumentDto } from './dataset.mapper.js';
+import { DatasetValidator } from './dataset-validator.js';
+
+@Injectable()
+export class DatasetsService {
+  constructor(
+    private readonly database: Database,
+    @Inject(BLOB_STORES) private readonly blobs: TenantBlobStores,
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {}
+
+  create(caller: Caller, body: CreateDataset): Promise<Dataset> {
+    return this.database.withTenant(caller, async (tx) => {
+      const row = await tx.dataset.create({ data: { id: newId('ds'), tenantId: caller.tenantId, name: body.name, format: body.format } });
+      await recordAudit(tx, caller, 'dataset.created', { type: 'dataset', id: row.id });
+      return toDatasetDto(row, 0, []);
+    });
+  }
+
+  async list(ctx: TenantContext, query: ListQuery): Promise<Page<Dataset>> {
+    const args = pageArgs(query);
+    return this.database.withTenant(ctx, async (tx) => {
+      const rows = await tx.dataset.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } });
+      const page = rows.slice(0, query.limit);
+      const summaries = await documentSummaries(tx, page.map((r) => r.id));
+      return toPage(rows, query, (row) => toDatasetDto(row, summaries.get(row.id)?.count ?? 0, summaries.get(row.id)?.groups ?? []));
+    });
+  }
+
+  get(ctx: TenantContext, id: string): Promise<Dataset> {
+    return this.database.withTenant(ctx, async (tx) => {
+      const row = await findDataset(tx, ctx, id);
+      const summary = (await documentSummaries(tx, [id])).get(id);
+      return toDatasetDto(row, summary?.count ?? 0, summary?.groups ?? []);
+    });
+  }
+
+  /**
+   * Streams a JSONL upload into the blob store while checking every line. Any bad line
+   * fails the whole upload with a 400 naming the lines, and nothing is kept: not the
+   * blob (unless another dataset holds the same bytes), not a document row.
+   */
+  async upload(caller: Caller, id: string, openBody: () => AsyncIterable<Uint8Array>): Promise<Dataset> {
+    const { dataset, groups } = await this.database.withTenant(caller, async (tx) => ({
+      dataset: await findDataset(tx, caller, id),
+      groups: await tx.accessGroup.findMany({ where: { tenantId: caller.tenantId }, select: { id: true, name: true } }),
+    }));
+    if (dataset.status !== 'uploading') throw new ProblemException('conflict', `Dataset ${id} already has its content (status ${dataset.status}); create a new dataset for new data`);
+    const body = openBody();
+    const byIdOrName = new Map(groups.flatMap((g) => [[g.id, g.id] as const, [g.name, g.id] as const]));
+    const validator = new DatasetValidator(dataset.format, (key) => byIdOrName.get(key) ?? null, this.config.DATASET_MAX_ERRORS);
+
+    async function* checked() {
+      for await (const chunk of body) {
+        validator.push(chunk);
+        yield chunk;
+      }
+    }
+    const store = this.blobs.forTenant(caller.tenantId);
+    let ref;
+    try {
+      ref = await store.put(checked(), { maxBytes: this.config.DATASET_MAX_BYTES });
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) throw new ProblemException('payload-too-large', `Datasets may hold at most ${this.config.DATASET_MAX_BYTES} bytes`);
+      throw error;
+    }
+    const summary = validator.finish();
+    if (summary.problemCount > 0) {
+      // Identical bytes may already back another of the tenant's datasets: keep them for it.
+      const holders = await this.database.withTenant(caller, (tx) => tx.dataset.count({ where: { tenantId: caller.tenantId, blob: ref.sha256 } }));
+      if (holders === 0) await store.delete(ref.sha256);
+      const shown = summary.problems.length < summary.problemCount ? ` (the first ${summary.problems.length} are listed)` : '';
+      throw new ProblemException('validation', `${summary.problemCount} line(s) of the upload are not valid ${dataset.format} records${shown}; nothing was stored`, summary.problems);
+    }
+    return this.database.withTenant(caller, async (tx) => {
+      // The status check again, inside the transaction: two concurrent uploads cannot both land.
+      const claimed = await tx.dataset.updateMany({
+        where: { id, tenantId: caller.tenantId, status: 'uploading' },
+        data: { status: 'ready', blob: ref.sha256, bytes: BigInt(ref.size), recordCount: summary.records, tokenCount: BigInt(summary.tokens), errors: undefined },
+      });
+      if (claimed.count === 0) throw new ProblemException('conflict', `Dataset ${id} received its content from another upload meanwhile`);
+      await tx.document.createMany({
+        data: summary.documents.map((d) => ({
+          id: newId('doc'),
+          tenantId: caller.tenantId,
+          datasetId: id,
+          externalId: d.externalId,
+          accessGroupId: d.accessGroupId,
+          contentHash: d.contentHash,
+          recordCount: d.recordCount,
+          tokenCount: d.tokenCount,
+        })),
+      });
+      await recordAudit(tx, caller, 'dataset.uploaded', { type: 'dataset', id });
+      const row = await findDataset(tx, caller, id);
+      return toDatasetDto(row, summary.documents.length, [...new Set(summary.documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))].sort());
+    });
+  }
+
+  async listDocuments(ctx: TenantContext, datasetId: string, query: ListQuery): Promise<Page<DocumentDto>> {
+    const args = pageArgs(query);
+    const rows = await this.database.withTenant(ctx, async (tx) => {
+      await findDataset(tx, ctx, datasetId);
+      return tx.document.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, datasetId } });
+    });
+    return toPage(rows, query, toDocumentDto);
+  }
+}
+
+async function findDataset(tx: TenantTransaction, ctx: TenantContext, id: string) {
+  const row = await tx.dataset.findFirst({ where: { id, tenantId: ctx.tenantId } });
+  if (!row) throw ProblemException.notFound('dataset', id);
+  return row;
+}
+
+/** Document count and distinct access groups of each dataset. */
+async function documentSummaries(tx: TenantTransaction, datasetIds: string[]) {
+  const summaries = new Map<string, { count: number; groups: string[] }>();
+  if (datasetIds.length === 0) return summaries;
+  const rows = await tx.document.groupBy({ by: ['datasetId', 'accessGroupId'], where: { datasetId: { in: datasetIds } }, _count: { _all: true } });
+  for (const row of rows) {
+    const summary = summaries.get(row.datasetId) ?? { count: 0, groups: [] };
+    summary.count += row._count._all;
+    if (row.accessGroupId) summary.groups.push(row.accessGroupId);
+    summaries.set(row.datasetId, summary);
+  }
+  for (const summary of summaries.values()) summary.groups.sort();
+  return summaries;
+}

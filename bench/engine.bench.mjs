@@ -7,6 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
+import { forwardFlops, LLAMA_D512_L8, machine, matmulGflops, median, percentile, randomWeights, timed } from './lib/engine-common.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const THREADS = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
@@ -20,7 +21,7 @@ const MODELS = [
   { name: 'gpt2-d256-l4', config: { architecture: 'gpt2', vocabSize: 257, dModel: 256, nLayers: 4, nHeads: 4, maxPositions: 1024, normEps: 1e-5 } },
   {
     name: 'llama-d512-l8',
-    config: { architecture: 'llama', vocabSize: 257, dModel: 512, nLayers: 8, nHeads: 8, nKvHeads: 4, ffnDim: 1408, maxPositions: 2048, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: true },
+    config: LLAMA_D512_L8,
   },
 ];
 
@@ -28,8 +29,8 @@ export default async function engineBench() {
   ensureInstalled();
   build();
   const engine = await import('@tessera/engine');
-  const results = { machine: machine(engine), settings: { threads: THREADS, executionProvider: EXECUTION_PROVIDER, rank: RANK, requests: REQUESTS, newTokens: NEW_TOKENS }, models: {} };
-  const matmul = await matmulGflops(engine);
+  const results = { machine: machine(engine, EXECUTION_PROVIDER), settings: { threads: THREADS, executionProvider: EXECUTION_PROVIDER, rank: RANK, requests: REQUESTS, newTokens: NEW_TOKENS }, models: {} };
+  const matmul = await matmulGflops(engine, { threads: THREADS, executionProvider: EXECUTION_PROVIDER });
   step(`plain MatMul ${matmul.n}×${matmul.n}: ${matmul.gflops.toFixed(1)} GFLOP/s`);
   const only = process.env.BENCH_MODELS?.split(',');
   for (const model of MODELS.filter((m) => !only || only.includes(m.name))) {
@@ -212,45 +213,6 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
 }
 
 /** GFLOP/s of one large plain MatMul graph in onnxruntime, same threads. */
-async function matmulGflops(engine) {
-  const n = 1024;
-  const g = new engine.GraphBuilder('matmul');
-  const random = engine.seededRandom(3);
-  const x = g.input('x', 'float32', [n, n]);
-  const w = g.initializer('w', Float32Array.from({ length: n * n }, () => random() - 0.5), [n, n]);
-  g.output(g.op('MatMul', [x, w], { shape: [n, n] }), 'y');
-  const session = await engine.createSession(g.serialize(), { threads: THREADS, executionProvider: EXECUTION_PROVIDER });
-  const feeds = { x: engine.float32Tensor(Float32Array.from({ length: n * n }, () => random() - 0.5), [n, n]) };
-  await session.run(feeds);
-  const seconds = [];
-  for (let i = 0; i < 7; i++) seconds.push((await timed(() => session.run(feeds))).seconds);
-  return { n, gflops: (2 * n ** 3) / median(seconds) / 1e9 };
-}
-
-/** Multiply-adds ×2 of one fresh prefill: every projection, attention's two products, the logits. */
-function forwardFlops(engine, config, rows, tokens) {
-  let perToken = 0;
-  for (const module of engine.targetModules(config)) {
-    const [dIn, dOut] = engine.projectionShape(config, module);
-    perToken += dIn * dOut;
-  }
-  perToken = perToken * config.nLayers + config.dModel * config.vocabSize;
-  const attention = config.nLayers * 2 * tokens * tokens * config.dModel; // QKᵀ and PV over the full square the graph computes
-  return 2 * rows * (tokens * perToken + attention);
-}
-
-function randomWeights(engine, config, seed) {
-  const random = engine.seededRandom(seed);
-  const weights = new Map();
-  for (const [name, shape] of engine.weightShapes(config)) {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const isNorm = /(ln_|norm)[^.]*\.(weight|bias)$/.test(name);
-    const scale = isNorm ? 0.1 : 1 / Math.sqrt(shape.at(-1));
-    weights.set(name, Float32Array.from({ length: size }, () => (isNorm && name.endsWith('.weight') ? 1 : 0) + (random() * 2 - 1) * scale));
-  }
-  return weights;
-}
-
 function randomAdapter(engine, config, modules, seed) {
   const random = engine.seededRandom(seed);
   const factors = new Map();
@@ -281,33 +243,6 @@ function zipfSampler(n, s, random) {
       else hi = mid;
     }
     return lo;
-  };
-}
-
-async function timed(fn) {
-  const started = performance.now();
-  await fn();
-  return { seconds: (performance.now() - started) / 1000 };
-}
-
-function median(values) {
-  return percentile(values, 0.5);
-}
-
-function percentile(values, p) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
-}
-
-function machine(engine) {
-  return {
-    cpu: os.cpus()[0]?.model ?? 'unknown',
-    cores: os.availableParallelism(),
-    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
-    node: process.version,
-    onnxruntime: engine.ort.env.versions?.common ?? 'unknown',
-    executionProvider: EXECUTION_PROVIDER,
-    date: new Date().toISOString(),
   };
 }
 

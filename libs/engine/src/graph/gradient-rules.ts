@@ -80,10 +80,6 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     return [gradA, gradB];
   },
 
-  Gemm: () => {
-    throw new Error('autodiff: Gemm appears only in gradients; forward graphs use MatMul');
-  },
-
   Transpose: (c, node, gradOut) => {
     const perm = node.attributes.perm as number[];
     const inverse = perm.map((_, i) => perm.indexOf(i));

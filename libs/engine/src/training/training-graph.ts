@@ -41,8 +41,8 @@ export function buildTrainingGraph(config: DecoderConfig, weights: DecoderWeight
   const inputs = decoderInputs(g);
   const targets = g.input('target_ids', 'int64', ['B', 'T']);
   const lossMask = g.input('loss_mask', 'float32', ['B', 'T']);
-  const frozenOrAll = trainable.kind === 'all' ? new Set(weightShapes(config).keys()) : new Set<string>();
-  const params = new DecoderParameters(g, config, weights, frozenOrAll);
+  const trainableWeights = trainable.kind === 'all' ? new Set(weightShapes(config).keys()) : new Set<string>();
+  const params = new DecoderParameters(g, config, weights, trainableWeights);
 
   let logits: Tensor;
   let parameters: Tensor[];

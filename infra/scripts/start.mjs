@@ -26,19 +26,21 @@ await applyMigrations(database.ownerUrl, (line) => console.log(`  ${line}`));
 const platformKey = process.env.PLATFORM_ADMIN_KEY ?? persistentSecret('platform-admin-key', () => 'tpa_' + randomBytes(24).toString('base64url'));
 const port = process.env.PORT ?? '8080';
 step(`starting the gateway on port ${port}`);
+const serviceEnv = (poolSize) => ({ ...process.env, DATABASE_URL: database.appUrl, DATABASE_POOL_SIZE: database.embedded ? '1' : poolSize, REDIS_URL: redisUrl });
 const gateway = spawnChild(process.execPath, ['apps/gateway/dist/main.js'], {
   stdio: ['ignore', 'pipe', 'inherit'],
-  env: {
-    ...process.env,
-    DATABASE_URL: database.appUrl,
-    DATABASE_POOL_SIZE: database.embedded ? '1' : (process.env.DATABASE_POOL_SIZE ?? '10'),
-    REDIS_URL: redisUrl,
-    PLATFORM_ADMIN_KEY: platformKey,
-    PORT: port,
-    HOST: process.env.HOST ?? '127.0.0.1',
-  },
+  env: { ...serviceEnv(process.env.DATABASE_POOL_SIZE ?? '10'), PLATFORM_ADMIN_KEY: platformKey, PORT: port, HOST: process.env.HOST ?? '127.0.0.1' },
 });
 const url = await waitForListening(gateway);
+// Embedded PGlite is one database session: a second process would share its transactions.
+const worker = database.embedded
+  ? null
+  : (step('starting a worker (fine-tunes on the demo model)'),
+    spawnChild(process.execPath, ['apps/worker/dist/main.js'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...serviceEnv(process.env.WORKER_DATABASE_POOL_SIZE ?? '4'), LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn' },
+    }));
+if (!worker) console.log('  no worker: embedded PGlite serves one process; fine-tunes need a Postgres server (DATABASE_URL)');
 const demo = await seedDemoTenant(url, platformKey);
 
 console.log(`
@@ -52,8 +54,16 @@ Tessera is running.
 Try:  curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/v1/groups
 Stop with Ctrl-C.`);
 
-for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => gateway.kill('SIGTERM'));
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => {
+    worker?.kill('SIGTERM');
+    gateway.kill('SIGTERM');
+  });
+}
+const exited = (child) => new Promise((resolve) => (!child || child.exitCode !== null ? resolve() : child.once('exit', resolve)));
 gateway.once('exit', async (code) => {
+  if (worker && worker.exitCode === null) worker.kill('SIGTERM');
+  await exited(worker);
   await database.stop?.();
   process.exit(code ?? 0);
 });

@@ -13,7 +13,7 @@ describe('tenant isolation', () => {
   const bIds: Record<string, string> = {};
 
   before(async () => {
-    gateway = await startTestGateway();
+    gateway = await startTestGateway({ QUEUE_PREFIX: `isolation-${process.pid}` });
     a = await createTenant(gateway, 'tenant A');
     b = await createTenant(gateway, 'tenant B');
     const group = await call(gateway, 'POST', '/v1/groups', { key: b.adminKey, body: { name: 'b-secret' } });
@@ -24,8 +24,16 @@ describe('tenant isolation', () => {
       body: { principal_id: principal.body.id },
     });
     const dataset = await call(gateway, 'POST', '/v1/datasets', { key: b.adminKey, body: { name: 'b data', format: 'text' } });
+    await call(gateway, 'PUT', `/v1/datasets/${dataset.body.id}/content`, { key: b.adminKey, rawBody: '{"text":"b only"}\n', headers: { 'content-type': 'application/x-ndjson' } });
+    // Queued under its own prefix, where no worker looks: it stays queued.
+    const fineTune = await call(gateway, 'POST', '/v1/fine-tunes', { key: b.adminKey, body: { base_model: 'tessera-demo', dataset_id: dataset.body.id, adapter_name: 'b-adapter' } });
     Object.assign(bIds, {
       dataset_id: dataset.body.id,
+      // A base model of no tenant's: 404 like any id the caller cannot see.
+      base_model_id: 'bm_00000000000000000000000002',
+      job_id: fineTune.body.id,
+      adapter_id: fineTune.body.adapter_id,
+      version: '1',
       group_id: group.body.id,
       principal_id: principal.body.id,
       api_key_id: key.body.id,
@@ -69,6 +77,8 @@ describe('tenant isolation', () => {
     assert.equal(key.body.revoked_at, null);
     const members = await call(gateway, 'GET', `/v1/groups/${bIds.group_id}/members`, { key: b.adminKey });
     assert.equal(members.body.data.length, 1);
+    const job = await call(gateway, 'GET', `/v1/fine-tunes/${bIds.job_id}`, { key: b.adminKey });
+    assert.equal(job.body.status, 'queued', 'A could not cancel B\'s fine-tune');
   });
 
   it("will not link tenant B's principal or key into tenant A's group", async () => {

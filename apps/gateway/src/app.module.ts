@@ -3,6 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { blobStoreProvider } from './common/blob-store.provider.js';
+import { trainQueueProvider } from './common/queues.provider.js';
 import { databaseProvider } from './common/database.provider.js';
 import { HttpMetrics } from './common/http-metrics.js';
 import { IdempotencyInterceptor } from './common/idempotency.interceptor.js';
@@ -11,7 +12,10 @@ import { RateLimiter } from './common/rate-limiter.service.js';
 import { redisProvider } from './common/redis.provider.js';
 import { SchemaValidationPipe } from './common/schema-validation.pipe.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway-config.js';
+import { AdaptersModule } from './adapters/adapters.module.js';
+import { BaseModelsModule } from './base-models/base-models.module.js';
 import { DatasetsModule } from './datasets/datasets.module.js';
+import { FineTunesModule } from './fine-tunes/fine-tunes.module.js';
 import { GroupsModule } from './groups/groups.module.js';
 import { HealthController } from './health/health.controller.js';
 import { PrincipalsModule } from './principals/principals.module.js';
@@ -24,8 +28,8 @@ class InfrastructureModule {
     return {
       module: InfrastructureModule,
       global: true,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, blobStoreProvider, RateLimiter],
-      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, blobStoreProvider, RateLimiter],
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, RateLimiter],
+      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, RateLimiter],
     };
   }
 }
@@ -35,7 +39,7 @@ export class AppModule {
   static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule],
+      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

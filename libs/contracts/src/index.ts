@@ -5,3 +5,4 @@ export * from './access.js';
 export * from './health.js';
 export * from './text.js';
 export * from './datasets.js';
+export * from './fine-tunes.js';

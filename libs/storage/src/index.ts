@@ -3,3 +3,6 @@ export type { BlobRef, BlobSource, BlobStore } from './blob-store.js';
 export { FsBlobStore } from './fs-blob-store.js';
 export { S3BlobStore } from './s3-blob-store.js';
 export type { S3BlobStoreOptions } from './s3-blob-store.js';
+export { tenantBlobStores } from './tenant-blob-stores.js';
+export type { BlobStoreSettings, TenantBlobStores } from './tenant-blob-stores.js';
+export { blobStoreEnv, blobStoreSettings, s3NeedsBucket } from './blob-store-env.js';

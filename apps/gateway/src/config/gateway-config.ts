@@ -1,3 +1,4 @@
+import { blobStoreEnv, s3NeedsBucket } from '@tessera/storage';
 import { z } from 'zod';
 
 const configSchema = z.object({
@@ -11,17 +12,13 @@ const configSchema = z.object({
   BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
   IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
-  /** Blob store: `fs` keeps blobs under DATA_DIR/blobs; `s3` in S3_BUCKET (S3_ENDPOINT for S3-compatible servers). */
-  BLOB_STORE: z.enum(['fs', 's3']).default('fs'),
-  DATA_DIR: z.string().default('.data'),
-  S3_BUCKET: z.string().optional(),
-  S3_PREFIX: z.string().default(''),
-  S3_ENDPOINT: z.string().optional(),
-  S3_REGION: z.string().default('us-east-1'),
+  /** Namespace of the BullMQ keys in Redis; gateway and workers of one deployment share it. */
+  QUEUE_PREFIX: z.string().min(1).default('bull'),
+  ...blobStoreEnv,
   DATASET_MAX_BYTES: z.coerce.number().int().min(1).default(100 * 1_048_576),
   /** How many bad lines an upload's 400 lists (all are counted). */
   DATASET_MAX_ERRORS: z.coerce.number().int().min(1).max(1000).default(20),
-}).refine((c) => c.BLOB_STORE !== 's3' || !!c.S3_BUCKET, { message: 'S3_BUCKET is required when BLOB_STORE=s3', path: ['S3_BUCKET'] });
+}).refine(...s3NeedsBucket);
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 

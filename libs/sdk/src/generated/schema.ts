@@ -334,6 +334,211 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/base-models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List the base models this tenant may use (the platform's and its own) */
+        get: operations["getV1BaseModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a base model */
+        get: operations["getV1BaseModelsBaseModelId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fine-tunes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List fine-tunes */
+        get: operations["getV1FineTunes"];
+        put?: never;
+        /** Start a fine-tune: trains a new version of the named adapter on a dataset */
+        post: operations["postV1FineTunes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fine-tunes/{job_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a fine-tune: status, progress, metrics */
+        get: operations["getV1FineTunesJobId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fine-tunes/{job_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a fine-tune (a running one stops within a step, keeping a checkpoint) */
+        post: operations["postV1FineTunesJobIdCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fine-tunes/{job_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A fine-tune's events (status, messages, metrics); with Accept: text/event-stream, a live stream that ends with the job */
+        get: operations["getV1FineTunesJobIdEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/fine-tunes/{job_id}/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A fine-tune's checkpoints */
+        get: operations["getV1FineTunesJobIdCheckpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/adapters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List adapters */
+        get: operations["getV1Adapters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/adapters/{adapter_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an adapter */
+        get: operations["getV1AdaptersAdapterId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/adapters/{adapter_id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List an adapter's versions */
+        get: operations["getV1AdaptersAdapterIdVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/adapters/{adapter_id}/versions/{version}/adapter_model.safetensors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a ready version's weights (PEFT's adapter_model.safetensors) */
+        get: operations["getV1AdaptersAdapterIdVersionsVersionAdapterModelSafetensors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a ready version's PEFT adapter_config.json */
+        get: operations["getV1AdaptersAdapterIdVersionsVersionAdapterConfigJson"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -522,6 +727,172 @@ export interface components {
         };
         /** @enum {string} */
         DocumentStatus: "active" | "deleting" | "deleted";
+        BaseModelList: {
+            data: components["schemas"]["BaseModel"][];
+            has_more: boolean;
+        };
+        BaseModel: {
+            id: string;
+            name: string;
+            /** @enum {string} */
+            architecture: "gpt2" | "llama";
+            config: {
+                [key: string]: unknown;
+            };
+            /** @enum {string} */
+            owner: "platform" | "tenant";
+            /** Format: date-time */
+            created_at: string;
+        };
+        CreateFineTuneRequest: {
+            /** @description A base model, by id (bm_…) or name */
+            base_model: string;
+            dataset_id: string;
+            /** @description The adapter to create, or to add a version to */
+            adapter_name: string;
+            hyperparameters?: components["schemas"]["HyperparametersRequest"];
+            /** @description Share of records held out for validation (default 0.1) */
+            validation_split?: number;
+        };
+        HyperparametersRequest: {
+            rank?: number;
+            alpha?: number;
+            /** @description Default: every projection of the base model */
+            target_modules?: components["schemas"]["TargetModule"][];
+            learning_rate?: number;
+            epochs?: number;
+            /** @description Overrides epochs */
+            max_steps?: number;
+            batch_size?: number;
+            max_sequence_length?: number;
+            seed?: number;
+            /** @description Steps between checkpoints */
+            checkpoint_every?: number;
+        };
+        /** @enum {string} */
+        TargetModule: "attn.c_attn" | "attn.c_proj" | "mlp.c_fc" | "mlp.c_proj" | "self_attn.q_proj" | "self_attn.k_proj" | "self_attn.v_proj" | "self_attn.o_proj" | "mlp.gate_proj" | "mlp.up_proj" | "mlp.down_proj";
+        FineTune: {
+            id: string;
+            status: components["schemas"]["JobStatus"];
+            base_model_id: string;
+            dataset_id: string | null;
+            adapter_id: string | null;
+            adapter_version_id: string | null;
+            hyperparameters: components["schemas"]["Hyperparameters"];
+            validation_split: number;
+            /** @description 0 to 1 */
+            progress: number;
+            metrics: components["schemas"]["FineTuneMetrics"] | null;
+            error: {
+                message: string;
+            } | null;
+            attempts: number;
+            /** Format: date-time */
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+        };
+        /** @enum {string} */
+        JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
+        Hyperparameters: {
+            rank: number;
+            alpha: number;
+            /** @description Default: every projection of the base model */
+            target_modules?: components["schemas"]["TargetModule"][];
+            learning_rate: number;
+            epochs: number;
+            /** @description Overrides epochs */
+            max_steps?: number;
+            batch_size: number;
+            max_sequence_length: number;
+            seed: number;
+            /** @description Steps between checkpoints */
+            checkpoint_every: number;
+        };
+        FineTuneMetrics: {
+            steps: number;
+            train_loss: number;
+            validation_loss: number | null;
+            validation_accuracy: number | null;
+            /** @description The base model's validation loss before training */
+            base_validation_loss: number | null;
+            train_tokens: number;
+            seconds: number;
+            tokens_per_second: number;
+        };
+        FineTuneList: {
+            data: components["schemas"]["FineTune"][];
+            has_more: boolean;
+        };
+        JobEventList: {
+            data: components["schemas"]["JobEvent"][];
+            has_more: boolean;
+        };
+        JobEvent: {
+            id: string;
+            /** @enum {string} */
+            type: "status" | "message" | "metric";
+            message: string | null;
+            /** @description Metric events: step, loss, learning_rate, tokens_per_second, validation_loss, … */
+            data: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        CheckpointList: {
+            data: components["schemas"]["Checkpoint"][];
+            has_more: boolean;
+        };
+        Checkpoint: {
+            id: string;
+            step: number;
+            /** Format: date-time */
+            created_at: string;
+        };
+        AdapterList: {
+            data: components["schemas"]["Adapter"][];
+            has_more: boolean;
+        };
+        Adapter: {
+            id: string;
+            name: string;
+            description: string | null;
+            base_model_id: string;
+            access_group_id: string | null;
+            /** @enum {string} */
+            status: "active" | "archived" | "deleted";
+            latest_ready_version: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        AdapterVersionList: {
+            data: components["schemas"]["AdapterVersion"][];
+            has_more: boolean;
+        };
+        AdapterVersion: {
+            id: string;
+            adapter_id: string;
+            version: number;
+            status: components["schemas"]["AdapterVersionStatus"];
+            rank: number;
+            alpha: number;
+            target_modules: string[];
+            seed: number;
+            /** @description Content address of adapter_model.safetensors */
+            weights_sha256: string | null;
+            metrics: components["schemas"]["FineTuneMetrics"] | null;
+            training_job_id: string | null;
+            /** @description Documents that trained this version */
+            document_count: number;
+            /** Format: date-time */
+            created_at: string;
+            ready_at: string | null;
+        };
+        /** @enum {string} */
+        AdapterVersionStatus: "queued" | "training" | "ready" | "stale" | "archived" | "deleted";
         Problem: {
             /** @description Stable identifier of the error kind, e.g. /problems/validation */
             type: string;
@@ -1392,6 +1763,419 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DocumentList"];
                 };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1BaseModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModelList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1BaseModelsBaseModelId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModel"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1FineTunes: {
+        parameters: {
+            query?: {
+                limit?: number;
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FineTuneList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1FineTunes: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateFineTuneRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FineTune"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1FineTunesJobId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FineTune"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1FineTunesJobIdCancel: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FineTune"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1FineTunesJobIdEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                after?: string;
+            };
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobEventList"];
+                    "text/event-stream": components["schemas"]["JobEventList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1FineTunesJobIdCheckpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1Adapters: {
+        parameters: {
+            query?: {
+                limit?: number;
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1AdaptersAdapterId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adapter"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1AdaptersAdapterIdVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterVersionList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1AdaptersAdapterIdVersionsVersionAdapterModelSafetensors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1AdaptersAdapterIdVersionsVersionAdapterConfigJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Problem details (RFC 9457) */
             default: {

@@ -1,0 +1,14 @@
+import type { Provider } from '@nestjs/common';
+import { redisConnection, trainQueue, type TrainJobData } from '@tessera/queue';
+import type { Queue } from 'bullmq';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
+
+export const TRAIN_QUEUE = Symbol('TRAIN_QUEUE');
+export type TrainQueue = Queue<TrainJobData>;
+
+export const trainQueueProvider: Provider = {
+  provide: TRAIN_QUEUE,
+  inject: [GATEWAY_CONFIG],
+  // BullMQ connects lazily on first use, so building the app (openapi.json) needs no Redis.
+  useFactory: (config: GatewayConfig): TrainQueue => trainQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+};

@@ -1,0 +1,158 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { newId, withHyperparameterDefaults, type CheckpointDto, type CreateFineTune, type FineTune, type Hyperparameters, type JobEventDto, type ListQuery, type Page } from '@tessera/contracts';
+import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
+import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
+import { recordAudit } from '../common/audit.util.js';
+import { findBaseModel } from '../base-models/base-models.service.js';
+import type { Caller } from '../common/caller.js';
+import { pageArgs, toPage } from '../common/pagination.util.js';
+import { ProblemException } from '../common/problem.exception.js';
+import { TRAIN_QUEUE, type TrainQueue } from '../common/queues.provider.js';
+import { toCheckpointDto, toFineTuneDto, toJobEventDto, type FineTuneParams } from './fine-tune.mapper.js';
+
+const GPT2_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
+const LLAMA_MODULES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
+
+@Injectable()
+export class FineTunesService {
+  private readonly logger = new Logger(FineTunesService.name);
+
+  constructor(
+    private readonly database: Database,
+    @Inject(TRAIN_QUEUE) private readonly trainQueue: TrainQueue,
+  ) {}
+
+  /**
+   * Records the job, its adapter and the version it will produce, then enqueues it. Postgres
+   * is the source of truth; the queue only says "job X is waiting".
+   */
+  async create(caller: Caller, body: CreateFineTune): Promise<FineTune> {
+    const job = await this.database.withTenant(caller, async (tx) => {
+      const dataset = await tx.dataset.findFirst({ where: { id: body.dataset_id, tenantId: caller.tenantId } });
+      if (!dataset) throw ProblemException.notFound('dataset', body.dataset_id);
+      if (dataset.status !== 'ready') throw new ProblemException('conflict', `Dataset ${dataset.id} has no content yet (status ${dataset.status}): upload it first`);
+      const baseModel = await findBaseModel(tx, caller, body.base_model);
+      const h = withHyperparameterDefaults(body.hyperparameters);
+      checkAgainstModel(h, baseModel.architecture, baseModel.config as { maxPositions: number });
+
+      let adapter = await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name } });
+      if (adapter && adapter.baseModelId !== baseModel.id) {
+        throw new ProblemException('conflict', `Adapter ${body.adapter_name} belongs to another base model (${adapter.baseModelId})`);
+      }
+      adapter ??= await tx.adapter.create({ data: { id: newId('ad'), tenantId: caller.tenantId, name: body.adapter_name, baseModelId: baseModel.id } });
+      const last = await tx.adapterVersion.findFirst({ where: { adapterId: adapter.id }, orderBy: { version: 'desc' } });
+      const version = await tx.adapterVersion.create({
+        data: {
+          id: newId('adv'),
+          tenantId: caller.tenantId,
+          adapterId: adapter.id,
+          version: (last?.version ?? 0) + 1,
+          rank: h.rank,
+          alpha: h.alpha,
+          targetModules: h.target_modules ?? (baseModel.architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES),
+          seed: h.seed,
+        },
+      });
+      const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
+      const row = await tx.job.create({
+        data: {
+          id: newId('job'),
+          tenantId: caller.tenantId,
+          kind: 'fine_tune',
+          baseModelId: baseModel.id,
+          datasetId: dataset.id,
+          adapterId: adapter.id,
+          adapterVersionId: version.id,
+          params: params as never,
+        },
+      });
+      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: caller.tenantId, jobId: row.id, type: 'status', message: 'queued' } });
+      await recordAudit(tx, caller, 'fine_tune.created', { type: 'job', id: row.id });
+      return row;
+    });
+    try {
+      // The job id is BullMQ's job id too: enqueueing twice cannot make two jobs.
+      await this.trainQueue.add('fine_tune', { jobId: job.id, tenantId: caller.tenantId }, { jobId: job.id, ...TRAIN_JOB_OPTIONS });
+    } catch (error) {
+      this.logger.error(`enqueueing ${job.id} failed: ${(error as Error).message}`);
+      await this.finish(caller, job.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
+      throw new ProblemException('unavailable', 'The job queue is unavailable; the fine-tune was not started');
+    }
+    return toFineTuneDto(job);
+  }
+
+  async list(ctx: TenantContext, query: ListQuery): Promise<Page<FineTune>> {
+    const args = pageArgs(query);
+    const rows = await this.database.withTenant(ctx, (tx) => tx.job.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, kind: 'fine_tune' } }));
+    return toPage(rows, query, toFineTuneDto);
+  }
+
+  async get(ctx: TenantContext, id: string): Promise<FineTune> {
+    return toFineTuneDto(await this.database.withTenant(ctx, (tx) => findJob(tx, ctx, id)));
+  }
+
+  /**
+   * A queued job is taken off the queue and cancelled at once; a running one is flagged and
+   * its worker stops within a step, keeping a checkpoint.
+   */
+  async cancel(caller: Caller, id: string): Promise<FineTune> {
+    const job = await this.database.withTenant(caller, async (tx) => {
+      const row = await findJob(tx, caller, id);
+      if (row.status !== 'queued' && row.status !== 'running') throw new ProblemException('conflict', `Fine-tune ${id} has already ended (${row.status})`);
+      await recordAudit(tx, caller, 'fine_tune.cancel_requested', { type: 'job', id });
+      return tx.job.update({ where: { id }, data: { cancelRequestedAt: row.cancelRequestedAt ?? new Date() } });
+    });
+    if (job.status === 'queued') {
+      const queued = await this.trainQueue.getJob(id);
+      // remove() fails while a worker holds the job's lock: then the worker cancels it.
+      const removed = queued ? await queued.remove().then(() => true, () => false) : true;
+      if (removed) return toFineTuneDto(await this.finish(caller, id, 'cancelled', null));
+    }
+    return toFineTuneDto(job);
+  }
+
+  async events(ctx: TenantContext, id: string, query: ListQuery): Promise<Page<JobEventDto>> {
+    const args = pageArgs(query);
+    const rows = await this.database.withTenant(ctx, async (tx) => {
+      await findJob(tx, ctx, id);
+      return tx.jobEvent.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, jobId: id } });
+    });
+    return toPage(rows, query, toJobEventDto);
+  }
+
+  async checkpoints(ctx: TenantContext, id: string): Promise<Page<CheckpointDto>> {
+    const rows = await this.database.withTenant(ctx, async (tx) => {
+      await findJob(tx, ctx, id);
+      return tx.checkpoint.findMany({ where: { tenantId: ctx.tenantId, jobId: id }, orderBy: { step: 'asc' } });
+    });
+    return { data: rows.map(toCheckpointDto), has_more: false };
+  }
+
+  private finish(ctx: TenantContext, id: string, status: 'failed' | 'cancelled', error: { message: string } | null) {
+    return this.database.withTenant(ctx, async (tx) => {
+      const row = await tx.job.update({ where: { id }, data: { status, finishedAt: new Date(), ...(error ? { error } : {}) } });
+      if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'archived' } });
+      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: ctx.tenantId, jobId: id, type: 'status', message: status } });
+      return row;
+    });
+  }
+}
+
+export async function findJob(tx: TenantTransaction, ctx: TenantContext, id: string) {
+  const row = await tx.job.findFirst({ where: { id, tenantId: ctx.tenantId, kind: 'fine_tune' } });
+  if (!row) throw ProblemException.notFound('fine-tune', id);
+  return row;
+}
+
+/** What only the base model can say about the request: its projections and context length. */
+function checkAgainstModel(h: Hyperparameters, architecture: string, config: { maxPositions: number }): void {
+  const errors = [];
+  const modules = architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES;
+  for (const [i, m] of (h.target_modules ?? []).entries()) {
+    if (!modules.includes(m)) errors.push({ field: `body.hyperparameters.target_modules.${i}`, message: `${m} is not a projection of this ${architecture} model (${modules.join(', ')})` });
+  }
+  if (h.max_sequence_length > config.maxPositions) {
+    errors.push({ field: 'body.hyperparameters.max_sequence_length', message: `the base model reads at most ${config.maxPositions} tokens` });
+  }
+  if (errors.length) throw new ProblemException('validation', 'The hyperparameters do not fit the base model', errors);
+}

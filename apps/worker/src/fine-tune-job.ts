@@ -1,0 +1,235 @@
+import { hyperparametersSchema, newId, type FineTuneMetrics, type Hyperparameters } from '@tessera/contracts';
+import type { Database, TenantContext } from '@tessera/db';
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  hyperparameterProblems,
+  DEFAULT_HYPERPARAMETERS,
+  train,
+  TrainingCancelled,
+  type Hyperparameters as EngineHyperparameters,
+  type TargetModule,
+  type TrainingCheckpoint,
+  type TrainingModel,
+  type TrainingProgress,
+  type TrainingRecord,
+} from '@tessera/engine';
+import type { TrainJobData } from '@tessera/queue';
+import type { TenantBlobStores } from '@tessera/storage';
+import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
+import type { BaseModelLoader } from './base-models.js';
+
+export interface FineTuneDeps {
+  database: Database;
+  blobs: TenantBlobStores;
+  models: BaseModelLoader;
+  threads: number;
+  executionProvider: 'cpu' | 'cuda';
+  /** Aborted when the worker shuts down: the job checkpoints and goes back to the queue. */
+  shutdown: AbortSignal;
+  log: (line: string) => void;
+}
+
+/** How often a running job looks for a cancel request (a cheap indexed read). */
+const CANCEL_POLL_MS = 500;
+
+/**
+ * Runs one fine-tune job: Postgres holds its state, the blob store its data, checkpoints and
+ * result. A retried job (after a crash or a shutdown) resumes from its latest checkpoint, so
+ * the adapter is the same bytes as an uninterrupted run's.
+ */
+export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTuneDeps): Promise<void> {
+  const { jobId, tenantId } = queueJob.data;
+  const ctx: TenantContext = { tenantId };
+  const { database } = deps;
+  const store = deps.blobs.forTenant(tenantId);
+  const row = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId, tenantId } }));
+  if (!row) throw new UnrecoverableError(`job ${jobId} does not exist`);
+  if (row.status === 'succeeded' || row.status === 'failed' || row.status === 'cancelled') return;
+  const event = (type: 'status' | 'message' | 'metric', message: string | null, data?: Record<string, unknown>) =>
+    database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
+  const finish = async (status: 'failed' | 'cancelled', message: string | null) => {
+    await database.withTenant(ctx, async (tx) => {
+      await tx.job.update({ where: { id: jobId }, data: { status, finishedAt: new Date(), ...(message ? { error: { message } } : {}) } });
+      if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'archived' } });
+    });
+    await event('status', status, message ? { error: message } : undefined);
+  };
+  if (row.cancelRequestedAt) return finish('cancelled', null);
+
+  await database.withTenant(ctx, async (tx) => {
+    await tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() } });
+    if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'training' } });
+  });
+  await event('status', 'running', { attempt: row.attempts + 1 });
+
+  // Everything that can be wrong with the inputs is found here, before training: no retry helps it.
+  let model: TrainingModel;
+  let records: TrainingRecord[];
+  let documentIds: string[];
+  let hyperparameters: EngineHyperparameters;
+  let validationFraction: number;
+  try {
+    const [baseModel, dataset] = await database.withTenant(ctx, (tx) =>
+      Promise.all([tx.baseModel.findFirstOrThrow({ where: { id: row.baseModelId! } }), tx.dataset.findFirstOrThrow({ where: { id: row.datasetId!, tenantId } })]),
+    );
+    model = await deps.models.load(baseModel);
+    const params = row.params as { hyperparameters: unknown; validation_split: number };
+    validationFraction = params.validation_split;
+    hyperparameters = engineHyperparameters(hyperparametersSchema.parse(params.hyperparameters), validationFraction);
+    const problems = hyperparameterProblems(hyperparameters, model.config);
+    if (problems.length) throw new Error(`hyperparameters: ${problems.join('; ')}`);
+    const documents = await database.withTenant(ctx, (tx) => tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active' } }));
+    const active = new Map(documents.map((d) => [d.externalId, d.id]));
+    ({ records, documentIds } = datasetRecords(new TextDecoder().decode(await store.get(dataset.blob!)), active));
+    if (records.length === 0) throw new Error('the dataset has no active documents to train on');
+  } catch (error) {
+    const message = (error as Error).message;
+    await finish('failed', message);
+    throw new UnrecoverableError(message);
+  }
+
+  const latest = await database.withTenant(ctx, (tx) => tx.checkpoint.findFirst({ where: { tenantId, jobId }, orderBy: { step: 'desc' } }));
+  let resume: TrainingCheckpoint | undefined;
+  if (latest) {
+    resume = decodeCheckpoint(await store.get(latest.blob));
+    await event('message', `resuming from the checkpoint of step ${latest.step}`);
+  }
+
+  // Cancel requests and shutdown both end the run at the next step boundary.
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort('shutdown');
+  deps.shutdown.addEventListener('abort', onShutdown);
+  if (deps.shutdown.aborted) onShutdown();
+  let lastCancelCheck = 0;
+  // Progress writes are chained so they land in order and never overlap.
+  let writes: Promise<unknown> = Promise.resolve();
+  const later = (work: () => Promise<unknown>) => (writes = writes.then(work).catch((e) => deps.log(`job ${jobId}: writing progress failed: ${(e as Error).message}`)));
+  const onProgress = (p: TrainingProgress) => {
+    const data = {
+      step: p.step,
+      total_steps: p.totalSteps,
+      loss: p.loss,
+      learning_rate: p.learningRate,
+      grad_norm: p.gradNorm,
+      tokens_per_second: p.tokensPerSecond,
+      ...(p.validation ? { validation_loss: p.validation.loss, validation_accuracy: p.validation.accuracy } : {}),
+    };
+    later(async () => {
+      await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { progress: p.step / p.totalSteps } }));
+      await event('metric', null, data);
+      if (Date.now() - lastCancelCheck > CANCEL_POLL_MS) {
+        lastCancelCheck = Date.now();
+        const current = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId }, select: { cancelRequestedAt: true } }));
+        if (current?.cancelRequestedAt) stop.abort('cancel');
+      }
+    });
+  };
+  const onCheckpoint = async (checkpoint: TrainingCheckpoint) => {
+    await writes;
+    const ref = await store.put(encodeCheckpoint(checkpoint));
+    await database.withTenant(ctx, (tx) =>
+      tx.checkpoint.upsert({
+        where: { jobId_step: { jobId, step: checkpoint.step } },
+        create: { id: newId('ckpt'), tenantId, jobId, step: checkpoint.step, blob: ref.sha256 },
+        update: { blob: ref.sha256 },
+      }),
+    );
+  };
+
+  try {
+    const result = await train({
+      model,
+      data: records,
+      hyperparameters,
+      threads: deps.threads,
+      executionProvider: deps.executionProvider,
+      signal: stop.signal,
+      onProgress,
+      onCheckpoint,
+      ...(resume ? { resume } : {}),
+    });
+    await writes;
+    const weights = await store.put(result.peft.weights);
+    const metrics: FineTuneMetrics = {
+      steps: result.metrics.steps,
+      train_loss: result.metrics.trainLoss,
+      validation_loss: result.metrics.validationLoss,
+      validation_accuracy: result.metrics.validationAccuracy,
+      base_validation_loss: result.metrics.initialValidationLoss,
+      train_tokens: result.metrics.trainTokens,
+      seconds: result.metrics.seconds,
+      tokens_per_second: result.metrics.tokensPerSecond,
+    };
+    await database.withTenant(ctx, async (tx) => {
+      if (row.adapterVersionId) {
+        await tx.adapterVersion.update({
+          where: { id: row.adapterVersionId },
+          data: {
+            status: 'ready',
+            weightsBlob: weights.sha256,
+            metrics: metrics as never,
+            centroid: new Uint8Array(Float32Array.from(result.centroid).buffer),
+            trainingJobId: jobId,
+            readyAt: new Date(),
+          },
+        });
+        await tx.adapterVersionDocument.createMany({ data: documentIds.map((documentId) => ({ tenantId, adapterVersionId: row.adapterVersionId!, documentId })), skipDuplicates: true });
+      }
+      await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, adapter_version_id: row.adapterVersionId } as never } });
+    });
+    await event('status', 'succeeded', metrics as never);
+  } catch (error) {
+    await writes;
+    if (error instanceof TrainingCancelled) {
+      if (stop.signal.reason === 'shutdown') {
+        await event('message', `worker shutting down after step ${error.checkpoint.step}; the job resumes from this checkpoint`);
+        throw new Error('worker shut down; the job resumes from its checkpoint');
+      }
+      return finish('cancelled', null);
+    }
+    const attemptsLeft = (queueJob.opts.attempts ?? 1) - queueJob.attemptsMade - 1;
+    if (attemptsLeft <= 0) await finish('failed', (error as Error).message);
+    else await event('message', `attempt failed (${(error as Error).message}); retrying`);
+    throw error;
+  } finally {
+    deps.shutdown.removeEventListener('abort', onShutdown);
+  }
+}
+
+/** The API's hyperparameters in the engine's terms. */
+function engineHyperparameters(h: Hyperparameters, validationFraction: number): EngineHyperparameters {
+  return {
+    ...DEFAULT_HYPERPARAMETERS,
+    rank: h.rank,
+    alpha: h.alpha,
+    ...(h.target_modules ? { targetModules: h.target_modules as TargetModule[] } : {}),
+    learningRate: h.learning_rate,
+    epochs: h.epochs,
+    ...(h.max_steps ? { maxSteps: h.max_steps } : {}),
+    batchSize: h.batch_size,
+    maxSequenceLength: h.max_sequence_length,
+    seed: h.seed,
+    checkpointEvery: h.checkpoint_every,
+    validationFraction,
+  };
+}
+
+/**
+ * The dataset's records of active documents, in file order, without their routing fields
+ * (records that named no document_id are documents `line-<n>`, as the upload recorded them).
+ */
+export function datasetRecords(jsonl: string, activeDocuments: Map<string, string>): { records: TrainingRecord[]; documentIds: string[] } {
+  const records: TrainingRecord[] = [];
+  const used = new Set<string>();
+  jsonl.split('\n').forEach((line, index) => {
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text.trim() === '') return;
+    const { document_id: externalId, access_group: _group, ...record } = JSON.parse(text) as Record<string, unknown>;
+    const id = activeDocuments.get(typeof externalId === 'string' ? externalId : `line-${index + 1}`);
+    if (!id) return;
+    used.add(id);
+    records.push(record as TrainingRecord);
+  });
+  return { records, documentIds: [...used] };
+}

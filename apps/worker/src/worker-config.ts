@@ -1,0 +1,35 @@
+import os from 'node:os';
+import path from 'node:path';
+import { blobStoreEnv, s3NeedsBucket } from '@tessera/storage';
+import { z } from 'zod';
+
+/** models/ of this repository: where `builtin:<name>` base models live. */
+const REPO_MODELS = path.resolve(import.meta.dirname, '../../../models');
+
+const configSchema = z
+  .object({
+    DATABASE_URL: z.string().min(1, "DATABASE_URL is required (the tessera_app role's connection)"),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(4),
+    REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+    QUEUE_PREFIX: z.string().min(1).default('bull'),
+    ...blobStoreEnv,
+    MODELS_DIR: z.string().default(REPO_MODELS),
+    /** onnxruntime intra-op threads; fixed so a resumed job computes exactly what it would have. */
+    WORKER_THREADS: z.coerce.number().int().min(1).default(os.availableParallelism()),
+    EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+    /** How long a job's lock lasts without renewal: a killed worker's job is picked up after about this long. */
+    LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+    STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'silent']).default('info'),
+  })
+  .refine(...s3NeedsBucket);
+
+export type WorkerConfig = z.infer<typeof configSchema>;
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`invalid worker configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
+
+const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
+
+/** A small synthetic domain the demo model has never seen. */
+function recipes(count: number): string {
+  const grains = ['flour', 'rice', 'oats', 'sugar'];
+  const fruit = ['eggs', 'apples', 'lemons'];
+  let seed = 7;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+  return Array.from({ length: count }, (_, i) =>
+    JSON.stringify({ text: `mix ${1 + next(4)} cups of ${grains[next(4)]} with ${1 + next(6)} ${fruit[next(3)]}, stir well, then bake for ${10 + next(50)} minutes.`, document_id: `r${i % 10}` }),
+  ).join('\n');
+}
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\``);
+  return value;
+}
+
+describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob store', () => {
+  let dataDir: string;
+  let gateway: GatewayProcess;
+  let workers: WorkerProcess[] = [];
+  let client: TesseraApi;
+  let key: string;
+  let datasetId: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-'));
+    env = {
+      DATABASE_URL: requiredEnv('TEST_DATABASE_URL'),
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15',
+      DATA_DIR: dataDir,
+      // Its own queue namespace: no other test's worker takes these jobs, nor this worker theirs.
+      QUEUE_PREFIX: `e2e-${process.pid}`,
+    };
+    gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
+    // A short lock so a killed worker's job is picked up within seconds.
+    workers.push(await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }));
+    const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
+    key = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Fine-tuners' } }))).api_key.secret;
+    client = createTesseraClient({ baseUrl: gateway.url, apiKey: key });
+    const dataset = await unwrap(client.POST('/v1/datasets', { body: { name: 'recipes', format: 'text' } }));
+    const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+      body: recipes(120),
+    });
+    assert.equal(uploaded.status, 200, await uploaded.text());
+    datasetId = dataset.id;
+  });
+
+  after(async () => {
+    for (const worker of workers) await worker.stop();
+    assert.equal(await gateway.stop(), 0);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const startFineTune = (adapterName: string, maxSteps: number) =>
+    unwrap(
+      client.POST('/v1/fine-tunes', {
+        body: {
+          base_model: 'tessera-demo',
+          dataset_id: datasetId,
+          adapter_name: adapterName,
+          hyperparameters: { max_steps: maxSteps, batch_size: 4, max_sequence_length: 64, learning_rate: 5e-3, checkpoint_every: 4, seed: 3 },
+          validation_split: 0.2,
+        },
+      }),
+    );
+
+  async function waitFor(jobId: string, statuses: string[], timeoutMs = 240_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await unwrap(client.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: jobId } } }));
+      if (statuses.includes(job.status)) return job;
+      if (Date.now() > deadline) throw new Error(`job ${jobId} is still ${job.status}; worker output:\n${workers.map((w) => w.output()).join('\n')}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  const weights = async (adapterId: string, version: number) => {
+    const response = await fetch(`${gateway.url}/v1/adapters/${adapterId}/versions/${version}/adapter_model.safetensors`, { headers: { authorization: `Bearer ${key}` } });
+    assert.equal(response.status, 200);
+    return Buffer.from(await response.arrayBuffer());
+  };
+
+  it('trains an adapter on the demo model; its validation loss ends below the base model\'s; events stream live', async () => {
+    const job = await startFineTune('recipes', 24);
+    assert.equal(job.status, 'queued');
+    // The SSE stream follows the job to its end.
+    const stream = await fetch(`${gateway.url}/v1/fine-tunes/${job.id}/events`, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } });
+    assert.equal(stream.headers.get('content-type'), 'text/event-stream');
+    const text = await stream.text();
+    assert.match(text, /event: metric/);
+    assert.match(text, /event: end\ndata: \{"status":"succeeded"\}/);
+
+    const done = await waitFor(job.id, ['succeeded', 'failed']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.ok(done.metrics!.validation_loss! < done.metrics!.base_validation_loss!, JSON.stringify(done.metrics));
+    const versions = await unwrap(client.GET('/v1/adapters/{adapter_id}/versions', { params: { path: { adapter_id: done.adapter_id! } } }));
+    assert.equal(versions.data[0]!.status, 'ready');
+    assert.equal(versions.data[0]!.document_count, 10);
+    const config = await unwrap(client.GET('/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json', { params: { path: { adapter_id: done.adapter_id!, version: 1 } } }));
+    assert.equal((config as Record<string, unknown>).peft_type, 'LORA');
+    assert.ok((await weights(done.adapter_id!, 1)).length > 1000);
+    const checkpoints = await unwrap(client.GET('/v1/fine-tunes/{job_id}/checkpoints', { params: { path: { job_id: job.id } } }));
+    assert.deepEqual(checkpoints.data.map((c) => c.step), [4, 8, 12, 16, 20, 24]);
+  });
+
+  it('a worker killed with SIGKILL mid-job: the job resumes from its checkpoint on another worker, and the adapter is identical to an uninterrupted run', async () => {
+    const uninterrupted = await waitFor((await startFineTune('recipes-whole', 24)).id, ['succeeded', 'failed']);
+    assert.equal(uninterrupted.status, 'succeeded');
+
+    const job = await startFineTune('recipes-killed', 24);
+    // Wait for a checkpoint, then kill the worker without warning.
+    for (let i = 0; ; i++) {
+      const checkpoints = await unwrap(client.GET('/v1/fine-tunes/{job_id}/checkpoints', { params: { path: { job_id: job.id } } }));
+      if (checkpoints.data.length > 0) break;
+      assert.ok(i < 2000, 'no checkpoint appeared');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await workers[0]!.kill();
+    workers = [await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' })];
+    const done = await waitFor(job.id, ['succeeded', 'failed']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.ok(done.attempts >= 2, `attempts ${done.attempts}`);
+    const events = await unwrap(client.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id }, query: { limit: 100 } } }));
+    assert.ok(events.data.some((e) => /resuming from the checkpoint of step \d+/.test(e.message ?? '')));
+    assert.deepEqual(await weights(done.adapter_id!, 1), await weights(uninterrupted.adapter_id!, 1));
+  });
+});

@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { idSchema } from './id.js';
+import { text } from './text.js';
+
+const timestamp = z.iso.datetime();
+
+export const targetModuleSchema = z
+  .enum(['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'])
+  .meta({ id: 'TargetModule' });
+
+const hyperparameterFields = {
+  rank: z.number().int().min(1).max(64),
+  alpha: z.number().positive().max(1024),
+  target_modules: z.array(targetModuleSchema).min(1).describe('Default: every projection of the base model'),
+  learning_rate: z.number().positive().lt(1),
+  epochs: z.number().int().min(1).max(100),
+  max_steps: z.number().int().min(1).max(1_000_000).describe('Overrides epochs'),
+  batch_size: z.number().int().min(1).max(64),
+  max_sequence_length: z.number().int().min(8).max(4096),
+  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  checkpoint_every: z.number().int().min(1).max(100_000).describe('Steps between checkpoints'),
+};
+
+export const HYPERPARAMETER_DEFAULTS = { rank: 8, alpha: 16, learning_rate: 2e-3, epochs: 1, batch_size: 8, max_sequence_length: 128, seed: 0, checkpoint_every: 25 } as const;
+
+/** What a request may set; anything left out takes HYPERPARAMETER_DEFAULTS. */
+export const hyperparametersRequestSchema = z.strictObject(hyperparameterFields).partial().meta({ id: 'HyperparametersRequest' });
+
+/** A fine-tune's hyperparameters as it runs with them. */
+export const hyperparametersSchema = z
+  .object({ ...hyperparameterFields, target_modules: hyperparameterFields.target_modules.optional(), max_steps: hyperparameterFields.max_steps.optional() })
+  .meta({ id: 'Hyperparameters' });
+export type Hyperparameters = z.infer<typeof hyperparametersSchema>;
+
+export function withHyperparameterDefaults(given: z.infer<typeof hyperparametersRequestSchema> | undefined): Hyperparameters {
+  return hyperparametersSchema.parse({ ...HYPERPARAMETER_DEFAULTS, ...given });
+}
+
+export const createFineTuneSchema = z
+  .strictObject({
+    base_model: text(200).min(1).describe('A base model, by id (bm_…) or name'),
+    dataset_id: idSchema('ds'),
+    adapter_name: text(100)
+      .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit')
+      .describe('The adapter to create, or to add a version to'),
+    hyperparameters: hyperparametersRequestSchema.optional(),
+    validation_split: z.number().min(0).max(0.5).optional().describe('Share of records held out for validation (default 0.1)'),
+  })
+  .meta({ id: 'CreateFineTuneRequest' });
+export type CreateFineTune = z.infer<typeof createFineTuneSchema>;
+
+export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']).meta({ id: 'JobStatus' });
+export type JobStatus = z.infer<typeof jobStatusSchema>;
+
+export const fineTuneMetricsSchema = z
+  .object({
+    steps: z.number().int(),
+    train_loss: z.number(),
+    validation_loss: z.number().nullable(),
+    validation_accuracy: z.number().nullable(),
+    base_validation_loss: z.number().nullable().describe("The base model's validation loss before training"),
+    train_tokens: z.number().int(),
+    seconds: z.number(),
+    tokens_per_second: z.number(),
+  })
+  .meta({ id: 'FineTuneMetrics' });
+export type FineTuneMetrics = z.infer<typeof fineTuneMetricsSchema>;
+
+export const fineTuneSchema = z
+  .object({
+    id: idSchema('job'),
+    status: jobStatusSchema,
+    base_model_id: idSchema('bm'),
+    dataset_id: idSchema('ds').nullable(),
+    adapter_id: idSchema('ad').nullable(),
+    adapter_version_id: idSchema('adv').nullable(),
+    hyperparameters: hyperparametersSchema,
+    validation_split: z.number(),
+    progress: z.number().describe('0 to 1'),
+    metrics: fineTuneMetricsSchema.nullable(),
+    error: z.object({ message: z.string() }).nullable(),
+    attempts: z.number().int(),
+    created_at: timestamp,
+    started_at: timestamp.nullable(),
+    finished_at: timestamp.nullable(),
+  })
+  .meta({ id: 'FineTune' });
+export type FineTune = z.infer<typeof fineTuneSchema>;
+
+export const jobEventSchema = z
+  .object({
+    id: idSchema('jev'),
+    type: z.enum(['status', 'message', 'metric']),
+    message: z.string().nullable(),
+    data: z.record(z.string(), z.unknown()).nullable().describe('Metric events: step, loss, learning_rate, tokens_per_second, validation_loss, …'),
+    created_at: timestamp,
+  })
+  .meta({ id: 'JobEvent' });
+export type JobEventDto = z.infer<typeof jobEventSchema>;
+
+export const checkpointSchema = z
+  .object({ id: idSchema('ckpt'), step: z.number().int(), created_at: timestamp })
+  .meta({ id: 'Checkpoint' });
+export type CheckpointDto = z.infer<typeof checkpointSchema>;
+
+export const baseModelSchema = z
+  .object({
+    id: idSchema('bm'),
+    name: z.string(),
+    architecture: z.enum(['gpt2', 'llama']),
+    config: z.record(z.string(), z.unknown()),
+    owner: z.enum(['platform', 'tenant']),
+    created_at: timestamp,
+  })
+  .meta({ id: 'BaseModel' });
+export type BaseModelDto = z.infer<typeof baseModelSchema>;
+
+export const adapterVersionStatusSchema = z.enum(['queued', 'training', 'ready', 'stale', 'archived', 'deleted']).meta({ id: 'AdapterVersionStatus' });
+
+export const adapterVersionSchema = z
+  .object({
+    id: idSchema('adv'),
+    adapter_id: idSchema('ad'),
+    version: z.number().int(),
+    status: adapterVersionStatusSchema,
+    rank: z.number().int(),
+    alpha: z.number(),
+    target_modules: z.array(z.string()),
+    seed: z.number().int(),
+    weights_sha256: z.string().nullable().describe('Content address of adapter_model.safetensors'),
+    metrics: fineTuneMetricsSchema.nullable(),
+    training_job_id: idSchema('job').nullable(),
+    document_count: z.number().int().describe('Documents that trained this version'),
+    created_at: timestamp,
+    ready_at: timestamp.nullable(),
+  })
+  .meta({ id: 'AdapterVersion' });
+export type AdapterVersionDto = z.infer<typeof adapterVersionSchema>;
+
+export const adapterSchema = z
+  .object({
+    id: idSchema('ad'),
+    name: z.string(),
+    description: z.string().nullable(),
+    base_model_id: idSchema('bm'),
+    access_group_id: idSchema('grp').nullable(),
+    status: z.enum(['active', 'archived', 'deleted']),
+    latest_ready_version: z.number().int().nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'Adapter' });
+export type AdapterDto = z.infer<typeof adapterSchema>;

@@ -1,0 +1,49 @@
+import { Queue, type ConnectionOptions } from 'bullmq';
+
+/** The BullMQ queues of DESIGN.md §1. */
+export const QUEUES = {
+  /** Fine-tune (and later retrain) jobs: payload TrainJobData. */
+  train: 'train',
+  compose: 'compose',
+  webhooks: 'webhooks',
+} as const;
+
+/** One queue per base model's inference workers. */
+export function inferQueue(baseModel: string): string {
+  return `infer.${baseModel}`;
+}
+
+/** What a `train` job carries: Postgres holds the rest (the job row is the source of truth). */
+export interface TrainJobData {
+  jobId: string;
+  tenantId: string;
+}
+
+/**
+ * BullMQ connection settings from a redis:// URL. `maxRetriesPerRequest: null` is what
+ * BullMQ's blocking commands require (workers would otherwise fail when Redis blips).
+ */
+export function redisConnection(url: string): ConnectionOptions {
+  const parsed = new URL(url);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : 0;
+  return {
+    host: parsed.hostname,
+    port: Number(parsed.port || 6379),
+    db,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    ...(parsed.protocol === 'rediss:' ? { tls: {} } : {}),
+    maxRetriesPerRequest: null,
+  };
+}
+
+/**
+ * Retries for transient failures (a lost connection, a restarted worker): exponential
+ * backoff from 2 s. Bad input fails at once (the worker throws UnrecoverableError).
+ */
+export const TRAIN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
+
+/** `prefix` namespaces every queue's Redis keys (BullMQ's default is `bull`): one Redis can hold separate deployments or test runs. */
+export function trainQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<TrainJobData> {
+  return new Queue<TrainJobData>(QUEUES.train, { connection, prefix });
+}

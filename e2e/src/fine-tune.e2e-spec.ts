@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +22,13 @@ function recipes(count: number): string {
   ).join('\n');
 }
 
+/** What a receiver does, written here from the Standard Webhooks spec rather than imported. */
+function signatureValid(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
+  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
+  const expected = `v1,${createHmac('sha256', key).update(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`).digest('base64')}`;
+  return String(headers['webhook-signature']).split(' ').includes(expected) && Math.abs(Date.now() / 1000 - Number(headers['webhook-timestamp'])) < 300;
+}
+
 function requiredEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\``);
@@ -34,6 +43,9 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
   let key: string;
   let datasetId: string;
   let env: Record<string, string>;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-'));
@@ -43,7 +55,19 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
       DATA_DIR: dataDir,
       // Its own queue namespace: no other test's worker takes these jobs, nor this worker theirs.
       QUEUE_PREFIX: `e2e-${process.pid}`,
+      // The test's webhook receiver listens on loopback.
+      WEBHOOK_ALLOW_PRIVATE: 'true',
     };
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        received.push({ headers: request.headers, body });
+        response.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/tessera`;
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
     // A short lock so a killed worker's job is picked up within seconds.
     workers.push(await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }));
@@ -63,6 +87,7 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
   after(async () => {
     for (const worker of workers) await worker.stop();
     assert.equal(await gateway.stop(), 0);
+    await new Promise((resolve) => receiver.close(resolve));
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -95,7 +120,8 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     return Buffer.from(await response.arrayBuffer());
   };
 
-  it('trains an adapter on the demo model; its validation loss ends below the base model\'s; events stream live', async () => {
+  it('upload → fine-tune on the demo model → signed webhook received and verified → adapter ready, its validation loss below the base model\'s; events stream live', async () => {
+    const endpoint = await unwrap(client.POST('/v1/webhooks', { body: { url: receiverUrl, event_types: ['fine_tune.succeeded', 'adapter.ready'] } }));
     const job = await startFineTune('recipes', 24);
     assert.equal(job.status, 'queued');
     // The SSE stream follows the job to its end.
@@ -116,6 +142,17 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     assert.ok((await weights(done.adapter_id!, 1)).length > 1000);
     const checkpoints = await unwrap(client.GET('/v1/fine-tunes/{job_id}/checkpoints', { params: { path: { job_id: job.id } } }));
     assert.deepEqual(checkpoints.data.map((c) => c.step), [4, 8, 12, 16, 20, 24]);
+
+    // The webhooks: both event types, signed with the endpoint's secret, thin payloads naming the job and adapter.
+    for (let i = 0; received.length < 2; i++) {
+      assert.ok(i < 400, `webhooks did not arrive: ${received.length}`);
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    const events = received.map((r) => ({ ...r, payload: JSON.parse(r.body) }));
+    assert.deepEqual(events.map((e) => e.payload.type).sort(), ['adapter.ready', 'fine_tune.succeeded']);
+    for (const e of events) assert.ok(signatureValid(endpoint.secret, e.headers, e.body), `bad signature on ${e.payload.type}`);
+    const succeeded = events.find((e) => e.payload.type === 'fine_tune.succeeded')!;
+    assert.deepEqual(succeeded.payload.data, { id: job.id, adapter_id: done.adapter_id, adapter_version_id: done.adapter_version_id });
   });
 
   it('a worker killed with SIGKILL mid-job: the job resumes from its checkpoint on another worker, and the adapter is identical to an uninterrupted run', async () => {

@@ -27,7 +27,12 @@ describe('tenant isolation', () => {
     await call(gateway, 'PUT', `/v1/datasets/${dataset.body.id}/content`, { key: b.adminKey, rawBody: '{"text":"b only"}\n', headers: { 'content-type': 'application/x-ndjson' } });
     // Queued under its own prefix, where no worker looks: it stays queued.
     const fineTune = await call(gateway, 'POST', '/v1/fine-tunes', { key: b.adminKey, body: { base_model: 'tessera-demo', dataset_id: dataset.body.id, adapter_name: 'b-adapter' } });
+    // A public address: accepted without allowing private ones. Nothing delivers here (no worker).
+    const webhook = await call(gateway, 'POST', '/v1/webhooks', { key: b.adminKey, body: { url: 'https://93.184.216.34/hooks' } });
+    const ping = await call(gateway, 'POST', `/v1/webhooks/${webhook.body.id}/ping`, { key: b.adminKey });
     Object.assign(bIds, {
+      webhook_id: webhook.body.id,
+      delivery_id: ping.body.id,
       dataset_id: dataset.body.id,
       // A base model of no tenant's: 404 like any id the caller cannot see.
       base_model_id: 'bm_00000000000000000000000002',
@@ -46,6 +51,7 @@ describe('tenant isolation', () => {
   // Bodies valid for A, so the only thing wrong with each request is whose resource it names.
   const validBodies: Record<string, unknown> = {
     'patch /v1/groups/{group_id}': { description: 'taken over' },
+    'patch /v1/webhooks/{webhook_id}': { enabled: false },
   };
 
   it("answers 404 to tenant A's admin key for every route on every tenant B resource", async () => {
@@ -77,6 +83,9 @@ describe('tenant isolation', () => {
     assert.equal(key.body.revoked_at, null);
     const members = await call(gateway, 'GET', `/v1/groups/${bIds.group_id}/members`, { key: b.adminKey });
     assert.equal(members.body.data.length, 1);
+    const webhook = await call(gateway, 'GET', `/v1/webhooks/${bIds.webhook_id}`, { key: b.adminKey });
+    assert.equal(webhook.body.enabled, true);
+    assert.equal(webhook.body.url, 'https://93.184.216.34/hooks');
     const job = await call(gateway, 'GET', `/v1/fine-tunes/${bIds.job_id}`, { key: b.adminKey });
     assert.equal(job.body.status, 'queued', 'A could not cancel B\'s fine-tune');
   });

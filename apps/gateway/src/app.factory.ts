@@ -8,7 +8,7 @@ import { Database } from '@tessera/db';
 import type { Redis } from 'ioredis';
 import { AppModule } from './app.module.js';
 import { HttpMetrics } from './common/http-metrics.js';
-import { TRAIN_QUEUE, type TrainQueue } from './common/queues.provider.js';
+import { TRAIN_QUEUE, WEBHOOK_QUEUE, type TrainQueue, type WebhookQueue } from './common/queues.provider.js';
 import { REDIS } from './common/redis.provider.js';
 import { JSONL_CONTENT_TYPES } from './datasets/datasets.controller.js';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -50,9 +50,9 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
 export async function closeGatewayApp(app: NestFastifyApplication): Promise<void> {
   const database = app.get(Database);
   const redis = app.get<Redis>(REDIS);
-  const trainQueue = app.get<TrainQueue>(TRAIN_QUEUE);
+  const queues = [app.get<TrainQueue>(TRAIN_QUEUE), app.get<WebhookQueue>(WEBHOOK_QUEUE)];
   await app.close();
-  await trainQueue.close();
+  await Promise.all(queues.map((q) => q.close()));
   await database.disconnect();
   redis.disconnect();
 }

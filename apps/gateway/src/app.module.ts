@@ -3,7 +3,7 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { blobStoreProvider } from './common/blob-store.provider.js';
-import { trainQueueProvider } from './common/queues.provider.js';
+import { trainQueueProvider, webhookQueueProvider } from './common/queues.provider.js';
 import { databaseProvider } from './common/database.provider.js';
 import { HttpMetrics } from './common/http-metrics.js';
 import { IdempotencyInterceptor } from './common/idempotency.interceptor.js';
@@ -16,6 +16,7 @@ import { AdaptersModule } from './adapters/adapters.module.js';
 import { BaseModelsModule } from './base-models/base-models.module.js';
 import { DatasetsModule } from './datasets/datasets.module.js';
 import { FineTunesModule } from './fine-tunes/fine-tunes.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { GroupsModule } from './groups/groups.module.js';
 import { HealthController } from './health/health.controller.js';
 import { PrincipalsModule } from './principals/principals.module.js';
@@ -28,8 +29,8 @@ class InfrastructureModule {
     return {
       module: InfrastructureModule,
       global: true,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, RateLimiter],
-      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, RateLimiter],
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, webhookQueueProvider, RateLimiter],
+      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, webhookQueueProvider, RateLimiter],
     };
   }
 }
@@ -39,7 +40,7 @@ export class AppModule {
   static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule],
+      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, WebhooksModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -14,15 +14,18 @@ import {
   type TrainingProgress,
   type TrainingRecord,
 } from '@tessera/engine';
-import type { TrainJobData } from '@tessera/queue';
+import type { TrainJobData, WebhookJobData } from '@tessera/queue';
+import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import type { TenantBlobStores } from '@tessera/storage';
-import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
+import { UnrecoverableError, type Job as QueueJob, type Queue } from 'bullmq';
 import type { BaseModelLoader } from './base-models.js';
 
 export interface FineTuneDeps {
   database: Database;
   blobs: TenantBlobStores;
   models: BaseModelLoader;
+  /** Where job outcomes become webhook deliveries. */
+  webhooks: Queue<WebhookJobData>;
   threads: number;
   executionProvider: 'cpu' | 'cuda';
   /** Aborted when the worker shuts down: the job checkpoints and goes back to the queue. */
@@ -49,11 +52,13 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   const event = (type: 'status' | 'message' | 'metric', message: string | null, data?: Record<string, unknown>) =>
     database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
   const finish = async (status: 'failed' | 'cancelled', message: string | null) => {
-    await database.withTenant(ctx, async (tx) => {
+    const { deliveryIds } = await database.withTenant(ctx, async (tx) => {
       await tx.job.update({ where: { id: jobId }, data: { status, finishedAt: new Date(), ...(message ? { error: { message } } : {}) } });
       if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'archived' } });
+      return recordWebhookEvent(tx, tenantId, `fine_tune.${status}`, { id: jobId, adapter_id: row.adapterId, ...(message ? { error: message } : {}) });
     });
     await event('status', status, message ? { error: message } : undefined);
+    await enqueueDeliveries(deps.webhooks, tenantId, deliveryIds);
   };
   if (row.cancelRequestedAt) return finish('cancelled', null);
 
@@ -161,7 +166,7 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       seconds: result.metrics.seconds,
       tokens_per_second: result.metrics.tokensPerSecond,
     };
-    await database.withTenant(ctx, async (tx) => {
+    const delivered = await database.withTenant(ctx, async (tx) => {
       if (row.adapterVersionId) {
         await tx.adapterVersion.update({
           where: { id: row.adapterVersionId },
@@ -177,8 +182,12 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
         await tx.adapterVersionDocument.createMany({ data: documentIds.map((documentId) => ({ tenantId, adapterVersionId: row.adapterVersionId!, documentId })), skipDuplicates: true });
       }
       await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, adapter_version_id: row.adapterVersionId } as never } });
+      const succeeded = await recordWebhookEvent(tx, tenantId, 'fine_tune.succeeded', { id: jobId, adapter_id: row.adapterId, adapter_version_id: row.adapterVersionId });
+      const ready = await recordWebhookEvent(tx, tenantId, 'adapter.ready', { id: row.adapterId!, adapter_version_id: row.adapterVersionId });
+      return [...succeeded.deliveryIds, ...ready.deliveryIds];
     });
     await event('status', 'succeeded', metrics as never);
+    await enqueueDeliveries(deps.webhooks, tenantId, delivered);
   } catch (error) {
     await writes;
     if (error instanceof TrainingCancelled) {

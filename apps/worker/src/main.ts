@@ -1,6 +1,7 @@
 import { Database } from '@tessera/db';
-import { QUEUES, redisConnection, type TrainJobData } from '@tessera/queue';
+import { QUEUES, redisConnection, webhookQueue, type TrainJobData, type WebhookJobData } from '@tessera/queue';
 import { blobStoreSettings, tenantBlobStores } from '@tessera/storage';
+import { attemptDelivery } from '@tessera/webhooks';
 import { Worker } from 'bullmq';
 import { BaseModelLoader } from './base-models.js';
 import { runFineTune } from './fine-tune-job.js';
@@ -20,15 +21,17 @@ const database = new Database({ connectionString: config.DATABASE_URL, maxConnec
 const blobs = tenantBlobStores(blobStoreSettings(config));
 const models = new BaseModelLoader(config.MODELS_DIR);
 const shutdown = new AbortController();
+const connection = redisConnection(config.REDIS_URL);
+const webhooks = webhookQueue(connection, config.QUEUE_PREFIX);
 
 const worker = new Worker<TrainJobData>(
   QUEUES.train,
   (job) => {
     log(`job ${job.data.jobId}: attempt ${job.attemptsMade + 1}`);
-    return runFineTune(job, { database, blobs, models, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, shutdown: shutdown.signal, log });
+    return runFineTune(job, { database, blobs, models, webhooks, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, shutdown: shutdown.signal, log });
   },
   {
-    connection: redisConnection(config.REDIS_URL),
+    connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: 1,
     lockDuration: config.LOCK_DURATION_MS,
@@ -39,8 +42,15 @@ const worker = new Worker<TrainJobData>(
 worker.on('completed', (job) => log(`job ${job.data.jobId}: done`));
 worker.on('failed', (job, error) => log(`job ${job?.data.jobId}: ${error.message}`, 'warn'));
 worker.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
-await worker.waitUntilReady();
-log(`worker ready: queue ${QUEUES.train}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`);
+// Webhook deliveries: many at once, each a short HTTP call; retries are scheduled as delayed jobs.
+const deliveries = new Worker<WebhookJobData>(
+  QUEUES.webhooks,
+  (job) => attemptDelivery(database, webhooks, job.data, { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE_MS, allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.WEBHOOK_TIMEOUT_MS }),
+  { connection, prefix: config.QUEUE_PREFIX, concurrency: config.WEBHOOK_CONCURRENCY },
+);
+deliveries.on('failed', (job, error) => log(`delivery ${job?.data.deliveryId}: ${error.message}`, 'warn'));
+await Promise.all([worker.waitUntilReady(), deliveries.waitUntilReady()]);
+log(`worker ready: queues ${QUEUES.train} and ${QUEUES.webhooks}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -49,8 +59,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     log(`${signal}: checkpointing the running job and stopping`);
     shutdown.abort();
-    void worker
-      .close()
+    void Promise.all([worker.close(), deliveries.close()])
+      .then(() => webhooks.close())
       .then(() => database.disconnect())
       .then(() => process.exit(0));
   });

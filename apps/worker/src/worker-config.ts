@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { STANDARD_RETRY_SCHEDULE_MS } from '@tessera/queue';
 import { blobStoreEnv, s3NeedsBucket } from '@tessera/storage';
 import { z } from 'zod';
 
@@ -21,6 +22,15 @@ const configSchema = z
     LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
     STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'silent']).default('info'),
+    /** Delay before each delivery attempt, first to last (default: Standard Webhooks' schedule). */
+    WEBHOOK_RETRY_SCHEDULE_MS: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, 'comma-separated milliseconds, e.g. 0,5000,300000')
+      .default(STANDARD_RETRY_SCHEDULE_MS.join(','))
+      .transform((s) => s.split(',').map(Number)),
+    WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).default(16),
   })
   .refine(...s3NeedsBucket);
 

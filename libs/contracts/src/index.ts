@@ -6,3 +6,4 @@ export * from './health.js';
 export * from './text.js';
 export * from './datasets.js';
 export * from './fine-tunes.js';
+export * from './webhooks.js';

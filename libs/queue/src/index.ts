@@ -19,6 +19,13 @@ export interface TrainJobData {
   tenantId: string;
 }
 
+/** One delivery attempt of a webhook: attempt n of the delivery's retry schedule. */
+export interface WebhookJobData {
+  deliveryId: string;
+  tenantId: string;
+  attempt: number;
+}
+
 /**
  * BullMQ connection settings from a redis:// URL. `maxRetriesPerRequest: null` is what
  * BullMQ's blocking commands require (workers would otherwise fail when Redis blips).
@@ -47,3 +54,10 @@ export const TRAIN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', 
 export function trainQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<TrainJobData> {
   return new Queue<TrainJobData>(QUEUES.train, { connection, prefix });
 }
+
+export function webhookQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<WebhookJobData> {
+  return new Queue<WebhookJobData>(QUEUES.webhooks, { connection, prefix });
+}
+
+/** Standard Webhooks' schedule: at once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h. */
+export const STANDARD_RETRY_SCHEDULE_MS = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { redisConnection, trainQueue, type TrainJobData } from '@tessera/queue';
+import { redisConnection, trainQueue, webhookQueue, type TrainJobData, type WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 
@@ -11,4 +11,13 @@ export const trainQueueProvider: Provider = {
   inject: [GATEWAY_CONFIG],
   // BullMQ connects lazily on first use, so building the app (openapi.json) needs no Redis.
   useFactory: (config: GatewayConfig): TrainQueue => trainQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+};
+
+export const WEBHOOK_QUEUE = Symbol('WEBHOOK_QUEUE');
+export type WebhookQueue = Queue<WebhookJobData>;
+
+export const webhookQueueProvider: Provider = {
+  provide: WEBHOOK_QUEUE,
+  inject: [GATEWAY_CONFIG],
+  useFactory: (config: GatewayConfig): WebhookQueue => webhookQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
 };

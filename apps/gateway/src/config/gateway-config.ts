@@ -15,6 +15,8 @@ const configSchema = z.object({
   /** Namespace of the BullMQ keys in Redis; gateway and workers of one deployment share it. */
   QUEUE_PREFIX: z.string().min(1).default('bull'),
   ...blobStoreEnv,
+  /** Lets webhook URLs resolve to private or loopback addresses (tests, single-machine setups). */
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   DATASET_MAX_BYTES: z.coerce.number().int().min(1).default(100 * 1_048_576),
   /** How many bad lines an upload's 400 lists (all are counted). */
   DATASET_MAX_ERRORS: z.coerce.number().int().min(1).max(1000).default(20),

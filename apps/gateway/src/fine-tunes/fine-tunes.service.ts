@@ -7,7 +7,8 @@ import { findBaseModel } from '../base-models/base-models.service.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
-import { TRAIN_QUEUE, type TrainQueue } from '../common/queues.provider.js';
+import { TRAIN_QUEUE, WEBHOOK_QUEUE, type TrainQueue, type WebhookQueue } from '../common/queues.provider.js';
+import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { toCheckpointDto, toFineTuneDto, toJobEventDto, type FineTuneParams } from './fine-tune.mapper.js';
 
 const GPT2_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
@@ -20,6 +21,7 @@ export class FineTunesService {
   constructor(
     private readonly database: Database,
     @Inject(TRAIN_QUEUE) private readonly trainQueue: TrainQueue,
+    @Inject(WEBHOOK_QUEUE) private readonly webhooks: WebhookQueue,
   ) {}
 
   /**
@@ -128,13 +130,16 @@ export class FineTunesService {
     return { data: rows.map(toCheckpointDto), has_more: false };
   }
 
-  private finish(ctx: TenantContext, id: string, status: 'failed' | 'cancelled', error: { message: string } | null) {
-    return this.database.withTenant(ctx, async (tx) => {
+  private async finish(ctx: TenantContext, id: string, status: 'failed' | 'cancelled', error: { message: string } | null) {
+    const { row, deliveryIds } = await this.database.withTenant(ctx, async (tx) => {
       const row = await tx.job.update({ where: { id }, data: { status, finishedAt: new Date(), ...(error ? { error } : {}) } });
       if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'archived' } });
       await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: ctx.tenantId, jobId: id, type: 'status', message: status } });
-      return row;
+      const { deliveryIds } = await recordWebhookEvent(tx, ctx.tenantId, `fine_tune.${status}`, { id, adapter_id: row.adapterId, ...(error ? { error: error.message } : {}) });
+      return { row, deliveryIds };
     });
+    await enqueueDeliveries(this.webhooks, ctx.tenantId, deliveryIds).catch((e: Error) => this.logger.error(`enqueueing webhooks for ${id} failed: ${e.message}`));
+    return row;
   }
 }
 

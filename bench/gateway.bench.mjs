@@ -8,8 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import autocannon from 'autocannon';
-import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
-import { applyMigrations, ensureDatabase, postgresProblem, redisAnswers, withDatabase, withUser } from '../infra/scripts/lib/services.mjs';
+import { build, ensureInstalled, ROOT } from '../infra/scripts/lib/run.mjs';
+import { prepareBenchServices } from './lib/bench-services.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
@@ -19,17 +19,10 @@ const PLATFORM_KEY = 'bench-platform-admin-key-0123456789';
 export default async function gatewayBench() {
   ensureInstalled();
   build();
-  const adminUrl = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-  const ownerUrl = withDatabase(adminUrl, 'tessera_bench');
-  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/14';
-  const problem = await postgresProblem(adminUrl);
-  if (problem || !(await redisAnswers(redisUrl))) throw new Error(`needs Postgres at ${adminUrl} and Redis at ${redisUrl}`);
-  step('preparing the bench database');
-  await ensureDatabase(ownerUrl, { recreate: true });
-  await applyMigrations(ownerUrl);
+  const { appUrl, redisUrl } = await prepareBenchServices();
 
   const gateway = await startProcess('apps/gateway/dist/main.js', {
-    DATABASE_URL: withUser(ownerUrl, 'tessera_app'),
+    DATABASE_URL: appUrl,
     REDIS_URL: redisUrl,
     PLATFORM_ADMIN_KEY: PLATFORM_KEY,
     PORT: '0',

@@ -4,6 +4,7 @@ const benchmarks = {
   gateway: () => import('./gateway.bench.mjs'),
   engine: () => import('./engine.bench.mjs'),
   training: () => import('./training.bench.mjs'),
+  jobs: () => import('./jobs.bench.mjs'),
 };
 
 const name = process.argv[2];

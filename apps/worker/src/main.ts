@@ -13,8 +13,9 @@ import { loadWorkerConfig } from './worker-config.js';
  * SIGTERM the running job checkpoints and goes back to the queue.
  */
 const config = loadWorkerConfig();
-const log = (line: string, level: 'info' | 'warn' = 'info') => {
-  const shown = config.LOG_LEVEL === 'info' || (level === 'warn' && config.LOG_LEVEL === 'warn');
+// `start` lines (ready, stopping) show at every level but silent: scripts wait for them.
+const log = (line: string, level: 'info' | 'warn' | 'start' = 'info') => {
+  const shown = config.LOG_LEVEL === 'info' || (level !== 'info' && config.LOG_LEVEL === 'warn') || (level === 'start' && config.LOG_LEVEL !== 'silent');
   if (shown) console.log(JSON.stringify({ time: new Date().toISOString(), level, msg: line }));
 };
 const database = new Database({ connectionString: config.DATABASE_URL, maxConnections: config.DATABASE_POOL_SIZE });
@@ -50,14 +51,14 @@ const deliveries = new Worker<WebhookJobData>(
 );
 deliveries.on('failed', (job, error) => log(`delivery ${job?.data.deliveryId}: ${error.message}`, 'warn'));
 await Promise.all([worker.waitUntilReady(), deliveries.waitUntilReady()]);
-log(`worker ready: queues ${QUEUES.train} and ${QUEUES.webhooks}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`);
+log(`worker ready: queues ${QUEUES.train} and ${QUEUES.webhooks}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`, 'start');
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    log(`${signal}: checkpointing the running job and stopping`);
+    log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
     void Promise.all([worker.close(), deliveries.close()])
       .then(() => webhooks.close())

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { bpeTokenizerJson, randomWeights, writeHfCheckpoint, type DecoderConfig } from '@tessera/engine';
 import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
@@ -46,6 +47,7 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
   let receiver: Server;
   let receiverUrl: string;
   const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  let uninterruptedAdapter = '';
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-e2e-'));
@@ -91,11 +93,11 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const startFineTune = (adapterName: string, maxSteps: number) =>
+  const startFineTune = (adapterName: string, maxSteps: number, baseModel = 'tessera-demo') =>
     unwrap(
       client.POST('/v1/fine-tunes', {
         body: {
-          base_model: 'tessera-demo',
+          base_model: baseModel,
           dataset_id: datasetId,
           adapter_name: adapterName,
           hyperparameters: { max_steps: maxSteps, batch_size: 4, max_sequence_length: 64, learning_rate: 5e-3, checkpoint_every: 4, seed: 3 },
@@ -175,5 +177,42 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     const events = await unwrap(client.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id }, query: { limit: 100 } } }));
     assert.ok(events.data.some((e) => /resuming from the checkpoint of step \d+/.test(e.message ?? '')));
     assert.deepEqual(await weights(done.adapter_id!, 1), await weights(uninterrupted.adapter_id!, 1));
+    uninterruptedAdapter = uninterrupted.adapter_id!;
+  });
+
+  it('SIGTERM: the worker checkpoints the running step, exits cleanly, and the job finishes elsewhere with the same adapter', async () => {
+    const job = await startFineTune('recipes-terminated', 24);
+    for (let i = 0; ; i++) {
+      const current = await unwrap(client.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: job.id } } }));
+      if (current.progress > 0) break;
+      assert.ok(i < 2000, 'the job did not start');
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(await workers[0]!.stop(), 0, 'the worker exits 0 on SIGTERM');
+    const events = await unwrap(client.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id }, query: { limit: 100 } } }));
+    assert.ok(events.data.some((e) => /worker shutting down after step \d+/.test(e.message ?? '')), 'it said where it stopped');
+    workers = [await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' })];
+    const done = await waitFor(job.id, ['succeeded', 'failed']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.deepEqual(await weights(done.adapter_id!, 1), await weights(uninterruptedAdapter, 1));
+  });
+
+  it('an imported Hugging Face checkpoint (Llama family, its own BPE tokenizer) registered through the API is fine-tuned by the worker', async () => {
+    const config: DecoderConfig = { architecture: 'llama', vocabSize: 262, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 64, maxPositions: 128, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: false };
+    const dir = path.join(dataDir, 'tiny-llama');
+    await writeHfCheckpoint(dir, config, randomWeights(config, 11));
+    const model = await unwrap(client.POST('/v1/base-models', { body: { name: 'tiny-llama', config: JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) } }));
+    await unwrap(client.PUT('/v1/base-models/{base_model_id}/tokenizer', { params: { path: { base_model_id: model.id } }, body: { tokenizer: bpeTokenizerJson(), tokenizer_config: { eos_token: '<|endoftext|>' } } }));
+    const weights = await fetch(`${gateway.url}/v1/base-models/${model.id}/model.safetensors`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
+      body: await readFile(path.join(dir, 'model.safetensors')),
+    });
+    assert.equal(weights.status, 200, await weights.text());
+    const done = await waitFor((await startFineTune('recipes-on-llama', 12, 'tiny-llama')).id, ['succeeded', 'failed']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    assert.ok(done.metrics!.validation_loss! < done.metrics!.base_validation_loss!, JSON.stringify(done.metrics));
+    const versions = await unwrap(client.GET('/v1/adapters/{adapter_id}/versions', { params: { path: { adapter_id: done.adapter_id! } } }));
+    assert.deepEqual(versions.data[0]!.target_modules.sort(), ['mlp.down_proj', 'mlp.gate_proj', 'mlp.up_proj', 'self_attn.k_proj', 'self_attn.o_proj', 'self_attn.q_proj', 'self_attn.v_proj']);
   });
 });

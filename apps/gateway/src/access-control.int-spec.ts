@@ -30,12 +30,15 @@ describe('tenant isolation', () => {
     // A public address: accepted without allowing private ones. Nothing delivers here (no worker).
     const webhook = await call(gateway, 'POST', '/v1/webhooks', { key: b.adminKey, body: { url: 'https://93.184.216.34/hooks' } });
     const ping = await call(gateway, 'POST', `/v1/webhooks/${webhook.body.id}/ping`, { key: b.adminKey });
+    const baseModel = await call(gateway, 'POST', '/v1/base-models', {
+      key: b.adminKey,
+      body: { name: 'b-model', config: { model_type: 'gpt2', vocab_size: 257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: 16 } },
+    });
     Object.assign(bIds, {
       webhook_id: webhook.body.id,
       delivery_id: ping.body.id,
       dataset_id: dataset.body.id,
-      // A base model of no tenant's: 404 like any id the caller cannot see.
-      base_model_id: 'bm_00000000000000000000000002',
+      base_model_id: baseModel.body.id,
       job_id: fineTune.body.id,
       adapter_id: fineTune.body.adapter_id,
       version: '1',
@@ -52,6 +55,9 @@ describe('tenant isolation', () => {
   const validBodies: Record<string, unknown> = {
     'patch /v1/groups/{group_id}': { description: 'taken over' },
     'patch /v1/webhooks/{webhook_id}': { enabled: false },
+    'patch /v1/adapters/{adapter_id}': { description: 'taken over' },
+    'put /v1/adapters/{adapter_id}/versions/{version}/adapter_config.json': { peft_type: 'LORA', r: 4 },
+    'put /v1/base-models/{base_model_id}/tokenizer': { tokenizer: { model: { type: 'WordLevel', vocab: {} } } },
   };
 
   it("answers 404 to tenant A's admin key for every route on every tenant B resource", async () => {
@@ -88,6 +94,8 @@ describe('tenant isolation', () => {
     assert.equal(webhook.body.url, 'https://93.184.216.34/hooks');
     const job = await call(gateway, 'GET', `/v1/fine-tunes/${bIds.job_id}`, { key: b.adminKey });
     assert.equal(job.body.status, 'queued', 'A could not cancel B\'s fine-tune');
+    const model = await call(gateway, 'GET', `/v1/base-models/${bIds.base_model_id}`, { key: b.adminKey });
+    assert.deepEqual([model.body.status, model.body.has_tokenizer], ['uploading', false]);
   });
 
   it("will not link tenant B's principal or key into tenant A's group", async () => {
@@ -104,7 +112,7 @@ describe('tenant isolation', () => {
   });
 
   it("lists only the caller's own rows", async () => {
-    for (const path of ['/v1/groups', '/v1/principals', '/v1/api-keys']) {
+    for (const path of ['/v1/groups', '/v1/principals', '/v1/api-keys', '/v1/base-models']) {
       const list = await call(gateway, 'GET', `${path}?limit=100`, { key: a.adminKey });
       assert.equal(list.status, 200);
       const ids = (list.body.data as { id: string }[]).map((item) => item.id);

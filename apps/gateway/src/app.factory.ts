@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import 'reflect-metadata';
 import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -37,10 +38,15 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
     abortOnError: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
-  // Dataset uploads stream straight to the blob store: the body is handed over unread.
-  fastify.addContentTypeParser(JSONL_CONTENT_TYPES, (_request, payload, done) => done(null, payload));
+  // Dataset and adapter uploads stream straight to the blob store: the body is handed over unread.
+  fastify.addContentTypeParser([...JSONL_CONTENT_TYPES, 'application/octet-stream'], (_request, payload, done) => done(null, payload));
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
+  });
+  // A streamed upload refused before it was read (404, 409, 415): the rest of it is not
+  // wanted, so the connection closes instead of waiting for bytes nobody will read.
+  fastify.addHook('onSend', async (request, reply) => {
+    if (request.body instanceof Readable && !request.body.readableEnded) void reply.header('connection', 'close');
   });
   metrics.install(fastify);
   return app;

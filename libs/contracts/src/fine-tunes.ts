@@ -110,10 +110,29 @@ export const baseModelSchema = z
     architecture: z.enum(['gpt2', 'llama']),
     config: z.record(z.string(), z.unknown()),
     owner: z.enum(['platform', 'tenant']),
+    status: z.enum(['uploading', 'ready']).describe('Imported checkpoints are uploading until model.safetensors arrives and fits config.json'),
+    has_tokenizer: z.boolean().describe('Whether tokenizer.json was uploaded; without it the model reads bytes'),
     created_at: timestamp,
   })
   .meta({ id: 'BaseModel' });
 export type BaseModelDto = z.infer<typeof baseModelSchema>;
+
+export const registerBaseModelSchema = z
+  .strictObject({
+    name: text(100).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit'),
+    config: z.record(z.string(), z.unknown()).describe("The checkpoint's Hugging Face config.json (model_type gpt2 or llama)"),
+  })
+  .meta({ id: 'RegisterBaseModelRequest' });
+export type RegisterBaseModel = z.infer<typeof registerBaseModelSchema>;
+
+/** Hugging Face's tokenizer.json and, for special tokens and the chat template, tokenizer_config.json. */
+export const baseModelTokenizerSchema = z
+  .strictObject({
+    tokenizer: z.record(z.string(), z.unknown()).describe('tokenizer.json'),
+    tokenizer_config: z.record(z.string(), z.unknown()).optional().describe('tokenizer_config.json'),
+  })
+  .meta({ id: 'BaseModelTokenizer' });
+export type BaseModelTokenizer = z.infer<typeof baseModelTokenizerSchema>;
 
 export const adapterVersionStatusSchema = z.enum(['queued', 'training', 'ready', 'stale', 'archived', 'deleted']).meta({ id: 'AdapterVersionStatus' });
 
@@ -151,3 +170,31 @@ export const adapterSchema = z
   })
   .meta({ id: 'Adapter' });
 export type AdapterDto = z.infer<typeof adapterSchema>;
+
+export const updateAdapterSchema = z
+  .strictObject({
+    description: text(1000).nullable().optional(),
+    access_group_id: idSchema('grp').nullable().optional().describe('Who may use the adapter: a group, or null for the whole tenant'),
+  })
+  .meta({ id: 'UpdateAdapterRequest' });
+export type UpdateAdapter = z.infer<typeof updateAdapterSchema>;
+
+export const createAdapterSchema = z
+  .strictObject({
+    name: text(100).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit'),
+    base_model: text(200).min(1).describe('A base model, by id (bm_…) or name'),
+    description: text(1000).optional(),
+    access_group_id: idSchema('grp').optional(),
+  })
+  .meta({ id: 'CreateAdapterRequest' });
+export type CreateAdapter = z.infer<typeof createAdapterSchema>;
+
+/** PEFT's adapter_config.json, the fields Tessera reads (others are kept out). */
+export const peftConfigSchema = z
+  .looseObject({
+    peft_type: z.literal('LORA'),
+    r: z.number().int().min(1).max(256),
+    lora_alpha: z.number().positive().optional(),
+  })
+  .meta({ id: 'PeftAdapterConfig' });
+export type PeftConfig = z.infer<typeof peftConfigSchema>;

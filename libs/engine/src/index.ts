@@ -31,8 +31,8 @@ export { buildForwardGraph, cacheName, loraInputName } from './model/decoder.js'
 export type { ForwardGraphOptions, LoraGraphOptions } from './model/decoder.js';
 export { DecoderSession } from './model/decoder-session.js';
 export type { ForwardInput, ForwardOutput, KvCache } from './model/decoder-session.js';
-export { decoderConfigFromHf, importHfCheckpoint, writeHfCheckpoint } from './model/hf-checkpoint.js';
-export type { Checkpoint } from './model/hf-checkpoint.js';
+export { checkpointFromHfFiles, decoderConfigFromHf, decoderWeightsFromHf, importHfCheckpoint, writeHfCheckpoint } from './model/hf-checkpoint.js';
+export type { Checkpoint, HfCheckpointFiles } from './model/hf-checkpoint.js';
 export { transpose } from './matrix.js';
 export { referenceForward, referencePooled, referenceTokenLogprobs } from './reference/reference-decoder.js';
 export type { ReferenceLora, ReferenceOutput } from './reference/reference-decoder.js';
@@ -71,5 +71,8 @@ export { evaluate, TrainingCancelled } from './training/training-loop.js';
 export type { Evaluation, TrainingProgress } from './training/training-loop.js';
 export { DEFAULT_HYPERPARAMETERS, evaluateAdapter, hyperparameterProblems, initialWeights, poolingCentroid, prepareData, train, trainBase, trainGate } from './training/trainer.js';
 export type { BaseTrainOptions, GateTrainOptions, GateTrainResult, Hyperparameters, LoraTrainResult, TrainingModel, TrainMetrics, TrainOptions } from './training/trainer.js';
+// Test helpers, shared with the service's tests.
 export { DOMAINS, domainTexts } from './testing/synthetic-domains.js';
+export { randomWeights } from './testing/random.js';
+export { bpeTokenizerJson } from './testing/tokenizer-files.js';
 export type { Domain } from './testing/synthetic-domains.js';

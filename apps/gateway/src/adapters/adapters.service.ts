@@ -1,5 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AdapterDto, AdapterVersionDto, FineTuneMetrics, ListQuery, Page } from '@tessera/contracts';
+import { newId, type AdapterDto, type AdapterVersionDto, type CreateAdapter, type FineTuneMetrics, type ListQuery, type Page, type PeftConfig, type UpdateAdapter } from '@tessera/contracts';
+import { adapterMismatches, readPeftAdapter, type DecoderConfig } from '@tessera/engine/formats';
+import { BlobTooLargeError } from '@tessera/storage';
+import { recordAudit } from '../common/audit.util.js';
+import { findReadyBaseModel } from '../base-models/base-models.service.js';
+import { findGroup } from '../groups/groups.service.js';
+import type { Caller } from '../common/caller.js';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import type { AdapterModel, AdapterVersionModel } from '@tessera/db';
 import { BLOB_STORES, type TenantBlobStores } from '../common/blob-store.provider.js';
@@ -64,6 +70,143 @@ export class AdaptersService {
       await findAdapter(tx, ctx, id);
       const rows = await tx.adapterVersion.findMany({ where: { tenantId: ctx.tenantId, adapterId: id }, orderBy: { version: 'asc' }, include: { _count: { select: { documents: true } } } });
       return { data: rows.map(toVersionDto), has_more: false };
+    });
+  }
+
+  create(caller: Caller, body: CreateAdapter): Promise<AdapterDto> {
+    return this.database.withTenant(caller, async (tx) => {
+      const baseModel = await findReadyBaseModel(tx, caller, body.base_model);
+      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
+      if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } })) throw new ProblemException('conflict', `An adapter named ${body.name} exists`);
+      const row = await tx.adapter.create({
+        data: { id: newId('ad'), tenantId: caller.tenantId, name: body.name, baseModelId: baseModel.id, description: body.description ?? null, accessGroupId: body.access_group_id ?? null },
+      });
+      await recordAudit(tx, caller, 'adapter.created', { type: 'adapter', id: row.id });
+      return toAdapterDto(row, null);
+    });
+  }
+
+  update(caller: Caller, id: string, body: UpdateAdapter): Promise<AdapterDto> {
+    return this.database.withTenant(caller, async (tx) => {
+      const adapter = await findAdapter(tx, caller, id);
+      if (adapter.status === 'deleted') throw new ProblemException('conflict', `Adapter ${id} is deleted`);
+      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
+      const row = await tx.adapter.update({
+        where: { id },
+        data: {
+          ...(body.description !== undefined ? { description: body.description } : {}),
+          ...(body.access_group_id !== undefined ? { accessGroupId: body.access_group_id } : {}),
+        },
+      });
+      await recordAudit(tx, caller, 'adapter.updated', { type: 'adapter', id });
+      return toAdapterDto(row, (await latestReady(tx, [id])).get(id) ?? null);
+    });
+  }
+
+  /** Archived adapters keep their weights but are no longer offered for routing. */
+  archive(caller: Caller, id: string): Promise<AdapterDto> {
+    return this.database.withTenant(caller, async (tx) => {
+      const adapter = await findAdapter(tx, caller, id);
+      if (adapter.status === 'deleted') throw new ProblemException('conflict', `Adapter ${id} is deleted`);
+      const row = await tx.adapter.update({ where: { id }, data: { status: 'archived' } });
+      await recordAudit(tx, caller, 'adapter.archived', { type: 'adapter', id });
+      return toAdapterDto(row, (await latestReady(tx, [id])).get(id) ?? null);
+    });
+  }
+
+  /**
+   * Erases every version's weights from the blob store (bytes another live version shares,
+   * e.g. an identical retrain, stay for it) and keeps the rows, marked deleted, for the record.
+   */
+  async delete(caller: Caller, id: string): Promise<void> {
+    const erase = await this.database.withTenant(caller, async (tx) => {
+      await findAdapter(tx, caller, id);
+      const versions = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, adapterId: id, weightsBlob: { not: null } } });
+      const blobs = [...new Set(versions.map((v) => v.weightsBlob!))];
+      await tx.adapterVersion.updateMany({ where: { tenantId: caller.tenantId, adapterId: id }, data: { status: 'deleted', weightsBlob: null, deletedAt: new Date() } });
+      await tx.adapter.update({ where: { id }, data: { status: 'deleted' } });
+      await recordAudit(tx, caller, 'adapter.deleted', { type: 'adapter', id });
+      const stillUsed = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, weightsBlob: { in: blobs } }, select: { weightsBlob: true } });
+      const kept = new Set(stillUsed.map((v) => v.weightsBlob));
+      return blobs.filter((b) => !kept.has(b));
+    });
+    const store = this.blobs.forTenant(caller.tenantId);
+    for (const sha256 of erase) await store.delete(sha256);
+  }
+
+  /** Step 1 of an upload in the PEFT format: the config opens version `version` (the next one). */
+  putConfig(caller: Caller, id: string, version: number, config: PeftConfig): Promise<AdapterVersionDto> {
+    return this.database.withTenant(caller, async (tx) => {
+      const adapter = await findAdapter(tx, caller, id);
+      if (adapter.status === 'deleted') throw new ProblemException('conflict', `Adapter ${id} is deleted`);
+      const existing = await tx.adapterVersion.findFirst({ where: { tenantId: caller.tenantId, adapterId: id, version } });
+      const alpha = config.lora_alpha ?? config.r;
+      if (existing) {
+        if (existing.status !== 'queued' || existing.trainingJobId || (await tx.job.findFirst({ where: { adapterVersionId: existing.id } }))) {
+          throw new ProblemException('conflict', `Version ${version} of ${adapter.name} exists and is not an upload awaiting its weights`);
+        }
+        const row = await tx.adapterVersion.update({ where: { id: existing.id }, data: { rank: config.r, alpha }, include: { _count: { select: { documents: true } } } });
+        return toVersionDto(row);
+      }
+      const last = await tx.adapterVersion.findFirst({ where: { adapterId: id }, orderBy: { version: 'desc' } });
+      const next = (last?.version ?? 0) + 1;
+      if (version !== next) throw new ProblemException('conflict', `The next version of ${adapter.name} is ${next}`);
+      const row = await tx.adapterVersion.create({
+        data: { id: newId('adv'), tenantId: caller.tenantId, adapterId: id, version, rank: config.r, alpha, targetModules: [], seed: 0 },
+        include: { _count: { select: { documents: true } } },
+      });
+      await recordAudit(tx, caller, 'adapter_version.uploading', { type: 'adapter_version', id: row.id });
+      return toVersionDto(row);
+    });
+  }
+
+  /**
+   * Step 2: the weights, streamed to the blob store, then checked against the base model's
+   * shapes. Any mismatch is a 400 listing them all, and nothing is kept.
+   */
+  async putWeights(caller: Caller, id: string, version: number, openBody: () => AsyncIterable<Uint8Array>, maxBytes: number): Promise<AdapterVersionDto> {
+    const { row, baseModel } = await this.database.withTenant(caller, async (tx) => {
+      const adapter = await findAdapter(tx, caller, id);
+      const row = await tx.adapterVersion.findFirst({ where: { tenantId: caller.tenantId, adapterId: id, version } });
+      if (!row) throw ProblemException.notFound('adapter version', `${id}@${version}`);
+      if (row.status !== 'queued' || (await tx.job.findFirst({ where: { adapterVersionId: row.id } }))) {
+        throw new ProblemException('conflict', `Version ${version} of ${adapter.name} is not an upload awaiting its weights (status ${row.status})`);
+      }
+      return { row, baseModel: await tx.baseModel.findFirstOrThrow({ where: { id: adapter.baseModelId } }) };
+    });
+    const body = openBody();
+    const store = this.blobs.forTenant(caller.tenantId);
+    let ref;
+    try {
+      ref = await store.put(body, { maxBytes });
+    } catch (error) {
+      if (error instanceof BlobTooLargeError) throw new ProblemException('payload-too-large', `Adapter weights may be at most ${maxBytes} bytes`);
+      throw error;
+    }
+    // What the engine reads of adapter_config.json was taken at step 1; the modules come from the tensor names.
+    const peftConfig = { peft_type: 'LORA', r: row.rank, lora_alpha: row.alpha };
+    let problems: string[];
+    let modules: string[] = [];
+    try {
+      const adapter = readPeftAdapter({ config: peftConfig, weights: await store.get(ref.sha256) });
+      problems = adapter.rank === row.rank ? adapterMismatches(adapter, baseModel.config as unknown as DecoderConfig) : [`the tensors have rank ${adapter.rank}, adapter_config.json says ${row.rank}`];
+      modules = adapter.targetModules;
+    } catch (error) {
+      problems = [(error as Error).message];
+    }
+    if (problems.length) {
+      const shared = await this.database.withTenant(caller, (tx) => tx.adapterVersion.count({ where: { tenantId: caller.tenantId, weightsBlob: ref.sha256 } }));
+      if (shared === 0) await store.delete(ref.sha256);
+      throw new ProblemException('validation', `adapter_model.safetensors does not fit ${baseModel.name}; nothing was stored`, problems.slice(0, 20).map((message) => ({ field: 'body', message })));
+    }
+    return this.database.withTenant(caller, async (tx) => {
+      const updated = await tx.adapterVersion.update({
+        where: { id: row.id },
+        data: { status: 'ready', weightsBlob: ref.sha256, targetModules: modules, readyAt: new Date() },
+        include: { _count: { select: { documents: true } } },
+      });
+      await recordAudit(tx, caller, 'adapter_version.uploaded', { type: 'adapter_version', id: row.id });
+      return toVersionDto(updated);
     });
   }
 

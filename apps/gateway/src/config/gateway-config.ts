@@ -17,6 +17,8 @@ const configSchema = z.object({
   ...blobStoreEnv,
   /** Lets webhook URLs resolve to private or loopback addresses (tests, single-machine setups). */
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  ADAPTER_MAX_BYTES: z.coerce.number().int().min(1).default(512 * 1_048_576),
+  BASE_MODEL_MAX_BYTES: z.coerce.number().int().min(1).default(1024 * 1_048_576),
   DATASET_MAX_BYTES: z.coerce.number().int().min(1).default(100 * 1_048_576),
   /** How many bad lines an upload's 400 lists (all are counted). */
   DATASET_MAX_ERRORS: z.coerce.number().int().min(1).max(1000).default(20),

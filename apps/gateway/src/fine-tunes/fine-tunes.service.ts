@@ -3,7 +3,7 @@ import { newId, withHyperparameterDefaults, type CheckpointDto, type CreateFineT
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import { recordAudit } from '../common/audit.util.js';
-import { findBaseModel } from '../base-models/base-models.service.js';
+import { findReadyBaseModel } from '../base-models/base-models.service.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -33,7 +33,7 @@ export class FineTunesService {
       const dataset = await tx.dataset.findFirst({ where: { id: body.dataset_id, tenantId: caller.tenantId } });
       if (!dataset) throw ProblemException.notFound('dataset', body.dataset_id);
       if (dataset.status !== 'ready') throw new ProblemException('conflict', `Dataset ${dataset.id} has no content yet (status ${dataset.status}): upload it first`);
-      const baseModel = await findBaseModel(tx, caller, body.base_model);
+      const baseModel = await findReadyBaseModel(tx, caller, body.base_model);
       const h = withHyperparameterDefaults(body.hyperparameters);
       checkAgainstModel(h, baseModel.architecture, baseModel.config as { maxPositions: number });
 

@@ -116,7 +116,7 @@ export class GroupsService {
   }
 }
 
-async function findGroup(tx: TenantTransaction, ctx: TenantContext, id: string) {
+export async function findGroup(tx: TenantTransaction, ctx: TenantContext, id: string) {
   const group = await tx.accessGroup.findFirst({ where: { id, tenantId: ctx.tenantId } });
   if (!group) throw ProblemException.notFound('access group', id);
   return group;

@@ -19,21 +19,31 @@ export interface Checkpoint {
  */
 export async function importHfCheckpoint(dir: string): Promise<Checkpoint> {
   const json = async (file: string) => JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
-  const config = decoderConfigFromHf(await json('config.json'));
+  const optionalJson = async (file: string) => (existsSync(path.join(dir, file)) ? json(file) : undefined);
   const shardFiles = existsSync(path.join(dir, 'model.safetensors.index.json'))
     ? [...new Set(Object.values(((await json('model.safetensors.index.json')).weight_map ?? {}) as Record<string, string>))]
     : ['model.safetensors'];
-  const tensors = new Map<string, NamedTensor>();
-  for (const file of shardFiles) {
-    for (const [name, tensor] of readSafetensors(await readFile(path.join(dir, file))).tensors) tensors.set(name, tensor);
-  }
-  const weights = decoderWeightsFromHf(config, tensors);
-  const tokenizer = existsSync(path.join(dir, 'tokenizer.json'))
-    ? new HfTokenizer({
-        tokenizer: await json('tokenizer.json'),
-        config: existsSync(path.join(dir, 'tokenizer_config.json')) ? await json('tokenizer_config.json') : {},
-      })
-    : null;
+  return checkpointFromHfFiles({
+    config: await json('config.json'),
+    shards: await Promise.all(shardFiles.map((file) => readFile(path.join(dir, file)))),
+    tokenizer: await optionalJson('tokenizer.json'),
+    tokenizerConfig: await optionalJson('tokenizer_config.json'),
+  });
+}
+
+/** A checkpoint's files as read from wherever they are kept (a folder, a blob store). */
+export interface HfCheckpointFiles {
+  config: Record<string, unknown>;
+  shards: Uint8Array[];
+  tokenizer?: Record<string, unknown> | undefined;
+  tokenizerConfig?: Record<string, unknown> | undefined;
+}
+
+export function checkpointFromHfFiles(files: HfCheckpointFiles): Checkpoint {
+  const config = decoderConfigFromHf(files.config);
+  const { weights, problems } = decoderWeightsFromHf(config, files.shards);
+  if (problems.length) throw new Error(`model.safetensors does not fit config.json: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
+  const tokenizer = files.tokenizer ? new HfTokenizer({ tokenizer: files.tokenizer, config: files.tokenizerConfig ?? {} }) : null;
   return { config, weights, tokenizer };
 }
 
@@ -143,30 +153,31 @@ function hfConfigOf(config: DecoderConfig): Record<string, unknown> {
 /**
  * Checkpoint tensors → the engine's weights: the model prefix dropped, buffers that
  * transformers saves but recomputes ignored, every shape checked, and every missing or
- * unexpected tensor named.
+ * unexpected tensor named in `problems`.
  */
-function decoderWeightsFromHf(config: DecoderConfig, tensors: Map<string, NamedTensor>): DecoderWeights {
+export function decoderWeightsFromHf(config: DecoderConfig, shards: Uint8Array[]): { weights: DecoderWeights; problems: string[] } {
   const expected = weightShapes(config);
   const weights: DecoderWeights = new Map();
   const problems: string[] = [];
   const seen = new Set<string>();
-  for (const [name, tensor] of tensors) {
-    const key = name.replace(/^(transformer|model)\./, '');
-    seen.add(key);
-    // GPT-2's causal-mask buffers, older Llamas' rotary tables, and a tied lm_head.
-    if (/\.attn\.(masked_)?bias$|rotary_emb\.inv_freq$/.test(key) || (key === 'lm_head.weight' && !expected.has(key))) continue;
-    const shape = expected.get(key);
-    if (!shape) {
-      problems.push(`unexpected tensor ${name}`);
-      continue;
+  for (const shard of shards) {
+    for (const [name, tensor] of readSafetensors(shard).tensors) {
+      const key = name.replace(/^(transformer|model)\./, '');
+      seen.add(key);
+      // GPT-2's causal-mask buffers, older Llamas' rotary tables, and a tied lm_head.
+      if (/\.attn\.(masked_)?bias$|rotary_emb\.inv_freq$/.test(key) || (key === 'lm_head.weight' && !expected.has(key))) continue;
+      const shape = expected.get(key);
+      if (!shape) {
+        problems.push(`unexpected tensor ${name}`);
+        continue;
+      }
+      if (tensor.shape.join(',') !== shape.join(',')) {
+        problems.push(`${name}: shape [${tensor.shape}], expected [${shape}]`);
+        continue;
+      }
+      weights.set(key, toFloat32(tensor));
     }
-    if (tensor.shape.join(',') !== shape.join(',')) {
-      problems.push(`${name}: shape [${tensor.shape}], expected [${shape}]`);
-      continue;
-    }
-    weights.set(key, toFloat32(tensor));
   }
   for (const name of expected.keys()) if (!seen.has(name)) problems.push(`missing tensor ${name}`);
-  if (problems.length) throw new Error(`model.safetensors does not fit config.json: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
-  return weights;
+  return { weights, problems };
 }

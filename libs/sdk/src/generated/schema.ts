@@ -344,7 +344,8 @@ export interface paths {
         /** List the base models this tenant may use (the platform's and its own) */
         get: operations["getV1BaseModels"];
         put?: never;
-        post?: never;
+        /** Import a Hugging Face checkpoint, step 1: its config.json (GPT-2 or Llama family) */
+        post: operations["postV1BaseModels"];
         delete?: never;
         options?: never;
         head?: never;
@@ -361,6 +362,40 @@ export interface paths {
         /** Get a base model */
         get: operations["getV1BaseModelsBaseModelId"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/tokenizer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Import, optional step 2: tokenizer.json (and tokenizer_config.json); without it the model reads bytes */
+        put: operations["putV1BaseModelsBaseModelIdTokenizer"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/model.safetensors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Import, last step: the weights, checked against config.json (a mismatch is a 400 listing every problem); the model is then ready */
+        put: operations["putV1BaseModelsBaseModelIdModelSafetensors"];
         post?: never;
         delete?: never;
         options?: never;
@@ -464,7 +499,8 @@ export interface paths {
         /** List adapters */
         get: operations["getV1Adapters"];
         put?: never;
-        post?: never;
+        /** Create an adapter to upload versions to (fine-tunes create theirs) */
+        post: operations["postV1Adapters"];
         delete?: never;
         options?: never;
         head?: never;
@@ -482,22 +518,42 @@ export interface paths {
         get: operations["getV1AdaptersAdapterId"];
         put?: never;
         post?: never;
-        delete?: never;
+        /** Delete an adapter: every version's weights are erased from the blob store */
+        delete: operations["deleteV1AdaptersAdapterId"];
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change an adapter's description or access group */
+        patch: operations["patchV1AdaptersAdapterId"];
         trace?: never;
     };
-    "/v1/adapters/{adapter_id}/versions": {
+    "/v1/adapters/{adapter_id}/archive": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** List an adapter's versions */
-        get: operations["getV1AdaptersAdapterIdVersions"];
+        get?: never;
         put?: never;
+        /** Archive an adapter: kept, no longer offered for routing */
+        post: operations["postV1AdaptersAdapterIdArchive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download a ready version's PEFT adapter_config.json */
+        get: operations["getV1AdaptersAdapterIdVersionsVersionAdapterConfigJson"];
+        /** Upload in the PEFT format, step 1: the version's adapter_config.json (opens the next version) */
+        put: operations["putV1AdaptersAdapterIdVersionsVersionAdapterConfigJson"];
         post?: never;
         delete?: never;
         options?: never;
@@ -514,7 +570,8 @@ export interface paths {
         };
         /** Download a ready version's weights (PEFT's adapter_model.safetensors) */
         get: operations["getV1AdaptersAdapterIdVersionsVersionAdapterModelSafetensors"];
-        put?: never;
+        /** Upload in the PEFT format, step 2: the weights, checked against the base model (a mismatch is a 400 listing every problem) */
+        put: operations["putV1AdaptersAdapterIdVersionsVersionAdapterModelSafetensors"];
         post?: never;
         delete?: never;
         options?: never;
@@ -522,15 +579,15 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json": {
+    "/v1/adapters/{adapter_id}/versions": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /** Download a ready version's PEFT adapter_config.json */
-        get: operations["getV1AdaptersAdapterIdVersionsVersionAdapterConfigJson"];
+        /** List an adapter's versions */
+        get: operations["getV1AdaptersAdapterIdVersions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -846,8 +903,32 @@ export interface components {
             };
             /** @enum {string} */
             owner: "platform" | "tenant";
+            /**
+             * @description Imported checkpoints are uploading until model.safetensors arrives and fits config.json
+             * @enum {string}
+             */
+            status: "uploading" | "ready";
+            /** @description Whether tokenizer.json was uploaded; without it the model reads bytes */
+            has_tokenizer: boolean;
             /** Format: date-time */
             created_at: string;
+        };
+        RegisterBaseModelRequest: {
+            name: string;
+            /** @description The checkpoint's Hugging Face config.json (model_type gpt2 or llama) */
+            config: {
+                [key: string]: unknown;
+            };
+        };
+        BaseModelTokenizer: {
+            /** @description tokenizer.json */
+            tokenizer: {
+                [key: string]: unknown;
+            };
+            /** @description tokenizer_config.json */
+            tokenizer_config?: {
+                [key: string]: unknown;
+            };
         };
         CreateFineTuneRequest: {
             /** @description A base model, by id (bm_…) or name */
@@ -955,9 +1036,12 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
-        AdapterList: {
-            data: components["schemas"]["Adapter"][];
-            has_more: boolean;
+        CreateAdapterRequest: {
+            name: string;
+            /** @description A base model, by id (bm_…) or name */
+            base_model: string;
+            description?: string;
+            access_group_id?: string;
         };
         Adapter: {
             id: string;
@@ -973,9 +1057,18 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
-        AdapterVersionList: {
-            data: components["schemas"]["AdapterVersion"][];
-            has_more: boolean;
+        UpdateAdapterRequest: {
+            description?: string | null;
+            /** @description Who may use the adapter: a group, or null for the whole tenant */
+            access_group_id?: string | null;
+        };
+        PeftAdapterConfig: {
+            /** @enum {string} */
+            peft_type: "LORA";
+            r: number;
+            lora_alpha?: number;
+        } & {
+            [key: string]: unknown;
         };
         AdapterVersion: {
             id: string;
@@ -998,6 +1091,14 @@ export interface components {
         };
         /** @enum {string} */
         AdapterVersionStatus: "queued" | "training" | "ready" | "stale" | "archived" | "deleted";
+        AdapterList: {
+            data: components["schemas"]["Adapter"][];
+            has_more: boolean;
+        };
+        AdapterVersionList: {
+            data: components["schemas"]["AdapterVersion"][];
+            has_more: boolean;
+        };
         CreateWebhookEndpointRequest: {
             /**
              * Format: uri
@@ -1991,6 +2092,42 @@ export interface operations {
             };
         };
     };
+    postV1BaseModels: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterBaseModelRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModel"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getV1BaseModelsBaseModelId: {
         parameters: {
             query?: never;
@@ -2001,6 +2138,77 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModel"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putV1BaseModelsBaseModelIdTokenizer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BaseModelTokenizer"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModel"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putV1BaseModelsBaseModelIdModelSafetensors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The checkpoint's model.safetensors (one file; F32, F16 or BF16), streamed */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
         responses: {
             /** @description Success */
             200: {
@@ -2253,6 +2461,42 @@ export interface operations {
             };
         };
     };
+    postV1Adapters: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAdapterRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adapter"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getV1AdaptersAdapterId: {
         parameters: {
             query?: never;
@@ -2284,10 +2528,77 @@ export interface operations {
             };
         };
     };
-    getV1AdaptersAdapterIdVersions: {
+    deleteV1AdaptersAdapterId: {
         parameters: {
             query?: never;
             header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    patchV1AdaptersAdapterId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateAdapterRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Adapter"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1AdaptersAdapterIdArchive: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 adapter_id: string;
             };
@@ -2301,7 +2612,73 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AdapterVersionList"];
+                    "application/json": components["schemas"]["Adapter"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1AdaptersAdapterIdVersionsVersionAdapterConfigJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putV1AdaptersAdapterIdVersionsVersionAdapterConfigJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
+                version: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PeftAdapterConfig"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterVersion"];
                 };
             };
             /** @description Problem details (RFC 9457) */
@@ -2345,13 +2722,49 @@ export interface operations {
             };
         };
     };
-    getV1AdaptersAdapterIdVersionsVersionAdapterConfigJson: {
+    putV1AdaptersAdapterIdVersionsVersionAdapterModelSafetensors: {
         parameters: {
             query?: never;
             header?: never;
             path: {
                 adapter_id: string;
                 version: number;
+            };
+            cookie?: never;
+        };
+        /** @description PEFT's adapter_model.safetensors, streamed */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AdapterVersion"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1AdaptersAdapterIdVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                adapter_id: string;
             };
             cookie?: never;
         };
@@ -2362,7 +2775,9 @@ export interface operations {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["AdapterVersionList"];
+                };
             };
             /** @description Problem details (RFC 9457) */
             default: {

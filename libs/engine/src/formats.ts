@@ -1,0 +1,11 @@
+// The engine's file formats without its runtime: what a process that only checks or converts
+// files (the gateway validating an upload) needs, without loading onnxruntime.
+export { adapterMismatches } from './adapter/lora-adapter.js';
+export type { LoraAdapter, LoraFactors } from './adapter/lora-adapter.js';
+export { readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
+export type { PeftAdapterFiles } from './adapter/peft-format.js';
+export { readSafetensors } from './format/safetensors.js';
+export { targetModules } from './model/decoder-config.js';
+export type { DecoderConfig } from './model/decoder-config.js';
+export { decoderConfigFromHf, decoderWeightsFromHf } from './model/hf-checkpoint.js';
+export { HfTokenizer } from './tokenizer/hf-tokenizer.js';

@@ -177,7 +177,7 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
         const pool = new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules });
         const scheduler = new BatchScheduler(loraSession, pool, tokenizer, schedulerOptions);
         const run = await timed(() =>
-          Promise.all(ids.map((id, i) => scheduler.generate({ ...request(i), maxTokens: NEW_TOKENS / 2, adapter: { id, load: () => cache.get(id) } }))),
+          Promise.all(ids.map((id, i) => scheduler.generate({ ...request(i), maxTokens: NEW_TOKENS / 2, adapters: [{ id, load: () => cache.get(id) }] }))),
         );
         scale[registered].push({ seconds: run.seconds, tokensPerSecond: (LOAD_REQUESTS * NEW_TOKENS) / 2 / run.seconds, distinctAdapters: new Set(ids).size, slotLoads: pool.loads, cacheMisses: cache.misses });
       }

@@ -49,7 +49,7 @@ async function scheduler(options: { slots?: number; maxBatch?: number; prefillCh
 
 const request = (i: number, extra: Partial<GenerateRequest> = {}): GenerateRequest => ({
   prompt: prompts[i]!,
-  adapter: { id: `adapter-${i}`, load: () => adapter(i) },
+  adapters: [{ id: `adapter-${i}`, load: () => adapter(i) }],
   maxTokens: 8,
   ...extra,
 });
@@ -68,7 +68,7 @@ describe(`BatchScheduler (${config.architecture})`, () => {
   it('produces the tokens of a plain full recompute with the adapter merged, α/r and rank padding included', async () => {
     const small = adapter(5, 2); // rank 2 in a rank-4 pool
     const { batching } = await scheduler();
-    const result = await batching.generate({ prompt: prompts[5]!, adapter: { id: 'small', load: () => small }, maxTokens: 6 });
+    const result = await batching.generate({ prompt: prompts[5]!, adapters: [{ id: 'small', load: () => small }], maxTokens: 6 });
     const pools = new Map<string, LoraPool>();
     for (const key of small.factors.keys()) {
       const module = key.replace(/^[a-z]+\.\d+\./, '') as TargetModule;
@@ -86,6 +86,41 @@ describe(`BatchScheduler (${config.architecture})`, () => {
       sequence.push(next);
     }
     assert.deepEqual(result.tokens, expected);
+  });
+
+  it('mixes adapters in output space: the tokens of a plain recompute with Σ_j w_j ΔW_j; a mixture [a: 1, b: 0] is adapter a', async () => {
+    const mixed = [adapter(11, 2), adapter(12)];
+    const weights = [0.7, -0.4];
+    const { batching } = await scheduler();
+    const result = await batching.generate({ prompt: prompts[3]!, adapters: mixed.map((a, j) => ({ id: `mix-${j}`, load: () => a, weight: weights[j]! })), maxTokens: 6 });
+    const pools = new Map<string, LoraPool>();
+    for (const key of mixed[0]!.factors.keys()) {
+      const module = key.replace(/^[a-z]+\.\d+\./, '') as TargetModule;
+      const [dIn, dOut] = projectionShape(config, module);
+      const slots = mixed.map((a) => slotFactors(a, key, dIn, dOut, RANK));
+      pools.set(key, { a: Float32Array.from(slots.flatMap((f) => [...f.a])), b: Float32Array.from(slots.flatMap((f) => [...f.b])), slots: 2, rank: RANK, dIn, dOut });
+    }
+    const sequence = [...prompts[3]!];
+    const expected: number[] = [];
+    for (let step = 0; step < 6; step++) {
+      const gates = Float32Array.from({ length: sequence.length * 2 }, (_, i) => weights[i % 2]!);
+      const { logits } = referenceForward(config, baseWeights, [sequence], { pools, slots: [[0, 1]], gates });
+      const next = argmax(logits.subarray((sequence.length - 1) * config.vocabSize));
+      expected.push(next);
+      sequence.push(next);
+    }
+    assert.deepEqual(result.tokens, expected);
+
+    // In one batch with single-adapter and base rows (k padded with slot 0 at gate 0).
+    const alone = (await (await scheduler()).batching.generate(request(4))).tokens;
+    const base = (await (await scheduler()).batching.generate({ ...request(5), adapters: [] })).tokens;
+    const together = await Promise.all([
+      batching.generate({ ...request(4), adapters: [{ id: 'adapter-4', load: () => adapter(4), weight: 1 }, { id: 'adapter-9', load: () => adapter(9), weight: 0 }] }),
+      batching.generate({ ...request(5), adapters: [] }),
+      batching.generate(request(4)),
+    ]);
+    assert.deepEqual(together.map((r) => r.tokens), [alone, base, alone]);
+    assert.notDeepEqual(alone, base);
   });
 
   it('chunks long prefills without changing the output', async () => {
@@ -125,8 +160,8 @@ describe(`BatchScheduler (${config.architecture})`, () => {
     // scheduler waited for it, this would never settle.
     let fastDone!: () => void;
     const fastFinished = new Promise<void>((resolve) => (fastDone = resolve));
-    const slow = batching.generate({ ...request(6), adapter: { id: 'slow', load: () => fastFinished.then(() => adapter(6)) } });
-    const broken = assert.rejects(batching.generate({ ...request(7), adapter: { id: 'broken', load: () => Promise.reject(new Error('blob missing')) } }), /blob missing/);
+    const slow = batching.generate({ ...request(6), adapters: [{ id: 'slow', load: () => fastFinished.then(() => adapter(6)) }] });
+    const broken = assert.rejects(batching.generate({ ...request(7), adapters: [{ id: 'broken', load: () => Promise.reject(new Error('blob missing')) }] }), /blob missing/);
     const fast = await batching.generate(request(8));
     fastDone();
     assert.equal(fast.tokens.length, 8);
@@ -142,7 +177,7 @@ describe(`BatchScheduler (${config.architecture})`, () => {
     assert.equal((await cancelled).finishReason, 'cancelled');
     assert.ok((await cancelled).tokens.length < 50);
     assert.equal((await other).tokens.length, 8);
-    assert.ok(pool.canAcquire('anything'));
+    assert.ok(pool.canAcquire(['anything']));
   });
 });
 }

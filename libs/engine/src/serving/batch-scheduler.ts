@@ -3,19 +3,28 @@ import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
 import { headDim, kvHeads } from '../model/decoder-config.js';
 import { cacheName } from '../model/decoder.js';
 import type { DecoderSession, KvCache } from '../model/decoder-session.js';
+import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import { seededRandom } from '../seeded-random.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { sampleToken, type SamplingParams } from './sampling.js';
 import type { SlotPool } from './slot-pool.js';
 
+/** An adapter a request runs on, and its gate: the weight of its term in every adapted projection. */
+export interface RequestAdapter {
+  id: string;
+  /** Called once, when the request arrives (from a host cache or storage); the request waits for it without holding up the batch. */
+  load: () => LoraAdapter | Promise<LoraAdapter>;
+  /** Default 1. */
+  weight?: number;
+}
+
 export interface GenerateRequest {
   prompt: number[];
   /**
-   * The adapter to run on; none = the base model (slot 0). `load` is called once, when the
-   * request arrives (from a host cache or storage); the request waits for it without holding
-   * up the batch.
+   * None: the base model (slot 0). One: that adapter. Several: a mixture in output space,
+   * y = xW + Σ_j weight_j · x A_j B_j (DESIGN.md §5, gates constant over tokens).
    */
-  adapter?: { id: string; load: () => LoraAdapter | Promise<LoraAdapter> };
+  adapters?: readonly RequestAdapter[];
   maxTokens: number;
   /** Generate all maxTokens even past the end-of-text token (benchmarks). */
   ignoreEndOfText?: boolean;
@@ -49,11 +58,13 @@ interface Row {
   request: GenerateRequest;
   finish: (result: GenerateResult) => void;
   fail: (error: unknown) => void;
-  /** The adapter's factors once loaded; null while loading and for the base model. */
-  adapter: LoraAdapter | null;
-  /** Settles when the adapter is loaded (at once for the base model). */
+  /** The adapters' factors once all are loaded; null while loading. */
+  loaded: LoraAdapter[] | null;
+  /** Settles when the adapters are loaded (at once for the base model). */
   ready: Promise<unknown>;
-  slot: number;
+  /** The slot of each adapter while running (none for the base model) and their gates. */
+  slots: number[];
+  weights: number[];
   prefilled: number;
   tokens: number[];
   cache: Float32Array[];
@@ -96,16 +107,20 @@ export class BatchScheduler {
 
   generate(request: GenerateRequest): Promise<GenerateResult> {
     if (request.prompt.length === 0) return Promise.reject(new Error('the prompt has no tokens'));
-    if (request.adapter && !this.pool) return Promise.reject(new Error('this scheduler serves the base model only (no slot pool)'));
+    const adapters = request.adapters ?? [];
+    if (adapters.length && !this.pool) return Promise.reject(new Error('this scheduler serves the base model only (no slot pool)'));
+    if (new Set(adapters.map((a) => a.id)).size !== adapters.length) return Promise.reject(new Error('a request names an adapter twice'));
+    if (adapters.length >= (this.pool?.options.slots ?? 1)) return Promise.reject(new Error(`a request may mix at most ${(this.pool?.options.slots ?? 1) - 1} adapters (the slot pool's size)`));
     return new Promise((resolve, reject) => {
       const layers = this.session.config.nLayers;
       const row: Row = {
         request,
         finish: resolve,
         fail: reject,
-        adapter: null,
+        loaded: adapters.length ? null : [],
         ready: Promise.resolve(),
-        slot: 0,
+        slots: [],
+        weights: adapters.map((a) => a.weight ?? 1),
         prefilled: 0,
         tokens: [],
         cache: Array.from({ length: layers * 2 }, () => new Float32Array(0)),
@@ -115,11 +130,10 @@ export class BatchScheduler {
         text: '',
         emitted: 0,
       };
-      if (request.adapter) {
-        row.ready = Promise.resolve()
-          .then(request.adapter.load)
+      if (adapters.length) {
+        row.ready = Promise.all(adapters.map((a) => Promise.resolve().then(a.load)))
           .then(
-            (adapter) => (row.adapter = adapter),
+            (loaded) => (row.loaded = loaded),
             (error: unknown) => {
               const at = this.waiting.indexOf(row);
               if (at >= 0) this.waiting.splice(at, 1);
@@ -132,6 +146,23 @@ export class BatchScheduler {
       this.wake?.();
       this.startLoop();
     });
+  }
+
+  /**
+   * The prompt's mean final hidden state under the base model (slot 0, gate 0: exactly the
+   * base model), what `auto` routing compares with adapters' training centroids. Runs beside
+   * the batch loop; a prompt longer than the model's context is cut to its last tokens.
+   */
+  async pooledHidden(prompt: number[]): Promise<Float32Array> {
+    const tokens = prompt.slice(-this.session.config.maxPositions);
+    if (tokens.length === 0) throw new Error('the prompt has no tokens');
+    const output = await this.session.forward({
+      ids: [tokens],
+      positions: [tokens.map((_, i) => i)],
+      attentionMask: [tokens.map(() => 1)],
+      ...(this.pool ? { lora: { ...this.pool.feeds(), slots: int64Tensor([0], [1, 1]), gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]) } } : {}),
+    });
+    return output.pooledHidden;
   }
 
   /**
@@ -163,7 +194,7 @@ export class BatchScheduler {
       const decoding = this.running.filter((row) => row.prefilled === row.request.prompt.length && row.tokens.length > 0 && !prefilling.includes(row));
       if (decoding.length) await this.decodeStep(decoding);
       if (!prefilling.length && !decoding.length && this.waiting.length) {
-        const loading = this.waiting.filter((row) => row.request.adapter && !row.adapter);
+        const loading = this.waiting.filter((row) => !row.loaded);
         if (!loading.length) throw new Error('no request can run: every adapter slot is pinned');
         // Idle until an adapter arrives or a new request does (it may need no load at all).
         await new Promise<void>((resolve) => {
@@ -175,15 +206,15 @@ export class BatchScheduler {
     }
   }
 
-  /** First come, first served among requests whose adapter is loaded, while rows and slots last. */
+  /** First come, first served among requests whose adapters are loaded, while rows and slots last. */
   private admit(): void {
     for (const row of [...this.waiting]) {
       if (this.running.length >= this.options.maxBatch) break;
-      const id = row.request.adapter?.id;
-      if (id !== undefined && !row.adapter) continue;
-      if (id !== undefined && !this.pool!.canAcquire(id)) break;
+      if (!row.loaded) continue;
+      const ids = (row.request.adapters ?? []).map((a) => a.id);
+      if (ids.length && !this.pool!.canAcquire(ids)) break;
       this.waiting.splice(this.waiting.indexOf(row), 1);
-      row.slot = id !== undefined ? this.pool!.acquire(id, () => row.adapter!) : 0;
+      row.slots = ids.length ? this.pool!.acquireAll(ids, (i) => row.loaded![i]!) : [];
       this.running.push(row);
     }
   }
@@ -238,8 +269,7 @@ export class BatchScheduler {
         ? {
             lora: {
               ...this.pool.feeds(),
-              slots: int64Tensor(rows.map((row) => row.slot), [b, 1]),
-              gates: float32Tensor(new Float32Array(b * width).fill(1), [b, width, 1]),
+              ...this.routingFeeds(rows, width),
             },
           }
         : {}),
@@ -353,8 +383,23 @@ export class BatchScheduler {
     }
   }
 
+  /**
+   * slots [B, k] and gates [B, T, k] with k the most adapters any row mixes; a row with
+   * fewer fills the rest with slot 0 (the zero adapter) at gate 0, the base model with none.
+   */
+  private routingFeeds(rows: Row[], width: number): Record<string, OrtTensor> {
+    const k = Math.max(1, ...rows.map((row) => row.slots.length));
+    const slots: number[] = [];
+    const gates = new Float32Array(rows.length * width * k);
+    rows.forEach((row, r) => {
+      for (let j = 0; j < k; j++) slots.push(row.slots[j] ?? 0);
+      for (let t = 0; t < width; t++) for (let j = 0; j < row.slots.length; j++) gates[(r * width + t) * k + j] = row.weights[j]!;
+    });
+    return { slots: int64Tensor(slots, [rows.length, k]), gates: float32Tensor(gates, [rows.length, width, k]) };
+  }
+
   private release(row: Row): void {
-    if (row.slot > 0) this.pool?.release(row.slot);
-    row.slot = 0;
+    for (const slot of row.slots) this.pool?.release(slot);
+    row.slots = [];
   }
 }

@@ -47,9 +47,20 @@ export class SlotPool {
     this.lastUsed = Array(options.slots).fill(0);
   }
 
-  /** Whether `acquire` can succeed now: the adapter is resident or an unpinned slot exists. */
-  canAcquire(adapterId: string): boolean {
-    return this.adapterInSlot.includes(adapterId) || this.freeSlot() !== null;
+  /** Whether `acquireAll` can succeed now: enough unpinned slots hold none of them for those not resident. */
+  canAcquire(adapterIds: readonly string[]): boolean {
+    const missing = adapterIds.filter((id) => !this.adapterInSlot.includes(id)).length;
+    let spare = 0;
+    for (let slot = 1; slot < this.options.slots; slot++) if (this.pins[slot] === 0 && !adapterIds.includes(this.adapterInSlot[slot]!)) spare++;
+    return missing <= spare;
+  }
+
+  /** The slots of a request's adapters, in order: resident ones are pinned first, so loading the others cannot evict them. */
+  acquireAll(adapterIds: readonly string[], adapter: (index: number) => LoraAdapter): number[] {
+    const slots: number[] = [];
+    const order = adapterIds.map((_, i) => i).sort((i, j) => Number(!this.adapterInSlot.includes(adapterIds[i]!)) - Number(!this.adapterInSlot.includes(adapterIds[j]!)));
+    for (const i of order) slots[i] = this.acquire(adapterIds[i]!, () => adapter(i));
+    return slots;
   }
 
   /** The slot holding `adapterId`, loading it (evicting the least recently used unpinned slot) if needed; pinned until release. */

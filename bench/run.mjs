@@ -5,6 +5,7 @@ const benchmarks = {
   engine: () => import('./engine.bench.mjs'),
   training: () => import('./training.bench.mjs'),
   jobs: () => import('./jobs.bench.mjs'),
+  inference: () => import('./inference.bench.mjs'),
 };
 
 const name = process.argv[2];

@@ -14,6 +14,7 @@ import { SchemaValidationPipe } from './common/schema-validation.pipe.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from './config/gateway-config.js';
 import { AdaptersModule } from './adapters/adapters.module.js';
 import { BaseModelsModule } from './base-models/base-models.module.js';
+import { InferenceModule } from './inference/inference.module.js';
 import { DatasetsModule } from './datasets/datasets.module.js';
 import { FineTunesModule } from './fine-tunes/fine-tunes.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
@@ -40,7 +41,7 @@ export class AppModule {
   static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, WebhooksModule],
+      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, WebhooksModule, InferenceModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

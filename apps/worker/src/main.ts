@@ -1,10 +1,12 @@
 import { Database } from '@tessera/db';
-import { QUEUES, redisConnection, webhookQueue, type TrainJobData, type WebhookJobData } from '@tessera/queue';
+import { inferCancelChannel, inferEventChannel, inferQueue, QUEUES, redisConnection, webhookQueue, type InferJobData, type TrainJobData, type WebhookJobData } from '@tessera/queue';
 import { blobStoreSettings, tenantBlobStores } from '@tessera/storage';
 import { attemptDelivery } from '@tessera/webhooks';
 import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { BaseModelLoader } from './base-models.js';
 import { runFineTune } from './fine-tune-job.js';
+import { InferenceServer } from './inference.js';
 import { loadWorkerConfig } from './worker-config.js';
 
 /**
@@ -50,8 +52,34 @@ const deliveries = new Worker<WebhookJobData>(
   { connection, prefix: config.QUEUE_PREFIX, concurrency: config.WEBHOOK_CONCURRENCY },
 );
 deliveries.on('failed', (job, error) => log(`delivery ${job?.data.deliveryId}: ${error.message}`, 'warn'));
-await Promise.all([worker.waitUntilReady(), deliveries.waitUntilReady()]);
-log(`worker ready: queues ${QUEUES.train} and ${QUEUES.webhooks}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`, 'start');
+
+// Inference: many requests at once per base model; the engine batches them step by step.
+// Events go out on plain pub/sub (the gateway subscribed before enqueueing); cancels come in.
+const publisher = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const cancels = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const inference = new InferenceServer({
+  database,
+  blobs,
+  models,
+  threads: config.WORKER_THREADS,
+  executionProvider: config.EXECUTION_PROVIDER,
+  maxRank: config.INFER_MAX_RANK,
+  slots: config.INFER_SLOTS,
+  maxBatch: config.INFER_MAX_BATCH,
+  adapterCacheBytes: config.ADAPTER_CACHE_BYTES,
+  publish: (requestId, event) => publisher.publish(inferEventChannel(config.QUEUE_PREFIX, requestId), JSON.stringify(event)),
+  log,
+});
+await cancels.subscribe(inferCancelChannel(config.QUEUE_PREFIX));
+cancels.on('message', (_channel, requestId: string) => inference.cancel(requestId));
+const inferWorkers = config.INFER_BASE_MODELS.map((id) => {
+  const consumer = new Worker<InferJobData>(inferQueue(id), (job) => inference.handle(job), { connection, prefix: config.QUEUE_PREFIX, concurrency: config.INFER_MAX_BATCH * 2 });
+  consumer.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
+  return consumer;
+});
+await Promise.all([worker.waitUntilReady(), deliveries.waitUntilReady(), ...inferWorkers.map((w) => w.waitUntilReady())]);
+const queues = [QUEUES.train, QUEUES.webhooks, ...config.INFER_BASE_MODELS.map(inferQueue)];
+log(`worker ready: queues ${queues.join(', ')}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`, 'start');
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -60,8 +88,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
-    void Promise.all([worker.close(), deliveries.close()])
-      .then(() => webhooks.close())
+    void Promise.all([worker.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
+      .then(() => Promise.all([webhooks.close(), publisher.quit(), cancels.quit()]))
       .then(() => database.disconnect())
       .then(() => process.exit(0));
   });

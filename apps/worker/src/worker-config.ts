@@ -21,6 +21,20 @@ const configSchema = z
     /** How long a job's lock lasts without renewal: a killed worker's job is picked up after about this long. */
     LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
     STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),
+    /** Base models (ids) whose `infer.<id>` queues this worker serves; empty: none. Default: the demo model. */
+    INFER_BASE_MODELS: z
+      .string()
+      .regex(/^(bm_[0-9A-Za-z]{26}(,bm_[0-9A-Za-z]{26})*)?$/, 'comma-separated base model ids')
+      .default('bm_00000000000000000000000001')
+      .transform((s) => (s ? s.split(',') : [])),
+    /** Largest adapter rank served (the slot pool's width; smaller ranks are zero-padded). */
+    INFER_MAX_RANK: z.coerce.number().int().min(1).max(256).default(16),
+    /** Adapters resident on the device at once (the slot pool, slot 0 not counted). */
+    INFER_SLOTS: z.coerce.number().int().min(1).max(1024).default(64),
+    /** Requests decoding together in one forward pass. */
+    INFER_MAX_BATCH: z.coerce.number().int().min(1).max(512).default(32),
+    /** Adapters kept in host memory between the blob store and the slots. */
+    ADAPTER_CACHE_BYTES: z.coerce.number().int().min(1).default(512 * 1_048_576),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'silent']).default('info'),
     /** Delay before each delivery attempt, first to last (default: Standard Webhooks' schedule). */
     WEBHOOK_RETRY_SCHEDULE_MS: z

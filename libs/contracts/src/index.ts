@@ -7,3 +7,4 @@ export * from './text.js';
 export * from './datasets.js';
 export * from './fine-tunes.js';
 export * from './webhooks.js';
+export * from './inference.js';

@@ -19,6 +19,59 @@ export interface TrainJobData {
   tenantId: string;
 }
 
+/** An adapter version an inference request may run on, as the gateway resolved it (access checked). */
+export interface InferAdapter {
+  adapterId: string;
+  versionId: string;
+  name: string;
+  version: number;
+  /** Mixture weight; unset for `auto` candidates (the router weighs them). */
+  weight?: number;
+}
+
+/**
+ * One inference request on the `infer.<base model>` queue. `adapters` are what the request
+ * runs on (empty: the base model); for `auto` they are the candidates the worker routes
+ * among. Tokens stream back on inferEventChannel(prefix, requestId).
+ */
+export interface InferJobData {
+  requestId: string;
+  tenantId: string;
+  baseModelId: string;
+  input: { kind: 'text'; text: string } | { kind: 'chat'; messages: { role: 'system' | 'user' | 'assistant'; content: string }[] };
+  mode: 'base' | 'adapter' | 'mixture' | 'auto';
+  adapters: InferAdapter[];
+  topK?: number;
+  maxTokens: number;
+  temperature: number;
+  topP?: number;
+  seed?: number;
+  stop: string[];
+}
+
+/** What a worker publishes for a request, in order: routing, tokens, then done or error. */
+export type InferEvent =
+  | { type: 'routing'; adapters: { adapterId: string; versionId: string; name: string; version: number; weight: number; score?: number }[]; promptTokens: number }
+  | { type: 'token'; text: string }
+  | { type: 'done'; finishReason: 'stop' | 'length' | 'cancelled'; completionTokens: number }
+  | { type: 'error'; message: string; status: 400 | 500 };
+
+export function inferEventChannel(prefix: string, requestId: string): string {
+  return `${prefix}:infer-events:${requestId}`;
+}
+
+/** Gateways publish a request id here when its client went away; workers stop generating it. */
+export function inferCancelChannel(prefix: string): string {
+  return `${prefix}:infer-cancel`;
+}
+
+/** Inference is not retried: a half-streamed answer cannot be resumed, the client is told instead. */
+export const INFER_JOB_OPTIONS = { attempts: 1, removeOnComplete: true, removeOnFail: 1000 } as const;
+
+export function inferQueueFor(connection: ConnectionOptions, baseModelId: string, prefix = 'bull'): Queue<InferJobData> {
+  return new Queue<InferJobData>(inferQueue(baseModelId), { connection, prefix });
+}
+
 /** One delivery attempt of a webhook: attempt n of the delivery's retry schedule. */
 export interface WebhookJobData {
   deliveryId: string;

@@ -17,6 +17,8 @@ const configSchema = z.object({
   ...blobStoreEnv,
   /** Lets webhook URLs resolve to private or loopback addresses (tests, single-machine setups). */
   WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  /** How long an inference request waits for a worker's next event before a 503. */
+  INFER_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
   ADAPTER_MAX_BYTES: z.coerce.number().int().min(1).default(512 * 1_048_576),
   BASE_MODEL_MAX_BYTES: z.coerce.number().int().min(1).default(1024 * 1_048_576),
   DATASET_MAX_BYTES: z.coerce.number().int().min(1).default(100 * 1_048_576),

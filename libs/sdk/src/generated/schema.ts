@@ -701,6 +701,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The models this key can run: ready base models and the adapters its groups allow */
+        get: operations["getV1Models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Complete a prompt (OpenAI completions), routed as `routing` says */
+        post: operations["postV1Completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer a conversation (OpenAI chat completions) through the model's chat template, routed as `routing` says */
+        post: operations["postV1ChatCompletions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1180,6 +1231,128 @@ export interface components {
         WebhookDeliveryList: {
             data: components["schemas"]["WebhookDelivery"][];
             has_more: boolean;
+        };
+        ModelList: {
+            /** @enum {string} */
+            object: "list";
+            data: components["schemas"]["Model"][];
+        };
+        Model: {
+            id: string;
+            /** @enum {string} */
+            object: "model";
+            created: number;
+            owned_by: string;
+            tessera: {
+                /** @enum {string} */
+                kind: "base_model" | "adapter";
+                base_model: string;
+            };
+        };
+        CompletionRequest: {
+            /** @description A base model, an adapter (name or name@version), or a composition */
+            model: string;
+            max_tokens?: number;
+            temperature?: number;
+            top_p?: number;
+            seed?: number;
+            stop?: (string | string[]) | null;
+            stream?: boolean | null;
+            stream_options?: {
+                include_usage?: boolean;
+            } | null;
+            /** @description Only 1 */
+            n?: 1 | null;
+            user?: string;
+            routing?: components["schemas"]["Routing"];
+            /** @description One prompt */
+            prompt: string | string[];
+        };
+        Routing: {
+            /** @enum {string} */
+            mode: "adapter" | "mixture" | "token" | "auto";
+            /** @description adapter: the one adapter; mixture: the adapters and their weights; auto: the candidates (default: every adapter the caller may use) */
+            adapters?: {
+                /** @description adapter or adapter@version */
+                name: string;
+                weight?: number;
+            }[];
+            /** @description auto: how many adapters share a request (default 1) */
+            top_k?: number;
+            return_gates?: boolean;
+        };
+        Completion: {
+            id: string;
+            /** @enum {string} */
+            object: "text_completion";
+            created: number;
+            model: string;
+            choices: {
+                index: number;
+                text: string;
+                finish_reason: ("stop" | "length") | null;
+                logprobs: null;
+            }[];
+            usage: components["schemas"]["Usage"];
+            routing: components["schemas"]["RoutingTrace"];
+        };
+        Usage: {
+            prompt_tokens: number;
+            completion_tokens: number;
+            total_tokens: number;
+        };
+        RoutingTrace: {
+            /** @enum {string} */
+            mode: "base" | "adapter" | "mixture" | "auto";
+            adapters: {
+                name: string;
+                version: number;
+                weight: number;
+                /** @description auto: cosine similarity to the adapter's training centroid */
+                score?: number;
+            }[];
+        };
+        ChatCompletionRequest: {
+            /** @description A base model, an adapter (name or name@version), or a composition */
+            model: string;
+            max_tokens?: number;
+            temperature?: number;
+            top_p?: number;
+            seed?: number;
+            stop?: (string | string[]) | null;
+            stream?: boolean | null;
+            stream_options?: {
+                include_usage?: boolean;
+            } | null;
+            /** @description Only 1 */
+            n?: 1 | null;
+            user?: string;
+            routing?: components["schemas"]["Routing"];
+            messages: {
+                /** @enum {string} */
+                role: "system" | "user" | "assistant";
+                content: string;
+                name?: string;
+            }[];
+        };
+        ChatCompletion: {
+            id: string;
+            /** @enum {string} */
+            object: "chat.completion";
+            created: number;
+            model: string;
+            choices: {
+                index: number;
+                message: {
+                    /** @enum {string} */
+                    role: "assistant";
+                    content: string;
+                };
+                finish_reason: ("stop" | "length") | null;
+                logprobs: null;
+            }[];
+            usage: components["schemas"]["Usage"];
+            routing: components["schemas"]["RoutingTrace"];
         };
         Problem: {
             /** @description Stable identifier of the error kind, e.g. /problems/validation */
@@ -3075,6 +3248,109 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1Models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1Completions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Completion"];
+                    "text/event-stream": components["schemas"]["Completion"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1ChatCompletions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChatCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatCompletion"];
+                    "text/event-stream": components["schemas"]["ChatCompletion"];
                 };
             };
             /** @description Problem details (RFC 9457) */

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { newId, type ChatCompletionRequest, type CompletionRequest, type ModelDto, type RoutingTrace } from '@tessera/contracts';
+import { Database } from '@tessera/db';
+import type { InferEvent, InferJobData } from '@tessera/queue';
+import type { Caller } from '../common/caller.js';
+import { ProblemException } from '../common/problem.exception.js';
+import { InferenceDispatcher } from './inference-dispatcher.js';
+import { resolveRouting, routingTrace, usableModels } from './model-resolver.js';
+
+/** A request on its way: the routing the worker chose, then its text as it is made. */
+export interface InferenceRun {
+  id: string;
+  created: number;
+  model: string;
+  routing: RoutingTrace;
+  promptTokens: number;
+  /** Text pieces, then the end: finish reason and token counts. */
+  pieces: AsyncGenerator<string, { finishReason: 'stop' | 'length' | null; completionTokens: number }>;
+}
+
+const OPENAI_DEFAULT_MAX_TOKENS = 16;
+
+@Injectable()
+export class InferenceService {
+  constructor(
+    private readonly database: Database,
+    private readonly dispatcher: InferenceDispatcher,
+  ) {}
+
+  models(caller: Caller): Promise<ModelDto[]> {
+    return this.database.withTenant(caller, async (tx) =>
+      (await usableModels(tx, caller)).map((m) => ({ id: m.id, object: 'model' as const, created: Math.floor(m.created.getTime() / 1000), owned_by: m.owner, tessera: { kind: m.kind, base_model: m.baseModel } })),
+    );
+  }
+
+  /**
+   * Resolves the model and routing (access first), dispatches, and waits for the worker's
+   * routing event, so that anything wrong is an error response before a stream begins.
+   */
+  async start(caller: Caller, body: CompletionRequest | ChatCompletionRequest, idPrefix: 'cmpl' | 'chatcmpl'): Promise<InferenceRun> {
+    const resolved = await this.database.withTenant(caller, (tx) => resolveRouting(tx, caller, body.model, body.routing));
+    const requestId = `${idPrefix}-${randomUUID()}`;
+    const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
+    const job: InferJobData = {
+      requestId,
+      tenantId: caller.tenantId,
+      baseModelId: resolved.baseModel.id,
+      input: 'messages' in body ? { kind: 'chat', messages: body.messages.map((m) => ({ role: m.role, content: m.content })) } : { kind: 'text', text: typeof body.prompt === 'string' ? body.prompt : body.prompt[0]! },
+      mode: resolved.mode,
+      adapters: resolved.adapters,
+      ...(resolved.topK !== undefined ? { topK: resolved.topK } : {}),
+      maxTokens: body.max_tokens ?? OPENAI_DEFAULT_MAX_TOKENS,
+      temperature: body.temperature ?? 1,
+      ...(body.top_p != null ? { topP: body.top_p } : {}),
+      ...(body.seed != null ? { seed: body.seed } : {}),
+      stop,
+    };
+    const events = this.dispatcher.dispatch(job);
+    const first = await events.next();
+    const routing = first.value as InferEvent | undefined;
+    if (!routing || routing.type === 'error') {
+      await events.return(undefined);
+      throw new ProblemException(routing?.status === 400 ? 'validation' : 'internal', routing?.type === 'error' ? routing.message : 'The inference worker ended the request without an answer');
+    }
+    if (routing.type !== 'routing') throw new Error(`the worker's first event was ${routing.type}`);
+    const used = routing.adapters;
+    const record = (completionTokens: number) =>
+      this.database.withTenant(caller, async (tx) => {
+        // One record per request, under the adapter that weighed most in it.
+        const top = [...used].sort((a, b) => b.weight - a.weight)[0];
+        await tx.usageRecord.create({
+          data: {
+            id: newId('use'),
+            tenantId: caller.tenantId,
+            apiKeyId: caller.apiKeyId,
+            baseModelId: resolved.baseModel.id,
+            adapterId: top?.adapterId ?? null,
+            adapterVersionId: top?.versionId ?? null,
+            promptTokens: routing.promptTokens,
+            completionTokens,
+            requestId,
+          },
+        });
+      });
+    async function* pieces(): AsyncGenerator<string, { finishReason: 'stop' | 'length' | null; completionTokens: number }> {
+      for await (const event of events) {
+        if (event.type === 'token') yield event.text;
+        else if (event.type === 'done') {
+          await record(event.completionTokens);
+          return { finishReason: event.finishReason === 'cancelled' ? null : event.finishReason, completionTokens: event.completionTokens };
+        } else if (event.type === 'error') throw new ProblemException(event.status === 400 ? 'validation' : 'internal', event.message);
+      }
+      throw new ProblemException('internal', 'The inference worker ended the request without finishing it');
+    }
+    return { id: requestId, created: Math.floor(Date.now() / 1000), model: body.model, routing: routingTrace(resolved.mode, used), promptTokens: routing.promptTokens, pieces: pieces() };
+  }
+}

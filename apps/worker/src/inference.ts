@@ -1,0 +1,155 @@
+import type { Database } from '@tessera/db';
+import {
+  AdapterCache,
+  BatchScheduler,
+  DecoderSession,
+  readPeftAdapter,
+  routeByCentroid,
+  SlotPool,
+  targetModules,
+  type LoraAdapter,
+  type RequestAdapter,
+  type TrainingModel,
+} from '@tessera/engine';
+import type { InferAdapter, InferEvent, InferJobData } from '@tessera/queue';
+import type { TenantBlobStores } from '@tessera/storage';
+import type { Job } from 'bullmq';
+import type { BaseModelLoader } from './base-models.js';
+
+export interface InferenceDeps {
+  database: Database;
+  blobs: TenantBlobStores;
+  models: BaseModelLoader;
+  threads: number;
+  executionProvider: 'cpu' | 'cuda';
+  maxRank: number;
+  slots: number;
+  maxBatch: number;
+  adapterCacheBytes: number;
+  publish: (requestId: string, event: InferEvent) => Promise<unknown>;
+  log: (line: string) => void;
+}
+
+/** A request the worker cannot serve as asked: the client hears why (a 400), nothing is retried. */
+class BadRequest extends Error {}
+
+interface ServedModel {
+  model: TrainingModel;
+  scheduler: BatchScheduler;
+  adapters: AdapterCache;
+}
+
+/**
+ * Serves `infer.<base model>` jobs: one scheduler per base model batches every request the
+ * worker holds, step by step, over a slot pool covering every projection; adapters come from
+ * the blob store through a host cache. Tokens are published as they are made.
+ */
+export class InferenceServer {
+  private readonly served = new Map<string, Promise<ServedModel>>();
+  /** Requests in flight by id, so a gateway's cancel reaches them. */
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(private readonly deps: InferenceDeps) {}
+
+  cancel(requestId: string): void {
+    this.running.get(requestId)?.abort();
+  }
+
+  async handle(job: Job<InferJobData>): Promise<void> {
+    const request = job.data;
+    const controller = new AbortController();
+    this.running.set(request.requestId, controller);
+    try {
+      await this.serve(request, controller.signal);
+    } catch (error) {
+      const bad = error instanceof BadRequest;
+      if (!bad) this.deps.log(`infer ${request.requestId}: ${(error as Error).message}`);
+      await this.deps.publish(request.requestId, { type: 'error', status: bad ? 400 : 500, message: bad ? (error as Error).message : 'the inference worker failed; try again' });
+    } finally {
+      this.running.delete(request.requestId);
+    }
+  }
+
+  private async serve(request: InferJobData, signal: AbortSignal): Promise<void> {
+    const served = await this.model(request);
+    const { model, scheduler } = served;
+    let prompt: number[];
+    try {
+      prompt = model.tokenizer.encode(request.input.kind === 'text' ? request.input.text : model.tokenizer.chatTemplate.render(request.input.messages, { addGenerationPrompt: true }));
+    } catch (error) {
+      throw new BadRequest(`the input cannot be read by ${model.name}'s tokenizer: ${(error as Error).message}`);
+    }
+    if (prompt.length === 0) throw new BadRequest('the prompt is empty');
+    const context = model.config.maxPositions;
+    if (prompt.length + request.maxTokens > context) {
+      throw new BadRequest(`the prompt's ${prompt.length} tokens and max_tokens ${request.maxTokens} exceed ${model.name}'s context of ${context} tokens`);
+    }
+
+    const chosen = request.mode === 'auto' ? await this.route(request, scheduler, prompt) : request.adapters.map((a) => ({ ...a, weight: a.weight ?? 1, score: undefined }));
+    await this.deps.publish(request.requestId, { type: 'routing', adapters: chosen, promptTokens: prompt.length });
+    const adapters: RequestAdapter[] = chosen.map((a) => ({ id: a.versionId, weight: a.weight, load: () => served.adapters.get(`${request.tenantId}/${a.versionId}`) }));
+    // Tokens are published in order: each waits for the one before.
+    let published: Promise<unknown> = Promise.resolve();
+    const result = await scheduler.generate({
+      prompt,
+      adapters,
+      maxTokens: request.maxTokens,
+      sampling: { temperature: request.temperature, ...(request.topP !== undefined ? { topP: request.topP } : {}), ...(request.seed !== undefined ? { seed: request.seed } : {}) },
+      stop: request.stop,
+      signal,
+      onToken: (_token, text) => {
+        if (text) published = published.then(() => this.deps.publish(request.requestId, { type: 'token', text }));
+      },
+    });
+    await published;
+    if (result.finishReason === 'cancelled') this.deps.log(`infer ${request.requestId}: cancelled by the client after ${result.tokens.length} tokens`);
+    const finishReason = result.finishReason === 'length' ? 'length' : result.finishReason === 'cancelled' ? 'cancelled' : 'stop';
+    await this.deps.publish(request.requestId, { type: 'done', finishReason, completionTokens: result.tokens.length });
+  }
+
+  /** `auto`: the candidates' training centroids against the prompt's pooled base-model state. */
+  private async route(request: InferJobData, scheduler: BatchScheduler, prompt: number[]) {
+    const ids = request.adapters.map((a) => a.versionId);
+    const rows = await this.deps.database.withTenant(request, (tx) => tx.adapterVersion.findMany({ where: { tenantId: request.tenantId, id: { in: ids } }, select: { id: true, centroid: true } }));
+    const centroids = new Map(rows.filter((r) => r.centroid).map((r) => [r.id, new Float32Array(new Uint8Array(r.centroid!).buffer)]));
+    // Uploaded adapters have no centroid: the router cannot place them.
+    const keys = request.adapters.filter((a) => centroids.has(a.versionId)).map((a) => ({ id: a.versionId, centroid: centroids.get(a.versionId)! }));
+    if (keys.length === 0) return [];
+    const byVersion = new Map<string, InferAdapter>(request.adapters.map((a) => [a.versionId, a]));
+    const routed = routeByCentroid(await scheduler.pooledHidden(prompt), keys, { topK: request.topK ?? 1 });
+    return routed.map((r) => ({ ...byVersion.get(r.id)!, weight: r.weight, score: r.score }));
+  }
+
+  private model(request: InferJobData): Promise<ServedModel> {
+    let served = this.served.get(request.baseModelId);
+    if (!served) {
+      served = this.load(request);
+      this.served.set(request.baseModelId, served);
+      served.catch(() => this.served.delete(request.baseModelId));
+    }
+    return served;
+  }
+
+  private async load(request: InferJobData): Promise<ServedModel> {
+    const { database, maxRank } = this.deps;
+    const row = await database.withTenant(request, (tx) => tx.baseModel.findFirstOrThrow({ where: { id: request.baseModelId } }));
+    const model = await this.deps.models.load(row);
+    const modules = targetModules(model.config);
+    const session = await DecoderSession.load(model.config, model.weights, { threads: this.deps.threads, executionProvider: this.deps.executionProvider, lora: { modules, rank: maxRank } });
+    const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules });
+    const scheduler = new BatchScheduler(session, pool, model.tokenizer, { maxBatch: this.deps.maxBatch, prefillChunk: 128, maxBatchTokens: 1024 });
+    // Keyed by tenant and version: one model serves many tenants.
+    const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) => this.readAdapter(key.split('/')[0]!, key.split('/')[1]!));
+    this.deps.log(`serving ${model.name} (${row.id}): ${this.deps.slots} adapter slots of rank ≤ ${maxRank}`);
+    return { model, scheduler, adapters };
+  }
+
+  /** An adapter version's weights from its tenant's blob store (version ids are unique across tenants). */
+  private async readAdapter(tenantId: string, versionId: string): Promise<LoraAdapter> {
+    const row = await this.deps.database.withTenant({ tenantId }, (tx) => tx.adapterVersion.findFirstOrThrow({ where: { id: versionId, tenantId } }));
+    if (!row.weightsBlob) throw new BadRequest(`adapter version ${versionId} has no weights (status ${row.status})`);
+    if (row.rank > this.deps.maxRank) throw new BadRequest(`the adapter's rank ${row.rank} exceeds this worker's INFER_MAX_RANK ${this.deps.maxRank}`);
+    const weights = await this.deps.blobs.forTenant(tenantId).get(row.weightsBlob);
+    return readPeftAdapter({ config: { peft_type: 'LORA', r: row.rank, lora_alpha: row.alpha }, weights });
+  }
+}

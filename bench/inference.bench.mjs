@@ -1,0 +1,190 @@
+// Inference: the cost of serving through the platform, and of each routing mode.
+// 32 concurrent streams on 32 different adapters of the demo model go through gateway →
+// BullMQ → worker → Redis pub/sub → SSE, and the same 32 requests run on the engine alone in
+// this process with the worker's settings (a scheduler over a slot pool of every projection,
+// rank 16, batch 32). Then the same load in mixture (k = 3) and auto (centroid) mode.
+// Rounds alternate gateway and engine; medians are reported. Tokens per second count the
+// completion tokens the requests got.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
+import { prepareBenchServices } from './lib/bench-services.mjs';
+import { median, percentile } from './lib/engine-common.mjs';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const STREAMS = 32;
+const MAX_TOKENS = QUICK ? 8 : 48;
+const ROUNDS = QUICK ? 1 : 3;
+const RANK = 8;
+const PLATFORM_KEY = 'bench-platform-admin-key-0123456789';
+const DOMAINS = ['weather', 'recipes', 'sports', 'code', 'chemistry', 'travel'];
+
+export default async function inferenceBench() {
+  ensureInstalled();
+  build();
+  const { appUrl, redisUrl } = await prepareBenchServices();
+  const engine = await import('@tessera/engine');
+  const { startGatewayProcess } = await import('../e2e/dist/gateway-process.js');
+  const { startWorkerProcess } = await import('../e2e/dist/worker-process.js');
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-infer-'));
+  const env = { DATABASE_URL: appUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, QUEUE_PREFIX: `bench-${process.pid}` };
+  const gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
+  const worker = await startWorkerProcess({ ...env, LOG_LEVEL: 'warn' });
+
+  try {
+    const model = await engine.importHfCheckpoint(path.join(ROOT, 'models/tessera-demo'));
+    const tokenizer = new engine.ByteTokenizer();
+    const config = model.config;
+    const { createTesseraClient, unwrap } = await import('@tessera/sdk');
+    const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
+    const key = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'bench' } }))).api_key.secret;
+    const client = createTesseraClient({ baseUrl: gateway.url, apiKey: key });
+
+    // 32 random rank-8 adapters on c_attn (PEFT's default for GPT-2), uploaded in the PEFT format.
+    step(`uploading ${STREAMS} adapters`);
+    const adapters = [];
+    for (let i = 0; i < STREAMS; i++) {
+      const random = engine.seededRandom(100 + i);
+      const factors = new Map();
+      for (let layer = 0; layer < config.nLayers; layer++) {
+        factors.set(`h.${layer}.attn.c_attn`, { a: Float32Array.from({ length: config.dModel * RANK }, () => (random() - 0.5) * 0.2), b: Float32Array.from({ length: RANK * 3 * config.dModel }, () => (random() - 0.5) * 0.2) });
+      }
+      const lora = { rank: RANK, alpha: 2 * RANK, targetModules: ['attn.c_attn'], factors };
+      const files = engine.writePeftAdapter(lora, 'tessera-demo');
+      const adapter = await unwrap(client.POST('/v1/adapters', { body: { name: `bench-${i}`, base_model: 'tessera-demo' } }));
+      await unwrap(client.PUT('/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json', { params: { path: { adapter_id: adapter.id, version: 1 } }, body: files.config }));
+      const put = await fetch(`${gateway.url}/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`, { method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' }, body: files.weights });
+      if (put.status !== 200) throw new Error(`upload answered ${put.status}: ${await put.text()}`);
+      adapters.push({ name: adapter.name, lora: engine.readPeftAdapter(files) });
+    }
+    // Routing keys for auto mode: each adapter stands for one of six domains (uploads carry no centroid).
+    const centroids = await Promise.all(DOMAINS.map((domain) => engine.poolingCentroid({ ...model, tokenizer }, engine.domainTexts(domain, 24, 1).map((text) => ({ tokens: tokenizer.encode(text), counted: [] })), 128)));
+    const db = new pg.Client({ connectionString: appUrl.replace('tessera_app@', 'postgres@') });
+    await db.connect();
+    const versions = (await db.query('SELECT v.id, a.name FROM adapter_versions v JOIN adapters a ON a.id = v.adapter_id')).rows;
+    for (const v of versions) await db.query('UPDATE adapter_versions SET centroid = $1 WHERE id = $2', [Buffer.from(centroids[Number(v.name.slice(6)) % DOMAINS.length].buffer), v.id]);
+    await db.end();
+
+    const prompts = Array.from({ length: STREAMS }, (_, i) => engine.domainTexts(DOMAINS[i % DOMAINS.length], 1, 50 + i)[0].slice(0, 40));
+    const sampling = (i) => ({ temperature: 0.8, seed: i });
+
+    /** One round through the gateway: every stream's first-token time, gaps and tokens. */
+    const throughGateway = async (routingOf) => {
+      const started = performance.now();
+      const streams = await Promise.all(
+        prompts.map(async (prompt, i) => {
+          const routing = routingOf(i);
+          const response = await fetch(`${gateway.url}/v1/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'tessera-demo', prompt, max_tokens: MAX_TOKENS, ...sampling(i), stream: true, stream_options: { include_usage: true }, routing }),
+          });
+          if (response.status !== 200) throw new Error(`completion answered ${response.status}: ${await response.text()}`);
+          const times = [];
+          let tokens = 0;
+          const decoder = new TextDecoder();
+          let buffer = '';
+          for await (const chunk of response.body) {
+            buffer += decoder.decode(chunk, { stream: true });
+            let end;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              const line = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+              const data = JSON.parse(line.slice(6));
+              if (data.usage) tokens = data.usage.completion_tokens;
+              else if (data.choices[0]?.text) times.push(performance.now());
+            }
+          }
+          return { times, tokens };
+        }),
+      );
+      return summarize(streams, started);
+    };
+
+    /** The same requests on the engine alone, with the worker's serving settings. */
+    const session = await engine.DecoderSession.load(config, model.weights, { lora: { modules: engine.targetModules(config), rank: 16 } });
+    const inProcess = async () => {
+      const pool = new engine.SlotPool(config, { slots: 65, rank: 16, modules: engine.targetModules(config) });
+      const scheduler = new engine.BatchScheduler(session, pool, tokenizer, { maxBatch: 32, prefillChunk: 128, maxBatchTokens: 1024 });
+      const started = performance.now();
+      const streams = await Promise.all(
+        prompts.map(async (prompt, i) => {
+          const times = [];
+          const result = await scheduler.generate({ prompt: tokenizer.encode(prompt), adapters: [{ id: adapters[i].name, load: () => adapters[i].lora }], maxTokens: MAX_TOKENS, sampling: sampling(i), onToken: (_t, text) => text && times.push(performance.now()) });
+          return { times, tokens: result.tokens.length };
+        }),
+      );
+      return summarize(streams, started);
+    };
+
+    const modes = {
+      adapter: (i) => ({ mode: 'adapter', adapters: [{ name: adapters[i].name }] }),
+      mixture_k3: (i) => ({ mode: 'mixture', adapters: [0, 1, 2].map((j) => ({ name: adapters[(i + j) % STREAMS].name, weight: 1 / 3 })) }),
+      auto_centroid: () => ({ mode: 'auto', top_k: 1 }),
+    };
+    step('warming up (model load, adapter loads)');
+    await throughGateway(modes.adapter);
+    await inProcess();
+    const rounds = { gateway: [], engine: [], mixture_k3: [], auto_centroid: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      rounds.gateway.push(await throughGateway(modes.adapter));
+      rounds.engine.push(await inProcess());
+      rounds.mixture_k3.push(await throughGateway(modes.mixture_k3));
+      rounds.auto_centroid.push(await throughGateway(modes.auto_centroid));
+      step(`round ${round + 1}/${ROUNDS}: gateway ${rounds.gateway.at(-1).tokens_per_s} tok/s, engine ${rounds.engine.at(-1).tokens_per_s} tok/s`);
+    }
+    const med = (list) => Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((r) => r[k]))]));
+    const gatewayFigures = med(rounds.gateway);
+    const engineFigures = med(rounds.engine);
+    const results = {
+      machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), node: process.version, date: new Date().toISOString() },
+      settings: { model: 'tessera-demo', streams: STREAMS, adapters: STREAMS, rank: RANK, max_tokens: MAX_TOKENS, rounds: ROUNDS, pool: 'every projection, rank 16, 64 slots', note: 'gateway, worker, Postgres and Redis on this machine; medians over alternating rounds' },
+      gateway: gatewayFigures,
+      engine_in_process: engineFigures,
+      gateway_overhead_ratio: round3(gatewayFigures.tokens_per_s / engineFigures.tokens_per_s),
+      mode_throughput_vs_adapter: {
+        mixture_k3: round3(med(rounds.mixture_k3).tokens_per_s / gatewayFigures.tokens_per_s),
+        auto_centroid: round3(med(rounds.auto_centroid).tokens_per_s / gatewayFigures.tokens_per_s),
+        token_gate: null,
+        token_arrow: null,
+        note: 'token routing (learned gate, Arrow) is not served yet',
+      },
+      modes: { mixture_k3: med(rounds.mixture_k3), auto_centroid: med(rounds.auto_centroid) },
+    };
+    console.log('\n| path | tok/s | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 |\n|---|---|---|---|---|---|');
+    for (const [name, f] of [['gateway, adapter', gatewayFigures], ['engine in-process', engineFigures], ['gateway, mixture k=3', results.modes.mixture_k3], ['gateway, auto', results.modes.auto_centroid]]) {
+      console.log(`| ${name} | ${f.tokens_per_s} | ${f.ttft_ms_p50} | ${f.ttft_ms_p99} | ${f.itl_ms_p50} | ${f.itl_ms_p99} |`);
+    }
+    console.log(`gateway_overhead_ratio ${results.gateway_overhead_ratio}; mixture k=3 ${results.mode_throughput_vs_adapter.mixture_k3}, auto ${results.mode_throughput_vs_adapter.auto_centroid} of adapter mode`);
+    if (QUICK) return;
+    mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+    writeFileSync(path.join(ROOT, 'bench/results/inference.json'), JSON.stringify(results, null, 2) + '\n');
+    console.log('written to bench/results/inference.json');
+  } finally {
+    await worker.stop();
+    await gateway.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+function round3(x) {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** Tokens per second over the round, time to first token and gaps between tokens, in ms. */
+function summarize(streams, started) {
+  const ended = Math.max(...streams.map((s) => s.times.at(-1) ?? started));
+  const tokens = streams.reduce((sum, s) => sum + s.tokens, 0);
+  const ttft = streams.filter((s) => s.times.length).map((s) => s.times[0] - started);
+  const itl = streams.flatMap((s) => s.times.slice(1).map((t, i) => t - s.times[i]));
+  return {
+    tokens_per_s: Math.round(tokens / ((ended - started) / 1000)),
+    ttft_ms_p50: Math.round(percentile(ttft, 0.5)),
+    ttft_ms_p99: Math.round(percentile(ttft, 0.99)),
+    itl_ms_p50: Math.round(percentile(itl, 0.5) * 10) / 10,
+    itl_ms_p99: Math.round(percentile(itl, 0.99) * 10) / 10,
+  };
+}

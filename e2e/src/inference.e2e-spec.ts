@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { domainTexts, type Domain } from '@tessera/engine';
+import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import OpenAI from 'openai';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
+
+const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\``);
+  return value;
+}
+
+/** What a routing trace names, in order. */
+type Trace = { mode: string; adapters: { name: string; weight: number }[] };
+const names = (trace: Trace) => trace.adapters.map((a) => a.name);
+
+describe('inference across processes: OpenAI-compatible endpoints, routing modes, access groups', () => {
+  let dataDir: string;
+  let gateway: GatewayProcess;
+  let worker: WorkerProcess;
+  let admin: TesseraApi;
+  let adminKey: string;
+  /** A key in no group, and one in group "secret" that the code adapter belongs to. */
+  let outsider: OpenAI;
+  let insider: OpenAI;
+  let outsiderKey: string;
+
+  async function fineTune(domain: Domain) {
+    const dataset = await unwrap(admin.POST('/v1/datasets', { body: { name: domain, format: 'text' } }));
+    const lines = domainTexts(domain, 80, 1).map((text, i) => JSON.stringify({ text, document_id: `${domain}-${i % 8}` }));
+    const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' },
+      body: lines.join('\n'),
+    });
+    assert.equal(uploaded.status, 200, await uploaded.text());
+    const job = await unwrap(
+      admin.POST('/v1/fine-tunes', {
+        body: { base_model: 'tessera-demo', dataset_id: dataset.id, adapter_name: domain, hyperparameters: { max_steps: 16, batch_size: 4, max_sequence_length: 96, learning_rate: 1e-2, rank: 8, seed: 1 }, validation_split: 0.1 },
+      }),
+    );
+    for (let i = 0; ; i++) {
+      const current = await unwrap(admin.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: job.id } } }));
+      if (current.status === 'succeeded') return current.adapter_id!;
+      assert.ok(current.status !== 'failed' && i < 1200, `fine-tune ${domain}: ${current.status} ${JSON.stringify(current.error)}\n${worker.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-infer-'));
+    const env = {
+      DATABASE_URL: requiredEnv('TEST_DATABASE_URL'),
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15',
+      DATA_DIR: dataDir,
+      QUEUE_PREFIX: `e2e-infer-${process.pid}`,
+    };
+    gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
+    worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
+    const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
+    adminKey = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Routers' } }))).api_key.secret;
+    admin = createTesseraClient({ baseUrl: gateway.url, apiKey: adminKey });
+    const secret = await unwrap(admin.POST('/v1/groups', { body: { name: 'secret' } }));
+    outsiderKey = (await unwrap(admin.POST('/v1/api-keys', { body: { name: 'outsider', scopes: ['infer'] } }))).secret;
+    const insiderKey = await unwrap(admin.POST('/v1/api-keys', { body: { name: 'insider', scopes: ['infer'] } }));
+    await unwrap(admin.POST('/v1/groups/{group_id}/members', { params: { path: { group_id: secret.id } }, body: { api_key_id: insiderKey.id } }));
+    for (const domain of ['weather', 'recipes'] as const) await fineTune(domain);
+    const code = await fineTune('code');
+    await unwrap(admin.PATCH('/v1/adapters/{adapter_id}', { params: { path: { adapter_id: code } }, body: { access_group_id: secret.id } }));
+    outsider = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: outsiderKey, maxRetries: 0 });
+    insider = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: insiderKey.secret, maxRetries: 0 });
+  });
+
+  after(async () => {
+    await worker?.stop();
+    assert.equal(await gateway.stop(), 0);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  // Greedy, so outputs can be compared exactly.
+  const greedy = { max_tokens: 24, temperature: 0 } as const;
+  const complete = (client: OpenAI, model: string, prompt: string, routing?: Record<string, unknown>) =>
+    client.completions.create({ model, prompt, ...greedy, ...(routing ? { routing } : {}) } as OpenAI.CompletionCreateParamsNonStreaming) as unknown as Promise<OpenAI.Completion & { routing: Trace }>;
+
+  it('the openai client: models, completions and chat completions, streaming and not, with usage and the routing trace', async () => {
+    const models = (await outsider.models.list()).data.map((m) => m.id).sort();
+    assert.deepEqual(models, ['recipes', 'tessera-demo', 'weather']);
+
+    const whole = await complete(outsider, 'weather', 'on monday the sky over oslo is');
+    assert.equal(whole.object, 'text_completion');
+    assert.ok(whole.choices[0]!.text.length > 0);
+    assert.equal(whole.usage!.prompt_tokens, 'on monday the sky over oslo is'.length);
+    assert.ok(whole.usage!.completion_tokens > 0 && whole.usage!.completion_tokens <= 24);
+    assert.deepEqual(whole.routing, { mode: 'adapter', adapters: [{ name: 'weather', version: 1, weight: 1 }] });
+
+    const stream = await outsider.completions.create({ model: 'weather', prompt: 'on monday the sky over oslo is', ...greedy, stream: true });
+    let streamed = '';
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      streamed += chunk.choices[0]?.text ?? '';
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(streamed, whole.choices[0]!.text);
+    assert.equal(finish, whole.choices[0]!.finish_reason);
+
+    const messages = [{ role: 'user' as const, content: 'mix 2 cups of flour' }];
+    const chat = await outsider.chat.completions.create({ model: 'recipes', messages, ...greedy });
+    assert.equal(chat.choices[0]!.message.role, 'assistant');
+    const chatStream = await outsider.chat.completions.create({ model: 'recipes', messages, ...greedy, stream: true, stream_options: { include_usage: true } });
+    let chatText = '';
+    let chatUsage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of chatStream) {
+      chatText += chunk.choices[0]?.delta.content ?? '';
+      chatUsage = chunk.usage ?? chatUsage;
+    }
+    assert.equal(chatText, chat.choices[0]!.message.content);
+    assert.deepEqual(chatUsage, chat.usage);
+  });
+
+  it('mixture with a single weight of 1 is adapter mode; auto routes a domain\'s input to its adapter', async () => {
+    const prompt = 'the sky over lima is cloudy with';
+    const adapter = await complete(outsider, 'weather', prompt);
+    const mixture = await complete(outsider, 'tessera-demo', prompt, { mode: 'mixture', adapters: [{ name: 'weather', weight: 1 }] });
+    assert.equal(mixture.choices[0]!.text, adapter.choices[0]!.text);
+    const blend = await complete(outsider, 'tessera-demo', prompt, { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.5 }, { name: 'recipes', weight: 0.5 }] });
+    assert.deepEqual(names(blend.routing), ['weather', 'recipes']);
+    const auto = await complete(outsider, 'tessera-demo', 'on friday the sky over perth is foggy with 12 degrees', { mode: 'auto' });
+    assert.deepEqual(names(auto.routing), ['weather']);
+    const recipe = await complete(outsider, 'tessera-demo', 'mix 3 cups of rice with 2 eggs, stir well', { mode: 'auto', top_k: 2 });
+    assert.equal(names(recipe.routing)[0], 'recipes');
+    assert.ok(Math.abs(recipe.routing.adapters.reduce((s, a) => s + a.weight, 0) - 1) < 1e-9);
+  });
+
+  it('access: an adapter outside the caller\'s groups is a 404 like a missing one, never routed to, and outputs equal a world without it', async () => {
+    const codePrompt = 'let total = 5; for (i = 0; i < 9; i++) { total';
+    // The insider's auto routing picks the code adapter for code...
+    const inside = await complete(insider, 'tessera-demo', codePrompt, { mode: 'auto' });
+    assert.deepEqual(names(inside.routing), ['code']);
+    // ...the outsider can neither name it nor be routed to it.
+    for (const attempt of [
+      () => complete(outsider, 'code', codePrompt),
+      () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'mixture', adapters: [{ name: 'code', weight: 1 }] }),
+      () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'auto', adapters: [{ name: 'code' }, { name: 'weather' }] }),
+    ]) {
+      await assert.rejects(attempt(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
+    }
+    const missing = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'no-such-adapter', prompt: 'x' }),
+    });
+    const forbidden = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'code', prompt: 'x' }),
+    });
+    assert.deepEqual([missing.status, forbidden.status], [404, 404]);
+    assert.equal(((await forbidden.json()) as { type: string }).type, ((await missing.json()) as { type: string }).type);
+
+    const requests: [string, Record<string, unknown> | undefined][] = [
+      ['weather', undefined],
+      ['tessera-demo', { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.7 }, { name: 'recipes', weight: 0.3 }] }],
+      ['tessera-demo', { mode: 'auto' }],
+      ['tessera-demo', { mode: 'auto', top_k: 3 }],
+    ];
+    const run = (client: OpenAI) => Promise.all(requests.map(([model, routing]) => complete(client, model, codePrompt, routing)));
+    const outsiders = await run(outsider);
+    for (const answer of outsiders) assert.ok(!names(answer.routing).includes('code'), JSON.stringify(answer.routing));
+    // The world without the secret group's adapters: archived, it is no one's to route to.
+    const code = (await unwrap(admin.GET('/v1/adapters', { params: { query: { limit: 100 } } }))).data.find((a) => a.name === 'code')!;
+    await unwrap(admin.POST('/v1/adapters/{adapter_id}/archive', { params: { path: { adapter_id: code.id } } }));
+    const withoutIt = await run(insider);
+    assert.deepEqual(
+      withoutIt.map((a) => [a.choices[0]!.text, a.routing]),
+      outsiders.map((a) => [a.choices[0]!.text, a.routing]),
+    );
+  });
+
+  it('a client that disconnects mid-stream cancels its request on the worker', async () => {
+    const controller = new AbortController();
+    const response = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'weather', prompt: 'the sky', max_tokens: 200, temperature: 1, seed: 3, stream: true }),
+      signal: controller.signal,
+    });
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.read();
+    controller.abort();
+    for (let i = 0; !worker.output().includes('cancelled by the client'); i++) {
+      assert.ok(i < 200, `the worker did not cancel:\n${worker.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.match(worker.output(), /cancelled by the client after \d+ tokens/);
+  });
+
+  it('bad requests are problem+json 400s naming the field', async () => {
+    const post = (body: unknown) =>
+      fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { detail: string; errors: { field: string }[] } }));
+    const token = await post({ model: 'tessera-demo', prompt: 'x', routing: { mode: 'token' } });
+    assert.equal(token.status, 400);
+    assert.equal(token.body.errors[0]!.field, 'routing.mode');
+    const long = await post({ model: 'tessera-demo', prompt: 'x'.repeat(250), max_tokens: 50 });
+    assert.equal(long.status, 400);
+    assert.match(long.body.detail, /exceed tessera-demo's context of 256 tokens/);
+    const unknownField = await post({ model: 'tessera-demo', prompt: 'x', best_of: 3 });
+    assert.equal(unknownField.status, 400);
+  });
+});

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/**
+ * The OpenAI-compatible inference API (completions, chat completions, models) plus Tessera's
+ * `routing` object. Fields OpenAI defines that Tessera does not implement are refused by name
+ * rather than ignored, except `user`, which only labels a request.
+ */
+export const routingSchema = z
+  .strictObject({
+    mode: z.enum(['adapter', 'mixture', 'token', 'auto']),
+    adapters: z
+      .array(z.strictObject({ name: z.string().min(1).max(120).describe('adapter or adapter@version'), weight: z.number().min(-10).max(10).optional() }))
+      .min(1)
+      .max(16)
+      .optional()
+      .describe('adapter: the one adapter; mixture: the adapters and their weights; auto: the candidates (default: every adapter the caller may use)'),
+    top_k: z.number().int().min(1).max(16).optional().describe('auto: how many adapters share a request (default 1)'),
+    return_gates: z.boolean().optional(),
+  })
+  .meta({ id: 'Routing' });
+export type Routing = z.infer<typeof routingSchema>;
+
+const samplingFields = {
+  model: z.string().min(1).max(200).describe('A base model, an adapter (name or name@version), or a composition'),
+  max_tokens: z.number().int().min(1).max(4096).optional(),
+  temperature: z.number().min(0).max(2).optional(),
+  top_p: z.number().gt(0).max(1).optional(),
+  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+  stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullable().optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
+  n: z.literal(1).nullable().optional().describe('Only 1'),
+  user: z.string().max(256).optional(),
+  routing: routingSchema.optional(),
+};
+
+export const completionRequestSchema = z
+  .strictObject({ ...samplingFields, prompt: z.union([z.string().min(1), z.array(z.string().min(1)).length(1)]).describe('One prompt') })
+  .meta({ id: 'CompletionRequest' });
+export type CompletionRequest = z.infer<typeof completionRequestSchema>;
+
+export const chatMessageSchema = z.strictObject({
+  role: z.enum(['system', 'user', 'assistant']),
+  content: z.string(),
+  name: z.string().optional(),
+});
+
+export const chatCompletionRequestSchema = z
+  .strictObject({ ...samplingFields, messages: z.array(chatMessageSchema).min(1).max(256) })
+  .meta({ id: 'ChatCompletionRequest' });
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
+
+export const routingTraceSchema = z
+  .object({
+    mode: z.enum(['base', 'adapter', 'mixture', 'auto']),
+    adapters: z.array(z.object({ name: z.string(), version: z.number().int(), weight: z.number(), score: z.number().optional().describe('auto: cosine similarity to the adapter\'s training centroid') })),
+  })
+  .meta({ id: 'RoutingTrace' });
+export type RoutingTrace = z.infer<typeof routingTraceSchema>;
+
+export const usageSchema = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() }).meta({ id: 'Usage' });
+
+const finishReason = z.enum(['stop', 'length']).nullable();
+
+export const completionSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('text_completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(z.object({ index: z.number().int(), text: z.string(), finish_reason: finishReason, logprobs: z.null() })),
+    usage: usageSchema,
+    routing: routingTraceSchema,
+  })
+  .meta({ id: 'Completion' });
+
+export const chatCompletionSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('chat.completion'),
+    created: z.number().int(),
+    model: z.string(),
+    choices: z.array(z.object({ index: z.number().int(), message: z.object({ role: z.literal('assistant'), content: z.string() }), finish_reason: finishReason, logprobs: z.null() })),
+    usage: usageSchema,
+    routing: routingTraceSchema,
+  })
+  .meta({ id: 'ChatCompletion' });
+
+export const modelSchema = z
+  .object({
+    id: z.string(),
+    object: z.literal('model'),
+    created: z.number().int(),
+    owned_by: z.string(),
+    tessera: z.object({ kind: z.enum(['base_model', 'adapter']), base_model: z.string() }),
+  })
+  .meta({ id: 'Model' });
+export type ModelDto = z.infer<typeof modelSchema>;
+
+export const modelListSchema = z.object({ object: z.literal('list'), data: z.array(modelSchema) }).meta({ id: 'ModelList' });

@@ -163,6 +163,9 @@ export default async function inferenceBench() {
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
     writeFileSync(path.join(ROOT, 'bench/results/inference.json'), JSON.stringify(results, null, 2) + '\n');
     console.log('written to bench/results/inference.json');
+  } catch (error) {
+    console.error(`gateway output:\n${gateway.output()}\nworker output:\n${worker.output()}`);
+    throw error;
   } finally {
     await worker.stop();
     await gateway.stop();

@@ -5,6 +5,8 @@ const GATEWAY_MAIN = fileURLToPath(new URL('../../apps/gateway/dist/main.js', im
 
 export interface GatewayProcess {
   url: string;
+  /** Everything it printed (warnings and errors: it runs at LOG_LEVEL warn). */
+  output(): string;
   stop(): Promise<number | null>;
 }
 
@@ -31,7 +33,7 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
       reject(new Error(`gateway exited with ${code} before listening:\n${output}`));
     });
   });
-  return { url, stop: () => stop(child) };
+  return { url, output: () => output, stop: () => stop(child) };
 }
 
 function stop(child: ChildProcess): Promise<number | null> {

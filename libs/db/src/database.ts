@@ -45,7 +45,9 @@ export class Database {
       // $executeRaw, not $queryRaw: inside a transaction it costs a third of the CPU (measured).
       await tx.$executeRaw`SELECT set_config('role', 'tessera_app', true), set_config('app.tenant_id', ${ctx.tenantId}, true)`;
       return work(tx);
-    });
+      // Prisma's defaults (2 s to get a connection, 5 s to run) fail bursts on a small machine
+      // that would have been served a moment later.
+    }, { maxWait: 10_000, timeout: 30_000 });
   }
 
   /**

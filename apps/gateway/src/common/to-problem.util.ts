@@ -83,7 +83,8 @@ function errorCode(error: unknown): unknown {
   return e?.code ?? e?.errorCode ?? e?.cause?.code;
 }
 
-const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'P1001', 'P1002', 'P1017']);
+// P2024/P2028: no pooled connection or transaction could be had in time (overload), also retryable.
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'P1001', 'P1002', 'P1017', 'P2024', 'P2028']);
 
 /** A dependency is down (not the caller's fault): 503 with Retry-After rather than 500. */
 function isDependencyOutage(error: unknown): boolean {

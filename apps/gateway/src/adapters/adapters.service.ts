@@ -1,14 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { newId, type AdapterDto, type AdapterVersionDto, type CreateAdapter, type FineTuneMetrics, type ListQuery, type Page, type PeftConfig, type UpdateAdapter } from '@tessera/contracts';
 import { adapterMismatches, readPeftAdapter, type DecoderConfig } from '@tessera/engine/formats';
-import { BlobTooLargeError } from '@tessera/storage';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
 import { findGroup } from '../groups/groups.service.js';
 import type { Caller } from '../common/caller.js';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import type { AdapterModel, AdapterVersionModel } from '@tessera/db';
-import { BLOB_STORES, type TenantBlobStores } from '../common/blob-store.provider.js';
+import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
 
@@ -176,13 +175,7 @@ export class AdaptersService {
     });
     const body = openBody();
     const store = this.blobs.forTenant(caller.tenantId);
-    let ref;
-    try {
-      ref = await store.put(body, { maxBytes });
-    } catch (error) {
-      if (error instanceof BlobTooLargeError) throw new ProblemException('payload-too-large', `Adapter weights may be at most ${maxBytes} bytes`);
-      throw error;
-    }
+    const ref = await putUpload(store, body, maxBytes, 'Adapter weights may be');
     // What the engine reads of adapter_config.json was taken at step 1; the modules come from the tensor names.
     const peftConfig = { peft_type: 'LORA', r: row.rank, lora_alpha: row.alpha };
     let problems: string[];

@@ -3,9 +3,8 @@ import { newId, type BaseModelDto, type BaseModelTokenizer, type RegisterBaseMod
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import type { BaseModelModel } from '@tessera/db';
 import { decoderConfigFromHf, decoderWeightsFromHf, HfTokenizer, type DecoderConfig } from '@tessera/engine/formats';
-import { BlobTooLargeError } from '@tessera/storage';
 import type { Caller } from '../common/caller.js';
-import { BLOB_STORES, type TenantBlobStores } from '../common/blob-store.provider.js';
+import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import { recordAudit } from '../common/audit.util.js';
 import { ProblemException } from '../common/problem.exception.js';
 
@@ -99,13 +98,7 @@ export class BaseModelsService {
     const row = await this.database.withTenant(caller, (tx) => this.findUploading(tx, caller, id));
     const body = openBody();
     const store = this.blobs.forTenant(caller.tenantId);
-    let ref;
-    try {
-      ref = await store.put(body, { maxBytes });
-    } catch (error) {
-      if (error instanceof BlobTooLargeError) throw new ProblemException('payload-too-large', `Base model weights may be at most ${maxBytes} bytes`);
-      throw error;
-    }
+    const ref = await putUpload(store, body, maxBytes, 'Base model weights may be');
     let problems: string[];
     try {
       problems = decoderWeightsFromHf(row.config as unknown as DecoderConfig, [await store.get(ref.sha256)]).problems;

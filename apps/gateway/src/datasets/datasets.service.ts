@@ -1,9 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { newId, type CreateDataset, type Dataset, type DocumentDto, type ListQuery, type Page } from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
-import { BlobTooLargeError } from '@tessera/storage';
 import { recordAudit } from '../common/audit.util.js';
-import { BLOB_STORES, type TenantBlobStores } from '../common/blob-store.provider.js';
+import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -67,13 +66,7 @@ export class DatasetsService {
       }
     }
     const store = this.blobs.forTenant(caller.tenantId);
-    let ref;
-    try {
-      ref = await store.put(checked(), { maxBytes: this.config.DATASET_MAX_BYTES });
-    } catch (error) {
-      if (error instanceof BlobTooLargeError) throw new ProblemException('payload-too-large', `Datasets may hold at most ${this.config.DATASET_MAX_BYTES} bytes`);
-      throw error;
-    }
+    const ref = await putUpload(store, checked(), this.config.DATASET_MAX_BYTES, 'Datasets may hold');
     const summary = validator.finish();
     if (summary.problemCount > 0) {
       // Identical bytes may already back another of the tenant's datasets: keep them for it.

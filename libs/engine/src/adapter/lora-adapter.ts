@@ -15,6 +15,11 @@ export interface LoraAdapter {
   targetModules: TargetModule[];
   /** Factors by projection key: `h.<layer>.<module>` (GPT-2), `layers.<layer>.<module>` (Llama). */
   factors: Map<string, LoraFactors>;
+  /**
+   * Router vectors [dIn] by projection key, for an adapter serving as a member of a learned
+   * gate (token routing). Without them a slot routes by the adapter's Arrow prototype.
+   */
+  routers?: Map<string, Float32Array>;
 }
 
 /**

@@ -4,14 +4,35 @@ import type { GraphBuilder, Tensor } from './graph-builder.js';
 export interface LoraRouting {
   /** [B, k] int64: the slot each row uses for its j-th adapter (slot 0 = the zero adapter). */
   slots: Tensor;
-  /** [B, T, k] float: the weight of adapter j at token t. */
+  /** [B, T, k] float: the weight of adapter j at token t (for routed rows: 1 marks a candidate, 0 padding). */
   gates: Tensor;
+  /**
+   * Token routing, decided afresh in every adapted projection from its own input x. Rows
+   * with top_k 0 keep `gates`; the others weight their candidates by a softmax over the
+   * top_k of ⟨x, r_s⟩ (a learned gate) or of |⟨x, r_s⟩| (Arrow, where r_s is the slot's
+   * SVD prototype) — the projection's router vectors r [S, dIn], one per slot.
+   */
+  router?: TokenRouterInputs;
 }
+
+export type TokenRouterInputs =
+  /** Serving: each row says how it routes. */
+  | {
+      kind: 'per-row';
+      /** [B, 1, 1] float: how many candidates each row's softmax keeps; 0 = the row's gates are fixed. */
+      topK: Tensor;
+      /** [B, 1, 1] float: 1 scores by |⟨x, r⟩| (Arrow), 0 by ⟨x, r⟩ (a learned gate). */
+      absolute: Tensor;
+    }
+  /** Training a gate: every row a learned gate over all k slots (what per-row gives with top_k = k). */
+  | { kind: 'learned' };
 
 /** One projection's adapter pool, as graph inputs: A [S, dIn, R], B [S, R, dOut]. */
 export interface LoraPoolInputs {
   a: Tensor;
   b: Tensor;
+  /** [S, dIn] the slots' router vectors, where the graph routes tokens. */
+  router?: Tensor;
 }
 
 /**
@@ -30,6 +51,8 @@ export function loraProjection(
   pool: LoraPoolInputs | null,
   routing: LoraRouting | null,
   dOut: number,
+  /** Receives the gates this projection applied, [B, T, k] (the routing trace averages them). */
+  onGates?: (gates: Tensor) => void,
 ): Tensor {
   const shape = [x.shape[0]!, x.shape[1]!, dOut];
   let y = g.op('MatMul', [x, weight], { shape });
@@ -44,12 +67,40 @@ export function loraProjection(
   const b = g.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', rank, dOut] }, { axis: 0 }); // [B, k, R, dOut]
   const rows = g.op('Unsqueeze', [x, g.ints([1])], { shape: ['B', 1, 'T', dIn] });
   const down = g.op('MatMul', [rows, a], { shape: ['B', 'k', 'T', rank] });
+  const applied = routing.router && pool.router ? routedGates(g, x, pool.router, routing, dIn) : routing.gates;
+  onGates?.(applied);
   // Gates [B, T, k] → [B, k, T, 1], broadcast over each adapter's R columns.
-  const gates = g.op('Unsqueeze', [g.op('Transpose', [routing.gates], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), g.ints([3])], { shape: ['B', 'k', 'T', 1] });
+  const gates = g.op('Unsqueeze', [g.op('Transpose', [applied], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), g.ints([3])], { shape: ['B', 'k', 'T', 1] });
   const gated = g.op('Mul', [down, gates], { shape: ['B', 'k', 'T', rank] });
   // [B, k, T, R] → [B, T, k·R] (small) against B folded to [B, k·R, dOut] (a free reshape).
   const gatedFolded = g.op('Reshape', [g.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])], { shape: ['B', 'T', 'kR'] });
   const bFolded = g.op('Reshape', [b, g.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] });
   const delta = g.op('MatMul', [gatedFolded, bFolded], { shape });
   return g.op('Add', [y, delta], { shape });
+}
+
+/**
+ * Per-token gates [B, T, k] from the projection's input: scores s_j = ⟨x, r_{slot j}⟩ (|·|
+ * for Arrow rows), the candidates (gates > 0) ranked per token, the best top_k kept and
+ * softmaxed; rows with top_k 0 keep their fixed gates. The rank of j is how many
+ * candidates score strictly higher, so ties keep both (scores are continuous: rare).
+ */
+function routedGates(g: GraphBuilder, x: Tensor, routerPool: Tensor, routing: LoraRouting, dIn: number): Tensor {
+  const router = routing.router!;
+  const vectors = g.op('Gather', [routerPool, routing.slots], { shape: ['B', 'k', dIn] }, { axis: 0 });
+  const dots = g.op('MatMul', [x, g.op('Transpose', [vectors], { shape: ['B', dIn, 'k'] }, { perm: [0, 2, 1] })], { shape: ['B', 'T', 'k'] });
+  if (router.kind === 'learned') return g.op('Softmax', [dots], { shape: ['B', 'T', 'k'] }, { axis: -1 });
+  const { topK, absolute } = router;
+  // absolute·|s| + (1 − absolute)·s
+  const scores = g.op('Add', [dots, g.op('Mul', [absolute, g.op('Sub', [g.op('Abs', [dots], { shape: ['B', 'T', 'k'] }), dots], { shape: ['B', 'T', 'k'] })], { shape: ['B', 'T', 'k'] })], { shape: ['B', 'T', 'k'] });
+  const candidate = g.op('Greater', [routing.gates, g.scalar(0)], { dtype: 'bool', shape: ['B', 'T', 'k'] });
+  const candidateF = g.op('Cast', [candidate], { dtype: 'float32', shape: ['B', 'T', 'k'] }, { to: 1 });
+  // higher[b,t,j,i] = candidate i scores above j; summed over i: j's rank among the candidates.
+  const higher = g.op('Greater', [g.op('Unsqueeze', [scores, g.ints([2])], { shape: ['B', 'T', 1, 'k'] }), g.op('Unsqueeze', [scores, g.ints([3])], { shape: ['B', 'T', 'k', 1] })], { dtype: 'bool', shape: ['B', 'T', 'k', 'k'] });
+  const higherF = g.op('Mul', [g.op('Cast', [higher], { dtype: 'float32', shape: ['B', 'T', 'k', 'k'] }, { to: 1 }), g.op('Unsqueeze', [candidateF, g.ints([2])], { shape: ['B', 'T', 1, 'k'] })], { shape: ['B', 'T', 'k', 'k'] });
+  const rank = g.op('ReduceSum', [higherF, g.ints([3])], { shape: ['B', 'T', 'k'] }, { keepdims: 0 });
+  const kept = g.op('And', [candidate, g.op('Less', [rank, topK], { dtype: 'bool', shape: ['B', 'T', 'k'] })], { dtype: 'bool', shape: ['B', 'T', 'k'] });
+  const routed = g.op('Softmax', [g.op('Where', [kept, scores, g.scalar(-1e9)], { dtype: 'float32', shape: ['B', 'T', 'k'] })], { shape: ['B', 'T', 'k'] }, { axis: -1 });
+  const isRouted = g.op('Greater', [topK, g.scalar(0)], { dtype: 'bool', shape: ['B', 1, 1] });
+  return g.op('Where', [isRouted, routed, routing.gates], { dtype: 'float32', shape: ['B', 'T', 'k'] });
 }

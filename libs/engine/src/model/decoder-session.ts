@@ -29,6 +29,8 @@ export interface ForwardOutput {
   pooledHidden: Float32Array;
   /** [B, T]: log p(target) at each position, when the graph scores. */
   tokenLogprobs?: Float32Array;
+  /** [B, T, k]: the gates each token got, averaged over the adapted projections (graphs with token routing). */
+  meanGates?: Float32Array;
 }
 
 /** One loaded forward graph and the bookkeeping of its inputs and outputs. */
@@ -99,6 +101,7 @@ export class DecoderSession {
       newKv,
       pooledHidden: outputs.pooled_hidden!.data as Float32Array,
       ...(outputs.token_logprobs ? { tokenLogprobs: outputs.token_logprobs.data as Float32Array } : {}),
+      ...(outputs.mean_gates ? { meanGates: outputs.mean_gates.data as Float32Array } : {}),
     };
   }
 }

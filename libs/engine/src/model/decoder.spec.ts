@@ -108,6 +108,67 @@ describe(`${config.architecture} forward graph`, () => {
     assert.ok(maxAbsDiff(reference, base) > 1e-2, 'the adapters changed nothing: the check would be vacuous');
   });
 
+  it('routes tokens per projection (Arrow top-k, learned gates) beside fixed-gate rows, matching the reference', async () => {
+    const rank = 3;
+    const slotsInPool = 5;
+    const random = seededRandom(29);
+    const feeds: Record<string, ReturnType<typeof float32Tensor>> = {};
+    const pools = new Map<string, LoraPool>();
+    const vectors = new Map<string, Float32Array>();
+    for (let layer = 0; layer < config.nLayers; layer++) {
+      for (const module of targetModules(config)) {
+        const [dIn, dOut] = projectionShape(config, module);
+        const key = projectionKey(config, layer, module);
+        const a = randomArray(random, slotsInPool * dIn * rank, 0.3);
+        const b = randomArray(random, slotsInPool * rank * dOut, 0.3);
+        const router = randomArray(random, slotsInPool * dIn, 1);
+        pools.set(key, { a, b, slots: slotsInPool, rank, dIn, dOut });
+        vectors.set(key, router);
+        feeds[loraInputName(key, 'A')] = float32Tensor(a, [slotsInPool, dIn, rank]);
+        feeds[loraInputName(key, 'B')] = float32Tensor(b, [slotsInPool, rank, dOut]);
+        feeds[loraInputName(key, 'router')] = float32Tensor(router, [slotsInPool, dIn]);
+      }
+    }
+    const rows = [...ids, [...ids[0]!].reverse()];
+    // Row 0: Arrow, top 2 of 3 candidates; row 1: a learned gate over 2 (third column padding); row 2: fixed gates.
+    const slots = [
+      [1, 2, 3],
+      [4, 2, 0],
+      [3, 1, 0],
+    ];
+    const gates = new Float32Array(rows.length * T * 3);
+    for (let t = 0; t < T; t++) {
+      gates.set([1, 1, 1], (0 * T + t) * 3);
+      gates.set([1, 1, 0], (1 * T + t) * 3);
+      gates.set([0.6, -0.3, 0], (2 * T + t) * 3);
+    }
+    const topK = [2, 2, 0];
+    const absolute = [true, false, false];
+    const session = await DecoderSession.load(config, weights, { threads: 1, lora: { modules: targetModules(config), rank, router: true } });
+    const out = await session.forward({
+      ...prefill(rows),
+      lora: {
+        ...feeds,
+        slots: int64Tensor(slots.flat(), [rows.length, 3]),
+        gates: float32Tensor(gates, [rows.length, T, 3]),
+        router_top_k: float32Tensor(Float32Array.from(topK), [rows.length]),
+        router_abs: float32Tensor(Float32Array.from(absolute, Number), [rows.length]),
+      },
+    });
+    const reference = referenceForward(config, weights, rows, { pools, slots, gates, router: { vectors, topK, absolute } });
+    assert.ok(maxAbsDiff(out.logits, reference.logits) < 1e-4, `logits: max abs diff ${maxAbsDiff(out.logits, reference.logits)}`);
+    assert.ok(maxAbsDiff(out.meanGates!, reference.meanGates!) < 1e-4, `gates: max abs diff ${maxAbsDiff(out.meanGates!, reference.meanGates!)}`);
+    const tokenGates = (r: number, t: number) => Array.from(out.meanGates!.subarray((r * T + t) * 3, (r * T + t + 1) * 3));
+    for (let t = 0; t < T; t++) {
+      assert.ok(Math.abs(tokenGates(0, t).reduce((x, y) => x + y) - 1) < 1e-5, 'routed gates sum to 1');
+      assert.equal(tokenGates(1, t)[2], 0, 'padding gets no weight');
+      assert.deepEqual(tokenGates(2, t).map((g) => Math.round(g * 1e6) / 1e6), [0.6, -0.3, 0], 'fixed gates pass through');
+    }
+    // The gates really move from token to token (else per-token routing would be untested).
+    const spread = Math.max(...Array.from({ length: T }, (_, t) => tokenGates(0, t)[0]!)) - Math.min(...Array.from({ length: T }, (_, t) => tokenGates(0, t)[0]!));
+    assert.ok(spread > 0.05, `row 0's first gate varies by only ${spread}`);
+  });
+
   /** Logits of row b at position t of a [B, T, V] block. */
   const at = (logits: Float32Array, tokens: number, b: number, t: number) => logits.subarray((b * tokens + t) * V, (b * tokens + t + 1) * V);
 

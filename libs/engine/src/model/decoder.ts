@@ -18,6 +18,10 @@ export interface LoraGraphOptions {
   modules: readonly TargetModule[];
   /** The pool's rank R: smaller adapters are zero-padded to it. */
   rank: number;
+  /** Pools also take router vectors `lora.<key>.router` [S, dIn], and rows may route per token (DESIGN.md §5 `token`). */
+  router?: boolean;
+  /** A fixed pool size S (training graphs, whose parameters need whole shapes); default symbolic. */
+  slots?: number;
 }
 
 export interface ForwardGraphOptions {
@@ -27,7 +31,7 @@ export interface ForwardGraphOptions {
 }
 
 /** Name of a pool input, shared by the graph and whoever feeds it. */
-export function loraInputName(projection: string, part: 'A' | 'B'): string {
+export function loraInputName(projection: string, part: 'A' | 'B' | 'router'): string {
   return `lora.${projection}.${part}`;
 }
 
@@ -53,10 +57,15 @@ export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights
   const g = new GraphBuilder(`${config.architecture}_forward`);
   const inputs = decoderInputs(g);
   const routing: LoraRouting | null = options.lora
-    ? { slots: g.input('slots', 'int64', ['B', 'k']), gates: g.input('gates', 'float32', ['B', 'T', 'k']) }
+    ? { slots: g.input('slots', 'int64', ['B', 'k']), gates: g.input('gates', 'float32', ['B', 'T', 'k']), ...(options.lora.router ? { router: perRowRouter(g) } : {}) }
     : null;
   const decoder = emitDecoder(g, config, new DecoderParameters(g, config, weights), inputs, { lora: options.lora ?? null, routing, cache: true });
   g.output(decoder.logits, 'logits');
+  // The gates each token got, averaged over the adapted projections: the routing trace.
+  if (routing?.router) {
+    const total = decoder.gates.reduce((sum, gates) => g.op('Add', [sum, gates], { shape: ['B', 'T', 'k'] }));
+    g.output(g.op('Div', [total, g.scalar(decoder.gates.length)], { shape: ['B', 'T', 'k'] }), 'mean_gates');
+  }
 
   // Mean over this pass's unmasked new tokens: attention_mask[:, P:].
   const newMask = g.op('Cast', [g.op('Slice', [inputs.attentionMask, decoder.pastTokens, decoder.allTokens, g.ints([1])], { dtype: 'int64', shape: ['B', 'T'] })], { shape: ['B', 'T'] }, { to: 1 });
@@ -79,6 +88,12 @@ export function checkBuildable(config: DecoderConfig): void {
   if ((config.dtype ?? 'float32') !== 'float32') {
     throw new Error(`decoder config: dtype ${config.dtype} graphs are not built yet; only float32 runs on this engine`);
   }
+}
+
+/** router_top_k [B] and router_abs [B] (float), reshaped to broadcast over tokens and slots. */
+function perRowRouter(g: GraphBuilder): LoraRouting['router'] {
+  const column = (name: string) => g.op('Reshape', [g.input(name, 'float32', ['B']), g.ints([-1, 1, 1])], { shape: ['B', 1, 1] });
+  return { kind: 'per-row', topK: column('router_top_k'), absolute: column('router_abs') };
 }
 
 /** log softmax(logits)[target] at every position: [B, T, 1]. */
@@ -178,6 +193,8 @@ export interface EmittedDecoder {
   final: Tensor;
   /** The pool inputs `lora.<projection key>.A|B` this pass created, by projection key. */
   pools: Map<string, LoraPoolInputs>;
+  /** The gates [B, T, k] each routed projection applied, in order. */
+  gates: Tensor[];
   /** [1] int64: tokens in the cache (P) and in cache + this pass (P + T). */
   pastTokens: Tensor;
   allTokens: Tensor;
@@ -190,6 +207,7 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
   const { ids, positionIds, attentionMask } = inputs;
   const { routing } = options;
   const pools = new Map<string, LoraPoolInputs>();
+  const gates: Tensor[] = [];
 
   // Additive attention bias [B, 1, T, P+T]: query i (absolute position P+i) sees key j when
   // j <= P+i and the key is not padding; -1e9 elsewhere (finite keeps fused kernels NaN-free).
@@ -216,13 +234,14 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
     let pool: LoraPoolInputs | null = null;
     if (options.lora && options.lora.modules.includes(module)) {
       pool = {
-        a: g.input(loraInputName(key, 'A'), 'float32', ['S', dIn, options.lora.rank]),
-        b: g.input(loraInputName(key, 'B'), 'float32', ['S', options.lora.rank, dOut]),
+        a: g.input(loraInputName(key, 'A'), 'float32', [options.lora.slots ?? 'S', dIn, options.lora.rank]),
+        b: g.input(loraInputName(key, 'B'), 'float32', [options.lora.slots ?? 'S', options.lora.rank, dOut]),
+        ...(options.lora.router ? { router: g.input(loraInputName(key, 'router'), 'float32', [options.lora.slots ?? 'S', dIn]) } : {}),
       };
       pools.set(key, pool);
     }
     const bias = config.architecture === 'gpt2' ? params.plain(`${key}.bias`, [dOut]) : null;
-    return loraProjection(g, input, params.projection(`${key}.weight`, dIn, dOut), bias, pool, routing, dOut);
+    return loraProjection(g, input, params.projection(`${key}.weight`, dIn, dOut), bias, pool, routing, dOut, (applied) => gates.push(applied));
   };
   const norm = (input: Tensor, prefix: string) =>
     config.architecture === 'gpt2'
@@ -282,7 +301,7 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
   const logits = g.op('MatMul', [final, g.op('Transpose', [table], { shape: [d, config.vocabSize] }, { perm: [1, 0] })], {
     shape: ['B', 'T', config.vocabSize],
   });
-  return { logits, final, pools, pastTokens, allTokens };
+  return { logits, final, pools, gates, pastTokens, allTokens };
 }
 
 /** A layer's keys or values: the cache fed in, [B, KV, P, hd] (none in training graphs), and this pass's, [B, KV, T, hd]. */

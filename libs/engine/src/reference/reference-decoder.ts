@@ -8,7 +8,7 @@ import {
   type TargetModule,
 } from '../model/decoder-config.js';
 import { transpose } from '../matrix.js';
-import { loraDelta, type LoraPool } from './reference-lora.js';
+import { loraDelta, routedGates, type LoraPool, type ReferenceTokenRouting } from './reference-lora.js';
 import { add, addBias, gelu, layerNorm, matmul, mul, rmsNorm, rotate, silu, softmax } from './reference-ops.js';
 
 export interface ReferenceLora {
@@ -17,6 +17,8 @@ export interface ReferenceLora {
   slots: number[][];
   /** [B, T, k] */
   gates: Float32Array;
+  /** Per-token routing in every projection that has router vectors. */
+  router?: ReferenceTokenRouting;
 }
 
 export interface ReferenceOutput {
@@ -24,6 +26,8 @@ export interface ReferenceOutput {
   logits: Float32Array;
   /** [B, T, d]: the final hidden states (after the final norm). */
   hidden: Float32Array;
+  /** [B, T, k]: the gates averaged over the routed projections, with `router`. */
+  meanGates?: Float32Array;
 }
 
 /**
@@ -60,8 +64,12 @@ export function referenceForward(config: DecoderConfig, weights: DecoderWeights,
         : matmul(input, transpose(w(`${key}.weight`), dOut, dIn), rows, dIn, dOut);
     const pool = lora?.pools.get(key);
     if (!lora || !pool) return y;
-    return add(y, loraDelta(input, pool, lora.slots, lora.gates, batch, tokens));
+    const vectors = lora.router?.vectors.get(key);
+    const gates = vectors ? routedGates(input, vectors, lora.slots, lora.gates, lora.router!, batch, tokens, dIn) : lora.gates;
+    if (vectors) applied.push(gates);
+    return add(y, loraDelta(input, pool, lora.slots, gates, batch, tokens));
   };
+  const applied: Float32Array[] = [];
 
   for (let layer = 0; layer < config.nLayers; layer++) {
     if (config.architecture === 'gpt2') {
@@ -95,7 +103,10 @@ export function referenceForward(config: DecoderConfig, weights: DecoderWeights,
       logits[r * config.vocabSize + v] = dot;
     }
   }
-  return { logits, hidden };
+  if (!applied.length) return { logits, hidden };
+  const meanGates = new Float32Array(applied[0]!.length);
+  for (const gates of applied) for (let i = 0; i < gates.length; i++) meanGates[i]! += gates[i]! / applied.length;
+  return { logits, hidden, meanGates };
 }
 
 /** Mean of each row's final hidden states: [B, T, d] → [B, d]. */

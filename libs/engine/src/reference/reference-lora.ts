@@ -43,3 +43,38 @@ export function loraDelta(
   }
   return out;
 }
+
+/** Token routing per row (lora-projection.ts): top_k 0 keeps the row's fixed gates. */
+export interface ReferenceTokenRouting {
+  /** Router vectors [S, dIn] by projection key. */
+  vectors: Map<string, Float32Array>;
+  topK: number[];
+  absolute: boolean[];
+}
+
+/**
+ * The gates one projection applies [B, T, k]: for routed rows, softmax over the top_k
+ * candidates (gates > 0) by ⟨x, r_slot⟩, or |⟨x, r_slot⟩| for Arrow rows.
+ */
+export function routedGates(x: Float32Array, vectors: Float32Array, slots: number[][], gates: Float32Array, routing: ReferenceTokenRouting, batch: number, tokens: number, dIn: number): Float32Array {
+  const k = slots[0]?.length ?? 0;
+  const out = Float32Array.from(gates);
+  for (let b = 0; b < batch; b++) {
+    if (routing.topK[b]! <= 0) continue;
+    for (let t = 0; t < tokens; t++) {
+      const at = (b * tokens + t) * k;
+      const scores = slots[b]!.map((slot) => {
+        let dot = 0;
+        for (let i = 0; i < dIn; i++) dot += x[(b * tokens + t) * dIn + i]! * vectors[slot * dIn + i]!;
+        return routing.absolute[b] ? Math.abs(dot) : dot;
+      });
+      const candidate = scores.map((_, j) => gates[at + j]! > 0);
+      const kept = scores.map((s, j) => candidate[j] && scores.filter((o, i) => candidate[i] && o > s).length < routing.topK[b]!);
+      const top = Math.max(...scores.filter((_, j) => kept[j]));
+      const exps = scores.map((s, j) => (kept[j] ? Math.exp(s - top) : 0));
+      const total = exps.reduce((p, q) => p + q, 0);
+      for (let j = 0; j < k; j++) out[at + j] = exps[j]! / total;
+    }
+  }
+  return out;
+}

@@ -34,6 +34,15 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Each new token and the text it completes (text that may start a stop sequence is held back). */
   onToken?: (token: number, text: string) => void;
+  /**
+   * Per-token routing over `adapters` (DESIGN.md §5 `token`), decided in every adapted
+   * projection: `arrow` keeps the top_k by |⟨x, prototype⟩|, `learned` softmaxes every
+   * adapter by its learned router vectors (LoraAdapter.routers). Needs a session built with
+   * `lora.router`. Without it the adapters' weights hold for every token.
+   */
+  tokenRouting?: { kind: 'arrow'; topK: number } | { kind: 'learned' };
+  /** Collect the gates of every token the model read (the prompt, then each generated token but the last). */
+  returnGates?: boolean;
 }
 
 export type FinishReason = 'length' | 'stop' | 'end_of_text' | 'cancelled';
@@ -42,6 +51,8 @@ export interface GenerateResult {
   tokens: number[];
   text: string;
   finishReason: FinishReason;
+  /** With returnGates: one row per token read, each adapter's gate averaged over the projections. */
+  gates?: number[][];
 }
 
 export interface SchedulerOptions {
@@ -73,6 +84,7 @@ interface Row {
   nextText: (token: number) => string;
   text: string;
   emitted: number;
+  gates: number[][];
 }
 
 /** Columns to allocate for a cache of `needed`: a quarter spare, so decoding grows it rarely. */
@@ -111,6 +123,8 @@ export class BatchScheduler {
     if (adapters.length && !this.pool) return Promise.reject(new Error('this scheduler serves the base model only (no slot pool)'));
     if (new Set(adapters.map((a) => a.id)).size !== adapters.length) return Promise.reject(new Error('a request names an adapter twice'));
     if (adapters.length >= (this.pool?.options.slots ?? 1)) return Promise.reject(new Error(`a request may mix at most ${(this.pool?.options.slots ?? 1) - 1} adapters (the slot pool's size)`));
+    if ((request.tokenRouting || request.returnGates) && !this.session.graph.lora?.router) return Promise.reject(new Error('token routing and gate traces need a session built with lora.router'));
+    if (request.tokenRouting && adapters.length === 0) return Promise.reject(new Error('token routing needs adapters to route among'));
     return new Promise((resolve, reject) => {
       const layers = this.session.config.nLayers;
       const row: Row = {
@@ -129,6 +143,7 @@ export class BatchScheduler {
         nextText: this.tokenizer.streamDecoder(),
         text: '',
         emitted: 0,
+        gates: [],
       };
       if (adapters.length) {
         row.ready = Promise.all(adapters.map((a) => Promise.resolve().then(a.load)))
@@ -160,7 +175,7 @@ export class BatchScheduler {
       ids: [tokens],
       positions: [tokens.map((_, i) => i)],
       attentionMask: [tokens.map(() => 1)],
-      ...(this.pool ? { lora: { ...this.pool.feeds(), slots: int64Tensor([0], [1, 1]), gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]) } } : {}),
+      ...(this.pool ? { lora: { ...this.pool.feeds(), slots: int64Tensor([0], [1, 1]), gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]), ...this.routerFeeds([]) } } : {}),
     });
     return output.pooledHidden;
   }
@@ -280,9 +295,12 @@ export class BatchScheduler {
       for (let rh = 0; rh < b * heads; rh++) buffer.set(added.subarray(rh * width * hd, (rh + 1) * width * hd), (rh * packed.capacity + packed.width) * hd);
     });
     packed.width += width;
+    const k = Math.max(1, ...rows.map((row) => row.slots.length));
     batch.forEach(({ row, tokens }, r) => {
       for (let i = 0; i < width; i++) packed.columns[r]!.push(i < tokens.length ? 1 : 0);
       row.length += tokens.length;
+      if (!row.request.returnGates || !output.meanGates) return;
+      for (let t = 0; t < tokens.length; t++) row.gates.push(Array.from(output.meanGates.subarray((r * width + t) * k, (r * width + t) * k + row.slots.length)));
     });
     const vocab = this.session.config.vocabSize;
     return batch.map(({ tokens }, r) => output.logits.slice((r * width + tokens.length - 1) * vocab, (r * width + tokens.length) * vocab));
@@ -370,7 +388,7 @@ export class BatchScheduler {
     if (lastToken !== undefined && row.emitted < row.text.length) this.emit(row, lastToken, row.text.length);
     this.running.splice(this.running.indexOf(row), 1);
     this.release(row);
-    row.finish({ tokens: row.tokens, text: row.text, finishReason: reason });
+    row.finish({ tokens: row.tokens, text: row.text, finishReason: reason, ...(row.request.returnGates ? { gates: row.gates } : {}) });
   }
 
   private dropCancelled(): void {
@@ -386,6 +404,7 @@ export class BatchScheduler {
   /**
    * slots [B, k] and gates [B, T, k] with k the most adapters any row mixes; a row with
    * fewer fills the rest with slot 0 (the zero adapter) at gate 0, the base model with none.
+   * A token-routed row marks its adapters with gate 1: the graph routes among those.
    */
   private routingFeeds(rows: Row[], width: number): Record<string, OrtTensor> {
     const k = Math.max(1, ...rows.map((row) => row.slots.length));
@@ -393,9 +412,24 @@ export class BatchScheduler {
     const gates = new Float32Array(rows.length * width * k);
     rows.forEach((row, r) => {
       for (let j = 0; j < k; j++) slots.push(row.slots[j] ?? 0);
-      for (let t = 0; t < width; t++) for (let j = 0; j < row.slots.length; j++) gates[(r * width + t) * k + j] = row.weights[j]!;
+      for (let t = 0; t < width; t++) for (let j = 0; j < row.slots.length; j++) gates[(r * width + t) * k + j] = row.request.tokenRouting ? 1 : row.weights[j]!;
     });
-    return { slots: int64Tensor(slots, [rows.length, k]), gates: float32Tensor(gates, [rows.length, width, k]) };
+    return { slots: int64Tensor(slots, [rows.length, k]), gates: float32Tensor(gates, [rows.length, width, k]), ...this.routerFeeds(rows) };
+  }
+
+  /** router_top_k and router_abs [B] for graphs that route tokens: 0 (fixed gates) for rows that do not. */
+  private routerFeeds(rows: Row[]): Record<string, OrtTensor> {
+    if (!this.session.graph.lora?.router) return {};
+    const batch = Math.max(1, rows.length);
+    const topK = new Float32Array(batch);
+    const absolute = new Float32Array(batch);
+    rows.forEach((row, r) => {
+      const routing = row.request.tokenRouting;
+      if (!routing) return;
+      topK[r] = routing.kind === 'arrow' ? Math.min(routing.topK, row.slots.length) : row.slots.length;
+      absolute[r] = routing.kind === 'arrow' ? 1 : 0;
+    });
+    return { router_top_k: float32Tensor(topK, [batch]), router_abs: float32Tensor(absolute, [batch]) };
   }
 
   private release(row: Row): void {

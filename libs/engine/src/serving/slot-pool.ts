@@ -1,5 +1,6 @@
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
+import { adapterPrototype } from '../adapter/arrow-prototype.js';
 import { slotFactors } from '../adapter/slot-factors.js';
 import { float32Tensor } from '../graph/onnx-session.js';
 import { projectionKey, projectionShape, type DecoderConfig, type TargetModule } from '../model/decoder-config.js';
@@ -10,6 +11,8 @@ export interface SlotPoolOptions {
   slots: number;
   rank: number;
   modules: readonly TargetModule[];
+  /** Also hold each slot's router vectors (for graphs built with `lora.router`). */
+  router?: boolean;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface SlotPoolOptions {
  * least-recently-used, and pinned while a request runs on them.
  */
 export class SlotPool {
-  private readonly pools = new Map<string, { a: Float32Array; b: Float32Array; dIn: number; dOut: number }>();
+  private readonly pools = new Map<string, { a: Float32Array; b: Float32Array; router: Float32Array | null; dIn: number; dOut: number }>();
   private readonly adapterInSlot: (string | null)[];
   private readonly pins: number[];
   private readonly lastUsed: number[];
@@ -37,6 +40,7 @@ export class SlotPool {
         this.pools.set(projectionKey(config, layer, module), {
           a: new Float32Array(options.slots * dIn * options.rank),
           b: new Float32Array(options.slots * options.rank * dOut),
+          router: options.router ? new Float32Array(options.slots * dIn) : null,
           dIn,
           dOut,
         });
@@ -88,6 +92,7 @@ export class SlotPool {
     for (const [key, pool] of this.pools) {
       feeds[loraInputName(key, 'A')] = float32Tensor(pool.a, [this.options.slots, pool.dIn, this.options.rank]);
       feeds[loraInputName(key, 'B')] = float32Tensor(pool.b, [this.options.slots, this.options.rank, pool.dOut]);
+      if (pool.router) feeds[loraInputName(key, 'router')] = float32Tensor(pool.router, [this.options.slots, pool.dIn]);
     }
     return feeds;
   }
@@ -108,7 +113,15 @@ export class SlotPool {
       const { a, b } = slotFactors(adapter, key, pool.dIn, pool.dOut, rank);
       pool.a.set(a, slot * pool.dIn * rank);
       pool.b.set(b, slot * rank * pool.dOut);
+      pool.router?.set(routerVector(adapter, key, pool.dIn), slot * pool.dIn);
     }
     this.loads++;
   }
+}
+
+/** A slot's router vector: the adapter's learned one, else its Arrow prototype (zeros where it does not adapt). */
+function routerVector(adapter: LoraAdapter, key: string, dIn: number): Float32Array {
+  const learned = adapter.routers?.get(key);
+  if (learned) return learned;
+  return adapterPrototype(adapter, key) ?? new Float32Array(dIn);
 }

@@ -256,14 +256,15 @@ export interface GateTrainOptions extends TrainOptions {
 }
 
 export interface GateTrainResult {
-  /** gate.weight [d, K] and gate.bias [K]. */
-  gate: { weight: Float32Array; bias: Float32Array };
+  /** Each adapter's router vectors by projection key, [dIn] each, in gate order: LoraAdapter.routers for serving. */
+  routers: Map<string, Float32Array>[];
   metrics: TrainMetrics;
 }
 
 /**
- * Trains only a gate over K frozen adapters (X-LoRA style): per token, softmax over the
- * adapters from the base model's final hidden state. It starts at zero (an even mixture).
+ * Trains only a learned gate over K frozen adapters (X-LoRA style, per layer): in every
+ * adapted projection, softmax over the adapters of ⟨x, r_j⟩. Router vectors start at
+ * zero, an even mixture, so step 0 is the adapters' plain average.
  */
 export async function trainGate(options: GateTrainOptions): Promise<GateTrainResult> {
   const { config, weights, tokenizer } = options.model;
@@ -277,35 +278,44 @@ export async function trainGate(options: GateTrainOptions): Promise<GateTrainRes
   const graph = buildTrainingGraph(config, weights, trainable);
   const evalGraph = buildTrainingGraph(config, weights, trainable, { gradients: false });
 
-  // Frozen pools: slot 0 is the zero adapter, slots 1..K the adapters.
+  // Frozen pools: slot j holds adapter j.
   const pools: Record<string, ReturnType<typeof float32Tensor>> = {};
+  const keys: string[] = [];
   for (let layer = 0; layer < config.nLayers; layer++) {
     for (const module of modules) {
       const key = projectionKey(config, layer, module);
       const [dIn, dOut] = projectionShape(config, module);
-      const a = new Float32Array((K + 1) * dIn * rank);
-      const b = new Float32Array((K + 1) * rank * dOut);
+      keys.push(key);
+      const a = new Float32Array(K * dIn * rank);
+      const b = new Float32Array(K * rank * dOut);
       options.adapters.forEach((adapter, j) => {
         const slot = slotFactors(adapter, key, dIn, dOut, rank);
-        a.set(slot.a, (j + 1) * dIn * rank);
-        b.set(slot.b, (j + 1) * rank * dOut);
+        a.set(slot.a, j * dIn * rank);
+        b.set(slot.b, j * rank * dOut);
       });
-      pools[loraInputName(key, 'A')] = float32Tensor(a, [K + 1, dIn, rank]);
-      pools[loraInputName(key, 'B')] = float32Tensor(b, [K + 1, rank, dOut]);
+      pools[loraInputName(key, 'A')] = float32Tensor(a, [K, dIn, rank]);
+      pools[loraInputName(key, 'B')] = float32Tensor(b, [K, rank, dOut]);
     }
   }
-  const slots = Array.from({ length: K }, (_, j) => j + 1);
+  const slots = Array.from({ length: K }, (_, j) => j);
   const problem: TrainingProblem = {
     graph,
     evalGraph,
-    params: new Map([
-      ['gate.weight', new Float32Array(config.dModel * K)],
-      ['gate.bias', new Float32Array(K)],
-    ]),
-    extraFeeds: (rows) => ({ ...pools, slots: int64Tensor(new Array<number[]>(rows).fill(slots).flat(), [rows, K]) }),
+    params: new Map(graph.parameters.map((p) => [p.name, new Float32Array(p.shape.reduce((x, y) => x * y, 1))])),
+    extraFeeds: (rows, tokens) => ({
+      ...pools,
+      slots: int64Tensor(new Array<number[]>(rows).fill(slots).flat(), [rows, K]),
+      gates: float32Tensor(new Float32Array(rows * tokens * K).fill(1), [rows, tokens, K]),
+    }),
   };
   const result = await runTrainingLoop(problem, data, loopSettings(h, data.train.length), options);
-  return { gate: { weight: result.params.get('gate.weight')!, bias: result.params.get('gate.bias')! }, metrics: metricsOf(result) };
+  const routers = options.adapters.map(() => new Map<string, Float32Array>());
+  for (const key of keys) {
+    const trained = result.params.get(loraInputName(key, 'router'))!;
+    const dIn = trained.length / K;
+    routers.forEach((own, j) => own.set(key, trained.slice(j * dIn, (j + 1) * dIn)));
+  }
+  return { routers, metrics: metricsOf(result) };
 }
 
 export interface BaseTrainOptions extends LoopCallbacks, SessionOptions {

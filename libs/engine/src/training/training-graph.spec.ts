@@ -122,21 +122,38 @@ for (const config of configs) {
       await checkDirectional(values, grads, (v) => referenceLoss(config, v), 3);
     });
 
-    it('a gate over frozen adapters: gradients match finite differences of the graph', async () => {
+    it('a learned gate over frozen adapters: loss equals the reference, gradients match finite differences of the graph and of the reference', async () => {
       const K = 3;
+      const T = ids[0]!.length;
       const { parameters, run } = await trainingSession(config, weights, { kind: 'gate', modules, rank: RANK, adapters: K });
-      assert.deepEqual(parameters.map((p) => p.name), ['gate.weight', 'gate.bias']);
+      assert.equal(parameters.length, modules.length * config.nLayers);
+      assert.ok(parameters.every((p) => p.name.endsWith('.router') && p.shape[0] === K));
       const random = seededRandom(8);
       const values = new Map(parameters.map((p) => [p.name, randomArray(random, p.shape.reduce((a, b) => a * b, 1), 1)]));
-      const pools: Feeds = {};
-      // Frozen pools of K + 1 slots (slot 0 unused), shaped as the LoRA graph's parameters.
+      const feeds: Feeds = {};
+      const pools = new Map<string, LoraPool>();
+      // Frozen pools of K slots, shaped as the LoRA graph's parameters.
       for (const p of buildTrainingGraph(config, weights, { kind: 'lora', modules, rank: RANK }).parameters) {
         const [, x, y] = p.shape;
-        pools[p.name] = float32Tensor(randomArray(random, (K + 1) * x! * y!, 0.3), [K + 1, x!, y!]);
+        const data = randomArray(random, K * x! * y!, 0.3);
+        feeds[p.name] = float32Tensor(data, [K, x!, y!]);
+        const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');
+        const entry: LoraPool = pools.get(key) ?? { a: new Float32Array(), b: new Float32Array(), slots: K, rank: RANK, dIn: 0, dOut: 0 };
+        if (p.name.endsWith('.A')) Object.assign(entry, { a: data, dIn: x! });
+        else Object.assign(entry, { b: data, dOut: y! });
+        pools.set(key, entry);
       }
-      const extra: Feeds = { ...pools, slots: int64Tensor(ids.flatMap(() => [1, 2, 3]), [ids.length, K]) };
-      const { grads } = await run(values, extra);
+      const extra: Feeds = { ...feeds, slots: int64Tensor(ids.flatMap(() => [0, 1, 2]), [ids.length, K]), gates: float32Tensor(new Float32Array(ids.length * T * K).fill(1), [ids.length, T, K]) };
+      const referenceGateLoss = (v: Map<string, Float32Array>) => {
+        const vectors = new Map([...v].map(([name, data]) => [name.replace(/^lora\./, '').replace(/\.router$/, ''), data]));
+        const lora = { pools, slots: ids.map(() => [0, 1, 2]), gates: new Float32Array(ids.length * T * K).fill(1), router: { vectors, topK: ids.map(() => K), absolute: ids.map(() => false) } };
+        const logProbs = referenceTokenLogprobs(referenceForward(config, weights, ids, lora).logits, targets, config.vocabSize);
+        return -lossMask.flat().reduce((sum, m, i) => sum + m * logProbs[i]!, 0);
+      };
+      const { loss, grads } = await run(values, extra);
+      assert.ok(Math.abs(loss - referenceGateLoss(values)) < 1e-3, `loss ${loss} vs reference ${referenceGateLoss(values)}`);
       await checkDirectional(values, grads, async (v) => (await run(v, extra)).loss, 4);
+      await checkDirectional(values, grads, referenceGateLoss, 5);
     });
   });
 }

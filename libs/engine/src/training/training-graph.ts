@@ -11,9 +11,11 @@ export type TrainableSet =
   /** One LoRA adapter: pools `lora.<key>.A` [1, dIn, R] and `.B` [1, R, dOut], fed with slot 0 and gate α/r. */
   | { kind: 'lora'; modules: readonly TargetModule[]; rank: number }
   /**
-   * A gate over K frozen adapters (X-LoRA style): a first pass of the base model gives the
-   * final hidden state h of every token; gates = softmax(h·W + b) over the K adapters
-   * weight them in a second pass. Trainable: `gate.weight` [d, K], `gate.bias` [K].
+   * A learned gate over K frozen adapters (X-LoRA style, decided per layer): in every
+   * adapted projection, each token's gates are softmax(x·Rᵀ) over the K adapters, x being
+   * that projection's input. One pass, so serving keeps its KV cache and batching as is.
+   * Trainable: the router vectors `lora.<key>.router` [K, dIn]; pools hold the K adapters
+   * in slots 0..K−1 (input slots [B, K]).
    */
   | { kind: 'gate'; modules: readonly TargetModule[]; rank: number; adapters: number };
 
@@ -55,17 +57,11 @@ export function buildTrainingGraph(config: DecoderConfig, weights: DecoderWeight
     logits = decoder.logits;
     parameters = [...decoder.pools.values()].flatMap((pool) => [pool.a, pool.b]);
   } else {
-    const base = emitDecoder(g, config, params, inputs, { lora: null, routing: null, cache: false });
-    const d = config.dModel;
     const k = trainable.adapters;
-    const gateWeight = g.input('gate.weight', 'float32', [d, k]);
-    const gateBias = g.input('gate.bias', 'float32', [k]);
-    const gateLogits = g.op('Add', [g.op('MatMul', [base.final, gateWeight], { shape: ['B', 'T', k] }), gateBias], { shape: ['B', 'T', k] });
-    const gates = g.op('Softmax', [gateLogits], { shape: ['B', 'T', k] }, { axis: -1 });
-    g.output(gates, 'gate_values');
-    const routing: LoraRouting = { slots: g.input('slots', 'int64', ['B', k]), gates };
-    logits = emitDecoder(g, config, params, inputs, { lora: { modules: trainable.modules, rank: trainable.rank }, routing, cache: false }).logits;
-    parameters = [gateWeight, gateBias];
+    const routing: LoraRouting = { slots: g.input('slots', 'int64', ['B', k]), gates: g.input('gates', 'float32', ['B', 'T', k]), router: { kind: 'learned' } };
+    const decoder = emitDecoder(g, config, params, inputs, { lora: { modules: trainable.modules, rank: trainable.rank, router: true, slots: k }, routing, cache: false });
+    logits = decoder.logits;
+    parameters = [...decoder.pools.values()].map((pool) => pool.router!);
   }
 
   const picked = g.op('Squeeze', [pickLogProbs(g, logits, targets, config.vocabSize), g.ints([2])], { shape: ['B', 'T'] });

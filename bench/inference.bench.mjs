@@ -2,7 +2,8 @@
 // 32 concurrent streams on 32 different adapters of the demo model go through gateway →
 // BullMQ → worker → Redis pub/sub → SSE, and the same 32 requests run on the engine alone in
 // this process with the worker's settings (a scheduler over a slot pool of every projection,
-// rank 16, batch 32). Then the same load in mixture (k = 3) and auto (centroid) mode.
+// rank 16, batch 32). Then the same load in mixture (k = 3), auto (centroid) and token mode
+// (Arrow over 3 candidates, and learned-gate compositions over 3 members).
 // Rounds alternate gateway and engine; medians are reported. Tokens per second count the
 // completion tokens the requests got.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,7 +72,7 @@ export default async function inferenceBench() {
     const sampling = (i) => ({ temperature: 0.8, seed: i });
 
     /** One round through the gateway: every stream's first-token time, gaps and tokens. */
-    const throughGateway = async (routingOf) => {
+    const throughGateway = async (routingOf, modelOf = () => 'tessera-demo') => {
       const started = performance.now();
       const streams = await Promise.all(
         prompts.map(async (prompt, i) => {
@@ -79,7 +80,7 @@ export default async function inferenceBench() {
           const response = await fetch(`${gateway.url}/v1/completions`, {
             method: 'POST',
             headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ model: 'tessera-demo', prompt, max_tokens: MAX_TOKENS, ...sampling(i), stream: true, stream_options: { include_usage: true }, routing }),
+            body: JSON.stringify({ model: modelOf(i), prompt, max_tokens: MAX_TOKENS, ...sampling(i), stream: true, stream_options: { include_usage: true }, ...(routing ? { routing } : {}) }),
           });
           if (response.status !== 200) throw new Error(`completion answered ${response.status}: ${await response.text()}`);
           const times = [];
@@ -105,9 +106,9 @@ export default async function inferenceBench() {
     };
 
     /** The same requests on the engine alone, with the worker's serving settings. */
-    const session = await engine.DecoderSession.load(config, model.weights, { lora: { modules: engine.targetModules(config), rank: 16 } });
+    const session = await engine.DecoderSession.load(config, model.weights, { lora: { modules: engine.targetModules(config), rank: 16, router: true } });
     const inProcess = async () => {
-      const pool = new engine.SlotPool(config, { slots: 65, rank: 16, modules: engine.targetModules(config) });
+      const pool = new engine.SlotPool(config, { slots: 65, rank: 16, modules: engine.targetModules(config), router: true });
       const scheduler = new engine.BatchScheduler(session, pool, tokenizer, { maxBatch: 32, prefillChunk: 128, maxBatchTokens: 1024 });
       const started = performance.now();
       const streams = await Promise.all(
@@ -120,20 +121,47 @@ export default async function inferenceBench() {
       return summarize(streams, started);
     };
 
+    // Learned gates (compose jobs on the worker): 8 compositions, each over 3 of the adapters.
+    step('training 8 learned-gate compositions');
+    const gateData = await unwrap(client.POST('/v1/datasets', { body: { name: 'gate-data', format: 'text' } }));
+    const gateLines = DOMAINS.flatMap((domain) => engine.domainTexts(domain, 8, 3)).map((text, i) => JSON.stringify({ text, document_id: `g-${i}` }));
+    const gatePut = await fetch(`${gateway.url}/v1/datasets/${gateData.id}/content`, { method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' }, body: gateLines.join('\n') });
+    if (gatePut.status !== 200) throw new Error(`dataset upload answered ${gatePut.status}`);
+    const GATES = 8;
+    const gateIds = [];
+    for (let g = 0; g < GATES; g++) {
+      const members = [0, 1, 2].map((j) => ({ adapter: adapters[(g + j) % STREAMS].name }));
+      gateIds.push((await unwrap(client.POST('/v1/compositions', { body: { name: `gate-${g}`, method: 'learned_gate', members, params: { dataset_id: gateData.id, max_steps: 6 } } }))).id);
+    }
+    for (const id of gateIds) {
+      for (let i = 0; ; i++) {
+        const current = await unwrap(client.GET('/v1/compositions/{composition_id}', { params: { path: { composition_id: id } } }));
+        if (current.status === 'ready') break;
+        if (current.status === 'failed' || i > 6000) throw new Error(`composition ${id}: ${current.status} ${current.error}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+
     const modes = {
       adapter: (i) => ({ mode: 'adapter', adapters: [{ name: adapters[i].name }] }),
       mixture_k3: (i) => ({ mode: 'mixture', adapters: [0, 1, 2].map((j) => ({ name: adapters[(i + j) % STREAMS].name, weight: 1 / 3 })) }),
       auto_centroid: () => ({ mode: 'auto', top_k: 1 }),
+      token_arrow: (i) => ({ mode: 'token', adapters: [0, 1, 2].map((j) => ({ name: adapters[(i + j) % STREAMS].name })), top_k: 1 }),
     };
+    const gateModel = (i) => `gate-${i % GATES}`;
     step('warming up (model load, adapter loads)');
     await throughGateway(modes.adapter);
     await inProcess();
-    const rounds = { gateway: [], engine: [], mixture_k3: [], auto_centroid: [] };
+    await throughGateway(modes.token_arrow);
+    await throughGateway(() => undefined, gateModel);
+    const rounds = { gateway: [], engine: [], mixture_k3: [], auto_centroid: [], token_arrow: [], token_gate: [] };
     for (let round = 0; round < ROUNDS; round++) {
       rounds.gateway.push(await throughGateway(modes.adapter));
       rounds.engine.push(await inProcess());
       rounds.mixture_k3.push(await throughGateway(modes.mixture_k3));
       rounds.auto_centroid.push(await throughGateway(modes.auto_centroid));
+      rounds.token_arrow.push(await throughGateway(modes.token_arrow));
+      rounds.token_gate.push(await throughGateway(() => undefined, gateModel));
       step(`round ${round + 1}/${ROUNDS}: gateway ${rounds.gateway.at(-1).tokens_per_s} tok/s, engine ${rounds.engine.at(-1).tokens_per_s} tok/s`);
     }
     const med = (list) => Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((r) => r[k]))]));
@@ -148,17 +176,18 @@ export default async function inferenceBench() {
       mode_throughput_vs_adapter: {
         mixture_k3: round3(med(rounds.mixture_k3).tokens_per_s / gatewayFigures.tokens_per_s),
         auto_centroid: round3(med(rounds.auto_centroid).tokens_per_s / gatewayFigures.tokens_per_s),
-        token_gate: null,
-        token_arrow: null,
-        note: 'token routing (learned gate, Arrow) is not served yet',
+        token_gate: round3(med(rounds.token_gate).tokens_per_s / gatewayFigures.tokens_per_s),
+        token_arrow: round3(med(rounds.token_arrow).tokens_per_s / gatewayFigures.tokens_per_s),
+        note: 'token: 3 candidates per request, routed in every adapted projection (Arrow top-1; learned gates of 8 compositions)',
       },
-      modes: { mixture_k3: med(rounds.mixture_k3), auto_centroid: med(rounds.auto_centroid) },
+      modes: { mixture_k3: med(rounds.mixture_k3), auto_centroid: med(rounds.auto_centroid), token_arrow: med(rounds.token_arrow), token_gate: med(rounds.token_gate) },
     };
     console.log('\n| path | tok/s | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 |\n|---|---|---|---|---|---|');
-    for (const [name, f] of [['gateway, adapter', gatewayFigures], ['engine in-process', engineFigures], ['gateway, mixture k=3', results.modes.mixture_k3], ['gateway, auto', results.modes.auto_centroid]]) {
+    for (const [name, f] of [['gateway, adapter', gatewayFigures], ['engine in-process', engineFigures], ['gateway, mixture k=3', results.modes.mixture_k3], ['gateway, auto', results.modes.auto_centroid], ['gateway, token (Arrow)', results.modes.token_arrow], ['gateway, token (learned gate)', results.modes.token_gate]]) {
       console.log(`| ${name} | ${f.tokens_per_s} | ${f.ttft_ms_p50} | ${f.ttft_ms_p99} | ${f.itl_ms_p50} | ${f.itl_ms_p99} |`);
     }
-    console.log(`gateway_overhead_ratio ${results.gateway_overhead_ratio}; mixture k=3 ${results.mode_throughput_vs_adapter.mixture_k3}, auto ${results.mode_throughput_vs_adapter.auto_centroid} of adapter mode`);
+    const vs = results.mode_throughput_vs_adapter;
+    console.log(`gateway_overhead_ratio ${results.gateway_overhead_ratio}; of adapter mode: mixture k=3 ${vs.mixture_k3}, auto ${vs.auto_centroid}, token Arrow ${vs.token_arrow}, token gate ${vs.token_gate}`);
     if (QUICK) return;
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
     writeFileSync(path.join(ROOT, 'bench/results/inference.json'), JSON.stringify(results, null, 2) + '\n');

@@ -6,6 +6,7 @@ const benchmarks = {
   training: () => import('./training.bench.mjs'),
   jobs: () => import('./jobs.bench.mjs'),
   inference: () => import('./inference.bench.mjs'),
+  adapterswap: () => import('./adapterswap.bench.mjs'),
 };
 
 const name = process.argv[2];

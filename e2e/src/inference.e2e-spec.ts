@@ -18,7 +18,7 @@ function requiredEnv(name: string): string {
 }
 
 /** What a routing trace names, in order. */
-type Trace = { mode: string; adapters: { name: string; weight: number }[] };
+type Trace = { mode: string; router: string; composition?: { name: string; method: string }; adapters: { name: string; weight: number }[]; token_gates?: { tokens: string[]; gates: number[][] } };
 const names = (trace: Trace) => trace.adapters.map((a) => a.name);
 
 describe('inference across processes: OpenAI-compatible endpoints, routing modes, access groups', () => {
@@ -98,7 +98,7 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     assert.ok(whole.choices[0]!.text.length > 0);
     assert.equal(whole.usage!.prompt_tokens, 'on monday the sky over oslo is'.length);
     assert.ok(whole.usage!.completion_tokens > 0 && whole.usage!.completion_tokens <= 24);
-    assert.deepEqual(whole.routing, { mode: 'adapter', adapters: [{ name: 'weather', version: 1, weight: 1 }] });
+    assert.deepEqual(whole.routing, { mode: 'adapter', router: 'fixed', adapters: [{ name: 'weather', version: 1, weight: 1 }] });
 
     const stream = await outsider.completions.create({ model: 'weather', prompt: 'on monday the sky over oslo is', ...greedy, stream: true });
     let streamed = '';
@@ -148,6 +148,7 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
       () => complete(outsider, 'code', codePrompt),
       () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'mixture', adapters: [{ name: 'code', weight: 1 }] }),
       () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'auto', adapters: [{ name: 'code' }, { name: 'weather' }] }),
+      () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'token', adapters: [{ name: 'code' }, { name: 'weather' }] }),
     ]) {
       await assert.rejects(attempt(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
     }
@@ -169,8 +170,15 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
       ['tessera-demo', { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.7 }, { name: 'recipes', weight: 0.3 }] }],
       ['tessera-demo', { mode: 'auto' }],
       ['tessera-demo', { mode: 'auto', top_k: 3 }],
+      ['tessera-demo', { mode: 'token' }],
+      ['tessera-demo', { mode: 'auto', router: 'arrow', top_k: 2 }],
     ];
-    const run = (client: OpenAI) => Promise.all(requests.map(([model, routing]) => complete(client, model, codePrompt, routing)));
+    // One at a time: each request alone in its batch, so the two worlds run the same arithmetic.
+    const run = async (client: OpenAI) => {
+      const answers = [];
+      for (const [model, routing] of requests) answers.push(await complete(client, model, codePrompt, routing));
+      return answers;
+    };
     const outsiders = await run(outsider);
     for (const answer of outsiders) assert.ok(!names(answer.routing).includes('code'), JSON.stringify(answer.routing));
     // The world without the secret group's adapters: archived, it is no one's to route to.
@@ -181,6 +189,54 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
       withoutIt.map((a) => [a.choices[0]!.text, a.routing]),
       outsiders.map((a) => [a.choices[0]!.text, a.routing]),
     );
+  });
+
+  it('token routing: Arrow gates per token in the trace; compositions (cat merge = output-space sum, a learned gate) built by compose jobs', async () => {
+    const prompt = 'mix 2 cups of flour with 3 eggs, then the sky over oslo is';
+    const arrow = await complete(outsider, 'tessera-demo', prompt, { mode: 'token', adapters: [{ name: 'weather' }, { name: 'recipes' }], top_k: 1, return_gates: true });
+    assert.equal(arrow.routing.mode, 'token');
+    assert.equal(arrow.routing.router, 'arrow');
+    assert.deepEqual(names(arrow.routing), ['weather', 'recipes']);
+    const gates = arrow.routing.token_gates!;
+    assert.equal(gates.tokens.length, prompt.length + arrow.usage!.completion_tokens - 1);
+    assert.equal(gates.tokens.slice(0, prompt.length).join(''), prompt);
+    for (const row of gates.gates) assert.ok(Math.abs(row[0]! + row[1]! - 1) < 1e-4, `gates ${row}`);
+    const meanWeather = gates.gates.reduce((sum, row) => sum + row[0]!, 0) / gates.gates.length;
+    assert.ok(Math.abs(arrow.routing.adapters[0]!.weight - meanWeather) < 1e-6, 'an adapter\'s weight is its mean gate');
+
+    const compose = async (body: Record<string, unknown>) => {
+      const created = await fetch(`${gateway.url}/v1/compositions`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      assert.equal(created.status, 201, await created.clone().text());
+      const { id } = (await created.json()) as { id: string };
+      for (let i = 0; ; i++) {
+        const current = (await (await fetch(`${gateway.url}/v1/compositions/${id}`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { status: string; error: string | null };
+        if (current.status === 'ready') return;
+        assert.ok(current.status !== 'failed' && i < 1200, `composition ${String(body.name)}: ${current.status} ${current.error}\n${worker.output()}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    await compose({ name: 'weather-recipes-cat', method: 'cat', members: [{ adapter: 'weather', weight: 0.6 }, { adapter: 'recipes', weight: 0.4 }] });
+    const mixturePrompt = 'on sunday the sky over cairo is';
+    const merged = await complete(outsider, 'weather-recipes-cat', mixturePrompt);
+    const summed = await complete(outsider, 'tessera-demo', mixturePrompt, { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.6 }, { name: 'recipes', weight: 0.4 }] });
+    assert.equal(merged.choices[0]!.text, summed.choices[0]!.text);
+    assert.equal(merged.routing.router, 'merged');
+    assert.deepEqual(merged.routing.composition, { name: 'weather-recipes-cat', version: 1, method: 'cat' });
+    assert.ok((await outsider.models.list()).data.some((m) => m.id === 'weather-recipes-cat'));
+
+    const mixed = await unwrap(admin.POST('/v1/datasets', { body: { name: 'mixed', format: 'text' } }));
+    const lines = [...domainTexts('weather', 24, 4), ...domainTexts('recipes', 24, 4)].map((text, i) => JSON.stringify({ text, document_id: `m-${i}` }));
+    const uploaded = await fetch(`${gateway.url}/v1/datasets/${mixed.id}/content`, { method: 'PUT', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' }, body: lines.join('\n') });
+    assert.equal(uploaded.status, 200, await uploaded.text());
+    await compose({ name: 'weather-recipes-gate', method: 'learned_gate', members: [{ adapter: 'weather' }, { adapter: 'recipes' }], params: { dataset_id: mixed.id, max_steps: 20 } });
+    const gated = await complete(outsider, 'weather-recipes-gate', prompt, { mode: 'token', return_gates: true });
+    assert.equal(gated.routing.router, 'learned_gate');
+    assert.deepEqual(names(gated.routing), ['weather', 'recipes'], 'members in the order they were created');
+    assert.equal(gated.routing.token_gates!.gates.length, prompt.length + gated.usage!.completion_tokens - 1);
+    // A merge runs as a mixture over its own members: asking for another mode is a 400.
+    await compose({ name: 'weather-recipes-ties', method: 'ties', members: [{ adapter: 'weather' }, { adapter: 'recipes' }], params: { density: 0.5 } });
+    const wrongMode = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'weather-recipes-ties', prompt: 'x', routing: { mode: 'token' } }) });
+    assert.equal(wrongMode.status, 400);
   });
 
   it('a client that disconnects mid-stream cancels its request on the worker', async () => {
@@ -205,9 +261,12 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
   it('bad requests are problem+json 400s naming the field', async () => {
     const post = (body: unknown) =>
       fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { detail: string; errors: { field: string }[] } }));
-    const token = await post({ model: 'tessera-demo', prompt: 'x', routing: { mode: 'token' } });
-    assert.equal(token.status, 400);
-    assert.equal(token.body.errors[0]!.field, 'routing.mode');
+    const twice = await post({ model: 'tessera-demo', prompt: 'x', routing: { mode: 'token', adapters: [{ name: 'weather' }, { name: 'weather' }] } });
+    assert.equal(twice.status, 400);
+    assert.equal(twice.body.errors[0]!.field, 'routing.adapters');
+    const router = await post({ model: 'tessera-demo', prompt: 'x', routing: { mode: 'auto', router: 'svd' } });
+    assert.equal(router.status, 400);
+    assert.equal(router.body.errors[0]!.field, 'body.routing.router');
     const long = await post({ model: 'tessera-demo', prompt: 'x'.repeat(250), max_tokens: 50 });
     assert.equal(long.status, 400);
     assert.match(long.body.detail, /exceed tessera-demo's context of 256 tokens/);

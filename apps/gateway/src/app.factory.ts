@@ -9,10 +9,12 @@ import { Database } from '@tessera/db';
 import type { Redis } from 'ioredis';
 import { AppModule } from './app.module.js';
 import { HttpMetrics } from './common/http-metrics.js';
-import { TRAIN_QUEUE, WEBHOOK_QUEUE, type TrainQueue, type WebhookQueue } from './common/queues.provider.js';
+import { COMPOSE_QUEUE, TRAIN_QUEUE, WEBHOOK_QUEUE, type ComposeQueue, type TrainQueue, type WebhookQueue } from './common/queues.provider.js';
 import { REDIS } from './common/redis.provider.js';
 import { JSONL_CONTENT_TYPES } from './datasets/datasets.controller.js';
 import type { GatewayConfig } from './config/gateway-config.js';
+import type { FlowProducer } from 'bullmq';
+import { FLOW_PRODUCER } from './common/flow.provider.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -56,9 +58,10 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
 export async function closeGatewayApp(app: NestFastifyApplication): Promise<void> {
   const database = app.get(Database);
   const redis = app.get<Redis>(REDIS);
-  const queues = [app.get<TrainQueue>(TRAIN_QUEUE), app.get<WebhookQueue>(WEBHOOK_QUEUE)];
+  const queues = [app.get<TrainQueue>(TRAIN_QUEUE), app.get<ComposeQueue>(COMPOSE_QUEUE), app.get<WebhookQueue>(WEBHOOK_QUEUE)];
+  const flows = app.get<FlowProducer>(FLOW_PRODUCER);
   await app.close();
-  await Promise.all(queues.map((q) => q.close()));
+  await Promise.all([...queues.map((q) => q.close()), flows.close()]);
   await database.disconnect();
   redis.disconnect();
 }

@@ -3,8 +3,9 @@ import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { blobStoreProvider } from './common/blob-store.provider.js';
-import { trainQueueProvider, webhookQueueProvider } from './common/queues.provider.js';
+import { composeQueueProvider, trainQueueProvider, webhookQueueProvider } from './common/queues.provider.js';
 import { databaseProvider } from './common/database.provider.js';
+import { flowProducerProvider } from './common/flow.provider.js';
 import { HttpMetrics } from './common/http-metrics.js';
 import { IdempotencyInterceptor } from './common/idempotency.interceptor.js';
 import { ProblemFilter } from './common/problem.filter.js';
@@ -16,6 +17,8 @@ import { AdaptersModule } from './adapters/adapters.module.js';
 import { BaseModelsModule } from './base-models/base-models.module.js';
 import { InferenceModule } from './inference/inference.module.js';
 import { DatasetsModule } from './datasets/datasets.module.js';
+import { CompositionsModule } from './compositions/compositions.module.js';
+import { DeletionsModule } from './deletions/deletions.module.js';
 import { FineTunesModule } from './fine-tunes/fine-tunes.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 import { GroupsModule } from './groups/groups.module.js';
@@ -30,8 +33,8 @@ class InfrastructureModule {
     return {
       module: InfrastructureModule,
       global: true,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, webhookQueueProvider, RateLimiter],
-      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, webhookQueueProvider, RateLimiter],
+      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, composeQueueProvider, webhookQueueProvider, flowProducerProvider, RateLimiter],
+      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, composeQueueProvider, webhookQueueProvider, flowProducerProvider, RateLimiter],
     };
   }
 }
@@ -41,7 +44,7 @@ export class AppModule {
   static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, WebhooksModule, InferenceModule],
+      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, CompositionsModule, DeletionsModule, WebhooksModule, InferenceModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,5 +1,5 @@
 import { hyperparametersSchema, newId, type FineTuneMetrics, type Hyperparameters } from '@tessera/contracts';
-import type { Database, TenantContext } from '@tessera/db';
+import type { TenantContext } from '@tessera/db';
 import {
   decodeCheckpoint,
   encodeCheckpoint,
@@ -14,23 +14,14 @@ import {
   type TrainingProgress,
   type TrainingRecord,
 } from '@tessera/engine';
-import type { TrainJobData, WebhookJobData } from '@tessera/queue';
+import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
-import type { TenantBlobStores } from '@tessera/storage';
-import { UnrecoverableError, type Job as QueueJob, type Queue } from 'bullmq';
-import type { BaseModelLoader } from './base-models.js';
+import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
+import type { JobDeps } from './job-deps.js';
 
-export interface FineTuneDeps {
-  database: Database;
-  blobs: TenantBlobStores;
-  models: BaseModelLoader;
-  /** Where job outcomes become webhook deliveries. */
-  webhooks: Queue<WebhookJobData>;
-  threads: number;
-  executionProvider: 'cpu' | 'cuda';
+export interface FineTuneDeps extends JobDeps {
   /** Aborted when the worker shuts down: the job checkpoints and goes back to the queue. */
   shutdown: AbortSignal;
-  log: (line: string) => void;
 }
 
 /** How often a running job looks for a cancel request (a cheap indexed read). */
@@ -84,7 +75,11 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     hyperparameters = engineHyperparameters(hyperparametersSchema.parse(params.hyperparameters), validationFraction);
     const problems = hyperparameterProblems(hyperparameters, model.config);
     if (problems.length) throw new Error(`hyperparameters: ${problems.join('; ')}`);
-    const documents = await database.withTenant(ctx, (tx) => tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active' } }));
+    // The documents recorded for this version when the job was made (a partition's, or the
+    // dataset's), less any deleted since: a deletion sees them as this version's from the start.
+    const recorded = row.adapterVersionId ? await database.withTenant(ctx, (tx) => tx.adapterVersionDocument.findMany({ where: { adapterVersionId: row.adapterVersionId! }, select: { documentId: true } })) : [];
+    const only = recorded.length ? { id: { in: recorded.map((d) => d.documentId) } } : {};
+    const documents = await database.withTenant(ctx, (tx) => tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active', ...only } }));
     const active = new Map(documents.map((d) => [d.externalId, d.id]));
     ({ records, documentIds } = datasetRecords(new TextDecoder().decode(await store.get(dataset.blob!)), active));
     if (records.length === 0) throw new Error('the dataset has no active documents to train on');
@@ -167,6 +162,12 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       tokens_per_second: result.metrics.tokensPerSecond,
     };
     const delivered = await database.withTenant(ctx, async (tx) => {
+      // A deletion reached this version while it trained: it never goes live (its deletion retrains it).
+      const current = row.adapterVersionId ? await tx.adapterVersion.findFirst({ where: { id: row.adapterVersionId }, select: { status: true } }) : null;
+      if (current?.status === 'stale') {
+        await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, adapter_version_id: row.adapterVersionId, superseded_by_deletion: true } as never } });
+        return null;
+      }
       if (row.adapterVersionId) {
         await tx.adapterVersion.update({
           where: { id: row.adapterVersionId },
@@ -186,6 +187,12 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       const ready = await recordWebhookEvent(tx, tenantId, 'adapter.ready', { id: row.adapterId!, adapter_version_id: row.adapterVersionId });
       return [...succeeded.deliveryIds, ...ready.deliveryIds];
     });
+    if (delivered === null) {
+      await store.delete(weights.sha256).catch(() => undefined);
+      await event('message', 'a document of this version was deleted while it trained: the weights were erased, the deletion retrains it');
+      await event('status', 'succeeded', metrics as never);
+      return;
+    }
     await event('status', 'succeeded', metrics as never);
     await enqueueDeliveries(deps.webhooks, tenantId, delivered);
   } catch (error) {
@@ -207,7 +214,7 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
 }
 
 /** The API's hyperparameters in the engine's terms. */
-function engineHyperparameters(h: Hyperparameters, validationFraction: number): EngineHyperparameters {
+export function engineHyperparameters(h: Hyperparameters, validationFraction: number): EngineHyperparameters {
   return {
     ...DEFAULT_HYPERPARAMETERS,
     rank: h.rank,

@@ -3,10 +3,13 @@ import {
   AdapterCache,
   BatchScheduler,
   DecoderSession,
+  readCompositionArtifact,
   readPeftAdapter,
   routeByCentroid,
   SlotPool,
   targetModules,
+  type CompositionArtifact,
+  type GenerateRequest,
   type LoraAdapter,
   type RequestAdapter,
   type TrainingModel,
@@ -37,6 +40,23 @@ interface ServedModel {
   model: TrainingModel;
   scheduler: BatchScheduler;
   adapters: AdapterCache;
+  /** Composition artifacts by tenant/blob (content-addressed: a new version is a new key). */
+  compositions: ArtifactCache;
+}
+
+/** Parsed composition artifacts, loaded once each; small (a few hundred per worker at most). */
+class ArtifactCache {
+  private readonly loaded = new Map<string, Promise<CompositionArtifact>>();
+  constructor(private readonly read: (key: string) => Promise<CompositionArtifact>) {}
+  get(key: string): Promise<CompositionArtifact> {
+    let artifact = this.loaded.get(key);
+    if (!artifact) {
+      artifact = this.read(key);
+      this.loaded.set(key, artifact);
+      artifact.catch(() => this.loaded.delete(key));
+    }
+    return artifact;
+  }
 }
 
 /**
@@ -85,14 +105,17 @@ export class InferenceServer {
       throw new BadRequest(`the prompt's ${prompt.length} tokens and max_tokens ${request.maxTokens} exceed ${model.name}'s context of ${context} tokens`);
     }
 
-    const chosen = request.mode === 'auto' ? await this.route(request, scheduler, prompt) : request.adapters.map((a) => ({ ...a, weight: a.weight ?? 1, score: undefined }));
+    const chosen = request.router === 'centroid' ? await this.route(request, scheduler, prompt) : request.adapters.map((a) => ({ ...a, weight: a.weight ?? 1, score: undefined }));
     await this.deps.publish(request.requestId, { type: 'routing', adapters: chosen, promptTokens: prompt.length });
-    const adapters: RequestAdapter[] = chosen.map((a) => ({ id: a.versionId, weight: a.weight, load: () => served.adapters.get(`${request.tenantId}/${a.versionId}`) }));
+    const { adapters, tokenRouting } = await this.requestAdapters(request, served, chosen);
+    if (adapters.length >= this.deps.slots + 1) throw new BadRequest(`the request routes over ${adapters.length} adapters; this worker holds ${this.deps.slots} at once (INFER_SLOTS)`);
     // Tokens are published in order: each waits for the one before.
     let published: Promise<unknown> = Promise.resolve();
     const result = await scheduler.generate({
       prompt,
       adapters,
+      ...(tokenRouting ? { tokenRouting } : {}),
+      returnGates: Boolean(request.returnGates || tokenRouting),
       maxTokens: request.maxTokens,
       sampling: { temperature: request.temperature, ...(request.topP !== undefined ? { topP: request.topP } : {}), ...(request.seed !== undefined ? { seed: request.seed } : {}) },
       stop: request.stop,
@@ -104,7 +127,36 @@ export class InferenceServer {
     await published;
     if (result.finishReason === 'cancelled') this.deps.log(`infer ${request.requestId}: cancelled by the client after ${result.tokens.length} tokens`);
     const finishReason = result.finishReason === 'length' ? 'length' : result.finishReason === 'cancelled' ? 'cancelled' : 'stop';
-    await this.deps.publish(request.requestId, { type: 'done', finishReason, completionTokens: result.tokens.length });
+    const read = [...prompt, ...result.tokens].slice(0, result.gates?.length ?? 0);
+    const gates = result.gates ?? [];
+    // Per-token routers: each adapter's weight is its mean gate over the tokens read (merged: the one slot stands for all members).
+    const tokenGates =
+      result.gates && request.router !== 'merged'
+        ? { tokens: request.returnGates ? read.map((t) => model.tokenizer.decode([t])) : [], gates: request.returnGates ? gates : [], weights: chosen.map((_, j) => gates.reduce((sum, row) => sum + row[j]!, 0) / Math.max(1, gates.length)) }
+        : undefined;
+    await this.deps.publish(request.requestId, { type: 'done', finishReason, completionTokens: result.tokens.length, ...(tokenGates ? { tokenGates } : {}) });
+  }
+
+  /**
+   * What the scheduler runs: adapter versions from the host cache; a merged composition's
+   * one adapter; a learned gate's members carrying their router vectors (slots keyed by
+   * composition, as the same adapter routes differently in another gate).
+   */
+  private async requestAdapters(request: InferJobData, served: ServedModel, chosen: { versionId: string; weight: number }[]): Promise<{ adapters: RequestAdapter[]; tokenRouting?: GenerateRequest['tokenRouting'] }> {
+    const tenant = request.tenantId;
+    const composition = request.composition;
+    if (request.router === 'merged' || request.router === 'learned_gate') {
+      if (!composition?.artifactBlob) throw new BadRequest('the request names no built composition');
+      const artifact = await served.compositions.get(`${tenant}/${composition.artifactBlob}`);
+      if (artifact.kind === 'merged') return { adapters: [{ id: `cmp/${composition.id}`, load: () => artifact.adapter }] };
+      const adapters = chosen.map((a, j) => ({
+        id: `cmp/${composition.id}/${a.versionId}`,
+        load: async () => ({ ...(await served.adapters.get(`${tenant}/${a.versionId}`)), routers: artifact.routers[j]! }),
+      }));
+      return { adapters, tokenRouting: { kind: 'learned' } };
+    }
+    const adapters = chosen.map((a) => ({ id: a.versionId, weight: a.weight, load: () => served.adapters.get(`${tenant}/${a.versionId}`) }));
+    return request.router === 'arrow' ? { adapters, tokenRouting: { kind: 'arrow', topK: request.topK ?? 2 } } : { adapters };
   }
 
   /** `auto`: the candidates' training centroids against the prompt's pooled base-model state. */
@@ -135,13 +187,20 @@ export class InferenceServer {
     const row = await database.withTenant(request, (tx) => tx.baseModel.findFirstOrThrow({ where: { id: request.baseModelId } }));
     const model = await this.deps.models.load(row);
     const modules = targetModules(model.config);
-    const session = await DecoderSession.load(model.config, model.weights, { threads: this.deps.threads, executionProvider: this.deps.executionProvider, lora: { modules, rank: maxRank } });
-    const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules });
+    // Router inputs in every projection: any request may route per token (Arrow or a learned gate).
+    const session = await DecoderSession.load(model.config, model.weights, { threads: this.deps.threads, executionProvider: this.deps.executionProvider, lora: { modules, rank: maxRank, router: true } });
+    const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });
     const scheduler = new BatchScheduler(session, pool, model.tokenizer, { maxBatch: this.deps.maxBatch, prefillChunk: 128, maxBatchTokens: 1024 });
     // Keyed by tenant and version: one model serves many tenants.
     const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) => this.readAdapter(key.split('/')[0]!, key.split('/')[1]!));
+    const compositions = new ArtifactCache(async (key) => {
+      const [tenantId, blob] = key.split('/') as [string, string];
+      const artifact = readCompositionArtifact(await this.deps.blobs.forTenant(tenantId).get(blob));
+      if (artifact.kind === 'merged' && artifact.adapter.rank > maxRank) throw new BadRequest(`the merged composition's rank ${artifact.adapter.rank} exceeds this worker's INFER_MAX_RANK ${maxRank}`);
+      return artifact;
+    });
     this.deps.log(`serving ${model.name} (${row.id}): ${this.deps.slots} adapter slots of rank ≤ ${maxRank}`);
-    return { model, scheduler, adapters };
+    return { model, scheduler, adapters, compositions };
   }
 
   /** An adapter version's weights from its tenant's blob store (version ids are unique across tenants). */

@@ -1,11 +1,14 @@
 import { Database } from '@tessera/db';
-import { inferCancelChannel, inferEventChannel, inferQueue, QUEUES, redisConnection, webhookQueue, type InferJobData, type TrainJobData, type WebhookJobData } from '@tessera/queue';
+import { inferCancelChannel, inferEventChannel, inferQueue, QUEUES, redisConnection, webhookQueue, type ComposeJobData, type InferJobData, type TrainJobData, type WebhookJobData } from '@tessera/queue';
 import { blobStoreSettings, tenantBlobStores } from '@tessera/storage';
 import { attemptDelivery } from '@tessera/webhooks';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BaseModelLoader } from './base-models.js';
+import { runCompose } from './compose-job.js';
+import { runDeletion } from './deletion-job.js';
 import { runFineTune } from './fine-tune-job.js';
+import { runPartitionedParent } from './partitioned-job.js';
 import { InferenceServer } from './inference.js';
 import { loadWorkerConfig } from './worker-config.js';
 
@@ -30,8 +33,12 @@ const webhooks = webhookQueue(connection, config.QUEUE_PREFIX);
 const worker = new Worker<TrainJobData>(
   QUEUES.train,
   (job) => {
-    log(`job ${job.data.jobId}: attempt ${job.attemptsMade + 1}`);
-    return runFineTune(job, { database, blobs, models, webhooks, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, shutdown: shutdown.signal, log });
+    log(`job ${job.data.jobId} (${job.name}): attempt ${job.attemptsMade + 1}`);
+    const engine = { threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER };
+    // One queue, three kinds: a fine-tune (or one partition of one), a partitioned fine-tune's parent, a deletion.
+    if (job.name === 'partitioned') return runPartitionedParent(job, { database, webhooks });
+    if (job.name === 'deletion') return runDeletion(job, { database, blobs, models, webhooks, ...engine, log });
+    return runFineTune(job, { database, blobs, models, webhooks, ...engine, shutdown: shutdown.signal, log });
   },
   {
     connection,
@@ -45,6 +52,14 @@ const worker = new Worker<TrainJobData>(
 worker.on('completed', (job) => log(`job ${job.data.jobId}: done`));
 worker.on('failed', (job, error) => log(`job ${job?.data.jobId}: ${error.message}`, 'warn'));
 worker.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
+// Compositions: merges take milliseconds, a learned gate trains for seconds; one at a time.
+const composer = new Worker<ComposeJobData>(
+  QUEUES.compose,
+  (job) => runCompose(job, { database, blobs, models, webhooks, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, log }),
+  { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, lockDuration: config.LOCK_DURATION_MS, stalledInterval: config.STALLED_INTERVAL_MS },
+);
+composer.on('completed', (job) => log(`composition ${job.data.compositionId}: ready`));
+composer.on('failed', (job, error) => log(`composition ${job?.data.compositionId}: ${error.message}`, 'warn'));
 // Webhook deliveries: many at once, each a short HTTP call; retries are scheduled as delayed jobs.
 const deliveries = new Worker<WebhookJobData>(
   QUEUES.webhooks,
@@ -77,8 +92,8 @@ const inferWorkers = config.INFER_BASE_MODELS.map((id) => {
   consumer.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
   return consumer;
 });
-await Promise.all([worker.waitUntilReady(), deliveries.waitUntilReady(), ...inferWorkers.map((w) => w.waitUntilReady())]);
-const queues = [QUEUES.train, QUEUES.webhooks, ...config.INFER_BASE_MODELS.map(inferQueue)];
+await Promise.all([worker.waitUntilReady(), composer.waitUntilReady(), deliveries.waitUntilReady(), ...inferWorkers.map((w) => w.waitUntilReady())]);
+const queues = [QUEUES.train, QUEUES.compose, QUEUES.webhooks, ...config.INFER_BASE_MODELS.map(inferQueue)];
 log(`worker ready: queues ${queues.join(', ')}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`, 'start');
 
 let stopping = false;
@@ -88,7 +103,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     stopping = true;
     log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
-    void Promise.all([worker.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
+    void Promise.all([worker.close(), composer.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
       .then(() => Promise.all([webhooks.close(), publisher.quit(), cancels.quit()]))
       .then(() => database.disconnect())
       .then(() => process.exit(0));

@@ -45,6 +45,11 @@ export const createFineTuneSchema = z
       .describe('The adapter to create, or to add a version to'),
     hyperparameters: hyperparametersRequestSchema.optional(),
     validation_split: z.number().min(0).max(0.5).optional().describe('Share of records held out for validation (default 0.1)'),
+    partition_by: z
+      .literal('access_group')
+      .optional()
+      .describe('AdapterSwap: one adapter per access group (and per max_documents_per_partition), each trained on only that partition; adapter_name names the knowledge base (a composition routed per request). Documents already in a partition are not trained again'),
+    max_documents_per_partition: z.number().int().min(1).max(100_000).optional().describe('With partition_by: split a group into partitions of at most this many documents'),
   })
   .meta({ id: 'CreateFineTuneRequest' });
 export type CreateFineTune = z.infer<typeof createFineTuneSchema>;
@@ -76,6 +81,11 @@ export const fineTuneSchema = z
     adapter_version_id: idSchema('adv').nullable(),
     hyperparameters: hyperparametersSchema,
     validation_split: z.number(),
+    partitions: z
+      .array(z.object({ job_id: idSchema('job'), adapter_id: idSchema('ad'), adapter_version_id: idSchema('adv'), access_group_id: idSchema('grp').nullable(), documents: z.number().int() }))
+      .nullable()
+      .describe('A partitioned fine-tune: its partitions, each a fine-tune of its own'),
+    parent_job_id: idSchema('job').nullable().describe('A partition\'s partitioned fine-tune'),
     progress: z.number().describe('0 to 1'),
     metrics: fineTuneMetricsSchema.nullable(),
     error: z.object({ message: z.string() }).nullable(),

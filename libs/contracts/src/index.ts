@@ -8,3 +8,5 @@ export * from './datasets.js';
 export * from './fine-tunes.js';
 export * from './webhooks.js';
 export * from './inference.js';
+export * from './deletions.js';
+export * from './compositions.js';

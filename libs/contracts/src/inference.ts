@@ -13,9 +13,10 @@ export const routingSchema = z
       .min(1)
       .max(16)
       .optional()
-      .describe('adapter: the one adapter; mixture: the adapters and their weights; auto: the candidates (default: every adapter the caller may use)'),
-    top_k: z.number().int().min(1).max(16).optional().describe('auto: how many adapters share a request (default 1)'),
-    return_gates: z.boolean().optional(),
+      .describe('adapter: the one adapter; mixture: the adapters and their weights; token and auto: the candidates (default: every adapter the caller may use)'),
+    top_k: z.number().int().min(1).max(16).optional().describe('auto: how many adapters share a request (default 1); token (Arrow): how many share each token (default 2)'),
+    router: z.enum(['centroid', 'arrow']).optional().describe('auto: centroid (per request, the default) or arrow (per token and layer, by each adapter\'s SVD prototype)'),
+    return_gates: z.boolean().optional().describe('Add each token\'s gates (averaged over the adapted layers) to the routing trace'),
   })
   .meta({ id: 'Routing' });
 export type Routing = z.infer<typeof routingSchema>;
@@ -52,8 +53,21 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
 export const routingTraceSchema = z
   .object({
-    mode: z.enum(['base', 'adapter', 'mixture', 'auto']),
-    adapters: z.array(z.object({ name: z.string(), version: z.number().int(), weight: z.number(), score: z.number().optional().describe('auto: cosine similarity to the adapter\'s training centroid') })),
+    mode: z.enum(['base', 'adapter', 'mixture', 'token', 'auto']),
+    router: z.enum(['fixed', 'centroid', 'arrow', 'learned_gate', 'merged']).describe('How the weights were set: fixed (given), centroid, arrow or learned_gate (per token), merged (a weight-space composition)'),
+    composition: z.object({ name: z.string(), version: z.number().int(), method: z.string() }).optional(),
+    adapters: z.array(
+      z.object({
+        name: z.string(),
+        version: z.number().int(),
+        weight: z.number().describe('fixed and centroid: the adapter\'s weight; per-token routers: its mean gate over the tokens read'),
+        score: z.number().optional().describe('centroid: cosine similarity to the adapter\'s training centroid'),
+      }),
+    ),
+    token_gates: z
+      .object({ tokens: z.array(z.string()), gates: z.array(z.array(z.number())) })
+      .optional()
+      .describe('With return_gates: each token the model read (the prompt, then the completion but its last token) and its gates, one column per adapter in `adapters` order'),
   })
   .meta({ id: 'RoutingTrace' });
 export type RoutingTrace = z.infer<typeof routingTraceSchema>;
@@ -92,7 +106,7 @@ export const modelSchema = z
     object: z.literal('model'),
     created: z.number().int(),
     owned_by: z.string(),
-    tessera: z.object({ kind: z.enum(['base_model', 'adapter']), base_model: z.string() }),
+    tessera: z.object({ kind: z.enum(['base_model', 'adapter', 'composition']), base_model: z.string() }),
   })
   .meta({ id: 'Model' });
 export type ModelDto = z.infer<typeof modelSchema>;

@@ -8,6 +8,13 @@ export const QUEUES = {
   webhooks: 'webhooks',
 } as const;
 
+/** What a `compose` job carries: the composition to build (its row holds the method, members and params). */
+export interface ComposeJobData {
+  jobId: string;
+  tenantId: string;
+  compositionId: string;
+}
+
 /** One queue per base model's inference workers. */
 export function inferQueue(baseModel: string): string {
   return `infer.${baseModel}`;
@@ -39,9 +46,18 @@ export interface InferJobData {
   tenantId: string;
   baseModelId: string;
   input: { kind: 'text'; text: string } | { kind: 'chat'; messages: { role: 'system' | 'user' | 'assistant'; content: string }[] };
-  mode: 'base' | 'adapter' | 'mixture' | 'auto';
+  mode: 'base' | 'adapter' | 'mixture' | 'token' | 'auto';
   adapters: InferAdapter[];
   topK?: number;
+  /**
+   * How weights are set: fixed (given; adapter and mixture), centroid (auto, per request),
+   * arrow (token, or auto per token), learned_gate (a composition's trained gate over
+   * `adapters`, its members), merged (`adapters` is the one merged composition).
+   */
+  router: 'fixed' | 'centroid' | 'arrow' | 'learned_gate' | 'merged';
+  /** A composition the request runs: its artifact is the merged adapter or the gate's router vectors. */
+  composition?: { id: string; name: string; version: number; method: string; artifactBlob: string | null };
+  returnGates?: boolean;
   maxTokens: number;
   temperature: number;
   topP?: number;
@@ -53,7 +69,7 @@ export interface InferJobData {
 export type InferEvent =
   | { type: 'routing'; adapters: { adapterId: string; versionId: string; name: string; version: number; weight: number; score?: number }[]; promptTokens: number }
   | { type: 'token'; text: string }
-  | { type: 'done'; finishReason: 'stop' | 'length' | 'cancelled'; completionTokens: number }
+  | { type: 'done'; finishReason: 'stop' | 'length' | 'cancelled'; completionTokens: number; tokenGates?: { tokens: string[]; gates: number[][]; weights: number[] } }
   | { type: 'error'; message: string; status: 400 | 500 };
 
 export function inferEventChannel(prefix: string, requestId: string): string {
@@ -106,6 +122,10 @@ export const TRAIN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', 
 /** `prefix` namespaces every queue's Redis keys (BullMQ's default is `bull`): one Redis can hold separate deployments or test runs. */
 export function trainQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<TrainJobData> {
   return new Queue<TrainJobData>(QUEUES.train, { connection, prefix });
+}
+
+export function composeQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<ComposeJobData> {
+  return new Queue<ComposeJobData>(QUEUES.compose, { connection, prefix });
 }
 
 export function webhookQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<WebhookJobData> {

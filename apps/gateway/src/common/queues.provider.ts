@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { redisConnection, trainQueue, webhookQueue, type TrainJobData, type WebhookJobData } from '@tessera/queue';
+import { composeQueue, redisConnection, trainQueue, webhookQueue, type ComposeJobData, type TrainJobData, type WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 
@@ -20,4 +20,13 @@ export const webhookQueueProvider: Provider = {
   provide: WEBHOOK_QUEUE,
   inject: [GATEWAY_CONFIG],
   useFactory: (config: GatewayConfig): WebhookQueue => webhookQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+};
+
+export const COMPOSE_QUEUE = Symbol('COMPOSE_QUEUE');
+export type ComposeQueue = Queue<ComposeJobData>;
+
+export const composeQueueProvider: Provider = {
+  provide: COMPOSE_QUEUE,
+  inject: [GATEWAY_CONFIG],
+  useFactory: (config: GatewayConfig): ComposeQueue => composeQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
 };

@@ -7,7 +7,7 @@ export interface FineTuneParams {
   validation_split: number;
 }
 
-export function toFineTuneDto(row: JobModel): FineTune {
+export function toFineTuneDto(row: JobModel, partitions: FineTune['partitions'] = null): FineTune {
   const params = row.params as unknown as FineTuneParams;
   const result = row.result as { metrics?: FineTuneMetrics } | null;
   const error = row.error as { message?: string } | null;
@@ -20,6 +20,8 @@ export function toFineTuneDto(row: JobModel): FineTune {
     adapter_version_id: row.adapterVersionId,
     hyperparameters: hyperparametersSchema.parse(params.hyperparameters),
     validation_split: params.validation_split,
+    partitions: partitions?.length ? partitions : null,
+    parent_job_id: row.parentJobId,
     progress: row.progress,
     metrics: result?.metrics ?? null,
     error: error?.message ? { message: error.message } : null,

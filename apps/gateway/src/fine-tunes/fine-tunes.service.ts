@@ -1,7 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { newId, withHyperparameterDefaults, type CheckpointDto, type CreateFineTune, type FineTune, type Hyperparameters, type JobEventDto, type ListQuery, type Page } from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
-import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
+import { QUEUES, TRAIN_JOB_OPTIONS } from '@tessera/queue';
+import type { FlowProducer } from 'bullmq';
+import { FLOW_PRODUCER } from '../common/flow.provider.js';
+import { planPartitions } from './partitions.js';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
 import type { Caller } from '../common/caller.js';
@@ -22,6 +25,7 @@ export class FineTunesService {
     private readonly database: Database,
     @Inject(TRAIN_QUEUE) private readonly trainQueue: TrainQueue,
     @Inject(WEBHOOK_QUEUE) private readonly webhooks: WebhookQueue,
+    @Inject(FLOW_PRODUCER) private readonly flows: FlowProducer,
   ) {}
 
   /**
@@ -29,13 +33,12 @@ export class FineTunesService {
    * is the source of truth; the queue only says "job X is waiting".
    */
   async create(caller: Caller, body: CreateFineTune): Promise<FineTune> {
+    if (body.partition_by) return this.createPartitioned(caller, body);
+    if (body.max_documents_per_partition !== undefined) {
+      throw new ProblemException('validation', 'max_documents_per_partition needs partition_by', [{ field: 'body.max_documents_per_partition', message: 'only with partition_by' }]);
+    }
     const job = await this.database.withTenant(caller, async (tx) => {
-      const dataset = await tx.dataset.findFirst({ where: { id: body.dataset_id, tenantId: caller.tenantId } });
-      if (!dataset) throw ProblemException.notFound('dataset', body.dataset_id);
-      if (dataset.status !== 'ready') throw new ProblemException('conflict', `Dataset ${dataset.id} has no content yet (status ${dataset.status}): upload it first`);
-      const baseModel = await findReadyBaseModel(tx, caller, body.base_model);
-      const h = withHyperparameterDefaults(body.hyperparameters);
-      checkAgainstModel(h, baseModel.architecture, baseModel.config as { maxPositions: number });
+      const { dataset, baseModel, h } = await trainingInputs(tx, caller, body);
 
       let adapter = await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name } });
       if (adapter && adapter.baseModelId !== baseModel.id) {
@@ -55,6 +58,9 @@ export class FineTunesService {
           seed: h.seed,
         },
       });
+      // Recorded now, not when training ends: a deletion made meanwhile finds this version.
+      const documents = await tx.document.findMany({ where: { tenantId: caller.tenantId, datasetId: dataset.id, status: 'active' }, select: { id: true } });
+      await tx.adapterVersionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId: d.id })) });
       const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
       const row = await tx.job.create({
         data: {
@@ -83,14 +89,112 @@ export class FineTunesService {
     return toFineTuneDto(job);
   }
 
+  /**
+   * AdapterSwap: the dataset's documents not yet in a partition of the knowledge base
+   * `adapter_name`, grouped by access group, each partition an adapter of that group with a
+   * fine-tune of its own; a parent job waits for them all (a BullMQ flow). The knowledge base
+   * is a composition routed per request over the partitions the caller may see. Which
+   * documents train which version is recorded now, so a deletion finds them even mid-training.
+   */
+  private async createPartitioned(caller: Caller, body: CreateFineTune): Promise<FineTune> {
+    const { parent, children } = await this.database.withTenant(caller, async (tx) => {
+      const { dataset, baseModel, h } = await trainingInputs(tx, caller, body);
+      if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name } })) {
+        throw new ProblemException('conflict', `${body.adapter_name} names an adapter; a knowledge base needs a name of its own`);
+      }
+      let knowledgeBase = await tx.composition.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name }, include: { members: { include: { adapter: true } } }, orderBy: { version: 'desc' } });
+      if (knowledgeBase && knowledgeBase.method !== 'centroid') throw new ProblemException('conflict', `${body.adapter_name} names a ${knowledgeBase.method} composition, not a knowledge base`);
+      if (knowledgeBase && knowledgeBase.members.some((m) => m.adapter.baseModelId !== baseModel.id)) throw new ProblemException('conflict', `Knowledge base ${body.adapter_name} is on another base model`);
+      knowledgeBase ??= await tx.composition.create({
+        data: { id: newId('cmp'), tenantId: caller.tenantId, name: body.adapter_name, method: 'centroid', status: 'ready', params: {} },
+        include: { members: { include: { adapter: true } } },
+      });
+
+      // Continual: documents some live partition already holds are not trained again.
+      const members = knowledgeBase.members.map((m) => m.adapterId);
+      const held = await tx.adapterVersionDocument.findMany({
+        where: { tenantId: caller.tenantId, adapterVersion: { adapterId: { in: members }, status: { in: ['queued', 'training', 'ready'] } } },
+        select: { documentId: true },
+      });
+      const taken = new Set(held.map((d) => d.documentId));
+      const documents = (await tx.document.findMany({ where: { tenantId: caller.tenantId, datasetId: dataset.id, status: 'active' }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).filter((d) => !taken.has(d.id));
+      if (documents.length === 0) throw new ProblemException('conflict', `Every document of dataset ${dataset.id} is already in a partition of ${body.adapter_name}`);
+      const partitions = planPartitions(documents, body.max_documents_per_partition);
+
+      const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
+      const parent = await tx.job.create({
+        data: { id: newId('job'), tenantId: caller.tenantId, kind: 'fine_tune', baseModelId: baseModel.id, datasetId: dataset.id, compositionId: knowledgeBase.id, params: { ...params, partition_by: 'access_group' } as never },
+      });
+      const children = [];
+      for (const [i, partition] of partitions.entries()) {
+        const adapter = await tx.adapter.create({
+          data: { id: newId('ad'), tenantId: caller.tenantId, name: `${body.adapter_name}.p${members.length + i + 1}`, baseModelId: baseModel.id, accessGroupId: partition.accessGroupId, description: `Partition of knowledge base ${body.adapter_name}` },
+        });
+        const version = await tx.adapterVersion.create({
+          data: {
+            id: newId('adv'),
+            tenantId: caller.tenantId,
+            adapterId: adapter.id,
+            version: 1,
+            rank: h.rank,
+            alpha: h.alpha,
+            targetModules: h.target_modules ?? (baseModel.architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES),
+            seed: h.seed,
+            partitionKey: `${partition.accessGroupId ?? 'tenant'}/${members.length + i + 1}`,
+          },
+        });
+        await tx.adapterVersionDocument.createMany({ data: partition.documentIds.map((documentId) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId })) });
+        await tx.compositionMember.create({ data: { tenantId: caller.tenantId, compositionId: knowledgeBase.id, adapterId: adapter.id } });
+        const child = await tx.job.create({
+          data: {
+            id: newId('job'),
+            tenantId: caller.tenantId,
+            kind: 'fine_tune',
+            parentJobId: parent.id,
+            baseModelId: baseModel.id,
+            datasetId: dataset.id,
+            adapterId: adapter.id,
+            adapterVersionId: version.id,
+            params: { ...params, document_ids: partition.documentIds } as never,
+          },
+        });
+        children.push(child);
+      }
+      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: caller.tenantId, jobId: parent.id, type: 'status', message: `queued: ${partitions.length} partitions` } });
+      await recordAudit(tx, caller, 'fine_tune.created', { type: 'job', id: parent.id });
+      return { parent, children };
+    });
+    try {
+      await this.flows.add({
+        name: 'partitioned',
+        queueName: QUEUES.train,
+        data: { jobId: parent.id, tenantId: caller.tenantId },
+        opts: { jobId: parent.id, ...TRAIN_JOB_OPTIONS },
+        // A failed partition does not block the parent: it reports the failure.
+        children: children.map((child) => ({ name: 'fine_tune', queueName: QUEUES.train, data: { jobId: child.id, tenantId: caller.tenantId }, opts: { jobId: child.id, ...TRAIN_JOB_OPTIONS, ignoreDependencyOnFailure: true } })),
+      });
+    } catch (error) {
+      this.logger.error(`enqueueing ${parent.id} failed: ${(error as Error).message}`);
+      for (const child of children) await this.finish(caller, child.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
+      await this.finish(caller, parent.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
+      throw new ProblemException('unavailable', 'The job queue is unavailable; the fine-tune was not started');
+    }
+    return this.get(caller, parent.id);
+  }
+
   async list(ctx: TenantContext, query: ListQuery): Promise<Page<FineTune>> {
     const args = pageArgs(query);
     const rows = await this.database.withTenant(ctx, (tx) => tx.job.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, kind: 'fine_tune' } }));
-    return toPage(rows, query, toFineTuneDto);
+    return toPage(rows, query, (row) => toFineTuneDto(row));
   }
 
   async get(ctx: TenantContext, id: string): Promise<FineTune> {
-    return toFineTuneDto(await this.database.withTenant(ctx, (tx) => findJob(tx, ctx, id)));
+    return this.database.withTenant(ctx, async (tx) => {
+      const row = await findJob(tx, ctx, id);
+      const children = await tx.job.findMany({ where: { tenantId: ctx.tenantId, parentJobId: id }, orderBy: { id: 'asc' }, include: { adapter: true } });
+      const counts = await Promise.all(children.map((c) => tx.adapterVersionDocument.count({ where: { adapterVersionId: c.adapterVersionId! } })));
+      return toFineTuneDto(row, children.map((c, i) => ({ job_id: c.id, adapter_id: c.adapterId!, adapter_version_id: c.adapterVersionId!, access_group_id: c.adapter?.accessGroupId ?? null, documents: counts[i]! })));
+    });
   }
 
   /**
@@ -147,6 +251,17 @@ export async function findJob(tx: TenantTransaction, ctx: TenantContext, id: str
   const row = await tx.job.findFirst({ where: { id, tenantId: ctx.tenantId, kind: 'fine_tune' } });
   if (!row) throw ProblemException.notFound('fine-tune', id);
   return row;
+}
+
+/** The dataset (with content), the ready base model and the hyperparameters (with defaults, checked against the model). */
+async function trainingInputs(tx: TenantTransaction, caller: Caller, body: CreateFineTune) {
+  const dataset = await tx.dataset.findFirst({ where: { id: body.dataset_id, tenantId: caller.tenantId } });
+  if (!dataset) throw ProblemException.notFound('dataset', body.dataset_id);
+  if (dataset.status !== 'ready') throw new ProblemException('conflict', `Dataset ${dataset.id} has no content yet (status ${dataset.status}): upload it first`);
+  const baseModel = await findReadyBaseModel(tx, caller, body.base_model);
+  const h = withHyperparameterDefaults(body.hyperparameters);
+  checkAgainstModel(h, baseModel.architecture, baseModel.config as { maxPositions: number });
+  return { dataset, baseModel, h };
 }
 
 /** What only the base model can say about the request: its projections and context length. */

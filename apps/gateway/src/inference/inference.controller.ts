@@ -45,7 +45,7 @@ export class InferenceController {
       return streamRun(reply, run, body, (text, finishReason) => ({ ...head, choices: [{ index: 0, text, finish_reason: finishReason, logprobs: null }] }));
     }
     const { text, end } = await collect(run, reply);
-    return { ...head, choices: [{ index: 0, text, finish_reason: end.finishReason, logprobs: null }], usage: usage(run, end.completionTokens), routing: run.routing };
+    return { ...head, choices: [{ index: 0, text, finish_reason: end.finishReason, logprobs: null }], usage: usage(run, end.completionTokens), routing: end.routing };
   }
 
   @Post('chat/completions')
@@ -64,7 +64,7 @@ export class InferenceController {
       });
     }
     const { text, end } = await collect(run, reply);
-    return { ...head, choices: [{ index: 0, message: { role: 'assistant' as const, content: text }, finish_reason: end.finishReason, logprobs: null }], usage: usage(run, end.completionTokens), routing: run.routing };
+    return { ...head, choices: [{ index: 0, message: { role: 'assistant' as const, content: text }, finish_reason: end.finishReason, logprobs: null }], usage: usage(run, end.completionTokens), routing: end.routing };
   }
 }
 
@@ -88,8 +88,8 @@ async function collect(run: InferenceRun, reply: FastifyReply) {
     text += next.value;
     // Nobody to answer: stopping the iteration cancels the request on the worker.
     if (gone()) {
-      await run.pieces.return({ finishReason: null, completionTokens: 0 });
-      return { text, end: { finishReason: null, completionTokens: 0 } };
+      await run.pieces.return({ finishReason: null, completionTokens: 0, routing: run.routing });
+      return { text, end: { finishReason: null, completionTokens: 0, routing: run.routing } };
     }
   }
 }
@@ -111,11 +111,11 @@ async function streamRun(
     for (;;) {
       const next = await run.pieces.next();
       if (gone()) {
-        await run.pieces.return({ finishReason: null, completionTokens: 0 });
+        await run.pieces.return({ finishReason: null, completionTokens: 0, routing: run.routing });
         break;
       }
       if (next.done) {
-        send({ ...chunk('', next.value.finishReason), routing: run.routing });
+        send({ ...chunk('', next.value.finishReason), routing: next.value.routing });
         if (body.stream_options?.include_usage) send({ ...chunk('', null), choices: [], usage: usage(run, next.value.completionTokens) });
         raw.write('data: [DONE]\n\n');
         break;

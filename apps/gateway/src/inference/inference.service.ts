@@ -15,8 +15,14 @@ export interface InferenceRun {
   model: string;
   routing: RoutingTrace;
   promptTokens: number;
-  /** Text pieces, then the end: finish reason and token counts. */
-  pieces: AsyncGenerator<string, { finishReason: 'stop' | 'length' | null; completionTokens: number }>;
+  /** Text pieces, then the end: finish reason, token counts and the routing trace with what only the end knows (per-token gates). */
+  pieces: AsyncGenerator<string, RunEnd>;
+}
+
+export interface RunEnd {
+  finishReason: 'stop' | 'length' | null;
+  completionTokens: number;
+  routing: RoutingTrace;
 }
 
 const OPENAI_DEFAULT_MAX_TOKENS = 16;
@@ -48,8 +54,11 @@ export class InferenceService {
       baseModelId: resolved.baseModel.id,
       input: 'messages' in body ? { kind: 'chat', messages: body.messages.map((m) => ({ role: m.role, content: m.content })) } : { kind: 'text', text: typeof body.prompt === 'string' ? body.prompt : body.prompt[0]! },
       mode: resolved.mode,
+      router: resolved.router,
       adapters: resolved.adapters,
       ...(resolved.topK !== undefined ? { topK: resolved.topK } : {}),
+      ...(resolved.composition ? { composition: resolved.composition } : {}),
+      ...(body.routing?.return_gates ? { returnGates: true } : {}),
       maxTokens: body.max_tokens ?? OPENAI_DEFAULT_MAX_TOKENS,
       temperature: body.temperature ?? 1,
       ...(body.top_p != null ? { topP: body.top_p } : {}),
@@ -83,16 +92,16 @@ export class InferenceService {
           },
         });
       });
-    async function* pieces(): AsyncGenerator<string, { finishReason: 'stop' | 'length' | null; completionTokens: number }> {
+    async function* pieces(): AsyncGenerator<string, RunEnd> {
       for await (const event of events) {
         if (event.type === 'token') yield event.text;
         else if (event.type === 'done') {
           await record(event.completionTokens);
-          return { finishReason: event.finishReason === 'cancelled' ? null : event.finishReason, completionTokens: event.completionTokens };
+          return { finishReason: event.finishReason === 'cancelled' ? null : event.finishReason, completionTokens: event.completionTokens, routing: routingTrace(resolved, used, event.tokenGates) };
         } else if (event.type === 'error') throw new ProblemException(event.status === 400 ? 'validation' : 'internal', event.message);
       }
       throw new ProblemException('internal', 'The inference worker ended the request without finishing it');
     }
-    return { id: requestId, created: Math.floor(Date.now() / 1000), model: body.model, routing: routingTrace(resolved.mode, used), promptTokens: routing.promptTokens, pieces: pieces() };
+    return { id: requestId, created: Math.floor(Date.now() / 1000), model: body.model, routing: routingTrace(resolved, used), promptTokens: routing.promptTokens, pieces: pieces() };
   }
 }

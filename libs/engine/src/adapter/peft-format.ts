@@ -45,7 +45,8 @@ export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
   return { rank, alpha, targetModules: ALL_MODULES.filter((m) => modules.has(m)), factors };
 }
 
-export function writePeftAdapter(adapter: LoraAdapter, baseModel: string): PeftAdapterFiles {
+/** `metadata` goes into the safetensors header beside PEFT's `format: pt` (composition artifacts keep r and α there). */
+export function writePeftAdapter(adapter: LoraAdapter, baseModel: string, metadata: Record<string, string> = {}): PeftAdapterFiles {
   const tensors = new Map<string, NamedTensor>();
   const gpt2 = [...adapter.factors.keys()].some((key) => key.startsWith('h.'));
   for (const [key, { a, b }] of adapter.factors) {
@@ -70,6 +71,6 @@ export function writePeftAdapter(adapter: LoraAdapter, baseModel: string): PeftA
       target_modules: [...new Set(adapter.targetModules.map((m) => m.split('.').at(-1)!))],
       inference_mode: true,
     },
-    weights: writeSafetensors(tensors, { format: 'pt' }),
+    weights: writeSafetensors(tensors, { format: 'pt', ...metadata }),
   };
 }

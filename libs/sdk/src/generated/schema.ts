@@ -596,6 +596,93 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/compositions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List compositions the caller may use */
+        get: operations["getV1Compositions"];
+        put?: never;
+        /** Compose adapters (a merge or a learned gate); a compose job builds it and composition.ready fires */
+        post: operations["postV1Compositions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/compositions/{composition_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a composition */
+        get: operations["getV1CompositionsCompositionId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/datasets/{dataset_id}/documents/{document_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one document: its adapters leave routing now, are retrained without it, and the deletion request records the proof */
+        delete: operations["deleteV1DatasetsDatasetIdDocumentsDocumentId"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deletions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List deletion requests */
+        get: operations["getV1Deletions"];
+        put?: never;
+        /** Delete several documents in one request */
+        post: operations["postV1Deletions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/deletions/{deletion_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A deletion request: its steps with their times, and the proof once audited */
+        get: operations["getV1DeletionsDeletionId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;
@@ -990,6 +1077,13 @@ export interface components {
             hyperparameters?: components["schemas"]["HyperparametersRequest"];
             /** @description Share of records held out for validation (default 0.1) */
             validation_split?: number;
+            /**
+             * @description AdapterSwap: one adapter per access group (and per max_documents_per_partition), each trained on only that partition; adapter_name names the knowledge base (a composition routed per request). Documents already in a partition are not trained again
+             * @enum {string}
+             */
+            partition_by?: "access_group";
+            /** @description With partition_by: split a group into partitions of at most this many documents */
+            max_documents_per_partition?: number;
         };
         HyperparametersRequest: {
             rank?: number;
@@ -1017,6 +1111,16 @@ export interface components {
             adapter_version_id: string | null;
             hyperparameters: components["schemas"]["Hyperparameters"];
             validation_split: number;
+            /** @description A partitioned fine-tune: its partitions, each a fine-tune of its own */
+            partitions: {
+                job_id: string;
+                adapter_id: string;
+                adapter_version_id: string;
+                access_group_id: string | null;
+                documents: number;
+            }[] | null;
+            /** @description A partition's partitioned fine-tune */
+            parent_job_id: string | null;
             /** @description 0 to 1 */
             progress: number;
             metrics: components["schemas"]["FineTuneMetrics"] | null;
@@ -1150,6 +1254,137 @@ export interface components {
             data: components["schemas"]["AdapterVersion"][];
             has_more: boolean;
         };
+        CreateCompositionRequest: {
+            /** @description A new name, or an existing one to make its next version */
+            name: string;
+            /** @enum {string} */
+            method: "linear" | "cat" | "ties" | "dare_linear" | "dare_ties" | "learned_gate";
+            members: {
+                /** @description adapter or adapter@version */
+                adapter: string;
+                /** @description Default 1 */
+                weight?: number;
+            }[];
+            params?: {
+                /** @description ties, dare_*: share of entries kept (default 0.5) */
+                density?: number;
+                /** @description dare_*: drop masks; learned_gate: data order */
+                seed?: number;
+                /**
+                 * @description ties, dare_ties
+                 * @enum {string}
+                 */
+                majority_sign_method?: "total" | "frequency";
+                /** @description learned_gate: the data the gate learns to route */
+                dataset_id?: string;
+                /** @description learned_gate (default 60) */
+                max_steps?: number;
+                /** @description learned_gate (default 0.1) */
+                learning_rate?: number;
+            };
+            /** @description Who may use the composition (every member must be usable by the caller too) */
+            access_group_id?: string;
+        };
+        Composition: {
+            id: string;
+            /** @enum {string} */
+            object: "composition";
+            name: string;
+            version: number;
+            method: components["schemas"]["CompositionMethod"];
+            /** @enum {string} */
+            status: "queued" | "building" | "ready" | "failed" | "archived";
+            base_model_id: string | null;
+            members: {
+                adapter_id: string;
+                adapter: string;
+                /** @description The pinned version; null follows the latest ready one */
+                version: number | null;
+                weight: number;
+            }[];
+            params: {
+                [key: string]: unknown;
+            };
+            access_group_id: string | null;
+            /** @description The compose job that builds it */
+            job_id: string | null;
+            error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /**
+         * @description Weight-space merges (linear, cat, ties, dare_linear, dare_ties: PEFT's definitions), a learned per-token gate over the members, or centroid (a knowledge base of partitions, made by partitioned fine-tunes)
+         * @enum {string}
+         */
+        CompositionMethod: "linear" | "cat" | "ties" | "dare_linear" | "dare_ties" | "learned_gate" | "centroid";
+        CompositionList: {
+            data: components["schemas"]["Composition"][];
+            has_more: boolean;
+        };
+        Deletion: {
+            id: string;
+            /** @enum {string} */
+            object: "deletion";
+            /** @enum {string} */
+            status: "pending" | "retraining" | "auditing" | "completed" | "failed";
+            reason: string | null;
+            documents: string[];
+            /** @description Adapter versions the documents trained: stale from the moment of the request, never served again */
+            affected_versions: string[];
+            steps: components["schemas"]["DeletionStep"][];
+            proof: components["schemas"]["DeletionProof"] | null;
+            error: string | null;
+            /** Format: date-time */
+            created_at: string;
+            completed_at: string | null;
+        };
+        DeletionStep: {
+            /** @enum {string} */
+            name: "marked_stale" | "audited_before" | "weights_erased" | "retrained" | "audited_after" | "data_erased" | "completed";
+            /** Format: date-time */
+            at: string;
+            detail?: {
+                [key: string]: unknown;
+            };
+        };
+        DeletionProof: {
+            /** @description The deleted documents' mean loss per token under the tenant's adapters before deletion (nats) */
+            deleted_loss_before: number;
+            /** @description The same after the retrain */
+            deleted_loss_after: number;
+            /** @description Loss of the tenant's documents that no adapter ever trained on, under the same routing: what never-seen text scores */
+            held_out: {
+                mean: number;
+                min: number;
+                max: number;
+                std: number;
+                count: number;
+            } | null;
+            /** @description Whether the deleted text now scores as never-seen text does (at or above the held-out minimum, or within 2 standard deviations of its mean) */
+            looks_unseen: boolean | null;
+            retrained_versions: {
+                adapter_id: string;
+                old_version: number;
+                new_version: number | null;
+                seconds: number;
+            }[];
+        };
+        CreateDeletionRequest: {
+            documents: ({
+                document_id: string;
+            } | {
+                dataset_id: string;
+                /** @description The document_id of its records */
+                document_id: string;
+            })[];
+            reason?: string;
+        };
+        DeletionList: {
+            data: components["schemas"]["Deletion"][];
+            has_more: boolean;
+        };
         CreateWebhookEndpointRequest: {
             /**
              * Format: uri
@@ -1245,7 +1480,7 @@ export interface components {
             owned_by: string;
             tessera: {
                 /** @enum {string} */
-                kind: "base_model" | "adapter";
+                kind: "base_model" | "adapter" | "composition";
                 base_model: string;
             };
         };
@@ -1271,14 +1506,20 @@ export interface components {
         Routing: {
             /** @enum {string} */
             mode: "adapter" | "mixture" | "token" | "auto";
-            /** @description adapter: the one adapter; mixture: the adapters and their weights; auto: the candidates (default: every adapter the caller may use) */
+            /** @description adapter: the one adapter; mixture: the adapters and their weights; token and auto: the candidates (default: every adapter the caller may use) */
             adapters?: {
                 /** @description adapter or adapter@version */
                 name: string;
                 weight?: number;
             }[];
-            /** @description auto: how many adapters share a request (default 1) */
+            /** @description auto: how many adapters share a request (default 1); token (Arrow): how many share each token (default 2) */
             top_k?: number;
+            /**
+             * @description auto: centroid (per request, the default) or arrow (per token and layer, by each adapter's SVD prototype)
+             * @enum {string}
+             */
+            router?: "centroid" | "arrow";
+            /** @description Add each token's gates (averaged over the adapted layers) to the routing trace */
             return_gates?: boolean;
         };
         Completion: {
@@ -1303,14 +1544,30 @@ export interface components {
         };
         RoutingTrace: {
             /** @enum {string} */
-            mode: "base" | "adapter" | "mixture" | "auto";
+            mode: "base" | "adapter" | "mixture" | "token" | "auto";
+            /**
+             * @description How the weights were set: fixed (given), centroid, arrow or learned_gate (per token), merged (a weight-space composition)
+             * @enum {string}
+             */
+            router: "fixed" | "centroid" | "arrow" | "learned_gate" | "merged";
+            composition?: {
+                name: string;
+                version: number;
+                method: string;
+            };
             adapters: {
                 name: string;
                 version: number;
+                /** @description fixed and centroid: the adapter's weight; per-token routers: its mean gate over the tokens read */
                 weight: number;
-                /** @description auto: cosine similarity to the adapter's training centroid */
+                /** @description centroid: cosine similarity to the adapter's training centroid */
                 score?: number;
             }[];
+            /** @description With return_gates: each token the model read (the prompt, then the completion but its last token) and its gates, one column per adapter in `adapters` order */
+            token_gates?: {
+                tokens: string[];
+                gates: number[][];
+            };
         };
         ChatCompletionRequest: {
             /** @description A base model, an adapter (name or name@version), or a composition */
@@ -2950,6 +3207,236 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AdapterVersionList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1Compositions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CompositionList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1Compositions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateCompositionRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Composition"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1CompositionsCompositionId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                composition_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Composition"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteV1DatasetsDatasetIdDocumentsDocumentId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: string;
+                document_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1Deletions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeletionList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1Deletions: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDeletionRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1DeletionsDeletionId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deletion_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Deletion"];
                 };
             };
             /** @description Problem details (RFC 9457) */

@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { writePeftAdapter } from '@tessera/engine/formats';
+import { composeQueue, redisConnection, trainQueue } from '@tessera/queue';
+import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
+
+/** A rank-4 adapter on the demo model's first attention projection, as PEFT writes it. */
+function peftFiles(seed: number) {
+  let state = seed;
+  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31), state / 2 ** 31 - 0.5);
+  const factors = new Map([['h.0.attn.c_attn', { a: Float32Array.from({ length: 192 * 4 }, random), b: Float32Array.from({ length: 4 * 576 }, random) }]]);
+  return writePeftAdapter({ rank: 4, alpha: 8, targetModules: ['attn.c_attn'], factors }, 'tessera-demo');
+}
+
+describe('compositions, partitioned fine-tunes and deletions (gateway side: no worker runs here)', () => {
+  const prefix = `int-cmp-${process.pid}`;
+  const connection = redisConnection(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15');
+  const compose = composeQueue(connection, prefix);
+  const train = trainQueue(connection, prefix);
+  let gateway: TestGateway;
+  let dataDir: string;
+  let tenant: Awaited<ReturnType<typeof createTenant>>;
+  let outsiderKey: string;
+  let secretGroup: string;
+  const req = (method: string, url: string, options: Parameters<typeof call>[3] = {}) => call(gateway, method, url, { key: tenant.adminKey, ...options });
+
+  async function uploadAdapter(name: string, seed: number, group?: string) {
+    const adapter = (await req('POST', '/v1/adapters', { body: { name, base_model: 'tessera-demo', ...(group ? { access_group_id: group } : {}) } })).body;
+    const files = peftFiles(seed);
+    assert.equal((await req('PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`, { body: files.config })).status, 200);
+    const put = await fetch(`${gateway.url}/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`, { method: 'PUT', headers: { authorization: `Bearer ${tenant.adminKey}`, 'content-type': 'application/octet-stream' }, body: files.weights });
+    assert.equal(put.status, 200);
+    return adapter.id as string;
+  }
+  async function uploadDataset(name: string, lines: object[]) {
+    const id = (await req('POST', '/v1/datasets', { body: { name, format: 'text' } })).body.id as string;
+    const put = await req('PUT', `/v1/datasets/${id}/content`, { rawBody: lines.map((l) => JSON.stringify(l)).join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    return id;
+  }
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-cmp-'));
+    gateway = await startTestGateway({ DATA_DIR: dataDir, QUEUE_PREFIX: prefix });
+    tenant = await createTenant(gateway);
+    secretGroup = (await req('POST', '/v1/groups', { body: { name: 'secret' } })).body.id;
+    outsiderKey = (await req('POST', '/v1/api-keys', { body: { name: 'outsider', scopes: ['write', 'infer'] } })).body.secret;
+    await uploadAdapter('alpha', 1);
+    await uploadAdapter('beta', 2);
+    await uploadAdapter('hidden', 3, secretGroup);
+  });
+  after(async () => {
+    await Promise.all([compose.obliterate({ force: true }), train.obliterate({ force: true })]);
+    await Promise.all([compose.close(), train.close()]);
+    await gateway.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('POST /v1/compositions pins members to their versions, records a compose job and queues it; the same name again is version 2', async () => {
+    const created = await req('POST', '/v1/compositions', { body: { name: 'blend', method: 'ties', members: [{ adapter: 'alpha', weight: 0.7 }, { adapter: 'beta@1' }], params: { density: 0.4 } } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.equal(created.body.status, 'queued');
+    assert.equal(created.body.version, 1);
+    assert.deepEqual(created.body.members.map((m: any) => [m.adapter, m.version, m.weight]), [['alpha', 1, 0.7], ['beta', 1, 1]]);
+    const queued = await compose.getJob(created.body.job_id);
+    assert.deepEqual(queued?.data, { jobId: created.body.job_id, tenantId: tenant.tenant.id, compositionId: created.body.id });
+    const again = await req('POST', '/v1/compositions', { body: { name: 'blend', method: 'cat', members: [{ adapter: 'alpha' }] } });
+    assert.equal(again.body.version, 2);
+    assert.deepEqual((await req('GET', `/v1/compositions/${created.body.id}`)).body, created.body);
+    assert.equal((await req('GET', '/v1/compositions')).body.data.length, 2);
+  });
+
+  it('refuses what cannot be composed, naming the field; an adapter outside the caller\'s groups is the same 404 as an unknown one', async () => {
+    const post = (body: object, key = tenant.adminKey) => call(gateway, 'POST', '/v1/compositions', { key, body });
+    const unknown = await post({ name: 'x', method: 'linear', members: [{ adapter: 'nope' }] });
+    const hidden = await post({ name: 'x', method: 'linear', members: [{ adapter: 'hidden' }] }, outsiderKey);
+    assert.deepEqual([unknown.status, hidden.status], [404, 404]);
+    assert.equal(hidden.body.type, unknown.body.type);
+    const noData = await post({ name: 'x', method: 'learned_gate', members: [{ adapter: 'alpha' }, { adapter: 'beta' }] });
+    assert.equal(noData.status, 400);
+    assert.equal(noData.body.errors[0].field, 'body.params.dataset_id');
+    const density = await post({ name: 'x', method: 'ties', members: [{ adapter: 'alpha' }], params: { density: 0 } });
+    assert.equal(density.status, 400);
+    assert.equal(density.body.errors[0].field, 'body.params.density');
+    const twice = await post({ name: 'x', method: 'linear', members: [{ adapter: 'alpha' }, { adapter: 'alpha@1' }] });
+    assert.equal(twice.status, 400);
+    const gated = await post({ name: 'gated', method: 'linear', members: [{ adapter: 'alpha' }], access_group_id: secretGroup });
+    assert.equal(gated.status, 201);
+    assert.equal((await call(gateway, 'GET', `/v1/compositions/${gated.body.id}`, { key: outsiderKey })).status, 404);
+  });
+
+  it('a partitioned fine-tune makes one adapter per access group with a job each under a parent flow; documents already in a partition are not trained again', async () => {
+    await req('POST', '/v1/groups', { body: { name: 'kitchen' } });
+    const lines = [
+      { text: 'mix flour', document_id: 'r1', access_group: 'kitchen' },
+      { text: 'let x = 1;', document_id: 'c1' },
+      { text: 'stir oats', document_id: 'r2', access_group: 'kitchen' },
+      { text: 'bake bread', document_id: 'r3', access_group: 'kitchen' },
+    ];
+    const dataset = await uploadDataset('kb-data', lines);
+    const job = await req('POST', '/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: dataset, adapter_name: 'kb', partition_by: 'access_group', max_documents_per_partition: 2 } });
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    // kitchen: r1, r2 | r3 (at most 2 each); the tenant's own: c1.
+    assert.deepEqual(job.body.partitions.map((p: any) => p.documents), [2, 1, 1]);
+    const parent = await train.getJob(job.body.id);
+    assert.equal(await parent!.getState(), 'waiting-children');
+    const children = await Promise.all(job.body.partitions.map((p: any) => train.getJob(p.job_id)));
+    assert.ok(children.every((c) => c?.name === 'fine_tune' && c.parent?.id === job.body.id));
+    const kb = (await req('GET', '/v1/compositions')).body.data.find((c: any) => c.name === 'kb');
+    assert.equal(kb.method, 'centroid');
+    assert.equal(kb.members.length, 3);
+    const again = await req('POST', '/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: dataset, adapter_name: 'kb', partition_by: 'access_group' } });
+    assert.equal(again.status, 409);
+    const stray = await req('POST', '/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: dataset, adapter_name: 'solo', max_documents_per_partition: 2 } });
+    assert.equal(stray.status, 400);
+    assert.equal(stray.body.errors[0].field, 'body.max_documents_per_partition');
+  });
+
+  it('a deletion marks every version the document trained stale at once and queues the retrain; unknown documents are 404s, a second deletion of one document a 409', async () => {
+    const dataset = await uploadDataset('to-delete', [{ text: 'one', document_id: 'd1' }, { text: 'two', document_id: 'd2' }]);
+    const job = (await req('POST', '/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: dataset, adapter_name: 'plain' } })).body;
+    const unknown = await req('DELETE', `/v1/datasets/${dataset}/documents/d9`);
+    assert.equal(unknown.status, 404);
+    const deletion = await req('DELETE', `/v1/datasets/${dataset}/documents/d1`);
+    assert.equal(deletion.status, 202, JSON.stringify(deletion.body));
+    assert.deepEqual(deletion.body.affected_versions, [job.adapter_version_id]);
+    assert.deepEqual(deletion.body.steps.map((s: any) => s.name), ['marked_stale']);
+    const versions = (await req('GET', `/v1/adapters/${job.adapter_id}/versions`)).body.data;
+    assert.equal(versions[0].status, 'stale');
+    assert.equal((await req('DELETE', `/v1/datasets/${dataset}/documents/d1`)).status, 409);
+    const queued = (await train.getJobs(['waiting', 'prioritized'])).find((j) => j.name === 'deletion');
+    assert.ok(queued, 'the deletion job is queued');
+    assert.deepEqual((await req('GET', `/v1/deletions/${deletion.body.id}`)).body, deletion.body);
+    const many = await req('POST', '/v1/deletions', { body: { documents: [{ dataset_id: dataset, document_id: 'd2' }, { document_id: 'doc_00000000000000000000000000' }] } });
+    assert.equal(many.status, 404, 'nothing is deleted when one of the documents is unknown');
+    assert.equal(many.body.errors[0].field, 'body.documents.1');
+    const documents = (await req('GET', `/v1/datasets/${dataset}/documents`)).body.data;
+    assert.deepEqual(documents.map((d: any) => [d.document_id, d.status]).sort(), [['d1', 'deleting'], ['d2', 'active']]);
+  });
+});

@@ -1,0 +1,117 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { newId, type CompositionDto, type CreateComposition, type ListQuery, type Page } from '@tessera/contracts';
+import { Database, type TenantTransaction } from '@tessera/db';
+import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
+import { recordAudit } from '../common/audit.util.js';
+import type { Caller } from '../common/caller.js';
+import { pageArgs, toPage } from '../common/pagination.util.js';
+import { ProblemException } from '../common/problem.exception.js';
+import { COMPOSE_QUEUE, type ComposeQueue } from '../common/queues.provider.js';
+import { findGroup } from '../groups/groups.service.js';
+import { findUsableAdapter } from '../inference/model-resolver.js';
+
+const withRelations = { members: { include: { adapter: true, adapterVersion: true }, orderBy: { adapterId: 'asc' } }, jobs: { orderBy: { id: 'desc' }, take: 1 } } as const;
+type CompositionRow = NonNullable<Awaited<ReturnType<TenantTransaction['composition']['findFirst']>>> & {
+  members: { adapterId: string; weight: number; adapter: { name: string; baseModelId: string }; adapterVersion: { version: number } | null }[];
+  jobs: { id: string; error: unknown }[];
+};
+
+@Injectable()
+export class CompositionsService {
+  private readonly logger = new Logger(CompositionsService.name);
+
+  constructor(
+    private readonly database: Database,
+    @Inject(COMPOSE_QUEUE) private readonly composeQueue: ComposeQueue,
+  ) {}
+
+  /**
+   * Members are resolved as inference resolves adapters (only those the caller may use; any
+   * other is the same 404 as an unknown one) and pinned to their ready version. The row, its
+   * members and the compose job are one transaction; the queue only says "build it".
+   */
+  async create(caller: Caller, body: CreateComposition): Promise<CompositionDto> {
+    const learned = body.method === 'learned_gate';
+    const params = body.params ?? {};
+    const fieldErrors = [];
+    if (learned && body.members.length < 2) fieldErrors.push({ field: 'body.members', message: 'a learned gate routes among at least 2 adapters' });
+    if (learned && !params.dataset_id) fieldErrors.push({ field: 'body.params.dataset_id', message: 'required: the data the gate learns to route' });
+    if (!learned && params.dataset_id) fieldErrors.push({ field: 'body.params.dataset_id', message: 'only for learned_gate' });
+    if (fieldErrors.length) throw new ProblemException('validation', 'The composition cannot be built as asked', fieldErrors);
+
+    const { row, jobId } = await this.database.withTenant(caller, async (tx) => {
+      const members = [];
+      for (const member of body.members) members.push({ ...(await findUsableAdapter(tx, caller, member.adapter)), weight: member.weight ?? 1 });
+      if (new Set(members.map((m) => m.adapterId)).size !== members.length) throw new ProblemException('validation', 'A composition names an adapter twice', [{ field: 'body.members', message: 'duplicate adapter' }]);
+      const bases = new Set(members.map((m) => m.baseModelId));
+      if (bases.size > 1) throw new ProblemException('validation', 'The members are adapters of different base models', [{ field: 'body.members', message: 'one base model' }]);
+      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
+      if (params.dataset_id && !(await tx.dataset.findFirst({ where: { id: params.dataset_id, tenantId: caller.tenantId, status: 'ready' } }))) {
+        throw new ProblemException('not-found', `No ready dataset ${params.dataset_id}`, [{ field: 'body.params.dataset_id', message: 'not found' }]);
+      }
+      const previous = await tx.composition.findFirst({ where: { tenantId: caller.tenantId, name: body.name }, orderBy: { version: 'desc' } });
+      if (previous?.method === 'centroid') throw new ProblemException('conflict', `${body.name} names a knowledge base: partitioned fine-tunes add to it`);
+      if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } })) throw new ProblemException('conflict', `${body.name} names an adapter; a composition needs a name of its own`);
+      const id = newId('cmp');
+      await tx.composition.create({
+        data: { id, tenantId: caller.tenantId, name: body.name, version: (previous?.version ?? 0) + 1, method: body.method, params: params as never, accessGroupId: body.access_group_id ?? null, status: 'queued' },
+      });
+      await tx.compositionMember.createMany({ data: members.map((m) => ({ tenantId: caller.tenantId, compositionId: id, adapterId: m.adapterId, adapterVersionId: m.versionId, weight: m.weight })) });
+      const job = await tx.job.create({
+        data: { id: newId('job'), tenantId: caller.tenantId, kind: 'compose', compositionId: id, baseModelId: [...bases][0]!, datasetId: params.dataset_id ?? null, params: params as never },
+      });
+      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: caller.tenantId, jobId: job.id, type: 'status', message: 'queued' } });
+      await recordAudit(tx, caller, 'composition.created', { type: 'composition', id });
+      return { row: (await tx.composition.findFirstOrThrow({ where: { id }, include: withRelations })) as CompositionRow, jobId: job.id };
+    });
+    try {
+      await this.composeQueue.add('compose', { jobId, tenantId: caller.tenantId, compositionId: row.id }, { jobId, ...TRAIN_JOB_OPTIONS });
+    } catch (error) {
+      this.logger.error(`enqueueing ${jobId} failed: ${(error as Error).message}`);
+      await this.database.withTenant(caller, async (tx) => {
+        await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message: 'the job queue was unavailable' } } });
+        await tx.composition.update({ where: { id: row.id }, data: { status: 'failed' } });
+      });
+      throw new ProblemException('unavailable', 'The job queue is unavailable; the composition was not built');
+    }
+    return toCompositionDto(row);
+  }
+
+  async list(caller: Caller, query: ListQuery): Promise<Page<CompositionDto>> {
+    const args = pageArgs(query);
+    const rows = await this.database.withTenant(caller, (tx) => tx.composition.findMany({ ...args, where: { ...args.where, ...visibleTo(caller) }, include: withRelations }));
+    return toPage(rows as CompositionRow[], query, (row) => toCompositionDto(row));
+  }
+
+  async get(caller: Caller, id: string): Promise<CompositionDto> {
+    const row = await this.database.withTenant(caller, (tx) => tx.composition.findFirst({ where: { id, ...visibleTo(caller) }, include: withRelations }));
+    if (!row) throw ProblemException.notFound('composition', id);
+    return toCompositionDto(row as CompositionRow);
+  }
+}
+
+/** A composition in a group the caller lacks is, for that caller, not there. */
+function visibleTo(caller: Caller) {
+  return { tenantId: caller.tenantId, OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }] };
+}
+
+function toCompositionDto(row: CompositionRow): CompositionDto {
+  const job = row.jobs[0];
+  const error = (job?.error as { message?: string } | null) ?? null;
+  return {
+    id: row.id,
+    object: 'composition',
+    name: row.name,
+    version: row.version,
+    method: row.method as CompositionDto['method'],
+    status: row.status,
+    base_model_id: row.members[0]?.adapter.baseModelId ?? null,
+    members: row.members.map((m) => ({ adapter_id: m.adapterId, adapter: m.adapter.name, version: m.adapterVersion?.version ?? null, weight: m.weight })),
+    params: (row.params as Record<string, unknown>) ?? {},
+    access_group_id: row.accessGroupId,
+    job_id: job?.id ?? null,
+    error: error?.message ?? null,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,89 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { newId, type CreateDeletion, type DeletionDto, type ListQuery, type Page } from '@tessera/contracts';
+import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
+import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
+import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { recordAudit } from '../common/audit.util.js';
+import type { Caller } from '../common/caller.js';
+import { pageArgs, toPage } from '../common/pagination.util.js';
+import { ProblemException } from '../common/problem.exception.js';
+import { TRAIN_QUEUE, WEBHOOK_QUEUE, type TrainQueue, type WebhookQueue } from '../common/queues.provider.js';
+import { toDeletionDto } from './deletion.mapper.js';
+
+const withRelations = { documents: { select: { documentId: true } }, affectedVersions: { select: { adapterVersionId: true } } } as const;
+
+@Injectable()
+export class DeletionsService {
+  private readonly logger = new Logger(DeletionsService.name);
+
+  constructor(
+    private readonly database: Database,
+    @Inject(TRAIN_QUEUE) private readonly trainQueue: TrainQueue,
+    @Inject(WEBHOOK_QUEUE) private readonly webhooks: WebhookQueue,
+  ) {}
+
+  /**
+   * In one transaction: the documents turn `deleting`, every adapter version they trained
+   * turns `stale` (routing serves only ready versions, so they are out at commit), and a
+   * deletion job is recorded. The worker then erases, retrains and audits.
+   */
+  async create(caller: Caller, body: CreateDeletion, pathDatasetId?: string): Promise<DeletionDto> {
+    const { row, jobId, deliveryIds } = await this.database.withTenant(caller, async (tx) => {
+      const documents: NonNullable<Awaited<ReturnType<typeof findDocument>>>[] = [];
+      for (const [i, target] of body.documents.entries()) {
+        const doc = await findDocument(tx, caller, target, pathDatasetId);
+        if (!doc) throw new ProblemException('not-found', `No document ${'dataset_id' in target ? `${target.document_id} in dataset ${target.dataset_id}` : target.document_id}`, [{ field: pathDatasetId ? 'path.document_id' : `body.documents.${i}`, message: 'not found' }]);
+        if (doc.status !== 'active') {
+          const pending = await tx.deletionDocument.findFirst({ where: { documentId: doc.id }, orderBy: { deletionRequestId: 'desc' } });
+          throw new ProblemException('conflict', `Document ${doc.id} is already ${doc.status === 'deleted' ? 'deleted' : 'being deleted'}${pending ? ` (deletion ${pending.deletionRequestId})` : ''}`);
+        }
+        if (!documents.some((d) => d.id === doc.id)) documents.push(doc);
+      }
+      const id = newId('del');
+      const trained = await tx.adapterVersionDocument.findMany({ where: { tenantId: caller.tenantId, documentId: { in: documents.map((d) => d.id) } }, include: { adapterVersion: true } });
+      const affected = [...new Map(trained.filter((t) => !['archived', 'deleted'].includes(t.adapterVersion.status)).map((t) => [t.adapterVersionId, t.adapterVersion])).values()];
+      const now = new Date();
+      await tx.deletionRequest.create({
+        data: { id, tenantId: caller.tenantId, status: 'pending', reason: body.reason ?? null, steps: [{ name: 'marked_stale', at: now.toISOString(), detail: { versions: affected.length } }] as never },
+      });
+      await tx.deletionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, deletionRequestId: id, documentId: d.id })) });
+      await tx.document.updateMany({ where: { id: { in: documents.map((d) => d.id) } }, data: { status: 'deleting' } });
+      await tx.adapterVersion.updateMany({ where: { id: { in: affected.map((v) => v.id) } }, data: { status: 'stale' } });
+      await tx.deletionAffectedVersion.createMany({ data: affected.map((v) => ({ tenantId: caller.tenantId, deletionRequestId: id, adapterVersionId: v.id })) });
+      const job = await tx.job.create({ data: { id: newId('job'), tenantId: caller.tenantId, kind: 'retrain', deletionRequestId: id, params: {} } });
+      const deliveryIds: string[] = [];
+      for (const adapterId of new Set(affected.map((v) => v.adapterId))) {
+        deliveryIds.push(...(await recordWebhookEvent(tx, caller.tenantId, 'adapter.stale', { id: adapterId, deletion_id: id })).deliveryIds);
+      }
+      await recordAudit(tx, caller, 'deletion.created', { type: 'deletion', id });
+      return { row: await tx.deletionRequest.findFirstOrThrow({ where: { id }, include: withRelations }), jobId: job.id, deliveryIds };
+    });
+    await enqueueDeliveries(this.webhooks, caller.tenantId, deliveryIds).catch((e: Error) => this.logger.error(`enqueueing webhooks for ${row.id} failed: ${e.message}`));
+    try {
+      await this.trainQueue.add('deletion', { jobId, tenantId: caller.tenantId }, { jobId, ...TRAIN_JOB_OPTIONS });
+    } catch (error) {
+      // The stale versions stay out of routing; the request says it could not go on.
+      this.logger.error(`enqueueing deletion ${row.id} failed: ${(error as Error).message}`);
+      await this.database.withTenant(caller, (tx) => tx.deletionRequest.update({ where: { id: row.id }, data: { status: 'failed', error: { message: 'the job queue was unavailable; the documents stay out of routing, retry the deletion' } } }));
+      throw new ProblemException('unavailable', 'The job queue is unavailable; the affected adapters are out of routing but were not retrained');
+    }
+    return toDeletionDto(row);
+  }
+
+  async list(ctx: TenantContext, query: ListQuery): Promise<Page<DeletionDto>> {
+    const args = pageArgs(query);
+    const rows = await this.database.withTenant(ctx, (tx) => tx.deletionRequest.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId }, include: withRelations }));
+    return toPage(rows, query, (row) => toDeletionDto(row));
+  }
+
+  async get(ctx: TenantContext, id: string): Promise<DeletionDto> {
+    const row = await this.database.withTenant(ctx, (tx) => tx.deletionRequest.findFirst({ where: { id, tenantId: ctx.tenantId }, include: withRelations }));
+    if (!row) throw ProblemException.notFound('deletion', id);
+    return toDeletionDto(row);
+  }
+}
+
+async function findDocument(tx: TenantTransaction, ctx: TenantContext, target: CreateDeletion['documents'][number], pathDatasetId?: string) {
+  if ('dataset_id' in target) return tx.document.findFirst({ where: { tenantId: ctx.tenantId, datasetId: target.dataset_id, externalId: target.document_id } });
+  return tx.document.findFirst({ where: { tenantId: ctx.tenantId, id: target.document_id, ...(pathDatasetId ? { datasetId: pathDatasetId } : {}) } });
+}

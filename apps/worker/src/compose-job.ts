@@ -1,0 +1,117 @@
+import { newId } from '@tessera/contracts';
+import type { TenantContext } from '@tessera/db';
+import { mergeAdapters, mergeProblems, readPeftAdapter, trainGate, writeCompositionArtifact, type CompositionArtifact, type LoraAdapter, type MergeMethod } from '@tessera/engine';
+import type { ComposeJobData } from '@tessera/queue';
+import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
+import { datasetRecords } from './fine-tune-job.js';
+import type { JobDeps } from './job-deps.js';
+
+export type ComposeDeps = JobDeps;
+
+/** What POST /v1/compositions stored in the job's params (snake_case, as the API takes them). */
+interface ComposeParams {
+  density?: number;
+  seed?: number;
+  majority_sign_method?: 'total' | 'frequency';
+  dataset_id?: string;
+  max_steps?: number;
+  learning_rate?: number;
+}
+
+/**
+ * Builds one composition from its members' pinned versions: a weight-space merge (linear,
+ * cat, ties, dare_linear, dare_ties) or a learned gate trained over the frozen members on a
+ * dataset. The artifact goes to the blob store; the composition turns ready and
+ * `composition.ready` fires. Deterministic, so a retried job stores the same bytes.
+ */
+export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: ComposeDeps): Promise<void> {
+  const { jobId, tenantId, compositionId } = queueJob.data;
+  const ctx: TenantContext = { tenantId };
+  const { database } = deps;
+  const store = deps.blobs.forTenant(tenantId);
+  const row = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId, tenantId } }));
+  if (!row) throw new UnrecoverableError(`job ${jobId} does not exist`);
+  if (row.status === 'succeeded' || row.status === 'failed' || row.status === 'cancelled') return;
+  const event = (type: 'status' | 'message', message: string, data?: Record<string, unknown>) =>
+    database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
+  const fail = async (message: string) => {
+    await database.withTenant(ctx, async (tx) => {
+      await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message } } });
+      await tx.composition.update({ where: { id: compositionId }, data: { status: 'failed' } });
+    });
+    await event('status', 'failed', { error: message });
+  };
+
+  await database.withTenant(ctx, async (tx) => {
+    await tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() } });
+    await tx.composition.update({ where: { id: compositionId }, data: { status: 'building' } });
+  });
+  await event('status', 'running', { attempt: row.attempts + 1 });
+
+  try {
+    const composition = await database.withTenant(ctx, (tx) =>
+      tx.composition.findFirstOrThrow({ where: { id: compositionId, tenantId }, include: { members: { include: { adapterVersion: true }, orderBy: { adapterId: 'asc' } } } }),
+    );
+    const params = (row.params ?? {}) as ComposeParams;
+    const members: LoraAdapter[] = [];
+    for (const member of composition.members) {
+      const version = member.adapterVersion;
+      if (!version?.weightsBlob) throw new UnrecoverableError(`member adapter ${member.adapterId} has no ready weights`);
+      members.push(readPeftAdapter({ config: { peft_type: 'LORA', r: version.rank, lora_alpha: version.alpha }, weights: await store.get(version.weightsBlob) }));
+    }
+    let artifact: CompositionArtifact;
+    let metrics: Record<string, unknown> = {};
+    if (composition.method === 'learned_gate') {
+      const [baseModel, dataset] = await database.withTenant(ctx, (tx) =>
+        Promise.all([tx.baseModel.findFirstOrThrow({ where: { id: row.baseModelId! } }), tx.dataset.findFirstOrThrow({ where: { id: params.dataset_id ?? row.datasetId!, tenantId } })]),
+      );
+      const model = await deps.models.load(baseModel);
+      const documents = await database.withTenant(ctx, (tx) => tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active' } }));
+      const { records } = datasetRecords(new TextDecoder().decode(await store.get(dataset.blob!)), new Map(documents.map((d) => [d.externalId, d.id])));
+      if (records.length === 0) throw new UnrecoverableError('the dataset has no active documents to train the gate on');
+      const gate = await trainGate({
+        model,
+        adapters: members,
+        data: records,
+        hyperparameters: { learningRate: params.learning_rate ?? 0.1, batchSize: 8, maxSteps: params.max_steps ?? 60, warmupSteps: 2, seed: params.seed ?? 0, validationFraction: 0.1, maxSequenceLength: Math.min(128, model.config.maxPositions) },
+        threads: deps.threads,
+        executionProvider: deps.executionProvider,
+      });
+      artifact = { kind: 'learned_gate', routers: gate.routers };
+      metrics = { train_loss: gate.metrics.trainLoss, validation_loss: gate.metrics.validationLoss, base_validation_loss: gate.metrics.initialValidationLoss, steps: gate.metrics.steps };
+    } else {
+      const weights = composition.members.map((m) => m.weight);
+      const options = {
+        ...(params.density !== undefined ? { density: params.density } : {}),
+        ...(params.seed !== undefined ? { seed: params.seed } : {}),
+        ...(params.majority_sign_method ? { majoritySignMethod: params.majority_sign_method } : {}),
+      };
+      const method = composition.method as MergeMethod;
+      const problems = mergeProblems(members, weights, method, options);
+      if (problems.length) throw new UnrecoverableError(`the members cannot be merged by ${method}: ${problems.join('; ')}`);
+      const merged = mergeAdapters(members, weights, method, options);
+      artifact = { kind: 'merged', adapter: merged };
+      metrics = { rank: merged.rank };
+    }
+    const blob = await store.put(writeCompositionArtifact(artifact));
+    const delivered = await database.withTenant(ctx, async (tx) => {
+      await tx.composition.update({ where: { id: compositionId }, data: { status: 'ready', artifactBlob: blob.sha256 } });
+      await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, artifact_blob: blob.sha256 } as never } });
+      return (await recordWebhookEvent(tx, tenantId, 'composition.ready', { id: compositionId, name: composition.name, version: composition.version, method: composition.method })).deliveryIds;
+    });
+    await event('status', 'succeeded', metrics);
+    await enqueueDeliveries(deps.webhooks, tenantId, delivered);
+  } catch (error) {
+    const message = (error as Error).message;
+    // What the inputs make impossible fails for good; anything else (storage, database) retries.
+    const permanent = error instanceof UnrecoverableError;
+    const attemptsLeft = (queueJob.opts.attempts ?? 1) - queueJob.attemptsMade - 1;
+    if (permanent || attemptsLeft <= 0) {
+      await fail(message);
+      throw new UnrecoverableError(message);
+    }
+    await event('message', `attempt failed (${message}); retrying`);
+    throw error;
+  }
+}

@@ -1,0 +1,290 @@
+import { hyperparametersSchema, newId, type DeletionProof } from '@tessera/contracts';
+import type { TenantContext } from '@tessera/db';
+import { DecoderSession, evaluateAdapter, readPeftAdapter, routeByCentroid, train, type LoraAdapter, type TrainingModel, type TrainingRecord } from '@tessera/engine';
+import type { TrainJobData } from '@tessera/queue';
+import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
+import { datasetRecords, engineHyperparameters } from './fine-tune-job.js';
+import type { JobDeps } from './job-deps.js';
+
+export type DeletionDeps = JobDeps;
+
+type StepName = 'audited_before' | 'weights_erased' | 'retrained' | 'audited_after' | 'data_erased' | 'completed';
+interface Step {
+  name: StepName | 'marked_stale';
+  at: string;
+  detail?: Record<string, unknown>;
+}
+
+/** How many never-trained documents the audit scores as the baseline of unseen text. */
+const HELD_OUT_SAMPLE = 32;
+
+/**
+ * A deletion request after the gateway marked its versions stale: audit the deleted text
+ * under the tenant's adapters as they were, erase the stale weights, retrain each affected
+ * partition from the same seed on its documents less the deleted ones, audit again, erase
+ * the text from the dataset, and fire `deletion.completed` with the proof. Each step is
+ * recorded when done, so a retried job (a worker crash) resumes after the last one.
+ */
+export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: DeletionDeps): Promise<void> {
+  const { jobId, tenantId } = queueJob.data;
+  const ctx: TenantContext = { tenantId };
+  const { database } = deps;
+  const store = deps.blobs.forTenant(tenantId);
+  const job = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId, tenantId } }));
+  if (!job?.deletionRequestId) throw new UnrecoverableError(`job ${jobId} is not a deletion`);
+  const deletionId = job.deletionRequestId;
+  const load = () =>
+    database.withTenant(ctx, (tx) =>
+      tx.deletionRequest.findFirstOrThrow({
+        where: { id: deletionId },
+        include: { documents: { include: { document: true } }, affectedVersions: { include: { adapterVersion: { include: { adapter: true } } } } },
+      }),
+    );
+  let request = await load();
+  if (request.status === 'completed' || request.status === 'failed') return;
+  const steps = () => request.steps as unknown as Step[];
+  const done = (name: StepName) => steps().some((s) => s.name === name);
+  const record = async (name: StepName, detail: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
+    const next = [...steps(), { name, at: new Date().toISOString(), detail }];
+    await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { steps: next as never, ...extra } }));
+    request = await load();
+  };
+  await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: job.startedAt ?? new Date() } }));
+
+  try {
+    const affected = request.affectedVersions.map((a) => a.adapterVersion);
+    const deletedIds = new Set(request.documents.map((d) => d.documentId));
+    const baseModelId = affected[0]?.adapter.baseModelId ?? (await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { tenantId: null } }))).id;
+    const model = await deps.models.load(await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { id: baseModelId } })));
+    const options = { threads: deps.threads, executionProvider: deps.executionProvider };
+    const auditor = new Auditor(model, await DecoderSession.load(model.config, model.weights, options), options);
+    const texts = await documentRecords(deps, ctx, [...deletedIds]);
+    const heldOut = await heldOutRecords(deps, ctx);
+
+    if (!done('audited_before')) {
+      // The tenant's adapters as they were: every live version plus the stale ones, weights still there.
+      const candidates = [...(await liveVersions(deps, ctx, baseModelId)), ...affected.filter((v) => v.weightsBlob)];
+      const adapters = await loadVersions(deps, ctx, candidates);
+      await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'retraining' } }));
+      await record('audited_before', { deleted_loss: await auditor.meanLoss(texts, adapters), held_out: figures(await auditor.losses(heldOut, adapters)), candidates: adapters.length });
+    }
+    if (!done('weights_erased')) {
+      let erased = 0;
+      for (const version of affected) {
+        if (!version.weightsBlob) continue;
+        const shared = await database.withTenant(ctx, (tx) => tx.adapterVersion.count({ where: { weightsBlob: version.weightsBlob, id: { not: version.id }, status: { notIn: ['stale', 'deleted'] } } }));
+        if (!shared && (await store.delete(version.weightsBlob))) erased++;
+        await database.withTenant(ctx, (tx) => tx.adapterVersion.update({ where: { id: version.id }, data: { weightsBlob: null, deletedAt: new Date() } }));
+      }
+      await record('weights_erased', { versions: affected.length, blobs: erased });
+    }
+    const retrained: DeletionProof['retrained_versions'] = [];
+    for (const link of request.affectedVersions) {
+      const started = performance.now();
+      const replacement = await retrainVersion(deps, ctx, jobId, deletionId, link.adapterVersion, link.replacementVersionId);
+      retrained.push({ adapter_id: link.adapterVersion.adapterId, old_version: link.adapterVersion.version, new_version: replacement?.version ?? null, seconds: (performance.now() - started) / 1000 });
+    }
+    if (!done('retrained')) await record('retrained', { versions: retrained });
+    await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'auditing' } }));
+
+    if (!done('audited_after')) {
+      const adapters = await loadVersions(deps, ctx, await liveVersions(deps, ctx, baseModelId));
+      await record('audited_after', { deleted_loss: await auditor.meanLoss(texts, adapters), held_out: figures(await auditor.losses(heldOut, adapters)), candidates: adapters.length });
+    }
+    if (!done('data_erased')) await record('data_erased', await eraseDocuments(deps, ctx, [...deletedIds]));
+
+    const before = steps().find((s) => s.name === 'audited_before')!.detail as { deleted_loss: number };
+    const after = steps().find((s) => s.name === 'audited_after')!.detail as { deleted_loss: number; held_out: ReturnType<typeof figures> };
+    const retrainedStep = steps().find((s) => s.name === 'retrained')!.detail as { versions: DeletionProof['retrained_versions'] };
+    const held = after.held_out;
+    const proof: DeletionProof = {
+      deleted_loss_before: before.deleted_loss,
+      deleted_loss_after: after.deleted_loss,
+      held_out: held,
+      looks_unseen: held ? after.deleted_loss >= held.min || Math.abs(after.deleted_loss - held.mean) <= 2 * held.std : null,
+      retrained_versions: retrainedStep.versions,
+    };
+    const deliveryIds = await database.withTenant(ctx, async (tx) => {
+      await tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'completed', proof: proof as never, completedAt: new Date(), steps: [...steps(), { name: 'completed', at: new Date().toISOString() }] as never } });
+      await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: proof as never } });
+      return (await recordWebhookEvent(tx, tenantId, 'deletion.completed', { id: deletionId, proof })).deliveryIds;
+    });
+    await enqueueDeliveries(deps.webhooks, tenantId, deliveryIds);
+  } catch (error) {
+    const message = (error as Error).message;
+    const attemptsLeft = (queueJob.opts.attempts ?? 1) - queueJob.attemptsMade - 1;
+    if (error instanceof UnrecoverableError || attemptsLeft <= 0) {
+      // The stale versions stay out of routing: nothing deleted comes back.
+      await database.withTenant(ctx, async (tx) => {
+        await tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'failed', error: { message } } });
+        await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message } } });
+      });
+      throw new UnrecoverableError(message);
+    }
+    throw error;
+  }
+}
+
+/**
+ * A stale version's replacement: the same adapter, seed and hyperparameters, trained on its
+ * documents that are still active, so it equals a training that never saw the deleted ones.
+ * Made once per deletion (a retried job reuses it); a replacement that itself turned stale
+ * (another deletion reached it while it trained) never goes live.
+ */
+async function retrainVersion(deps: DeletionDeps, ctx: TenantContext, jobId: string, deletionId: string, old: { id: string; adapterId: string; version: number; rank: number; alpha: number; targetModules: string[]; seed: number; partitionKey: string | null; trainingJobId: string | null }, existing: string | null) {
+  const { database } = deps;
+  const tenantId = ctx.tenantId;
+  const recipe = old.trainingJobId ? await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: old.trainingJobId! } })) : null;
+  if (!recipe?.datasetId) return null; // An uploaded adapter: nothing to retrain it from.
+  const keep = await database.withTenant(ctx, async (tx) =>
+    (await tx.adapterVersionDocument.findMany({ where: { adapterVersionId: old.id, document: { status: 'active' } }, select: { documentId: true }, orderBy: { documentId: 'asc' } })).map((d) => d.documentId),
+  );
+  if (keep.length === 0) return null; // Every document of the partition is gone: so is the partition.
+  let version = existing ? await database.withTenant(ctx, (tx) => tx.adapterVersion.findFirst({ where: { id: existing } })) : null;
+  if (version?.status === 'ready') return version;
+  if (!version) {
+    version = await database.withTenant(ctx, async (tx) => {
+      const last = await tx.adapterVersion.findFirst({ where: { adapterId: old.adapterId }, orderBy: { version: 'desc' } });
+      const made = await tx.adapterVersion.create({
+        data: { id: newId('adv'), tenantId, adapterId: old.adapterId, version: (last?.version ?? 0) + 1, status: 'training', rank: old.rank, alpha: old.alpha, targetModules: old.targetModules, seed: old.seed, partitionKey: old.partitionKey, trainingJobId: recipe.id },
+      });
+      await tx.adapterVersionDocument.createMany({ data: keep.map((documentId) => ({ tenantId, adapterVersionId: made.id, documentId })) });
+      await tx.deletionAffectedVersion.update({ where: { deletionRequestId_adapterVersionId: { deletionRequestId: deletionId, adapterVersionId: old.id } }, data: { replacementVersionId: made.id, retrainJobId: jobId } });
+      return made;
+    });
+  }
+  const params = recipe.params as { hyperparameters: unknown; validation_split: number };
+  const hyperparameters = engineHyperparameters(hyperparametersSchema.parse(params.hyperparameters), params.validation_split);
+  const [dataset, baseModel] = await database.withTenant(ctx, (tx) => Promise.all([tx.dataset.findFirstOrThrow({ where: { id: recipe.datasetId! } }), tx.baseModel.findFirstOrThrow({ where: { id: recipe.baseModelId! } })]));
+  const model = await deps.models.load(baseModel);
+  const active = await database.withTenant(ctx, (tx) => tx.document.findMany({ where: { id: { in: keep } } }));
+  const { records, documentIds } = datasetRecords(new TextDecoder().decode(await deps.blobs.forTenant(tenantId).get(dataset.blob!)), new Map(active.map((d) => [d.externalId, d.id])));
+  const result = await train({ model, data: records, hyperparameters, threads: deps.threads, executionProvider: deps.executionProvider });
+  const weights = await deps.blobs.forTenant(tenantId).put(result.peft.weights);
+  const live = await database.withTenant(ctx, async (tx) => {
+    const current = await tx.adapterVersion.findFirstOrThrow({ where: { id: version!.id } });
+    if (current.status === 'stale') return false;
+    await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'ready', weightsBlob: weights.sha256, centroid: new Uint8Array(Float32Array.from(result.centroid).buffer), readyAt: new Date(), metrics: { steps: result.metrics.steps, train_loss: result.metrics.trainLoss, validation_loss: result.metrics.validationLoss } as never } });
+    await tx.adapterVersionDocument.deleteMany({ where: { adapterVersionId: version!.id, documentId: { notIn: documentIds } } });
+    return true;
+  });
+  if (!live) {
+    await deps.blobs.forTenant(tenantId).delete(weights.sha256);
+    return null;
+  }
+  deps.log(`deletion ${deletionId}: adapter ${old.adapterId} v${old.version} → v${version.version} (${documentIds.length} documents)`);
+  return { ...version, status: 'ready' as const };
+}
+
+/** Every version the tenant serves on this base model: ready, its adapter active. */
+async function liveVersions(deps: DeletionDeps, ctx: TenantContext, baseModelId: string) {
+  return deps.database.withTenant(ctx, (tx) => tx.adapterVersion.findMany({ where: { tenantId: ctx.tenantId, status: 'ready', weightsBlob: { not: null }, adapter: { status: 'active', baseModelId } }, orderBy: { id: 'asc' } }));
+}
+
+interface ScoredAdapter {
+  id: string;
+  adapter: LoraAdapter;
+  centroid: Float32Array | null;
+}
+
+async function loadVersions(deps: DeletionDeps, ctx: TenantContext, versions: { id: string; rank: number; alpha: number; weightsBlob: string | null; centroid: Uint8Array | null }[]): Promise<ScoredAdapter[]> {
+  const store = deps.blobs.forTenant(ctx.tenantId);
+  return Promise.all(
+    versions.map(async (v) => ({
+      id: v.id,
+      adapter: readPeftAdapter({ config: { peft_type: 'LORA', r: v.rank, lora_alpha: v.alpha }, weights: await store.get(v.weightsBlob!) }),
+      centroid: v.centroid ? new Float32Array(new Uint8Array(v.centroid).buffer) : null,
+    })),
+  );
+}
+
+/**
+ * Scores text as the tenant's knowledge base serves it: each document routed to its top
+ * centroid among the adapters (auto mode, request level), then its mean loss per token.
+ */
+class Auditor {
+  constructor(
+    private readonly model: TrainingModel,
+    private readonly base: DecoderSession,
+    private readonly options: { threads: number; executionProvider: 'cpu' | 'cuda' },
+  ) {}
+
+  async losses(documents: TrainingRecord[][], adapters: ScoredAdapter[]): Promise<number[]> {
+    const out: number[] = [];
+    for (const records of documents) out.push(await this.loss(records, adapters));
+    return out;
+  }
+
+  async meanLoss(documents: TrainingRecord[][], adapters: ScoredAdapter[]): Promise<number> {
+    const losses = await this.losses(documents, adapters);
+    return losses.reduce((a, b) => a + b, 0) / Math.max(1, losses.length);
+  }
+
+  private async loss(records: TrainingRecord[], adapters: ScoredAdapter[]): Promise<number> {
+    const keys = adapters.filter((a) => a.centroid).map((a) => ({ id: a.id, centroid: a.centroid! }));
+    const text = records.map((r) => ('text' in r ? r.text : JSON.stringify(r))).join('\n');
+    const tokens = this.model.tokenizer.encode(text).slice(0, this.model.config.maxPositions);
+    const { pooledHidden } = await this.base.forward({ ids: [tokens], positions: [tokens.map((_, i) => i)], attentionMask: [tokens.map(() => 1)] });
+    const chosen = keys.length ? routeByCentroid(pooledHidden, keys)[0]! : null;
+    const adapter = chosen ? adapters.find((a) => a.id === chosen.id)!.adapter : null;
+    return (await evaluateAdapter(this.model, adapter, records, { ...this.options, maxSequenceLength: Math.min(256, this.model.config.maxPositions) })).loss;
+  }
+}
+
+function figures(losses: number[]) {
+  if (losses.length === 0) return null;
+  const mean = losses.reduce((a, b) => a + b, 0) / losses.length;
+  const std = Math.sqrt(losses.reduce((a, b) => a + (b - mean) ** 2, 0) / losses.length);
+  return { mean, min: Math.min(...losses), max: Math.max(...losses), std, count: losses.length };
+}
+
+/** Each document's records, read from its dataset's content. */
+async function documentRecords(deps: DeletionDeps, ctx: TenantContext, documentIds: string[]): Promise<TrainingRecord[][]> {
+  const documents = await deps.database.withTenant(ctx, (tx) => tx.document.findMany({ where: { id: { in: documentIds } }, include: { dataset: true }, orderBy: { id: 'asc' } }));
+  const out: TrainingRecord[][] = [];
+  for (const doc of documents) {
+    if (!doc.dataset.blob) continue;
+    const lines = new TextDecoder().decode(await deps.blobs.forTenant(ctx.tenantId).get(doc.dataset.blob));
+    const { records } = datasetRecords(lines, new Map([[doc.externalId, doc.id]]));
+    if (records.length) out.push(records);
+  }
+  return out;
+}
+
+/** Documents of the tenant that no adapter version ever trained: what never-seen text scores. */
+async function heldOutRecords(deps: DeletionDeps, ctx: TenantContext): Promise<TrainingRecord[][]> {
+  const unseen = await deps.database.withTenant(ctx, (tx) => tx.document.findMany({ where: { tenantId: ctx.tenantId, status: 'active', trainedVersions: { none: {} } }, orderBy: { id: 'asc' }, take: HELD_OUT_SAMPLE, select: { id: true } }));
+  return documentRecords(deps, ctx, unseen.map((d) => d.id));
+}
+
+/**
+ * The deleted documents' lines leave their datasets: each dataset's content is rewritten
+ * without them and the old content erased; the documents are marked deleted.
+ */
+async function eraseDocuments(deps: DeletionDeps, ctx: TenantContext, documentIds: string[]) {
+  const { database } = deps;
+  const store = deps.blobs.forTenant(ctx.tenantId);
+  const documents = await database.withTenant(ctx, (tx) => tx.document.findMany({ where: { id: { in: documentIds } }, include: { dataset: true } }));
+  let lines = 0;
+  for (const datasetId of new Set(documents.map((d) => d.datasetId))) {
+    const dataset = documents.find((d) => d.datasetId === datasetId)!.dataset;
+    const gone = new Set(documents.filter((d) => d.datasetId === datasetId).map((d) => d.externalId));
+    if (!dataset.blob) continue;
+    const content = new TextDecoder().decode(await store.get(dataset.blob));
+    // Line numbers name documents without a document_id (`line-<n>`): keep them by blanking, not dropping, lines.
+    const kept = content.split('\n').map((line, index) => {
+      if (line.trim() === '') return line;
+      const externalId = (JSON.parse(line) as { document_id?: unknown }).document_id;
+      if (!gone.has(typeof externalId === 'string' ? externalId : `line-${index + 1}`)) return line;
+      lines++;
+      return '';
+    });
+    const rewritten = await store.put(new TextEncoder().encode(kept.join('\n')));
+    await database.withTenant(ctx, (tx) => tx.dataset.update({ where: { id: datasetId }, data: { blob: rewritten.sha256, bytes: rewritten.size } }));
+    const stillUsed = await database.withTenant(ctx, (tx) => tx.dataset.count({ where: { blob: dataset.blob } }));
+    if (!stillUsed) await store.delete(dataset.blob);
+  }
+  await database.withTenant(ctx, (tx) => tx.document.updateMany({ where: { id: { in: documentIds } }, data: { status: 'deleted', deletedAt: new Date() } }));
+  return { documents: documentIds.length, lines };
+}

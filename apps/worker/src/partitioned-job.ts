@@ -1,0 +1,31 @@
+import { newId } from '@tessera/contracts';
+import type { Database, TenantContext } from '@tessera/db';
+import type { TrainJobData, WebhookJobData } from '@tessera/queue';
+import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import type { Job as QueueJob, Queue } from 'bullmq';
+
+/**
+ * The parent of a partitioned fine-tune (a BullMQ flow): it runs once every partition's
+ * fine-tune has ended, checks each left a routing key (its centroid), and reports the whole.
+ * Partitions that failed leave the others live: the knowledge base routes among those that
+ * are ready.
+ */
+export async function runPartitionedParent(queueJob: QueueJob<TrainJobData>, deps: { database: Database; webhooks: Queue<WebhookJobData> }): Promise<void> {
+  const { jobId, tenantId } = queueJob.data;
+  const ctx: TenantContext = { tenantId };
+  const { deliveryIds } = await deps.database.withTenant(ctx, async (tx) => {
+    const children = await tx.job.findMany({ where: { tenantId, parentJobId: jobId }, include: { adapter: { include: { versions: true } } } });
+    const failed = children.filter((c) => c.status !== 'succeeded');
+    const keyed = children.filter((c) => c.adapter?.versions.some((v) => v.id === c.adapterVersionId && v.status === 'ready' && v.centroid));
+    const status = failed.length === children.length ? 'failed' : 'succeeded';
+    const message = failed.length ? `${failed.length} of ${children.length} partitions failed` : null;
+    await tx.job.update({
+      where: { id: jobId },
+      data: { status, progress: 1, finishedAt: new Date(), result: { partitions: children.length, ready: keyed.length, failed: failed.map((c) => c.id) } as never, ...(message ? { error: { message } } : {}) },
+    });
+    await tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId, type: 'status', message: status, data: { partitions: children.length, ready: keyed.length } } });
+    const event = await recordWebhookEvent(tx, tenantId, `fine_tune.${status}`, { id: jobId, partitions: children.map((c) => ({ job_id: c.id, adapter_id: c.adapterId, status: c.status })) });
+    return { deliveryIds: event.deliveryIds };
+  });
+  await enqueueDeliveries(deps.webhooks, tenantId, deliveryIds);
+}

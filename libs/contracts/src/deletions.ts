@@ -1,0 +1,57 @@
+import { z } from 'zod';
+import { idSchema } from './id.js';
+import { text } from './text.js';
+
+const timestamp = z.iso.datetime();
+
+/** Documents to delete: by id (doc_…), or by the dataset and the document_id its records gave. */
+export const deletionTargetSchema = z.union([
+  z.strictObject({ document_id: idSchema('doc') }),
+  z.strictObject({ dataset_id: idSchema('ds'), document_id: text(200).min(1).describe('The document_id of its records') }),
+]);
+
+export const createDeletionSchema = z
+  .strictObject({
+    documents: z.array(deletionTargetSchema).min(1).max(100),
+    reason: text(500).optional(),
+  })
+  .meta({ id: 'CreateDeletionRequest' });
+export type CreateDeletion = z.infer<typeof createDeletionSchema>;
+
+export const deletionStepSchema = z
+  .object({
+    name: z.enum(['marked_stale', 'audited_before', 'weights_erased', 'retrained', 'audited_after', 'data_erased', 'completed']),
+    at: timestamp,
+    detail: z.record(z.string(), z.unknown()).optional(),
+  })
+  .meta({ id: 'DeletionStep' });
+
+const lossFigures = z.object({ mean: z.number(), min: z.number(), max: z.number(), std: z.number(), count: z.number().int() });
+
+export const deletionProofSchema = z
+  .object({
+    deleted_loss_before: z.number().describe("The deleted documents' mean loss per token under the tenant's adapters before deletion (nats)"),
+    deleted_loss_after: z.number().describe('The same after the retrain'),
+    held_out: lossFigures.nullable().describe("Loss of the tenant's documents that no adapter ever trained on, under the same routing: what never-seen text scores"),
+    looks_unseen: z.boolean().nullable().describe('Whether the deleted text now scores as never-seen text does (at or above the held-out minimum, or within 2 standard deviations of its mean)'),
+    retrained_versions: z.array(z.object({ adapter_id: idSchema('ad'), old_version: z.number().int(), new_version: z.number().int().nullable(), seconds: z.number() })),
+  })
+  .meta({ id: 'DeletionProof' });
+export type DeletionProof = z.infer<typeof deletionProofSchema>;
+
+export const deletionSchema = z
+  .object({
+    id: idSchema('del'),
+    object: z.literal('deletion'),
+    status: z.enum(['pending', 'retraining', 'auditing', 'completed', 'failed']),
+    reason: z.string().nullable(),
+    documents: z.array(idSchema('doc')),
+    affected_versions: z.array(idSchema('adv')).describe('Adapter versions the documents trained: stale from the moment of the request, never served again'),
+    steps: z.array(deletionStepSchema),
+    proof: deletionProofSchema.nullable(),
+    error: z.string().nullable(),
+    created_at: timestamp,
+    completed_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Deletion' });
+export type DeletionDto = z.infer<typeof deletionSchema>;

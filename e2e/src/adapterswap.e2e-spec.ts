@@ -74,6 +74,7 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     return (answer.body.routing as Trace).adapters.map((a) => a.name);
   };
 
+  let workerEnv: Record<string, string>;
   let partitionA: string;
   let partitionB: string;
 
@@ -81,7 +82,8 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-swap-'));
     const env = { DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-swap-${process.pid}` };
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
-    worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
+    workerEnv = { ...env, WORKER_THREADS: '2', INFER_SLOTS: '8', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' };
+    worker = await startWorkerProcess(workerEnv);
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
     const tenant = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Swap' } }));
     adminKey = tenant.api_key.secret;
@@ -141,7 +143,7 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     assert.deepEqual([await weightsOf(partitionA, 1), await weightsOf(partitionB, 1)], before);
   });
 
-  it('deletion: the canary\'s partition leaves routing, its weights are erased, it is retrained to the bytes of a training without the document, and the proof shows the canary now looks unseen', async () => {
+  it('deletion: the canary\'s partition leaves routing, its weights are erased, it is retrained (through a second deletion and a killed worker) to the bytes of a training without the documents, and the proof shows the canary now looks unseen', async () => {
     const oldVersion = (await http('GET', `/v1/adapters/${partitionA}/versions`)).body.data[0] as { weights_sha256: string };
     // The filesystem blob store's layout: blobs/<tenant>/<first two hex digits>/<sha256>.
     const blobPath = path.join(dataDir, 'blobs', tenantId, oldVersion.weights_sha256.slice(0, 2), oldVersion.weights_sha256);
@@ -157,28 +159,43 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     const twice = await http('DELETE', `/v1/datasets/${dataset}/documents/recipe-0`);
     assert.equal(twice.status, 409, 'a document already being deleted');
 
-    const deletion = await until(`deletion ${requested.body.id}`, async () => (await http('GET', `/v1/deletions/${requested.body.id}`)).body, (d) => d.status === 'completed', (d) => d.status === 'failed');
+    // While the partition retrains: a second deletion in the same partition, then the worker is killed.
+    const deletionOf = (id: string) => http('GET', `/v1/deletions/${id}`).then((r) => r.body);
+    await until('the retrain to start', () => deletionOf(requested.body.id), (d) => d.steps.some((s: { name: string }) => s.name === 'weights_erased'), (d) => d.status === 'completed' || d.status === 'failed');
+    const second = await http('DELETE', `/v1/datasets/${dataset}/documents/recipe-5`);
+    assert.equal(second.status, 202, JSON.stringify(second.body));
+    assert.equal(second.body.affected_versions.length, 2, 'the stale version and the replacement in training');
+    await worker.kill();
+    worker = await startWorkerProcess(workerEnv);
+
+    const completed = (id: string) => until(`deletion ${id}`, () => deletionOf(id), (d) => d.status === 'completed', (d) => d.status === 'failed');
+    const deletion = await completed(requested.body.id);
+    const later = await completed(second.body.id);
     assert.deepEqual(deletion.steps.map((s: { name: string }) => s.name), ['marked_stale', 'audited_before', 'weights_erased', 'retrained', 'audited_after', 'data_erased', 'completed']);
     const proof = deletion.proof;
     const held = proof.held_out;
-    console.log(`canary loss: before ${proof.deleted_loss_before.toFixed(3)}, after ${proof.deleted_loss_after.toFixed(3)}; never-seen canaries ${held.mean.toFixed(3)} ± ${held.std.toFixed(3)} (min ${held.min.toFixed(3)}, max ${held.max.toFixed(3)}, n ${held.count}); retrain ${proof.retrained_versions.map((v: { seconds: number }) => v.seconds.toFixed(1)).join(', ')} s`);
+    console.log(`canary loss: before ${proof.deleted_loss_before.toFixed(3)}, after ${proof.deleted_loss_after.toFixed(3)}; never-seen canaries ${held.mean.toFixed(3)} ± ${held.std.toFixed(3)} (min ${held.min.toFixed(3)}, max ${held.max.toFixed(3)}, n ${held.count}); second deletion: before ${later.proof.deleted_loss_before.toFixed(3)}, after ${later.proof.deleted_loss_after.toFixed(3)}`);
     assert.ok(proof.deleted_loss_before < held.min, `before deletion the canary is far more likely than never-seen ones: ${proof.deleted_loss_before} vs ${held.min}`);
     assert.ok(proof.deleted_loss_after >= held.mean - 2 * held.std, `after deletion it looks unseen: ${proof.deleted_loss_after} vs ${held.mean} ± ${held.std}`);
     assert.equal(proof.looks_unseen, true);
+    assert.equal(later.proof.looks_unseen, true);
+    // Nothing stale was ever made live again: one replacement, trained without both documents.
+    const finalVersions = ((await http('GET', `/v1/adapters/${partitionA}/versions`)).body.data as { version: number; status: string }[]).sort((a, b) => a.version - b.version);
+    assert.deepEqual(finalVersions.map((v) => v.status), ['stale', 'stale', 'ready']);
 
     // The old weights are gone: their content address no longer reads.
     assert.equal(existsSync(blobPath), false);
     const erased = await fetch(`${gateway.url}/v1/adapters/${partitionA}/versions/1/adapter_model.safetensors`, { headers: { authorization: `Bearer ${adminKey}` } });
     assert.equal(erased.status, 409);
-    // Version 2 is live and is exactly what training the partition from scratch without the document gives.
-    const scratch = await upload('scratch', canaries.slice(1).map((text, i) => ({ text, document_id: `recipe-${i + 1}` })));
+    // Version 3 is live and is exactly what training the partition from scratch without the two documents gives.
+    const scratch = await upload('scratch', canaries.slice(1, 5).map((text, i) => ({ text, document_id: `recipe-${i + 1}` })));
     const job = await http('POST', '/v1/fine-tunes', { base_model: 'tessera-demo', dataset_id: scratch, adapter_name: 'scratch', hyperparameters: HYPERPARAMETERS, validation_split: 0 });
     const done = await fineTuneDone(job.body.id);
-    assert.ok((await weightsOf(partitionA, 2)).equals(await weightsOf(done.adapter_id!, 1)), 'retrained bytes equal a from-scratch training without the document');
+    assert.ok((await weightsOf(partitionA, 3)).equals(await weightsOf(done.adapter_id!, 1)), 'retrained bytes equal a from-scratch training without the documents');
     const name = (await http('GET', `/v1/adapters/${partitionA}`)).body.name as string;
     assert.deepEqual(await routed(keys.a, canaries[1]!), [name], 'the retrained partition is live again');
     // The document's text left its dataset.
     const documents = (await http('GET', `/v1/datasets/${dataset}/documents?limit=100`)).body.data as { document_id: string; status: string }[];
-    assert.equal(documents.find((d) => d.document_id === 'recipe-0')!.status, 'deleted');
+    assert.deepEqual(documents.filter((d) => d.status === 'deleted').map((d) => d.document_id).sort(), ['recipe-0', 'recipe-5']);
   });
 });

@@ -27,6 +27,10 @@ describe('tenant isolation', () => {
     await call(gateway, 'PUT', `/v1/datasets/${dataset.body.id}/content`, { key: b.adminKey, rawBody: '{"text":"b only"}\n', headers: { 'content-type': 'application/x-ndjson' } });
     // Queued under its own prefix, where no worker looks: it stays queued.
     const fineTune = await call(gateway, 'POST', '/v1/fine-tunes', { key: b.adminKey, body: { base_model: 'tessera-demo', dataset_id: dataset.body.id, adapter_name: 'b-adapter' } });
+    // A knowledge base (a composition), then a deletion of the dataset's one document.
+    await call(gateway, 'POST', '/v1/fine-tunes', { key: b.adminKey, body: { base_model: 'tessera-demo', dataset_id: dataset.body.id, adapter_name: 'b-kb', partition_by: 'access_group' } });
+    const composition = (await call(gateway, 'GET', '/v1/compositions', { key: b.adminKey })).body.data[0];
+    const deletion = await call(gateway, 'DELETE', `/v1/datasets/${dataset.body.id}/documents/line-1`, { key: b.adminKey });
     // A public address: accepted without allowing private ones. Nothing delivers here (no worker).
     const webhook = await call(gateway, 'POST', '/v1/webhooks', { key: b.adminKey, body: { url: 'https://93.184.216.34/hooks' } });
     const ping = await call(gateway, 'POST', `/v1/webhooks/${webhook.body.id}/ping`, { key: b.adminKey });
@@ -47,6 +51,9 @@ describe('tenant isolation', () => {
       api_key_id: key.body.id,
       membership_id: membership.body.id,
       tenant_id: b.tenant.id,
+      composition_id: composition.id,
+      deletion_id: deletion.body.id,
+      document_id: 'line-1',
     });
   });
   after(() => gateway.close());

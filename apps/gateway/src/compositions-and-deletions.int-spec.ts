@@ -103,8 +103,9 @@ describe('compositions, partitioned fine-tunes and deletions (gateway side: no w
     const dataset = await uploadDataset('kb-data', lines);
     const job = await req('POST', '/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: dataset, adapter_name: 'kb', partition_by: 'access_group', max_documents_per_partition: 2 } });
     assert.equal(job.status, 201, JSON.stringify(job.body));
-    // kitchen: r1, r2 | r3 (at most 2 each); the tenant's own: c1.
-    assert.deepEqual(job.body.partitions.map((p: any) => p.documents), [2, 1, 1]);
+    // By document_id: the tenant's own: c1; kitchen: r1, r2 | r3 (at most 2 each).
+    const kitchen = (await req('GET', '/v1/groups')).body.data.find((g: any) => g.name === 'kitchen').id;
+    assert.deepEqual(job.body.partitions.map((p: any) => [p.access_group_id, p.documents]), [[null, 1], [kitchen, 2], [kitchen, 1]]);
     const parent = await train.getJob(job.body.id);
     assert.equal(await parent!.getState(), 'waiting-children');
     const children = await Promise.all(job.body.partitions.map((p: any) => train.getJob(p.job_id)));

@@ -143,6 +143,11 @@ async function retrainVersion(deps: DeletionDeps, ctx: TenantContext, jobId: str
   if (keep.length === 0) return null; // Every document of the partition is gone: so is the partition.
   let version = existing ? await database.withTenant(ctx, (tx) => tx.adapterVersion.findFirst({ where: { id: existing } })) : null;
   if (version?.status === 'ready') return version;
+  // A later deletion reached this replacement while it trained: that deletion retrains it.
+  if (version?.status === 'stale') return null;
+  // Another deletion's retrain may already have made exactly this version (same documents, same seed: same bytes).
+  const same = await sameDocumentsVersion(deps, ctx, old.adapterId, old.version, keep);
+  if (same && !version) return same;
   if (!version) {
     version = await database.withTenant(ctx, async (tx) => {
       const last = await tx.adapterVersion.findFirst({ where: { adapterId: old.adapterId }, orderBy: { version: 'desc' } });
@@ -175,6 +180,13 @@ async function retrainVersion(deps: DeletionDeps, ctx: TenantContext, jobId: str
   }
   deps.log(`deletion ${deletionId}: adapter ${old.adapterId} v${old.version} → v${version.version} (${documentIds.length} documents)`);
   return { ...version, status: 'ready' as const };
+}
+
+/** A ready version of the adapter, newer than `after`, trained on exactly `documents`. */
+async function sameDocumentsVersion(deps: DeletionDeps, ctx: TenantContext, adapterId: string, after: number, documents: string[]) {
+  const newer = await deps.database.withTenant(ctx, (tx) => tx.adapterVersion.findMany({ where: { adapterId, version: { gt: after }, status: 'ready' }, include: { documents: { select: { documentId: true } } }, orderBy: { version: 'desc' } }));
+  const wanted = [...documents].sort().join();
+  return newer.find((v) => v.documents.map((d) => d.documentId).sort().join() === wanted) ?? null;
 }
 
 /** Every version the tenant serves on this base model: ready, its adapter active. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from './id.js';
+import { modelReference } from './inference.js';
 import { text } from './text.js';
 
 const timestamp = z.iso.datetime();
@@ -14,7 +15,7 @@ export const createCompositionSchema = z
     name: text(100).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit').describe('A new name, or an existing one to make its next version'),
     method: z.enum(['linear', 'cat', 'ties', 'dare_linear', 'dare_ties', 'learned_gate']),
     members: z
-      .array(z.strictObject({ adapter: text(120).min(1).describe('adapter or adapter@version'), weight: z.number().min(-10).max(10).optional().describe('Default 1') }))
+      .array(z.strictObject({ adapter: modelReference(120).describe('adapter or adapter@version'), weight: z.number().min(-10).max(10).optional().describe('Default 1') }))
       .min(1)
       .max(16),
     params: z

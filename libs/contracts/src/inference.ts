@@ -5,11 +5,20 @@ import { z } from 'zod';
  * `routing` object. Fields OpenAI defines that Tessera does not implement are refused by name
  * rather than ignored, except `user`, which only labels a request.
  */
+/** `name` or `name@version`: versions are Postgres integers, so a larger one names nothing and is refused as input. */
+export function modelReference(maxLength: number) {
+  return z
+    .string()
+    .min(1)
+    .max(maxLength)
+    .refine((s) => Number(/@(\d+)$/.exec(s)?.[1] ?? 0) <= 2 ** 31 - 1, 'a version is at most 2147483647');
+}
+
 export const routingSchema = z
   .strictObject({
     mode: z.enum(['adapter', 'mixture', 'token', 'auto']),
     adapters: z
-      .array(z.strictObject({ name: z.string().min(1).max(120).describe('adapter or adapter@version'), weight: z.number().min(-10).max(10).optional() }))
+      .array(z.strictObject({ name: modelReference(120).describe('adapter or adapter@version'), weight: z.number().min(-10).max(10).optional() }))
       .min(1)
       .max(16)
       .optional()
@@ -22,7 +31,7 @@ export const routingSchema = z
 export type Routing = z.infer<typeof routingSchema>;
 
 const samplingFields = {
-  model: z.string().min(1).max(200).describe('A base model, an adapter (name or name@version), or a composition'),
+  model: modelReference(200).describe('A base model, an adapter (name or name@version), or a composition'),
   max_tokens: z.number().int().min(1).max(4096).optional(),
   temperature: z.number().min(0).max(2).optional(),
   top_p: z.number().gt(0).max(1).optional(),

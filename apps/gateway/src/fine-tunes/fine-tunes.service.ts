@@ -117,7 +117,7 @@ export class FineTunesService {
         select: { documentId: true },
       });
       const taken = new Set(held.map((d) => d.documentId));
-      const documents = (await tx.document.findMany({ where: { tenantId: caller.tenantId, datasetId: dataset.id, status: 'active' }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).filter((d) => !taken.has(d.id));
+      const documents = (await tx.document.findMany({ where: { tenantId: caller.tenantId, datasetId: dataset.id, status: 'active' }, orderBy: { externalId: 'asc' } })).filter((d) => !taken.has(d.id));
       if (documents.length === 0) throw new ProblemException('conflict', `Every document of dataset ${dataset.id} is already in a partition of ${body.adapter_name}`);
       const partitions = planPartitions(documents, body.max_documents_per_partition);
 

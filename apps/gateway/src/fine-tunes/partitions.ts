@@ -11,8 +11,9 @@ export interface PlannedPartition {
 
 /**
  * AdapterSwap's partitions: documents grouped by access group (no group: the tenant's own
- * partition), in upload order, each group cut into runs of at most `maxDocuments`. Groups
- * come in order of first appearance, so the same documents always make the same partitions.
+ * partition), each group cut into runs of at most `maxDocuments` in the order given (the
+ * caller sorts by document_id). Groups come in order of first appearance, so the same
+ * documents always make the same partitions.
  */
 export function planPartitions(documents: readonly PartitionDocument[], maxDocuments = Number.POSITIVE_INFINITY): PlannedPartition[] {
   const groups = new Map<string | null, string[]>();

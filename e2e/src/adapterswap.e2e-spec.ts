@@ -8,6 +8,7 @@ import { domainTexts, seededRandom } from '@tessera/engine';
 import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
 /** Enough steps at a high rate for a rank-8 adapter to memorise its partition's canaries. */
@@ -75,12 +76,14 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
   };
 
   let workerEnv: Record<string, string>;
+  let receiver: WebhookReceiver;
   let partitionA: string;
   let partitionB: string;
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-swap-'));
-    const env = { DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-swap-${process.pid}` };
+    receiver = await startWebhookReceiver();
+    const env = { WEBHOOK_ALLOW_PRIVATE: 'true', DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-swap-${process.pid}` };
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
     workerEnv = { ...env, WORKER_THREADS: '2', INFER_SLOTS: '8', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' };
     worker = await startWorkerProcess(workerEnv);
@@ -97,6 +100,7 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
       keys[name] = key.secret;
     }
     // Interleaved, so partitions must pick their documents out of the file.
+    await unwrap(admin.POST('/v1/webhooks', { body: { url: receiver.url, event_types: ['adapter.stale', 'deletion.completed', 'fine_tune.succeeded'] } }));
     dataset = await upload('knowledge', canaries.flatMap((text, i) => [
       { text, document_id: `recipe-${i}`, access_group: 'kitchen' },
       { text: codeTexts[i]!, document_id: `code-${i}`, access_group: 'engineering' },
@@ -114,6 +118,7 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
   after(async () => {
     await worker?.stop();
     assert.equal(await gateway.stop(), 0);
+    await receiver.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -164,7 +169,8 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     await until('the retrain to start', () => deletionOf(requested.body.id), (d) => d.steps.some((s: { name: string }) => s.name === 'weights_erased'), (d) => d.status === 'completed' || d.status === 'failed');
     const second = await http('DELETE', `/v1/datasets/${dataset}/documents/recipe-5`);
     assert.equal(second.status, 202, JSON.stringify(second.body));
-    assert.equal(second.body.affected_versions.length, 2, 'the stale version and the replacement in training');
+    // The stale version, and the replacement in training if it was made before this request.
+    assert.ok(second.body.affected_versions.includes(requested.body.affected_versions[0]));
     await worker.kill();
     worker = await startWorkerProcess(workerEnv);
 
@@ -179,19 +185,26 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     assert.ok(proof.deleted_loss_after >= held.mean - 2 * held.std, `after deletion it looks unseen: ${proof.deleted_loss_after} vs ${held.mean} ± ${held.std}`);
     assert.equal(proof.looks_unseen, true);
     assert.equal(later.proof.looks_unseen, true);
-    // Nothing stale was ever made live again: one replacement, trained without both documents.
+    const stale = await receiver.event('adapter.stale', partitionA);
+    assert.equal(stale.data.deletion_id, requested.body.id);
+    const announced = await receiver.event('deletion.completed', requested.body.id);
+    assert.deepEqual(announced.data.proof, proof, 'deletion.completed carries the proof');
+    // Nothing stale was ever made live again; one version is live (two retrains racing to the same documents keep one).
     const finalVersions = ((await http('GET', `/v1/adapters/${partitionA}/versions`)).body.data as { version: number; status: string }[]).sort((a, b) => a.version - b.version);
-    assert.deepEqual(finalVersions.map((v) => v.status), ['stale', 'stale', 'ready']);
+    const ready = finalVersions.filter((v) => v.status === 'ready');
+    assert.equal(ready.length, 1, JSON.stringify(finalVersions));
+    assert.equal(finalVersions[0]!.status, 'stale');
+    const live = ready[0]!.version;
 
     // The old weights are gone: their content address no longer reads.
     assert.equal(existsSync(blobPath), false);
     const erased = await fetch(`${gateway.url}/v1/adapters/${partitionA}/versions/1/adapter_model.safetensors`, { headers: { authorization: `Bearer ${adminKey}` } });
     assert.equal(erased.status, 409);
-    // Version 3 is live and is exactly what training the partition from scratch without the two documents gives.
+    // The live version is exactly what training the partition from scratch without the two documents gives.
     const scratch = await upload('scratch', canaries.slice(1, 5).map((text, i) => ({ text, document_id: `recipe-${i + 1}` })));
     const job = await http('POST', '/v1/fine-tunes', { base_model: 'tessera-demo', dataset_id: scratch, adapter_name: 'scratch', hyperparameters: HYPERPARAMETERS, validation_split: 0 });
     const done = await fineTuneDone(job.body.id);
-    assert.ok((await weightsOf(partitionA, 3)).equals(await weightsOf(done.adapter_id!, 1)), 'retrained bytes equal a from-scratch training without the documents');
+    assert.ok((await weightsOf(partitionA, live)).equals(await weightsOf(done.adapter_id!, 1)), 'retrained bytes equal a from-scratch training without the documents');
     const name = (await http('GET', `/v1/adapters/${partitionA}`)).body.name as string;
     assert.deepEqual(await routed(keys.a, canaries[1]!), [name], 'the retrained partition is live again');
     // The document's text left its dataset.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { bpeTokenizerJson, randomWeights, writeHfCheckpoint, type DecoderConfig 
 import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
 
@@ -44,9 +45,9 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
   let key: string;
   let datasetId: string;
   let env: Record<string, string>;
-  let receiver: Server;
+  let receiver: WebhookReceiver;
   let receiverUrl: string;
-  const received: { headers: IncomingHttpHeaders; body: string }[] = [];
+  let received: WebhookReceiver['received'];
   let uninterruptedAdapter = '';
 
   before(async () => {
@@ -60,16 +61,9 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
       // The test's webhook receiver listens on loopback.
       WEBHOOK_ALLOW_PRIVATE: 'true',
     };
-    receiver = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        received.push({ headers: request.headers, body });
-        response.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/tessera`;
+    receiver = await startWebhookReceiver();
+    receiverUrl = receiver.url;
+    received = receiver.received;
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
     // A short lock so a killed worker's job is picked up within seconds.
     workers.push(await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }));
@@ -89,7 +83,7 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
   after(async () => {
     for (const worker of workers) await worker.stop();
     assert.equal(await gateway.stop(), 0);
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 

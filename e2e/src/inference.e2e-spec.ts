@@ -8,6 +8,7 @@ import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
 import OpenAI from 'openai';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 
 const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
 
@@ -31,6 +32,7 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
   let outsider: OpenAI;
   let insider: OpenAI;
   let outsiderKey: string;
+  let receiver: WebhookReceiver;
 
   async function fineTune(domain: Domain) {
     const dataset = await unwrap(admin.POST('/v1/datasets', { body: { name: domain, format: 'text' } }));
@@ -56,7 +58,9 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-infer-'));
+    receiver = await startWebhookReceiver();
     const env = {
+      WEBHOOK_ALLOW_PRIVATE: 'true',
       DATABASE_URL: requiredEnv('TEST_DATABASE_URL'),
       REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15',
       DATA_DIR: dataDir,
@@ -81,6 +85,7 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
   after(async () => {
     await worker?.stop();
     assert.equal(await gateway.stop(), 0);
+    await receiver.close();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -215,12 +220,15 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };
+    await unwrap(admin.POST('/v1/webhooks', { body: { url: receiver.url, event_types: ['composition.ready'] } }));
     await compose({ name: 'weather-recipes-cat', method: 'cat', members: [{ adapter: 'weather', weight: 0.6 }, { adapter: 'recipes', weight: 0.4 }] });
     const mixturePrompt = 'on sunday the sky over cairo is';
     const merged = await complete(outsider, 'weather-recipes-cat', mixturePrompt);
     const summed = await complete(outsider, 'tessera-demo', mixturePrompt, { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.6 }, { name: 'recipes', weight: 0.4 }] });
     assert.equal(merged.choices[0]!.text, summed.choices[0]!.text);
     assert.equal(merged.routing.router, 'merged');
+    const ready = await receiver.event('composition.ready');
+    assert.deepEqual([ready.data.name, ready.data.method, ready.data.version], ['weather-recipes-cat', 'cat', 1]);
     assert.deepEqual(merged.routing.composition, { name: 'weather-recipes-cat', version: 1, method: 'cat' });
     assert.ok((await outsider.models.list()).data.some((m) => m.id === 'weather-recipes-cat'));
 

@@ -5,6 +5,7 @@ import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetRecords, engineHyperparameters } from './fine-tune-job.js';
+import { eraseUnlessUsed } from './erase-weights.js';
 import type { JobDeps } from './job-deps.js';
 
 export type DeletionDeps = JobDeps;
@@ -30,7 +31,6 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
   const { jobId, tenantId } = queueJob.data;
   const ctx: TenantContext = { tenantId };
   const { database } = deps;
-  const store = deps.blobs.forTenant(tenantId);
   const job = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId, tenantId } }));
   if (!job?.deletionRequestId) throw new UnrecoverableError(`job ${jobId} is not a deletion`);
   const deletionId = job.deletionRequestId;
@@ -73,9 +73,8 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       let erased = 0;
       for (const version of affected) {
         if (!version.weightsBlob) continue;
-        const shared = await database.withTenant(ctx, (tx) => tx.adapterVersion.count({ where: { weightsBlob: version.weightsBlob, id: { not: version.id }, status: { notIn: ['stale', 'deleted'] } } }));
-        if (!shared && (await store.delete(version.weightsBlob))) erased++;
         await database.withTenant(ctx, (tx) => tx.adapterVersion.update({ where: { id: version.id }, data: { weightsBlob: null, deletedAt: new Date() } }));
+        if (await eraseUnlessUsed(deps, ctx, version.weightsBlob)) erased++;
       }
       await record('weights_erased', { versions: affected.length, blobs: erased });
     }
@@ -169,13 +168,26 @@ async function retrainVersion(deps: DeletionDeps, ctx: TenantContext, jobId: str
   const weights = await deps.blobs.forTenant(tenantId).put(result.peft.weights);
   const live = await database.withTenant(ctx, async (tx) => {
     const current = await tx.adapterVersion.findFirstOrThrow({ where: { id: version!.id } });
-    if (current.status === 'stale') return false;
+    // A deletion that committed while this trained may not have seen this version: its documents say.
+    const gone = await tx.document.count({ where: { id: { in: documentIds }, status: { not: 'active' } } });
+    if (current.status === 'stale' || gone > 0) {
+      await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'stale' } });
+      return false;
+    }
+    // Two deletions' retrains of one partition can race to the same documents: one version goes live.
+    const twin = (await tx.adapterVersion.findMany({ where: { adapterId: old.adapterId, status: 'ready', id: { not: version!.id } }, include: { documents: { select: { documentId: true } } } })).find(
+      (v) => v.documents.map((d) => d.documentId).sort().join() === [...documentIds].sort().join(),
+    );
+    if (twin) {
+      await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'archived' } });
+      return false;
+    }
     await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'ready', weightsBlob: weights.sha256, centroid: new Uint8Array(Float32Array.from(result.centroid).buffer), readyAt: new Date(), metrics: { steps: result.metrics.steps, train_loss: result.metrics.trainLoss, validation_loss: result.metrics.validationLoss } as never } });
     await tx.adapterVersionDocument.deleteMany({ where: { adapterVersionId: version!.id, documentId: { notIn: documentIds } } });
     return true;
   });
   if (!live) {
-    await deps.blobs.forTenant(tenantId).delete(weights.sha256);
+    await eraseUnlessUsed(deps, ctx, weights.sha256);
     return null;
   }
   deps.log(`deletion ${deletionId}: adapter ${old.adapterId} v${old.version} → v${version.version} (${documentIds.length} documents)`);

@@ -17,6 +17,7 @@ import {
 import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
+import { eraseUnlessUsed } from './erase-weights.js';
 import type { JobDeps } from './job-deps.js';
 
 export interface FineTuneDeps extends JobDeps {
@@ -164,7 +165,9 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     const delivered = await database.withTenant(ctx, async (tx) => {
       // A deletion reached this version while it trained: it never goes live (its deletion retrains it).
       const current = row.adapterVersionId ? await tx.adapterVersion.findFirst({ where: { id: row.adapterVersionId }, select: { status: true } }) : null;
-      if (current?.status === 'stale') {
+      const gone = await tx.document.count({ where: { id: { in: documentIds }, status: { not: 'active' } } });
+      if (current?.status === 'stale' || gone > 0) {
+        if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'stale' } });
         await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, adapter_version_id: row.adapterVersionId, superseded_by_deletion: true } as never } });
         return null;
       }
@@ -188,7 +191,7 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       return [...succeeded.deliveryIds, ...ready.deliveryIds];
     });
     if (delivered === null) {
-      await store.delete(weights.sha256).catch(() => undefined);
+      await eraseUnlessUsed(deps, ctx, weights.sha256);
       await event('message', 'a document of this version was deleted while it trained: the weights were erased, the deletion retrains it');
       await event('status', 'succeeded', metrics as never);
       return;

@@ -1,11 +1,10 @@
-import { newId } from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
 import { mergeAdapters, mergeProblems, readPeftAdapter, trainGate, writeCompositionArtifact, type CompositionArtifact, type LoraAdapter, type MergeMethod } from '@tessera/engine';
 import type { ComposeJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetRecords } from './fine-tune-job.js';
-import type { JobDeps } from './job-deps.js';
+import { jobEvents, type JobDeps } from './job-deps.js';
 
 export type ComposeDeps = JobDeps;
 
@@ -33,8 +32,7 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
   const row = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId, tenantId } }));
   if (!row) throw new UnrecoverableError(`job ${jobId} does not exist`);
   if (row.status === 'succeeded' || row.status === 'failed' || row.status === 'cancelled') return;
-  const event = (type: 'status' | 'message', message: string, data?: Record<string, unknown>) =>
-    database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
+  const event = jobEvents(database, ctx, jobId);
   const fail = async (message: string) => {
     await database.withTenant(ctx, async (tx) => {
       await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message } } });

@@ -266,11 +266,16 @@ function figures(losses: number[]) {
 /** Each document's records, read from its dataset's content. */
 async function documentRecords(deps: DeletionDeps, ctx: TenantContext, documentIds: string[]): Promise<TrainingRecord[][]> {
   const documents = await deps.database.withTenant(ctx, (tx) => tx.document.findMany({ where: { id: { in: documentIds } }, include: { dataset: true }, orderBy: { id: 'asc' } }));
+  // Each dataset's content is read and parsed once, however many of its documents are asked for.
+  const contents = new Map<string, Promise<string>>();
+  const contentOf = (blob: string) => {
+    if (!contents.has(blob)) contents.set(blob, deps.blobs.forTenant(ctx.tenantId).get(blob).then((bytes) => new TextDecoder().decode(bytes)));
+    return contents.get(blob)!;
+  };
   const out: TrainingRecord[][] = [];
   for (const doc of documents) {
     if (!doc.dataset.blob) continue;
-    const lines = new TextDecoder().decode(await deps.blobs.forTenant(ctx.tenantId).get(doc.dataset.blob));
-    const { records } = datasetRecords(lines, new Map([[doc.externalId, doc.id]]));
+    const { records } = datasetRecords(await contentOf(doc.dataset.blob), new Map([[doc.externalId, doc.id]]));
     if (records.length) out.push(records);
   }
   return out;

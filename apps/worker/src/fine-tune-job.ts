@@ -18,7 +18,7 @@ import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { eraseUnlessUsed } from './erase-weights.js';
-import type { JobDeps } from './job-deps.js';
+import { jobEvents, type JobDeps } from './job-deps.js';
 
 export interface FineTuneDeps extends JobDeps {
   /** Aborted when the worker shuts down: the job checkpoints and goes back to the queue. */
@@ -41,8 +41,7 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   const row = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId, tenantId } }));
   if (!row) throw new UnrecoverableError(`job ${jobId} does not exist`);
   if (row.status === 'succeeded' || row.status === 'failed' || row.status === 'cancelled') return;
-  const event = (type: 'status' | 'message' | 'metric', message: string | null, data?: Record<string, unknown>) =>
-    database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
+  const event = jobEvents(database, ctx, jobId);
   const finish = async (status: 'failed' | 'cancelled', message: string | null) => {
     const { deliveryIds } = await database.withTenant(ctx, async (tx) => {
       await tx.job.update({ where: { id: jobId }, data: { status, finishedAt: new Date(), ...(message ? { error: { message } } : {}) } });

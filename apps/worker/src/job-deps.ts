@@ -1,4 +1,5 @@
-import type { Database } from '@tessera/db';
+import { newId } from '@tessera/contracts';
+import type { Database, TenantContext } from '@tessera/db';
 import type { WebhookJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
 import type { Queue } from 'bullmq';
@@ -14,4 +15,10 @@ export interface JobDeps {
   threads: number;
   executionProvider: 'cpu' | 'cuda';
   log: (line: string) => void;
+}
+
+/** Appends events to one job's log (what GET …/events and its SSE stream show). */
+export function jobEvents(database: Database, ctx: TenantContext, jobId: string) {
+  return (type: 'status' | 'message' | 'metric', message: string | null, data?: Record<string, unknown>) =>
+    database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId: ctx.tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
 }

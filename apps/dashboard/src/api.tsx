@@ -1,0 +1,56 @@
+import { createTesseraClient, type TesseraApi } from '@tessera/sdk';
+import { createContext, useContext, useMemo, useState, type ReactNode } from 'react';
+
+const KEY_STORAGE = 'tessera.apiKey';
+
+export interface Session {
+  api: TesseraApi;
+  apiKey: string;
+  /** The gateway's origin: the dashboard is served by it, or proxied to it by Vite. */
+  baseUrl: string;
+  signOut(): void;
+}
+
+interface ApiState {
+  session: Session | null;
+  signIn(apiKey: string): void;
+}
+
+const ApiContext = createContext<ApiState | null>(null);
+
+/** Holds the API key for this browser tab (sessionStorage: closing the tab signs out). */
+export function ApiProvider({ children, baseUrl = window.location.origin, fetch }: { children: ReactNode; baseUrl?: string; fetch?: typeof globalThis.fetch }) {
+  const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY_STORAGE));
+  const state = useMemo<ApiState>(() => {
+    const signIn = (key: string) => {
+      sessionStorage.setItem(KEY_STORAGE, key);
+      setApiKey(key);
+    };
+    const signOut = () => {
+      sessionStorage.removeItem(KEY_STORAGE);
+      setApiKey(null);
+    };
+    const session = apiKey ? { api: createTesseraClient({ baseUrl, apiKey, ...(fetch ? { fetch } : {}) }), apiKey, baseUrl, signOut } : null;
+    return { session, signIn };
+  }, [apiKey, baseUrl, fetch]);
+  return <ApiContext.Provider value={state}>{children}</ApiContext.Provider>;
+}
+
+function useApiState(): ApiState {
+  const state = useContext(ApiContext);
+  if (!state) throw new Error('useApi needs an <ApiProvider> above it');
+  return state;
+}
+
+export const useSignIn = () => useApiState().signIn;
+
+/** The signed-in session; pages render only inside <RequireSession>, so it is always there. */
+export function useSession(): Session {
+  const { session } = useApiState();
+  if (!session) throw new Error('no session: render pages inside the signed-in app');
+  return session;
+}
+
+export const useApi = (): TesseraApi => useSession().api;
+
+export const useOptionalSession = () => useApiState().session;

@@ -1,0 +1,6 @@
+import { Page } from '../components/Page.js';
+
+// Placeholder: being written.
+export function DeletionPage({ deletionId }: { deletionId: string }) {
+  return <Page title="Deletion">{String(deletionId ?? '')}</Page>;
+}

@@ -1,0 +1,6 @@
+import { Page } from '../components/Page.js';
+
+// Placeholder: being written.
+export function PlaygroundPage() {
+  return <Page title="Playground">{null}</Page>;
+}

@@ -1,0 +1,43 @@
+import { createTesseraClient, TesseraProblemError } from '@tessera/sdk';
+import { useState, type FormEvent } from 'react';
+import { useSignIn } from '../api.js';
+import { ProblemMessage } from '../components/ProblemMessage.js';
+
+/** Signs in with an API key, checked against GET /v1/me before it is kept. */
+export function SignIn({ baseUrl = window.location.origin }: { baseUrl?: string }) {
+  const signIn = useSignIn();
+  const [apiKey, setApiKey] = useState('');
+  const [error, setError] = useState<unknown>(null);
+  const [checking, setChecking] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setChecking(true);
+    setError(null);
+    try {
+      await createTesseraClient({ baseUrl, apiKey: apiKey.trim() }).GET('/v1/me');
+      signIn(apiKey.trim());
+    } catch (caught) {
+      setError(caught instanceof TesseraProblemError || caught instanceof Error ? caught : new Error(String(caught)));
+    } finally {
+      setChecking(false);
+    }
+  }
+
+  return (
+    <main className="sign-in">
+      <form onSubmit={submit}>
+        <h1>Tessera</h1>
+        <p className="muted">Sign in with a tenant API key (npm start prints the demo tenant's).</p>
+        <label>
+          API key
+          <input name="apiKey" type="password" autoComplete="off" placeholder="tsk_…" value={apiKey} onChange={(e) => setApiKey(e.target.value)} required />
+        </label>
+        <button type="submit" disabled={checking || apiKey.trim() === ''}>
+          {checking ? 'Checking…' : 'Sign in'}
+        </button>
+        <ProblemMessage error={error} />
+      </form>
+    </main>
+  );
+}

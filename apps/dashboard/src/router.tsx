@@ -1,0 +1,27 @@
+import { useEffect, useState, type ReactNode } from 'react';
+
+// Hash routes (#/datasets/ds_…): the gateway serves one index.html and needs no fallback route.
+const currentPath = () => window.location.hash.replace(/^#/, '') || '/';
+
+/** The route's path segments, e.g. ['datasets', 'ds_123'] for #/datasets/ds_123. */
+export function useRoute(): string[] {
+  const [path, setPath] = useState(currentPath);
+  useEffect(() => {
+    const onChange = () => setPath(currentPath());
+    window.addEventListener('hashchange', onChange);
+    return () => window.removeEventListener('hashchange', onChange);
+  }, []);
+  return path.split('/').filter(Boolean).map(decodeURIComponent);
+}
+
+export function navigate(to: string): void {
+  window.location.hash = to;
+}
+
+export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+  return (
+    <a href={`#${to}`} className={className}>
+      {children}
+    </a>
+  );
+}

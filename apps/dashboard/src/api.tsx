@@ -13,6 +13,8 @@ export interface Session {
 
 interface ApiState {
   session: Session | null;
+  /** A client for a key not yet kept: sign-in checks the key with it first. */
+  clientFor(apiKey: string): TesseraApi;
   signIn(apiKey: string): void;
 }
 
@@ -30,8 +32,9 @@ export function ApiProvider({ children, baseUrl = window.location.origin, fetch 
       sessionStorage.removeItem(KEY_STORAGE);
       setApiKey(null);
     };
-    const session = apiKey ? { api: createTesseraClient({ baseUrl, apiKey, ...(fetch ? { fetch } : {}) }), apiKey, baseUrl, signOut } : null;
-    return { session, signIn };
+    const clientFor = (key: string) => createTesseraClient({ baseUrl, apiKey: key, ...(fetch ? { fetch } : {}) });
+    const session = apiKey ? { api: clientFor(apiKey), apiKey, baseUrl, signOut } : null;
+    return { session, clientFor, signIn };
   }, [apiKey, baseUrl, fetch]);
   return <ApiContext.Provider value={state}>{children}</ApiContext.Provider>;
 }
@@ -42,7 +45,10 @@ function useApiState(): ApiState {
   return state;
 }
 
-export const useSignIn = () => useApiState().signIn;
+export const useSignIn = () => {
+  const { signIn, clientFor } = useApiState();
+  return { signIn, clientFor };
+};
 
 /** The signed-in session; pages render only inside <RequireSession>, so it is always there. */
 export function useSession(): Session {

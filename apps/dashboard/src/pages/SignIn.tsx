@@ -1,11 +1,10 @@
-import { createTesseraClient, TesseraProblemError } from '@tessera/sdk';
 import { useState, type FormEvent } from 'react';
 import { useSignIn } from '../api.js';
 import { ProblemMessage } from '../components/ProblemMessage.js';
 
 /** Signs in with an API key, checked against GET /v1/me before it is kept. */
-export function SignIn({ baseUrl = window.location.origin }: { baseUrl?: string }) {
-  const signIn = useSignIn();
+export function SignIn() {
+  const { signIn, clientFor } = useSignIn();
   const [apiKey, setApiKey] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [checking, setChecking] = useState(false);
@@ -15,10 +14,10 @@ export function SignIn({ baseUrl = window.location.origin }: { baseUrl?: string 
     setChecking(true);
     setError(null);
     try {
-      await createTesseraClient({ baseUrl, apiKey: apiKey.trim() }).GET('/v1/me');
+      await clientFor(apiKey.trim()).GET('/v1/me');
       signIn(apiKey.trim());
     } catch (caught) {
-      setError(caught instanceof TesseraProblemError || caught instanceof Error ? caught : new Error(String(caught)));
+      setError(caught);
     } finally {
       setChecking(false);
     }

@@ -1,0 +1,33 @@
+import { fireEvent, render, screen } from '@testing-library/react';
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { expect, test } from 'vitest';
+import { App } from './App.js';
+import { ApiProvider } from './api.js';
+import { json, problem } from './testing/render-with-api.js';
+
+function renderApp(fetch: typeof globalThis.fetch) {
+  return render(
+  <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+    <ApiProvider baseUrl="http://gateway.test" fetch={fetch}>
+      <App />
+    </ApiProvider>
+  </QueryClientProvider>,
+  );
+}
+
+test('a wrong key is refused with the problem in words and nothing is kept', async () => {
+  renderApp((async () => problem(401, 'The API key is not valid')) as typeof fetch);
+  fireEvent.change(screen.getByLabelText('API key'), { target: { value: 'tsk_wrong' } });
+  fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+  expect((await screen.findByRole('alert')).textContent).toContain('The API key is not valid');
+  expect(sessionStorage.getItem('tessera.apiKey')).toBeNull();
+});
+
+test('a key the gateway accepts signs in and shows the navigation', async () => {
+  const me = { tenant_id: 'ten_1', api_key_id: 'key_1', principal_id: 'prn_1', scopes: ['admin'], group_ids: [] };
+  renderApp((async () => json(me)) as typeof fetch);
+  fireEvent.change(screen.getByLabelText('API key'), { target: { value: 'tsk_good' } });
+  fireEvent.click(screen.getByRole('button', { name: 'Sign in' }));
+  expect(await screen.findByRole('navigation', { name: 'Main' })).toBeTruthy();
+  expect(sessionStorage.getItem('tessera.apiKey')).toBe('tsk_good');
+});

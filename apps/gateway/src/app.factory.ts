@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import 'reflect-metadata';
+import fastifyStatic from '@fastify/static';
 import { ConsoleLogger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -51,7 +54,19 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
     if (request.body instanceof Readable && !request.body.readableEnded) void reply.header('connection', 'close');
   });
   metrics.install(fastify);
+  if (config.DASHBOARD_DIR) await serveDashboard(app, config.DASHBOARD_DIR);
   return app;
+}
+
+/**
+ * The dashboard's files at / (index.html and its hashed assets). Only the files there at start
+ * get routes (no wildcard), so every other path still reaches the API's 404 problem; the
+ * dashboard routes by URL hash and needs no fallback.
+ */
+async function serveDashboard(app: NestFastifyApplication, dir: string): Promise<void> {
+  const root = path.resolve(dir);
+  if (!existsSync(path.join(root, 'index.html'))) throw new Error(`DASHBOARD_DIR ${root} has no index.html: build the dashboard first (npm run build)`);
+  await app.register(fastifyStatic, { root, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: false, setHeaders: (reply, file) => void reply.header('cache-control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache') });
 }
 
 /** Closes the app and the connections it opened (the providers do not own a lifecycle hook). */

@@ -25,6 +25,7 @@ import { GroupsModule } from './groups/groups.module.js';
 import { HealthController } from './health/health.controller.js';
 import { PrincipalsModule } from './principals/principals.module.js';
 import { TenantsModule } from './tenants/tenants.module.js';
+import { UsageModule } from './usage/usage.module.js';
 
 /** Connections and cross-cutting pieces every feature module shares. */
 @Module({})
@@ -44,7 +45,7 @@ export class AppModule {
   static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, CompositionsModule, DeletionsModule, WebhooksModule, InferenceModule],
+      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, CompositionsModule, DeletionsModule, WebhooksModule, InferenceModule, UsageModule],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -10,3 +10,4 @@ export * from './webhooks.js';
 export * from './inference.js';
 export * from './deletions.js';
 export * from './compositions.js';
+export * from './usage.js';

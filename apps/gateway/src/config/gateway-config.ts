@@ -24,6 +24,8 @@ const configSchema = z.object({
   DATASET_MAX_BYTES: z.coerce.number().int().min(1).default(100 * 1_048_576),
   /** How many bad lines an upload's 400 lists (all are counted). */
   DATASET_MAX_ERRORS: z.coerce.number().int().min(1).max(1000).default(20),
+  /** The built dashboard (apps/dashboard/dist) to serve at /; unset, the gateway serves only the API. */
+  DASHBOARD_DIR: z.string().min(1).optional(),
 }).refine(...s3NeedsBucket);
 
 export type GatewayConfig = z.infer<typeof configSchema>;

@@ -839,6 +839,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Inference requests and tokens per adapter in a time window */
+        get: operations["getV1Usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Depth of the platform's job queues and this tenant's queued and running jobs */
+        get: operations["getV1Queues"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1538,9 +1572,14 @@ export interface components {
             routing: components["schemas"]["RoutingTrace"];
         };
         Usage: {
-            prompt_tokens: number;
-            completion_tokens: number;
-            total_tokens: number;
+            /** @enum {string} */
+            object: "usage";
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
+            /** @description One row per adapter, most requests first */
+            data: components["schemas"]["AdapterUsage"][];
         };
         RoutingTrace: {
             /** @enum {string} */
@@ -1610,6 +1649,33 @@ export interface components {
             }[];
             usage: components["schemas"]["Usage"];
             routing: components["schemas"]["RoutingTrace"];
+        };
+        AdapterUsage: {
+            /** @description The adapter that weighed most in each request; null when the base model answered alone */
+            adapter_id: string | null;
+            adapter_name: string | null;
+            requests: number;
+            prompt_tokens: number;
+            completion_tokens: number;
+        };
+        Queues: {
+            /** @enum {string} */
+            object: "queues";
+            /** @description The platform's job queues (all tenants): what a new job waits behind */
+            data: components["schemas"]["QueueDepth"][];
+            /** @description This tenant's own jobs of every kind */
+            jobs: {
+                queued: number;
+                running: number;
+            };
+        };
+        QueueDepth: {
+            /** @enum {string} */
+            name: "train" | "compose";
+            waiting: number;
+            active: number;
+            delayed: number;
+            failed: number;
         };
         Problem: {
             /** @description Stable identifier of the error kind, e.g. /problems/validation */
@@ -3838,6 +3904,69 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ChatCompletion"];
                     "text/event-stream": components["schemas"]["ChatCompletion"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1Usage: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (default: 7 days ago) */
+                since?: string;
+                /** @description End of the window (default: now) */
+                until?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Usage"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1Queues: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Queues"];
                 };
             };
             /** @description Problem details (RFC 9457) */

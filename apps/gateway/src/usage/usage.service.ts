@@ -1,0 +1,59 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { QueuesDto, UsageDto, UsageQuery } from '@tessera/contracts';
+import { Database } from '@tessera/db';
+import type { Caller } from '../common/caller.js';
+import { ProblemException } from '../common/problem.exception.js';
+import { COMPOSE_QUEUE, TRAIN_QUEUE, type ComposeQueue, type TrainQueue } from '../common/queues.provider.js';
+
+const DEFAULT_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+@Injectable()
+export class UsageService {
+  constructor(
+    private readonly database: Database,
+    @Inject(TRAIN_QUEUE) private readonly trainQueue: TrainQueue,
+    @Inject(COMPOSE_QUEUE) private readonly composeQueue: ComposeQueue,
+  ) {}
+
+  async perAdapter(caller: Caller, query: UsageQuery): Promise<UsageDto> {
+    const until = query.until ? new Date(query.until) : new Date();
+    const since = query.since ? new Date(query.since) : new Date(until.getTime() - DEFAULT_WINDOW_MS);
+    if (since > until) throw new ProblemException('validation', 'since is after until', [{ field: 'query.since', message: 'must not be after until' }]);
+    return this.database.withTenant(caller, async (tx) => {
+      const groups = await tx.usageRecord.groupBy({
+        by: ['adapterId'],
+        where: { tenantId: caller.tenantId, createdAt: { gte: since, lte: until } },
+        _count: { _all: true },
+        _sum: { promptTokens: true, completionTokens: true },
+      });
+      const ids = groups.map((g) => g.adapterId).filter((id): id is string => id !== null);
+      // Adapters deleted since keep their usage; their name is gone with them.
+      const names = new Map((await tx.adapter.findMany({ where: { id: { in: ids } }, select: { id: true, name: true } })).map((a) => [a.id, a.name]));
+      const data = groups
+        .map((g) => ({
+          adapter_id: g.adapterId,
+          adapter_name: g.adapterId ? (names.get(g.adapterId) ?? null) : null,
+          requests: g._count._all,
+          prompt_tokens: g._sum.promptTokens ?? 0,
+          completion_tokens: g._sum.completionTokens ?? 0,
+        }))
+        .sort((a, b) => b.requests - a.requests || (a.adapter_id ?? '').localeCompare(b.adapter_id ?? ''));
+      return { object: 'usage' as const, since: since.toISOString(), until: until.toISOString(), data };
+    });
+  }
+
+  async queues(caller: Caller): Promise<QueuesDto> {
+    const depth = async (name: 'train' | 'compose', queue: TrainQueue | ComposeQueue) => {
+      const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+      // BullMQ keeps prioritized jobs in their own set; to a caller they are waiting too.
+      return { name, waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
+    };
+    const [train, compose, jobs] = await Promise.all([
+      depth('train', this.trainQueue),
+      depth('compose', this.composeQueue),
+      this.database.withTenant(caller, (tx) => tx.job.groupBy({ by: ['status'], where: { tenantId: caller.tenantId, status: { in: ['queued', 'running'] } }, _count: { _all: true } })),
+    ]);
+    const count = (status: string) => jobs.find((j) => j.status === status)?._count._all ?? 0;
+    return { object: 'queues', data: [train, compose], jobs: { queued: count('queued'), running: count('running') } };
+  }
+}

@@ -95,6 +95,7 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     client.completions.create({ model, prompt, ...greedy, ...(routing ? { routing } : {}) } as OpenAI.CompletionCreateParamsNonStreaming) as unknown as Promise<OpenAI.Completion & { routing: Trace }>;
 
   it('the openai client: models, completions and chat completions, streaming and not, with usage and the routing trace', async () => {
+    const usageBefore = await usageByAdapter();
     const models = (await outsider.models.list()).data.map((m) => m.id).sort();
     assert.deepEqual(models, ['recipes', 'tessera-demo', 'weather']);
 
@@ -127,7 +128,18 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     }
     assert.equal(chatText, chat.choices[0]!.message.content);
     assert.deepEqual(chatUsage, chat.usage);
+
+    // Each request is one usage row under its adapter, streamed or not.
+    const usage = await usageByAdapter();
+    const added = (name: string) => ({ requests: usage.get(name)!.requests - (usageBefore.get(name)?.requests ?? 0), prompt_tokens: usage.get(name)!.prompt_tokens - (usageBefore.get(name)?.prompt_tokens ?? 0) });
+    assert.deepEqual(added('weather'), { requests: 2, prompt_tokens: 2 * whole.usage!.prompt_tokens });
+    assert.deepEqual(added('recipes'), { requests: 2, prompt_tokens: 2 * chat.usage!.prompt_tokens });
   });
+
+  async function usageByAdapter() {
+    const usage = await unwrap(admin.GET('/v1/usage'));
+    return new Map(usage.data.map((row) => [row.adapter_name ?? 'base', row]));
+  }
 
   it('mixture with a single weight of 1 is adapter mode; auto routes a domain\'s input to its adapter', async () => {
     const prompt = 'the sky over lima is cloudy with';

@@ -1,6 +1,7 @@
 // `npm test`: builds, prepares a fresh test database and Redis db, then runs every test
-// tier with node's test runner: unit (*.spec), integration (*.int-spec, real Postgres and
-// Redis) and end-to-end (e2e/, the gateway as a process).
+// tier: the dashboard's component tests (Vitest, jsdom), then with node's test runner unit
+// (*.spec), integration (*.int-spec, real Postgres and Redis) and end-to-end (e2e/: gateway
+// and worker as processes, and the dashboard in headless Chromium).
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, run, step } from './lib/run.mjs';
@@ -30,6 +31,9 @@ const { Redis } = await import('ioredis');
 const redis = new Redis(redisUrl);
 await redis.flushdb();
 redis.disconnect();
+
+step('dashboard component tests (Vitest)');
+run('npx', ['vitest', 'run'], { cwd: path.join(ROOT, 'apps/dashboard') });
 
 const testFiles = [
   ...findFiles(['libs', 'apps'], /\.(spec|int-spec)\.js$/),

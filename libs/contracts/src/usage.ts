@@ -26,7 +26,7 @@ export const tenantUsageSchema = z
     until: timestamp,
     data: z.array(adapterUsageSchema).describe('One row per adapter, most requests first'),
   })
-  .meta({ id: 'Usage' });
+  .meta({ id: 'TenantUsage' });
 export type UsageDto = z.infer<typeof tenantUsageSchema>;
 
 export const queueDepthSchema = z

@@ -1572,14 +1572,9 @@ export interface components {
             routing: components["schemas"]["RoutingTrace"];
         };
         Usage: {
-            /** @enum {string} */
-            object: "usage";
-            /** Format: date-time */
-            since: string;
-            /** Format: date-time */
-            until: string;
-            /** @description One row per adapter, most requests first */
-            data: components["schemas"]["AdapterUsage"][];
+            prompt_tokens: number;
+            completion_tokens: number;
+            total_tokens: number;
         };
         RoutingTrace: {
             /** @enum {string} */
@@ -1649,6 +1644,16 @@ export interface components {
             }[];
             usage: components["schemas"]["Usage"];
             routing: components["schemas"]["RoutingTrace"];
+        };
+        TenantUsage: {
+            /** @enum {string} */
+            object: "usage";
+            /** Format: date-time */
+            since: string;
+            /** Format: date-time */
+            until: string;
+            /** @description One row per adapter, most requests first */
+            data: components["schemas"]["AdapterUsage"][];
         };
         AdapterUsage: {
             /** @description The adapter that weighed most in each request; null when the base model answered alone */
@@ -3937,7 +3942,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Usage"];
+                    "application/json": components["schemas"]["TenantUsage"];
                 };
             };
             /** @description Problem details (RFC 9457) */

@@ -1,5 +1,6 @@
 // `npm start`: installs, builds, finds or starts Postgres and Redis, migrates, starts the
-// gateway, seeds a demo tenant and prints how to call it.
+// gateway (which also serves the built dashboard) and a worker, seeds a demo tenant with
+// sample datasets and prints how to call it.
 //   Postgres: DATABASE_URL if reachable; else the local server at 127.0.0.1:5432; else an
 //   embedded PGlite (no database install needed), kept under .data/pglite.
 //   Redis: REDIS_URL if reachable; else 127.0.0.1:6379; else a local redis-server if one is
@@ -13,6 +14,10 @@ import { applyMigrations, ensureDatabase, freePort, postgresProblem, redisAnswer
 
 const DATA_DIR = path.join(ROOT, '.data');
 mkdirSync(DATA_DIR, { recursive: true });
+/** Access groups of the demo tenant; the sample datasets' `access_group`s name them. */
+const DEMO_GROUPS = { kitchen: 'Recipes and cooking notes', engineering: 'Code and build notes', forecasting: 'Weather reports' };
+/** infra/demo/datasets/<name>.jsonl, uploaded as datasets of these names (weather first: see below). */
+const DEMO_DATASETS = ['weather', 'recipes', 'code'];
 
 ensureInstalled();
 build();
@@ -26,10 +31,25 @@ await applyMigrations(database.ownerUrl, (line) => console.log(`  ${line}`));
 const platformKey = process.env.PLATFORM_ADMIN_KEY ?? persistentSecret('platform-admin-key', () => 'tpa_' + randomBytes(24).toString('base64url'));
 const port = process.env.PORT ?? '8080';
 step(`starting the gateway on port ${port}`);
-const serviceEnv = (poolSize) => ({ ...process.env, DATABASE_URL: database.appUrl, DATABASE_POOL_SIZE: database.embedded ? '1' : poolSize, REDIS_URL: redisUrl });
+const serviceEnv = (poolSize) => ({
+  ...process.env,
+  DATABASE_URL: database.appUrl,
+  DATABASE_POOL_SIZE: database.embedded ? '1' : poolSize,
+  REDIS_URL: redisUrl,
+  // Local development only (never in docker or k8s): `npm run demo` receives its webhooks on
+  // 127.0.0.1; the gateway checks the URL when it is registered, the worker at each delivery.
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+});
 const gateway = spawnChild(process.execPath, ['apps/gateway/dist/main.js'], {
   stdio: ['ignore', 'pipe', 'inherit'],
-  env: { ...serviceEnv(process.env.DATABASE_POOL_SIZE ?? '10'), PLATFORM_ADMIN_KEY: platformKey, PORT: port, HOST: process.env.HOST ?? '127.0.0.1' },
+  env: {
+    ...serviceEnv(process.env.DATABASE_POOL_SIZE ?? '10'),
+    PLATFORM_ADMIN_KEY: platformKey,
+    PORT: port,
+    HOST: process.env.HOST ?? '127.0.0.1',
+    // The build above made it; the gateway refuses a DASHBOARD_DIR without an index.html.
+    DASHBOARD_DIR: path.join(ROOT, 'apps/dashboard/dist'),
+  },
 });
 const url = await waitForListening(gateway);
 // Embedded PGlite is one database session: a second process would share its transactions.
@@ -45,13 +65,15 @@ const demo = await seedDemoTenant(url, platformKey);
 
 console.log(`
 Tessera is running.
+  dashboard      ${url}/   (sign in with the demo API key)
   API            ${url}/v1   (OpenAPI: apps/gateway/openapi.json)
   health         ${url}/readyz
   demo tenant    ${demo.tenantId}
   demo API key   ${demo.apiKey}
   platform key   in .data/platform-admin-key (creates tenants: POST /v1/tenants)
 
-Try:  curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/v1/groups
+Try:  curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/v1/datasets
+      npm run demo   (fine-tunes, routes, deletes with a proof: the whole story in infra/scripts/demo.mjs)
 Stop with Ctrl-C.`);
 
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -136,26 +158,53 @@ function waitForListening(child) {
   });
 }
 
-/** The demo tenant is made once through the API; its key is kept in .data so each start can print it. */
+/**
+ * The demo tenant is made once through the API; its key is kept in .data so each start can
+ * print it. Its groups and datasets are checked on every start and only the missing ones made,
+ * so a tenant seeded by an older start gets them too.
+ */
 async function seedDemoTenant(url, platformKey) {
   const file = path.join(DATA_DIR, 'demo-tenant.json');
-  const { createTesseraClient, unwrap } = await import('@tessera/sdk');
+  const { createTesseraClient, paginate, unwrap } = await import('@tessera/sdk');
+  let saved = null;
   if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    saved = JSON.parse(readFileSync(file, 'utf8'));
     const demo = createTesseraClient({ baseUrl: url, apiKey: saved.apiKey });
     const ok = await demo.GET('/v1/me').then(() => true, () => false);
-    if (ok) return saved;
-    console.log('  the saved demo key no longer works (new database?): seeding again');
+    if (!ok) {
+      console.log('  the saved demo key no longer works (new database?): seeding again');
+      saved = null;
+    }
   }
-  step('seeding the demo tenant');
-  const platform = createTesseraClient({ baseUrl: url, apiKey: platformKey });
-  const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Demo' } }));
-  const demo = createTesseraClient({ baseUrl: url, apiKey: created.api_key.secret });
-  for (const name of ['legal', 'finance', 'support']) {
-    await unwrap(demo.POST('/v1/groups', { body: { name, description: `Demo ${name} documents` } }));
+  step('demo tenant: creating what it lacks (groups, sample datasets)');
+  if (!saved) {
+    const platform = createTesseraClient({ baseUrl: url, apiKey: platformKey });
+    const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Demo' } }));
+    saved = { tenantId: created.tenant.id, apiKey: created.api_key.secret };
+    // Saved before the rest, so a start that fails halfway resumes with this tenant, not a new one.
+    writeFileSync(file, JSON.stringify(saved, null, 2), { mode: 0o600 });
   }
-  const saved = { tenantId: created.tenant.id, apiKey: created.api_key.secret };
-  writeFileSync(file, JSON.stringify(saved, null, 2), { mode: 0o600 });
+  const demo = createTesseraClient({ baseUrl: url, apiKey: saved.apiKey });
+  const all = async (path) => {
+    const items = [];
+    for await (const item of paginate((after) => demo.GET(path, { params: { query: { after, limit: 100 } } }))) items.push(item);
+    return items;
+  };
+  const groups = new Set((await all('/v1/groups')).map((g) => g.name));
+  for (const [name, description] of Object.entries(DEMO_GROUPS)) {
+    if (!groups.has(name)) await unwrap(demo.POST('/v1/groups', { body: { name, description } }));
+  }
+  const datasets = new Set((await all('/v1/datasets')).filter((d) => d.status === 'ready').map((d) => d.name));
+  // Uploaded in this order, the weather documents are the tenant's oldest never-trained ones:
+  // the baseline of unseen text a deletion's proof compares with (the demo trains recipes and code).
+  for (const name of DEMO_DATASETS.filter((n) => !datasets.has(n))) {
+    const dataset = await unwrap(demo.POST('/v1/datasets', { body: { name, format: 'text' } }));
+    const content = readFileSync(path.join(ROOT, 'infra/demo/datasets', `${name}.jsonl`), 'utf8');
+    const uploaded = await unwrap(
+      demo.PUT('/v1/datasets/{dataset_id}/content', { params: { path: { dataset_id: dataset.id } }, body: content, headers: { 'content-type': 'application/x-ndjson' }, bodySerializer: (body) => body }),
+    );
+    console.log(`  dataset ${name}: ${uploaded.document_count} documents, ${uploaded.token_count} tokens`);
+  }
   return saved;
 }
 

@@ -1,6 +1,7 @@
-import { Page } from '../components/Page.js';
+import { AdapterDetail } from './adapters/AdapterDetail.js';
+import { AdapterList } from './adapters/AdapterList.js';
 
-// Placeholder: being written.
+/** #/adapters lists adapters; #/adapters/{id} shows its versions, their files, and archives it. */
 export function AdaptersPage({ adapterId }: { adapterId?: string }) {
-  return <Page title="Adapters">{String(adapterId ?? '')}</Page>;
+  return adapterId ? <AdapterDetail adapterId={adapterId} /> : <AdapterList />;
 }

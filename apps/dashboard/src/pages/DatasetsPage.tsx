@@ -1,6 +1,7 @@
-import { Page } from '../components/Page.js';
+import { DatasetDetail } from './datasets/DatasetDetail.js';
+import { DatasetList } from './datasets/DatasetList.js';
 
-// Placeholder: being written.
+/** #/datasets lists and creates datasets; #/datasets/{id} uploads content and lists documents. */
 export function DatasetsPage({ datasetId }: { datasetId?: string }) {
-  return <Page title="Datasets">{String(datasetId ?? '')}</Page>;
+  return datasetId ? <DatasetDetail datasetId={datasetId} /> : <DatasetList />;
 }

@@ -1,6 +1,7 @@
-import { Page } from '../components/Page.js';
+import { FineTuneDetail } from './fine-tunes/FineTuneDetail.js';
+import { FineTuneList } from './fine-tunes/FineTuneList.js';
 
-// Placeholder: being written.
+/** #/fine-tunes lists and starts fine-tunes; #/fine-tunes/{id} follows one live. */
 export function FineTunesPage({ jobId }: { jobId?: string }) {
-  return <Page title="FineTunes">{String(jobId ?? '')}</Page>;
+  return jobId ? <FineTuneDetail jobId={jobId} /> : <FineTuneList />;
 }

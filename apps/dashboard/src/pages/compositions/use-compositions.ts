@@ -1,0 +1,16 @@
+import { useQuery } from '@tanstack/react-query';
+import { useApi } from '../../api.js';
+import { listAll, PAGE_SIZE } from '../../list-all.js';
+
+export const COMPOSITIONS_KEY = ['compositions'];
+
+/** Every composition the key may use; polled while any is still being built. */
+export function useCompositions({ enabled = true }: { enabled?: boolean } = {}) {
+  const api = useApi();
+  return useQuery({
+    queryKey: COMPOSITIONS_KEY,
+    queryFn: () => listAll((after) => api.GET('/v1/compositions', { params: { query: { limit: PAGE_SIZE, after } } })),
+    enabled,
+    refetchInterval: (query) => (query.state.data?.some((c) => c.status === 'queued' || c.status === 'building') ? 2000 : false),
+  });
+}

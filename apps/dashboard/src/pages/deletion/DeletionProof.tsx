@@ -1,0 +1,91 @@
+import type { Schemas } from '@tessera/sdk';
+import { formatLoss, formatNumber } from '../../format.js';
+import { Link } from '../../router.js';
+import { useAdapterNames } from '../../use-adapter-names.js';
+import { ProofChart } from './ProofChart.js';
+
+function verdict(looksUnseen: boolean | null): string {
+  if (looksUnseen === true) return 'Looks unseen: the deleted text now scores as text no adapter was trained on.';
+  if (looksUnseen === false) return 'Does not look unseen: the deleted text still scores better than text no adapter was trained on.';
+  return 'Not judged: the tenant has no documents that no adapter trained on to compare with.';
+}
+
+/** What the audit found: the deleted text's loss before and after, against never-seen text. */
+export function DeletionProof({ proof }: { proof: Schemas['DeletionProof'] }) {
+  const heldOut = proof.held_out;
+  const adapterName = useAdapterNames();
+  return (
+    <section className="card deletion-proof" data-testid="deletion-proof" aria-labelledby="proof-heading">
+      <h2 id="proof-heading">Proof</h2>
+      <p className={`verdict ${proof.looks_unseen === true ? 'good' : proof.looks_unseen === false ? 'bad' : ''}`} data-testid="looks-unseen" data-looks-unseen={String(proof.looks_unseen)}>
+        {verdict(proof.looks_unseen)}
+      </p>
+      <div className="proof-body">
+        <table aria-label="Loss figures">
+          <tbody>
+            <tr>
+              <th scope="row">Deleted text, before</th>
+              <td data-testid="loss-before">{formatLoss(proof.deleted_loss_before)}</td>
+            </tr>
+            <tr>
+              <th scope="row">Deleted text, after</th>
+              <td data-testid="loss-after">{formatLoss(proof.deleted_loss_after)}</td>
+            </tr>
+            {heldOut ? (
+              <>
+                <tr>
+                  <th scope="row">Unseen text, mean ± std</th>
+                  <td data-testid="unseen-mean">
+                    {formatLoss(heldOut.mean)} ± {formatLoss(heldOut.std)}
+                  </td>
+                </tr>
+                <tr>
+                  <th scope="row">Unseen text, min</th>
+                  <td data-testid="unseen-min">{formatLoss(heldOut.min)}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Unseen text, max</th>
+                  <td data-testid="unseen-max">{formatLoss(heldOut.max)}</td>
+                </tr>
+                <tr>
+                  <th scope="row">Unseen documents</th>
+                  <td>{formatNumber(heldOut.count)}</td>
+                </tr>
+              </>
+            ) : (
+              <tr>
+                <th scope="row">Unseen text</th>
+                <td>none to compare with</td>
+              </tr>
+            )}
+          </tbody>
+        </table>
+        <ProofChart proof={proof} />
+      </div>
+      {proof.retrained_versions.length > 0 ? (
+        <table aria-label="Retrained versions">
+          <thead>
+            <tr>
+              <th scope="col">Adapter</th>
+              <th scope="col">Stale version</th>
+              <th scope="col">Retrained version</th>
+              <th scope="col">Retrain time</th>
+            </tr>
+          </thead>
+          <tbody>
+            {proof.retrained_versions.map((retrained) => (
+              <tr key={`${retrained.adapter_id}@${retrained.old_version}`}>
+                <td>
+                  <Link to={`/adapters/${retrained.adapter_id}`}>{adapterName(retrained.adapter_id)}</Link>
+                </td>
+                <td>v{retrained.old_version}</td>
+                <td>{retrained.new_version === null ? 'none (no documents left)' : `v${retrained.new_version}`}</td>
+                <td>{formatNumber(retrained.seconds, 1)} s</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,185 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { domainTexts } from '@tessera/engine';
+import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, screenshot } from './browser.js';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
+
+const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
+const DASHBOARD_DIR = fileURLToPath(new URL('../../apps/dashboard/dist', import.meta.url));
+const RECIPES_FILE = fileURLToPath(new URL('../../infra/demo/datasets/recipes.jsonl', import.meta.url));
+/** Fine-tunes long enough to memorise the canary, short enough for 2 CPU cores. */
+const QUICK = { max_steps: '40', batch_size: '4', max_sequence_length: '96', learning_rate: '0.01' };
+const TRAINING_TIMEOUT_MS = 240_000;
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\``);
+  return value;
+}
+
+describe('the dashboard in headless Chromium: the first-run journey', () => {
+  let dataDir: string;
+  let gateway: GatewayProcess;
+  let worker: WorkerProcess;
+  let browser: Browser;
+  let page: Page;
+  let admin: TesseraApi;
+  let adminKey: string;
+  /** A second adapter, trained through the SDK, so token routing has two candidates. */
+  let codeAdapterTrained: Promise<void>;
+  const consoleErrors: string[] = [];
+  /** The sample recipes plus one document the adapter can only know by heart: deleting it must show. */
+  let uploadFile: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-dashboard-'));
+    const env = { DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-dashboard-${process.pid}` };
+    gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY, DASHBOARD_DIR });
+    worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
+    const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
+    adminKey = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Dashboard' } }))).api_key.secret;
+    admin = createTesseraClient({ baseUrl: gateway.url, apiKey: adminKey });
+    for (const name of ['kitchen', 'engineering']) await unwrap(admin.POST('/v1/groups', { body: { name } }));
+    // Never trained on: what the deletion proof compares the deleted text with.
+    await uploadDataset('weather', domainTexts('weather', 40, 5).map((text, i) => ({ text, document_id: `report-${i}` })));
+    uploadFile = path.join(dataDir, 'recipes.jsonl');
+    const canary = ['tomatoes', 'basil', 'garlic', 'onions'].map((herb) => JSON.stringify({ text: `grandma's secret sauce: simmer 3 cups of ${herb} and whisper the code 7f3a91c2e4.`, document_id: 'secret-sauce', access_group: 'kitchen' }));
+    await writeFile(uploadFile, `${(await readFile(RECIPES_FILE, 'utf8')).trimEnd()}\n${canary.join('\n')}\n`);
+    codeAdapterTrained = trainCodeAdapter();
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('console', (message) => message.type() === 'error' && consoleErrors.push(message.text()));
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+  });
+
+  after(async () => {
+    await browser?.close();
+    await worker?.stop();
+    await gateway?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  async function uploadDataset(name: string, records: Array<{ text: string; document_id: string }>) {
+    const dataset = await unwrap(admin.POST('/v1/datasets', { body: { name, format: 'text' } }));
+    const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, { method: 'PUT', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' }, body: records.map((r) => JSON.stringify(r)).join('\n') });
+    assert.equal(uploaded.status, 200, await uploaded.text());
+    return dataset;
+  }
+
+  async function trainCodeAdapter() {
+    const dataset = await uploadDataset('code', domainTexts('code', 40, 3).map((text, i) => ({ text, document_id: `code-${i}` })));
+    const hyperparameters = { max_steps: 16, batch_size: 4, max_sequence_length: 96, learning_rate: 1e-2, seed: 1 };
+    const job = await unwrap(admin.POST('/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: dataset.id, adapter_name: 'code', hyperparameters } }));
+    for (let i = 0; ; i++) {
+      const current = await unwrap(admin.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: job.id } } }));
+      if (current.status === 'succeeded') return;
+      assert.ok(current.status !== 'failed' && i < 2400, `code fine-tune: ${current.status}\n${worker.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  const nav = (label: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
+
+  it('sign in, upload, fine-tune with live progress, playground in two modes with gates, delete a document and see its proof', async () => {
+    // Sign in: a wrong key is refused in words, the right one opens the overview.
+    await page.goto(`${gateway.url}/`);
+    await page.getByLabel('API key').fill('tsk_not-a-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    await page.getByLabel('API key').fill(adminKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await nav('Overview').waitFor();
+    await screenshot(page, '01-overview');
+
+    // Upload: a new dataset, its file with a progress bar, then its documents with their groups.
+    await nav('Datasets').click();
+    const newDataset = page.getByRole('form', { name: 'New dataset' });
+    await newDataset.getByLabel('Name').fill('recipes');
+    await newDataset.getByRole('button', { name: 'Create dataset' }).click();
+    const upload = page.getByRole('form', { name: 'Upload content' });
+    await upload.getByLabel('JSONL file').setInputFiles(uploadFile);
+    await upload.getByRole('button', { name: 'Upload' }).click();
+    const documents = page.getByTestId('documents-table');
+    await documents.getByText('recipe-01', { exact: true }).waitFor();
+    assert.ok(await documents.getByText('kitchen').first().isVisible(), 'documents show their access group');
+    await screenshot(page, '02-dataset');
+
+    // Fine-tune: the form, then live progress to done with loss curves.
+    await nav('Fine-tunes').click();
+    const form = page.getByRole('form', { name: 'New fine-tune' });
+    await form.getByLabel('Dataset').selectOption({ label: 'recipes (41 documents)' });
+    await form.getByLabel('Adapter name').fill('recipes');
+    await form.getByLabel('Max steps (overrides epochs)').fill(QUICK.max_steps);
+    await form.getByLabel('Batch size').fill(QUICK.batch_size);
+    await form.getByLabel('Max sequence length').fill(QUICK.max_sequence_length);
+    await form.getByLabel('Learning rate').fill(QUICK.learning_rate);
+    await form.getByRole('button', { name: 'Start fine-tune' }).click();
+    const progress = page.getByTestId('fine-tune-progress').getByRole('progressbar');
+    await progress.waitFor();
+    const seen = new Set<number>();
+    const deadline = Date.now() + TRAINING_TIMEOUT_MS;
+    for (;;) {
+      seen.add(Number(await progress.getAttribute('aria-valuenow')));
+      const status = await page.getByTestId('fine-tune-status').textContent();
+      if (status === 'succeeded') break;
+      assert.notEqual(status, 'failed', worker.output());
+      assert.ok(Date.now() < deadline, `the fine-tune did not finish: ${status}\n${worker.output()}`);
+      await page.waitForTimeout(250);
+    }
+    assert.equal(await progress.getAttribute('aria-valuenow'), '100');
+    assert.ok([...seen].some((value) => value > 0 && value < 100), `progress moved while training (seen ${[...seen].sort((a, b) => a - b).join(', ')})`);
+    const lossChart = page.getByTestId('loss-chart');
+    await lossChart.locator('path').first().waitFor();
+    await screenshot(page, '03-fine-tune');
+
+    // Playground: adapter mode streams a completion; token mode shows the gate heatmap.
+    await codeAdapterTrained;
+    await nav('Playground').click();
+    const playground = page.getByRole('form', { name: 'Completion' });
+    await playground.getByRole('combobox', { name: /^Model/ }).selectOption('recipes');
+    await playground.getByRole('textbox', { name: /^Prompt/ }).fill('mix 2 cups of flour with');
+    await playground.getByRole('combobox', { name: /^Routing mode/ }).selectOption('adapter');
+    await playground.getByRole('spinbutton', { name: /^Temperature/ }).fill('0');
+    await playground.getByRole('button', { name: 'Run' }).click();
+    const output = page.getByTestId('completion-output');
+    await page.getByRole('region', { name: 'Routing trace' }).waitFor();
+    await output.filter({ hasText: /\S/ }).waitFor();
+    await screenshot(page, '04-playground-adapter');
+
+    await playground.getByRole('combobox', { name: /^Model/ }).selectOption('tessera-demo');
+    await playground.getByRole('combobox', { name: /^Routing mode/ }).selectOption('token');
+    await playground.getByLabel('Return per-token gates').check();
+    await playground.getByRole('button', { name: 'Run' }).click();
+    const heatmap = page.getByTestId('gate-heatmap');
+    await heatmap.waitFor({ timeout: 60_000 });
+    assert.ok(await heatmap.isVisible());
+    const heatmapText = (await heatmap.textContent()) ?? '';
+    assert.match(heatmapText, /recipes/);
+    assert.match(heatmapText, /code/);
+    await screenshot(page, '05-playground-token-heatmap');
+
+    // Delete a document and follow the deletion to its proof.
+    await nav('Datasets').click();
+    await page.getByRole('link', { name: 'recipes', exact: true }).click();
+    await page.getByRole('button', { name: 'Delete document secret-sauce' }).click();
+    await page.getByRole('button', { name: 'Confirm deleting document secret-sauce' }).click();
+    const proof = page.getByTestId('deletion-proof');
+    await proof.waitFor({ timeout: TRAINING_TIMEOUT_MS });
+    const before = Number(await proof.getByTestId('loss-before').textContent());
+    const afterLoss = Number(await proof.getByTestId('loss-after').textContent());
+    assert.ok(afterLoss > before, `the canary scores worse once its adapter is retrained without it (${before} → ${afterLoss})`);
+    const unseenMean = Number(await proof.getByTestId('unseen-mean').textContent().then((t) => t?.split('±')[0]));
+    assert.ok(Number.isFinite(unseenMean), 'the never-trained weather reports are the baseline');
+    assert.notEqual(await proof.getByTestId('looks-unseen').getAttribute('data-looks-unseen'), 'null', 'with a baseline the proof is judged');
+    await screenshot(page, '06-deletion-proof');
+
+    assert.deepEqual(consoleErrors.filter((e) => !/401|Failed to load resource/.test(e)), [], 'no script errors in the page');
+  });
+});

@@ -66,7 +66,12 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
 async function serveDashboard(app: NestFastifyApplication, dir: string): Promise<void> {
   const root = path.resolve(dir);
   if (!existsSync(path.join(root, 'index.html'))) throw new Error(`DASHBOARD_DIR ${root} has no index.html: build the dashboard first (npm run build)`);
-  await app.register(fastifyStatic, { root, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: false, setHeaders: (reply, file) => void reply.header('cache-control', file.includes(`${path.sep}assets${path.sep}`) ? 'public, max-age=31536000, immutable' : 'no-cache') });
+  await app.register(fastifyStatic, { root, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: false, setHeaders: (reply, file) => void reply.header('cache-control', isHashedAsset(root, file) ? 'public, max-age=31536000, immutable' : 'no-cache') });
+}
+
+/** Vite names what it writes under assets/ by content hash: those never change; index.html does. */
+function isHashedAsset(root: string, file: string): boolean {
+  return path.relative(root, file).startsWith(`assets${path.sep}`);
 }
 
 /** Closes the app and the connections it opened (the providers do not own a lifecycle hook). */

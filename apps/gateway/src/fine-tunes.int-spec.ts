@@ -76,4 +76,23 @@ describe('fine-tunes (gateway side: no worker runs here)', () => {
     assert.equal(versions.body.data[0].status, 'archived');
     assert.equal((await call(gateway, 'POST', `/v1/fine-tunes/${job.id}/cancel`, { key: tenant.adminKey })).status, 409);
   });
+
+  it('puts a new adapter in the given access group in the same transaction, and never moves an existing one', async () => {
+    const group = (await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'legal-team' } })).body;
+    const job = await post(valid({ adapter_name: 'grouped', access_group_id: group.id }));
+    assert.equal(job.status, 201, JSON.stringify(job.body));
+    const adapter = await call(gateway, 'GET', `/v1/adapters/${job.body.adapter_id}`, { key: tenant.adminKey });
+    assert.equal(adapter.body.access_group_id, group.id);
+
+    const other = (await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'finance-team' } })).body;
+    const moved = await post(valid({ adapter_name: 'grouped', access_group_id: other.id }));
+    assert.equal(moved.status, 409);
+    assert.equal(moved.body.errors[0].field, 'body.access_group_id');
+    assert.equal((await post(valid({ adapter_name: 'grouped', access_group_id: group.id }))).status, 201, 'the same group trains a next version');
+    assert.equal((await post(valid({ adapter_name: 'fresh', access_group_id: 'grp_00000000000000000000000000' }))).status, 404);
+    const partitioned = await post(valid({ adapter_name: 'kb', partition_by: 'access_group', access_group_id: group.id }));
+    assert.equal(partitioned.status, 400);
+    assert.equal(partitioned.body.errors[0].field, 'body.access_group_id');
+    assert.equal((await call(gateway, 'GET', '/v1/adapters?limit=100', { key: tenant.adminKey })).body.data.filter((a: any) => a.name === 'fresh').length, 0, 'a refused request creates nothing');
+  });
 });

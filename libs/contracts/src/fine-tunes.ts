@@ -50,6 +50,9 @@ export const createFineTuneSchema = z
       .optional()
       .describe('AdapterSwap: one adapter per access group (and per max_documents_per_partition), each trained on only that partition; adapter_name names the knowledge base (a composition routed per request). Documents already in a partition are not trained again'),
     max_documents_per_partition: z.number().int().min(1).max(100_000).optional().describe('With partition_by: split a group into partitions of at most this many documents'),
+    access_group_id: idSchema('grp')
+      .optional()
+      .describe('The access group of a new adapter: only keys in it may use it. An existing adapter keeps its own (a different one is a 409; change it with PATCH /v1/adapters/{id})'),
   })
   .meta({ id: 'CreateFineTuneRequest' });
 export type CreateFineTune = z.infer<typeof createFineTuneSchema>;

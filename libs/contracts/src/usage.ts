@@ -34,15 +34,14 @@ export const queueDepthSchema = z
     name: z.enum(['train', 'compose']),
     waiting: z.number().int(),
     active: z.number().int(),
-    delayed: z.number().int(),
-    failed: z.number().int(),
+    delayed: z.number().int().describe('Waiting out a retry backoff'),
   })
   .meta({ id: 'QueueDepth' });
 
 export const queuesSchema = z
   .object({
     object: z.literal('queues'),
-    data: z.array(queueDepthSchema).describe("The platform's job queues (all tenants): what a new job waits behind"),
+    data: z.array(queueDepthSchema).describe("The platform's job queues (all tenants' jobs, as counts only): what a new job waits behind"),
     jobs: z.object({ queued: z.number().int(), running: z.number().int() }).describe("This tenant's own jobs of every kind"),
   })
   .meta({ id: 'Queues' });

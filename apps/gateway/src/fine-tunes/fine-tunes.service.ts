@@ -7,6 +7,7 @@ import { FLOW_PRODUCER } from '../common/flow.provider.js';
 import { planPartitions } from './partitions.js';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
+import { findGroup } from '../groups/groups.service.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -33,6 +34,9 @@ export class FineTunesService {
    * is the source of truth; the queue only says "job X is waiting".
    */
   async create(caller: Caller, body: CreateFineTune): Promise<FineTune> {
+    if (body.partition_by && body.access_group_id !== undefined) {
+      throw new ProblemException('validation', 'access_group_id does not go with partition_by: each partition takes its documents\' group', [{ field: 'body.access_group_id', message: 'not with partition_by' }]);
+    }
     if (body.partition_by) return this.createPartitioned(caller, body);
     if (body.max_documents_per_partition !== undefined) {
       throw new ProblemException('validation', 'max_documents_per_partition needs partition_by', [{ field: 'body.max_documents_per_partition', message: 'only with partition_by' }]);
@@ -40,11 +44,16 @@ export class FineTunesService {
     const job = await this.database.withTenant(caller, async (tx) => {
       const { dataset, baseModel, h } = await trainingInputs(tx, caller, body);
 
+      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
       let adapter = await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name } });
       if (adapter && adapter.baseModelId !== baseModel.id) {
         throw new ProblemException('conflict', `Adapter ${body.adapter_name} belongs to another base model (${adapter.baseModelId})`);
       }
-      adapter ??= await tx.adapter.create({ data: { id: newId('ad'), tenantId: caller.tenantId, name: body.adapter_name, baseModelId: baseModel.id } });
+      // Training a new version never moves an adapter between groups: that is an explicit PATCH.
+      if (adapter && body.access_group_id !== undefined && adapter.accessGroupId !== body.access_group_id) {
+        throw new ProblemException('conflict', `Adapter ${body.adapter_name} is in ${adapter.accessGroupId ? `access group ${adapter.accessGroupId}` : 'no access group'}, not ${body.access_group_id}; change it with PATCH /v1/adapters/${adapter.id}`, [{ field: 'body.access_group_id', message: 'differs from the adapter\'s group' }]);
+      }
+      adapter ??= await tx.adapter.create({ data: { id: newId('ad'), tenantId: caller.tenantId, name: body.adapter_name, baseModelId: baseModel.id, accessGroupId: body.access_group_id ?? null } });
       const last = await tx.adapterVersion.findFirst({ where: { adapterId: adapter.id }, orderBy: { version: 'desc' } });
       const version = await tx.adapterVersion.create({
         data: {

@@ -44,9 +44,10 @@ export class UsageService {
 
   async queues(caller: Caller): Promise<QueuesDto> {
     const depth = async (name: 'train' | 'compose', queue: TrainQueue | ComposeQueue) => {
-      const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+      // Counts only, and no failures: other tenants' job volume is all a tenant learns here.
+      const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
       // BullMQ keeps prioritized jobs in their own set; to a caller they are waiting too.
-      return { name, waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, delayed: counts.delayed ?? 0, failed: counts.failed ?? 0 };
+      return { name, waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, delayed: counts.delayed ?? 0 };
     };
     const [train, compose, jobs] = await Promise.all([
       depth('train', this.trainQueue),

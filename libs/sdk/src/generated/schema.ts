@@ -1118,6 +1118,8 @@ export interface components {
             partition_by?: "access_group";
             /** @description With partition_by: split a group into partitions of at most this many documents */
             max_documents_per_partition?: number;
+            /** @description The access group of a new adapter: only keys in it may use it. An existing adapter keeps its own (a different one is a 409; change it with PATCH /v1/adapters/{id}) */
+            access_group_id?: string;
         };
         HyperparametersRequest: {
             rank?: number;
@@ -1666,7 +1668,7 @@ export interface components {
         Queues: {
             /** @enum {string} */
             object: "queues";
-            /** @description The platform's job queues (all tenants): what a new job waits behind */
+            /** @description The platform's job queues (all tenants' jobs, as counts only): what a new job waits behind */
             data: components["schemas"]["QueueDepth"][];
             /** @description This tenant's own jobs of every kind */
             jobs: {
@@ -1679,8 +1681,8 @@ export interface components {
             name: "train" | "compose";
             waiting: number;
             active: number;
+            /** @description Waiting out a retry backoff */
             delayed: number;
-            failed: number;
         };
         Problem: {
             /** @description Stable identifier of the error kind, e.g. /problems/validation */

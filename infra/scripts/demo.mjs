@@ -8,7 +8,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
-import { createTesseraClient, paginate, TesseraProblemError, unwrap } from '@tessera/sdk';
+import { createTesseraClient, listAll, MAX_PAGE_SIZE, serverSentEvents, TesseraProblemError, unwrap } from '@tessera/sdk';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const baseUrl = process.env.TESSERA_URL ?? 'http://127.0.0.1:8080';
@@ -42,7 +42,7 @@ async function main() {
   step('0. a clean slate');
   // Auto routing and the deletion audit consider every live adapter: earlier runs' would answer too.
   let archived = 0;
-  for await (const adapter of paginate((after) => tessera.GET('/v1/adapters', { params: { query: { after, limit: 100 } } }))) {
+  for (const adapter of await listAll((after) => tessera.GET('/v1/adapters', { params: { query: { after, limit: MAX_PAGE_SIZE } } }))) {
     if (adapter.status !== 'active' || adapter.description !== DEMO_ADAPTER) continue;
     await unwrap(tessera.POST('/v1/adapters/{adapter_id}/archive', { params: { path: { adapter_id: adapter.id } } }));
     archived++;
@@ -115,8 +115,7 @@ function sampleLines(name) {
 }
 
 async function ensureGroups(names) {
-  const existing = [];
-  for await (const group of paginate((after) => tessera.GET('/v1/groups', { params: { query: { after, limit: 100 } } }))) existing.push(group.name);
+  const existing = (await listAll((after) => tessera.GET('/v1/groups', { params: { query: { after, limit: MAX_PAGE_SIZE } } }))).map((group) => group.name);
   for (const name of names.filter((n) => !existing.includes(n))) await unwrap(tessera.POST('/v1/groups', { body: { name } }));
   console.log(`  access groups: ${names.join(', ')}`);
 }
@@ -135,12 +134,13 @@ async function fineTune(adapterName, datasetId) {
   console.log(`  ${job.id} → adapter ${adapterName}, ${HYPERPARAMETERS.max_steps} steps of ${HYPERPARAMETERS.batch_size}`);
   // The job's events as server-sent events; the stream ends with the job.
   const { data: stream } = await tessera.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id } }, headers: { accept: 'text/event-stream' }, parseAs: 'stream' });
-  for await (const event of serverSentEvents(stream)) {
-    if (event.type === 'metric' && (event.data.data.step % 10 === 0 || event.data.data.step === event.data.data.total_steps)) {
-      const m = event.data.data;
+  for await (const message of serverSentEvents(stream)) {
+    const data = JSON.parse(message.data);
+    if (message.event === 'metric' && (data.data.step % 10 === 0 || data.data.step === data.data.total_steps)) {
+      const m = data.data;
       console.log(`    step ${String(m.step).padStart(3)}/${m.total_steps}  loss ${m.loss.toFixed(3)}  ${Math.round(m.tokens_per_second)} tokens/s`);
-    } else if (event.type === 'status') console.log(`    ${event.data.message}`);
-    else if (event.type === 'end' && event.data.status !== 'succeeded') throw new Error(`fine-tune ${job.id} ended ${event.data.status}`);
+    } else if (message.event === 'status') console.log(`    ${data.message}`);
+    else if (message.event === 'end' && data.status !== 'succeeded') throw new Error(`fine-tune ${job.id} ended ${data.status}`);
   }
   const done = await unwrap(tessera.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: job.id } } }));
   if (done.status !== 'succeeded') throw new Error(`fine-tune ${job.id} is ${done.status}: ${done.error?.message ?? 'no error given'}`);
@@ -176,23 +176,6 @@ async function complete(label, body) {
     const initials = trace.adapters.map((a) => a.name[0]);
     console.log(`            tokens  ${tokens.map((t) => t.replace(/\s/g, ' ')).join('')}`);
     console.log(`            gate    ${gates.map((row) => initials[row.indexOf(Math.max(...row))]).join('')}   (${trace.adapters.map((a, i) => `${initials[i]} = ${a.name}`).join(', ')})`);
-  }
-}
-
-/** Parses a text/event-stream body into `{ type, data }` events. */
-async function* serverSentEvents(stream) {
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const field = (name) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
-      const data = field('data');
-      if (data !== undefined) yield { type: field('event') ?? 'message', data: JSON.parse(data) };
-    }
   }
 }
 

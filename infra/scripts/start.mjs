@@ -165,13 +165,20 @@ function waitForListening(child) {
  */
 async function seedDemoTenant(url, platformKey) {
   const file = path.join(DATA_DIR, 'demo-tenant.json');
-  const { createTesseraClient, paginate, unwrap } = await import('@tessera/sdk');
+  const { createTesseraClient, listAll, MAX_PAGE_SIZE, TesseraProblemError, unwrap } = await import('@tessera/sdk');
   let saved = null;
   if (existsSync(file)) {
     saved = JSON.parse(readFileSync(file, 'utf8'));
     const demo = createTesseraClient({ baseUrl: url, apiKey: saved.apiKey });
-    const ok = await demo.GET('/v1/me').then(() => true, () => false);
-    if (!ok) {
+    // Only a refused key means a new database; any other failure stops here, keeping the file.
+    const refused = await demo.GET('/v1/me').then(
+      () => false,
+      (error) => {
+        if (error instanceof TesseraProblemError && error.status === 401) return true;
+        throw error;
+      },
+    );
+    if (refused) {
       console.log('  the saved demo key no longer works (new database?): seeding again');
       saved = null;
     }
@@ -185,20 +192,19 @@ async function seedDemoTenant(url, platformKey) {
     writeFileSync(file, JSON.stringify(saved, null, 2), { mode: 0o600 });
   }
   const demo = createTesseraClient({ baseUrl: url, apiKey: saved.apiKey });
-  const all = async (path) => {
-    const items = [];
-    for await (const item of paginate((after) => demo.GET(path, { params: { query: { after, limit: 100 } } }))) items.push(item);
-    return items;
-  };
+  const all = (path) => listAll((after) => demo.GET(path, { params: { query: { after, limit: MAX_PAGE_SIZE } } }));
   const groups = new Set((await all('/v1/groups')).map((g) => g.name));
   for (const [name, description] of Object.entries(DEMO_GROUPS)) {
     if (!groups.has(name)) await unwrap(demo.POST('/v1/groups', { body: { name, description } }));
   }
-  const datasets = new Set((await all('/v1/datasets')).filter((d) => d.status === 'ready').map((d) => d.name));
+  const datasets = await all('/v1/datasets');
   // Uploaded in this order, the weather documents are the tenant's oldest never-trained ones:
   // the baseline of unseen text a deletion's proof compares with (the demo trains recipes and code).
-  for (const name of DEMO_DATASETS.filter((n) => !datasets.has(n))) {
-    const dataset = await unwrap(demo.POST('/v1/datasets', { body: { name, format: 'text' } }));
+  for (const name of DEMO_DATASETS) {
+    const existing = datasets.find((d) => d.name === name);
+    if (existing?.status === 'ready') continue;
+    // A start stopped mid-upload left the dataset without content: fill that one in.
+    const dataset = existing ?? (await unwrap(demo.POST('/v1/datasets', { body: { name, format: 'text' } })));
     const content = readFileSync(path.join(ROOT, 'infra/demo/datasets', `${name}.jsonl`), 'utf8');
     const uploaded = await unwrap(
       demo.PUT('/v1/datasets/{dataset_id}/content', { params: { path: { dataset_id: dataset.id } }, body: content, headers: { 'content-type': 'application/x-ndjson' }, bodySerializer: (body) => body }),

@@ -2,6 +2,7 @@ import { useQuery } from '@tanstack/react-query';
 import { unwrap } from '@tessera/sdk';
 import type { ReactNode } from 'react';
 import { useApi, useOptionalSession, useSession } from './api.js';
+import { PageErrorBoundary } from './components/PageErrorBoundary.js';
 import { Link, useRoute } from './router.js';
 import { AccessPage } from './pages/AccessPage.js';
 import { AdaptersPage } from './pages/AdaptersPage.js';
@@ -43,7 +44,9 @@ function SignedIn() {
         ))}
         <WhoAmI />
       </nav>
-      <main className="content">{pageFor(route)}</main>
+      <main className="content">
+        <PageErrorBoundary resetKey={route.join('/')}>{pageFor(route)}</PageErrorBoundary>
+      </main>
     </div>
   );
 }

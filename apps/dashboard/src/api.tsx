@@ -1,5 +1,6 @@
-import { createTesseraClient, type TesseraApi } from '@tessera/sdk';
-import { createContext, useContext, useMemo, useState, type ReactNode } from 'react';
+import { useQueryClient } from '@tanstack/react-query';
+import { createTesseraClient, TesseraProblemError, type TesseraApi } from '@tessera/sdk';
+import { createContext, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 
 const KEY_STORAGE = 'tessera.apiKey';
 
@@ -20,22 +21,36 @@ interface ApiState {
 
 const ApiContext = createContext<ApiState | null>(null);
 
-/** Holds the API key for this browser tab (sessionStorage: closing the tab signs out). */
+/**
+ * Holds the API key for this browser tab (sessionStorage: closing the tab signs out). Signing
+ * in or out empties the query cache, so one key never sees what another key loaded; a 401 on
+ * any query (the key was revoked or expired) signs out.
+ */
 export function ApiProvider({ children, baseUrl = window.location.origin, fetch }: { children: ReactNode; baseUrl?: string; fetch?: typeof globalThis.fetch }) {
+  const queryClient = useQueryClient();
   const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY_STORAGE));
   const state = useMemo<ApiState>(() => {
     const signIn = (key: string) => {
+      queryClient.clear();
       sessionStorage.setItem(KEY_STORAGE, key);
       setApiKey(key);
     };
     const signOut = () => {
+      queryClient.clear();
       sessionStorage.removeItem(KEY_STORAGE);
       setApiKey(null);
     };
     const clientFor = (key: string) => createTesseraClient({ baseUrl, apiKey: key, ...(fetch ? { fetch } : {}) });
     const session = apiKey ? { api: clientFor(apiKey), apiKey, baseUrl, signOut } : null;
     return { session, clientFor, signIn };
-  }, [apiKey, baseUrl, fetch]);
+  }, [apiKey, baseUrl, fetch, queryClient]);
+  const signOut = state.session?.signOut;
+  useEffect(() => {
+    if (!signOut) return;
+    return queryClient.getQueryCache().subscribe((event) => {
+      if (event.type === 'updated' && event.action.type === 'error' && event.action.error instanceof TesseraProblemError && event.action.error.status === 401) signOut();
+    });
+  }, [queryClient, signOut]);
   return <ApiContext.Provider value={state}>{children}</ApiContext.Provider>;
 }
 

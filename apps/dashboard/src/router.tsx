@@ -11,7 +11,16 @@ export function useRoute(): string[] {
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
-  return path.split('/').filter(Boolean).map(decodeURIComponent);
+  return path.split('/').filter(Boolean).map(decodeSegment);
+}
+
+/** A hand-typed bad escape (#/datasets/%E0) stays as typed rather than throwing. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 export function navigate(to: string): void {

@@ -1,13 +1,13 @@
 import { useQuery } from '@tanstack/react-query';
+import { listAll, MAX_PAGE_SIZE } from '@tessera/sdk';
 import { useApi } from './api.js';
-import { listAll, PAGE_SIZE } from './list-all.js';
 
 /** The tenant's access groups, for pickers and for showing a group id by its name. */
 export function useGroups() {
   const api = useApi();
   return useQuery({
     queryKey: ['groups'],
-    queryFn: () => listAll((after) => api.GET('/v1/groups', { params: { query: { limit: PAGE_SIZE, after } } })),
+    queryFn: () => listAll((after) => api.GET('/v1/groups', { params: { query: { limit: MAX_PAGE_SIZE, after } } })),
     staleTime: 60_000,
   });
 }

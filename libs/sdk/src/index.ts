@@ -1,4 +1,6 @@
-export { createTesseraClient, paginate, unwrap } from './tessera-client.js';
+export { createTesseraClient, listAll, MAX_PAGE_SIZE, paginate, unwrap } from './tessera-client.js';
+export { serverSentEvents } from './server-sent-events.js';
+export type { ServerSentEvent } from './server-sent-events.js';
 export type { TesseraApi, TesseraClientOptions } from './tessera-client.js';
 export { TesseraProblemError } from './problem-error.js';
 export type { Problem } from './problem-error.js';

@@ -46,13 +46,16 @@ export async function unwrap<R extends { data?: unknown }>(call: Promise<R>): Pr
   return data as NonNullable<R['data']>;
 }
 
+/** The largest page a list call may ask for (`limit`), the API's MAX_PAGE_SIZE. */
+export const MAX_PAGE_SIZE = 100;
+
+type PageCall<Item> = (after: string | undefined) => Promise<{ data?: { data: Item[]; has_more: boolean } }>;
+
 /**
  * Every item of a cursor-paginated list, fetching pages as the loop goes:
  * `for await (const g of paginate((after) => api.GET('/v1/groups', { params: { query: { after } } })))`.
  */
-export async function* paginate<Item extends { id: string }>(
-  fetchPage: (after: string | undefined) => Promise<{ data?: { data: Item[]; has_more: boolean } }>,
-): AsyncGenerator<Item> {
+export async function* paginate<Item extends { id: string }>(fetchPage: PageCall<Item>): AsyncGenerator<Item> {
   let after: string | undefined;
   for (;;) {
     const page = await unwrap(fetchPage(after));
@@ -61,4 +64,11 @@ export async function* paginate<Item extends { id: string }>(
     if (!page.has_more || !last) return;
     after = last.id;
   }
+}
+
+/** Every item of a cursor-paginated list in one array; ask for `limit: MAX_PAGE_SIZE` to make the fewest calls. */
+export async function listAll<Item extends { id: string }>(fetchPage: PageCall<Item>): Promise<Item[]> {
+  const items: Item[] = [];
+  for await (const item of paginate(fetchPage)) items.push(item);
+  return items;
 }

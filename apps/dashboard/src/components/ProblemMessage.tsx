@@ -4,9 +4,10 @@ import { TesseraProblemError } from '@tessera/sdk';
 export function ProblemMessage({ error }: { error: unknown }) {
   if (!error) return null;
   if (!(error instanceof TesseraProblemError)) {
+    // fetch fails with a TypeError when no answer came at all; anything else happened here.
     return (
       <div role="alert" className="problem">
-        <strong>Could not reach the gateway.</strong> {error instanceof Error ? error.message : String(error)}
+        <strong>{error instanceof TypeError ? 'Could not reach the gateway.' : 'Something went wrong.'}</strong> {error instanceof Error ? error.message : String(error)}
       </div>
     );
   }

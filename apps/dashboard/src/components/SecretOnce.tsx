@@ -6,11 +6,17 @@ import './SecretOnce.css';
  * until the reader says it is stored, with a copy button; it is never fetched again.
  */
 export function SecretOnce({ label, secret, onDismiss }: { label: string; secret: string; onDismiss: () => void }) {
-  const [copied, setCopied] = useState(false);
+  const [copied, setCopied] = useState<'yes' | 'failed' | null>(null);
   async function copy() {
-    // No clipboard without a secure context (plain http on another host): the text stays selectable.
-    await navigator.clipboard?.writeText(secret);
-    setCopied(true);
+    // No clipboard without a secure context (plain http on another host), or when the browser
+    // refuses: the text stays there to select by hand.
+    try {
+      if (!navigator.clipboard) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(secret);
+      setCopied('yes');
+    } catch {
+      setCopied('failed');
+    }
   }
   return (
     <div className="secret-once" role="status" aria-label={label}>
@@ -19,9 +25,10 @@ export function SecretOnce({ label, secret, onDismiss }: { label: string; secret
       <div className="secret-once-value">
         <code data-testid="secret-value">{secret}</code>
         <button type="button" className="secondary" onClick={() => void copy()}>
-          {copied ? 'Copied' : 'Copy'}
+          {copied === 'yes' ? 'Copied' : 'Copy'}
         </button>
       </div>
+      {copied === 'failed' ? <span className="muted">The browser would not copy it: select the text and copy it by hand.</span> : null}
       <div>
         <button type="button" onClick={onDismiss}>
           I have stored it

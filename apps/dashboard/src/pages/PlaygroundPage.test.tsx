@@ -2,6 +2,7 @@ import { fireEvent, screen, waitFor, within } from '@testing-library/react';
 import { expect, test } from 'vitest';
 import { renderWithApi, type RecordedRequest } from '../testing/render-with-api.js';
 import { PlaygroundPage } from './PlaygroundPage.js';
+import { servedComposition } from './playground/completion-request.js';
 
 const model = (id: string, kind: 'base_model' | 'adapter' | 'composition') => ({ id, object: 'model', created: 0, owned_by: 'tenant', tessera: { kind, base_model: 'tessera-demo' } });
 const MODELS = { object: 'list', data: [model('tessera-demo', 'base_model'), model('recipes', 'adapter'), model('weather', 'adapter'), model('kitchen-gate', 'composition')] };
@@ -127,4 +128,11 @@ test('an error event in the stream is shown in words', async () => {
   fireEvent.change(screen.getByLabelText('Prompt'), { target: { value: 'mix' } });
   fireEvent.click(screen.getByRole('button', { name: 'Run' }));
   expect((await screen.findByRole('alert')).textContent).toContain('the inference worker failed');
+});
+
+test('a reused composition name is served at its newest version that is not archived', () => {
+  const version = (v: number, method: string, status: string) => ({ name: 'mix', version: v, method, status }) as never;
+  const served = servedComposition([version(1, 'linear', 'ready'), version(3, 'ties', 'archived'), version(2, 'learned_gate', 'ready')], 'mix');
+  expect(served).toMatchObject({ version: 2, method: 'learned_gate' });
+  expect(servedComposition([version(1, 'linear', 'archived')], 'mix')).toBeUndefined();
 });

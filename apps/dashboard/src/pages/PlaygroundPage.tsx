@@ -6,7 +6,7 @@ import { GateHeatmap } from '../components/GateHeatmap.js';
 import { Page } from '../components/Page.js';
 import { ProblemMessage } from '../components/ProblemMessage.js';
 import { useCompositions } from './compositions/use-compositions.js';
-import { completionRequest, DEFAULT_SETTINGS, MODE_LABELS, mixtureAdapters, modesFor, type ModelTarget, type PlaygroundSettings } from './playground/completion-request.js';
+import { completionRequest, DEFAULT_SETTINGS, servedComposition, MODE_LABELS, mixtureAdapters, modesFor, type ModelTarget, type PlaygroundSettings } from './playground/completion-request.js';
 import { RoutingControls } from './playground/RoutingControls.js';
 import { RoutingTrace } from './playground/RoutingTrace.js';
 import { useCompletionStream } from './playground/use-completion-stream.js';
@@ -30,7 +30,7 @@ export function PlaygroundPage() {
 
   const available = models.data?.data ?? [];
   const picked = available.find((m) => m.id === settings.model) ?? available[0];
-  const target: ModelTarget | undefined = picked && { kind: picked.tessera.kind, method: compositions.data?.find((c) => c.name === picked.id)?.method };
+  const target: ModelTarget | undefined = picked && { kind: picked.tessera.kind, method: servedComposition(compositions.data ?? [], picked.id)?.method };
   const modes = modesFor(target);
   const mode = modes.includes(settings.mode) ? settings.mode : modes[0]!;
   const candidates = available.filter((m) => m.tessera.kind === 'adapter' && m.tessera.base_model === picked?.tessera.base_model).map((m) => m.id);
@@ -124,3 +124,4 @@ export function PlaygroundPage() {
     </Page>
   );
 }
+

@@ -1,10 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { unwrap, type Schemas } from '@tessera/sdk';
+import { listAll, MAX_PAGE_SIZE, unwrap, type Schemas } from '@tessera/sdk';
 import { useState, type FormEvent } from 'react';
 import { useApi } from '../../api.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { formatDateTime } from '../../format.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { useApiKeys, usePrincipals } from './use-access-lists.js';
 
 /** A member is a principal (all its keys) or one API key; the select encodes which as `kind:id`. */
@@ -19,7 +18,7 @@ export function GroupMembers({ group }: { group: Schemas['AccessGroup'] }) {
   const queryClient = useQueryClient();
   const membersKey = ['groups', group.id, 'members'];
   const path = { params: { path: { group_id: group.id } } };
-  const members = useQuery({ queryKey: membersKey, queryFn: () => listAll((after) => api.GET('/v1/groups/{group_id}/members', { params: { path: { group_id: group.id }, query: { limit: PAGE_SIZE, after } } })) });
+  const members = useQuery({ queryKey: membersKey, queryFn: () => listAll((after) => api.GET('/v1/groups/{group_id}/members', { params: { path: { group_id: group.id }, query: { limit: MAX_PAGE_SIZE, after } } })) });
   const principals = usePrincipals();
   const keys = useApiKeys();
   const [choice, setChoice] = useState('');

@@ -1,20 +1,14 @@
-import { useQuery } from '@tanstack/react-query';
-import { useApi } from '../../api.js';
 import { Page } from '../../components/Page.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatDateTime } from '../../format.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { Link } from '../../router.js';
+import { useAdapters } from '../../use-adapters.js';
 import { useBaseModelName } from '../../use-base-models.js';
 import { useGroupName } from '../../use-groups.js';
 
 export function AdapterList() {
-  const api = useApi();
   const groupName = useGroupName();
-  const adapters = useQuery({
-    queryKey: ['adapters'],
-    queryFn: () => listAll((after) => api.GET('/v1/adapters', { params: { query: { limit: PAGE_SIZE, after } } })),
-  });
+  const adapters = useAdapters();
   const baseModelName = useBaseModelName();
   return (
     <Page title="Adapters" error={adapters.error} loading={adapters.isPending}>

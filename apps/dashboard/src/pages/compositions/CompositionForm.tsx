@@ -1,10 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { unwrap } from '@tessera/sdk';
 import { useState, type FormEvent } from 'react';
 import { useApi } from '../../api.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { navigate } from '../../router.js';
+import { useAdapters } from '../../use-adapters.js';
+import { useDatasets } from '../../use-datasets.js';
 import { useGroups } from '../../use-groups.js';
 import { compositionRequest, EMPTY_DRAFT, METHODS, USES_DENSITY, USES_SEED, USES_SIGN_METHOD, type CompositionDraft } from './composition-request.js';
 import { COMPOSITIONS_KEY } from './use-compositions.js';
@@ -17,18 +18,12 @@ export function CompositionForm() {
   const [draft, setDraft] = useState<CompositionDraft>(EMPTY_DRAFT);
   const change = (part: Partial<CompositionDraft>) => setDraft((previous) => ({ ...previous, ...part }));
 
-  const adapters = useQuery({
-    queryKey: ['adapters', 'all'],
-    queryFn: () => listAll((after) => api.GET('/v1/adapters', { params: { query: { limit: PAGE_SIZE, after } } })),
-    select: (all) => all.filter((a) => a.status === 'active' && a.latest_ready_version !== null),
-  });
+  const adapters = useAdapters();
+  const composable = adapters.data?.filter((a) => a.status === 'active' && a.latest_ready_version !== null);
   const learned = draft.method === 'learned_gate';
-  const datasets = useQuery({
-    queryKey: ['datasets', 'all'],
-    queryFn: () => listAll((after) => api.GET('/v1/datasets', { params: { query: { limit: PAGE_SIZE, after } } })),
-    select: (all) => all.filter((d) => d.status === 'ready'),
-    enabled: learned,
-  });
+  // Only a learned gate trains on a dataset.
+  const datasets = useDatasets({ enabled: learned });
+  const readyDatasets = datasets.data?.filter((d) => d.status === 'ready');
   const groups = useGroups();
 
   const create = useMutation({
@@ -70,8 +65,8 @@ export function CompositionForm() {
       <fieldset>
         <legend>Members</legend>
         <ProblemMessage error={adapters.error} />
-        {adapters.data?.length === 0 ? <span className="muted">No adapter has a ready version yet.</span> : null}
-        {adapters.data?.map((adapter) => {
+        {composable?.length === 0 ? <span className="muted">No adapter has a ready version yet.</span> : null}
+        {composable?.map((adapter) => {
           const member = chosen(adapter.name);
           return (
             <div className="member" key={adapter.id}>
@@ -112,7 +107,7 @@ export function CompositionForm() {
             Training dataset
             <select value={draft.datasetId} onChange={(e) => change({ datasetId: e.target.value })} required>
               <option value="">Choose a ready dataset…</option>
-              {datasets.data?.map((dataset) => (
+              {readyDatasets?.map((dataset) => (
                 <option key={dataset.id} value={dataset.id}>
                   {dataset.name} ({dataset.record_count} records)
                 </option>

@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
+import { listAll, MAX_PAGE_SIZE } from '@tessera/sdk';
 import { useApi } from '../../api.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 
 export const COMPOSITIONS_KEY = ['compositions'];
 
@@ -9,7 +9,7 @@ export function useCompositions({ enabled = true }: { enabled?: boolean } = {}) 
   const api = useApi();
   return useQuery({
     queryKey: COMPOSITIONS_KEY,
-    queryFn: () => listAll((after) => api.GET('/v1/compositions', { params: { query: { limit: PAGE_SIZE, after } } })),
+    queryFn: () => listAll((after) => api.GET('/v1/compositions', { params: { query: { limit: MAX_PAGE_SIZE, after } } })),
     enabled,
     refetchInterval: (query) => (query.state.data?.some((c) => c.status === 'queued' || c.status === 'building') ? 2000 : false),
   });

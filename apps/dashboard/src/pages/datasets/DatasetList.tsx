@@ -1,18 +1,12 @@
-import { useQuery } from '@tanstack/react-query';
-import { useApi } from '../../api.js';
 import { Page } from '../../components/Page.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatBytes, formatDateTime, formatNumber } from '../../format.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { Link } from '../../router.js';
+import { useDatasets } from '../../use-datasets.js';
 import { CreateDatasetForm } from './CreateDatasetForm.js';
 
 export function DatasetList() {
-  const api = useApi();
-  const datasets = useQuery({
-    queryKey: ['datasets'],
-    queryFn: () => listAll((after) => api.GET('/v1/datasets', { params: { query: { limit: PAGE_SIZE, after } } })),
-  });
+  const datasets = useDatasets();
   return (
     <Page title="Datasets" error={datasets.error}>
       <CreateDatasetForm />

@@ -1,11 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { unwrap, type Schemas } from '@tessera/sdk';
+import { listAll, MAX_PAGE_SIZE, unwrap, type Schemas } from '@tessera/sdk';
 import { useState } from 'react';
 import { useApi } from '../../api.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatNumber } from '../../format.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { navigate } from '../../router.js';
 import { useGroupName } from '../../use-groups.js';
 
@@ -18,7 +17,7 @@ export function DocumentsTable({ datasetId }: { datasetId: string }) {
   const [confirming, setConfirming] = useState<string | null>(null);
   const documents = useQuery({
     queryKey: ['datasets', datasetId, 'documents'],
-    queryFn: () => listAll((after) => api.GET('/v1/datasets/{dataset_id}/documents', { params: { path: { dataset_id: datasetId }, query: { limit: PAGE_SIZE, after } } })),
+    queryFn: () => listAll((after) => api.GET('/v1/datasets/{dataset_id}/documents', { params: { path: { dataset_id: datasetId }, query: { limit: MAX_PAGE_SIZE, after } } })),
     // By the uploader's names, numbers in order (recipe-2 before recipe-10).
     select: (list) => [...list].sort((a, b) => a.document_id.localeCompare(b.document_id, undefined, { numeric: true })),
   });

@@ -36,7 +36,11 @@ export function uploadDatasetContent({
     xhr.upload.onprogress = (event) => onProgress({ loaded: event.loaded, total: event.lengthComputable ? event.total : file.size });
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
-        resolve(JSON.parse(xhr.responseText) as Schemas['Dataset']);
+        try {
+          resolve(JSON.parse(xhr.responseText) as Schemas['Dataset']);
+        } catch {
+          reject(new Error(`the gateway answered ${xhr.status} with a body that is not JSON`));
+        }
         return;
       }
       const headers = new Headers();

@@ -6,7 +6,7 @@ import { CreateFineTuneForm } from './CreateFineTuneForm.js';
 
 const at = '2025-01-01T00:00:00Z';
 
-test('the form starts a fine-tune with the chosen model, dataset and hyperparameters, sets the access group, and opens the job', async () => {
+test('the form starts a fine-tune with the chosen model, dataset and hyperparameters, with the access group, and opens the job', async () => {
   const { requests } = renderWithApi(<CreateFineTuneForm />, {
     'GET /v1/base-models': { data: [{ id: 'bm_demo', name: 'tessera-demo', architecture: 'gpt2', status: 'ready' }], has_more: false },
     'GET /v1/datasets': {
@@ -19,7 +19,6 @@ test('the form starts a fine-tune with the chosen model, dataset and hyperparame
     },
     'GET /v1/groups': { data: [{ id: 'grp_1', name: 'research', description: null, created_at: at, updated_at: at }], has_more: false },
     'POST /v1/fine-tunes': () => json({ id: 'job_7', adapter_id: 'ad_7', status: 'queued' }, 201),
-    'PATCH /v1/adapters/ad_7': { id: 'ad_7', access_group_id: 'grp_1' },
   });
 
   await waitFor(() => expect((screen.getByLabelText('Dataset') as HTMLSelectElement).value).toBe('ds_3'));
@@ -39,6 +38,7 @@ test('the form starts a fine-tune with the chosen model, dataset and hyperparame
     adapter_name: 'recipes',
     hyperparameters: { epochs: 3, learning_rate: 0.002, rank: 8, alpha: 16, batch_size: 8, max_sequence_length: 128, seed: 0 },
     validation_split: 0.1,
+    access_group_id: 'grp_1',
   });
-  expect(JSON.parse(requests.find((r) => r.method === 'PATCH')!.body)).toEqual({ access_group_id: 'grp_1' });
+  expect(requests.filter((r) => r.method === 'PATCH'), 'the group goes with the job, not in a second call').toEqual([]);
 });

@@ -1,11 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { unwrap, type Schemas } from '@tessera/sdk';
 import { useState, type FormEvent } from 'react';
 import { useApi } from '../../api.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { navigate } from '../../router.js';
 import { useBaseModels } from '../../use-base-models.js';
+import { useDatasets } from '../../use-datasets.js';
 import { useGroups } from '../../use-groups.js';
 
 /** The form's hyperparameter fields, prefilled with the contract's defaults (HYPERPARAMETER_DEFAULTS). */
@@ -27,10 +27,7 @@ export function CreateFineTuneForm() {
   const api = useApi();
   const queryClient = useQueryClient();
   const baseModels = useBaseModels();
-  const datasets = useQuery({
-    queryKey: ['datasets'],
-    queryFn: () => listAll((after) => api.GET('/v1/datasets', { params: { query: { limit: PAGE_SIZE, after } } })),
-  });
+  const datasets = useDatasets();
   const groups = useGroups();
   const readyModels = baseModels.data?.data.filter((model) => model.status === 'ready') ?? [];
   const readyDatasets = datasets.data?.filter((dataset) => dataset.status === 'ready') ?? [];
@@ -60,14 +57,10 @@ export function CreateFineTuneForm() {
         validation_split: Number(validationSplit),
         ...(partitioned ? { partition_by: 'access_group' as const } : {}),
         ...(partitioned && maxDocumentsPerPartition ? { max_documents_per_partition: Number(maxDocumentsPerPartition) } : {}),
+        // A partitioned fine-tune gives each partition's adapter its documents' group instead.
+        ...(!partitioned && accessGroupId ? { access_group_id: accessGroupId } : {}),
       };
-      const job = await unwrap(api.POST('/v1/fine-tunes', { body: request }));
-      // A fine-tune names no access group: who may use the adapter is the adapter's setting.
-      // (A partitioned fine-tune gives each partition's adapter its own group already.)
-      if (accessGroupId && !partitioned && job.adapter_id) {
-        await unwrap(api.PATCH('/v1/adapters/{adapter_id}', { params: { path: { adapter_id: job.adapter_id } }, body: { access_group_id: accessGroupId } }));
-      }
-      return job;
+      return unwrap(api.POST('/v1/fine-tunes', { body: request }));
     },
     onSuccess: async (job) => {
       await queryClient.invalidateQueries({ queryKey: ['fine-tunes'] });

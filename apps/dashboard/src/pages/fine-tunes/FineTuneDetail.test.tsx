@@ -88,3 +88,16 @@ test('a finished fine-tune offers no Cancel, shows 100% and its metrics, and lin
   await waitFor(() => expect(screen.getByTestId('loss-chart').querySelector('path[data-series="base model validation loss"]')?.getAttribute('stroke-dasharray')).toBe('5 4'));
   await waitFor(() => expect(within(screen.getByTestId('events-log')).getByText(/succeeded/)).toBeTruthy());
 });
+
+test('an event that is not JSON is skipped and reported once, not retried', async () => {
+  const message = (id: string, type: string, data: string) => `id: ${id}\nevent: ${type}\ndata: ${data}\n\n`;
+  const body = [message('jev_1', 'status', JSON.stringify(running[0])), message('jev_2', 'metric', '{"step": 1, cut'), message('jev_3', 'metric', JSON.stringify(metric(2, 3.0))), 'event: end\ndata: {"status":"succeeded"}\n\n'].join('');
+  const { requests } = renderWithApi(<FineTuneDetail jobId="job_1" />, {
+    'GET /v1/fine-tunes/job_1': job('succeeded', 1),
+    'GET /v1/fine-tunes/job_1/events': () => new Response(body, { headers: { 'content-type': 'text/event-stream' } }),
+  });
+  expect((await screen.findByRole('alert')).textContent).toContain('(jev_2) was not JSON');
+  expect(within(screen.getByTestId('events-log')).getByText(/attempt 1/)).toBeTruthy();
+  expect(screen.getByTestId('loss-chart').querySelectorAll('path.series')).toHaveLength(1);
+  expect(requests.filter((r) => r.path === '/v1/fine-tunes/job_1/events')).toHaveLength(1);
+});

@@ -1,32 +1,24 @@
-import { useQuery } from '@tanstack/react-query';
-import { useApi } from '../../api.js';
 import { Page } from '../../components/Page.js';
 import { ProgressBar } from '../../components/ProgressBar.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatDateTime } from '../../format.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { Link } from '../../router.js';
+import { useAdapterNames } from '../../use-adapter-names.js';
+import { useFineTunes } from '../../use-fine-tunes.js';
 import { CreateFineTuneForm } from './CreateFineTuneForm.js';
 import { isActive } from './job-status.js';
-import { useAdapterNames } from '../../use-adapter-names.js';
 import './fine-tunes.css';
 
 export function FineTuneList() {
-  const api = useApi();
   const adapterName = useAdapterNames();
-  const jobs = useQuery({
-    queryKey: ['fine-tunes'],
-    queryFn: () => listAll((after) => api.GET('/v1/fine-tunes', { params: { query: { limit: PAGE_SIZE, after } } })),
-    // Newest first, and followed while any is still moving.
-    select: (list) => [...list].sort((a, b) => b.created_at.localeCompare(a.created_at)),
-    refetchInterval: (query) => (query.state.data?.some((job) => isActive(job.status)) ? 3000 : false),
-  });
+  const jobs = useFineTunes();
+  const newestFirst = jobs.data?.toSorted((a, b) => b.created_at.localeCompare(a.created_at));
   return (
     <Page title="Fine-tunes" error={jobs.error}>
       <CreateFineTuneForm />
       {jobs.isPending ? (
         <p className="muted">Loading…</p>
-      ) : jobs.data?.length === 0 ? (
+      ) : newestFirst?.length === 0 ? (
         <p className="muted">No fine-tunes yet.</p>
       ) : (
         <table aria-label="Fine-tunes">
@@ -40,7 +32,7 @@ export function FineTuneList() {
             </tr>
           </thead>
           <tbody>
-            {jobs.data?.map((job) => (
+            {newestFirst?.map((job) => (
               <tr key={job.id}>
                 <td>
                   <Link to={`/fine-tunes/${job.id}`}>{job.id}</Link>

@@ -14,7 +14,7 @@ const usage = {
     { adapter_id: null, adapter_name: null, requests: 10, prompt_tokens: 100, completion_tokens: 50 },
   ],
 };
-const queues = { object: 'queues', data: [{ name: 'train', waiting: 3, active: 1, delayed: 0, failed: 2 }, { name: 'compose', waiting: 0, active: 0, delayed: 0, failed: 0 }], jobs: { queued: 1, running: 1 } };
+const queues = { object: 'queues', data: [{ name: 'train', waiting: 3, active: 1, delayed: 0 }, { name: 'compose', waiting: 0, active: 0, delayed: 0 }], jobs: { queued: 1, running: 1 } };
 const fineTune = (id: string, status: Schemas['JobStatus'], progress: number) => ({ id, status, progress, created_at: '2025-01-01T00:00:00Z' });
 
 function renderOverview() {
@@ -56,5 +56,5 @@ test('running jobs show their progress, and the queues their depth', async () =>
   ]);
   await waitFor(() => expect(screen.getByTestId('tenant-jobs').textContent).toBe('Your jobs: 1 queued, 1 running.'));
   const train = within(screen.getByTestId('queues-table')).getByText('train').closest('tr')!;
-  expect([...train.querySelectorAll('td')].map((cell) => cell.textContent)).toEqual(['train', '3', '1', '0', '2']);
+  expect([...train.querySelectorAll('td')].map((cell) => cell.textContent)).toEqual(['train', '3', '1', '0']);
 });

@@ -25,7 +25,6 @@ export function QueueDepth() {
                 <th scope="col">Waiting</th>
                 <th scope="col">Active</th>
                 <th scope="col">Delayed</th>
-                <th scope="col">Failed</th>
               </tr>
             </thead>
             <tbody>
@@ -35,7 +34,6 @@ export function QueueDepth() {
                   <td>{formatNumber(queue.waiting)}</td>
                   <td>{formatNumber(queue.active)}</td>
                   <td>{formatNumber(queue.delayed)}</td>
-                  <td>{formatNumber(queue.failed)}</td>
                 </tr>
               ))}
             </tbody>

@@ -111,3 +111,8 @@ export function completionRequest(settings: PlaygroundSettings, mode: RoutingMod
     ...(routing ? { routing } : {}),
   };
 }
+
+/** The version of a composition name that the gateway serves: its newest one not archived. */
+export function servedComposition(compositions: Schemas['Composition'][], name: string): Schemas['Composition'] | undefined {
+  return compositions.filter((c) => c.name === name && c.status !== 'archived').reduce<Schemas['Composition'] | undefined>((newest, c) => (!newest || c.version > newest.version ? c : newest), undefined);
+}

@@ -1,15 +1,4 @@
-import type { Schemas, TesseraApi } from '@tessera/sdk';
-import { readSseData } from './read-sse.js';
-
-/**
- * Token counts of a completion. Written out rather than `Schemas['Usage']`: that name in the
- * OpenAPI document now also names the tenant usage report, so it cannot be trusted here.
- */
-export interface TokenUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-}
+import { serverSentEvents, type Schemas, type TesseraApi } from '@tessera/sdk';
 
 /** One event of `POST /v1/completions` with `stream: true`: OpenAI's chunk plus Tessera's trace. */
 export interface CompletionChunk {
@@ -17,7 +6,7 @@ export interface CompletionChunk {
   /** On the first chunk (the adapters chosen) and the last (with per-token gates when asked). */
   routing?: Schemas['RoutingTrace'];
   /** The chunk after the last, with `stream_options.include_usage`. */
-  usage?: TokenUsage;
+  usage?: Schemas['Usage'];
   /** A failure after the stream began: headers were out, so it travels as an event. */
   error?: { message: string; type: string };
 }
@@ -38,8 +27,10 @@ export async function* streamCompletion(api: TesseraApi, request: Schemas['Compl
     ...(signal ? { signal } : {}),
   });
   if (!data) throw new Error('the completion stream had no body');
-  for await (const payload of readSseData(data)) {
-    const chunk = JSON.parse(payload) as CompletionChunk;
+  for await (const event of serverSentEvents(data, signal)) {
+    // OpenAI's end marker: the last event, not JSON.
+    if (event.data === '[DONE]') return;
+    const chunk = JSON.parse(event.data) as CompletionChunk;
     if (chunk.error) throw new CompletionStreamError(chunk.error.type, chunk.error.message);
     yield chunk;
   }

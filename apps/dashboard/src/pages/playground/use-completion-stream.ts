@@ -1,12 +1,12 @@
 import type { Schemas } from '@tessera/sdk';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useApi } from '../../api.js';
-import { streamCompletion, type CompletionChunk, type TokenUsage } from './stream-completion.js';
+import { streamCompletion, type CompletionChunk } from './stream-completion.js';
 
 export interface CompletionRun {
   text: string;
   routing: Schemas['RoutingTrace'] | null;
-  usage: TokenUsage | null;
+  usage: Schemas['Usage'] | null;
   finishReason: 'stop' | 'length' | null;
   running: boolean;
   error: unknown;

@@ -1,15 +1,15 @@
 import { useQuery } from '@tanstack/react-query';
+import { listAll, MAX_PAGE_SIZE } from '@tessera/sdk';
 import { useApi } from '../../api.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatDateTime } from '../../format.js';
-import { listAll, PAGE_SIZE } from '../../list-all.js';
 import { Link } from '../../router.js';
 
 /** Every endpoint, with what it subscribes to and whether deliveries go out. */
 export function WebhookList() {
   const api = useApi();
-  const endpoints = useQuery({ queryKey: ['webhooks'], queryFn: () => listAll((after) => api.GET('/v1/webhooks', { params: { query: { limit: PAGE_SIZE, after } } })) });
+  const endpoints = useQuery({ queryKey: ['webhooks'], queryFn: () => listAll((after) => api.GET('/v1/webhooks', { params: { query: { limit: MAX_PAGE_SIZE, after } } })) });
   if (endpoints.isPending) return <p className="muted">Loading…</p>;
   if (endpoints.error) return <ProblemMessage error={endpoints.error} />;
   if (endpoints.data.length === 0) return <p className="muted">No webhook endpoints yet.</p>;

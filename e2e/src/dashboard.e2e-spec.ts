@@ -180,6 +180,11 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     assert.notEqual(await proof.getByTestId('looks-unseen').getAttribute('data-looks-unseen'), 'null', 'with a baseline the proof is judged');
     await screenshot(page, '06-deletion-proof');
 
+    // The overview counts the playground's requests under their adapters.
+    await nav('Overview').click();
+    await page.getByTestId('usage-chart').locator('g.bar-row[data-label="recipes"]').waitFor();
+    await screenshot(page, '07-overview-usage');
+
     assert.deepEqual(consoleErrors, [], 'no script errors in the page');
     assert.deepEqual(failedRequests, ['401 GET /v1/me'], "the wrong key's sign-in is the one request that fails");
   });

@@ -73,7 +73,7 @@ Tessera is running.
   platform key   in .data/platform-admin-key (creates tenants: POST /v1/tenants)
 
 Try:  curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/v1/datasets
-      npm run demo   (fine-tunes, routes, deletes with a proof: the whole story in infra/scripts/demo.mjs)
+      ${url === 'http://127.0.0.1:8080' ? '' : `TESSERA_URL=${url} `}npm run demo   (fine-tunes, routes, deletes with a proof: the whole story in infra/scripts/demo.mjs)
 Stop with Ctrl-C.`);
 
 for (const signal of ['SIGINT', 'SIGTERM']) {

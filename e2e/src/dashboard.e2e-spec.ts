@@ -57,6 +57,8 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on('pageerror', (error) => consoleErrors.push(error.message));
+    // Failed requests are counted below by URL; every other console error (a CSP refusal, say) counts here.
+    page.on('console', (message) => message.type() === 'error' && !message.text().startsWith('Failed to load resource') && consoleErrors.push(message.text()));
     page.on('response', (response) => response.status() >= 400 && failedRequests.push(`${response.status()} ${response.request().method()} ${new URL(response.url()).pathname}`));
   });
 

@@ -59,6 +59,16 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
 }
 
 /**
+ * The dashboard holds an API key in the page: only its own scripts may run, it talks only to
+ * this origin, and no other site may frame it. React's style={…} attributes need inline styles.
+ */
+const DASHBOARD_HEADERS = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/**
  * The dashboard's files at / (index.html and its hashed assets). Only the files there at start
  * get routes (no wildcard), so every other path still reaches the API's 404 problem; the
  * dashboard routes by URL hash and needs no fallback.
@@ -66,7 +76,17 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
 async function serveDashboard(app: NestFastifyApplication, dir: string): Promise<void> {
   const root = path.resolve(dir);
   if (!existsSync(path.join(root, 'index.html'))) throw new Error(`DASHBOARD_DIR ${root} has no index.html: build the dashboard first (npm run build)`);
-  await app.register(fastifyStatic, { root, prefix: '/', wildcard: false, index: ['index.html'], cacheControl: false, setHeaders: (reply, file) => void reply.header('cache-control', isHashedAsset(root, file) ? 'public, max-age=31536000, immutable' : 'no-cache') });
+  await app.register(fastifyStatic, {
+    root,
+    prefix: '/',
+    wildcard: false,
+    index: ['index.html'],
+    cacheControl: false,
+    setHeaders: (reply, file) => {
+      for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) void reply.header(name, value);
+      void reply.header('cache-control', isHashedAsset(root, file) ? 'public, max-age=31536000, immutable' : 'no-cache');
+    },
+  });
 }
 
 /** Vite names what it writes under assets/ by content hash: those never change; index.html does. */

@@ -100,6 +100,8 @@ describe('usage, queue depth and the served dashboard', () => {
     assert.match(index.headers.get('content-type') ?? '', /text\/html/);
     assert.match(index.body, /<title>Tessera<\/title>/);
     assert.equal(index.headers.get('cache-control'), 'no-cache');
+    assert.match(index.headers.get('content-security-policy') ?? '', /script-src 'self';.*frame-ancestors 'none'/, 'only its own scripts, never framed');
+    assert.equal(index.headers.get('x-content-type-options'), 'nosniff');
     const asset = await call<string>(gateway, 'GET', '/assets/app-1.js');
     assert.equal(asset.status, 200);
     assert.match(asset.headers.get('cache-control') ?? '', /immutable/);

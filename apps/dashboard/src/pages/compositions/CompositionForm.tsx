@@ -2,11 +2,11 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { unwrap } from '@tessera/sdk';
 import { useState, type FormEvent } from 'react';
 import { useApi } from '../../api.js';
+import { AccessGroupSelect } from '../../components/AccessGroupSelect.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { navigate } from '../../router.js';
 import { useAdapters } from '../../use-adapters.js';
 import { useDatasets } from '../../use-datasets.js';
-import { useGroups } from '../../use-groups.js';
 import { compositionRequest, EMPTY_DRAFT, METHODS, USES_DENSITY, USES_SEED, USES_SIGN_METHOD, type CompositionDraft } from './composition-request.js';
 import { COMPOSITIONS_KEY } from './use-compositions.js';
 import './compositions.css';
@@ -24,7 +24,6 @@ export function CompositionForm() {
   // Only a learned gate trains on a dataset.
   const datasets = useDatasets({ enabled: learned });
   const readyDatasets = datasets.data?.filter((d) => d.status === 'ready');
-  const groups = useGroups();
 
   const create = useMutation({
     mutationFn: () => unwrap(api.POST('/v1/compositions', { body: compositionRequest(draft) })),
@@ -132,17 +131,7 @@ export function CompositionForm() {
           <input type="number" min={0} step={1} value={draft.seed} onChange={(e) => change({ seed: e.target.value })} />
         </label>
       ) : null}
-      <label>
-        Access group
-        <select value={draft.accessGroupId} onChange={(e) => change({ accessGroupId: e.target.value })}>
-          <option value="">Whole tenant</option>
-          {groups.data?.map((group) => (
-            <option key={group.id} value={group.id}>
-              {group.name}
-            </option>
-          ))}
-        </select>
-      </label>
+      <AccessGroupSelect value={draft.accessGroupId} onChange={(accessGroupId) => change({ accessGroupId })} />
       <ProblemMessage error={create.error} />
       <div>
         <button type="submit" disabled={create.isPending || !enoughMembers || draft.name.trim() === ''}>

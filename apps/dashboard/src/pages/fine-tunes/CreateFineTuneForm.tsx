@@ -2,11 +2,11 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { unwrap, type Schemas } from '@tessera/sdk';
 import { useState, type FormEvent } from 'react';
 import { useApi } from '../../api.js';
+import { AccessGroupSelect } from '../../components/AccessGroupSelect.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { navigate } from '../../router.js';
 import { useBaseModels } from '../../use-base-models.js';
 import { useDatasets } from '../../use-datasets.js';
-import { useGroups } from '../../use-groups.js';
 
 /** The form's hyperparameter fields, prefilled with the contract's defaults (HYPERPARAMETER_DEFAULTS). */
 const HYPERPARAMETERS = [
@@ -28,7 +28,6 @@ export function CreateFineTuneForm() {
   const queryClient = useQueryClient();
   const baseModels = useBaseModels();
   const datasets = useDatasets();
-  const groups = useGroups();
   const readyModels = baseModels.data?.data.filter((model) => model.status === 'ready') ?? [];
   const readyDatasets = datasets.data?.filter((dataset) => dataset.status === 'ready') ?? [];
 
@@ -125,17 +124,7 @@ export function CreateFineTuneForm() {
           <input type="number" min="1" step="1" value={maxDocumentsPerPartition} onChange={(e) => setMaxDocumentsPerPartition(e.target.value)} />
         </label>
       ) : (
-        <label>
-          Access group
-          <select value={accessGroupId} onChange={(e) => setAccessGroupId(e.target.value)}>
-            <option value="">Whole tenant</option>
-            {groups.data?.map((group) => (
-              <option key={group.id} value={group.id}>
-                {group.name}
-              </option>
-            ))}
-          </select>
-        </label>
+        <AccessGroupSelect value={accessGroupId} onChange={setAccessGroupId} />
       )}
       <div>
         <button type="submit" disabled={start.isPending || !chosenModel || !chosenDataset || adapterName.trim() === ''}>

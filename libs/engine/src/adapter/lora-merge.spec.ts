@@ -46,6 +46,30 @@ describe('weight-space merges (PEFT add_weighted_adapter)', () => {
     }
   });
 
+  it('a negative weight negates the adapter: sign(w·s)·√|w·s| on A, √|w·s| on B, so its ΔW enters subtracted', () => {
+    const first = randomAdapter(3, 2, 8);
+    const second = randomAdapter(4, 2, 2);
+    const merged = mergeAdapters([first, second], [0.6, -0.3], 'linear');
+    const [c1, c2] = [Math.sqrt(0.6 * 4), Math.sqrt(0.3 * 1)];
+    for (const key of first.factors.keys()) {
+      const f1 = first.factors.get(key)!;
+      const f2 = second.factors.get(key)!;
+      assert.ok(maxAbsDiff(merged.factors.get(key)!.a, f1.a.map((x, i) => c1 * x - c2 * f2.a[i]!)) < 1e-6);
+      assert.ok(maxAbsDiff(merged.factors.get(key)!.b, f1.b.map((x, i) => c1 * x + c2 * f2.b[i]!)) < 1e-6);
+    }
+    // Negating one adapter alone negates its ΔW exactly.
+    const negated = mergeAdapters([first], [-1], 'linear');
+    for (const key of first.factors.keys()) assert.ok(maxAbsDiff(deltaWeight(negated, key), scaled(deltaWeight(first, key), -1)) < 1e-5);
+  });
+
+  it('one adapter alone is a linear merge whatever the method, as in PEFT', () => {
+    const only = randomAdapter(9, 2, 4);
+    for (const method of ['ties', 'dare_linear', 'dare_ties'] as const) {
+      const merged = mergeAdapters([only], [0.5], method, { density: 0.2, seed: 4 });
+      for (const key of only.factors.keys()) assert.ok(maxAbsDiff(deltaWeight(merged, key), scaled(deltaWeight(only, key), 0.5)) < 1e-5, method);
+    }
+  });
+
   it('ties: trims each tensor to its largest entries, elects a sign per entry, and averages the agreeing weighted entries (worked by hand)', () => {
     // Rank 1, α = 1 (scale 1), weights 1 and 4: √ weights 1 and 2. dIn = dOut = 4.
     const adapter = (a: number[], b: number[]): LoraAdapter => ({ rank: 1, alpha: 1, targetModules: ['attn.c_attn'], factors: new Map([['h.0.attn.c_attn', { a: Float32Array.from(a), b: Float32Array.from(b) }]]) });
@@ -71,6 +95,10 @@ describe('weight-space merges (PEFT add_weighted_adapter)', () => {
     const bytes = (m: LoraAdapter) => Buffer.concat([...m.factors.values()].flatMap((f) => [Buffer.from(f.a.buffer), Buffer.from(f.b.buffer)]));
     assert.ok(bytes(a).equals(bytes(b)));
     assert.ok(!bytes(a).equals(bytes(c)));
+    // A projection's masks do not depend on which other projections the adapters have.
+    const [x, y] = [randomAdapter(5, 3, 6, ['h.0.attn.c_attn']), randomAdapter(6, 3, 3, ['h.0.attn.c_attn'])];
+    const fewer = mergeAdapters([x, y], weights, 'dare_linear', { density: 0.5, seed: 1 });
+    assert.ok(Buffer.from(fewer.factors.get('h.0.attn.c_attn')!.a.buffer).equals(Buffer.from(a.factors.get('h.0.attn.c_attn')!.a.buffer)));
   });
 
   it('dare_ties drops about 1 − density of the entries before the sign election and rescales the rest by 1/density', () => {
@@ -78,9 +106,11 @@ describe('weight-space merges (PEFT add_weighted_adapter)', () => {
       const random = seededRandom(seed);
       return { rank: 1, alpha: 1, targetModules: ['attn.c_attn'], factors: new Map([['h.0.attn.c_attn', { a: Float32Array.from({ length: 4000 }, () => 1 + random()), b: new Float32Array(1).fill(1) }]]) };
     };
-    // One adapter, all entries positive: every survivor is x/density, every dropped entry 0.
+    // All entries positive, against an adapter of zeros (it never agrees with a sign): every
+    // survivor is x/density, every dropped entry 0.
     const source = big(7);
-    const merged = mergeAdapters([source], [1], 'dare_ties', { density: 0.3, seed: 3 });
+    const zeros: LoraAdapter = { ...source, factors: new Map([['h.0.attn.c_attn', { a: new Float32Array(4000), b: new Float32Array(1) }]]) };
+    const merged = mergeAdapters([source, zeros], [1, 1], 'dare_ties', { density: 0.3, seed: 3 });
     const a = merged.factors.get('h.0.attn.c_attn')!.a;
     const survivors = a.filter((x) => x !== 0).length;
     assert.ok(Math.abs(survivors / a.length - 0.3) < 0.03, `kept ${survivors / a.length}`);
@@ -94,7 +124,8 @@ describe('weight-space merges (PEFT add_weighted_adapter)', () => {
     assert.match(mergeProblems([r2], [1, 2], 'cat').join(), /2 weights for 1 adapters/);
     assert.match(mergeProblems([r2], [1], 'ties', { density: 0 }).join(), /density 0 is outside/);
     assert.match(mergeProblems([r2], [1], 'dare_linear', { density: 1.5 }).join(), /density 1.5 is outside/);
-    assert.match(mergeProblems([r2], [-1], 'linear').join(), /weights must be ≥ 0/);
+    assert.deepEqual(mergeProblems([r2], [-1], 'linear'), [], 'negative weights negate');
+    assert.match(mergeProblems([r2], [Number.NaN], 'linear').join(), /weight 0 is not a finite number/);
     assert.throws(() => mergeAdapters([], [], 'cat'), /at least one adapter/);
   });
 });

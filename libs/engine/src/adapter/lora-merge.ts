@@ -5,17 +5,19 @@ import type { LoraAdapter, LoraFactors } from './lora-adapter.js';
  * Weight-space merges of LoRA adapters into one adapter, as PEFT's `add_weighted_adapter`
  * defines them (non-SVD): `cat` stacks the factors along the rank (ΔW = Σ wᵢ·ΔWᵢ exactly);
  * `linear`, `ties`, `dare_linear` and `dare_ties` combine the A's and the B's separately
- * with per-adapter weights √(wᵢ·sᵢ), sᵢ = αᵢ/rᵢ (so one adapter at weight 1 is itself), by
+ * with per-adapter weights √|wᵢ·sᵢ|, sᵢ = αᵢ/rᵢ (so one adapter at weight 1 is itself), by
  * task arithmetic, TIES (trim to the top `density` by magnitude, elect a sign, mean of the
- * agreeing) or DARE (drop at random, keep `density`, rescale by 1/density). The result has
- * α = r: its own scaling is 1.
+ * agreeing) or DARE (drop at random, keep `density`, rescale by 1/density). A negative
+ * weight negates the adapter's A (as current PEFT does), so its ΔW enters with its sign. As
+ * in PEFT, one adapter alone is always a linear merge. The result has α = r: its own
+ * scaling is 1.
  */
 export type MergeMethod = 'linear' | 'cat' | 'ties' | 'dare_linear' | 'dare_ties';
 
 export interface MergeOptions {
   /** ties, dare: the share of each tensor's entries kept (default 0.5). */
   density?: number;
-  /** dare: the drop masks' seed (default 0). */
+  /** dare: the drop masks' seed (default 0); each projection's A and B of each adapter draw their own stream. */
   seed?: number;
   /** ties, dare_ties: elect each entry's sign by the sum of values (total) or of signs (frequency). */
   majoritySignMethod?: 'total' | 'frequency';
@@ -28,7 +30,6 @@ export function mergeProblems(adapters: readonly LoraAdapter[], weights: readonl
   if (weights.length !== adapters.length) problems.push(`${weights.length} weights for ${adapters.length} adapters`);
   weights.forEach((w, i) => {
     if (!Number.isFinite(w)) problems.push(`weight ${i} is not a finite number`);
-    else if (method !== 'cat' && w < 0) problems.push(`weight ${i} is ${w}: ${method} takes √(weight·α/r), so weights must be ≥ 0 (cat takes negative ones)`);
   });
   const density = options.density ?? 0.5;
   if (method !== 'linear' && method !== 'cat' && !(density > 0 && density <= 1)) problems.push(`density ${density} is outside (0, 1]`);
@@ -46,23 +47,27 @@ export function mergeProblems(adapters: readonly LoraAdapter[], weights: readonl
   return problems;
 }
 
-export function mergeAdapters(adapters: readonly LoraAdapter[], weights: readonly number[], method: MergeMethod, options: MergeOptions = {}): LoraAdapter {
-  const problems = mergeProblems(adapters, weights, method, options);
+export function mergeAdapters(adapters: readonly LoraAdapter[], weights: readonly number[], requested: MergeMethod, options: MergeOptions = {}): LoraAdapter {
+  const problems = mergeProblems(adapters, weights, requested, options);
   if (problems.length) throw new Error(`cannot merge: ${problems.join('; ')}`);
+  // As PEFT: trimming or dropping one adapter's entries has nothing to agree with.
+  const method = adapters.length === 1 && requested !== 'cat' ? 'linear' : requested;
   const keys = [...new Set(adapters.flatMap((a) => [...a.factors.keys()]))].sort();
   const rank = method === 'cat' ? adapters.reduce((sum, a) => sum + a.rank, 0) : adapters[0]!.rank;
-  const random = seededRandom(options.seed ?? 0);
   const factors = new Map<string, LoraFactors>();
   for (const key of keys) {
     // As PEFT: an adapter that does not adapt this projection takes no part in it.
-    const present = adapters.flatMap((adapter, i) => (adapter.factors.has(key) ? [{ adapter, weight: weights[i]!, f: adapter.factors.get(key)! }] : []));
+    const present = adapters.flatMap((adapter, i) => (adapter.factors.has(key) ? [{ adapter, index: i, weight: weights[i]!, f: adapter.factors.get(key)! }] : []));
     if (method === 'cat') {
       factors.set(key, concatenated(present, rank, adapters));
       continue;
     }
-    const scales = present.map((p) => Math.sqrt(p.weight * (p.adapter.alpha / p.adapter.rank)));
-    const combine = (tensors: Float32Array[]) => combined(tensors, scales, method, options, random);
-    factors.set(key, { a: combine(present.map((p) => p.f.a)), b: combine(present.map((p) => p.f.b)) });
+    const scaled = present.map((p) => p.weight * (p.adapter.alpha / p.adapter.rank));
+    const scales = scaled.map((ws) => Math.sqrt(Math.abs(ws)));
+    // The sign goes on A before trimming and sign election: a negated adapter votes as its negation.
+    const a = present.map((p, i) => (scaled[i]! < 0 ? p.f.a.map((x) => -x) : p.f.a));
+    const streams = (part: 'a' | 'b') => present.map((p) => seededRandom(streamSeed(options.seed ?? 0, key, part, p.index)));
+    factors.set(key, { a: combined(a, scales, method, options, streams('a')), b: combined(present.map((p) => p.f.b), scales, method, options, streams('b')) });
   }
   const targetModules = [...new Set(adapters.flatMap((a) => a.targetModules))];
   return { rank, alpha: rank, targetModules, factors };
@@ -108,13 +113,23 @@ function concatenated(present: { adapter: LoraAdapter; weight: number; f: LoraFa
   return { a, b };
 }
 
-/** PEFT's merge_utils on one stack of same-shaped tensors with weights. */
-function combined(tensors: Float32Array[], weights: number[], method: Exclude<MergeMethod, 'cat'>, options: MergeOptions, random: () => number): Float32Array {
+/**
+ * One drop-mask stream per (seed, projection, A or B, adapter): a mask never depends on which
+ * other projections or adapters take part. FNV-1a over the four, as the generator's seed.
+ */
+function streamSeed(seed: number, key: string, part: 'a' | 'b', adapterIndex: number): number {
+  let hash = 0x811c9dc5;
+  for (const char of `${seed}\u0000${key}\u0000${part}\u0000${adapterIndex}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  return hash;
+}
+
+/** PEFT's merge_utils on one stack of same-shaped tensors with weights; `randoms[i]` draws tensor i's drop mask. */
+function combined(tensors: Float32Array[], weights: number[], method: Exclude<MergeMethod, 'cat'>, options: MergeOptions, randoms: (() => number)[]): Float32Array {
   const density = options.density ?? 0.5;
   const size = tensors[0]!.length;
   let kept = tensors;
   if (method === 'ties') kept = tensors.map((t) => magnitudePruned(t, density));
-  if (method === 'dare_linear' || method === 'dare_ties') kept = tensors.map((t) => t.map((x) => (random() < density ? x / density : 0)));
+  if (method === 'dare_linear' || method === 'dare_ties') kept = tensors.map((t, i) => t.map((x) => (randoms[i]!() < density ? x / density : 0)));
   const out = new Float32Array(size);
   if (method === 'linear' || method === 'dare_linear') {
     kept.forEach((t, i) => t.forEach((x, e) => (out[e]! += weights[i]! * x)));

@@ -1,6 +1,6 @@
 import { hyperparametersSchema, newId, type DeletionProof } from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
-import { DecoderSession, evaluateAdapter, readPeftAdapter, routeByCentroid, train, type LoraAdapter, type TrainingModel, type TrainingRecord } from '@tessera/engine';
+import { AdapterEvaluator, DecoderSession, readPeftAdapter, routeByCentroid, train, type LoraAdapter, type TrainingModel, type TrainingRecord } from '@tessera/engine';
 import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
@@ -52,13 +52,14 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
   };
   await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: job.startedAt ?? new Date() } }));
 
+  let auditor: Auditor | undefined;
   try {
     const affected = request.affectedVersions.map((a) => a.adapterVersion);
     const deletedIds = new Set(request.documents.map((d) => d.documentId));
     const baseModelId = affected[0]?.adapter.baseModelId ?? (await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { tenantId: null } }))).id;
     const model = await deps.models.load(await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { id: baseModelId } })));
     const options = { threads: deps.threads, executionProvider: deps.executionProvider };
-    const auditor = new Auditor(model, await DecoderSession.load(model.config, model.weights, options), options);
+    auditor = new Auditor(model, await DecoderSession.load(model.config, model.weights, options), options);
     const texts = await documentRecords(deps, ctx, [...deletedIds]);
     const heldOut = await heldOutRecords(deps, ctx);
 
@@ -122,6 +123,8 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       throw new UnrecoverableError(message);
     }
     throw error;
+  } finally {
+    await auditor?.release();
   }
 }
 
@@ -228,11 +231,26 @@ async function loadVersions(deps: DeletionDeps, ctx: TenantContext, versions: { 
  * centroid among the adapters (auto mode, request level), then its mean loss per token.
  */
 class Auditor {
+  /** One evaluator per adapter shape (rank, modules), reused for every document and adapter. */
+  private readonly evaluators: AdapterEvaluator[] = [];
+
   constructor(
     private readonly model: TrainingModel,
     private readonly base: DecoderSession,
     private readonly options: { threads: number; executionProvider: 'cpu' | 'cuda' },
   ) {}
+
+  async release(): Promise<void> {
+    await Promise.all(this.evaluators.splice(0).map((e) => e.release()));
+  }
+
+  private async evaluatorFor(adapter: LoraAdapter | null): Promise<AdapterEvaluator> {
+    const found = this.evaluators.find((e) => e.fits(adapter));
+    if (found) return found;
+    const created = await AdapterEvaluator.create(this.model, adapter, { ...this.options, maxSequenceLength: Math.min(256, this.model.config.maxPositions) });
+    this.evaluators.push(created);
+    return created;
+  }
 
   async losses(documents: TrainingRecord[][], adapters: ScoredAdapter[]): Promise<number[]> {
     const out: number[] = [];
@@ -252,7 +270,7 @@ class Auditor {
     const { pooledHidden } = await this.base.forward({ ids: [tokens], positions: [tokens.map((_, i) => i)], attentionMask: [tokens.map(() => 1)] });
     const chosen = keys.length ? routeByCentroid(pooledHidden, keys)[0]! : null;
     const adapter = chosen ? adapters.find((a) => a.id === chosen.id)!.adapter : null;
-    return (await evaluateAdapter(this.model, adapter, records, { ...this.options, maxSequenceLength: Math.min(256, this.model.config.maxPositions) })).loss;
+    return (await (await this.evaluatorFor(adapter)).evaluate(adapter, records)).loss;
   }
 }
 

@@ -76,7 +76,7 @@ export { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } fr
 export type { TrainingCheckpoint } from './training/checkpoint.js';
 export { evaluate, TrainingCancelled } from './training/training-loop.js';
 export type { Evaluation, TrainingProgress } from './training/training-loop.js';
-export { DEFAULT_HYPERPARAMETERS, evaluateAdapter, hyperparameterProblems, initialWeights, poolingCentroid, prepareData, train, trainBase, trainGate } from './training/trainer.js';
+export { AdapterEvaluator, DEFAULT_HYPERPARAMETERS, evaluateAdapter, hyperparameterProblems, initialWeights, poolingCentroid, prepareData, train, trainBase, trainGate } from './training/trainer.js';
 export type { BaseTrainOptions, GateTrainOptions, GateTrainResult, Hyperparameters, LoraTrainResult, TrainingModel, TrainMetrics, TrainOptions } from './training/trainer.js';
 // Test helpers, shared with the service's tests.
 export { DOMAINS, domainTexts } from './testing/synthetic-domains.js';

@@ -5,7 +5,7 @@ import type { DecoderConfig } from '../model/decoder-config.js';
 import { domainTexts } from '../testing/synthetic-domains.js';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
 import { decodeCheckpoint, encodeCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
-import { DEFAULT_HYPERPARAMETERS, evaluateAdapter, prepareData, train, trainBase, trainGate, type TrainingModel } from './trainer.js';
+import { AdapterEvaluator, DEFAULT_HYPERPARAMETERS, evaluateAdapter, prepareData, train, trainBase, trainGate, type TrainingModel } from './trainer.js';
 import { TrainingCancelled } from './training-loop.js';
 
 const CONFIG: DecoderConfig = { architecture: 'gpt2', vocabSize: 257, dModel: 32, nLayers: 2, nHeads: 2, maxPositions: 64, normEps: 1e-5, gelu: 'tanh' };
@@ -45,6 +45,13 @@ describe('trainer', () => {
     const held = texts('recipes', 10, 9);
     const [without, withAdapter] = [await evaluateAdapter(base, null, held, THREADS), await evaluateAdapter(base, result.adapter, held, THREADS)];
     assert.ok(withAdapter.loss < 0.6 * without.loss, `${withAdapter.loss} vs ${without.loss}`);
+    // One evaluator, reused for the adapter, the base model and the adapter again, scores exactly what a fresh one does.
+    const evaluator = await AdapterEvaluator.create(base, result.adapter, THREADS);
+    assert.deepEqual(await evaluator.evaluate(result.adapter, held), withAdapter);
+    assert.deepEqual(await evaluator.evaluate(null, held), without);
+    assert.deepEqual(await evaluator.evaluate(result.adapter, held), withAdapter);
+    await assert.rejects(evaluator.evaluate({ ...result.adapter, rank: 2 }, held), /scores rank 4 adapters/);
+    await evaluator.release();
     // PEFT files, and a routing centroid the size of the hidden state.
     assert.equal(result.peft.config.r, 4);
     assert.equal(result.centroid.length, CONFIG.dModel);

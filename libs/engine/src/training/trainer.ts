@@ -192,6 +192,63 @@ export async function train(options: TrainOptions): Promise<LoraTrainResult> {
 }
 
 /**
+ * Scores text under any adapter of one shape (its target modules and rank) with one graph and
+ * one session: the adapter's factors are feeds, so another adapter or another document costs
+ * runs, not a graph build and a session. With no adapter (null) it scores the base model.
+ */
+export class AdapterEvaluator {
+  private constructor(
+    private readonly model: TrainingModel,
+    private readonly shape: { modules: readonly TargetModule[]; rank: number },
+    private readonly evalGraph: ReturnType<typeof buildTrainingGraph>,
+    private readonly session: Awaited<ReturnType<typeof createSession>>,
+    private readonly options: { maxSequenceLength?: number; batchSize?: number },
+  ) {}
+
+  /** An evaluator for adapters shaped like `like` (any adapter when null: scoring the base model only). */
+  static async create(model: TrainingModel, like: LoraAdapter | null, options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {}): Promise<AdapterEvaluator> {
+    const shape = { modules: like?.targetModules ?? [targetModules(model.config)[0]!], rank: like?.rank ?? 1 };
+    const evalGraph = buildTrainingGraph(model.config, model.weights, { kind: 'lora', modules: shape.modules, rank: shape.rank }, { gradients: false });
+    return new AdapterEvaluator(model, shape, evalGraph, await createSession(evalGraph.model, options), options);
+  }
+
+  /** Whether `adapter` can be scored here: the base model always; an adapter of the same rank and modules. */
+  fits(adapter: LoraAdapter | null): boolean {
+    if (!adapter) return true;
+    return adapter.rank === this.shape.rank && [...adapter.targetModules].sort().join() === [...this.shape.modules].sort().join();
+  }
+
+  async evaluate(adapter: LoraAdapter | null, records: readonly TrainingRecord[] | string): Promise<Evaluation> {
+    if (!this.fits(adapter)) throw new Error(`this evaluator scores rank ${this.shape.rank} adapters of ${this.shape.modules.join(', ')}`);
+    const h = checkedHyperparameters({ validationFraction: 0, ...(this.options.maxSequenceLength ? { maxSequenceLength: this.options.maxSequenceLength } : {}) }, this.model.config);
+    const rows = prepareData(records, this.model.tokenizer, h).train;
+    const params = new Map<string, Float32Array>();
+    for (const p of this.evalGraph.parameters) {
+      const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');
+      const factors = adapter?.factors.get(key);
+      const size = p.shape.reduce((a, b) => a * b, 1);
+      params.set(p.name, factors ? (p.name.endsWith('.A') ? factors.a : factors.b) : new Float32Array(size));
+    }
+    // A zero gate leaves the base model alone whatever the (zero) factors are.
+    const scale = adapter ? adapter.alpha / adapter.rank : 0;
+    const problem: TrainingProblem = {
+      graph: this.evalGraph,
+      evalGraph: this.evalGraph,
+      params,
+      extraFeeds: (n, tokens) => ({
+        slots: int64Tensor(new Array<number>(n).fill(0), [n, 1]),
+        gates: float32Tensor(new Float32Array(n * tokens).fill(scale), [n, tokens, 1]),
+      }),
+    };
+    return evaluate(this.session, problem, params, rows, this.options.batchSize ?? 8);
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+}
+
+/**
  * Mean loss per counted token and accuracy of the base model with one adapter (or none) on
  * records: what a fine-tune's validation reports, for any adapter and any text.
  */
@@ -201,30 +258,12 @@ export async function evaluateAdapter(
   records: readonly TrainingRecord[] | string,
   options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {},
 ): Promise<Evaluation> {
-  const { config, weights, tokenizer } = model;
-  const modules = adapter?.targetModules ?? [targetModules(config)[0]!];
-  const rank = adapter?.rank ?? 1;
-  const h = checkedHyperparameters({ validationFraction: 0, ...(options.maxSequenceLength ? { maxSequenceLength: options.maxSequenceLength } : {}) }, config);
-  const rows = prepareData(records, tokenizer, h).train;
-  const evalGraph = buildTrainingGraph(config, weights, { kind: 'lora', modules, rank }, { gradients: false });
-  const params = new Map<string, Float32Array>();
-  for (const p of evalGraph.parameters) {
-    const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');
-    const factors = adapter?.factors.get(key);
-    const size = p.shape.reduce((a, b) => a * b, 1);
-    params.set(p.name, factors ? (p.name.endsWith('.A') ? factors.a : factors.b) : new Float32Array(size));
+  const evaluator = await AdapterEvaluator.create(model, adapter, options);
+  try {
+    return await evaluator.evaluate(adapter, records);
+  } finally {
+    await evaluator.release();
   }
-  const scale = adapter ? adapter.alpha / adapter.rank : 0;
-  const problem: TrainingProblem = {
-    graph: evalGraph,
-    evalGraph,
-    params,
-    extraFeeds: (n, tokens) => ({
-      slots: int64Tensor(new Array<number>(n).fill(0), [n, 1]),
-      gates: float32Tensor(new Float32Array(n * tokens).fill(scale), [n, tokens, 1]),
-    }),
-  };
-  return evaluate(await createSession(evalGraph.model, options), problem, params, rows, options.batchSize ?? 8);
 }
 
 /**

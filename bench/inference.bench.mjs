@@ -105,11 +105,16 @@ export default async function inferenceBench() {
       return summarize(streams, started);
     };
 
-    /** The same requests on the engine alone, with the worker's serving settings. */
+    /**
+     * The same requests on the engine alone, with the worker's serving settings: a router session
+     * and a fixed-gates one for steps that route no token; and, to see what that second session
+     * buys, the router session alone.
+     */
     const session = await engine.DecoderSession.load(config, model.weights, { lora: { modules: engine.targetModules(config), rank: 16, router: true } });
-    const inProcess = async () => {
+    const fixedGatesSession = await engine.DecoderSession.load(config, model.weights, { lora: { modules: engine.targetModules(config), rank: 16 } });
+    const inProcess = async ({ withFixedGates = true } = {}) => {
       const pool = new engine.SlotPool(config, { slots: 65, rank: 16, modules: engine.targetModules(config), router: true });
-      const scheduler = new engine.BatchScheduler(session, pool, tokenizer, { maxBatch: 32, prefillChunk: 128, maxBatchTokens: 1024 });
+      const scheduler = new engine.BatchScheduler(session, pool, tokenizer, { maxBatch: 32, prefillChunk: 128, maxBatchTokens: 1024, ...(withFixedGates ? { fixedGatesSession } : {}) });
       const started = performance.now();
       const streams = await Promise.all(
         prompts.map(async (prompt, i) => {
@@ -154,10 +159,11 @@ export default async function inferenceBench() {
     await inProcess();
     await throughGateway(modes.token_arrow);
     await throughGateway(() => undefined, gateModel);
-    const rounds = { gateway: [], engine: [], mixture_k3: [], auto_centroid: [], token_arrow: [], token_gate: [] };
+    const rounds = { gateway: [], engine: [], engine_router_session_only: [], mixture_k3: [], auto_centroid: [], token_arrow: [], token_gate: [] };
     for (let round = 0; round < ROUNDS; round++) {
       rounds.gateway.push(await throughGateway(modes.adapter));
       rounds.engine.push(await inProcess());
+      rounds.engine_router_session_only.push(await inProcess({ withFixedGates: false }));
       rounds.mixture_k3.push(await throughGateway(modes.mixture_k3));
       rounds.auto_centroid.push(await throughGateway(modes.auto_centroid));
       rounds.token_arrow.push(await throughGateway(modes.token_arrow));
@@ -173,6 +179,8 @@ export default async function inferenceBench() {
       gateway: gatewayFigures,
       engine_in_process: engineFigures,
       gateway_overhead_ratio: round3(gatewayFigures.tokens_per_s / engineFigures.tokens_per_s),
+      engine_router_session_only: med(rounds.engine_router_session_only),
+      fixed_gates_session_speedup: round3(engineFigures.tokens_per_s / med(rounds.engine_router_session_only).tokens_per_s),
       mode_throughput_vs_adapter: {
         mixture_k3: round3(med(rounds.mixture_k3).tokens_per_s / gatewayFigures.tokens_per_s),
         auto_centroid: round3(med(rounds.auto_centroid).tokens_per_s / gatewayFigures.tokens_per_s),
@@ -187,6 +195,7 @@ export default async function inferenceBench() {
       console.log(`| ${name} | ${f.tokens_per_s} | ${f.ttft_ms_p50} | ${f.ttft_ms_p99} | ${f.itl_ms_p50} | ${f.itl_ms_p99} |`);
     }
     const vs = results.mode_throughput_vs_adapter;
+    console.log(`fixed_gates_session_speedup ${results.fixed_gates_session_speedup} (engine, adapter mode: with the fixed-gates session vs the router session alone)`);
     console.log(`gateway_overhead_ratio ${results.gateway_overhead_ratio}; of adapter mode: mixture k=3 ${vs.mixture_k3}, auto ${vs.auto_centroid}, token Arrow ${vs.token_arrow}, token gate ${vs.token_gate}`);
     if (QUICK) return;
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });

@@ -188,9 +188,12 @@ export class InferenceServer {
     const model = await this.deps.models.load(row);
     const modules = targetModules(model.config);
     // Router inputs in every projection: any request may route per token (Arrow or a learned gate).
-    const session = await DecoderSession.load(model.config, model.weights, { threads: this.deps.threads, executionProvider: this.deps.executionProvider, lora: { modules, rank: maxRank, router: true } });
+    // Steps where no request does run a second session without them (the same weights once more).
+    const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
+    const session = await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank, router: true } });
+    const fixedGatesSession = await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } });
     const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });
-    const scheduler = new BatchScheduler(session, pool, model.tokenizer, { maxBatch: this.deps.maxBatch, prefillChunk: 128, maxBatchTokens: 1024 });
+    const scheduler = new BatchScheduler(session, pool, model.tokenizer, { maxBatch: this.deps.maxBatch, prefillChunk: 128, maxBatchTokens: 1024, fixedGatesSession });
     // Keyed by tenant and version: one model serves many tenants.
     const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) => this.readAdapter(key.split('/')[0]!, key.split('/')[1]!));
     const compositions = new ArtifactCache(async (key) => {

@@ -56,6 +56,12 @@ export interface GenerateResult {
 }
 
 export interface SchedulerOptions {
+  /**
+   * The same model built without `lora.router`, run for the steps in which no row routes per
+   * token or traces gates: the router's ops would cost those steps 10–22% and change nothing.
+   * Both sessions share the slot pool and the cache layout, so a row moves between them freely.
+   */
+  fixedGatesSession?: DecoderSession;
   /** Most requests decoding together. */
   maxBatch: number;
   /** Most prompt tokens of one request per prefill step (long prompts are chunked). */
@@ -171,11 +177,12 @@ export class BatchScheduler {
   async pooledHidden(prompt: number[]): Promise<Float32Array> {
     const tokens = prompt.slice(-this.session.config.maxPositions);
     if (tokens.length === 0) throw new Error('the prompt has no tokens');
-    const output = await this.session.forward({
+    const session = this.sessionFor([]);
+    const output = await session.forward({
       ids: [tokens],
       positions: [tokens.map((_, i) => i)],
       attentionMask: [tokens.map(() => 1)],
-      ...(this.pool ? { lora: { ...this.pool.feeds(), slots: int64Tensor([0], [1, 1]), gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]), ...this.routerFeeds([]) } } : {}),
+      ...(this.pool ? { lora: { ...this.pool.feeds(routes(session)), slots: int64Tensor([0], [1, 1]), gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]), ...this.routerFeeds([], session) } } : {}),
     });
     return output.pooledHidden;
   }
@@ -275,7 +282,8 @@ export class BatchScheduler {
     const past: KvCache = {};
     packed.buffers.forEach((buffer, i) => (past[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')] = float32Tensor(buffer, [b, heads, packed.capacity, hd])));
     const unused = Array(packed.capacity - packed.width).fill(0);
-    const output = await this.session.forward({
+    const session = this.sessionFor(rows);
+    const output = await session.forward({
       ids: batch.map(({ tokens }) => [...tokens, ...Array(width - tokens.length).fill(0)]),
       positions: batch.map(({ row, tokens }) => Array.from({ length: width }, (_, i) => (i < tokens.length ? row.length + i : 0))),
       attentionMask: batch.map(({ tokens }, r) => [...packed.columns[r]!, ...unused, ...Array.from({ length: width }, (_, i) => (i < tokens.length ? 1 : 0))]),
@@ -283,8 +291,8 @@ export class BatchScheduler {
       ...(this.pool
         ? {
             lora: {
-              ...this.pool.feeds(),
-              ...this.routingFeeds(rows, width),
+              ...this.pool.feeds(routes(session)),
+              ...this.routingFeeds(rows, width, session),
             },
           }
         : {}),
@@ -406,7 +414,7 @@ export class BatchScheduler {
    * fewer fills the rest with slot 0 (the zero adapter) at gate 0, the base model with none.
    * A token-routed row marks its adapters with gate 1: the graph routes among those.
    */
-  private routingFeeds(rows: Row[], width: number): Record<string, OrtTensor> {
+  private routingFeeds(rows: Row[], width: number, session: DecoderSession): Record<string, OrtTensor> {
     const k = Math.max(1, ...rows.map((row) => row.slots.length));
     const slots: number[] = [];
     const gates = new Float32Array(rows.length * width * k);
@@ -414,12 +422,18 @@ export class BatchScheduler {
       for (let j = 0; j < k; j++) slots.push(row.slots[j] ?? 0);
       for (let t = 0; t < width; t++) for (let j = 0; j < row.slots.length; j++) gates[(r * width + t) * k + j] = row.request.tokenRouting ? 1 : row.weights[j]!;
     });
-    return { slots: int64Tensor(slots, [rows.length, k]), gates: float32Tensor(gates, [rows.length, width, k]), ...this.routerFeeds(rows) };
+    return { slots: int64Tensor(slots, [rows.length, k]), gates: float32Tensor(gates, [rows.length, width, k]), ...this.routerFeeds(rows, session) };
+  }
+
+  /** The fixed-gates session when it is there and no row needs the router; else the main one. */
+  private sessionFor(rows: Row[]): DecoderSession {
+    const plain = this.options.fixedGatesSession;
+    return plain && !rows.some((row) => row.request.tokenRouting || row.request.returnGates) ? plain : this.session;
   }
 
   /** router_top_k and router_abs [B] for graphs that route tokens: 0 (fixed gates) for rows that do not. */
-  private routerFeeds(rows: Row[]): Record<string, OrtTensor> {
-    if (!this.session.graph.lora?.router) return {};
+  private routerFeeds(rows: Row[], session: DecoderSession): Record<string, OrtTensor> {
+    if (!routes(session)) return {};
     const batch = Math.max(1, rows.length);
     const topK = new Float32Array(batch);
     const absolute = new Float32Array(batch);
@@ -437,3 +451,5 @@ export class BatchScheduler {
     row.slots = [];
   }
 }
+
+const routes = (session: DecoderSession): boolean => session.graph.lora?.router === true;

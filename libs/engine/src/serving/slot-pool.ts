@@ -86,13 +86,13 @@ export class SlotPool {
     if (slot > 0 && this.pins[slot]! > 0) this.pins[slot]!--;
   }
 
-  /** The pool tensors by graph input name; they wrap the pool's arrays without copying. */
-  feeds(): Record<string, OrtTensor> {
+  /** The pool tensors by graph input name; they wrap the pool's arrays without copying. `withRouters`: for a graph built with lora.router. */
+  feeds(withRouters = true): Record<string, OrtTensor> {
     const feeds: Record<string, OrtTensor> = {};
     for (const [key, pool] of this.pools) {
       feeds[loraInputName(key, 'A')] = float32Tensor(pool.a, [this.options.slots, pool.dIn, this.options.rank]);
       feeds[loraInputName(key, 'B')] = float32Tensor(pool.b, [this.options.slots, this.options.rank, pool.dOut]);
-      if (pool.router) feeds[loraInputName(key, 'router')] = float32Tensor(pool.router, [this.options.slots, pool.dIn]);
+      if (pool.router && withRouters) feeds[loraInputName(key, 'router')] = float32Tensor(pool.router, [this.options.slots, pool.dIn]);
     }
     return feeds;
   }

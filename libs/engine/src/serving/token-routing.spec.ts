@@ -46,6 +46,9 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
   let model: TrainingModel;
   const adapters = new Map<Domain, LoraAdapter>();
   let scheduler: BatchScheduler;
+  /** The same serving setup with a fixed-gates session beside the router one, and how often each ran. */
+  let twoSessions: BatchScheduler;
+  const runs = { router: 0, fixed: 0 };
   const tokenizer = new ByteTokenizer();
 
   before(async () => {
@@ -59,6 +62,10 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
     const modules = targetModules(config);
     const session = await DecoderSession.load(config, weights, { ...THREADS, lora: { modules, rank: RANK, router: true } });
     scheduler = new BatchScheduler(session, new SlotPool(config, { slots: 16, rank: RANK, modules, router: true }), tokenizer, { maxBatch: 8, prefillChunk: 128, maxBatchTokens: 1024 });
+    const counted = (s: DecoderSession, name: keyof typeof runs) => Object.assign(Object.create(s) as DecoderSession, { forward: (input: Parameters<DecoderSession['forward']>[0]) => (runs[name]++, s.forward(input)) });
+    const routerSession = counted(await DecoderSession.load(config, weights, { ...THREADS, lora: { modules, rank: RANK, router: true } }), 'router');
+    const fixedSession = counted(await DecoderSession.load(config, weights, { ...THREADS, lora: { modules, rank: RANK } }), 'fixed');
+    twoSessions = new BatchScheduler(routerSession, new SlotPool(config, { slots: 16, rank: RANK, modules, router: true }), tokenizer, { maxBatch: 8, prefillChunk: 128, maxBatchTokens: 1024, fixedGatesSession: fixedSession });
   });
 
   /** The gates of every prompt token (one forward over the prompt; one token generated). */
@@ -132,5 +139,25 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
     assert.deepEqual(together!.tokens, alone.tokens);
     const drift = Math.max(...alone.gates!.flatMap((row, t) => row.map((g, j) => Math.abs(g - together!.gates![t]![j]!))));
     assert.ok(drift < 1e-4, `gates drift ${drift}`);
+  });
+
+  it('with a fixed-gates session beside it, fixed-gate steps skip the router and make the same tokens; routed steps still route', async () => {
+    const fixed = (text: string, adapter: Domain): GenerateRequest => ({ prompt: tokenizer.encode(text), maxTokens: 8, adapters: [{ id: adapter, load: () => adapters.get(adapter)! }] });
+    const mixture: GenerateRequest = { ...fixed('on monday the sky over', 'weather'), adapters: ['weather', 'travel'].map((d) => ({ id: d, load: () => adapters.get(d as Domain)!, weight: 0.5 })) };
+    const requests = [fixed('mix 2 cups of', 'recipes'), fixed('let x = 4;', 'code'), mixture];
+    const oneSession = await Promise.all(requests.map((r) => scheduler.generate(r)));
+    runs.router = runs.fixed = 0;
+    const withFixed = await Promise.all(requests.map((r) => twoSessions.generate(r)));
+    assert.deepEqual(withFixed.map((r) => r.tokens), oneSession.map((r) => r.tokens));
+    assert.equal(runs.router, 0, 'no step needed the router');
+    assert.ok(runs.fixed > 0);
+
+    const routed: GenerateRequest = { prompt: tokenizer.encode(domainTexts('sports', 1, 5)[0]!), maxTokens: 6, returnGates: true, tokenRouting: { kind: 'arrow', topK: 2 }, adapters: everyDomain().slice(0, 4).map((c) => ({ id: c.id, load: () => c.adapter })) };
+    const alone = await scheduler.generate(routed);
+    runs.router = runs.fixed = 0;
+    const [beside] = await Promise.all([twoSessions.generate(routed), twoSessions.generate(requests[0]!)]);
+    assert.deepEqual(beside!.tokens, alone.tokens);
+    assert.ok(runs.router > 0, 'a batch with a routed row runs the router session');
+    assert.ok(Math.max(...alone.gates!.flatMap((row, t) => row.map((g, j) => Math.abs(g - beside!.gates![t]![j]!)))) < 1e-4);
   });
 });

@@ -157,13 +157,14 @@ export default async function inferenceBench() {
     step('warming up (model load, adapter loads)');
     await throughGateway(modes.adapter);
     await inProcess();
+    await inProcess({ withFixedGates: false });
     await throughGateway(modes.token_arrow);
     await throughGateway(() => undefined, gateModel);
     const rounds = { gateway: [], engine: [], engine_router_session_only: [], mixture_k3: [], auto_centroid: [], token_arrow: [], token_gate: [] };
     for (let round = 0; round < ROUNDS; round++) {
       rounds.gateway.push(await throughGateway(modes.adapter));
-      rounds.engine.push(await inProcess());
-      rounds.engine_router_session_only.push(await inProcess({ withFixedGates: false }));
+      // Which of the two in-process variants goes first alternates by round.
+      for (const withFixedGates of round % 2 ? [false, true] : [true, false]) (withFixedGates ? rounds.engine : rounds.engine_router_session_only).push(await inProcess({ withFixedGates }));
       rounds.mixture_k3.push(await throughGateway(modes.mixture_k3));
       rounds.auto_centroid.push(await throughGateway(modes.auto_centroid));
       rounds.token_arrow.push(await throughGateway(modes.token_arrow));

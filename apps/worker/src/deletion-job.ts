@@ -69,6 +69,8 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       const adapters = await loadVersions(deps, ctx, candidates);
       await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'retraining' } }));
       await record('audited_before', { deleted_loss: await auditor.meanLoss(texts, adapters), held_out: figures(await auditor.losses(heldOut, adapters)), candidates: adapters.length });
+      // The retrain needs the memory more than the evaluators; the after-audit makes its own.
+      await auditor.releaseEvaluators();
     }
     if (!done('weights_erased')) {
       let erased = 0;
@@ -124,7 +126,8 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
     }
     throw error;
   } finally {
-    await auditor?.release();
+    // A failure to free memory must not replace the job's own outcome.
+    await auditor?.release().catch((error: Error) => deps.log(`deletion ${deletionId}: releasing the audit sessions failed: ${error.message}`));
   }
 }
 
@@ -240,8 +243,12 @@ class Auditor {
     private readonly options: { threads: number; executionProvider: 'cpu' | 'cuda' },
   ) {}
 
-  async release(): Promise<void> {
+  async releaseEvaluators(): Promise<void> {
     await Promise.all(this.evaluators.splice(0).map((e) => e.release()));
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.releaseEvaluators(), this.base.release()]);
   }
 
   private async evaluatorFor(adapter: LoraAdapter | null): Promise<AdapterEvaluator> {

@@ -28,6 +28,8 @@ export interface InferenceDeps {
   maxRank: number;
   slots: number;
   maxBatch: number;
+  /** Also load a session without the router for steps that route no token (INFER_FIXED_GATES_SESSION). */
+  fixedGatesSession: boolean;
   adapterCacheBytes: number;
   publish: (requestId: string, event: InferEvent) => Promise<unknown>;
   log: (line: string) => void;
@@ -188,12 +190,12 @@ export class InferenceServer {
     const model = await this.deps.models.load(row);
     const modules = targetModules(model.config);
     // Router inputs in every projection: any request may route per token (Arrow or a learned gate).
-    // Steps where no request does run a second session without them (the same weights once more).
+    // Steps where no request does can run a second session without them (the same weights once more).
     const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
     const session = await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank, router: true } });
-    const fixedGatesSession = await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } });
+    const fixedGatesSession = this.deps.fixedGatesSession ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } }) : undefined;
     const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });
-    const scheduler = new BatchScheduler(session, pool, model.tokenizer, { maxBatch: this.deps.maxBatch, prefillChunk: 128, maxBatchTokens: 1024, fixedGatesSession });
+    const scheduler = new BatchScheduler(session, pool, model.tokenizer, { maxBatch: this.deps.maxBatch, prefillChunk: 128, maxBatchTokens: 1024, ...(fixedGatesSession ? { fixedGatesSession } : {}) });
     // Keyed by tenant and version: one model serves many tenants.
     const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) => this.readAdapter(key.split('/')[0]!, key.split('/')[1]!));
     const compositions = new ArtifactCache(async (key) => {

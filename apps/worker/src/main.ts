@@ -81,6 +81,7 @@ const inference = new InferenceServer({
   maxRank: config.INFER_MAX_RANK,
   slots: config.INFER_SLOTS,
   maxBatch: config.INFER_MAX_BATCH,
+  fixedGatesSession: config.INFER_FIXED_GATES_SESSION,
   adapterCacheBytes: config.ADAPTER_CACHE_BYTES,
   publish: (requestId, event) => publisher.publish(inferEventChannel(config.QUEUE_PREFIX, requestId), JSON.stringify(event)),
   log,

@@ -62,6 +62,16 @@ describe('weight-space merges (PEFT add_weighted_adapter)', () => {
     for (const key of first.factors.keys()) assert.ok(maxAbsDiff(deltaWeight(negated, key), scaled(deltaWeight(first, key), -1)) < 1e-5);
   });
 
+  it('ties with a negative weight: the negated A takes part in the sign election (worked by hand)', () => {
+    const adapter = (a: number[]): LoraAdapter => ({ rank: 1, alpha: 1, targetModules: ['attn.c_attn'], factors: new Map([['h.0.attn.c_attn', { a: Float32Array.from(a), b: Float32Array.from([1, 1]) }]]) });
+    // Weights 1 and −4: √|w| = 1 and 2, the second A negated to [−1, −2]. Density 1 keeps every entry.
+    // Entry 0: votes 3 − 1 > 0 → +, only the first agrees → 3. Entry 1: −1 − 2 < 0 → −, both agree → (1·−1 + 2·−2)/2 = −2.5.
+    // B: [1, 1] twice, both positive → (1·1 + 2·1)/2 = 1.5 each.
+    const merged = mergeAdapters([adapter([3, -1]), adapter([1, 2])], [1, -4], 'ties', { density: 1 });
+    assert.deepEqual(Array.from(merged.factors.get('h.0.attn.c_attn')!.a), [3, -2.5]);
+    assert.deepEqual(Array.from(merged.factors.get('h.0.attn.c_attn')!.b), [1.5, 1.5]);
+  });
+
   it('one adapter alone is a linear merge whatever the method, as in PEFT', () => {
     const only = randomAdapter(9, 2, 4);
     for (const method of ['ties', 'dare_linear', 'dare_ties'] as const) {
@@ -95,10 +105,11 @@ describe('weight-space merges (PEFT add_weighted_adapter)', () => {
     const bytes = (m: LoraAdapter) => Buffer.concat([...m.factors.values()].flatMap((f) => [Buffer.from(f.a.buffer), Buffer.from(f.b.buffer)]));
     assert.ok(bytes(a).equals(bytes(b)));
     assert.ok(!bytes(a).equals(bytes(c)));
-    // A projection's masks do not depend on which other projections the adapters have.
-    const [x, y] = [randomAdapter(5, 3, 6, ['h.0.attn.c_attn']), randomAdapter(6, 3, 3, ['h.0.attn.c_attn'])];
-    const fewer = mergeAdapters([x, y], weights, 'dare_linear', { density: 0.5, seed: 1 });
-    assert.ok(Buffer.from(fewer.factors.get('h.0.attn.c_attn')!.a.buffer).equals(Buffer.from(a.factors.get('h.0.attn.c_attn')!.a.buffer)));
+    // A projection's masks do not depend on which other projections the adapters have: h.1 alone
+    // (with h.1's own factors) draws what it drew after h.0. One stream for all keys would not.
+    const only = (adapter: LoraAdapter, key: string): LoraAdapter => ({ ...adapter, factors: new Map([[key, adapter.factors.get(key)!]]) });
+    const fewer = mergeAdapters(adapters.map((x) => only(x, 'h.1.attn.c_attn')), weights, 'dare_linear', { density: 0.5, seed: 1 });
+    for (const part of ['a', 'b'] as const) assert.ok(Buffer.from(fewer.factors.get('h.1.attn.c_attn')![part].buffer).equals(Buffer.from(a.factors.get('h.1.attn.c_attn')![part].buffer)), part);
   });
 
   it('dare_ties drops about 1 − density of the entries before the sign election and rescales the rest by 1/density', () => {

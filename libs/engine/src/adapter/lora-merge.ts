@@ -17,7 +17,7 @@ export type MergeMethod = 'linear' | 'cat' | 'ties' | 'dare_linear' | 'dare_ties
 export interface MergeOptions {
   /** ties, dare: the share of each tensor's entries kept (default 0.5). */
   density?: number;
-  /** dare: the drop masks' seed (default 0); each projection's A and B of each adapter draw their own stream. */
+  /** dare: the drop masks' seed (default 0); each projection's A and B of each member draw their own stream. */
   seed?: number;
   /** ties, dare_ties: elect each entry's sign by the sum of values (total) or of signs (frequency). */
   majoritySignMethod?: 'total' | 'frequency';
@@ -114,8 +114,9 @@ function concatenated(present: { adapter: LoraAdapter; weight: number; f: LoraFa
 }
 
 /**
- * One drop-mask stream per (seed, projection, A or B, adapter): a mask never depends on which
- * other projections or adapters take part. FNV-1a over the four, as the generator's seed.
+ * One drop-mask stream per (seed, projection, A or B, adapter's place in the member list): a
+ * mask never depends on which other projections the adapters adapt. FNV-1a over the four, as
+ * the generator's seed.
  */
 function streamSeed(seed: number, key: string, part: 'a' | 'b', adapterIndex: number): number {
   let hash = 0x811c9dc5;

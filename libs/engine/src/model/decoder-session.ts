@@ -47,6 +47,11 @@ export class DecoderSession {
     return new DecoderSession(config, session, graph);
   }
 
+  /** Frees the native session (its weights live outside V8's heap, so GC does not see their size). */
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
   /** A cache with no tokens yet, for a fresh prefill of `batch` rows. */
   emptyCache(batch: number): KvCache {
     const cache: KvCache = {};

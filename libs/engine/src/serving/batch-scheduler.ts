@@ -58,7 +58,8 @@ export interface GenerateResult {
 export interface SchedulerOptions {
   /**
    * The same model built without `lora.router`, run for the steps in which no row routes per
-   * token or traces gates: the router's ops would cost those steps 10–22% and change nothing.
+   * token or traces gates: the router's ops cost those steps time and change nothing (4–8% of
+   * throughput on CPU, bench/results/inference.json), for the weights held twice.
    * Both sessions share the slot pool and the cache layout, so a row moves between them freely.
    */
   fixedGatesSession?: DecoderSession;
@@ -121,6 +122,13 @@ export class BatchScheduler {
   ) {
     this.headDim = headDim(session.config);
     this.kvHeads = kvHeads(session.config);
+    const plain = options.fixedGatesSession;
+    if (plain) {
+      // Rows move between the two sessions step by step: same model, cache and slot pool, only the router differs.
+      const same = plain.config === session.config || JSON.stringify(plain.config) === JSON.stringify(session.config);
+      const lora = (s: DecoderSession) => JSON.stringify({ modules: [...(s.graph.lora?.modules ?? [])].sort(), rank: s.graph.lora?.rank, scoring: s.graph.scoring ?? false });
+      if (!same || lora(plain) !== lora(session) || routes(plain)) throw new Error('fixedGatesSession must be the same model and LoRA pool as the session, built without lora.router');
+    }
   }
 
   generate(request: GenerateRequest): Promise<GenerateResult> {

@@ -155,8 +155,10 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
     const routed: GenerateRequest = { prompt: tokenizer.encode(domainTexts('sports', 1, 5)[0]!), maxTokens: 6, returnGates: true, tokenRouting: { kind: 'arrow', topK: 2 }, adapters: everyDomain().slice(0, 4).map((c) => ({ id: c.id, load: () => c.adapter })) };
     const alone = await scheduler.generate(routed);
     runs.router = runs.fixed = 0;
-    const [beside] = await Promise.all([twoSessions.generate(routed), twoSessions.generate(requests[0]!)]);
+    const [beside, fixedBeside] = await Promise.all([twoSessions.generate(routed), twoSessions.generate({ ...requests[0]!, maxTokens: 12 })]);
     assert.deepEqual(beside!.tokens, alone.tokens);
+    // The fixed-gate row decodes past the routed one: its cache moves from the router session to the plain one.
+    assert.deepEqual(fixedBeside!.tokens, (await scheduler.generate({ ...requests[0]!, maxTokens: 12 })).tokens);
     assert.ok(runs.router > 0, 'a batch with a routed row runs the router session');
     assert.ok(Math.max(...alone.gates!.flatMap((row, t) => row.map((g, j) => Math.abs(g - beside!.gates![t]![j]!)))) < 1e-4);
   });

@@ -209,7 +209,9 @@ export class AdapterEvaluator {
   static async create(model: TrainingModel, like: LoraAdapter | null, options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {}): Promise<AdapterEvaluator> {
     const shape = { modules: like?.targetModules ?? [targetModules(model.config)[0]!], rank: like?.rank ?? 1 };
     const evalGraph = buildTrainingGraph(model.config, model.weights, { kind: 'lora', modules: shape.modules, rank: shape.rank }, { gradients: false });
-    return new AdapterEvaluator(model, shape, evalGraph, await createSession(evalGraph.model, options), options);
+    const session = await createSession(evalGraph.model, options);
+    // The serialized model embeds every base weight; the session has it now, runs need only the parameter list.
+    return new AdapterEvaluator(model, shape, { ...evalGraph, model: new Uint8Array(0) }, session, options);
   }
 
   /** Whether `adapter` can be scored here: the base model always; an adapter of the same rank and modules. */
@@ -262,7 +264,7 @@ export async function evaluateAdapter(
   try {
     return await evaluator.evaluate(adapter, records);
   } finally {
-    await evaluator.release();
+    await evaluator.release().catch(() => undefined);
   }
 }
 

@@ -9,6 +9,7 @@ import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshot } from './browser.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 
 const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
@@ -29,6 +30,7 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
   let gateway: GatewayProcess;
   let worker: WorkerProcess;
   let browser: Browser;
+  let receiver: WebhookReceiver;
   let page: Page;
   let admin: TesseraApi;
   let adminKey: string;
@@ -41,7 +43,9 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-dashboard-'));
-    const env = { DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-dashboard-${process.pid}` };
+    receiver = await startWebhookReceiver();
+    // The test ping goes to a receiver on loopback: the worker delivers it, the gateway checks the URL.
+    const env = { WEBHOOK_ALLOW_PRIVATE: 'true', DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-dashboard-${process.pid}` };
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY, DASHBOARD_DIR });
     worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
@@ -64,6 +68,7 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
 
   after(async () => {
     await browser?.close();
+    await receiver?.close();
     await worker?.stop();
     await gateway?.stop();
     await rm(dataDir, { recursive: true, force: true });
@@ -189,5 +194,28 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
 
     assert.deepEqual(consoleErrors, [], 'no script errors in the page');
     assert.deepEqual(failedRequests, ['401 GET /v1/me'], "the wrong key's sign-in is the one request that fails");
+  });
+
+  it('webhooks: a new endpoint shows its secret once, a test ping is delivered signed, and its attempt is listed', async () => {
+    await nav('Webhooks').click();
+    await page.getByRole('button', { name: 'New endpoint' }).click();
+    const form = page.getByRole('form', { name: 'New webhook endpoint' });
+    await form.getByRole('textbox', { name: /^URL/ }).fill(receiver.url);
+    await form.getByRole('button', { name: 'Create endpoint' }).click();
+    const secret = (await page.getByTestId('secret-value').textContent()) ?? '';
+    assert.match(secret, /^whsec_/);
+    await page.getByRole('link', { name: 'Open the endpoint' }).click();
+    await page.getByRole('button', { name: 'Send test ping' }).click();
+    const deliveries = page.getByRole('table', { name: 'Deliveries' });
+    const row = deliveries.locator('tr', { hasText: 'ping' }).first();
+    await row.getByText('succeeded').waitFor({ timeout: 30_000 });
+    await row.getByRole('button', { name: 'Show attempts' }).click();
+    await page.getByRole('table', { name: /^Attempts of ping/ }).getByText('204').waitFor();
+    await screenshot(page, '08-webhook-ping-delivered');
+
+    await receiver.event('ping');
+    assert.match(String(receiver.received.at(-1)!.headers['webhook-signature']), /^v1,/);
+    assert.deepEqual(consoleErrors, []);
+    assert.deepEqual(failedRequests, ['401 GET /v1/me'], 'no request failed');
   });
 });

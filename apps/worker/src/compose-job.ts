@@ -4,7 +4,7 @@ import type { ComposeJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetRecords } from './fine-tune-job.js';
-import { jobEvents, type JobDeps } from './job-deps.js';
+import { isLastAttempt, jobEvents, type JobDeps } from './job-deps.js';
 
 export type ComposeDeps = JobDeps;
 
@@ -104,8 +104,7 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
     const message = (error as Error).message;
     // What the inputs make impossible fails for good; anything else (storage, database) retries.
     const permanent = error instanceof UnrecoverableError;
-    const attemptsLeft = (queueJob.opts.attempts ?? 1) - queueJob.attemptsMade - 1;
-    if (permanent || attemptsLeft <= 0) {
+    if (permanent || isLastAttempt(queueJob)) {
       await fail(message);
       throw new UnrecoverableError(message);
     }

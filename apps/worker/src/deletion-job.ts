@@ -4,9 +4,9 @@ import { AdapterEvaluator, DecoderSession, readPeftAdapter, routeByCentroid, tra
 import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
-import { datasetRecords, engineHyperparameters } from './fine-tune-job.js';
+import { datasetLines, datasetRecords, engineHyperparameters } from './fine-tune-job.js';
 import { eraseUnlessUsed } from './erase-weights.js';
-import type { JobDeps } from './job-deps.js';
+import { isLastAttempt, type JobDeps } from './job-deps.js';
 
 export type DeletionDeps = JobDeps;
 
@@ -115,8 +115,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
     await enqueueDeliveries(deps.webhooks, tenantId, deliveryIds);
   } catch (error) {
     const message = (error as Error).message;
-    const attemptsLeft = (queueJob.opts.attempts ?? 1) - queueJob.attemptsMade - 1;
-    if (error instanceof UnrecoverableError || attemptsLeft <= 0) {
+    if (error instanceof UnrecoverableError || isLastAttempt(queueJob)) {
       // The stale versions stay out of routing: nothing deleted comes back.
       await database.withTenant(ctx, async (tx) => {
         await tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'failed', error: { message } } });
@@ -292,18 +291,28 @@ function figures(losses: number[]) {
 async function documentRecords(deps: DeletionDeps, ctx: TenantContext, documentIds: string[]): Promise<TrainingRecord[][]> {
   const documents = await deps.database.withTenant(ctx, (tx) => tx.document.findMany({ where: { id: { in: documentIds } }, include: { dataset: true }, orderBy: { id: 'asc' } }));
   // Each dataset's content is read and parsed once, however many of its documents are asked for.
-  const contents = new Map<string, Promise<string>>();
-  const contentOf = (blob: string) => {
-    if (!contents.has(blob)) contents.set(blob, deps.blobs.forTenant(ctx.tenantId).get(blob).then((bytes) => new TextDecoder().decode(bytes)));
-    return contents.get(blob)!;
+  const parsed = new Map<string, Promise<Map<string, TrainingRecord[]>>>();
+  const recordsOf = (blob: string) => {
+    if (!parsed.has(blob)) parsed.set(blob, deps.blobs.forTenant(ctx.tenantId).get(blob).then((bytes) => recordsByDocument(new TextDecoder().decode(bytes))));
+    return parsed.get(blob)!;
   };
   const out: TrainingRecord[][] = [];
   for (const doc of documents) {
     if (!doc.dataset.blob) continue;
-    const { records } = datasetRecords(await contentOf(doc.dataset.blob), new Map([[doc.externalId, doc.id]]));
-    if (records.length) out.push(records);
+    const records = (await recordsOf(doc.dataset.blob)).get(doc.externalId);
+    if (records?.length) out.push(records);
   }
   return out;
+}
+
+/** A dataset's records grouped by the external id of their document, each group in file order. */
+function recordsByDocument(jsonl: string): Map<string, TrainingRecord[]> {
+  const byDocument = new Map<string, TrainingRecord[]>();
+  for (const { externalId, record } of datasetLines(jsonl)) {
+    if (!byDocument.has(externalId)) byDocument.set(externalId, []);
+    byDocument.get(externalId)!.push(record);
+  }
+  return byDocument;
 }
 
 /** Documents of the tenant that no adapter version ever trained: what never-seen text scores. */
@@ -327,13 +336,9 @@ async function eraseDocuments(deps: DeletionDeps, ctx: TenantContext, documentId
     if (!dataset.blob) continue;
     const content = new TextDecoder().decode(await store.get(dataset.blob));
     // Line numbers name documents without a document_id (`line-<n>`): keep them by blanking, not dropping, lines.
-    const kept = content.split('\n').map((line, index) => {
-      if (line.trim() === '') return line;
-      const externalId = (JSON.parse(line) as { document_id?: unknown }).document_id;
-      if (!gone.has(typeof externalId === 'string' ? externalId : `line-${index + 1}`)) return line;
-      lines++;
-      return '';
-    });
+    const blanked = new Set([...datasetLines(content)].filter((line) => gone.has(line.externalId)).map((line) => line.index));
+    lines += blanked.size;
+    const kept = content.split('\n').map((line, index) => (blanked.has(index) ? '' : line));
     const rewritten = await store.put(new TextEncoder().encode(kept.join('\n')));
     await database.withTenant(ctx, (tx) => tx.dataset.update({ where: { id: datasetId }, data: { blob: rewritten.sha256, bytes: rewritten.size } }));
     const stillUsed = await database.withTenant(ctx, (tx) => tx.dataset.count({ where: { blob: dataset.blob } }));

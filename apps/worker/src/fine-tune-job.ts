@@ -18,7 +18,7 @@ import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { eraseUnlessUsed } from './erase-weights.js';
-import { jobEvents, type JobDeps } from './job-deps.js';
+import { isLastAttempt, jobEvents, type JobDeps } from './job-deps.js';
 
 export interface FineTuneDeps extends JobDeps {
   /** Aborted when the worker shuts down: the job checkpoints and goes back to the queue. */
@@ -206,8 +206,7 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       }
       return finish('cancelled', null);
     }
-    const attemptsLeft = (queueJob.opts.attempts ?? 1) - queueJob.attemptsMade - 1;
-    if (attemptsLeft <= 0) await finish('failed', (error as Error).message);
+    if (isLastAttempt(queueJob)) await finish('failed', (error as Error).message);
     else await event('message', `attempt failed (${(error as Error).message}); retrying`);
     throw error;
   } finally {
@@ -234,20 +233,28 @@ export function engineHyperparameters(h: Hyperparameters, validationFraction: nu
 }
 
 /**
- * The dataset's records of active documents, in file order, without their routing fields
- * (records that named no document_id are documents `line-<n>`, as the upload recorded them).
+ * Each non-blank line of a dataset's JSONL in file order: its record without the routing
+ * fields, and the external id of its document (its document_id, else `line-<n>`, as the
+ * upload recorded it).
  */
+export function* datasetLines(jsonl: string): Generator<{ index: number; externalId: string; record: TrainingRecord }> {
+  for (const [index, line] of jsonl.split('\n').entries()) {
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text.trim() === '') continue;
+    const { document_id: documentId, access_group: _group, ...record } = JSON.parse(text) as Record<string, unknown>;
+    yield { index, externalId: typeof documentId === 'string' ? documentId : `line-${index + 1}`, record: record as TrainingRecord };
+  }
+}
+
+/** The dataset's records of active documents (external id → document id), in file order. */
 export function datasetRecords(jsonl: string, activeDocuments: Map<string, string>): { records: TrainingRecord[]; documentIds: string[] } {
   const records: TrainingRecord[] = [];
   const used = new Set<string>();
-  jsonl.split('\n').forEach((line, index) => {
-    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-    if (text.trim() === '') return;
-    const { document_id: externalId, access_group: _group, ...record } = JSON.parse(text) as Record<string, unknown>;
-    const id = activeDocuments.get(typeof externalId === 'string' ? externalId : `line-${index + 1}`);
-    if (!id) return;
+  for (const { externalId, record } of datasetLines(jsonl)) {
+    const id = activeDocuments.get(externalId);
+    if (!id) continue;
     used.add(id);
-    records.push(record as TrainingRecord);
-  });
+    records.push(record);
+  }
   return { records, documentIds: [...used] };
 }

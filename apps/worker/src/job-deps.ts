@@ -2,7 +2,7 @@ import { newId } from '@tessera/contracts';
 import type { Database, TenantContext } from '@tessera/db';
 import type { WebhookJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
-import type { Queue } from 'bullmq';
+import type { Job as QueueJob, Queue } from 'bullmq';
 import type { BaseModelLoader } from './base-models.js';
 
 /** What every training-side job of the worker works with. */
@@ -21,4 +21,9 @@ export interface JobDeps {
 export function jobEvents(database: Database, ctx: TenantContext, jobId: string) {
   return (type: 'status' | 'message' | 'metric', message: string | null, data?: Record<string, unknown>) =>
     database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId: ctx.tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
+}
+
+/** Whether this run of a queue job is its last attempt: a failure now is final. */
+export function isLastAttempt(queueJob: QueueJob): boolean {
+  return queueJob.attemptsMade + 1 >= (queueJob.opts.attempts ?? 1);
 }

@@ -8,6 +8,7 @@ import { BaseModelLoader } from './base-models.js';
 import { runCompose } from './compose-job.js';
 import { runDeletion } from './deletion-job.js';
 import { runFineTune } from './fine-tune-job.js';
+import { type JobDeps } from './job-deps.js';
 import { runPartitionedParent } from './partitioned-job.js';
 import { InferenceServer } from './inference.js';
 import { loadWorkerConfig } from './worker-config.js';
@@ -29,16 +30,17 @@ const models = new BaseModelLoader(config.MODELS_DIR, blobs);
 const shutdown = new AbortController();
 const connection = redisConnection(config.REDIS_URL);
 const webhooks = webhookQueue(connection, config.QUEUE_PREFIX);
+/** What fine-tune, deletion and compose jobs share. */
+const jobDeps: JobDeps = { database, blobs, models, webhooks, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, log };
 
 const worker = new Worker<TrainJobData>(
   QUEUES.train,
   (job) => {
     log(`job ${job.data.jobId} (${job.name}): attempt ${job.attemptsMade + 1}`);
-    const engine = { threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER };
     // One queue, three kinds: a fine-tune (or one partition of one), a partitioned fine-tune's parent, a deletion.
     if (job.name === 'partitioned') return runPartitionedParent(job, { database, webhooks });
-    if (job.name === 'deletion') return runDeletion(job, { database, blobs, models, webhooks, ...engine, log });
-    return runFineTune(job, { database, blobs, models, webhooks, ...engine, shutdown: shutdown.signal, log });
+    if (job.name === 'deletion') return runDeletion(job, jobDeps);
+    return runFineTune(job, { ...jobDeps, shutdown: shutdown.signal });
   },
   {
     connection,
@@ -55,7 +57,7 @@ worker.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
 // Compositions: merges take milliseconds, a learned gate trains for seconds; one at a time.
 const composer = new Worker<ComposeJobData>(
   QUEUES.compose,
-  (job) => runCompose(job, { database, blobs, models, webhooks, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, log }),
+  (job) => runCompose(job, jobDeps),
   { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, lockDuration: config.LOCK_DURATION_MS, stalledInterval: config.STALLED_INTERVAL_MS },
 );
 composer.on('completed', (job) => log(`composition ${job.data.compositionId}: ready`));

@@ -11,8 +11,8 @@ import { Deployment } from 'kubernetes-models/apps/v1';
 import { Job } from 'kubernetes-models/batch/v1';
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
+import { ROOT } from './lib/run.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** The kinds infra/k8s may hold; anything else is refused (add it here with its model). */
 const MODELS = {
@@ -96,9 +96,8 @@ export function checkManifests(files) {
         if (labels[key] !== value) report(entry, `spec.selector.matchLabels.${key}`, `template labels do not carry ${key}=${value}`);
       }
     }
-    if (kind === 'Deployment' || kind === 'Job') {
-      checkPodSpec(spec.template?.spec ?? {}, 'spec.template.spec', (at, message) => report(entry, at, message), { configMaps, secrets, keysOf });
-    }
+    const podSpec = podSpecOf(entry.doc);
+    if (podSpec) checkPodSpec(podSpec, 'spec.template.spec', (at, message) => report(entry, at, message), { configMaps, secrets, keysOf });
     if (kind === 'Service' && spec.type !== 'ExternalName') {
       const selector = Object.entries(spec.selector ?? {});
       const targets = [...deployments.values()].filter((d) => selector.length && selector.every(([k, v]) => d.spec?.template?.metadata?.labels?.[k] === v));

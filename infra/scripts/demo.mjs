@@ -4,13 +4,15 @@
 //   TESSERA_URL      default http://127.0.0.1:8080
 //   TESSERA_API_KEY  default the demo tenant's key that `npm start` saved in .data/demo-tenant.json
 // Read it top to bottom: each step is one or two API calls.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
 import { createTesseraClient, listAll, MAX_PAGE_SIZE, serverSentEvents, TesseraProblemError, unwrap } from '@tessera/sdk';
+// What a receiver checks (Standard Webhooks): the signature over id.timestamp.body, and a recent timestamp.
+import { verifyWebhook } from '@tessera/webhooks/standard-webhooks';
+import { ROOT, step } from './lib/run.mjs';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const baseUrl = process.env.TESSERA_URL ?? 'http://127.0.0.1:8080';
 const apiKey = process.env.TESSERA_API_KEY ?? savedDemoKey();
 /** Small enough to train in seconds on two CPU cores, enough for the adapter to learn its canary. */
@@ -95,10 +97,6 @@ async function main() {
   console.log(`           looks_unseen: ${proof.looks_unseen}`);
   if (proof.looks_unseen === false) throw new Error('the deleted document does not look unseen: its text still scores better than never-trained documents');
   console.log(`\n✓ done: datasets, adapters, the webhook's deliveries and the deletion are all in the API (and the dashboard) at ${baseUrl}`);
-}
-
-function step(title) {
-  console.log(`\n▸ ${title}`);
 }
 
 function savedDemoKey() {
@@ -192,7 +190,7 @@ async function startWebhookReceiver() {
     let body = '';
     request.on('data', (chunk) => (body += chunk));
     request.on('end', () => {
-      if (!state.secret || !validSignature(state.secret, request.headers, body)) {
+      if (!state.secret || !verifyWebhook(state.secret, request.headers, body)) {
         response.writeHead(401).end();
         return;
       }
@@ -229,22 +227,6 @@ async function startWebhookReceiver() {
       server.close(() => resolve());
     });
   }
-}
-
-/** Standard Webhooks: base64 HMAC-SHA256 of `${id}.${timestamp}.${body}`, keyed by the secret's bytes after `whsec_`. */
-function validSignature(secret, headers, body) {
-  const id = headers['webhook-id'];
-  const timestamp = headers['webhook-timestamp'];
-  const signatures = headers['webhook-signature'];
-  if (!id || !timestamp || !signatures) return false;
-  // An old timestamp is a replay.
-  if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false;
-  const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
-  const expected = Buffer.from(`v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`);
-  return signatures.split(' ').some((candidate) => {
-    const given = Buffer.from(candidate);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
 }
 
 /** An error in words: for the API's problem details, its title, detail, field errors and request id. */

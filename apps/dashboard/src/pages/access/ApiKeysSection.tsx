@@ -7,7 +7,7 @@ import { SecretOnce } from '../../components/SecretOnce.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatDateTime } from '../../format.js';
 import { useGroups } from '../../use-groups.js';
-import { API_KEYS_KEY, useApiKeys, usePrincipals } from './use-access-lists.js';
+import { API_KEYS_KEY, useApiKeys, usePrincipalName, usePrincipals } from './use-access-lists.js';
 import './access.css';
 
 type Scope = Schemas['ApiKeyScope'];
@@ -69,7 +69,7 @@ export function ApiKeysSection() {
     event.preventDefault();
     create.mutate();
   }
-  const principalName = (id: string) => principals.data?.find((p) => p.id === id)?.name ?? id;
+  const principalName = usePrincipalName();
 
   return (
     <section className="access-section" aria-labelledby="keys-heading">

@@ -4,7 +4,7 @@ import { useState, type FormEvent } from 'react';
 import { useApi } from '../../api.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { formatDateTime } from '../../format.js';
-import { useApiKeys, usePrincipals } from './use-access-lists.js';
+import { useApiKeys, usePrincipalName, usePrincipals } from './use-access-lists.js';
 
 /** A member is a principal (all its keys) or one API key; the select encodes which as `kind:id`. */
 const memberBody = (choice: string): Schemas['AddGroupMemberRequest'] => {
@@ -35,7 +35,7 @@ export function GroupMembers({ group }: { group: Schemas['AccessGroup'] }) {
     onSuccess: () => queryClient.invalidateQueries({ queryKey: membersKey }),
   });
 
-  const principalName = (id: string) => principals.data?.find((p) => p.id === id)?.name ?? id;
+  const principalName = usePrincipalName();
   const keyName = (id: string) => keys.data?.find((k) => k.id === id)?.name ?? id;
   function submit(event: FormEvent) {
     event.preventDefault();

@@ -9,6 +9,12 @@ export function usePrincipals() {
   return useQuery({ queryKey: ['principals'], queryFn: () => listAll((after) => api.GET('/v1/principals', { params: { query: { limit: MAX_PAGE_SIZE, after } } })) });
 }
 
+/** A principal id's name once the principals are in (the id itself until then, or when they cannot be read). */
+export function usePrincipalName(): (principalId: string) => string {
+  const principals = usePrincipals();
+  return (principalId) => principals.data?.find((p) => p.id === principalId)?.name ?? principalId;
+}
+
 /** Admin keys only: other keys get a 403 problem, shown where the list would be. */
 export function useApiKeys() {
   const api = useApi();

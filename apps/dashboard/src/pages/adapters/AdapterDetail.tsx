@@ -1,8 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { unwrap } from '@tessera/sdk';
-import { useState } from 'react';
 import { useApi } from '../../api.js';
 import { Facts } from '../../components/Facts.js';
+import { ConfirmButton } from '../../components/ConfirmButton.js';
 import { Page } from '../../components/Page.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
@@ -27,33 +27,18 @@ export function AdapterDetail({ adapterId }: { adapterId: string }) {
     // A version still training turns ready (or stale) on its own.
     refetchInterval: (query) => (query.state.data?.data.some((v) => v.status === 'queued' || v.status === 'training') ? 3000 : false),
   });
-  // Archiving takes the adapter out of routing for good, so the button asks once more.
-  const [confirmingArchive, setConfirmingArchive] = useState(false);
   const archive = useMutation({
     mutationFn: () => unwrap(api.POST('/v1/adapters/{adapter_id}/archive', { params: { path } })),
     onSuccess: (archived) => {
-      setConfirmingArchive(false);
       queryClient.setQueryData(['adapters', adapterId], archived);
-      void queryClient.invalidateQueries({ queryKey: ['adapters'] });
+      // The detail is set from the answer; only the list needs reading again (archiving leaves versions alone).
+      void queryClient.invalidateQueries({ queryKey: ['adapters'], exact: true });
     },
   });
 
   const data = adapter.data;
-  const actions =
-    data?.status !== 'active' ? null : confirmingArchive ? (
-      <>
-        <button type="button" className="danger" onClick={() => archive.mutate()} disabled={archive.isPending}>
-          Confirm archive
-        </button>
-        <button type="button" className="secondary" onClick={() => setConfirmingArchive(false)}>
-          Keep
-        </button>
-      </>
-    ) : (
-      <button type="button" className="secondary" onClick={() => setConfirmingArchive(true)}>
-        Archive
-      </button>
-    );
+  // Archiving takes the adapter out of routing for good, so the button asks once more.
+  const actions = data?.status === 'active' ? <ConfirmButton label="Archive" confirmLabel="Confirm archive" keepLabel="Keep" className="secondary" pending={archive.isPending} onConfirm={() => archive.mutate()} /> : null;
   return (
     <Page title={data ? `Adapter ${data.name}` : 'Adapter'} error={adapter.error} loading={adapter.isPending} actions={actions}>
       {data ? (

@@ -5,9 +5,8 @@ import { Page } from '../../components/Page.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatDateTime } from '../../format.js';
 import { Link } from '../../router.js';
+import { isBuilding } from './use-compositions.js';
 import './compositions.css';
-
-const building = (status: Schemas['Composition']['status'] | undefined) => status === 'queued' || status === 'building';
 
 /** How the composition is served, in the playground's words. */
 function servedAs(method: Schemas['CompositionMethod']): string {
@@ -22,7 +21,7 @@ export function CompositionDetail({ compositionId }: { compositionId: string }) 
   const composition = useQuery({
     queryKey: ['compositions', compositionId],
     queryFn: () => unwrap(api.GET('/v1/compositions/{composition_id}', { params: { path: { composition_id: compositionId } } })),
-    refetchInterval: (query) => (building(query.state.data?.status) ? 1500 : false),
+    refetchInterval: (query) => (isBuilding(query.state.data?.status) ? 1500 : false),
   });
   const found = composition.data;
   return (
@@ -32,7 +31,7 @@ export function CompositionDetail({ compositionId }: { compositionId: string }) 
           <dl className="composition-facts">
             <dt>Status</dt>
             <dd>
-              <StatusBadge status={found.status} /> {building(found.status) ? <span className="muted">the compose job is building it…</span> : null}
+              <StatusBadge status={found.status} /> {isBuilding(found.status) ? <span className="muted">the compose job is building it…</span> : null}
             </dd>
             <dt>Method</dt>
             <dd>{found.method}</dd>

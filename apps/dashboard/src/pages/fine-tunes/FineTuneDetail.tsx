@@ -35,7 +35,8 @@ export function FineTuneDetail({ jobId }: { jobId: string }) {
     mutationFn: () => unwrap(api.POST('/v1/fine-tunes/{job_id}/cancel', { params: { path: { job_id: jobId } } })),
     onSuccess: (cancelled) => {
       queryClient.setQueryData(queryKey, cancelled);
-      void queryClient.invalidateQueries({ queryKey: ['fine-tunes'] });
+      // The detail is set from the answer; only the list needs reading again.
+      void queryClient.invalidateQueries({ queryKey: ['fine-tunes'], exact: true });
     },
   });
 

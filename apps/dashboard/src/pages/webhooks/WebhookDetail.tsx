@@ -1,7 +1,7 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { unwrap } from '@tessera/sdk';
-import { useState } from 'react';
 import { useApi } from '../../api.js';
+import { ConfirmButton } from '../../components/ConfirmButton.js';
 import { Page } from '../../components/Page.js';
 import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
@@ -19,7 +19,6 @@ export function WebhookDetail({ webhookId }: { webhookId: string }) {
   const path = { params: { path: { webhook_id: webhookId } } };
   const endpointKey = ['webhooks', webhookId];
   const deliveriesKey = ['webhooks', webhookId, 'deliveries'];
-  const [confirmingDelete, setConfirmingDelete] = useState(false);
 
   const endpoint = useQuery({ queryKey: endpointKey, queryFn: () => unwrap(api.GET('/v1/webhooks/{webhook_id}', path)) });
   const deliveries = useInfiniteQuery({
@@ -62,20 +61,7 @@ export function WebhookDetail({ webhookId }: { webhookId: string }) {
       <button type="button" className="secondary" onClick={() => setEnabled.mutate(!found.enabled)} disabled={setEnabled.isPending}>
         {found.enabled ? 'Disable' : 'Enable'}
       </button>
-      {confirmingDelete ? (
-        <>
-          <button type="button" className="danger" onClick={() => remove.mutate()} disabled={remove.isPending}>
-            Delete for good
-          </button>
-          <button type="button" className="secondary" onClick={() => setConfirmingDelete(false)}>
-            Keep it
-          </button>
-        </>
-      ) : (
-        <button type="button" className="danger" onClick={() => setConfirmingDelete(true)}>
-          Delete
-        </button>
-      )}
+      <ConfirmButton label="Delete" confirmLabel="Delete for good" keepLabel="Keep it" className="danger" pending={remove.isPending} onConfirm={() => remove.mutate()} warning="Deleting the endpoint also deletes its delivery log." />
     </>
   ) : null;
 
@@ -100,7 +86,6 @@ export function WebhookDetail({ webhookId }: { webhookId: string }) {
           <dd>{formatDateTime(found.created_at)}</dd>
         </dl>
       ) : null}
-      {confirmingDelete ? <p className="muted">Deleting the endpoint also deletes its delivery log.</p> : null}
       <ProblemMessage error={ping.error ?? setEnabled.error ?? remove.error ?? redeliver.error} />
       {ping.isSuccess ? <p className="muted">Ping queued: it appears below as a delivery.</p> : null}
       <h2>Deliveries</h2>

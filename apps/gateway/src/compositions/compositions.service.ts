@@ -3,7 +3,7 @@ import { newId, type CompositionDto, type CreateComposition, type ListQuery, typ
 import { Database, type TenantTransaction } from '@tessera/db';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import { recordAudit } from '../common/audit.util.js';
-import type { Caller } from '../common/caller.js';
+import { inCallerGroups, type Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { COMPOSE_QUEUE, type ComposeQueue } from '../common/queues.provider.js';
@@ -79,21 +79,17 @@ export class CompositionsService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<CompositionDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) => tx.composition.findMany({ ...args, where: { ...args.where, ...visibleTo(caller) }, include: withRelations }));
+    const rows = await this.database.withTenant(caller, (tx) => tx.composition.findMany({ ...args, where: { ...args.where, ...inCallerGroups(caller) }, include: withRelations }));
     return toPage(rows as CompositionRow[], query, (row) => toCompositionDto(row));
   }
 
   async get(caller: Caller, id: string): Promise<CompositionDto> {
-    const row = await this.database.withTenant(caller, (tx) => tx.composition.findFirst({ where: { id, ...visibleTo(caller) }, include: withRelations }));
+    const row = await this.database.withTenant(caller, (tx) => tx.composition.findFirst({ where: { id, ...inCallerGroups(caller) }, include: withRelations }));
     if (!row) throw ProblemException.notFound('composition', id);
     return toCompositionDto(row as CompositionRow);
   }
 }
 
-/** A composition in a group the caller lacks is, for that caller, not there. */
-function visibleTo(caller: Caller) {
-  return { tenantId: caller.tenantId, OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }] };
-}
 
 function toCompositionDto(row: CompositionRow): CompositionDto {
   const job = row.jobs[0];

@@ -2,7 +2,7 @@ import type { Routing, RoutingTrace } from '@tessera/contracts';
 import type { TenantTransaction } from '@tessera/db';
 import type { BaseModelModel } from '@tessera/db';
 import type { InferAdapter, InferJobData } from '@tessera/queue';
-import type { Caller } from '../common/caller.js';
+import { inCallerGroup, inCallerGroups, type Caller } from '../common/caller.js';
 import { ProblemException } from '../common/problem.exception.js';
 
 /** What a request runs on once `model` and `routing` are resolved against what the caller may use. */
@@ -24,7 +24,12 @@ const MAX_TOKEN_CANDIDATES = 16;
  * is the same 404 as naming an unknown one, and `auto` never sees it.
  */
 function usableWhere(caller: Caller) {
-  return { tenantId: caller.tenantId, status: 'active' as const, OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }] };
+  return { ...inCallerGroups(caller), status: 'active' as const };
+}
+
+/** usableWhere for an adapter already loaded (a composition's member). */
+function usableAdapter(caller: Caller, adapter: { status: string; accessGroupId: string | null }): boolean {
+  return adapter.status === 'active' && inCallerGroup(caller, adapter.accessGroupId);
 }
 
 function parseReference(reference: string): { name: string; version: number | undefined } {
@@ -57,13 +62,13 @@ async function findBase(tx: TenantTransaction, caller: Caller, reference: string
 async function findUsableComposition(tx: TenantTransaction, caller: Caller, reference: string) {
   const { name, version } = parseReference(reference);
   const composition = await tx.composition.findFirst({
-    where: { tenantId: caller.tenantId, name, status: { not: 'archived' }, OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }], ...(version !== undefined ? { version } : {}) },
+    where: { ...inCallerGroups(caller), name, status: { not: 'archived' }, ...(version !== undefined ? { version } : {}) },
     orderBy: { version: 'desc' },
     include: { members: { include: { adapter: true, adapterVersion: true }, orderBy: { adapterId: 'asc' } } },
   });
   if (!composition) return null;
   if (composition.method === 'centroid') return knowledgeBase(tx, caller, composition);
-  const usable = composition.members.every((m) => m.adapter.status === 'active' && (m.adapter.accessGroupId === null || caller.groupIds.includes(m.adapter.accessGroupId)) && m.adapterVersion?.status === 'ready');
+  const usable = composition.members.every((m) => usableAdapter(caller, m.adapter) && m.adapterVersion?.status === 'ready');
   if (!usable) return null;
   if (composition.status !== 'ready' || !composition.artifactBlob) throw new ProblemException('conflict', `Composition ${reference} is ${composition.status}, not ready yet`);
   const members: InferAdapter[] = composition.members.map((m) => ({ adapterId: m.adapterId, versionId: m.adapterVersionId!, name: m.adapter.name, version: m.adapterVersion!.version, weight: m.weight }));
@@ -75,12 +80,7 @@ async function findUsableComposition(tx: TenantTransaction, caller: Caller, refe
  * ready version; the others (another group's, stale, retraining) are not candidates at all.
  */
 async function knowledgeBase(tx: TenantTransaction, caller: Caller, composition: { id: string; name: string; version: number; members: { adapterId: string; adapter: { baseModelId: string } }[] }) {
-  const adapters = await tx.adapter.findMany({ where: { ...usableWhere(caller), id: { in: composition.members.map((m) => m.adapterId) } }, orderBy: { id: 'asc' } });
-  const versions = await tx.adapterVersion.findMany({ where: { adapterId: { in: adapters.map((a) => a.id) }, status: 'ready' }, orderBy: { version: 'desc' } });
-  const members: InferAdapter[] = adapters.flatMap((adapter) => {
-    const latest = versions.find((v) => v.adapterId === adapter.id);
-    return latest ? [{ adapterId: adapter.id, versionId: latest.id, name: adapter.name, version: latest.version }] : [];
-  });
+  const members = await usableAtLatestVersion(tx, caller, { id: { in: composition.members.map((m) => m.adapterId) } });
   return { composition: { ...composition, method: 'centroid' as const, artifactBlob: null }, members, baseModelId: composition.members[0]?.adapter.baseModelId ?? null };
 }
 
@@ -157,8 +157,13 @@ function compositionRouting(baseModel: BaseModelModel, found: NonNullable<Awaite
 }
 
 /** `auto` without a list: every adapter on the base model the caller may use, at its latest ready version. */
-async function everyUsableAdapter(tx: TenantTransaction, caller: Caller, baseModelId: string): Promise<InferAdapter[]> {
-  const adapters = await tx.adapter.findMany({ where: { ...usableWhere(caller), baseModelId }, orderBy: { id: 'asc' }, take: 1000 });
+function everyUsableAdapter(tx: TenantTransaction, caller: Caller, baseModelId: string): Promise<InferAdapter[]> {
+  return usableAtLatestVersion(tx, caller, { baseModelId }, 1000);
+}
+
+/** The usable adapters among `where`, each at its latest ready version (those with none left out), by id. */
+async function usableAtLatestVersion(tx: TenantTransaction, caller: Caller, where: { id?: { in: string[] }; baseModelId?: string }, take?: number): Promise<InferAdapter[]> {
+  const adapters = await tx.adapter.findMany({ where: { ...usableWhere(caller), ...where }, orderBy: { id: 'asc' }, ...(take !== undefined ? { take } : {}) });
   const versions = await tx.adapterVersion.findMany({ where: { adapterId: { in: adapters.map((a) => a.id) }, status: 'ready' }, orderBy: { version: 'desc' } });
   return adapters.flatMap((adapter) => {
     const latest = versions.find((v) => v.adapterId === adapter.id);
@@ -183,13 +188,13 @@ export async function usableModels(tx: TenantTransaction, caller: Caller) {
   const ready = new Set((await tx.adapterVersion.findMany({ where: { adapterId: { in: adapters.map((a) => a.id) }, status: 'ready' }, select: { adapterId: true } })).map((v) => v.adapterId));
   const baseName = new Map(bases.map((b) => [b.id, b.name]));
   const compositions = await tx.composition.findMany({
-    where: { tenantId: caller.tenantId, status: 'ready', OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }] },
+    where: { ...inCallerGroups(caller), status: 'ready' },
     include: { members: { include: { adapter: true } } },
     orderBy: [{ name: 'asc' }, { version: 'desc' }],
     take: 1000,
   });
   // The latest ready version of each name whose members the caller may all use.
-  const listed = compositions.filter((c, i) => compositions.findIndex((o) => o.name === c.name) === i && c.members.length > 0 && c.members.every((m) => m.adapter.status === 'active' && (m.adapter.accessGroupId === null || caller.groupIds.includes(m.adapter.accessGroupId))));
+  const listed = compositions.filter((c, i) => compositions.findIndex((o) => o.name === c.name) === i && c.members.length > 0 && c.members.every((m) => usableAdapter(caller, m.adapter)));
   return [
     ...bases.map((b) => ({ id: b.name, created: b.createdAt, owner: b.tenantId ? 'tenant' : 'tessera', kind: 'base_model' as const, baseModel: b.name })),
     ...adapters.filter((a) => ready.has(a.id) && baseName.has(a.baseModelId)).map((a) => ({ id: a.name, created: a.createdAt, owner: 'tenant', kind: 'adapter' as const, baseModel: baseName.get(a.baseModelId)! })),

@@ -106,6 +106,7 @@ describe('compositions, partitioned fine-tunes and deletions (gateway side: no w
     // By document_id: the tenant's own: c1; kitchen: r1, r2 | r3 (at most 2 each).
     const kitchen = (await req('GET', '/v1/groups')).body.data.find((g: any) => g.name === 'kitchen').id;
     assert.deepEqual(job.body.partitions.map((p: any) => [p.access_group_id, p.documents]), [[null, 1], [kitchen, 2], [kitchen, 1]]);
+    assert.deepEqual((await req('GET', `/v1/fine-tunes/${job.body.id}`)).body.partitions, job.body.partitions, 'reading the job back counts the same documents per partition');
     const parent = await train.getJob(job.body.id);
     assert.equal(await parent!.getState(), 'waiting-children');
     const children = await Promise.all(job.body.partitions.map((p: any) => train.getJob(p.job_id)));

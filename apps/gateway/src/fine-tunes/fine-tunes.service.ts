@@ -63,7 +63,7 @@ export class FineTunesService {
           version: (last?.version ?? 0) + 1,
           rank: h.rank,
           alpha: h.alpha,
-          targetModules: h.target_modules ?? (baseModel.architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES),
+          targetModules: h.target_modules ?? projectionsOf(baseModel.architecture),
           seed: h.seed,
         },
       });
@@ -147,7 +147,7 @@ export class FineTunesService {
             version: 1,
             rank: h.rank,
             alpha: h.alpha,
-            targetModules: h.target_modules ?? (baseModel.architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES),
+            targetModules: h.target_modules ?? projectionsOf(baseModel.architecture),
             seed: h.seed,
             partitionKey: `${partition.accessGroupId ?? 'tenant'}/${members.length + i + 1}`,
           },
@@ -201,8 +201,10 @@ export class FineTunesService {
     return this.database.withTenant(ctx, async (tx) => {
       const row = await findJob(tx, ctx, id);
       const children = await tx.job.findMany({ where: { tenantId: ctx.tenantId, parentJobId: id }, orderBy: { id: 'asc' }, include: { adapter: true } });
-      const counts = await Promise.all(children.map((c) => tx.adapterVersionDocument.count({ where: { adapterVersionId: c.adapterVersionId! } })));
-      return toFineTuneDto(row, children.map((c, i) => ({ job_id: c.id, adapter_id: c.adapterId!, adapter_version_id: c.adapterVersionId!, access_group_id: c.adapter?.accessGroupId ?? null, documents: counts[i]! })));
+      // One count query for every partition, not one each.
+      const counted = await tx.adapterVersionDocument.groupBy({ by: ['adapterVersionId'], where: { adapterVersionId: { in: children.map((c) => c.adapterVersionId!) } }, _count: { _all: true } });
+      const documents = new Map(counted.map((c) => [c.adapterVersionId, c._count._all]));
+      return toFineTuneDto(row, children.map((c) => ({ job_id: c.id, adapter_id: c.adapterId!, adapter_version_id: c.adapterVersionId!, access_group_id: c.adapter?.accessGroupId ?? null, documents: documents.get(c.adapterVersionId!) ?? 0 })));
     });
   }
 
@@ -273,10 +275,15 @@ async function trainingInputs(tx: TenantTransaction, caller: Caller, body: Creat
   return { dataset, baseModel, h };
 }
 
+/** The projections a LoRA adapter of this architecture may target (all of them by default). */
+function projectionsOf(architecture: string): string[] {
+  return architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES;
+}
+
 /** What only the base model can say about the request: its projections and context length. */
 function checkAgainstModel(h: Hyperparameters, architecture: string, config: { maxPositions: number }): void {
   const errors = [];
-  const modules = architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES;
+  const modules = projectionsOf(architecture);
   for (const [i, m] of (h.target_modules ?? []).entries()) {
     if (!modules.includes(m)) errors.push({ field: `body.hyperparameters.target_modules.${i}`, message: `${m} is not a projection of this ${architecture} model (${modules.join(', ')})` });
   }

@@ -34,43 +34,54 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
   const job = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId, tenantId } }));
   if (!job?.deletionRequestId) throw new UnrecoverableError(`job ${jobId} is not a deletion`);
   const deletionId = job.deletionRequestId;
-  const load = () =>
-    database.withTenant(ctx, (tx) =>
-      tx.deletionRequest.findFirstOrThrow({
-        where: { id: deletionId },
-        include: { documents: { include: { document: true } }, affectedVersions: { include: { adapterVersion: { include: { adapter: true } } } } },
-      }),
-    );
-  let request = await load();
+  const request = await database.withTenant(ctx, (tx) =>
+    tx.deletionRequest.findFirstOrThrow({
+      where: { id: deletionId },
+      include: { documents: { include: { document: true } }, affectedVersions: { include: { adapterVersion: { include: { adapter: true } } } } },
+    }),
+  );
   if (request.status === 'completed' || request.status === 'failed') return;
-  const steps = () => request.steps as unknown as Step[];
-  const done = (name: StepName) => steps().some((s) => s.name === name);
-  const record = async (name: StepName, detail: Record<string, unknown>, extra: Record<string, unknown> = {}) => {
-    const next = [...steps(), { name, at: new Date().toISOString(), detail }];
-    await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { steps: next as never, ...extra } }));
-    request = await load();
+  // Only this job writes the steps: the list it wrote last is the one stored.
+  let steps = request.steps as unknown as Step[];
+  const done = (name: StepName) => steps.some((s) => s.name === name);
+  const record = async (name: StepName, detail: Record<string, unknown>) => {
+    const next = [...steps, { name, at: new Date().toISOString(), detail }];
+    await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { steps: next as never } }));
+    steps = next;
   };
   await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: job.startedAt ?? new Date() } }));
 
-  let auditor: Auditor | undefined;
   try {
     const affected = request.affectedVersions.map((a) => a.adapterVersion);
     const deletedIds = new Set(request.documents.map((d) => d.documentId));
     const baseModelId = affected[0]?.adapter.baseModelId ?? (await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { tenantId: null } }))).id;
-    const model = await deps.models.load(await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { id: baseModelId } })));
-    const options = { threads: deps.threads, executionProvider: deps.executionProvider };
-    auditor = new Auditor(model, await DecoderSession.load(model.config, model.weights, options), options);
-    const texts = await documentRecords(deps, ctx, [...deletedIds]);
-    const heldOut = await heldOutRecords(deps, ctx);
+    // What both audits score, read once, and only when an audit is still to run.
+    let inputs: Promise<{ model: TrainingModel; texts: TrainingRecord[][]; heldOut: TrainingRecord[][] }> | undefined;
+    const auditInputs = () =>
+      (inputs ??= (async () => ({
+        model: await deps.models.load(await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { id: baseModelId } }))),
+        texts: await documentRecords(deps, ctx, [...deletedIds]),
+        heldOut: await heldOutRecords(deps, ctx),
+      }))());
+    // Each audit holds its sessions only while it scores: the retrain between them needs the memory.
+    const audit = async (adapters: ScoredAdapter[]) => {
+      const { model, texts, heldOut } = await auditInputs();
+      const options = { threads: deps.threads, executionProvider: deps.executionProvider };
+      const auditor = new Auditor(model, await DecoderSession.load(model.config, model.weights, options), options);
+      try {
+        return { deleted_loss: await auditor.meanLoss(texts, adapters), held_out: figures(await auditor.losses(heldOut, adapters)), candidates: adapters.length };
+      } finally {
+        // A failure to free memory must not replace the audit's own outcome.
+        await auditor.release().catch((error: Error) => deps.log(`deletion ${deletionId}: releasing the audit sessions failed: ${error.message}`));
+      }
+    };
 
     if (!done('audited_before')) {
       // The tenant's adapters as they were: every live version plus the stale ones, weights still there.
       const candidates = [...(await liveVersions(deps, ctx, baseModelId)), ...affected.filter((v) => v.weightsBlob)];
       const adapters = await loadVersions(deps, ctx, candidates);
       await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'retraining' } }));
-      await record('audited_before', { deleted_loss: await auditor.meanLoss(texts, adapters), held_out: figures(await auditor.losses(heldOut, adapters)), candidates: adapters.length });
-      // The retrain needs the memory more than the evaluators; the after-audit makes its own.
-      await auditor.releaseEvaluators();
+      await record('audited_before', await audit(adapters));
     }
     if (!done('weights_erased')) {
       let erased = 0;
@@ -92,13 +103,13 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
 
     if (!done('audited_after')) {
       const adapters = await loadVersions(deps, ctx, await liveVersions(deps, ctx, baseModelId));
-      await record('audited_after', { deleted_loss: await auditor.meanLoss(texts, adapters), held_out: figures(await auditor.losses(heldOut, adapters)), candidates: adapters.length });
+      await record('audited_after', await audit(adapters));
     }
     if (!done('data_erased')) await record('data_erased', await eraseDocuments(deps, ctx, [...deletedIds]));
 
-    const before = steps().find((s) => s.name === 'audited_before')!.detail as { deleted_loss: number };
-    const after = steps().find((s) => s.name === 'audited_after')!.detail as { deleted_loss: number; held_out: ReturnType<typeof figures> };
-    const retrainedStep = steps().find((s) => s.name === 'retrained')!.detail as { versions: DeletionProof['retrained_versions'] };
+    const before = steps.find((s) => s.name === 'audited_before')!.detail as { deleted_loss: number };
+    const after = steps.find((s) => s.name === 'audited_after')!.detail as { deleted_loss: number; held_out: ReturnType<typeof figures> };
+    const retrainedStep = steps.find((s) => s.name === 'retrained')!.detail as { versions: DeletionProof['retrained_versions'] };
     const held = after.held_out;
     const proof: DeletionProof = {
       deleted_loss_before: before.deleted_loss,
@@ -108,7 +119,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       retrained_versions: retrainedStep.versions,
     };
     const deliveryIds = await database.withTenant(ctx, async (tx) => {
-      await tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'completed', proof: proof as never, completedAt: new Date(), steps: [...steps(), { name: 'completed', at: new Date().toISOString() }] as never } });
+      await tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'completed', proof: proof as never, completedAt: new Date(), steps: [...steps, { name: 'completed', at: new Date().toISOString() }] as never } });
       await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: proof as never } });
       return (await recordWebhookEvent(tx, tenantId, 'deletion.completed', { id: deletionId, proof })).deliveryIds;
     });
@@ -124,9 +135,6 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       throw new UnrecoverableError(message);
     }
     throw error;
-  } finally {
-    // A failure to free memory must not replace the job's own outcome.
-    await auditor?.release().catch((error: Error) => deps.log(`deletion ${deletionId}: releasing the audit sessions failed: ${error.message}`));
   }
 }
 
@@ -242,12 +250,8 @@ class Auditor {
     private readonly options: { threads: number; executionProvider: 'cpu' | 'cuda' },
   ) {}
 
-  async releaseEvaluators(): Promise<void> {
-    await Promise.all(this.evaluators.splice(0).map((e) => e.release()));
-  }
-
   async release(): Promise<void> {
-    await Promise.all([this.releaseEvaluators(), this.base.release()]);
+    await Promise.all([...this.evaluators.splice(0).map((e) => e.release()), this.base.release()]);
   }
 
   private async evaluatorFor(adapter: LoraAdapter | null): Promise<AdapterEvaluator> {

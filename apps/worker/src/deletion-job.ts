@@ -6,7 +6,7 @@ import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetLines, datasetRecords, engineHyperparameters } from './fine-tune-job.js';
 import { eraseUnlessUsed } from './erase-weights.js';
-import { isLastAttempt, type JobDeps } from './job-deps.js';
+import { isLastAttempt, staleByDeletion, type JobDeps } from './job-deps.js';
 
 export type DeletionDeps = JobDeps;
 
@@ -180,17 +180,10 @@ async function retrainVersion(deps: DeletionDeps, ctx: TenantContext, jobId: str
   const result = await train({ model, data: records, hyperparameters, threads: deps.threads, executionProvider: deps.executionProvider });
   const weights = await deps.blobs.forTenant(tenantId).put(result.peft.weights);
   const live = await database.withTenant(ctx, async (tx) => {
-    const current = await tx.adapterVersion.findFirstOrThrow({ where: { id: version!.id } });
     // A deletion that committed while this trained may not have seen this version: its documents say.
-    const gone = await tx.document.count({ where: { id: { in: documentIds }, status: { not: 'active' } } });
-    if (current.status === 'stale' || gone > 0) {
-      await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'stale' } });
-      return false;
-    }
+    if (await staleByDeletion(tx, version!.id, documentIds)) return false;
     // Two deletions' retrains of one partition can race to the same documents: one version goes live.
-    const twin = (await tx.adapterVersion.findMany({ where: { adapterId: old.adapterId, status: 'ready', id: { not: version!.id } }, include: { documents: { select: { documentId: true } } } })).find(
-      (v) => v.documents.map((d) => d.documentId).sort().join() === [...documentIds].sort().join(),
-    );
+    const twin = trainedOnExactly(await tx.adapterVersion.findMany({ where: { adapterId: old.adapterId, status: 'ready', id: { not: version!.id } }, include: { documents: { select: { documentId: true } } } }), documentIds);
     if (twin) {
       await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'archived' } });
       return false;
@@ -210,8 +203,13 @@ async function retrainVersion(deps: DeletionDeps, ctx: TenantContext, jobId: str
 /** A ready version of the adapter, newer than `after`, trained on exactly `documents`. */
 async function sameDocumentsVersion(deps: DeletionDeps, ctx: TenantContext, adapterId: string, after: number, documents: string[]) {
   const newer = await deps.database.withTenant(ctx, (tx) => tx.adapterVersion.findMany({ where: { adapterId, version: { gt: after }, status: 'ready' }, include: { documents: { select: { documentId: true } } }, orderBy: { version: 'desc' } }));
+  return trainedOnExactly(newer, documents);
+}
+
+/** The first of `versions` whose recorded documents are exactly `documents`. */
+function trainedOnExactly<V extends { documents: { documentId: string }[] }>(versions: V[], documents: string[]): V | null {
   const wanted = [...documents].sort().join();
-  return newer.find((v) => v.documents.map((d) => d.documentId).sort().join() === wanted) ?? null;
+  return versions.find((v) => v.documents.map((d) => d.documentId).sort().join() === wanted) ?? null;
 }
 
 /** Every version the tenant serves on this base model: ready, its adapter active. */

@@ -18,7 +18,7 @@ import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { eraseUnlessUsed } from './erase-weights.js';
-import { isLastAttempt, jobEvents, type JobDeps } from './job-deps.js';
+import { isLastAttempt, jobEvents, staleByDeletion, type JobDeps } from './job-deps.js';
 
 export interface FineTuneDeps extends JobDeps {
   /** Aborted when the worker shuts down: the job checkpoints and goes back to the queue. */
@@ -163,10 +163,7 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     };
     const delivered = await database.withTenant(ctx, async (tx) => {
       // A deletion reached this version while it trained: it never goes live (its deletion retrains it).
-      const current = row.adapterVersionId ? await tx.adapterVersion.findFirst({ where: { id: row.adapterVersionId }, select: { status: true } }) : null;
-      const gone = await tx.document.count({ where: { id: { in: documentIds }, status: { not: 'active' } } });
-      if (current?.status === 'stale' || gone > 0) {
-        if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'stale' } });
+      if (await staleByDeletion(tx, row.adapterVersionId, documentIds)) {
         await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, adapter_version_id: row.adapterVersionId, superseded_by_deletion: true } as never } });
         return null;
       }

@@ -1,5 +1,5 @@
 import { newId } from '@tessera/contracts';
-import type { Database, TenantContext } from '@tessera/db';
+import type { Database, TenantContext, TenantTransaction } from '@tessera/db';
 import type { WebhookJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
 import type { Job as QueueJob, Queue } from 'bullmq';
@@ -26,4 +26,17 @@ export function jobEvents(database: Database, ctx: TenantContext, jobId: string)
 /** Whether this run of a queue job is its last attempt: a failure now is final. */
 export function isLastAttempt(queueJob: QueueJob): boolean {
   return queueJob.attemptsMade + 1 >= (queueJob.opts.attempts ?? 1);
+}
+
+/**
+ * Whether a deletion reached a version while it trained: the version was marked stale, or one
+ * of the documents it trained on is no longer active (a deletion that committed before the
+ * version's document rows existed). Such a version never goes live; it is left stale.
+ */
+export async function staleByDeletion(tx: TenantTransaction, versionId: string | null, documentIds: string[]): Promise<boolean> {
+  const current = versionId ? await tx.adapterVersion.findFirst({ where: { id: versionId }, select: { status: true } }) : null;
+  const gone = await tx.document.count({ where: { id: { in: documentIds }, status: { not: 'active' } } });
+  if (current?.status !== 'stale' && gone === 0) return false;
+  if (versionId) await tx.adapterVersion.update({ where: { id: versionId }, data: { status: 'stale' } });
+  return true;
 }

@@ -5,16 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writePeftAdapter } from '@tessera/engine/formats';
+import { peftFiles } from './testing/tenant-fixtures.js';
 import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
-
-/** A rank-4 adapter on the demo model's first attention projection (192 → 576), as PEFT writes it. */
-function peftFiles(dOut = 576, seed = 1) {
-  let state = seed;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31), state / 2 ** 31 - 0.5);
-  const factors = new Map([['h.0.attn.c_attn', { a: Float32Array.from({ length: 192 * 4 }, random), b: Float32Array.from({ length: 4 * dOut }, random) }]]);
-  return writePeftAdapter({ rank: 4, alpha: 8, targetModules: ['attn.c_attn'], factors }, 'tessera-demo');
-}
 
 describe('adapters: PEFT upload checked against the base model, patch, archive, delete that erases', () => {
   let gateway: TestGateway;

@@ -3,17 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { writePeftAdapter } from '@tessera/engine/formats';
 import { composeQueue, redisConnection, trainQueue } from '@tessera/queue';
+import { uploadAdapter as uploadFixtureAdapter, uploadDataset as uploadFixtureDataset } from './testing/tenant-fixtures.js';
 import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
-
-/** A rank-4 adapter on the demo model's first attention projection, as PEFT writes it. */
-function peftFiles(seed: number) {
-  let state = seed;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31), state / 2 ** 31 - 0.5);
-  const factors = new Map([['h.0.attn.c_attn', { a: Float32Array.from({ length: 192 * 4 }, random), b: Float32Array.from({ length: 4 * 576 }, random) }]]);
-  return writePeftAdapter({ rank: 4, alpha: 8, targetModules: ['attn.c_attn'], factors }, 'tessera-demo');
-}
 
 describe('compositions, partitioned fine-tunes and deletions (gateway side: no worker runs here)', () => {
   const prefix = `int-cmp-${process.pid}`;
@@ -27,20 +19,8 @@ describe('compositions, partitioned fine-tunes and deletions (gateway side: no w
   let secretGroup: string;
   const req = (method: string, url: string, options: Parameters<typeof call>[3] = {}) => call(gateway, method, url, { key: tenant.adminKey, ...options });
 
-  async function uploadAdapter(name: string, seed: number, group?: string) {
-    const adapter = (await req('POST', '/v1/adapters', { body: { name, base_model: 'tessera-demo', ...(group ? { access_group_id: group } : {}) } })).body;
-    const files = peftFiles(seed);
-    assert.equal((await req('PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`, { body: files.config })).status, 200);
-    const put = await fetch(`${gateway.url}/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`, { method: 'PUT', headers: { authorization: `Bearer ${tenant.adminKey}`, 'content-type': 'application/octet-stream' }, body: files.weights });
-    assert.equal(put.status, 200);
-    return adapter.id as string;
-  }
-  async function uploadDataset(name: string, lines: object[]) {
-    const id = (await req('POST', '/v1/datasets', { body: { name, format: 'text' } })).body.id as string;
-    const put = await req('PUT', `/v1/datasets/${id}/content`, { rawBody: lines.map((l) => JSON.stringify(l)).join('\n'), headers: { 'content-type': 'application/x-ndjson' } });
-    assert.equal(put.status, 200, JSON.stringify(put.body));
-    return id;
-  }
+  const uploadAdapter = (name: string, seed: number, group?: string) => uploadFixtureAdapter(gateway, tenant.adminKey, name, seed, group);
+  const uploadDataset = (name: string, lines: object[]) => uploadFixtureDataset(gateway, tenant.adminKey, name, lines);
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-cmp-'));

@@ -25,6 +25,8 @@ describe('compositions (gateway side: no worker runs here)', () => {
   const queue = composeQueue(redisConnection(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15'), prefix);
   const owner = new pg.Client({ connectionString: process.env.TEST_OWNER_DATABASE_URL });
   let gateway: TestGateway;
+  /** A composition in no group over an adapter of the secret group: only keys that may use every member see it. */
+  let withHiddenMember: string;
   let dataDir: string;
   let tenant: Awaited<ReturnType<typeof createTenant>>;
   let secretGroup: string;
@@ -169,6 +171,8 @@ describe('compositions (gateway side: no worker runs here)', () => {
     // The key in the group may compose it.
     const allowed = await post({ name: 'with-hidden', method: 'linear', members: [{ adapter: 'alpha' }, { adapter: 'hidden' }] }, insiderKey);
     assert.equal(allowed.status, 201, JSON.stringify(allowed.body));
+    withHiddenMember = allowed.body.id;
+    assert.equal((await call(gateway, 'GET', `/v1/compositions/${withHiddenMember}`, { key: outsiderKey })).status, 404, 'its merge carries the secret group\'s data');
   });
 
   it('an adapter with no ready version, or a version that is not there, is refused naming it', async () => {
@@ -264,7 +268,7 @@ describe('compositions (gateway side: no worker runs here)', () => {
     assert.deepEqual(insiderSees, [...insiderSees].sort(), 'in creation (id) order');
     assert.ok(insiderSees.includes(gated.body.id));
     assert.ok(!outsiderSees.includes(gated.body.id));
-    assert.deepEqual(outsiderSees, insiderSees.filter((id) => id !== gated.body.id));
+    assert.deepEqual(outsiderSees, insiderSees.filter((id) => id !== gated.body.id && id !== withHiddenMember));
     const { rows } = await owner.query('SELECT count(*)::int AS n FROM compositions WHERE tenant_id = $1', [tenant.tenant.id]);
     assert.equal(insiderSees.length, rows[0].n);
     assert.equal((await call(gateway, 'GET', '/v1/compositions?limit=0', { key: insiderKey })).status, 400);

@@ -3,9 +3,9 @@ import { newId, type AdapterDto, type AdapterVersionDto, type CreateAdapter, typ
 import { adapterMismatches, readPeftAdapter, type DecoderConfig } from '@tessera/engine/formats';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
-import { findGroup } from '../groups/groups.service.js';
+import { findUsableGroup, seesEveryGroup, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
-import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
+import { Database, type TenantTransaction } from '@tessera/db';
 import type { AdapterModel, AdapterVersionModel } from '@tessera/db';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
@@ -51,23 +51,23 @@ export class AdaptersService {
     @Inject(BLOB_STORES) private readonly blobs: TenantBlobStores,
   ) {}
 
-  async list(ctx: TenantContext, query: ListQuery): Promise<Page<AdapterDto>> {
+  async list(caller: Caller, query: ListQuery): Promise<Page<AdapterDto>> {
     const args = pageArgs(query);
-    return this.database.withTenant(ctx, async (tx) => {
-      const rows = await tx.adapter.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } });
+    return this.database.withTenant(caller, async (tx) => {
+      const rows = await tx.adapter.findMany({ ...args, where: { ...args.where, ...visible.adapters(caller) } });
       const latest = await latestReady(tx, rows.map((r) => r.id));
       return toPage(rows, query, (row) => toAdapterDto(row, latest.get(row.id) ?? null));
     });
   }
 
-  get(ctx: TenantContext, id: string): Promise<AdapterDto> {
-    return this.database.withTenant(ctx, async (tx) => toAdapterDto(await findAdapter(tx, ctx, id), (await latestReady(tx, [id])).get(id) ?? null));
+  get(caller: Caller, id: string): Promise<AdapterDto> {
+    return this.database.withTenant(caller, async (tx) => toAdapterDto(await findAdapter(tx, caller, id), (await latestReady(tx, [id])).get(id) ?? null));
   }
 
-  versions(ctx: TenantContext, id: string): Promise<Page<AdapterVersionDto>> {
-    return this.database.withTenant(ctx, async (tx) => {
-      await findAdapter(tx, ctx, id);
-      const rows = await tx.adapterVersion.findMany({ where: { tenantId: ctx.tenantId, adapterId: id }, orderBy: { version: 'asc' }, include: { _count: { select: { documents: true } } } });
+  versions(caller: Caller, id: string): Promise<Page<AdapterVersionDto>> {
+    return this.database.withTenant(caller, async (tx) => {
+      await findAdapter(tx, caller, id);
+      const rows = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, adapterId: id }, orderBy: { version: 'asc' }, include: { _count: { select: { documents: true } } } });
       return { data: rows.map(toVersionDto), has_more: false };
     });
   }
@@ -75,7 +75,7 @@ export class AdaptersService {
   create(caller: Caller, body: CreateAdapter): Promise<AdapterDto> {
     return this.database.withTenant(caller, async (tx) => {
       const baseModel = await findReadyBaseModel(tx, caller, body.base_model);
-      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
+      if (body.access_group_id) await findUsableGroup(tx, caller, body.access_group_id);
       if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } })) throw new ProblemException('conflict', `An adapter named ${body.name} exists`);
       const row = await tx.adapter.create({
         data: { id: newId('ad'), tenantId: caller.tenantId, name: body.name, baseModelId: baseModel.id, description: body.description ?? null, accessGroupId: body.access_group_id ?? null },
@@ -89,7 +89,7 @@ export class AdaptersService {
     return this.database.withTenant(caller, async (tx) => {
       const adapter = await findAdapter(tx, caller, id);
       if (adapter.status === 'deleted') throw new ProblemException('conflict', `Adapter ${id} is deleted`);
-      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
+      if (body.access_group_id !== undefined && body.access_group_id !== adapter.accessGroupId) await checkGroupMove(tx, caller, adapter, body.access_group_id);
       const row = await tx.adapter.update({
         where: { id },
         data: {
@@ -204,15 +204,15 @@ export class AdaptersService {
   }
 
   /** A ready version's files in the PEFT format. */
-  async file(ctx: TenantContext, id: string, version: number, file: 'adapter_model.safetensors' | 'adapter_config.json'): Promise<Uint8Array | Record<string, unknown>> {
-    const { adapter, row, baseModel } = await this.database.withTenant(ctx, async (tx) => {
-      const adapter = await findAdapter(tx, ctx, id);
-      const row = await tx.adapterVersion.findFirst({ where: { tenantId: ctx.tenantId, adapterId: id, version } });
+  async file(caller: Caller, id: string, version: number, file: 'adapter_model.safetensors' | 'adapter_config.json'): Promise<Uint8Array | Record<string, unknown>> {
+    const { adapter, row, baseModel } = await this.database.withTenant(caller, async (tx) => {
+      const adapter = await findAdapter(tx, caller, id);
+      const row = await tx.adapterVersion.findFirst({ where: { tenantId: caller.tenantId, adapterId: id, version } });
       if (!row) throw ProblemException.notFound('adapter version', `${id}@${version}`);
       return { adapter, row, baseModel: await tx.baseModel.findFirstOrThrow({ where: { id: adapter.baseModelId } }) };
     });
     if (row.status !== 'ready' || !row.weightsBlob) throw new ProblemException('conflict', `Version ${version} of ${adapter.name} has no weights (status ${row.status})`);
-    if (file === 'adapter_model.safetensors') return this.blobs.forTenant(ctx.tenantId).get(row.weightsBlob);
+    if (file === 'adapter_model.safetensors') return this.blobs.forTenant(caller.tenantId).get(row.weightsBlob);
     const gpt2 = baseModel.architecture === 'gpt2';
     return {
       peft_type: 'LORA',
@@ -229,10 +229,28 @@ export class AdaptersService {
   }
 }
 
-async function findAdapter(tx: TenantTransaction, ctx: TenantContext, id: string) {
-  const row = await tx.adapter.findFirst({ where: { id, tenantId: ctx.tenantId } });
+async function findAdapter(tx: TenantTransaction, caller: Caller, id: string) {
+  const row = await tx.adapter.findFirst({ where: { id, ...visible.adapters(caller) } });
   if (!row) throw ProblemException.notFound('adapter', id);
   return row;
+}
+
+/**
+ * Moving an adapter changes who may use what it learned: only an admin may, and only to a
+ * group that covers every document any of its versions trained on (docs/access.md).
+ */
+async function checkGroupMove(tx: TenantTransaction, caller: Caller, adapter: { id: string; name: string }, to: string | null): Promise<void> {
+  if (!seesEveryGroup(caller)) throw new ProblemException('forbidden', 'Moving an adapter to another access group needs the "admin" scope');
+  if (to) await findUsableGroup(tx, caller, to);
+  const trained = await tx.document.findMany({
+    where: { tenantId: caller.tenantId, accessGroupId: { not: null }, trainedVersions: { some: { adapterVersion: { adapterId: adapter.id } } } },
+    select: { accessGroupId: true },
+    distinct: ['accessGroupId'],
+  });
+  const uncovered = trained.map((d) => d.accessGroupId!).filter((group) => group !== to);
+  if (uncovered.length) {
+    throw new ProblemException('conflict', `${adapter.name} was trained on documents of access group ${uncovered.join(', ')}; moving it to ${to ?? 'no group'} would let callers outside that group use them`, [{ field: 'body.access_group_id', message: 'must cover the groups of the documents it trained on' }]);
+  }
 }
 
 async function latestReady(tx: TenantTransaction, adapterIds: string[]): Promise<Map<string, number>> {

@@ -14,13 +14,3 @@ export function hasScope(granted: readonly ApiKeyScope[], needed: ApiKeyScope): 
   if (granted.includes('admin') || granted.includes(needed)) return true;
   return needed === 'read' && granted.includes('write');
 }
-
-/** Where rows with an access group (adapters, compositions) are visible: no group, or one of the caller's groups. */
-export function inCallerGroups(caller: Caller) {
-  return { tenantId: caller.tenantId, OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }] };
-}
-
-/** The same rule for a row already loaded. */
-export function inCallerGroup(caller: Caller, accessGroupId: string | null): boolean {
-  return accessGroupId === null || caller.groupIds.includes(accessGroupId);
-}

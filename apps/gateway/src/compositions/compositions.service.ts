@@ -3,16 +3,16 @@ import { newId, type CompositionDto, type CreateComposition, type ListQuery, typ
 import { Database, type TenantTransaction } from '@tessera/db';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import { recordAudit } from '../common/audit.util.js';
-import { inCallerGroups, type Caller } from '../common/caller.js';
+import { findUsableGroup, mayUseGroup, visible } from '../common/access-rule.js';
+import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { COMPOSE_QUEUE, type ComposeQueue } from '../common/queues.provider.js';
-import { findGroup } from '../groups/groups.service.js';
 import { findUsableAdapter } from '../inference/model-resolver.js';
 
 const withRelations = { members: { include: { adapter: true, adapterVersion: true }, orderBy: { adapterId: 'asc' } }, jobs: { orderBy: { id: 'desc' }, take: 1 } } as const;
 type CompositionRow = NonNullable<Awaited<ReturnType<TenantTransaction['composition']['findFirst']>>> & {
-  members: { adapterId: string; weight: number; adapter: { name: string; baseModelId: string }; adapterVersion: { version: number } | null }[];
+  members: { adapterId: string; weight: number; adapter: { name: string; baseModelId: string; accessGroupId: string | null }; adapterVersion: { version: number } | null }[];
   jobs: { id: string; error: unknown }[];
 };
 
@@ -45,7 +45,7 @@ export class CompositionsService {
       if (new Set(members.map((m) => m.adapterId)).size !== members.length) throw new ProblemException('validation', 'A composition names an adapter twice', [{ field: 'body.members', message: 'duplicate adapter' }]);
       const bases = new Set(members.map((m) => m.baseModelId));
       if (bases.size > 1) throw new ProblemException('validation', 'The members are adapters of different base models', [{ field: 'body.members', message: 'one base model' }]);
-      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
+      if (body.access_group_id) await findUsableGroup(tx, caller, body.access_group_id);
       if (params.dataset_id && !(await tx.dataset.findFirst({ where: { id: params.dataset_id, tenantId: caller.tenantId, status: 'ready' } }))) {
         throw new ProblemException('not-found', `No ready dataset ${params.dataset_id}`, [{ field: 'body.params.dataset_id', message: 'not found' }]);
       }
@@ -74,24 +74,25 @@ export class CompositionsService {
       });
       throw new ProblemException('unavailable', 'The job queue is unavailable; the composition was not built');
     }
-    return toCompositionDto(row);
+    return toCompositionDto(row, caller);
   }
 
   async list(caller: Caller, query: ListQuery): Promise<Page<CompositionDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) => tx.composition.findMany({ ...args, where: { ...args.where, ...inCallerGroups(caller) }, include: withRelations }));
-    return toPage(rows as CompositionRow[], query, (row) => toCompositionDto(row));
+    const rows = await this.database.withTenant(caller, (tx) => tx.composition.findMany({ ...args, where: { ...args.where, ...visible.compositions(caller) }, include: withRelations }));
+    return toPage(rows as CompositionRow[], query, (row) => toCompositionDto(row, caller));
   }
 
   async get(caller: Caller, id: string): Promise<CompositionDto> {
-    const row = await this.database.withTenant(caller, (tx) => tx.composition.findFirst({ where: { id, ...inCallerGroups(caller) }, include: withRelations }));
+    const row = await this.database.withTenant(caller, (tx) => tx.composition.findFirst({ where: { id, ...visible.compositions(caller) }, include: withRelations }));
     if (!row) throw ProblemException.notFound('composition', id);
-    return toCompositionDto(row as CompositionRow);
+    return toCompositionDto(row as CompositionRow, caller);
   }
 }
 
 
-function toCompositionDto(row: CompositionRow): CompositionDto {
+/** A knowledge base shows the caller only the partitions it may see (every other composition's members all are). */
+function toCompositionDto(row: CompositionRow, caller: Caller): CompositionDto {
   const job = row.jobs[0];
   const error = (job?.error as { message?: string } | null) ?? null;
   return {
@@ -102,7 +103,7 @@ function toCompositionDto(row: CompositionRow): CompositionDto {
     method: row.method as CompositionDto['method'],
     status: row.status,
     base_model_id: row.members[0]?.adapter.baseModelId ?? null,
-    members: row.members.map((m) => ({ adapter_id: m.adapterId, adapter: m.adapter.name, version: m.adapterVersion?.version ?? null, weight: m.weight })),
+    members: row.members.filter((m) => mayUseGroup(caller, m.adapter.accessGroupId)).map((m) => ({ adapter_id: m.adapterId, adapter: m.adapter.name, version: m.adapterVersion?.version ?? null, weight: m.weight })),
     params: (row.params as Record<string, unknown>) ?? {},
     access_group_id: row.accessGroupId,
     job_id: job?.id ?? null,

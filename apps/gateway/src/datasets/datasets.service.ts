@@ -3,6 +3,7 @@ import { newId, type CreateDataset, type Dataset, type DocumentDto, type ListQue
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { recordAudit } from '../common/audit.util.js';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
+import { seesEveryGroup, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -26,20 +27,20 @@ export class DatasetsService {
     });
   }
 
-  async list(ctx: TenantContext, query: ListQuery): Promise<Page<Dataset>> {
+  async list(caller: Caller, query: ListQuery): Promise<Page<Dataset>> {
     const args = pageArgs(query);
-    return this.database.withTenant(ctx, async (tx) => {
-      const rows = await tx.dataset.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } });
+    return this.database.withTenant(caller, async (tx) => {
+      const rows = await tx.dataset.findMany({ ...args, where: { ...args.where, tenantId: caller.tenantId } });
       const page = rows.slice(0, query.limit);
-      const summaries = await documentSummaries(tx, page.map((r) => r.id));
+      const summaries = await documentSummaries(tx, caller, page.map((r) => r.id));
       return toPage(rows, query, (row) => toDatasetDto(row, summaries.get(row.id)?.count ?? 0, summaries.get(row.id)?.groups ?? []));
     });
   }
 
-  get(ctx: TenantContext, id: string): Promise<Dataset> {
-    return this.database.withTenant(ctx, async (tx) => {
-      const row = await findDataset(tx, ctx, id);
-      const summary = (await documentSummaries(tx, [id])).get(id);
+  get(caller: Caller, id: string): Promise<Dataset> {
+    return this.database.withTenant(caller, async (tx) => {
+      const row = await findDataset(tx, caller, id);
+      const summary = (await documentSummaries(tx, caller, [id])).get(id);
       return toDatasetDto(row, summary?.count ?? 0, summary?.groups ?? []);
     });
   }
@@ -52,7 +53,8 @@ export class DatasetsService {
   async upload(caller: Caller, id: string, openBody: () => AsyncIterable<Uint8Array>): Promise<Dataset> {
     const { dataset, groups } = await this.database.withTenant(caller, async (tx) => ({
       dataset: await findDataset(tx, caller, id),
-      groups: await tx.accessGroup.findMany({ where: { tenantId: caller.tenantId }, select: { id: true, name: true } }),
+      // A key files documents only under groups it may use; any other reads as an unknown group.
+      groups: await tx.accessGroup.findMany({ where: { tenantId: caller.tenantId, ...(seesEveryGroup(caller) ? {} : { id: { in: [...caller.groupIds] } }) }, select: { id: true, name: true } }),
     }));
     if (dataset.status !== 'uploading') throw new ProblemException('conflict', `Dataset ${id} already has its content (status ${dataset.status}); create a new dataset for new data`);
     const body = openBody();
@@ -100,11 +102,11 @@ export class DatasetsService {
     });
   }
 
-  async listDocuments(ctx: TenantContext, datasetId: string, query: ListQuery): Promise<Page<DocumentDto>> {
+  async listDocuments(caller: Caller, datasetId: string, query: ListQuery): Promise<Page<DocumentDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, async (tx) => {
-      await findDataset(tx, ctx, datasetId);
-      return tx.document.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, datasetId } });
+    const rows = await this.database.withTenant(caller, async (tx) => {
+      await findDataset(tx, caller, datasetId);
+      return tx.document.findMany({ ...args, where: { ...args.where, ...visible.documents(caller), datasetId } });
     });
     return toPage(rows, query, toDocumentDto);
   }
@@ -116,11 +118,11 @@ async function findDataset(tx: TenantTransaction, ctx: TenantContext, id: string
   return row;
 }
 
-/** Document count and distinct access groups of each dataset. */
-async function documentSummaries(tx: TenantTransaction, datasetIds: string[]) {
+/** Count and distinct access groups of the documents of each dataset that the caller may see. */
+async function documentSummaries(tx: TenantTransaction, caller: Caller, datasetIds: string[]) {
   const summaries = new Map<string, { count: number; groups: string[] }>();
   if (datasetIds.length === 0) return summaries;
-  const rows = await tx.document.groupBy({ by: ['datasetId', 'accessGroupId'], where: { datasetId: { in: datasetIds } }, _count: { _all: true } });
+  const rows = await tx.document.groupBy({ by: ['datasetId', 'accessGroupId'], where: { ...visible.documents(caller), datasetId: { in: datasetIds } }, _count: { _all: true } });
   for (const row of rows) {
     const summary = summaries.get(row.datasetId) ?? { count: 0, groups: [] };
     summary.count += row._count._all;

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { newId, type CreateDeletion, type DeletionDto, type ListQuery, type Page } from '@tessera/contracts';
-import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
+import { Database, type TenantTransaction } from '@tessera/db';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { recordAudit } from '../common/audit.util.js';
+import { visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -70,20 +71,21 @@ export class DeletionsService {
     return toDeletionDto(row);
   }
 
-  async list(ctx: TenantContext, query: ListQuery): Promise<Page<DeletionDto>> {
+  async list(caller: Caller, query: ListQuery): Promise<Page<DeletionDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, (tx) => tx.deletionRequest.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId }, include: withRelations }));
+    const rows = await this.database.withTenant(caller, (tx) => tx.deletionRequest.findMany({ ...args, where: { ...args.where, ...visible.deletions(caller) }, include: withRelations }));
     return toPage(rows, query, (row) => toDeletionDto(row));
   }
 
-  async get(ctx: TenantContext, id: string): Promise<DeletionDto> {
-    const row = await this.database.withTenant(ctx, (tx) => tx.deletionRequest.findFirst({ where: { id, tenantId: ctx.tenantId }, include: withRelations }));
+  async get(caller: Caller, id: string): Promise<DeletionDto> {
+    const row = await this.database.withTenant(caller, (tx) => tx.deletionRequest.findFirst({ where: { id, ...visible.deletions(caller) }, include: withRelations }));
     if (!row) throw ProblemException.notFound('deletion', id);
     return toDeletionDto(row);
   }
 }
 
-async function findDocument(tx: TenantTransaction, ctx: TenantContext, target: CreateDeletion['documents'][number], pathDatasetId?: string) {
-  if ('dataset_id' in target) return tx.document.findFirst({ where: { tenantId: ctx.tenantId, datasetId: target.dataset_id, externalId: target.document_id } });
-  return tx.document.findFirst({ where: { tenantId: ctx.tenantId, id: target.document_id, ...(pathDatasetId ? { datasetId: pathDatasetId } : {}) } });
+/** Only a document the caller may see can be deleted by it; any other is as unknown. */
+async function findDocument(tx: TenantTransaction, caller: Caller, target: CreateDeletion['documents'][number], pathDatasetId?: string) {
+  if ('dataset_id' in target) return tx.document.findFirst({ where: { ...visible.documents(caller), datasetId: target.dataset_id, externalId: target.document_id } });
+  return tx.document.findFirst({ where: { ...visible.documents(caller), id: target.document_id, ...(pathDatasetId ? { datasetId: pathDatasetId } : {}) } });
 }

@@ -7,7 +7,7 @@ import { FLOW_PRODUCER } from '../common/flow.provider.js';
 import { planPartitions } from './partitions.js';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
-import { findGroup } from '../groups/groups.service.js';
+import { findUsableGroup, mayUseGroup, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -44,8 +44,9 @@ export class FineTunesService {
     const job = await this.database.withTenant(caller, async (tx) => {
       const { dataset, baseModel, h } = await trainingInputs(tx, caller, body);
 
-      if (body.access_group_id) await findGroup(tx, caller, body.access_group_id);
+      if (body.access_group_id) await findUsableGroup(tx, caller, body.access_group_id);
       let adapter = await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name } });
+      if (adapter && !mayUseGroup(caller, adapter.accessGroupId)) throw new ProblemException('conflict', `An adapter named ${body.adapter_name} exists in an access group this key may not use; choose another name`);
       if (adapter && adapter.baseModelId !== baseModel.id) {
         throw new ProblemException('conflict', `Adapter ${body.adapter_name} belongs to another base model (${adapter.baseModelId})`);
       }
@@ -53,7 +54,11 @@ export class FineTunesService {
       if (adapter && body.access_group_id !== undefined && adapter.accessGroupId !== body.access_group_id) {
         throw new ProblemException('conflict', `Adapter ${body.adapter_name} is in ${adapter.accessGroupId ? `access group ${adapter.accessGroupId}` : 'no access group'}, not ${body.access_group_id}; change it with PATCH /v1/adapters/${adapter.id}`, [{ field: 'body.access_group_id', message: 'differs from the adapter\'s group' }]);
       }
-      adapter ??= await tx.adapter.create({ data: { id: newId('ad'), tenantId: caller.tenantId, name: body.adapter_name, baseModelId: baseModel.id, accessGroupId: body.access_group_id ?? null } });
+      // Only documents the caller may read, and only into an adapter whose group covers theirs.
+      const documents = await tx.document.findMany({ where: { ...visible.documents(caller), datasetId: dataset.id, status: 'active' }, select: { id: true, accessGroupId: true } });
+      const group = adapter ? adapter.accessGroupId : (body.access_group_id ?? soleGroupOf(documents));
+      checkGroupCovers(documents, group, body.adapter_name);
+      adapter ??= await tx.adapter.create({ data: { id: newId('ad'), tenantId: caller.tenantId, name: body.adapter_name, baseModelId: baseModel.id, accessGroupId: group } });
       const last = await tx.adapterVersion.findFirst({ where: { adapterId: adapter.id }, orderBy: { version: 'desc' } });
       const version = await tx.adapterVersion.create({
         data: {
@@ -68,7 +73,6 @@ export class FineTunesService {
         },
       });
       // Recorded now, not when training ends: a deletion made meanwhile finds this version.
-      const documents = await tx.document.findMany({ where: { tenantId: caller.tenantId, datasetId: dataset.id, status: 'active' }, select: { id: true } });
       await tx.adapterVersionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId: d.id })) });
       const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
       const row = await tx.job.create({
@@ -126,8 +130,8 @@ export class FineTunesService {
         select: { documentId: true },
       });
       const taken = new Set(held.map((d) => d.documentId));
-      const documents = (await tx.document.findMany({ where: { tenantId: caller.tenantId, datasetId: dataset.id, status: 'active' }, orderBy: { externalId: 'asc' } })).filter((d) => !taken.has(d.id));
-      if (documents.length === 0) throw new ProblemException('conflict', `Every document of dataset ${dataset.id} is already in a partition of ${body.adapter_name}`);
+      const documents = (await tx.document.findMany({ where: { ...visible.documents(caller), datasetId: dataset.id, status: 'active' }, orderBy: { externalId: 'asc' } })).filter((d) => !taken.has(d.id));
+      if (documents.length === 0) throw new ProblemException('conflict', `Every document of dataset ${dataset.id} this key may read is already in a partition of ${body.adapter_name}`);
       const partitions = planPartitions(documents, body.max_documents_per_partition);
 
       const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
@@ -191,16 +195,17 @@ export class FineTunesService {
     return this.get(caller, parent.id);
   }
 
-  async list(ctx: TenantContext, query: ListQuery): Promise<Page<FineTune>> {
+  async list(caller: Caller, query: ListQuery): Promise<Page<FineTune>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, (tx) => tx.job.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, kind: 'fine_tune' } }));
+    const rows = await this.database.withTenant(caller, (tx) => tx.job.findMany({ ...args, where: { ...args.where, ...visible.jobs(caller), kind: 'fine_tune' } }));
     return toPage(rows, query, (row) => toFineTuneDto(row));
   }
 
-  async get(ctx: TenantContext, id: string): Promise<FineTune> {
-    return this.database.withTenant(ctx, async (tx) => {
-      const row = await findJob(tx, ctx, id);
-      const children = await tx.job.findMany({ where: { tenantId: ctx.tenantId, parentJobId: id }, orderBy: { id: 'asc' }, include: { adapter: true } });
+  async get(caller: Caller, id: string): Promise<FineTune> {
+    return this.database.withTenant(caller, async (tx) => {
+      const row = await findJob(tx, caller, id);
+      // A knowledge base's other groups' partitions are not the caller's to see.
+      const children = await tx.job.findMany({ where: { ...visible.jobs(caller), parentJobId: id }, orderBy: { id: 'asc' }, include: { adapter: true } });
       // One count query for every partition, not one each.
       const counted = await tx.adapterVersionDocument.groupBy({ by: ['adapterVersionId'], where: { adapterVersionId: { in: children.map((c) => c.adapterVersionId!) } }, _count: { _all: true } });
       const documents = new Map(counted.map((c) => [c.adapterVersionId, c._count._all]));
@@ -228,19 +233,19 @@ export class FineTunesService {
     return toFineTuneDto(job);
   }
 
-  async events(ctx: TenantContext, id: string, query: ListQuery): Promise<Page<JobEventDto>> {
+  async events(caller: Caller, id: string, query: ListQuery): Promise<Page<JobEventDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, async (tx) => {
-      await findJob(tx, ctx, id);
-      return tx.jobEvent.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, jobId: id } });
+    const rows = await this.database.withTenant(caller, async (tx) => {
+      await findJob(tx, caller, id);
+      return tx.jobEvent.findMany({ ...args, where: { ...args.where, tenantId: caller.tenantId, jobId: id } });
     });
     return toPage(rows, query, toJobEventDto);
   }
 
-  async checkpoints(ctx: TenantContext, id: string): Promise<Page<CheckpointDto>> {
-    const rows = await this.database.withTenant(ctx, async (tx) => {
-      await findJob(tx, ctx, id);
-      return tx.checkpoint.findMany({ where: { tenantId: ctx.tenantId, jobId: id }, orderBy: { step: 'asc' } });
+  async checkpoints(caller: Caller, id: string): Promise<Page<CheckpointDto>> {
+    const rows = await this.database.withTenant(caller, async (tx) => {
+      await findJob(tx, caller, id);
+      return tx.checkpoint.findMany({ where: { tenantId: caller.tenantId, jobId: id }, orderBy: { step: 'asc' } });
     });
     return { data: rows.map(toCheckpointDto), has_more: false };
   }
@@ -258,8 +263,8 @@ export class FineTunesService {
   }
 }
 
-export async function findJob(tx: TenantTransaction, ctx: TenantContext, id: string) {
-  const row = await tx.job.findFirst({ where: { id, tenantId: ctx.tenantId, kind: 'fine_tune' } });
+export async function findJob(tx: TenantTransaction, caller: Caller, id: string) {
+  const row = await tx.job.findFirst({ where: { id, ...visible.jobs(caller), kind: 'fine_tune' } });
   if (!row) throw ProblemException.notFound('fine-tune', id);
   return row;
 }
@@ -273,6 +278,28 @@ async function trainingInputs(tx: TenantTransaction, caller: Caller, body: Creat
   const h = withHyperparameterDefaults(body.hyperparameters);
   checkAgainstModel(h, baseModel.architecture, baseModel.config as { maxPositions: number });
   return { dataset, baseModel, h };
+}
+
+/**
+ * The group a new adapter takes when the caller names none: that of its grouped documents
+ * when they share one, none when there are none. Documents of several groups need a
+ * partitioned fine-tune (an adapter each) or a group named explicitly.
+ */
+function soleGroupOf(documents: readonly { accessGroupId: string | null }[]): string | null {
+  const groups = [...new Set(documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))];
+  if (groups.length > 1) {
+    throw new ProblemException('conflict', `The documents span access groups ${groups.join(', ')}; one adapter cannot hold them without widening who may use them: fine-tune with partition_by: "access_group" (an adapter per group), or split the dataset`, [{ field: 'body.dataset_id', message: `documents of ${groups.length} access groups` }]);
+  }
+  return groups[0] ?? null;
+}
+
+/** An adapter's group must cover the group of every document it trains on (docs/access.md). */
+function checkGroupCovers(documents: readonly { accessGroupId: string | null }[], group: string | null, adapterName: string): void {
+  if (documents.length === 0) throw new ProblemException('conflict', `The dataset has no active documents this key may read; ${adapterName} would train on nothing`, [{ field: 'body.dataset_id', message: 'no readable documents' }]);
+  const uncovered = [...new Set(documents.flatMap((d) => (d.accessGroupId && d.accessGroupId !== group ? [d.accessGroupId] : [])))];
+  if (uncovered.length) {
+    throw new ProblemException('conflict', `${adapterName} is in ${group ? `access group ${group}` : 'no access group'}, but the dataset has documents of access group ${uncovered.join(', ')}: callers outside that group could use what it learned; fine-tune with partition_by: "access_group" or split the dataset`, [{ field: 'body.dataset_id', message: 'documents outside the adapter\'s access group' }]);
+  }
 }
 
 /** The projections a LoRA adapter of this architecture may target (all of them by default). */

@@ -2,7 +2,8 @@ import type { Routing, RoutingTrace } from '@tessera/contracts';
 import type { TenantTransaction } from '@tessera/db';
 import type { BaseModelModel } from '@tessera/db';
 import type { InferAdapter, InferJobData } from '@tessera/queue';
-import { inCallerGroup, inCallerGroups, type Caller } from '../common/caller.js';
+import { mayUseGroup, visible } from '../common/access-rule.js';
+import type { Caller } from '../common/caller.js';
 import { ProblemException } from '../common/problem.exception.js';
 
 /** What a request runs on once `model` and `routing` are resolved against what the caller may use. */
@@ -24,12 +25,12 @@ const MAX_TOKEN_CANDIDATES = 16;
  * is the same 404 as naming an unknown one, and `auto` never sees it.
  */
 function usableWhere(caller: Caller) {
-  return { ...inCallerGroups(caller), status: 'active' as const };
+  return { ...visible.adapters(caller), status: 'active' as const };
 }
 
 /** usableWhere for an adapter already loaded (a composition's member). */
 function usableAdapter(caller: Caller, adapter: { status: string; accessGroupId: string | null }): boolean {
-  return adapter.status === 'active' && inCallerGroup(caller, adapter.accessGroupId);
+  return adapter.status === 'active' && mayUseGroup(caller, adapter.accessGroupId);
 }
 
 function parseReference(reference: string): { name: string; version: number | undefined } {
@@ -62,7 +63,7 @@ async function findBase(tx: TenantTransaction, caller: Caller, reference: string
 async function findUsableComposition(tx: TenantTransaction, caller: Caller, reference: string) {
   const { name, version } = parseReference(reference);
   const composition = await tx.composition.findFirst({
-    where: { ...inCallerGroups(caller), name, status: { not: 'archived' }, ...(version !== undefined ? { version } : {}) },
+    where: { ...visible.compositions(caller), name, status: { not: 'archived' }, ...(version !== undefined ? { version } : {}) },
     orderBy: { version: 'desc' },
     include: { members: { include: { adapter: true, adapterVersion: true }, orderBy: { adapterId: 'asc' } } },
   });
@@ -188,7 +189,7 @@ export async function usableModels(tx: TenantTransaction, caller: Caller) {
   const ready = new Set((await tx.adapterVersion.findMany({ where: { adapterId: { in: adapters.map((a) => a.id) }, status: 'ready' }, select: { adapterId: true } })).map((v) => v.adapterId));
   const baseName = new Map(bases.map((b) => [b.id, b.name]));
   const compositions = await tx.composition.findMany({
-    where: { ...inCallerGroups(caller), status: 'ready' },
+    where: { ...visible.compositions(caller), status: 'ready' },
     include: { members: { include: { adapter: true } } },
     orderBy: [{ name: 'asc' }, { version: 'desc' }],
     take: 1000,

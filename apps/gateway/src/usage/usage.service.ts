@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { QueuesDto, UsageDto, UsageQuery } from '@tessera/contracts';
 import { Database } from '@tessera/db';
+import { visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { COMPOSE_QUEUE, TRAIN_QUEUE, type ComposeQueue, type TrainQueue } from '../common/queues.provider.js';
@@ -27,9 +28,11 @@ export class UsageService {
         _sum: { promptTokens: true, completionTokens: true },
       });
       const ids = groups.map((g) => g.adapterId).filter((id): id is string => id !== null);
-      // Adapters deleted since keep their usage; their name is gone with them.
-      const names = new Map((await tx.adapter.findMany({ where: { id: { in: ids } }, select: { id: true, name: true } })).map((a) => [a.id, a.name]));
+      // Adapters deleted since keep their usage (their rows stay, marked deleted); adapters
+      // outside the caller's groups are left out, usage and all.
+      const names = new Map((await tx.adapter.findMany({ where: { ...visible.adapters(caller), id: { in: ids } }, select: { id: true, name: true } })).map((a) => [a.id, a.name]));
       const data = groups
+        .filter((g) => g.adapterId === null || names.has(g.adapterId))
         .map((g) => ({
           adapter_id: g.adapterId,
           adapter_name: g.adapterId ? (names.get(g.adapterId) ?? null) : null,
@@ -52,7 +55,7 @@ export class UsageService {
     const [train, compose, jobs] = await Promise.all([
       depth('train', this.trainQueue),
       depth('compose', this.composeQueue),
-      this.database.withTenant(caller, (tx) => tx.job.groupBy({ by: ['status'], where: { tenantId: caller.tenantId, status: { in: ['queued', 'running'] } }, _count: { _all: true } })),
+      this.database.withTenant(caller, (tx) => tx.job.groupBy({ by: ['status'], where: { ...visible.jobs(caller), status: { in: ['queued', 'running'] } }, _count: { _all: true } })),
     ]);
     const count = (status: string) => jobs.find((j) => j.status === status)?._count._all ?? 0;
     return { object: 'queues', data: [train, compose], jobs: { queued: count('queued'), running: count('running') } };

@@ -183,8 +183,8 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     console.log(`canary loss: before ${proof.deleted_loss_before.toFixed(3)}, after ${proof.deleted_loss_after.toFixed(3)}; never-seen canaries ${held.mean.toFixed(3)} ± ${held.std.toFixed(3)} (min ${held.min.toFixed(3)}, max ${held.max.toFixed(3)}, n ${held.count}); second deletion: before ${later.proof.deleted_loss_before.toFixed(3)}, after ${later.proof.deleted_loss_after.toFixed(3)}`);
     assert.ok(proof.deleted_loss_before < held.min, `before deletion the canary is far more likely than never-seen ones: ${proof.deleted_loss_before} vs ${held.min}`);
     assert.ok(proof.deleted_loss_after >= held.mean - 2 * held.std, `after deletion it looks unseen: ${proof.deleted_loss_after} vs ${held.mean} ± ${held.std}`);
-    assert.equal(proof.looks_unseen, true);
-    assert.equal(later.proof.looks_unseen, true);
+    assert.equal(proof.verdict, 'looks_unseen', proof.verdict_reason);
+    assert.equal(later.proof.verdict, 'looks_unseen', later.proof.verdict_reason);
     const stale = await receiver.event('adapter.stale', partitionA);
     assert.equal(stale.data.deletion_id, requested.body.id);
     const announced = await receiver.event('deletion.completed', requested.body.id);

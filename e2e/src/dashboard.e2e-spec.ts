@@ -184,7 +184,8 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     assert.ok(afterLoss > before, `the canary scores worse once its adapter is retrained without it (${before} → ${afterLoss})`);
     const unseenMean = Number(await proof.getByTestId('unseen-mean').textContent().then((t) => t?.split('±')[0]));
     assert.ok(Number.isFinite(unseenMean), 'the never-trained weather reports are the baseline');
-    assert.notEqual(await proof.getByTestId('looks-unseen').getAttribute('data-looks-unseen'), 'null', 'with a baseline the proof is judged');
+    assert.match((await proof.getByTestId('looks-unseen').textContent()) ?? '', /^(Looks unseen|Inconclusive): .*never-seen text scores/, 'with a baseline the proof is judged against it, the statistic in words');
+    assert.match((await proof.getByTestId('unseen-line').textContent()) ?? '', /\(mean − \d/);
     await screenshot(page, '06-deletion-proof');
 
     // The overview counts the playground's requests under their adapters.

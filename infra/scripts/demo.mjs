@@ -94,8 +94,8 @@ async function main() {
   const held = proof.held_out;
   console.log(`  proof    loss of the deleted text: before ${proof.deleted_loss_before.toFixed(3)}, after ${proof.deleted_loss_after.toFixed(3)} nats/token`);
   console.log(held ? `           never-trained documents: ${held.mean.toFixed(3)} ± ${held.std.toFixed(3)} (min ${held.min.toFixed(3)}, n ${held.count})` : '           no never-trained documents in this tenant to compare with');
-  console.log(`           looks_unseen: ${proof.looks_unseen}`);
-  if (proof.looks_unseen === false) throw new Error('the deleted document does not look unseen: its text still scores better than never-trained documents');
+  console.log(`           verdict: ${proof.verdict}: ${proof.verdict_reason}`);
+  if (proof.verdict !== 'looks_unseen') throw new Error(`the deletion's audit is inconclusive: ${proof.verdict_reason}`);
   console.log(`\n✓ done: datasets, adapters, the webhook's deliveries and the deletion are all in the API (and the dashboard) at ${baseUrl}`);
 }
 

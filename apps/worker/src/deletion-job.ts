@@ -5,6 +5,7 @@ import type { TrainJobData } from '@tessera/queue';
 import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetLines, datasetRecords, engineHyperparameters } from './fine-tune-job.js';
+import { deletionVerdict } from './deletion-verdict.js';
 import { eraseUnlessUsed } from './erase-weights.js';
 import { isLastAttempt, staleByDeletion, type JobDeps } from './job-deps.js';
 
@@ -115,7 +116,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       deleted_loss_before: before.deleted_loss,
       deleted_loss_after: after.deleted_loss,
       held_out: held,
-      looks_unseen: held ? after.deleted_loss >= held.min || Math.abs(after.deleted_loss - held.mean) <= 2 * held.std : null,
+      ...deletionVerdict(before.deleted_loss, after.deleted_loss, held),
       retrained_versions: retrainedStep.versions,
     };
     const deliveryIds = await database.withTenant(ctx, async (tx) => {

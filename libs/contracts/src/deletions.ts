@@ -33,7 +33,20 @@ export const deletionProofSchema = z
     deleted_loss_before: z.number().describe("The deleted documents' mean loss per token under the tenant's adapters before deletion (nats)"),
     deleted_loss_after: z.number().describe('The same after the retrain'),
     held_out: lossFigures.nullable().describe("Loss of the tenant's documents that no adapter ever trained on, under the same routing: what never-seen text scores"),
-    looks_unseen: z.boolean().nullable().describe('Whether the deleted text now scores as never-seen text does (at or above the held-out minimum, or within 2 standard deviations of its mean)'),
+    verdict: z
+      .enum(['looks_unseen', 'inconclusive'])
+      .describe('looks_unseen only when the deleted text scored like trained text before (below the line) and like never-seen text after (at or above it); see statistic'),
+    verdict_reason: z.string().describe('The verdict in words, with the figures it rests on'),
+    looks_unseen: z.boolean().describe('verdict is looks_unseen'),
+    statistic: z
+      .object({
+        unseen_line: z.number().describe('held_out.mean − margin: below it, text scores like trained text'),
+        margin: z.number().describe('max(2 · held_out.std, 0.05) nats/token'),
+        z_before: z.number().nullable().describe('(deleted_loss_before − held_out.mean) / held_out.std; null when std is 0'),
+        z_after: z.number().nullable().describe('The same after the retrain'),
+      })
+      .nullable()
+      .describe('null when there are fewer than 3 never-trained documents to compare with'),
     retrained_versions: z.array(z.object({ adapter_id: idSchema('ad'), old_version: z.number().int(), new_version: z.number().int().nullable(), seconds: z.number() })),
   })
   .meta({ id: 'DeletionProof' });

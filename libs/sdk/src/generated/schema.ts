@@ -1398,8 +1398,26 @@ export interface components {
                 std: number;
                 count: number;
             } | null;
-            /** @description Whether the deleted text now scores as never-seen text does (at or above the held-out minimum, or within 2 standard deviations of its mean) */
-            looks_unseen: boolean | null;
+            /**
+             * @description looks_unseen only when the deleted text scored like trained text before (below the line) and like never-seen text after (at or above it); see statistic
+             * @enum {string}
+             */
+            verdict: "looks_unseen" | "inconclusive";
+            /** @description The verdict in words, with the figures it rests on */
+            verdict_reason: string;
+            /** @description verdict is looks_unseen */
+            looks_unseen: boolean;
+            /** @description null when there are fewer than 3 never-trained documents to compare with */
+            statistic: {
+                /** @description held_out.mean − margin: below it, text scores like trained text */
+                unseen_line: number;
+                /** @description max(2 · held_out.std, 0.05) nats/token */
+                margin: number;
+                /** @description (deleted_loss_before − held_out.mean) / held_out.std; null when std is 0 */
+                z_before: number | null;
+                /** @description The same after the retrain */
+                z_after: number | null;
+            } | null;
             retrained_versions: {
                 adapter_id: string;
                 old_version: number;

@@ -31,7 +31,10 @@ const completed: Schemas['Deletion'] = {
     deleted_loss_before: 1.234,
     deleted_loss_after: 3.456,
     held_out: { mean: 3.5, std: 0.2, min: 3.1, max: 3.9, count: 12 },
+    verdict: 'looks_unseen',
+    verdict_reason: 'the deleted text scored like trained text before (1.234) and like never-seen text after (3.456)',
     looks_unseen: true,
+    statistic: { unseen_line: 3.1, margin: 0.4, z_before: -11.33, z_after: -0.22 },
     retrained_versions: [{ adapter_id: 'ad_1', old_version: 1, new_version: 2, seconds: 4.2 }],
   },
 };
@@ -64,16 +67,19 @@ test('the page polls until the deletion completes, then shows the proof figures 
   expect(within(proof).getByTestId('unseen-mean').textContent).toBe('3.500 ± 0.200');
   expect(within(proof).getByTestId('unseen-min').textContent).toBe('3.100');
   expect(within(proof).getByTestId('unseen-max').textContent).toBe('3.900');
-  expect(within(proof).getByTestId('looks-unseen').textContent).toMatch(/^Looks unseen/);
+  expect(within(proof).getByTestId('looks-unseen').textContent).toMatch(/^Looks unseen: the deleted text scored like trained text before/);
+  expect(within(proof).getByTestId('unseen-line').textContent).toBe('3.100 (mean − 0.400)');
+  expect(within(proof).getByTestId('z-scores').textContent).toBe('-11.3σ → -0.2σ');
   expect(within(proof).getByRole('img').getAttribute('aria-label')).toContain('1.234 before, 3.456 after');
   expect(within(proof).getByTestId('unseen-band')).toBeTruthy();
   expect(stateOf('completed')).toBe('done');
 });
 
-test('a proof without never-seen text to compare says it was not judged', async () => {
+test('an inconclusive proof says so with its reason', async () => {
+  const reason = 'there are 0 documents no adapter trained on to compare with; at least 3 are needed';
   renderWithApi(<DeletionPage deletionId="del_1" />, {
-    'GET /v1/deletions/del_1': { ...completed, proof: { ...completed.proof!, held_out: null, looks_unseen: null } },
+    'GET /v1/deletions/del_1': { ...completed, proof: { ...completed.proof!, held_out: null, verdict: 'inconclusive', verdict_reason: reason, looks_unseen: false, statistic: null } },
   });
-  expect((await screen.findByTestId('looks-unseen')).textContent).toMatch(/^Not judged/);
+  expect((await screen.findByTestId('looks-unseen')).textContent).toBe(`Inconclusive: ${reason}.`);
   expect(screen.queryByTestId('unseen-band')).toBeNull();
 });

@@ -4,10 +4,12 @@ import { Link } from '../../router.js';
 import { useAdapterNames } from '../../use-adapter-names.js';
 import { ProofChart } from './ProofChart.js';
 
-function verdict(looksUnseen: boolean | null): string {
-  if (looksUnseen === true) return 'Looks unseen: the deleted text now scores as text no adapter was trained on.';
-  if (looksUnseen === false) return 'Does not look unseen: the deleted text still scores better than text no adapter was trained on.';
-  return 'Not judged: the tenant has no documents that no adapter trained on to compare with.';
+function verdict(proof: Schemas['DeletionProof']): string {
+  return `${proof.verdict === 'looks_unseen' ? 'Looks unseen' : 'Inconclusive'}: ${proof.verdict_reason}.`;
+}
+
+function zText(z: number | null): string {
+  return z === null ? 'n/a' : `${z >= 0 ? '+' : ''}${formatNumber(z, 1)}σ`;
 }
 
 /** What the audit found: the deleted text's loss before and after, against never-seen text. */
@@ -17,8 +19,8 @@ export function DeletionProof({ proof }: { proof: Schemas['DeletionProof'] }) {
   return (
     <section className="card deletion-proof" data-testid="deletion-proof" aria-labelledby="proof-heading">
       <h2 id="proof-heading">Proof</h2>
-      <p className={`verdict ${proof.looks_unseen === true ? 'good' : proof.looks_unseen === false ? 'bad' : ''}`} data-testid="looks-unseen" data-looks-unseen={String(proof.looks_unseen)}>
-        {verdict(proof.looks_unseen)}
+      <p className={`verdict ${proof.verdict === 'looks_unseen' ? 'good' : ''}`} data-testid="looks-unseen" data-looks-unseen={String(proof.looks_unseen)}>
+        {verdict(proof)}
       </p>
       <div className="proof-body">
         <table aria-label="Loss figures">
@@ -51,6 +53,22 @@ export function DeletionProof({ proof }: { proof: Schemas['DeletionProof'] }) {
                   <th scope="row">Unseen documents</th>
                   <td>{formatNumber(heldOut.count)}</td>
                 </tr>
+                {proof.statistic ? (
+                  <>
+                    <tr>
+                      <th scope="row">Trained-like below</th>
+                      <td data-testid="unseen-line">
+                        {formatLoss(proof.statistic.unseen_line)} (mean − {formatLoss(proof.statistic.margin)})
+                      </td>
+                    </tr>
+                    <tr>
+                      <th scope="row">z before → after</th>
+                      <td data-testid="z-scores">
+                        {zText(proof.statistic.z_before)} → {zText(proof.statistic.z_after)}
+                      </td>
+                    </tr>
+                  </>
+                ) : null}
               </>
             ) : (
               <tr>

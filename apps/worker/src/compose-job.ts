@@ -36,15 +36,23 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
   const fail = async (message: string) => {
     await database.withTenant(ctx, async (tx) => {
       await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message } } });
-      await tx.composition.update({ where: { id: compositionId }, data: { status: 'failed' } });
+      // A composition a deletion made stale meanwhile stays stale: the deletion rebuilds it.
+      await tx.composition.updateMany({ where: { id: compositionId, status: 'building' }, data: { status: 'failed' } });
     });
     await event('status', 'failed', { error: message });
   };
+  const staleMeanwhile = async () => {
+    await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { status: 'cancelled', finishedAt: new Date(), error: { message: 'a deletion made a member stale; the deletion rebuilds the composition' } } }));
+    await event('status', 'cancelled', { reason: 'a member went stale' });
+  };
 
-  await database.withTenant(ctx, async (tx) => {
+  const started = await database.withTenant(ctx, async (tx) => {
+    const claimed = await tx.composition.updateMany({ where: { id: compositionId, status: { in: ['queued', 'building'] } }, data: { status: 'building' } });
+    if (claimed.count === 0) return false;
     await tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() } });
-    await tx.composition.update({ where: { id: compositionId }, data: { status: 'building' } });
+    return true;
   });
+  if (!started) return staleMeanwhile();
   await event('status', 'running', { attempt: row.attempts + 1 });
 
   try {
@@ -94,10 +102,17 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
     }
     const blob = await store.put(writeCompositionArtifact(artifact));
     const delivered = await database.withTenant(ctx, async (tx) => {
-      await tx.composition.update({ where: { id: compositionId }, data: { status: 'ready', artifactBlob: blob.sha256 } });
+      // Only a composition still building goes ready: one a deletion reached meanwhile keeps nothing of this build.
+      const built = await tx.composition.updateMany({ where: { id: compositionId, status: 'building' }, data: { status: 'ready', artifactBlob: blob.sha256 } });
+      if (built.count === 0) return null;
       await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, artifact_blob: blob.sha256 } as never } });
       return (await recordWebhookEvent(tx, tenantId, 'composition.ready', { id: compositionId, name: composition.name, version: composition.version, method: composition.method })).deliveryIds;
     });
+    if (!delivered) {
+      const used = await database.withTenant(ctx, (tx) => tx.composition.count({ where: { artifactBlob: blob.sha256 } }));
+      if (used === 0) await store.delete(blob.sha256);
+      return staleMeanwhile();
+    }
     await event('status', 'succeeded', metrics);
     await enqueueDeliveries(deps.webhooks, tenantId, delivered);
   } catch (error) {

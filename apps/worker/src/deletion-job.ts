@@ -7,11 +7,12 @@ import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetLines, datasetRecords, engineHyperparameters } from './fine-tune-job.js';
 import { deletionVerdict } from './deletion-verdict.js';
 import { eraseUnlessUsed } from './erase-weights.js';
-import { isLastAttempt, staleByDeletion, type JobDeps } from './job-deps.js';
+import { eraseDerivedArtifacts, rebuildCompositions, type CascadeDeps } from './deletion-cascade.js';
+import { isLastAttempt, staleByDeletion } from './job-deps.js';
 
-export type DeletionDeps = JobDeps;
+export type DeletionDeps = CascadeDeps;
 
-type StepName = 'audited_before' | 'weights_erased' | 'retrained' | 'audited_after' | 'data_erased' | 'completed';
+type StepName = 'audited_before' | 'weights_erased' | 'caches_evicted' | 'retrained' | 'compositions_rebuilt' | 'audited_after' | 'data_erased' | 'completed';
 interface Step {
   name: StepName | 'marked_stale';
   at: string;
@@ -22,11 +23,13 @@ interface Step {
 const HELD_OUT_SAMPLE = 32;
 
 /**
- * A deletion request after the gateway marked its versions stale: audit the deleted text
- * under the tenant's adapters as they were, erase the stale weights, retrain each affected
- * partition from the same seed on its documents less the deleted ones, audit again, erase
- * the text from the dataset, and fire `deletion.completed` with the proof. Each step is
- * recorded when done, so a retried job (a worker crash) resumes after the last one.
+ * A deletion request after the gateway marked its versions and the compositions built on
+ * them stale: audit the deleted text under the tenant's adapters as they were; erase the
+ * stale weights, those compositions' artifacts and the trainings' checkpoints; have every
+ * worker drop them from memory; retrain each affected partition from the same seed on its
+ * documents less the deleted ones; rebuild the compositions over the retrained versions;
+ * audit again; erase the text from the dataset, and fire `deletion.completed` with the proof.
+ * Each step is recorded when done, so a retried job (a worker crash) resumes after the last one.
  */
 export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: DeletionDeps): Promise<void> {
   const { jobId, tenantId } = queueJob.data;
@@ -54,6 +57,8 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
 
   try {
     const affected = request.affectedVersions.map((a) => a.adapterVersion);
+    // Named by the gateway when it marked them stale, in the same transaction.
+    const compositionIds = ((steps.find((s) => s.name === 'marked_stale')?.detail?.compositions as string[] | undefined) ?? []);
     const deletedIds = new Set(request.documents.map((d) => d.documentId));
     const baseModelId = affected[0]?.adapter.baseModelId ?? (await database.withTenant(ctx, (tx) => tx.baseModel.findFirstOrThrow({ where: { tenantId: null } }))).id;
     // What both audits score, read once, and only when an audit is still to run.
@@ -91,15 +96,25 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
         await database.withTenant(ctx, (tx) => tx.adapterVersion.update({ where: { id: version.id }, data: { weightsBlob: null, deletedAt: new Date() } }));
         if (await eraseUnlessUsed(deps, ctx, version.weightsBlob)) erased++;
       }
-      await record('weights_erased', { versions: affected.length, blobs: erased });
+      const derived = await eraseDerivedArtifacts(deps, ctx, affected.map((v) => v.id), compositionIds);
+      await record('weights_erased', { versions: affected.length, blobs: erased + derived.blobs, composition_artifacts: derived.compositions, checkpoints: derived.checkpoints, artifact_blobs: derived.artifactBlobs });
+    }
+    if (!done('caches_evicted')) {
+      const artifactBlobs = (steps.find((s) => s.name === 'weights_erased')?.detail?.artifact_blobs as string[] | undefined) ?? [];
+      const report = await deps.evictCaches({ id: deletionId, tenantId, versionIds: affected.map((v) => v.id), compositionIds, artifactBlobs });
+      deps.log(`deletion ${deletionId}: ${report.acknowledged} of ${report.workers} workers evicted the stale weights${report.timed_out ? ' (timed out)' : ''}`);
+      await record('caches_evicted', { workers: report.workers, acknowledged: report.acknowledged, timed_out: report.timed_out, ...report.evicted });
     }
     const retrained: DeletionProof['retrained_versions'] = [];
+    const replacements = new Map<string, string | null>();
     for (const link of request.affectedVersions) {
       const started = performance.now();
       const replacement = await retrainVersion(deps, ctx, jobId, deletionId, link.adapterVersion, link.replacementVersionId);
+      replacements.set(link.adapterVersionId, replacement?.id ?? null);
       retrained.push({ adapter_id: link.adapterVersion.adapterId, old_version: link.adapterVersion.version, new_version: replacement?.version ?? null, seconds: (performance.now() - started) / 1000 });
     }
     if (!done('retrained')) await record('retrained', { versions: retrained });
+    if (!done('compositions_rebuilt')) await record('compositions_rebuilt', { compositions: await rebuildCompositions(deps, ctx, deletionId, compositionIds, replacements) });
     await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'auditing' } }));
 
     if (!done('audited_after')) {
@@ -326,7 +341,7 @@ async function heldOutRecords(deps: DeletionDeps, ctx: TenantContext): Promise<T
 
 /**
  * The deleted documents' lines leave their datasets: each dataset's content is rewritten
- * without them and the old content erased; the documents are marked deleted.
+ * without them and the old content erased; the documents are marked deleted and lose their hash.
  */
 async function eraseDocuments(deps: DeletionDeps, ctx: TenantContext, documentIds: string[]) {
   const { database } = deps;
@@ -347,6 +362,7 @@ async function eraseDocuments(deps: DeletionDeps, ctx: TenantContext, documentId
     const stillUsed = await database.withTenant(ctx, (tx) => tx.dataset.count({ where: { blob: dataset.blob } }));
     if (!stillUsed) await store.delete(dataset.blob);
   }
-  await database.withTenant(ctx, (tx) => tx.document.updateMany({ where: { id: { in: documentIds } }, data: { status: 'deleted', deletedAt: new Date() } }));
+  // The content hash goes too: it would confirm a guess of the text.
+  await database.withTenant(ctx, (tx) => tx.document.updateMany({ where: { id: { in: documentIds } }, data: { status: 'deleted', deletedAt: new Date(), contentHash: null } }));
   return { documents: documentIds.length, lines };
 }

@@ -14,7 +14,7 @@ import {
   type RequestAdapter,
   type TrainingModel,
 } from '@tessera/engine';
-import type { InferAdapter, InferEvent, InferJobData } from '@tessera/queue';
+import type { CacheEviction, EvictionAck, InferAdapter, InferEvent, InferJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
 import type { Job } from 'bullmq';
 import type { BaseModelLoader } from './base-models.js';
@@ -41,6 +41,7 @@ class BadRequest extends Error {}
 interface ServedModel {
   model: TrainingModel;
   scheduler: BatchScheduler;
+  pool: SlotPool;
   adapters: AdapterCache;
   /** Composition artifacts by tenant/blob (content-addressed: a new version is a new key). */
   compositions: ArtifactCache;
@@ -59,6 +60,10 @@ class ArtifactCache {
     }
     return artifact;
   }
+
+  evict(key: string): boolean {
+    return this.loaded.delete(key);
+  }
 }
 
 /**
@@ -75,6 +80,24 @@ export class InferenceServer {
 
   cancel(requestId: string): void {
     this.running.get(requestId)?.abort();
+  }
+
+  /**
+   * Drops what a deletion made stale from every model this worker serves: adapter versions
+   * from the host cache, composition artifacts, and every device slot that holds either (slot
+   * ids are a version id, `cmp/<composition>` or `cmp/<composition>/<version>`).
+   */
+  async evict(eviction: CacheEviction): Promise<Omit<EvictionAck, 'worker'>> {
+    const stale = new Set([...eviction.versionIds, ...eviction.compositionIds]);
+    const dropped = { adapters: 0, artifacts: 0, slots: 0 };
+    for (const loading of this.served.values()) {
+      const served = await loading.catch(() => null);
+      if (!served) continue;
+      for (const id of eviction.versionIds) if (served.adapters.evict(`${eviction.tenantId}/${id}`)) dropped.adapters++;
+      for (const blob of eviction.artifactBlobs) if (served.compositions.evict(`${eviction.tenantId}/${blob}`)) dropped.artifacts++;
+      dropped.slots += served.pool.evict((slotId) => slotId.split('/').some((part) => stale.has(part)));
+    }
+    return dropped;
   }
 
   async handle(job: Job<InferJobData>): Promise<void> {
@@ -205,7 +228,7 @@ export class InferenceServer {
       return artifact;
     });
     this.deps.log(`serving ${model.name} (${row.id}): ${this.deps.slots} adapter slots of rank ≤ ${maxRank}`);
-    return { model, scheduler, adapters, compositions };
+    return { model, scheduler, pool, adapters, compositions };
   }
 
   /** An adapter version's weights from its tenant's blob store (version ids are unique across tenants). */

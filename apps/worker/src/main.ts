@@ -1,8 +1,26 @@
+import { hostname } from 'node:os';
 import { Database } from '@tessera/db';
-import { inferCancelChannel, inferEventChannel, inferQueue, QUEUES, redisConnection, webhookQueue, type ComposeJobData, type InferJobData, type TrainJobData, type WebhookJobData } from '@tessera/queue';
+import {
+  acknowledgeEviction,
+  broadcastEviction,
+  cacheEvictionChannel,
+  composeQueue,
+  inferCancelChannel,
+  inferEventChannel,
+  inferQueue,
+  QUEUES,
+  redisConnection,
+  webhookQueue,
+  type CacheEviction,
+  type ComposeJobData,
+  type InferJobData,
+  type TrainJobData,
+  type TrainJobName,
+  type WebhookJobData,
+} from '@tessera/queue';
 import { blobStoreSettings, tenantBlobStores } from '@tessera/storage';
 import { attemptDelivery } from '@tessera/webhooks';
-import { Worker } from 'bullmq';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BaseModelLoader } from './base-models.js';
 import { runCompose } from './compose-job.js';
@@ -33,14 +51,29 @@ const webhooks = webhookQueue(connection, config.QUEUE_PREFIX);
 /** What fine-tune, deletion and compose jobs share. */
 const jobDeps: JobDeps = { database, blobs, models, webhooks, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, log };
 
-const worker = new Worker<TrainJobData>(
+const compose = composeQueue(connection, config.QUEUE_PREFIX);
+// Blocking pops need a connection of their own: one for the deletions' wait for acknowledgements.
+const evictionWaits = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const deletionDeps = {
+  ...jobDeps,
+  compose,
+  evictCaches: (eviction: CacheEviction) => broadcastEviction(evictionWaits, config.QUEUE_PREFIX, eviction, config.CACHE_EVICTION_TIMEOUT_MS),
+};
+
+const worker = new Worker<TrainJobData, unknown, TrainJobName>(
   QUEUES.train,
   (job) => {
     log(`job ${job.data.jobId} (${job.name}): attempt ${job.attemptsMade + 1}`);
-    // One queue, three kinds: a fine-tune (or one partition of one), a partitioned fine-tune's parent, a deletion.
-    if (job.name === 'partitioned') return runPartitionedParent(job, { database, webhooks });
-    if (job.name === 'deletion') return runDeletion(job, jobDeps);
-    return runFineTune(job, { ...jobDeps, shutdown: shutdown.signal });
+    switch (job.name) {
+      case 'fine_tune':
+        return runFineTune(job, { ...jobDeps, shutdown: shutdown.signal });
+      case 'partitioned':
+        return runPartitionedParent(job, { database, webhooks });
+      case 'deletion':
+        return runDeletion(job, deletionDeps);
+      default:
+        throw new UnrecoverableError(`unknown train job name ${String(job.name)}: a gateway newer than this worker?`);
+    }
   },
   {
     connection,
@@ -74,6 +107,7 @@ deliveries.on('failed', (job, error) => log(`delivery ${job?.data.deliveryId}: $
 // Events go out on plain pub/sub (the gateway subscribed before enqueueing); cancels come in.
 const publisher = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 const cancels = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+const workerName = `${hostname()}:${process.pid}`;
 const inference = new InferenceServer({
   database,
   blobs,
@@ -88,8 +122,18 @@ const inference = new InferenceServer({
   publish: (requestId, event) => publisher.publish(inferEventChannel(config.QUEUE_PREFIX, requestId), JSON.stringify(event)),
   log,
 });
-await cancels.subscribe(inferCancelChannel(config.QUEUE_PREFIX));
-cancels.on('message', (_channel, requestId: string) => inference.cancel(requestId));
+// One subscriber connection: cancels of running requests, and deletions' cache evictions.
+const evictions = cacheEvictionChannel(config.QUEUE_PREFIX);
+await cancels.subscribe(inferCancelChannel(config.QUEUE_PREFIX), evictions);
+cancels.on('message', (channel, message: string) => {
+  if (channel !== evictions) return inference.cancel(message);
+  const eviction = JSON.parse(message) as CacheEviction;
+  void inference
+    .evict(eviction)
+    .then((dropped) => acknowledgeEviction(publisher, config.QUEUE_PREFIX, eviction.id, { worker: workerName, ...dropped }))
+    .then(() => log(`evicted what deletion ${eviction.id} made stale`))
+    .catch((error: Error) => log(`evicting for deletion ${eviction.id} failed: ${error.message}`, 'warn'));
+});
 const inferWorkers = config.INFER_BASE_MODELS.map((id) => {
   const consumer = new Worker<InferJobData>(inferQueue(id), (job) => inference.handle(job), { connection, prefix: config.QUEUE_PREFIX, concurrency: config.INFER_MAX_BATCH * 2 });
   consumer.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
@@ -107,7 +151,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
     void Promise.all([worker.close(), composer.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
-      .then(() => Promise.all([webhooks.close(), publisher.quit(), cancels.quit()]))
+      .then(() => Promise.all([webhooks.close(), compose.close(), publisher.quit(), cancels.quit(), evictionWaits.quit()]))
       .then(() => database.disconnect())
       .then(() => process.exit(0));
   });

@@ -50,6 +50,8 @@ const configSchema = z
     WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).default(16),
+    /** How long a deletion waits for every worker to drop the stale weights from memory; the proof says who answered. */
+    CACHE_EVICTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })
   .refine(...s3NeedsBucket);
 

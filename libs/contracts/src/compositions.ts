@@ -40,7 +40,7 @@ export const compositionSchema = z
     name: z.string(),
     version: z.number().int(),
     method: compositionMethodSchema,
-    status: z.enum(['queued', 'building', 'ready', 'failed', 'archived']),
+    status: z.enum(['queued', 'building', 'ready', 'stale', 'failed', 'archived']).describe('stale: a member version went stale by a deletion; not served, its artifact erased, until rebuilt over the retrained versions'),
     base_model_id: idSchema('bm').nullable(),
     members: z.array(z.object({ adapter_id: idSchema('ad'), adapter: z.string(), version: z.number().int().nullable().describe('The pinned version; null follows the latest ready one'), weight: z.number() })),
     params: z.record(z.string(), z.unknown()),

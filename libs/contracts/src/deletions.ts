@@ -20,7 +20,7 @@ export type CreateDeletion = z.infer<typeof createDeletionSchema>;
 
 export const deletionStepSchema = z
   .object({
-    name: z.enum(['marked_stale', 'audited_before', 'weights_erased', 'retrained', 'audited_after', 'data_erased', 'completed']),
+    name: z.enum(['marked_stale', 'audited_before', 'weights_erased', 'caches_evicted', 'retrained', 'compositions_rebuilt', 'audited_after', 'data_erased', 'completed']),
     at: timestamp,
     detail: z.record(z.string(), z.unknown()).optional(),
   })

@@ -13,6 +13,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'adapter.stale',
   'deletion.completed',
   'composition.ready',
+  'composition.stale',
 ] as const;
 export const webhookEventTypeSchema = z.enum(WEBHOOK_EVENT_TYPES).meta({ id: 'WebhookEventType' });
 export type WebhookEventType = z.infer<typeof webhookEventTypeSchema> | 'ping';

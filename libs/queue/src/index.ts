@@ -20,6 +20,16 @@ export function inferQueue(baseModel: string): string {
   return `infer.${baseModel}`;
 }
 
+export * from './cache-eviction.js';
+
+/**
+ * The job names on the `train` queue, shared by the gateway (which adds them) and the worker
+ * (which dispatches on them): a fine-tune (or one partition of one), a partitioned
+ * fine-tune's parent, a deletion.
+ */
+export const TRAIN_JOB_NAMES = ['fine_tune', 'partitioned', 'deletion'] as const;
+export type TrainJobName = (typeof TRAIN_JOB_NAMES)[number];
+
 /** What a `train` job carries: Postgres holds the rest (the job row is the source of truth). */
 export interface TrainJobData {
   jobId: string;
@@ -120,8 +130,8 @@ export function redisConnection(url: string): ConnectionOptions {
 export const TRAIN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
 
 /** `prefix` namespaces every queue's Redis keys (BullMQ's default is `bull`): one Redis can hold separate deployments or test runs. */
-export function trainQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<TrainJobData> {
-  return new Queue<TrainJobData>(QUEUES.train, { connection, prefix });
+export function trainQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<TrainJobData, unknown, TrainJobName> {
+  return new Queue<TrainJobData, unknown, TrainJobName>(QUEUES.train, { connection, prefix });
 }
 
 export function composeQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<ComposeJobData> {

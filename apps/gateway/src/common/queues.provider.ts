@@ -1,10 +1,10 @@
 import type { Provider } from '@nestjs/common';
-import { composeQueue, redisConnection, trainQueue, webhookQueue, type ComposeJobData, type TrainJobData, type WebhookJobData } from '@tessera/queue';
+import { composeQueue, redisConnection, trainQueue, webhookQueue, type ComposeJobData, type TrainJobData, type TrainJobName, type WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 
 export const TRAIN_QUEUE = Symbol('TRAIN_QUEUE');
-export type TrainQueue = Queue<TrainJobData>;
+export type TrainQueue = Queue<TrainJobData, unknown, TrainJobName>;
 
 export const trainQueueProvider: Provider = {
   provide: TRAIN_QUEUE,

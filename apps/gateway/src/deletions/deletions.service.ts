@@ -43,18 +43,31 @@ export class DeletionsService {
       const id = newId('del');
       const trained = await tx.adapterVersionDocument.findMany({ where: { tenantId: caller.tenantId, documentId: { in: documents.map((d) => d.id) } }, include: { adapterVersion: true } });
       const affected = [...new Map(trained.filter((t) => !['archived', 'deleted'].includes(t.adapterVersion.status)).map((t) => [t.adapterVersionId, t.adapterVersion])).values()];
+      const compositions = await compositionsBuiltOn(tx, caller.tenantId, affected);
       const now = new Date();
       await tx.deletionRequest.create({
-        data: { id, tenantId: caller.tenantId, status: 'pending', reason: body.reason ?? null, steps: [{ name: 'marked_stale', at: now.toISOString(), detail: { versions: affected.length } }] as never },
+        data: {
+          id,
+          tenantId: caller.tenantId,
+          status: 'pending',
+          reason: body.reason ?? null,
+          // The worker rebuilds exactly these compositions once their members are retrained.
+          steps: [{ name: 'marked_stale', at: now.toISOString(), detail: { versions: affected.length, compositions: compositions.map((c) => c.id) } }] as never,
+        },
       });
       await tx.deletionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, deletionRequestId: id, documentId: d.id })) });
       await tx.document.updateMany({ where: { id: { in: documents.map((d) => d.id) } }, data: { status: 'deleting' } });
       await tx.adapterVersion.updateMany({ where: { id: { in: affected.map((v) => v.id) } }, data: { status: 'stale' } });
+      // Out of serving and of /v1/models at commit, like the versions they were built on.
+      await tx.composition.updateMany({ where: { id: { in: compositions.map((c) => c.id) } }, data: { status: 'stale' } });
       await tx.deletionAffectedVersion.createMany({ data: affected.map((v) => ({ tenantId: caller.tenantId, deletionRequestId: id, adapterVersionId: v.id })) });
       const job = await tx.job.create({ data: { id: newId('job'), tenantId: caller.tenantId, kind: 'retrain', deletionRequestId: id, params: {} } });
       const deliveryIds: string[] = [];
       for (const adapterId of new Set(affected.map((v) => v.adapterId))) {
         deliveryIds.push(...(await recordWebhookEvent(tx, caller.tenantId, 'adapter.stale', { id: adapterId, deletion_id: id })).deliveryIds);
+      }
+      for (const composition of compositions) {
+        deliveryIds.push(...(await recordWebhookEvent(tx, caller.tenantId, 'composition.stale', { id: composition.id, name: composition.name, version: composition.version, deletion_id: id })).deliveryIds);
       }
       await recordAudit(tx, caller, 'deletion.created', { type: 'deletion', id });
       return { row: await tx.deletionRequest.findFirstOrThrow({ where: { id }, include: withRelations }), jobId: job.id, deliveryIds };
@@ -82,6 +95,27 @@ export class DeletionsService {
     if (!row) throw ProblemException.notFound('deletion', id);
     return toDeletionDto(row);
   }
+}
+
+/**
+ * Compositions that carry what the stale versions learned: merges and learned gates pinned to
+ * one of them, and knowledge bases with one of their adapters as a partition (they follow each
+ * partition's latest ready version). Failed and archived ones are left as they are.
+ */
+async function compositionsBuiltOn(tx: TenantTransaction, tenantId: string, versions: { id: string; adapterId: string }[]) {
+  if (versions.length === 0) return [];
+  return tx.composition.findMany({
+    where: {
+      tenantId,
+      status: { in: ['queued', 'building', 'ready'] },
+      OR: [
+        { method: { not: 'centroid' }, members: { some: { adapterVersionId: { in: versions.map((v) => v.id) } } } },
+        { method: 'centroid', members: { some: { adapterId: { in: versions.map((v) => v.adapterId) } } } },
+      ],
+    },
+    select: { id: true, name: true, version: true },
+    orderBy: { id: 'asc' },
+  });
 }
 
 /** Only a document the caller may see can be deleted by it; any other is as unknown. */

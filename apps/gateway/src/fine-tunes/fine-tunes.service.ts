@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { newId, withHyperparameterDefaults, type CheckpointDto, type CreateFineTune, type FineTune, type Hyperparameters, type JobEventDto, type ListQuery, type Page } from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
-import { QUEUES, TRAIN_JOB_OPTIONS } from '@tessera/queue';
+import { QUEUES, TRAIN_JOB_OPTIONS, type TrainJobName } from '@tessera/queue';
 import type { FlowProducer } from 'bullmq';
 import { FLOW_PRODUCER } from '../common/flow.provider.js';
 import { planPartitions } from './partitions.js';
@@ -179,12 +179,12 @@ export class FineTunesService {
     });
     try {
       await this.flows.add({
-        name: 'partitioned',
+        name: 'partitioned' satisfies TrainJobName,
         queueName: QUEUES.train,
         data: { jobId: parent.id, tenantId: caller.tenantId },
         opts: { jobId: parent.id, ...TRAIN_JOB_OPTIONS },
         // A failed partition does not block the parent: it reports the failure.
-        children: children.map((child) => ({ name: 'fine_tune', queueName: QUEUES.train, data: { jobId: child.id, tenantId: caller.tenantId }, opts: { jobId: child.id, ...TRAIN_JOB_OPTIONS, ignoreDependencyOnFailure: true } })),
+        children: children.map((child) => ({ name: 'fine_tune' satisfies TrainJobName, queueName: QUEUES.train, data: { jobId: child.id, tenantId: caller.tenantId }, opts: { jobId: child.id, ...TRAIN_JOB_OPTIONS, ignoreDependencyOnFailure: true } })),
       });
     } catch (error) {
       this.logger.error(`enqueueing ${parent.id} failed: ${(error as Error).message}`);

@@ -68,6 +68,9 @@ async function findUsableComposition(tx: TenantTransaction, caller: Caller, refe
     include: { members: { include: { adapter: true, adapterVersion: true }, orderBy: { adapterId: 'asc' } } },
   });
   if (!composition) return null;
+  if (composition.status === 'stale') {
+    throw new ProblemException('conflict', `Composition ${reference} was built on adapter versions that a deletion made stale; it is being rebuilt over the retrained versions`);
+  }
   if (composition.method === 'centroid') return knowledgeBase(tx, caller, composition);
   const usable = composition.members.every((m) => usableAdapter(caller, m.adapter) && m.adapterVersion?.status === 'ready');
   if (!usable) return null;

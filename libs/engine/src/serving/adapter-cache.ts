@@ -54,12 +54,13 @@ export class AdapterCache {
     return loaded;
   }
 
-  /** Drops an adapter (its version was archived or deleted). */
-  evict(id: string): void {
+  /** Drops an adapter (its version was archived, deleted or made stale); whether it was held. */
+  evict(id: string): boolean {
     const entry = this.entries.get(id);
-    if (!entry) return;
+    if (!entry) return false;
     this.entries.delete(id);
     this.total -= entry.bytes;
+    return true;
   }
 
   private insert(id: string, adapter: LoraAdapter): void {

@@ -25,6 +25,8 @@ export class SlotPool {
   private readonly adapterInSlot: (string | null)[];
   private readonly pins: number[];
   private readonly lastUsed: number[];
+  /** Slots to empty as soon as the request running on them releases them. */
+  private readonly evictOnRelease = new Set<number>();
   private clock = 0;
   /** Adapters loaded into a slot since the pool was made (a cold load each). */
   loads = 0;
@@ -84,6 +86,45 @@ export class SlotPool {
 
   release(slot: number): void {
     if (slot > 0 && this.pins[slot]! > 0) this.pins[slot]!--;
+    if (this.pins[slot] === 0 && this.evictOnRelease.delete(slot)) this.empty(slot);
+  }
+
+  /**
+   * Empties every slot whose adapter id `matches` (a deletion made those weights stale): the
+   * factors are zeroed, not just forgotten. A slot a running request holds is emptied when
+   * that request releases it; until then no new request can acquire it. Returns how many
+   * slots held a match.
+   */
+  evict(matches: (adapterId: string) => boolean): number {
+    let found = 0;
+    for (let slot = 1; slot < this.options.slots; slot++) {
+      const id = this.adapterInSlot[slot];
+      if (id === null || id === undefined || !matches(id)) continue;
+      found++;
+      if (this.pins[slot] === 0) this.empty(slot);
+      else {
+        this.evictOnRelease.add(slot);
+        // Renamed so that no later request finds it resident under its old id.
+        this.adapterInSlot[slot] = `evicted:${id}`;
+      }
+    }
+    return found;
+  }
+
+  /** The adapter id in each slot (slot 0, the base, is null): what a test or a metric can check. */
+  residents(): readonly (string | null)[] {
+    return [...this.adapterInSlot];
+  }
+
+  private empty(slot: number): void {
+    const { rank } = this.options;
+    for (const pool of this.pools.values()) {
+      pool.a.fill(0, slot * pool.dIn * rank, (slot + 1) * pool.dIn * rank);
+      pool.b.fill(0, slot * rank * pool.dOut, (slot + 1) * rank * pool.dOut);
+      pool.router?.fill(0, slot * pool.dIn, (slot + 1) * pool.dIn);
+    }
+    this.adapterInSlot[slot] = null;
+    this.lastUsed[slot] = 0;
   }
 
   /** The pool tensors by graph input name; they wrap the pool's arrays without copying. `withRouters`: for a graph built with lora.router. */
@@ -100,7 +141,7 @@ export class SlotPool {
   private freeSlot(): number | null {
     let best: number | null = null;
     for (let slot = 1; slot < this.options.slots; slot++) {
-      if (this.pins[slot]! > 0) continue;
+      if (this.pins[slot]! > 0 || this.evictOnRelease.has(slot)) continue;
       if (this.adapterInSlot[slot] === null) return slot;
       if (best === null || this.lastUsed[slot]! < this.lastUsed[best]!) best = slot;
     }

@@ -1051,8 +1051,8 @@ export interface components {
             /** @description The uploader's document_id (line-<n> for records that named none) */
             document_id: string;
             access_group_id: string | null;
-            /** @description sha256 of the document's records, one JSON line each */
-            content_hash: string;
+            /** @description sha256 of the document's records, one JSON line each; null once the document is deleted (it would confirm a guess of the text) */
+            content_hash: string | null;
             record_count: number;
             token_count: number;
             status: components["schemas"]["DocumentStatus"];
@@ -1328,8 +1328,11 @@ export interface components {
             name: string;
             version: number;
             method: components["schemas"]["CompositionMethod"];
-            /** @enum {string} */
-            status: "queued" | "building" | "ready" | "failed" | "archived";
+            /**
+             * @description stale: a member version went stale by a deletion; not served, its artifact erased, until rebuilt over the retrained versions
+             * @enum {string}
+             */
+            status: "queued" | "building" | "ready" | "stale" | "failed" | "archived";
             base_model_id: string | null;
             members: {
                 adapter_id: string;
@@ -1378,7 +1381,7 @@ export interface components {
         };
         DeletionStep: {
             /** @enum {string} */
-            name: "marked_stale" | "audited_before" | "weights_erased" | "retrained" | "audited_after" | "data_erased" | "completed";
+            name: "marked_stale" | "audited_before" | "weights_erased" | "caches_evicted" | "retrained" | "compositions_rebuilt" | "audited_after" | "data_erased" | "completed";
             /** Format: date-time */
             at: string;
             detail?: {
@@ -1449,7 +1452,7 @@ export interface components {
             event_types?: components["schemas"]["WebhookEventType"][];
         };
         /** @enum {string} */
-        WebhookEventType: "fine_tune.succeeded" | "fine_tune.failed" | "fine_tune.cancelled" | "adapter.ready" | "adapter.stale" | "deletion.completed" | "composition.ready";
+        WebhookEventType: "fine_tune.succeeded" | "fine_tune.failed" | "fine_tune.cancelled" | "adapter.ready" | "adapter.stale" | "deletion.completed" | "composition.ready" | "composition.stale";
         CreatedWebhookEndpoint: {
             id: string;
             url: string;

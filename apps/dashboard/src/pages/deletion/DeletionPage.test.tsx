@@ -16,6 +16,7 @@ const pending: Schemas['Deletion'] = {
     { name: 'marked_stale', at, detail: { versions: ['adv_1'] } },
     { name: 'audited_before', at, detail: { deleted_loss: 1.234 } },
     { name: 'weights_erased', at },
+    { name: 'caches_evicted', at, detail: { workers: 2, acknowledged: 2 } },
   ],
   proof: null,
   error: null,
@@ -25,7 +26,7 @@ const pending: Schemas['Deletion'] = {
 const completed: Schemas['Deletion'] = {
   ...pending,
   status: 'completed',
-  steps: [...pending.steps, { name: 'retrained', at }, { name: 'audited_after', at }, { name: 'data_erased', at }, { name: 'completed', at }],
+  steps: [...pending.steps, { name: 'retrained', at }, { name: 'compositions_rebuilt', at }, { name: 'audited_after', at }, { name: 'data_erased', at }, { name: 'completed', at }],
   completed_at: at,
   proof: {
     deleted_loss_before: 1.234,
@@ -44,11 +45,13 @@ const stateOf = (name: string) => document.querySelector(`[data-step="${name}"]`
 test('a running deletion shows each step with its state and the stale versions, and no proof yet', async () => {
   renderWithApi(<DeletionPage deletionId="del_1" />, { 'GET /v1/deletions/del_1': pending });
   await screen.findByRole('list', { name: 'Steps' });
-  expect(['marked_stale', 'audited_before', 'weights_erased', 'retrained', 'audited_after', 'data_erased', 'completed'].map(stateOf)).toEqual([
+  expect(['marked_stale', 'audited_before', 'weights_erased', 'caches_evicted', 'retrained', 'compositions_rebuilt', 'audited_after', 'data_erased', 'completed'].map(stateOf)).toEqual([
+    'done',
     'done',
     'done',
     'done',
     'running',
+    'waiting',
     'waiting',
     'waiting',
     'waiting',

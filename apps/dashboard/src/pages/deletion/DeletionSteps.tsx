@@ -7,8 +7,10 @@ type StepName = Schemas['DeletionStep']['name'];
 const STEPS: Array<{ name: StepName; label: string }> = [
   { name: 'marked_stale', label: 'Affected adapter versions marked stale (out of routing)' },
   { name: 'audited_before', label: 'Deleted text scored under the adapters (before)' },
-  { name: 'weights_erased', label: 'Stale weights erased from the blob store' },
+  { name: 'weights_erased', label: 'Stale weights, composition artifacts and training checkpoints erased' },
+  { name: 'caches_evicted', label: "Stale weights evicted from every worker's memory" },
   { name: 'retrained', label: 'Adapters retrained without the documents' },
+  { name: 'compositions_rebuilt', label: 'Compositions rebuilt over the retrained versions' },
   { name: 'audited_after', label: 'Deleted text scored again (after)' },
   { name: 'data_erased', label: "Documents' lines erased from their datasets" },
   { name: 'completed', label: 'Completed' },

@@ -9,7 +9,8 @@ export const EVENT_TYPES: Record<EventType, string> = {
   'fine_tune.cancelled': 'a fine-tune was cancelled',
   'adapter.ready': 'an adapter version is ready to serve',
   'adapter.stale': 'a deletion took an adapter version out of routing',
-  'composition.ready': 'a composition was built',
+  'composition.ready': 'a composition was built (or rebuilt after a deletion)',
+  'composition.stale': 'a deletion took a composition built on a stale version out of serving',
   'deletion.completed': 'a deletion finished, with its proof',
 };
 

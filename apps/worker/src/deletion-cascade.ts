@@ -82,6 +82,10 @@ export async function rebuildCompositions(deps: CascadeDeps, ctx: TenantContext,
         await tx.composition.update({ where: { id }, data: { status: 'failed' } });
         return { id, outcome: 'cannot_rebuild', reason };
       }
+      const repinned = composition.members.flatMap((m) => (m.adapterVersionId && replacements.get(m.adapterVersionId) ? [replacements.get(m.adapterVersionId)!] : []));
+      const notReady = await tx.adapterVersion.count({ where: { id: { in: repinned }, status: { not: 'ready' } } });
+      // A later deletion reached a replacement: that deletion rebuilds the composition over its own.
+      if (notReady > 0) return { id, outcome: 'unchanged', reason: 'a later deletion reached a member; it rebuilds the composition' };
       for (const member of composition.members) {
         const replacement = member.adapterVersionId ? replacements.get(member.adapterVersionId) : undefined;
         if (replacement) await tx.compositionMember.update({ where: { compositionId_adapterId: { compositionId: id, adapterId: member.adapterId } }, data: { adapterVersionId: replacement } });

@@ -100,14 +100,16 @@ export class DeletionsService {
 /**
  * Compositions that carry what the stale versions learned: merges and learned gates pinned to
  * one of them, and knowledge bases with one of their adapters as a partition (they follow each
- * partition's latest ready version). Failed and archived ones are left as they are.
+ * partition's latest ready version). Failed and archived ones are left as they are; stale ones
+ * (another deletion's) are listed again, so that the last deletion to finish rebuilds them.
  */
 async function compositionsBuiltOn(tx: TenantTransaction, tenantId: string, versions: { id: string; adapterId: string }[]) {
   if (versions.length === 0) return [];
   return tx.composition.findMany({
     where: {
       tenantId,
-      status: { in: ['queued', 'building', 'ready'] },
+      // Already stale ones too: this deletion rebuilds them over its own replacements.
+      status: { in: ['queued', 'building', 'ready', 'stale'] },
       OR: [
         { method: { not: 'centroid' }, members: { some: { adapterVersionId: { in: versions.map((v) => v.id) } } } },
         { method: 'centroid', members: { some: { adapterId: { in: versions.map((v) => v.adapterId) } } } },

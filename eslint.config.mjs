@@ -29,6 +29,8 @@ export default [
             { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:sdk', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:contracts'], bannedExternalImports: FRAMEWORK_PACKAGES },
+            // Lifecycles: the database, the contracts and the blob store's interface, nothing that runs jobs or serves HTTP.
+            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:data', 'type:storage'] },
             { sourceTag: 'type:dashboard', onlyDependOnLibsWithTags: ['type:sdk'] },
           ],
         },

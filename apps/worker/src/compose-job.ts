@@ -1,9 +1,11 @@
 import type { TenantContext } from '@tessera/db';
 import { mergeAdapters, mergeProblems, readPeftAdapter, trainGate, writeCompositionArtifact, type CompositionArtifact, type LoraAdapter, type MergeMethod } from '@tessera/engine';
 import type { ComposeJobData } from '@tessera/queue';
-import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { failCompose, moveCompositions, moveJob } from '@tessera/domain';
+import { enqueueDeliveries } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetRecords } from './fine-tune-job.js';
+import { eraseBlob } from './erase-blob.js';
 import { isLastAttempt, jobEvents, type JobDeps } from './job-deps.js';
 
 export type ComposeDeps = JobDeps;
@@ -33,27 +35,19 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
   if (!row) throw new UnrecoverableError(`job ${jobId} does not exist`);
   if (row.status === 'succeeded' || row.status === 'failed' || row.status === 'cancelled') return;
   const event = jobEvents(database, ctx, jobId);
-  const fail = async (message: string) => {
-    await database.withTenant(ctx, async (tx) => {
-      await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message } } });
-      // A composition a deletion made stale meanwhile stays stale: the deletion rebuilds it.
-      await tx.composition.updateMany({ where: { id: compositionId, status: 'building' }, data: { status: 'failed' } });
-    });
-    await event('status', 'failed', { error: message });
-  };
+  const fail = (message: string) => database.withTenant(ctx, (tx) => failCompose(tx, tenantId, jobId, compositionId, message));
+  // A deletion made a member stale before the build could start or finish: the deletion rebuilds it.
   const staleMeanwhile = async () => {
-    await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { status: 'cancelled', finishedAt: new Date(), error: { message: 'a deletion made a member stale; the deletion rebuilds the composition' } } }));
-    await event('status', 'cancelled', { reason: 'a member went stale' });
+    const message = 'a deletion made a member stale; the deletion rebuilds the composition';
+    await database.withTenant(ctx, (tx) => moveJob(tx, tenantId, jobId, 'cancelled', { data: { finishedAt: new Date(), error: { message } }, event: { data: { reason: message } } }));
   };
 
   const started = await database.withTenant(ctx, async (tx) => {
-    const claimed = await tx.composition.updateMany({ where: { id: compositionId, status: { in: ['queued', 'building'] } }, data: { status: 'building' } });
-    if (claimed.count === 0) return false;
-    await tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() } });
+    if (!(await moveCompositions(tx, tenantId, [compositionId], 'building', { ifAllowed: true }))) return false;
+    await moveJob(tx, tenantId, jobId, 'running', { data: { attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() }, event: { data: { attempt: row.attempts + 1 } } });
     return true;
   });
   if (!started) return staleMeanwhile();
-  await event('status', 'running', { attempt: row.attempts + 1 });
 
   try {
     const composition = await database.withTenant(ctx, (tx) =>
@@ -103,17 +97,20 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
     const blob = await store.put(writeCompositionArtifact(artifact));
     const delivered = await database.withTenant(ctx, async (tx) => {
       // Only a composition still building goes ready: one a deletion reached meanwhile keeps nothing of this build.
-      const built = await tx.composition.updateMany({ where: { id: compositionId, status: 'building' }, data: { status: 'ready', artifactBlob: blob.sha256 } });
-      if (built.count === 0) return null;
-      await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, artifact_blob: blob.sha256 } as never } });
-      return (await recordWebhookEvent(tx, tenantId, 'composition.ready', { id: compositionId, name: composition.name, version: composition.version, method: composition.method })).deliveryIds;
+      const built = await moveCompositions(tx, tenantId, [compositionId], 'ready', {
+        data: { artifactBlob: blob.sha256 },
+        webhooks: [{ type: 'composition.ready', data: { id: compositionId, name: composition.name, version: composition.version, method: composition.method } }],
+        from: ['building'],
+        ifAllowed: true,
+      });
+      if (!built) return null;
+      await moveJob(tx, tenantId, jobId, 'succeeded', { data: { progress: 1, finishedAt: new Date(), result: { metrics, artifact_blob: blob.sha256 } as never }, event: { data: metrics } });
+      return built.deliveryIds;
     });
     if (!delivered) {
-      const used = await database.withTenant(ctx, (tx) => tx.composition.count({ where: { artifactBlob: blob.sha256 } }));
-      if (used === 0) await store.delete(blob.sha256);
+      await eraseBlob(deps, ctx, blob.sha256);
       return staleMeanwhile();
     }
-    await event('status', 'succeeded', metrics);
     await enqueueDeliveries(deps.webhooks, tenantId, delivered);
   } catch (error) {
     const message = (error as Error).message;

@@ -1,8 +1,9 @@
-import { newId } from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
+import { createJob, moveCompositions } from '@tessera/domain';
 import { TRAIN_JOB_OPTIONS, type CacheEviction, type ComposeJobData, type EvictionReport } from '@tessera/queue';
-import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { enqueueDeliveries } from '@tessera/webhooks';
 import type { Queue } from 'bullmq';
+import { eraseBlob } from './erase-blob.js';
 import type { JobDeps } from './job-deps.js';
 
 /** What a deletion needs beyond the other jobs: the compose queue (rebuilds) and the workers' caches. */
@@ -16,31 +17,32 @@ export interface CascadeDeps extends JobDeps {
  * Erases what was computed from the deleted documents besides the stale versions' weights:
  * the artifacts of the compositions built on them (merged weights, learned gates) and every
  * checkpoint (LoRA weights and optimizer state) of the jobs that trained those versions.
- * Blobs are content-addressed: bytes another row still points to stay for it.
  */
 export async function eraseDerivedArtifacts(deps: JobDeps, ctx: TenantContext, versionIds: string[], compositionIds: string[]) {
   const { database } = deps;
-  const store = deps.blobs.forTenant(ctx.tenantId);
-  const { artifacts, checkpoints } = await database.withTenant(ctx, async (tx) => {
+  const { artifacts, jobIds } = await database.withTenant(ctx, async (tx) => {
     const compositions = await tx.composition.findMany({ where: { id: { in: compositionIds }, artifactBlob: { not: null } }, select: { id: true, artifactBlob: true } });
     await tx.composition.updateMany({ where: { id: { in: compositions.map((c) => c.id) } }, data: { artifactBlob: null } });
     const trainedBy = await tx.adapterVersion.findMany({ where: { id: { in: versionIds } }, select: { trainingJobId: true } });
-    const jobIds = [...new Set(trainedBy.flatMap((v) => (v.trainingJobId ? [v.trainingJobId] : [])))];
-    const jobs = await tx.job.findMany({ where: { OR: [{ id: { in: jobIds } }, { adapterVersionId: { in: versionIds } }] }, select: { id: true } });
-    const checkpoints = await tx.checkpoint.findMany({ where: { jobId: { in: jobs.map((j) => j.id) } }, select: { id: true, blob: true } });
-    await tx.checkpoint.deleteMany({ where: { id: { in: checkpoints.map((c) => c.id) } } });
-    return { artifacts: compositions.map((c) => c.artifactBlob!), checkpoints: checkpoints.map((c) => c.blob) };
+    const jobs = await tx.job.findMany({ where: { OR: [{ id: { in: trainedBy.flatMap((v) => (v.trainingJobId ? [v.trainingJobId] : [])) } }, { adapterVersionId: { in: versionIds } }] }, select: { id: true } });
+    return { artifacts: [...new Set(compositions.map((c) => c.artifactBlob!))], jobIds: jobs.map((j) => j.id) };
   });
   let erased = 0;
-  for (const blob of new Set(artifacts)) {
-    const used = await database.withTenant(ctx, (tx) => tx.composition.count({ where: { artifactBlob: blob } }));
-    if (used === 0 && (await store.delete(blob))) erased++;
-  }
-  for (const blob of new Set(checkpoints)) {
-    const used = await database.withTenant(ctx, (tx) => tx.checkpoint.count({ where: { blob } }));
-    if (used === 0 && (await store.delete(blob))) erased++;
-  }
-  return { artifactBlobs: [...new Set(artifacts)], compositions: artifacts.length, checkpoints: checkpoints.length, blobs: erased };
+  for (const blob of artifacts) if (await eraseBlob(deps, ctx, blob)) erased++;
+  const checkpoints = await eraseCheckpoints(deps, ctx, jobIds);
+  return { artifactBlobs: artifacts, compositions: artifacts.length, checkpoints: checkpoints.rows, blobs: erased + checkpoints.blobs };
+}
+
+/** Every checkpoint of these jobs: the rows, then the bytes nothing else points to. */
+export async function eraseCheckpoints(deps: JobDeps, ctx: TenantContext, jobIds: string[]) {
+  const blobs = await deps.database.withTenant(ctx, async (tx) => {
+    const rows = await tx.checkpoint.findMany({ where: { jobId: { in: jobIds } }, select: { blob: true } });
+    await tx.checkpoint.deleteMany({ where: { jobId: { in: jobIds } } });
+    return rows.map((r) => r.blob);
+  });
+  let erased = 0;
+  for (const blob of new Set(blobs)) if (await eraseBlob(deps, ctx, blob)) erased++;
+  return { rows: blobs.length, blobs: erased };
 }
 
 /** One line of the compositions_rebuilt step. */
@@ -72,14 +74,17 @@ export async function rebuildCompositions(deps: CascadeDeps, ctx: TenantContext,
       if (composition.status === 'queued' && composition.jobs[0]?.status === 'queued') return { id, outcome: 'rebuilding', job_id: composition.jobs[0].id };
       if (composition.status !== 'stale') return { id, outcome: 'unchanged' };
       if (composition.method === 'centroid') {
-        await tx.composition.update({ where: { id }, data: { status: 'ready' } });
-        deliveries.push(...(await recordWebhookEvent(tx, tenantId, 'composition.ready', { id, name: composition.name, version: composition.version, method: composition.method, deletion_id: deletionId })).deliveryIds);
+        const moved = await moveCompositions(tx, tenantId, [id], 'ready', {
+          from: ['stale'],
+          webhooks: [{ type: 'composition.ready', data: { id, name: composition.name, version: composition.version, method: composition.method, deletion_id: deletionId } }],
+        });
+        deliveries.push(...moved!.deliveryIds);
         return { id, outcome: 'ready' };
       }
       const gone = composition.members.filter((m) => m.adapterVersionId && replacements.has(m.adapterVersionId) && !replacements.get(m.adapterVersionId));
       if (gone.length) {
         const reason = `member adapter ${gone.map((m) => m.adapterId).join(', ')} has no documents left to retrain on`;
-        await tx.composition.update({ where: { id }, data: { status: 'failed' } });
+        await moveCompositions(tx, tenantId, [id], 'failed');
         return { id, outcome: 'cannot_rebuild', reason };
       }
       const repinned = composition.members.flatMap((m) => (m.adapterVersionId && replacements.get(m.adapterVersionId) ? [replacements.get(m.adapterVersionId)!] : []));
@@ -92,11 +97,12 @@ export async function rebuildCompositions(deps: CascadeDeps, ctx: TenantContext,
       }
       const previous = composition.jobs[0];
       const params = (composition.params ?? {}) as { dataset_id?: string };
-      const job = await tx.job.create({
-        data: { id: newId('job'), tenantId, kind: 'compose', compositionId: id, baseModelId: previous?.baseModelId ?? null, datasetId: params.dataset_id ?? null, params: composition.params as never },
-      });
-      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId: job.id, type: 'status', message: `queued: rebuilt after deletion ${deletionId}` } });
-      await tx.composition.update({ where: { id }, data: { status: 'queued' } });
+      const job = await createJob(
+        tx,
+        { tenantId, kind: 'compose', compositionId: id, baseModelId: previous?.baseModelId ?? null, datasetId: params.dataset_id ?? null, params: composition.params as never },
+        { message: `queued: rebuilt after deletion ${deletionId}` },
+      );
+      await moveCompositions(tx, tenantId, [id], 'queued');
       return { id, outcome: 'rebuilding', job_id: job.id };
     });
     // The job id is BullMQ's too: enqueueing again after a crash cannot make a second build.

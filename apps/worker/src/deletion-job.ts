@@ -1,12 +1,13 @@
 import { hyperparametersSchema, newId, type DeletionProof } from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
-import { AdapterEvaluator, DecoderSession, readPeftAdapter, routeByCentroid, train, type LoraAdapter, type TrainingModel, type TrainingRecord } from '@tessera/engine';
+import { AdapterEvaluator, decodeCentroid, DecoderSession, encodeCentroid, readPeftAdapter, routeByCentroid, train, type LoraAdapter, type TrainingModel, type TrainingRecord } from '@tessera/engine';
 import type { TrainJobData } from '@tessera/queue';
-import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { moveAdapterVersions, moveDeletion, moveDocuments, moveJob } from '@tessera/domain';
+import { enqueueDeliveries } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetLines, datasetRecords, engineHyperparameters } from './fine-tune-job.js';
 import { deletionVerdict } from './deletion-verdict.js';
-import { eraseUnlessUsed } from './erase-weights.js';
+import { eraseBlob } from './erase-blob.js';
 import { eraseDerivedArtifacts, rebuildCompositions, type CascadeDeps } from './deletion-cascade.js';
 import { isLastAttempt, staleByDeletion } from './job-deps.js';
 
@@ -53,7 +54,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
     await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { steps: next as never } }));
     steps = next;
   };
-  await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: job.startedAt ?? new Date() } }));
+  await database.withTenant(ctx, (tx) => moveJob(tx, tenantId, jobId, 'running', { data: { attempts: { increment: 1 }, startedAt: job.startedAt ?? new Date() }, event: { data: { attempt: job.attempts + 1 } } }));
 
   try {
     const affected = request.affectedVersions.map((a) => a.adapterVersion);
@@ -86,7 +87,8 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       // The tenant's adapters as they were: every live version plus the stale ones, weights still there.
       const candidates = [...(await liveVersions(deps, ctx, baseModelId)), ...affected.filter((v) => v.weightsBlob)];
       const adapters = await loadVersions(deps, ctx, candidates);
-      await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'retraining' } }));
+      // A retried job finds the deletion past this status already.
+      await database.withTenant(ctx, (tx) => moveDeletion(tx, tenantId, deletionId, 'retraining', { ifAllowed: true }));
       await record('audited_before', await audit(adapters));
     }
     if (!done('weights_erased')) {
@@ -94,7 +96,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       for (const version of affected) {
         if (!version.weightsBlob) continue;
         await database.withTenant(ctx, (tx) => tx.adapterVersion.update({ where: { id: version.id }, data: { weightsBlob: null, deletedAt: new Date() } }));
-        if (await eraseUnlessUsed(deps, ctx, version.weightsBlob)) erased++;
+        if (await eraseBlob(deps, ctx, version.weightsBlob)) erased++;
       }
       const derived = await eraseDerivedArtifacts(deps, ctx, affected.map((v) => v.id), compositionIds);
       await record('weights_erased', { versions: affected.length, blobs: erased + derived.blobs, composition_artifacts: derived.compositions, checkpoints: derived.checkpoints, artifact_blobs: derived.artifactBlobs });
@@ -115,7 +117,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
     }
     if (!done('retrained')) await record('retrained', { versions: retrained });
     if (!done('compositions_rebuilt')) await record('compositions_rebuilt', { compositions: await rebuildCompositions(deps, ctx, deletionId, compositionIds, replacements) });
-    await database.withTenant(ctx, (tx) => tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'auditing' } }));
+    await database.withTenant(ctx, (tx) => moveDeletion(tx, tenantId, deletionId, 'auditing', { ifAllowed: true }));
 
     if (!done('audited_after')) {
       const adapters = await loadVersions(deps, ctx, await liveVersions(deps, ctx, baseModelId));
@@ -135,9 +137,12 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       retrained_versions: retrainedStep.versions,
     };
     const deliveryIds = await database.withTenant(ctx, async (tx) => {
-      await tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'completed', proof: proof as never, completedAt: new Date(), steps: [...steps, { name: 'completed', at: new Date().toISOString() }] as never } });
-      await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: proof as never } });
-      return (await recordWebhookEvent(tx, tenantId, 'deletion.completed', { id: deletionId, proof })).deliveryIds;
+      const completed = await moveDeletion(tx, tenantId, deletionId, 'completed', {
+        data: { proof: proof as never, completedAt: new Date(), steps: [...steps, { name: 'completed', at: new Date().toISOString() }] as never },
+        webhooks: [{ type: 'deletion.completed', data: { id: deletionId, proof } }],
+      });
+      await moveJob(tx, tenantId, jobId, 'succeeded', { data: { progress: 1, finishedAt: new Date(), result: proof as never }, event: { data: { verdict: proof.verdict } } });
+      return completed!.deliveryIds;
     });
     await enqueueDeliveries(deps.webhooks, tenantId, deliveryIds);
   } catch (error) {
@@ -145,8 +150,8 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
     if (error instanceof UnrecoverableError || isLastAttempt(queueJob)) {
       // The stale versions stay out of routing: nothing deleted comes back.
       await database.withTenant(ctx, async (tx) => {
-        await tx.deletionRequest.update({ where: { id: deletionId }, data: { status: 'failed', error: { message } } });
-        await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message } } });
+        await moveDeletion(tx, tenantId, deletionId, 'failed', { data: { error: { message } } });
+        await moveJob(tx, tenantId, jobId, 'failed', { data: { finishedAt: new Date(), error: { message } }, event: { data: { error: message } } });
       });
       throw new UnrecoverableError(message);
     }
@@ -197,19 +202,21 @@ async function retrainVersion(deps: DeletionDeps, ctx: TenantContext, jobId: str
   const weights = await deps.blobs.forTenant(tenantId).put(result.peft.weights);
   const live = await database.withTenant(ctx, async (tx) => {
     // A deletion that committed while this trained may not have seen this version: its documents say.
-    if (await staleByDeletion(tx, version!.id, documentIds)) return false;
+    if (await staleByDeletion(tx, tenantId, version!.id, documentIds)) return false;
     // Two deletions' retrains of one partition can race to the same documents: one version goes live.
     const twin = trainedOnExactly(await tx.adapterVersion.findMany({ where: { adapterId: old.adapterId, status: 'ready', id: { not: version!.id } }, include: { documents: { select: { documentId: true } } } }), documentIds);
     if (twin) {
-      await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'archived' } });
+      await moveAdapterVersions(tx, tenantId, [version!.id], 'archived');
       return false;
     }
-    await tx.adapterVersion.update({ where: { id: version!.id }, data: { status: 'ready', weightsBlob: weights.sha256, centroid: new Uint8Array(Float32Array.from(result.centroid).buffer), readyAt: new Date(), metrics: { steps: result.metrics.steps, train_loss: result.metrics.trainLoss, validation_loss: result.metrics.validationLoss } as never } });
+    await moveAdapterVersions(tx, tenantId, [version!.id], 'ready', {
+      data: { weightsBlob: weights.sha256, centroid: encodeCentroid(result.centroid), readyAt: new Date(), metrics: { steps: result.metrics.steps, train_loss: result.metrics.trainLoss, validation_loss: result.metrics.validationLoss } as never },
+    });
     await tx.adapterVersionDocument.deleteMany({ where: { adapterVersionId: version!.id, documentId: { notIn: documentIds } } });
     return true;
   });
   if (!live) {
-    await eraseUnlessUsed(deps, ctx, weights.sha256);
+    await eraseBlob(deps, ctx, weights.sha256);
     return null;
   }
   deps.log(`deletion ${deletionId}: adapter ${old.adapterId} v${old.version} → v${version.version} (${documentIds.length} documents)`);
@@ -245,7 +252,7 @@ async function loadVersions(deps: DeletionDeps, ctx: TenantContext, versions: { 
     versions.map(async (v) => ({
       id: v.id,
       adapter: readPeftAdapter({ config: { peft_type: 'LORA', r: v.rank, lora_alpha: v.alpha }, weights: await store.get(v.weightsBlob!) }),
-      centroid: v.centroid ? new Float32Array(new Uint8Array(v.centroid).buffer) : null,
+      centroid: v.centroid ? decodeCentroid(v.centroid) : null,
     })),
   );
 }
@@ -359,10 +366,9 @@ async function eraseDocuments(deps: DeletionDeps, ctx: TenantContext, documentId
     const kept = content.split('\n').map((line, index) => (blanked.has(index) ? '' : line));
     const rewritten = await store.put(new TextEncoder().encode(kept.join('\n')));
     await database.withTenant(ctx, (tx) => tx.dataset.update({ where: { id: datasetId }, data: { blob: rewritten.sha256, bytes: rewritten.size } }));
-    const stillUsed = await database.withTenant(ctx, (tx) => tx.dataset.count({ where: { blob: dataset.blob } }));
-    if (!stillUsed) await store.delete(dataset.blob);
+    await eraseBlob(deps, ctx, dataset.blob);
   }
-  // The content hash goes too: it would confirm a guess of the text.
-  await database.withTenant(ctx, (tx) => tx.document.updateMany({ where: { id: { in: documentIds } }, data: { status: 'deleted', deletedAt: new Date(), contentHash: null } }));
+  // The content hash goes too: it would confirm a guess of the text. A retried job finds them deleted already.
+  await database.withTenant(ctx, (tx) => moveDocuments(tx, ctx.tenantId, documentIds, 'deleted', { data: { deletedAt: new Date(), contentHash: null }, ifAllowed: true }));
   return { documents: documentIds.length, lines };
 }

@@ -1,7 +1,8 @@
-import { hyperparametersSchema, newId, type FineTuneMetrics, type Hyperparameters } from '@tessera/contracts';
+import { documentExternalId, hyperparametersSchema, newId, type FineTuneMetrics, type Hyperparameters } from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
 import {
   decodeCheckpoint,
+  encodeCentroid,
   encodeCheckpoint,
   hyperparameterProblems,
   DEFAULT_HYPERPARAMETERS,
@@ -15,9 +16,11 @@ import {
   type TrainingRecord,
 } from '@tessera/engine';
 import type { TrainJobData } from '@tessera/queue';
-import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { endFineTune, moveAdapterVersions, moveJob } from '@tessera/domain';
+import { enqueueDeliveries } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
-import { eraseUnlessUsed } from './erase-weights.js';
+import { eraseCheckpoints } from './deletion-cascade.js';
+import { eraseBlob } from './erase-blob.js';
 import { isLastAttempt, jobEvents, staleByDeletion, type JobDeps } from './job-deps.js';
 
 export interface FineTuneDeps extends JobDeps {
@@ -43,21 +46,16 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   if (row.status === 'succeeded' || row.status === 'failed' || row.status === 'cancelled') return;
   const event = jobEvents(database, ctx, jobId);
   const finish = async (status: 'failed' | 'cancelled', message: string | null) => {
-    const { deliveryIds } = await database.withTenant(ctx, async (tx) => {
-      await tx.job.update({ where: { id: jobId }, data: { status, finishedAt: new Date(), ...(message ? { error: { message } } : {}) } });
-      if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'archived' } });
-      return recordWebhookEvent(tx, tenantId, `fine_tune.${status}`, { id: jobId, adapter_id: row.adapterId, ...(message ? { error: message } : {}) });
-    });
-    await event('status', status, message ? { error: message } : undefined);
+    const deliveryIds = await database.withTenant(ctx, (tx) => endFineTune(tx, tenantId, row, status, message));
     await enqueueDeliveries(deps.webhooks, tenantId, deliveryIds);
   };
   if (row.cancelRequestedAt) return finish('cancelled', null);
 
   await database.withTenant(ctx, async (tx) => {
-    await tx.job.update({ where: { id: jobId }, data: { status: 'running', attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() } });
-    if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'training' } });
+    await moveJob(tx, tenantId, jobId, 'running', { data: { attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() }, event: { data: { attempt: row.attempts + 1 } } });
+    // A version a deletion reached before the start stays stale: it never goes live.
+    if (row.adapterVersionId) await moveAdapterVersions(tx, tenantId, [row.adapterVersionId], 'training', { ifAllowed: true });
   });
-  await event('status', 'running', { attempt: row.attempts + 1 });
 
   // Everything that can be wrong with the inputs is found here, before training: no retry helps it.
   let model: TrainingModel;
@@ -163,36 +161,36 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     };
     const delivered = await database.withTenant(ctx, async (tx) => {
       // A deletion reached this version while it trained: it never goes live (its deletion retrains it).
-      if (await staleByDeletion(tx, row.adapterVersionId, documentIds)) {
-        await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, adapter_version_id: row.adapterVersionId, superseded_by_deletion: true } as never } });
+      const finished = { progress: 1, finishedAt: new Date() };
+      if (await staleByDeletion(tx, tenantId, row.adapterVersionId, documentIds)) {
+        await moveJob(tx, tenantId, jobId, 'succeeded', {
+          data: { ...finished, result: { metrics, adapter_version_id: row.adapterVersionId, superseded_by_deletion: true } as never },
+          event: { message: 'succeeded: a document of this version was deleted while it trained; its weights and checkpoints are erased and the deletion retrains it', data: metrics as never },
+        });
         return null;
       }
+      const deliveryIds: string[] = [];
       if (row.adapterVersionId) {
-        await tx.adapterVersion.update({
-          where: { id: row.adapterVersionId },
-          data: {
-            status: 'ready',
-            weightsBlob: weights.sha256,
-            metrics: metrics as never,
-            centroid: new Uint8Array(Float32Array.from(result.centroid).buffer),
-            trainingJobId: jobId,
-            readyAt: new Date(),
-          },
+        const ready = await moveAdapterVersions(tx, tenantId, [row.adapterVersionId], 'ready', {
+          data: { weightsBlob: weights.sha256, metrics: metrics as never, centroid: encodeCentroid(result.centroid), trainingJobId: jobId, readyAt: new Date() },
+          webhooks: [{ type: 'adapter.ready', data: { id: row.adapterId!, adapter_version_id: row.adapterVersionId } }],
         });
+        deliveryIds.push(...ready!.deliveryIds);
         await tx.adapterVersionDocument.createMany({ data: documentIds.map((documentId) => ({ tenantId, adapterVersionId: row.adapterVersionId!, documentId })), skipDuplicates: true });
       }
-      await tx.job.update({ where: { id: jobId }, data: { status: 'succeeded', progress: 1, finishedAt: new Date(), result: { metrics, adapter_version_id: row.adapterVersionId } as never } });
-      const succeeded = await recordWebhookEvent(tx, tenantId, 'fine_tune.succeeded', { id: jobId, adapter_id: row.adapterId, adapter_version_id: row.adapterVersionId });
-      const ready = await recordWebhookEvent(tx, tenantId, 'adapter.ready', { id: row.adapterId!, adapter_version_id: row.adapterVersionId });
-      return [...succeeded.deliveryIds, ...ready.deliveryIds];
+      const moved = await moveJob(tx, tenantId, jobId, 'succeeded', {
+        data: { ...finished, result: { metrics, adapter_version_id: row.adapterVersionId } as never },
+        event: { data: metrics as never },
+        webhooks: [{ type: 'fine_tune.succeeded', data: { id: jobId, adapter_id: row.adapterId, adapter_version_id: row.adapterVersionId } }],
+      });
+      return [...deliveryIds, ...moved!.deliveryIds];
     });
     if (delivered === null) {
-      await eraseUnlessUsed(deps, ctx, weights.sha256);
-      await event('message', 'a document of this version was deleted while it trained: the weights were erased, the deletion retrains it');
-      await event('status', 'succeeded', metrics as never);
+      // Written while the deletion ran, they may postdate its erasure: this run's copies go too.
+      await eraseBlob(deps, ctx, weights.sha256);
+      await eraseCheckpoints(deps, ctx, [jobId]);
       return;
     }
-    await event('status', 'succeeded', metrics as never);
     await enqueueDeliveries(deps.webhooks, tenantId, delivered);
   } catch (error) {
     await writes;
@@ -239,7 +237,7 @@ export function* datasetLines(jsonl: string): Generator<{ index: number; externa
     const text = line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text.trim() === '') continue;
     const { document_id: documentId, access_group: _group, ...record } = JSON.parse(text) as Record<string, unknown>;
-    yield { index, externalId: typeof documentId === 'string' ? documentId : `line-${index + 1}`, record: record as TrainingRecord };
+    yield { index, externalId: documentExternalId(documentId, index + 1), record: record as TrainingRecord };
   }
 }
 

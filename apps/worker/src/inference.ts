@@ -2,6 +2,7 @@ import type { Database } from '@tessera/db';
 import {
   AdapterCache,
   BatchScheduler,
+  decodeCentroid,
   DecoderSession,
   readCompositionArtifact,
   readPeftAdapter,
@@ -188,7 +189,7 @@ export class InferenceServer {
   private async route(request: InferJobData, scheduler: BatchScheduler, prompt: number[]) {
     const ids = request.adapters.map((a) => a.versionId);
     const rows = await this.deps.database.withTenant(request, (tx) => tx.adapterVersion.findMany({ where: { tenantId: request.tenantId, id: { in: ids } }, select: { id: true, centroid: true } }));
-    const centroids = new Map(rows.filter((r) => r.centroid).map((r) => [r.id, new Float32Array(new Uint8Array(r.centroid!).buffer)]));
+    const centroids = new Map(rows.filter((r) => r.centroid).map((r) => [r.id, decodeCentroid(r.centroid!)]));
     // Uploaded adapters have no centroid: the router cannot place them.
     const keys = request.adapters.filter((a) => centroids.has(a.versionId)).map((a) => ({ id: a.versionId, centroid: centroids.get(a.versionId)! }));
     if (keys.length === 0) return [];

@@ -1,5 +1,6 @@
 import { newId } from '@tessera/contracts';
 import type { Database, TenantContext, TenantTransaction } from '@tessera/db';
+import { moveAdapterVersions } from '@tessera/domain';
 import type { WebhookJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
 import type { Job as QueueJob, Queue } from 'bullmq';
@@ -33,10 +34,10 @@ export function isLastAttempt(queueJob: QueueJob): boolean {
  * of the documents it trained on is no longer active (a deletion that committed before the
  * version's document rows existed). Such a version never goes live; it is left stale.
  */
-export async function staleByDeletion(tx: TenantTransaction, versionId: string | null, documentIds: string[]): Promise<boolean> {
+export async function staleByDeletion(tx: TenantTransaction, tenantId: string, versionId: string | null, documentIds: string[]): Promise<boolean> {
   const current = versionId ? await tx.adapterVersion.findFirst({ where: { id: versionId }, select: { status: true } }) : null;
   const gone = await tx.document.count({ where: { id: { in: documentIds }, status: { not: 'active' } } });
   if (current?.status !== 'stale' && gone === 0) return false;
-  if (versionId) await tx.adapterVersion.update({ where: { id: versionId }, data: { status: 'stale' } });
+  if (versionId) await moveAdapterVersions(tx, tenantId, [versionId], 'stale');
   return true;
 }

@@ -1,7 +1,7 @@
-import { newId } from '@tessera/contracts';
 import type { Database, TenantContext } from '@tessera/db';
+import { moveJob } from '@tessera/domain';
 import type { TrainJobData, WebhookJobData } from '@tessera/queue';
-import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { enqueueDeliveries } from '@tessera/webhooks';
 import type { Job as QueueJob, Queue } from 'bullmq';
 
 /**
@@ -19,13 +19,12 @@ export async function runPartitionedParent(queueJob: QueueJob<TrainJobData>, dep
     const keyed = children.filter((c) => c.adapter?.versions.some((v) => v.id === c.adapterVersionId && v.status === 'ready' && v.centroid));
     const status = failed.length === children.length ? 'failed' : 'succeeded';
     const message = failed.length ? `${failed.length} of ${children.length} partitions failed` : null;
-    await tx.job.update({
-      where: { id: jobId },
-      data: { status, progress: 1, finishedAt: new Date(), result: { partitions: children.length, ready: keyed.length, failed: failed.map((c) => c.id) } as never, ...(message ? { error: { message } } : {}) },
+    const moved = await moveJob(tx, tenantId, jobId, status, {
+      data: { progress: 1, finishedAt: new Date(), result: { partitions: children.length, ready: keyed.length, failed: failed.map((c) => c.id) } as never, ...(message ? { error: { message } } : {}) },
+      event: { data: { partitions: children.length, ready: keyed.length } },
+      webhooks: [{ type: `fine_tune.${status}`, data: { id: jobId, partitions: children.map((c) => ({ job_id: c.id, adapter_id: c.adapterId, status: c.status })) } }],
     });
-    await tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId, type: 'status', message: status, data: { partitions: children.length, ready: keyed.length } } });
-    const event = await recordWebhookEvent(tx, tenantId, `fine_tune.${status}`, { id: jobId, partitions: children.map((c) => ({ job_id: c.id, adapter_id: c.adapterId, status: c.status })) });
-    return { deliveryIds: event.deliveryIds };
+    return { deliveryIds: moved!.deliveryIds };
   });
   await enqueueDeliveries(deps.webhooks, tenantId, deliveryIds);
 }

@@ -70,3 +70,12 @@ export const datasetRecordSchemas = {
   }),
 } as const;
 export type DatasetRecord = z.infer<(typeof datasetRecordSchemas)[DatasetFormat]>;
+
+/**
+ * The name of the document a dataset line belongs to: its `document_id`, else `line-<n>` (n
+ * counted from 1 over the file's lines). The upload records documents by it; training, the
+ * audit and erasure find their lines by it.
+ */
+export function documentExternalId(documentId: unknown, lineNumber: number): string {
+  return typeof documentId === 'string' ? documentId : `line-${lineNumber}`;
+}

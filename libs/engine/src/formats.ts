@@ -5,7 +5,7 @@ export type { LoraAdapter, LoraFactors } from './adapter/lora-adapter.js';
 export { readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
 export type { PeftAdapterFiles } from './adapter/peft-format.js';
 export { readSafetensors } from './format/safetensors.js';
-export { targetModules } from './model/decoder-config.js';
+export { targetModules, targetModulesOf } from './model/decoder-config.js';
 export type { DecoderConfig } from './model/decoder-config.js';
 export { decoderConfigFromHf, decoderWeightsFromHf } from './model/hf-checkpoint.js';
 export { HfTokenizer } from './tokenizer/hf-tokenizer.js';

@@ -64,7 +64,7 @@ export { SlotPool } from './serving/slot-pool.js';
 export type { SlotPoolOptions } from './serving/slot-pool.js';
 export { BatchScheduler } from './serving/batch-scheduler.js';
 export type { FinishReason, GenerateRequest, GenerateResult, RequestAdapter, SchedulerOptions } from './serving/batch-scheduler.js';
-export { cosine, routeByCentroid } from './serving/centroid-router.js';
+export { cosine, decodeCentroid, encodeCentroid, routeByCentroid } from './serving/centroid-router.js';
 export type { CentroidRoutingOptions, RoutedAdapter, RoutingKey } from './serving/centroid-router.js';
 export { addGradients } from './graph/autodiff.js';
 export { buildTrainingGraph, gradName } from './training/training-graph.js';

@@ -1,5 +1,6 @@
 import { newId } from '@tessera/contracts';
 import type { Database } from '@tessera/db';
+import { moveWebhookDelivery } from '@tessera/domain';
 import type { WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
 import { webhookUrlProblem } from './address-guard.js';
@@ -52,13 +53,8 @@ export async function attemptDelivery(database: Database, queue: Queue<WebhookJo
   const nextDelay = !succeeded && !gone && !problem ? settings.retryScheduleMs[job.attempt] : undefined;
   await database.withTenant(ctx, async (tx) => {
     await tx.webhookAttempt.create({ data: { id: newId('wha'), tenantId: job.tenantId, deliveryId: delivery.id, attemptNumber: job.attempt, statusCode, latencyMs, responseExcerpt: excerpt, error } });
-    await tx.webhookDelivery.update({
-      where: { id: delivery.id },
-      data: {
-        attemptCount: job.attempt,
-        status: succeeded ? 'succeeded' : nextDelay === undefined ? 'failed' : 'pending',
-        nextAttemptAt: nextDelay === undefined ? null : new Date(Date.now() + nextDelay),
-      },
+    await moveWebhookDelivery(tx, job.tenantId, delivery.id, succeeded ? 'succeeded' : nextDelay === undefined ? 'failed' : 'pending', {
+      data: { attemptCount: job.attempt, nextAttemptAt: nextDelay === undefined ? null : new Date(Date.now() + nextDelay) },
     });
     // The receiver says the endpoint is gone for good: stop sending to it.
     if (gone) await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { enabled: false, disabledAt: new Date() } });

@@ -1,6 +1,5 @@
 export { webhookUrlProblem } from './address-guard.js';
 export { attemptDelivery } from './delivery.js';
 export type { DeliverySettings } from './delivery.js';
-export { enqueueDeliveries, recordWebhookEvent } from './events.js';
-export type { RecordedEvent } from './events.js';
+export { enqueueDeliveries } from './events.js';
 export { newWebhookSecret, signWebhook, verifyWebhook, webhookHeaders } from './standard-webhooks.js';

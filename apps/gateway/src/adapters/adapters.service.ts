@@ -7,6 +7,7 @@ import { findUsableGroup, seesEveryGroup, visible } from '../common/access-rule.
 import type { Caller } from '../common/caller.js';
 import { Database, type TenantTransaction } from '@tessera/db';
 import type { AdapterModel, AdapterVersionModel } from '@tessera/db';
+import { moveAdapterVersions } from '@tessera/domain';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -122,7 +123,8 @@ export class AdaptersService {
       await findAdapter(tx, caller, id);
       const versions = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, adapterId: id, weightsBlob: { not: null } } });
       const blobs = [...new Set(versions.map((v) => v.weightsBlob!))];
-      await tx.adapterVersion.updateMany({ where: { tenantId: caller.tenantId, adapterId: id }, data: { status: 'deleted', weightsBlob: null, deletedAt: new Date() } });
+      const remaining = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, adapterId: id, status: { not: 'deleted' } }, select: { id: true } });
+      await moveAdapterVersions(tx, caller.tenantId, remaining.map((v) => v.id), 'deleted', { data: { weightsBlob: null, deletedAt: new Date() } });
       await tx.adapter.update({ where: { id }, data: { status: 'deleted' } });
       await recordAudit(tx, caller, 'adapter.deleted', { type: 'adapter', id });
       const stillUsed = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, weightsBlob: { in: blobs } }, select: { weightsBlob: true } });
@@ -193,11 +195,10 @@ export class AdaptersService {
       throw new ProblemException('validation', `adapter_model.safetensors does not fit ${baseModel.name}; nothing was stored`, problems.slice(0, 20).map((message) => ({ field: 'body', message })));
     }
     return this.database.withTenant(caller, async (tx) => {
-      const updated = await tx.adapterVersion.update({
-        where: { id: row.id },
-        data: { status: 'ready', weightsBlob: ref.sha256, targetModules: modules, readyAt: new Date() },
-        include: { _count: { select: { documents: true } } },
-      });
+      // Another upload of the same version may have landed meanwhile: only a version still awaiting its weights turns ready.
+      const uploaded = await moveAdapterVersions(tx, caller.tenantId, [row.id], 'ready', { data: { weightsBlob: ref.sha256, targetModules: modules, readyAt: new Date() }, ifAllowed: true });
+      if (!uploaded) throw new ProblemException('conflict', `Version ${version} received its weights from another upload meanwhile`);
+      const updated = await tx.adapterVersion.findFirstOrThrow({ where: { id: row.id }, include: { _count: { select: { documents: true } } } });
       await recordAudit(tx, caller, 'adapter_version.uploaded', { type: 'adapter_version', id: row.id });
       return toVersionDto(updated);
     });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { newId, type CompositionDto, type CreateComposition, type ListQuery, type Page } from '@tessera/contracts';
 import { Database, type TenantTransaction } from '@tessera/db';
+import { createJob, failCompose } from '@tessera/domain';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import { recordAudit } from '../common/audit.util.js';
 import { findUsableGroup, mayUseGroup, visible } from '../common/access-rule.js';
@@ -57,10 +58,7 @@ export class CompositionsService {
         data: { id, tenantId: caller.tenantId, name: body.name, version: (previous?.version ?? 0) + 1, method: body.method, params: params as never, accessGroupId: body.access_group_id ?? null, status: 'queued' },
       });
       await tx.compositionMember.createMany({ data: members.map((m) => ({ tenantId: caller.tenantId, compositionId: id, adapterId: m.adapterId, adapterVersionId: m.versionId, weight: m.weight })) });
-      const job = await tx.job.create({
-        data: { id: newId('job'), tenantId: caller.tenantId, kind: 'compose', compositionId: id, baseModelId: [...bases][0]!, datasetId: params.dataset_id ?? null, params: params as never },
-      });
-      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: caller.tenantId, jobId: job.id, type: 'status', message: 'queued' } });
+      const job = await createJob(tx, { tenantId: caller.tenantId, kind: 'compose', compositionId: id, baseModelId: [...bases][0]!, datasetId: params.dataset_id ?? null, params: params as never });
       await recordAudit(tx, caller, 'composition.created', { type: 'composition', id });
       return { row: (await tx.composition.findFirstOrThrow({ where: { id }, include: withRelations })) as CompositionRow, jobId: job.id };
     });
@@ -68,10 +66,7 @@ export class CompositionsService {
       await this.composeQueue.add('compose', { jobId, tenantId: caller.tenantId, compositionId: row.id }, { jobId, ...TRAIN_JOB_OPTIONS });
     } catch (error) {
       this.logger.error(`enqueueing ${jobId} failed: ${(error as Error).message}`);
-      await this.database.withTenant(caller, async (tx) => {
-        await tx.job.update({ where: { id: jobId }, data: { status: 'failed', finishedAt: new Date(), error: { message: 'the job queue was unavailable' } } });
-        await tx.composition.update({ where: { id: row.id }, data: { status: 'failed' } });
-      });
+      await this.database.withTenant(caller, (tx) => failCompose(tx, caller.tenantId, jobId, row.id, 'the job queue was unavailable'));
       throw new ProblemException('unavailable', 'The job queue is unavailable; the composition was not built');
     }
     return toCompositionDto(row, caller);

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { datasetRecordSchemas, type DatasetFormat, type ProblemFieldError } from '@tessera/contracts';
+import { datasetRecordSchemas, documentExternalId, type DatasetFormat, type ProblemFieldError } from '@tessera/contracts';
 
 /** What one document of an upload adds up to. */
 export interface DocumentSummary {
@@ -101,7 +101,7 @@ export class DatasetValidator {
       groupId = this.resolveGroup(record.access_group);
       if (!groupId) return this.problem(this.line, `access_group ${JSON.stringify(record.access_group)} is not a group of this tenant`);
     }
-    const externalId = record.document_id ?? `line-${this.line}`;
+    const externalId = documentExternalId(record.document_id, this.line);
     let document = this.documents.get(externalId);
     if (document && document.accessGroupId !== groupId) {
       return this.problem(this.line, `document ${JSON.stringify(externalId)} has records in different access groups (first on line ${document.firstLine})`);

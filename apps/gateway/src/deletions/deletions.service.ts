@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { newId, type CreateDeletion, type DeletionDto, type ListQuery, type Page } from '@tessera/contracts';
 import { Database, type TenantTransaction } from '@tessera/db';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
-import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { createJob, moveAdapterVersions, moveCompositions, moveDeletion, moveDocuments } from '@tessera/domain';
+import { enqueueDeliveries } from '@tessera/webhooks';
 import { recordAudit } from '../common/audit.util.js';
 import { visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
@@ -56,19 +57,17 @@ export class DeletionsService {
         },
       });
       await tx.deletionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, deletionRequestId: id, documentId: d.id })) });
-      await tx.document.updateMany({ where: { id: { in: documents.map((d) => d.id) } }, data: { status: 'deleting' } });
-      await tx.adapterVersion.updateMany({ where: { id: { in: affected.map((v) => v.id) } }, data: { status: 'stale' } });
+      await moveDocuments(tx, caller.tenantId, documents.map((d) => d.id), 'deleting');
+      const staleVersions = await moveAdapterVersions(tx, caller.tenantId, affected.map((v) => v.id), 'stale', {
+        webhooks: [...new Set(affected.map((v) => v.adapterId))].map((adapterId) => ({ type: 'adapter.stale' as const, data: { id: adapterId, deletion_id: id } })),
+      });
       // Out of serving and of /v1/models at commit, like the versions they were built on.
-      await tx.composition.updateMany({ where: { id: { in: compositions.map((c) => c.id) } }, data: { status: 'stale' } });
+      const staleCompositions = await moveCompositions(tx, caller.tenantId, compositions.map((c) => c.id), 'stale', {
+        webhooks: compositions.map((c) => ({ type: 'composition.stale' as const, data: { id: c.id, name: c.name, version: c.version, deletion_id: id } })),
+      });
       await tx.deletionAffectedVersion.createMany({ data: affected.map((v) => ({ tenantId: caller.tenantId, deletionRequestId: id, adapterVersionId: v.id })) });
-      const job = await tx.job.create({ data: { id: newId('job'), tenantId: caller.tenantId, kind: 'retrain', deletionRequestId: id, params: {} } });
-      const deliveryIds: string[] = [];
-      for (const adapterId of new Set(affected.map((v) => v.adapterId))) {
-        deliveryIds.push(...(await recordWebhookEvent(tx, caller.tenantId, 'adapter.stale', { id: adapterId, deletion_id: id })).deliveryIds);
-      }
-      for (const composition of compositions) {
-        deliveryIds.push(...(await recordWebhookEvent(tx, caller.tenantId, 'composition.stale', { id: composition.id, name: composition.name, version: composition.version, deletion_id: id })).deliveryIds);
-      }
+      const job = await createJob(tx, { tenantId: caller.tenantId, kind: 'retrain', deletionRequestId: id, params: {} });
+      const deliveryIds = [...staleVersions!.deliveryIds, ...staleCompositions!.deliveryIds];
       await recordAudit(tx, caller, 'deletion.created', { type: 'deletion', id });
       return { row: await tx.deletionRequest.findFirstOrThrow({ where: { id }, include: withRelations }), jobId: job.id, deliveryIds };
     });
@@ -78,7 +77,7 @@ export class DeletionsService {
     } catch (error) {
       // The stale versions stay out of routing; the request says it could not go on.
       this.logger.error(`enqueueing deletion ${row.id} failed: ${(error as Error).message}`);
-      await this.database.withTenant(caller, (tx) => tx.deletionRequest.update({ where: { id: row.id }, data: { status: 'failed', error: { message: 'the job queue was unavailable; the documents stay out of routing, retry the deletion' } } }));
+      await this.database.withTenant(caller, (tx) => moveDeletion(tx, caller.tenantId, row.id, 'failed', { data: { error: { message: 'the job queue was unavailable; the documents stay out of routing, retry the deletion' } } }));
       throw new ProblemException('unavailable', 'The job queue is unavailable; the affected adapters are out of routing but were not retrained');
     }
     return toDeletionDto(row);

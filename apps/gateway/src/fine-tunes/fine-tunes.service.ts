@@ -12,11 +12,11 @@ import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { TRAIN_QUEUE, WEBHOOK_QUEUE, type TrainQueue, type WebhookQueue } from '../common/queues.provider.js';
-import { enqueueDeliveries, recordWebhookEvent } from '@tessera/webhooks';
+import { targetModulesOf } from '@tessera/engine/formats';
+import { enqueueDeliveries } from '@tessera/webhooks';
+import { createJob, endFineTune } from '@tessera/domain';
 import { toCheckpointDto, toFineTuneDto, toJobEventDto, type FineTuneParams } from './fine-tune.mapper.js';
 
-const GPT2_MODULES = ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'];
-const LLAMA_MODULES = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'];
 
 @Injectable()
 export class FineTunesService {
@@ -75,19 +75,15 @@ export class FineTunesService {
       // Recorded now, not when training ends: a deletion made meanwhile finds this version.
       await tx.adapterVersionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId: d.id })) });
       const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
-      const row = await tx.job.create({
-        data: {
-          id: newId('job'),
-          tenantId: caller.tenantId,
-          kind: 'fine_tune',
-          baseModelId: baseModel.id,
-          datasetId: dataset.id,
-          adapterId: adapter.id,
-          adapterVersionId: version.id,
-          params: params as never,
-        },
+      const row = await createJob(tx, {
+        tenantId: caller.tenantId,
+        kind: 'fine_tune',
+        baseModelId: baseModel.id,
+        datasetId: dataset.id,
+        adapterId: adapter.id,
+        adapterVersionId: version.id,
+        params: params as never,
       });
-      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: caller.tenantId, jobId: row.id, type: 'status', message: 'queued' } });
       await recordAudit(tx, caller, 'fine_tune.created', { type: 'job', id: row.id });
       return row;
     });
@@ -135,9 +131,11 @@ export class FineTunesService {
       const partitions = planPartitions(documents, body.max_documents_per_partition);
 
       const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
-      const parent = await tx.job.create({
-        data: { id: newId('job'), tenantId: caller.tenantId, kind: 'fine_tune', baseModelId: baseModel.id, datasetId: dataset.id, compositionId: knowledgeBase.id, params: { ...params, partition_by: 'access_group' } as never },
-      });
+      const parent = await createJob(
+        tx,
+        { tenantId: caller.tenantId, kind: 'fine_tune', baseModelId: baseModel.id, datasetId: dataset.id, compositionId: knowledgeBase.id, params: { ...params, partition_by: 'access_group' } as never },
+        { message: `queued: ${partitions.length} partitions` },
+      );
       const children = [];
       for (const [i, partition] of partitions.entries()) {
         const adapter = await tx.adapter.create({
@@ -158,22 +156,18 @@ export class FineTunesService {
         });
         await tx.adapterVersionDocument.createMany({ data: partition.documentIds.map((documentId) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId })) });
         await tx.compositionMember.create({ data: { tenantId: caller.tenantId, compositionId: knowledgeBase.id, adapterId: adapter.id } });
-        const child = await tx.job.create({
-          data: {
-            id: newId('job'),
-            tenantId: caller.tenantId,
-            kind: 'fine_tune',
-            parentJobId: parent.id,
-            baseModelId: baseModel.id,
-            datasetId: dataset.id,
-            adapterId: adapter.id,
-            adapterVersionId: version.id,
-            params: { ...params, document_ids: partition.documentIds } as never,
-          },
+        const child = await createJob(tx, {
+          tenantId: caller.tenantId,
+          kind: 'fine_tune',
+          parentJobId: parent.id,
+          baseModelId: baseModel.id,
+          datasetId: dataset.id,
+          adapterId: adapter.id,
+          adapterVersionId: version.id,
+          params: { ...params, document_ids: partition.documentIds } as never,
         });
         children.push(child);
       }
-      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: caller.tenantId, jobId: parent.id, type: 'status', message: `queued: ${partitions.length} partitions` } });
       await recordAudit(tx, caller, 'fine_tune.created', { type: 'job', id: parent.id });
       return { parent, children };
     });
@@ -252,11 +246,8 @@ export class FineTunesService {
 
   private async finish(ctx: TenantContext, id: string, status: 'failed' | 'cancelled', error: { message: string } | null) {
     const { row, deliveryIds } = await this.database.withTenant(ctx, async (tx) => {
-      const row = await tx.job.update({ where: { id }, data: { status, finishedAt: new Date(), ...(error ? { error } : {}) } });
-      if (row.adapterVersionId) await tx.adapterVersion.update({ where: { id: row.adapterVersionId }, data: { status: 'archived' } });
-      await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: ctx.tenantId, jobId: id, type: 'status', message: status } });
-      const { deliveryIds } = await recordWebhookEvent(tx, ctx.tenantId, `fine_tune.${status}`, { id, adapter_id: row.adapterId, ...(error ? { error: error.message } : {}) });
-      return { row, deliveryIds };
+      const deliveryIds = await endFineTune(tx, ctx.tenantId, await tx.job.findFirstOrThrow({ where: { id } }), status, error?.message ?? null);
+      return { row: await tx.job.findFirstOrThrow({ where: { id } }), deliveryIds };
     });
     await enqueueDeliveries(this.webhooks, ctx.tenantId, deliveryIds).catch((e: Error) => this.logger.error(`enqueueing webhooks for ${id} failed: ${e.message}`));
     return row;
@@ -302,13 +293,13 @@ function checkGroupCovers(documents: readonly { accessGroupId: string | null }[]
   }
 }
 
-/** The projections a LoRA adapter of this architecture may target (all of them by default). */
-function projectionsOf(architecture: string): string[] {
-  return architecture === 'gpt2' ? GPT2_MODULES : LLAMA_MODULES;
+/** The projections a LoRA adapter of this architecture may target (all of them by default): the engine's lists. */
+function projectionsOf(architecture: 'gpt2' | 'llama'): string[] {
+  return [...targetModulesOf(architecture)];
 }
 
 /** What only the base model can say about the request: its projections and context length. */
-function checkAgainstModel(h: Hyperparameters, architecture: string, config: { maxPositions: number }): void {
+function checkAgainstModel(h: Hyperparameters, architecture: 'gpt2' | 'llama', config: { maxPositions: number }): void {
   const errors = [];
   const modules = projectionsOf(architecture);
   for (const [i, m] of (h.target_modules ?? []).entries()) {

@@ -1,7 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { newId, type CreateWebhookEndpoint, type ListQuery, type Page, type UpdateWebhookEndpoint, type WebhookDeliveryDto, type WebhookEndpointDto } from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
-import { enqueueDeliveries, newWebhookSecret, recordWebhookEvent, webhookUrlProblem } from '@tessera/webhooks';
+import { moveWebhookDelivery, recordWebhookEvent } from '@tessera/domain';
+import { enqueueDeliveries, newWebhookSecret, webhookUrlProblem } from '@tessera/webhooks';
 import { recordAudit } from '../common/audit.util.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
@@ -100,7 +101,8 @@ export class WebhooksService {
       if (found.status === 'pending') throw new ProblemException('conflict', `Delivery ${deliveryId} is still being attempted`);
       if (!found.endpoint.enabled) throw new ProblemException('conflict', `Webhook endpoint ${endpointId} is disabled; enable it first`);
       await recordAudit(tx, caller, 'webhook_delivery.redelivered', { type: 'webhook_delivery', id: deliveryId });
-      return tx.webhookDelivery.update({ where: { id: deliveryId }, data: { status: 'pending', nextAttemptAt: new Date() } });
+      await moveWebhookDelivery(tx, caller.tenantId, deliveryId, 'pending', { data: { nextAttemptAt: new Date() } });
+      return found;
     });
     await enqueueDeliveries(this.queue, caller.tenantId, [deliveryId], delivery.attemptCount + 1);
     return this.delivery(caller, endpointId, deliveryId);

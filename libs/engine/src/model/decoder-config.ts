@@ -53,7 +53,12 @@ export type LlamaTargetModule = (typeof LLAMA_TARGET_MODULES)[number];
 export type TargetModule = Gpt2TargetModule | LlamaTargetModule;
 
 export function targetModules(config: DecoderConfig): readonly TargetModule[] {
-  return config.architecture === 'gpt2' ? GPT2_TARGET_MODULES : LLAMA_TARGET_MODULES;
+  return targetModulesOf(config.architecture);
+}
+
+/** The same by architecture name: what the gateway checks a fine-tune's target_modules against. */
+export function targetModulesOf(architecture: DecoderConfig['architecture']): readonly TargetModule[] {
+  return architecture === 'gpt2' ? GPT2_TARGET_MODULES : LLAMA_TARGET_MODULES;
 }
 
 /** `h` (GPT-2) or `layers` (Llama): the prefix of per-layer tensor names. */

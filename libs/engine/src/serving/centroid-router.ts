@@ -50,3 +50,13 @@ export function cosine(a: Float32Array, b: Float32Array): number {
   }
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
+
+/** A centroid as stored (adapter_versions.centroid): float32, little-endian, no header. */
+export function encodeCentroid(centroid: ArrayLike<number>): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(Float32Array.from(centroid).buffer);
+}
+
+/** The stored bytes back to a centroid (copied: the bytes may not be 4-byte aligned). */
+export function decodeCentroid(bytes: Uint8Array): Float32Array {
+  return new Float32Array(new Uint8Array(bytes).buffer);
+}

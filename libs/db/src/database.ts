@@ -26,8 +26,21 @@ export interface DatabaseOptions {
   maxConnections?: number;
 }
 
+/** What a pooled connection carries outside any tenant transaction. */
+export interface ConnectionIdentity {
+  role: string;
+  tenantId: string | null;
+  bypassesRls: boolean;
+  superuser: boolean;
+}
+
+/**
+ * The one way to the database. The Prisma client is private: every tenant-owned row is read
+ * and written inside `withTenant`, so no query can skip the tenant scope that row-level
+ * security checks.
+ */
 export class Database {
-  readonly prisma: PrismaClient;
+  private readonly prisma: PrismaClient;
 
   constructor(options: DatabaseOptions) {
     const adapter = new PrismaPg({ connectionString: options.connectionString, max: options.maxConnections ?? 10 });
@@ -84,6 +97,14 @@ export class Database {
 
   async ping(): Promise<void> {
     await this.prisma.$queryRaw`SELECT 1`;
+  }
+
+  /** The role and tenant setting of a pooled connection outside any transaction (what RLS sees there). */
+  async connectionIdentity(): Promise<ConnectionIdentity> {
+    const [row] = await this.prisma.$queryRaw<{ role: string; tenant: string | null; bypass: boolean; superuser: boolean }[]>`
+      SELECT current_user AS role, nullif(current_setting('app.tenant_id', true), '') AS tenant, rolbypassrls AS bypass, rolsuper AS superuser
+      FROM pg_roles WHERE rolname = current_user`;
+    return { role: row!.role, tenantId: row!.tenant, bypassesRls: row!.bypass, superuser: row!.superuser };
   }
 
   disconnect(): Promise<void> {

@@ -1,5 +1,5 @@
 export { Database, APP_ROLE } from './database.js';
-export type { ApiKeyRecord, DatabaseOptions, TenantTransaction } from './database.js';
+export type { ApiKeyRecord, ConnectionIdentity, DatabaseOptions, TenantTransaction } from './database.js';
 export type { TenantContext } from './tenant-context.js';
 export { Prisma } from './generated/prisma/client.js';
 export type * from './generated/prisma/models.js';

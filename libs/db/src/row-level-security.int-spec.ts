@@ -34,8 +34,11 @@ describe('row-level security', () => {
     assert.deepEqual(tenants.map((t) => t.id), [tenantB]);
   });
 
-  it('returns nothing outside withTenant', async () => {
-    const rows = await database.prisma.accessGroup.findMany({ where: { tenantId: { in: [tenantA, tenantB] } } });
+  it('returns nothing to the application role outside a tenant scope', async () => {
+    const app = new pg.Client({ connectionString: requiredEnv('TEST_DATABASE_URL') });
+    await app.connect();
+    const { rows } = await app.query('SELECT id FROM access_groups WHERE tenant_id = ANY($1)', [[tenantA, tenantB]]);
+    await app.end();
     assert.equal(rows.length, 0);
   });
 
@@ -53,17 +56,17 @@ describe('row-level security', () => {
   });
 
   it('does not carry the tenant over to the next transaction on the same connection', async () => {
-    await database.withTenant({ tenantId: tenantA }, (tx) => tx.accessGroup.findMany());
-    const leaked = await database.prisma.$queryRaw<{ tenant: string | null }[]>`SELECT current_setting('app.tenant_id', true) AS tenant`;
-    assert.ok(!leaked[0]?.tenant, `app.tenant_id leaked: ${leaked[0]?.tenant}`);
+    // One connection: the check runs on the very connection the transaction used.
+    const single = new Database({ connectionString: requiredEnv('TEST_DATABASE_URL'), maxConnections: 1 });
+    await single.withTenant({ tenantId: tenantA }, (tx) => tx.accessGroup.findMany());
+    const after = await single.connectionIdentity();
+    await single.disconnect();
+    assert.equal(after.tenantId, null, `app.tenant_id leaked: ${after.tenantId}`);
   });
 
   it('connects as a role that cannot bypass RLS', async () => {
-    const [role] = await database.prisma.$queryRaw<{ name: string; bypass: boolean; superuser: boolean }[]>`
-      SELECT current_user AS name, rolbypassrls AS bypass, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`;
-    assert.equal(role?.name, APP_ROLE);
-    assert.equal(role?.bypass, false);
-    assert.equal(role?.superuser, false);
+    const identity = await database.connectionIdentity();
+    assert.deepEqual([identity.role, identity.bypassesRls, identity.superuser], [APP_ROLE, false, false]);
   });
 
   it('has a policy on every table that holds tenant rows', async () => {

@@ -14,7 +14,10 @@ export default [
     // Lets consistent-type-imports keep value imports that Nest's DI reads from decorator metadata.
     languageOptions: { parserOptions: { emitDecoratorMetadata: true, experimentalDecorators: true } },
     rules: {
-      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
+      '@typescript-eslint/consistent-type-imports': [
+        'error',
+        { fixStyle: 'inline-type-imports', disallowTypeAnnotations: false },
+      ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@nx/enforce-module-boundaries': [
         'error',
@@ -28,7 +31,11 @@ export default [
             { sourceTag: 'scope:e2e', onlyDependOnLibsWithTags: ['type:sdk', 'type:contracts', 'type:engine'] },
             { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:sdk', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:engine', onlyDependOnLibsWithTags: ['type:contracts'], bannedExternalImports: FRAMEWORK_PACKAGES },
+            {
+              sourceTag: 'type:engine',
+              onlyDependOnLibsWithTags: ['type:contracts'],
+              bannedExternalImports: FRAMEWORK_PACKAGES,
+            },
             // Lifecycles: the database, the contracts and the blob store's interface, nothing that runs jobs or serves HTTP.
             { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:data', 'type:storage'] },
             { sourceTag: 'type:dashboard', onlyDependOnLibsWithTags: ['type:sdk'] },

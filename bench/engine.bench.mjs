@@ -7,7 +7,16 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
-import { forwardFlops, LLAMA_D512_L8, machine, matmulGflops, median, percentile, randomWeights, timed } from './lib/engine-common.mjs';
+import {
+  forwardFlops,
+  LLAMA_D512_L8,
+  machine,
+  matmulGflops,
+  median,
+  percentile,
+  randomWeights,
+  timed,
+} from './lib/engine-common.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const THREADS = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
@@ -18,7 +27,18 @@ const NEW_TOKENS = QUICK ? 8 : 64;
 const ROUNDS = QUICK ? 1 : Number(process.env.BENCH_ROUNDS ?? 3);
 
 const MODELS = [
-  { name: 'gpt2-d256-l4', config: { architecture: 'gpt2', vocabSize: 257, dModel: 256, nLayers: 4, nHeads: 4, maxPositions: 1024, normEps: 1e-5 } },
+  {
+    name: 'gpt2-d256-l4',
+    config: {
+      architecture: 'gpt2',
+      vocabSize: 257,
+      dModel: 256,
+      nLayers: 4,
+      nHeads: 4,
+      maxPositions: 1024,
+      normEps: 1e-5,
+    },
+  },
   {
     name: 'llama-d512-l8',
     config: LLAMA_D512_L8,
@@ -29,7 +49,17 @@ export default async function engineBench() {
   ensureInstalled();
   build();
   const engine = await import('@tessera/engine');
-  const results = { machine: machine(engine, EXECUTION_PROVIDER), settings: { threads: THREADS, executionProvider: EXECUTION_PROVIDER, rank: RANK, requests: REQUESTS, newTokens: NEW_TOKENS }, models: {} };
+  const results = {
+    machine: machine(engine, EXECUTION_PROVIDER),
+    settings: {
+      threads: THREADS,
+      executionProvider: EXECUTION_PROVIDER,
+      rank: RANK,
+      requests: REQUESTS,
+      newTokens: NEW_TOKENS,
+    },
+    models: {},
+  };
   const matmul = await matmulGflops(engine, { threads: THREADS, executionProvider: EXECUTION_PROVIDER });
   step(`plain MatMul ${matmul.n}×${matmul.n}: ${matmul.gflops.toFixed(1)} GFLOP/s`);
   const only = process.env.BENCH_MODELS?.split(',');
@@ -53,15 +83,40 @@ const PEFT_DEFAULT_TARGETS = { gpt2: ['attn.c_attn'], llama: ['self_attn.q_proj'
 
 async function benchModel(engine, { name, config }, matmul) {
   const weights = randomWeights(engine, config, 1);
-  const baseSession = await engine.DecoderSession.load(config, weights, { threads: THREADS, executionProvider: EXECUTION_PROVIDER });
-  const peft = await adapterFigures(engine, name, config, weights, baseSession, PEFT_DEFAULT_TARGETS[config.architecture], 'PEFT default targets');
-  const all = await adapterFigures(engine, name, config, weights, baseSession, engine.targetModules(config), 'every projection');
+  const baseSession = await engine.DecoderSession.load(config, weights, {
+    threads: THREADS,
+    executionProvider: EXECUTION_PROVIDER,
+  });
+  const peft = await adapterFigures(
+    engine,
+    name,
+    config,
+    weights,
+    baseSession,
+    PEFT_DEFAULT_TARGETS[config.architecture],
+    'PEFT default targets',
+  );
+  const all = await adapterFigures(
+    engine,
+    name,
+    config,
+    weights,
+    baseSession,
+    engine.targetModules(config),
+    'every projection',
+  );
 
   // Prefill throughput against the plain MatMul measured in the same run.
   const prefillRows = 4;
   const prefillTokens = 256;
-  const prefillIds = Array.from({ length: prefillRows }, (_, b) => Array.from({ length: prefillTokens }, (_, t) => (b * 31 + t * 7) % 256));
-  const prefillInput = { ids: prefillIds, positions: prefillIds.map((row) => row.map((_, t) => t)), attentionMask: prefillIds.map((row) => row.map(() => 1)) };
+  const prefillIds = Array.from({ length: prefillRows }, (_, b) =>
+    Array.from({ length: prefillTokens }, (_, t) => (b * 31 + t * 7) % 256),
+  );
+  const prefillInput = {
+    ids: prefillIds,
+    positions: prefillIds.map((row) => row.map((_, t) => t)),
+    attentionMask: prefillIds.map((row) => row.map(() => 1)),
+  };
   const prefillSeconds = [];
   for (let i = 0; i < 5; i++) prefillSeconds.push((await timed(() => baseSession.forward(prefillInput))).seconds);
   const prefillFlops = forwardFlops(engine, config, prefillRows, prefillTokens);
@@ -87,7 +142,13 @@ async function benchModel(engine, { name, config }, matmul) {
     },
     detail: {
       ...peft.detail,
-      prefill: { rows: prefillRows, tokens: prefillTokens, gflop: prefillFlops / 1e9, gflopsPerSecond: prefillGflops, matmulGflopsPerSecond: matmul.gflops },
+      prefill: {
+        rows: prefillRows,
+        tokens: prefillTokens,
+        gflop: prefillFlops / 1e9,
+        gflopsPerSecond: prefillGflops,
+        matmulGflopsPerSecond: matmul.gflops,
+      },
     },
   };
 }
@@ -100,14 +161,30 @@ async function benchModel(engine, { name, config }, matmul) {
 async function adapterFigures(engine, name, config, weights, baseSession, modules, label) {
   const { AdapterCache, BatchScheduler, ByteTokenizer, DecoderSession, SlotPool } = engine;
   step(`${name}, adapters on ${label} (${modules.join(', ')}): building`);
-  const loraSession = await DecoderSession.load(config, weights, { threads: THREADS, executionProvider: EXECUTION_PROVIDER, lora: { modules, rank: RANK } });
+  const loraSession = await DecoderSession.load(config, weights, {
+    threads: THREADS,
+    executionProvider: EXECUTION_PROVIDER,
+    lora: { modules, rank: RANK },
+  });
   const tokenizer = new ByteTokenizer();
-  const prompts = Array.from({ length: REQUESTS }, (_, i) => tokenizer.encode(`Request ${i}: tell me about adapter number ${i}, ${'please '.repeat(i % 4)}`));
+  const prompts = Array.from({ length: REQUESTS }, (_, i) =>
+    tokenizer.encode(`Request ${i}: tell me about adapter number ${i}, ${'please '.repeat(i % 4)}`),
+  );
   const adapters = Array.from({ length: REQUESTS }, (_, i) => randomAdapter(engine, config, modules, 100 + i));
   const schedulerOptions = { maxBatch: REQUESTS, prefillChunk: 256, maxBatchTokens: 4096 };
   const newScheduler = (session) =>
-    new BatchScheduler(session, session === baseSession ? null : new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules }), tokenizer, schedulerOptions);
-  const request = (i, adapter) => ({ prompt: prompts[i % REQUESTS], maxTokens: NEW_TOKENS, ignoreEndOfText: true, ...(adapter ? { adapter } : {}) });
+    new BatchScheduler(
+      session,
+      session === baseSession ? null : new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules }),
+      tokenizer,
+      schedulerOptions,
+    );
+  const request = (i, adapter) => ({
+    prompt: prompts[i % REQUESTS],
+    maxTokens: NEW_TOKENS,
+    ignoreEndOfText: true,
+    ...(adapter ? { adapter } : {}),
+  });
   const own = (i) => ({ id: `adapter-${i}`, load: () => adapters[i] });
 
   // Warm-up: first runs allocate arenas and page in the weights.
@@ -116,7 +193,9 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
 
   const runs = { sequential: [], batched: [], base: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    step(`${name}, ${label}: round ${round + 1}/${ROUNDS}: ${REQUESTS} requests on ${REQUESTS} adapters one at a time, batched, and batched on the base model`);
+    step(
+      `${name}, ${label}: round ${round + 1}/${ROUNDS}: ${REQUESTS} requests on ${REQUESTS} adapters one at a time, batched, and batched on the base model`,
+    );
     runs.sequential.push(
       await timed(async () => {
         const scheduler = newScheduler(loraSession);
@@ -136,7 +215,9 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
       }),
     );
   }
-  const seconds = Object.fromEntries(Object.entries(runs).map(([key, list]) => [key, median(list.map((run) => run.seconds))]));
+  const seconds = Object.fromEntries(
+    Object.entries(runs).map(([key, list]) => [key, median(list.map((run) => run.seconds))]),
+  );
   const tokens = REQUESTS * NEW_TOKENS;
 
   // 1,000 registered adapters on disk (PEFT files; 50 distinct files behind 1,000 ids keep the
@@ -173,13 +254,29 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
         const ids = Array.from({ length: LOAD_REQUESTS }, () => `registered-${draw()}`);
         // A host cache of 64 adapters: the 8-adapter run never misses after its first loads.
         const cache = new AdapterCache(64 * adapterBytes, loadFromDisk);
-        step(`${name}, ${label}: round ${round + 1}/${ROUNDS}: ${LOAD_REQUESTS} requests over ${registered} registered adapters (${new Set(ids).size} distinct)`);
+        step(
+          `${name}, ${label}: round ${round + 1}/${ROUNDS}: ${LOAD_REQUESTS} requests over ${registered} registered adapters (${new Set(ids).size} distinct)`,
+        );
         const pool = new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules });
         const scheduler = new BatchScheduler(loraSession, pool, tokenizer, schedulerOptions);
         const run = await timed(() =>
-          Promise.all(ids.map((id, i) => scheduler.generate({ ...request(i), maxTokens: NEW_TOKENS / 2, adapters: [{ id, load: () => cache.get(id) }] }))),
+          Promise.all(
+            ids.map((id, i) =>
+              scheduler.generate({
+                ...request(i),
+                maxTokens: NEW_TOKENS / 2,
+                adapters: [{ id, load: () => cache.get(id) }],
+              }),
+            ),
+          ),
         );
-        scale[registered].push({ seconds: run.seconds, tokensPerSecond: (LOAD_REQUESTS * NEW_TOKENS) / 2 / run.seconds, distinctAdapters: new Set(ids).size, slotLoads: pool.loads, cacheMisses: cache.misses });
+        scale[registered].push({
+          seconds: run.seconds,
+          tokensPerSecond: (LOAD_REQUESTS * NEW_TOKENS) / 2 / run.seconds,
+          distinctAdapters: new Set(ids).size,
+          slotLoads: pool.loads,
+          cacheMisses: cache.misses,
+        });
       }
     }
 
@@ -204,7 +301,11 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
     cold_load_ms_p50: percentile(coldLoads, 0.5),
     cold_load_ms_p99: percentile(coldLoads, 0.99),
     detail: {
-      tokensPerSecond: { sequential: tokens / seconds.sequential, batched: tokens / seconds.batched, baseBatched: tokens / seconds.base },
+      tokensPerSecond: {
+        sequential: tokens / seconds.sequential,
+        batched: tokens / seconds.batched,
+        baseBatched: tokens / seconds.base,
+      },
       rounds: Object.fromEntries(Object.entries(runs).map(([key, list]) => [key, list.map((run) => run.seconds)])),
       scale,
       adapterMiB: engine.adapterBytes(adapters[0]) / 2 ** 20,
@@ -247,15 +348,28 @@ function zipfSampler(n, s, random) {
 }
 
 function printTable(results) {
-  const goals = { hetero_speedup: '≥ 6', lora_overhead_ratio: '≥ 0.85', scale_ratio: '≥ 0.8', cold_load_ms_p50: '', cold_load_ms_p99: '', prefill_gflops_ratio: '≥ 0.5' };
+  const goals = {
+    hetero_speedup: '≥ 6',
+    lora_overhead_ratio: '≥ 0.85',
+    scale_ratio: '≥ 0.8',
+    cold_load_ms_p50: '',
+    cold_load_ms_p99: '',
+    prefill_gflops_ratio: '≥ 0.5',
+  };
   const names = Object.keys(results.models);
-  console.log(`\n${'figure'.padEnd(22)}${names.map((n) => n.padStart(16)).join('')}${names.map((n) => `${n} (every proj.)`.padStart(30)).join('')}   goal`);
+  console.log(
+    `\n${'figure'.padEnd(22)}${names.map((n) => n.padStart(16)).join('')}${names.map((n) => `${n} (every proj.)`.padStart(30)).join('')}   goal`,
+  );
   for (const [figure, goal] of Object.entries(goals)) {
     const value = (x) => (x === undefined ? '' : x.toFixed(2));
     console.log(
       `${figure.padEnd(22)}${names.map((n) => value(results.models[n][figure]).padStart(16)).join('')}${names.map((n) => value(results.models[n].every_projection[figure]).padStart(30)).join('')}   ${goal}`,
     );
   }
-  console.log(`adapters: rank ${RANK}; PEFT's default targets (${Object.entries(PEFT_DEFAULT_TARGETS).map(([a, m]) => `${a}: ${m.join(', ')}`).join('; ')}), and every projection`);
+  console.log(
+    `adapters: rank ${RANK}; PEFT's default targets (${Object.entries(PEFT_DEFAULT_TARGETS)
+      .map(([a, m]) => `${a}: ${m.join(', ')}`)
+      .join('; ')}), and every projection`,
+  );
   console.log(`\n${results.cuda}`);
 }

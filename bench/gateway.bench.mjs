@@ -32,8 +32,11 @@ export default async function gatewayBench() {
   const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
   const tenant = await unwrap(platform.POST('/v1/tenants', { body: { name: 'bench' } }));
   const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: tenant.api_key.secret });
-  const key = await unwrap(admin.POST('/v1/api-keys', { body: { name: 'bench', scopes: ['read'], rate_limit_per_minute: 1_000_000 } }));
-  for (let i = 0; i < 10; i++) await unwrap(admin.POST('/v1/groups', { body: { name: `group-${i}`, description: `bench group ${i}` } }));
+  const key = await unwrap(
+    admin.POST('/v1/api-keys', { body: { name: 'bench', scopes: ['read'], rate_limit_per_minute: 1_000_000 } }),
+  );
+  for (let i = 0; i < 10; i++)
+    await unwrap(admin.POST('/v1/groups', { body: { name: `group-${i}`, description: `bench group ${i}` } }));
   // Another tenant's rows in the same table, so RLS and the tenant filter have something to exclude.
   const other = await unwrap(platform.POST('/v1/tenants', { body: { name: 'bench neighbour' } }));
   const neighbour = createTesseraClient({ baseUrl: gateway.url, apiKey: other.api_key.secret });
@@ -90,7 +93,8 @@ export default async function gatewayBench() {
   };
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/gateway.json'), JSON.stringify(report, null, 2) + '\n');
-  const row = (label, r) => `  ${label.padEnd(22)} ${String(r.requests_per_second).padEnd(10)} ${String(r.latency_p50_ms).padEnd(8)} ${r.latency_p99_ms}`;
+  const row = (label, r) =>
+    `  ${label.padEnd(22)} ${String(r.requests_per_second).padEnd(10)} ${String(r.latency_p50_ms).padEnd(8)} ${r.latency_p99_ms}`;
   console.log(`
                          req/s      p50 ms   p99 ms
 ${row('bare Fastify', summary.bare)}
@@ -102,7 +106,12 @@ ${row('  of which /v1/me', summary.me)}
 }
 
 async function load(target, durationS) {
-  const result = await autocannon({ url: target.url, headers: target.headers, connections: CONNECTIONS, duration: durationS });
+  const result = await autocannon({
+    url: target.url,
+    headers: target.headers,
+    connections: CONNECTIONS,
+    duration: durationS,
+  });
   const non2xx = result.non2xx + result.errors + result.timeouts;
   if (non2xx > 0) throw new Error(`${target.url}: ${non2xx} failed requests of ${result.requests.total}`);
   return {
@@ -123,7 +132,11 @@ function median(results) {
 }
 
 function startProcess(script, env) {
-  const child = spawn(process.execPath, [script], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [script], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   process.once('exit', () => child.exitCode === null && child.kill('SIGTERM'));
   return new Promise((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout });
@@ -132,7 +145,10 @@ function startProcess(script, env) {
       if (match) {
         resolve({
           url: match[1],
-          stop: () => new Promise((done) => (child.exitCode !== null ? done() : (child.once('exit', done), child.kill('SIGTERM')))),
+          stop: () =>
+            new Promise((done) =>
+              child.exitCode !== null ? done() : (child.once('exit', done), child.kill('SIGTERM')),
+            ),
         });
       }
     });
@@ -140,5 +156,6 @@ function startProcess(script, env) {
   });
 }
 
-const fmt = (r) => `${String(r.requests_per_second).padStart(7)} req/s  p50 ${r.latency_p50_ms} ms  p99 ${r.latency_p99_ms} ms`;
+const fmt = (r) =>
+  `${String(r.requests_per_second).padStart(7)} req/s  p50 ${r.latency_p50_ms} ms  p99 ${r.latency_p99_ms} ms`;
 const round3 = (x) => Math.round(x * 1000) / 1000;

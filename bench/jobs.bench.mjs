@@ -22,7 +22,13 @@ export default async function jobsBench() {
   const { startGatewayProcess } = await import('../e2e/dist/gateway-process.js');
   const { startWorkerProcess } = await import('../e2e/dist/worker-process.js');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-jobs-'));
-  const env = { DATABASE_URL: appUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, QUEUE_PREFIX: `bench-${process.pid}`, WEBHOOK_ALLOW_PRIVATE: 'true' };
+  const env = {
+    DATABASE_URL: appUrl,
+    REDIS_URL: redisUrl,
+    DATA_DIR: dataDir,
+    QUEUE_PREFIX: `bench-${process.pid}`,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+  };
   const gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
   const worker = await startWorkerProcess({ ...env, LOG_LEVEL: 'warn' });
 
@@ -44,10 +50,20 @@ export default async function jobsBench() {
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
     const key = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'bench' } }))).api_key.secret;
     const client = createTesseraClient({ baseUrl: gateway.url, apiKey: key });
-    await unwrap(client.POST('/v1/webhooks', { body: { url: `http://127.0.0.1:${receiver.address().port}/`, event_types: ['fine_tune.succeeded'] } }));
+    await unwrap(
+      client.POST('/v1/webhooks', {
+        body: { url: `http://127.0.0.1:${receiver.address().port}/`, event_types: ['fine_tune.succeeded'] },
+      }),
+    );
     const dataset = await unwrap(client.POST('/v1/datasets', { body: { name: 'bench', format: 'text' } }));
-    const lines = Array.from({ length: 16 }, (_, i) => JSON.stringify({ text: `bench record number ${i}, a short line of text.` })).join('\n');
-    const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, { method: 'PUT', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' }, body: lines });
+    const lines = Array.from({ length: 16 }, (_, i) =>
+      JSON.stringify({ text: `bench record number ${i}, a short line of text.` }),
+    ).join('\n');
+    const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+      body: lines,
+    });
     if (uploaded.status !== 200) throw new Error(`upload answered ${uploaded.status}`);
 
     const dispatch = [];
@@ -56,7 +72,13 @@ export default async function jobsBench() {
       const posted = Date.now();
       const job = await unwrap(
         client.POST('/v1/fine-tunes', {
-          body: { base_model: 'tessera-demo', dataset_id: dataset.id, adapter_name: `bench-${i}`, hyperparameters: { max_steps: 1, batch_size: 1, max_sequence_length: 32 }, validation_split: 0 },
+          body: {
+            base_model: 'tessera-demo',
+            dataset_id: dataset.id,
+            adapter_name: `bench-${i}`,
+            hyperparameters: { max_steps: 1, batch_size: 1, max_sequence_length: 32 },
+            validation_split: 0,
+          },
         }),
       );
       let done;
@@ -74,16 +96,28 @@ export default async function jobsBench() {
     }
 
     const results = {
-      machine: { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), node: process.version, date: new Date().toISOString() },
-      settings: { jobs: JOBS, note: 'one job at a time; gateway, worker, Postgres and Redis on this machine; clocks shared' },
+      machine: {
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cores: os.availableParallelism(),
+        node: process.version,
+        date: new Date().toISOString(),
+      },
+      settings: {
+        jobs: JOBS,
+        note: 'one job at a time; gateway, worker, Postgres and Redis on this machine; clocks shared',
+      },
       dispatch_ms_p50: percentile(dispatch, 0.5),
       dispatch_ms_p99: percentile(dispatch, 0.99),
       webhook_delivery_ms_p50: percentile(delivery, 0.5),
       webhook_delivery_ms_p99: percentile(delivery, 0.99),
       samples: { dispatch, delivery },
     };
-    console.log(`\ndispatch (POST → worker starts):       p50 ${results.dispatch_ms_p50} ms, p99 ${results.dispatch_ms_p99} ms`);
-    console.log(`webhook (job finished → receiver has it): p50 ${results.webhook_delivery_ms_p50} ms, p99 ${results.webhook_delivery_ms_p99} ms`);
+    console.log(
+      `\ndispatch (POST → worker starts):       p50 ${results.dispatch_ms_p50} ms, p99 ${results.dispatch_ms_p99} ms`,
+    );
+    console.log(
+      `webhook (job finished → receiver has it): p50 ${results.webhook_delivery_ms_p50} ms, p99 ${results.webhook_delivery_ms_p99} ms`,
+    );
     if (process.env.BENCH_QUICK === '1') return;
     mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
     writeFileSync(path.join(ROOT, 'bench/results/jobs.json'), JSON.stringify(results, null, 2) + '\n');

@@ -3,17 +3,38 @@
 import os from 'node:os';
 
 /** The larger benchmark model: Llama style, d=512, 8 layers, grouped-query attention. */
-export const LLAMA_D512_L8 = { architecture: 'llama', vocabSize: 257, dModel: 512, nLayers: 8, nHeads: 8, nKvHeads: 4, ffnDim: 1408, maxPositions: 2048, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: true };
+export const LLAMA_D512_L8 = {
+  architecture: 'llama',
+  vocabSize: 257,
+  dModel: 512,
+  nLayers: 8,
+  nHeads: 8,
+  nKvHeads: 4,
+  ffnDim: 1408,
+  maxPositions: 2048,
+  normEps: 1e-6,
+  ropeTheta: 10000,
+  tieEmbeddings: true,
+};
 
 export async function matmulGflops(engine, sessionOptions) {
   const n = 1024;
   const g = new engine.GraphBuilder('matmul');
   const random = engine.seededRandom(3);
   const x = g.input('x', 'float32', [n, n]);
-  const w = g.initializer('w', Float32Array.from({ length: n * n }, () => random() - 0.5), [n, n]);
+  const w = g.initializer(
+    'w',
+    Float32Array.from({ length: n * n }, () => random() - 0.5),
+    [n, n],
+  );
   g.output(g.op('MatMul', [x, w], { shape: [n, n] }), 'y');
   const session = await engine.createSession(g.serialize(), sessionOptions);
-  const feeds = { x: engine.float32Tensor(Float32Array.from({ length: n * n }, () => random() - 0.5), [n, n]) };
+  const feeds = {
+    x: engine.float32Tensor(
+      Float32Array.from({ length: n * n }, () => random() - 0.5),
+      [n, n],
+    ),
+  };
   await session.run(feeds);
   const seconds = [];
   for (let i = 0; i < 7; i++) seconds.push((await timed(() => session.run(feeds))).seconds);
@@ -39,7 +60,13 @@ export function randomWeights(engine, config, seed) {
     const size = shape.reduce((a, b) => a * b, 1);
     const isNorm = /(ln_|norm)[^.]*\.(weight|bias)$/.test(name);
     const scale = isNorm ? 0.1 : 1 / Math.sqrt(shape.at(-1));
-    weights.set(name, Float32Array.from({ length: size }, () => (isNorm && name.endsWith('.weight') ? 1 : 0) + (random() * 2 - 1) * scale));
+    weights.set(
+      name,
+      Float32Array.from(
+        { length: size },
+        () => (isNorm && name.endsWith('.weight') ? 1 : 0) + (random() * 2 - 1) * scale,
+      ),
+    );
   }
   return weights;
 }

@@ -45,7 +45,13 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-dashboard-'));
     receiver = await startWebhookReceiver();
     // The test ping goes to a receiver on loopback: the worker delivers it, the gateway checks the URL.
-    const env = { WEBHOOK_ALLOW_PRIVATE: 'true', DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-dashboard-${process.pid}` };
+    const env = {
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      DATABASE_URL: requiredEnv('TEST_DATABASE_URL'),
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15',
+      DATA_DIR: dataDir,
+      QUEUE_PREFIX: `e2e-dashboard-${process.pid}`,
+    };
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY, DASHBOARD_DIR });
     worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
@@ -53,17 +59,37 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     admin = createTesseraClient({ baseUrl: gateway.url, apiKey: adminKey });
     for (const name of ['kitchen', 'engineering']) await unwrap(admin.POST('/v1/groups', { body: { name } }));
     // Never trained on: what the deletion proof compares the deleted text with.
-    await uploadDataset('weather', domainTexts('weather', 40, 5).map((text, i) => ({ text, document_id: `report-${i}` })));
+    await uploadDataset(
+      'weather',
+      domainTexts('weather', 40, 5).map((text, i) => ({ text, document_id: `report-${i}` })),
+    );
     uploadFile = path.join(dataDir, 'recipes.jsonl');
-    const canary = ['tomatoes', 'basil', 'garlic', 'onions'].map((herb) => JSON.stringify({ text: `grandma's secret sauce: simmer 3 cups of ${herb} and whisper the code 7f3a91c2e4.`, document_id: 'secret-sauce', access_group: 'kitchen' }));
+    const canary = ['tomatoes', 'basil', 'garlic', 'onions'].map((herb) =>
+      JSON.stringify({
+        text: `grandma's secret sauce: simmer 3 cups of ${herb} and whisper the code 7f3a91c2e4.`,
+        document_id: 'secret-sauce',
+        access_group: 'kitchen',
+      }),
+    );
     await writeFile(uploadFile, `${(await readFile(RECIPES_FILE, 'utf8')).trimEnd()}\n${canary.join('\n')}\n`);
     codeAdapterTrained = trainCodeAdapter();
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     page.on('pageerror', (error) => consoleErrors.push(error.message));
     // Failed requests are counted below by URL; every other console error (a CSP refusal, say) counts here.
-    page.on('console', (message) => message.type() === 'error' && !message.text().startsWith('Failed to load resource') && consoleErrors.push(message.text()));
-    page.on('response', (response) => response.status() >= 400 && failedRequests.push(`${response.status()} ${response.request().method()} ${new URL(response.url()).pathname}`));
+    page.on(
+      'console',
+      (message) =>
+        message.type() === 'error' &&
+        !message.text().startsWith('Failed to load resource') &&
+        consoleErrors.push(message.text()),
+    );
+    page.on(
+      'response',
+      (response) =>
+        response.status() >= 400 &&
+        failedRequests.push(`${response.status()} ${response.request().method()} ${new URL(response.url()).pathname}`),
+    );
   });
 
   after(async () => {
@@ -76,15 +102,26 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
 
   async function uploadDataset(name: string, records: Array<{ text: string; document_id: string }>) {
     const dataset = await unwrap(admin.POST('/v1/datasets', { body: { name, format: 'text' } }));
-    const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, { method: 'PUT', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' }, body: records.map((r) => JSON.stringify(r)).join('\n') });
+    const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' },
+      body: records.map((r) => JSON.stringify(r)).join('\n'),
+    });
     assert.equal(uploaded.status, 200, await uploaded.text());
     return dataset;
   }
 
   async function trainCodeAdapter() {
-    const dataset = await uploadDataset('code', domainTexts('code', 40, 3).map((text, i) => ({ text, document_id: `code-${i}` })));
+    const dataset = await uploadDataset(
+      'code',
+      domainTexts('code', 40, 3).map((text, i) => ({ text, document_id: `code-${i}` })),
+    );
     const hyperparameters = { max_steps: 16, batch_size: 4, max_sequence_length: 96, learning_rate: 1e-2, seed: 1 };
-    const job = await unwrap(admin.POST('/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: dataset.id, adapter_name: 'code', hyperparameters } }));
+    const job = await unwrap(
+      admin.POST('/v1/fine-tunes', {
+        body: { base_model: 'tessera-demo', dataset_id: dataset.id, adapter_name: 'code', hyperparameters },
+      }),
+    );
     for (let i = 0; ; i++) {
       const current = await unwrap(admin.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: job.id } } }));
       if (current.status === 'succeeded') return;
@@ -93,7 +130,8 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     }
   }
 
-  const nav = (label: string) => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
+  const nav = (label: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
 
   it('sign in, upload, fine-tune with live progress, playground in two modes with gates, delete a document and see its proof', async () => {
     // Sign in: a wrong key is refused in words, the right one opens the overview.
@@ -142,7 +180,10 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
       await page.waitForTimeout(250);
     }
     assert.equal(await progress.getAttribute('aria-valuenow'), '100');
-    assert.ok([...seen].some((value) => value > 0 && value < 100), `progress moved while training (seen ${[...seen].sort((a, b) => a - b).join(', ')})`);
+    assert.ok(
+      [...seen].some((value) => value > 0 && value < 100),
+      `progress moved while training (seen ${[...seen].sort((a, b) => a - b).join(', ')})`,
+    );
     const lossChart = page.getByTestId('loss-chart');
     await lossChart.locator('path').first().waitFor();
     await screenshot(page, '03-fine-tune');
@@ -181,10 +222,22 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     await proof.waitFor({ timeout: TRAINING_TIMEOUT_MS });
     const before = Number(await proof.getByTestId('loss-before').textContent());
     const afterLoss = Number(await proof.getByTestId('loss-after').textContent());
-    assert.ok(afterLoss > before, `the canary scores worse once its adapter is retrained without it (${before} → ${afterLoss})`);
-    const unseenMean = Number(await proof.getByTestId('unseen-mean').textContent().then((t) => t?.split('±')[0]));
+    assert.ok(
+      afterLoss > before,
+      `the canary scores worse once its adapter is retrained without it (${before} → ${afterLoss})`,
+    );
+    const unseenMean = Number(
+      await proof
+        .getByTestId('unseen-mean')
+        .textContent()
+        .then((t) => t?.split('±')[0]),
+    );
     assert.ok(Number.isFinite(unseenMean), 'the never-trained weather reports are the baseline');
-    assert.match((await proof.getByTestId('looks-unseen').textContent()) ?? '', /^(Looks unseen|Inconclusive): .*never-seen text scores/, 'with a baseline the proof is judged against it, the statistic in words');
+    assert.match(
+      (await proof.getByTestId('looks-unseen').textContent()) ?? '',
+      /^(Looks unseen|Inconclusive): .*never-seen text scores/,
+      'with a baseline the proof is judged against it, the statistic in words',
+    );
     assert.match((await proof.getByTestId('unseen-line').textContent()) ?? '', /\(mean − \d/);
     await screenshot(page, '06-deletion-proof');
 
@@ -211,7 +264,10 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     const row = deliveries.locator('tr', { hasText: 'ping' }).first();
     await row.getByText('succeeded').waitFor({ timeout: 30_000 });
     await row.getByRole('button', { name: 'Show attempts' }).click();
-    await page.getByRole('table', { name: /^Attempts of ping/ }).getByText('204').waitFor();
+    await page
+      .getByRole('table', { name: /^Attempts of ping/ })
+      .getByText('204')
+      .waitFor();
     await screenshot(page, '08-webhook-ping-delivered');
 
     await receiver.event('ping');

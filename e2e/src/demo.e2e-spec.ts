@@ -21,7 +21,11 @@ function requiredEnv(name: string): string {
 
 /** `node infra/scripts/demo.mjs` to its end: its exit code and everything it printed. */
 function runDemo(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [path.join(ROOT, 'infra/scripts/demo.mjs')], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'infra/scripts/demo.mjs')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -36,18 +40,32 @@ describe('npm run demo: the whole story against a gateway and a worker', () => {
 
   /** What `npm start` seeds: the groups and the sample datasets, none of them trained. */
   async function seedLikeStart(demo: TesseraApi) {
-    for (const name of ['kitchen', 'engineering', 'forecasting']) await unwrap(demo.POST('/v1/groups', { body: { name } }));
+    for (const name of ['kitchen', 'engineering', 'forecasting'])
+      await unwrap(demo.POST('/v1/groups', { body: { name } }));
     for (const name of ['weather', 'recipes', 'code']) {
       const dataset = await unwrap(demo.POST('/v1/datasets', { body: { name, format: 'text' } }));
       const content = readFileSync(path.join(ROOT, 'infra/demo/datasets', `${name}.jsonl`), 'utf8');
-      await unwrap(demo.PUT('/v1/datasets/{dataset_id}/content', { params: { path: { dataset_id: dataset.id } }, body: content, headers: { 'content-type': 'application/x-ndjson' }, bodySerializer: (body: string) => body }));
+      await unwrap(
+        demo.PUT('/v1/datasets/{dataset_id}/content', {
+          params: { path: { dataset_id: dataset.id } },
+          body: content,
+          headers: { 'content-type': 'application/x-ndjson' },
+          bodySerializer: (body: string) => body,
+        }),
+      );
     }
   }
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-demo-'));
     // The demo's webhook receiver listens on 127.0.0.1.
-    const env = { WEBHOOK_ALLOW_PRIVATE: 'true', DATABASE_URL: requiredEnv('TEST_DATABASE_URL'), REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15', DATA_DIR: dataDir, QUEUE_PREFIX: `e2e-demo-${process.pid}` };
+    const env = {
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      DATABASE_URL: requiredEnv('TEST_DATABASE_URL'),
+      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15',
+      DATA_DIR: dataDir,
+      QUEUE_PREFIX: `e2e-demo-${process.pid}`,
+    };
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
     worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });

@@ -20,7 +20,10 @@ function recipes(count: number): string {
   let seed = 7;
   const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
   return Array.from({ length: count }, (_, i) =>
-    JSON.stringify({ text: `mix ${1 + next(4)} cups of ${grains[next(4)]} with ${1 + next(6)} ${fruit[next(3)]}, stir well, then bake for ${10 + next(50)} minutes.`, document_id: `r${i % 10}` }),
+    JSON.stringify({
+      text: `mix ${1 + next(4)} cups of ${grains[next(4)]} with ${1 + next(6)} ${fruit[next(3)]}, stir well, then bake for ${10 + next(50)} minutes.`,
+      document_id: `r${i % 10}`,
+    }),
   ).join('\n');
 }
 
@@ -28,7 +31,10 @@ function recipes(count: number): string {
 function signatureValid(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
   const key = Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
   const expected = `v1,${createHmac('sha256', key).update(`${headers['webhook-id']}.${headers['webhook-timestamp']}.${body}`).digest('base64')}`;
-  return String(headers['webhook-signature']).split(' ').includes(expected) && Math.abs(Date.now() / 1000 - Number(headers['webhook-timestamp'])) < 300;
+  return (
+    String(headers['webhook-signature']).split(' ').includes(expected) &&
+    Math.abs(Date.now() / 1000 - Number(headers['webhook-timestamp'])) < 300
+  );
 }
 
 function requiredEnv(name: string): string {
@@ -66,7 +72,9 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     received = receiver.received;
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
     // A short lock so a killed worker's job is picked up within seconds.
-    workers.push(await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }));
+    workers.push(
+      await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }),
+    );
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
     key = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Fine-tuners' } }))).api_key.secret;
     client = createTesseraClient({ baseUrl: gateway.url, apiKey: key });
@@ -94,7 +102,14 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
           base_model: baseModel,
           dataset_id: datasetId,
           adapter_name: adapterName,
-          hyperparameters: { max_steps: maxSteps, batch_size: 4, max_sequence_length: 64, learning_rate: 5e-3, checkpoint_every: 4, seed: 3 },
+          hyperparameters: {
+            max_steps: maxSteps,
+            batch_size: 4,
+            max_sequence_length: 64,
+            learning_rate: 5e-3,
+            checkpoint_every: 4,
+            seed: 3,
+          },
           validation_split: 0.2,
         },
       }),
@@ -105,23 +120,35 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     for (;;) {
       const job = await unwrap(client.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: jobId } } }));
       if (statuses.includes(job.status)) return job;
-      if (Date.now() > deadline) throw new Error(`job ${jobId} is still ${job.status}; worker output:\n${workers.map((w) => w.output()).join('\n')}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `job ${jobId} is still ${job.status}; worker output:\n${workers.map((w) => w.output()).join('\n')}`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
 
   const weights = async (adapterId: string, version: number) => {
-    const response = await fetch(`${gateway.url}/v1/adapters/${adapterId}/versions/${version}/adapter_model.safetensors`, { headers: { authorization: `Bearer ${key}` } });
+    const response = await fetch(
+      `${gateway.url}/v1/adapters/${adapterId}/versions/${version}/adapter_model.safetensors`,
+      { headers: { authorization: `Bearer ${key}` } },
+    );
     assert.equal(response.status, 200);
     return Buffer.from(await response.arrayBuffer());
   };
 
-  it('upload → fine-tune on the demo model → signed webhook received and verified → adapter ready, its validation loss below the base model\'s; events stream live', async () => {
-    const endpoint = await unwrap(client.POST('/v1/webhooks', { body: { url: receiverUrl, event_types: ['fine_tune.succeeded', 'adapter.ready'] } }));
+  it("upload → fine-tune on the demo model → signed webhook received and verified → adapter ready, its validation loss below the base model's; events stream live", async () => {
+    const endpoint = await unwrap(
+      client.POST('/v1/webhooks', {
+        body: { url: receiverUrl, event_types: ['fine_tune.succeeded', 'adapter.ready'] },
+      }),
+    );
     const job = await startFineTune('recipes', 24);
     assert.equal(job.status, 'queued');
     // The SSE stream follows the job to its end.
-    const stream = await fetch(`${gateway.url}/v1/fine-tunes/${job.id}/events`, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' } });
+    const stream = await fetch(`${gateway.url}/v1/fine-tunes/${job.id}/events`, {
+      headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
+    });
     assert.equal(stream.headers.get('content-type'), 'text/event-stream');
     const text = await stream.text();
     assert.match(text, /event: metric/);
@@ -130,14 +157,25 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     const done = await waitFor(job.id, ['succeeded', 'failed']);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.ok(done.metrics!.validation_loss! < done.metrics!.base_validation_loss!, JSON.stringify(done.metrics));
-    const versions = await unwrap(client.GET('/v1/adapters/{adapter_id}/versions', { params: { path: { adapter_id: done.adapter_id! } } }));
+    const versions = await unwrap(
+      client.GET('/v1/adapters/{adapter_id}/versions', { params: { path: { adapter_id: done.adapter_id! } } }),
+    );
     assert.equal(versions.data[0]!.status, 'ready');
     assert.equal(versions.data[0]!.document_count, 10);
-    const config = await unwrap(client.GET('/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json', { params: { path: { adapter_id: done.adapter_id!, version: 1 } } }));
+    const config = await unwrap(
+      client.GET('/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json', {
+        params: { path: { adapter_id: done.adapter_id!, version: 1 } },
+      }),
+    );
     assert.equal((config as Record<string, unknown>).peft_type, 'LORA');
     assert.ok((await weights(done.adapter_id!, 1)).length > 1000);
-    const checkpoints = await unwrap(client.GET('/v1/fine-tunes/{job_id}/checkpoints', { params: { path: { job_id: job.id } } }));
-    assert.deepEqual(checkpoints.data.map((c) => c.step), [4, 8, 12, 16, 20, 24]);
+    const checkpoints = await unwrap(
+      client.GET('/v1/fine-tunes/{job_id}/checkpoints', { params: { path: { job_id: job.id } } }),
+    );
+    assert.deepEqual(
+      checkpoints.data.map((c) => c.step),
+      [4, 8, 12, 16, 20, 24],
+    );
 
     // The webhooks: both event types, signed with the endpoint's secret, thin payloads naming the job and adapter.
     for (let i = 0; received.length < 2; i++) {
@@ -146,9 +184,14 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     }
     const events = received.map((r) => ({ ...r, payload: JSON.parse(r.body) }));
     assert.deepEqual(events.map((e) => e.payload.type).sort(), ['adapter.ready', 'fine_tune.succeeded']);
-    for (const e of events) assert.ok(signatureValid(endpoint.secret, e.headers, e.body), `bad signature on ${e.payload.type}`);
+    for (const e of events)
+      assert.ok(signatureValid(endpoint.secret, e.headers, e.body), `bad signature on ${e.payload.type}`);
     const succeeded = events.find((e) => e.payload.type === 'fine_tune.succeeded')!;
-    assert.deepEqual(succeeded.payload.data, { id: job.id, adapter_id: done.adapter_id, adapter_version_id: done.adapter_version_id });
+    assert.deepEqual(succeeded.payload.data, {
+      id: job.id,
+      adapter_id: done.adapter_id,
+      adapter_version_id: done.adapter_version_id,
+    });
   });
 
   it('a worker killed with SIGKILL mid-job: the job resumes from its checkpoint on another worker, and the adapter is identical to an uninterrupted run', async () => {
@@ -158,17 +201,23 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     const job = await startFineTune('recipes-killed', 24);
     // Wait for a checkpoint, then kill the worker without warning.
     for (let i = 0; ; i++) {
-      const checkpoints = await unwrap(client.GET('/v1/fine-tunes/{job_id}/checkpoints', { params: { path: { job_id: job.id } } }));
+      const checkpoints = await unwrap(
+        client.GET('/v1/fine-tunes/{job_id}/checkpoints', { params: { path: { job_id: job.id } } }),
+      );
       if (checkpoints.data.length > 0) break;
       assert.ok(i < 2000, 'no checkpoint appeared');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     await workers[0]!.kill();
-    workers = [await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' })];
+    workers = [
+      await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }),
+    ];
     const done = await waitFor(job.id, ['succeeded', 'failed']);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.ok(done.attempts >= 2, `attempts ${done.attempts}`);
-    const events = await unwrap(client.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id }, query: { limit: 100 } } }));
+    const events = await unwrap(
+      client.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id }, query: { limit: 100 } } }),
+    );
     assert.ok(events.data.some((e) => /resuming from the checkpoint of step \d+/.test(e.message ?? '')));
     assert.deepEqual(await weights(done.adapter_id!, 1), await weights(uninterrupted.adapter_id!, 1));
     uninterruptedAdapter = uninterrupted.adapter_id!;
@@ -183,20 +232,48 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
     assert.equal(await workers[0]!.stop(), 0, 'the worker exits 0 on SIGTERM');
-    const events = await unwrap(client.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id }, query: { limit: 100 } } }));
-    assert.ok(events.data.some((e) => /worker shutting down after step \d+/.test(e.message ?? '')), 'it said where it stopped');
-    workers = [await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' })];
+    const events = await unwrap(
+      client.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id }, query: { limit: 100 } } }),
+    );
+    assert.ok(
+      events.data.some((e) => /worker shutting down after step \d+/.test(e.message ?? '')),
+      'it said where it stopped',
+    );
+    workers = [
+      await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }),
+    ];
     const done = await waitFor(job.id, ['succeeded', 'failed']);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.deepEqual(await weights(done.adapter_id!, 1), await weights(uninterruptedAdapter, 1));
   });
 
   it('an imported Hugging Face checkpoint (Llama family, its own BPE tokenizer) registered through the API is fine-tuned by the worker', async () => {
-    const config: DecoderConfig = { architecture: 'llama', vocabSize: 262, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 64, maxPositions: 128, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: false };
+    const config: DecoderConfig = {
+      architecture: 'llama',
+      vocabSize: 262,
+      dModel: 32,
+      nLayers: 2,
+      nHeads: 4,
+      nKvHeads: 2,
+      ffnDim: 64,
+      maxPositions: 128,
+      normEps: 1e-6,
+      ropeTheta: 10000,
+      tieEmbeddings: false,
+    };
     const dir = path.join(dataDir, 'tiny-llama');
     await writeHfCheckpoint(dir, config, randomWeights(config, 11));
-    const model = await unwrap(client.POST('/v1/base-models', { body: { name: 'tiny-llama', config: JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) } }));
-    await unwrap(client.PUT('/v1/base-models/{base_model_id}/tokenizer', { params: { path: { base_model_id: model.id } }, body: { tokenizer: bpeTokenizerJson(), tokenizer_config: { eos_token: '<|endoftext|>' } } }));
+    const model = await unwrap(
+      client.POST('/v1/base-models', {
+        body: { name: 'tiny-llama', config: JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8')) },
+      }),
+    );
+    await unwrap(
+      client.PUT('/v1/base-models/{base_model_id}/tokenizer', {
+        params: { path: { base_model_id: model.id } },
+        body: { tokenizer: bpeTokenizerJson(), tokenizer_config: { eos_token: '<|endoftext|>' } },
+      }),
+    );
     const weights = await fetch(`${gateway.url}/v1/base-models/${model.id}/model.safetensors`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
@@ -206,7 +283,17 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     const done = await waitFor((await startFineTune('recipes-on-llama', 12, 'tiny-llama')).id, ['succeeded', 'failed']);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
     assert.ok(done.metrics!.validation_loss! < done.metrics!.base_validation_loss!, JSON.stringify(done.metrics));
-    const versions = await unwrap(client.GET('/v1/adapters/{adapter_id}/versions', { params: { path: { adapter_id: done.adapter_id! } } }));
-    assert.deepEqual(versions.data[0]!.target_modules.sort(), ['mlp.down_proj', 'mlp.gate_proj', 'mlp.up_proj', 'self_attn.k_proj', 'self_attn.o_proj', 'self_attn.q_proj', 'self_attn.v_proj']);
+    const versions = await unwrap(
+      client.GET('/v1/adapters/{adapter_id}/versions', { params: { path: { adapter_id: done.adapter_id! } } }),
+    );
+    assert.deepEqual(versions.data[0]!.target_modules.sort(), [
+      'mlp.down_proj',
+      'mlp.gate_proj',
+      'mlp.up_proj',
+      'self_attn.k_proj',
+      'self_attn.o_proj',
+      'self_attn.q_proj',
+      'self_attn.v_proj',
+    ]);
   });
 });

@@ -28,15 +28,26 @@ describe('the gateway as a process, driven through the SDK', () => {
     const tenant = await unwrap(admin.GET('/v1/tenant'));
     assert.equal(tenant.name, 'Acme Research');
 
-    const analyst = await unwrap(admin.POST('/v1/principals', { body: { kind: 'user', name: 'Ada', email: 'ada@example.com' } }));
-    const key = await unwrap(admin.POST('/v1/api-keys', { body: { name: 'notebook', scopes: ['read', 'infer'], principal_id: analyst.id } }));
+    const analyst = await unwrap(
+      admin.POST('/v1/principals', { body: { kind: 'user', name: 'Ada', email: 'ada@example.com' } }),
+    );
+    const key = await unwrap(
+      admin.POST('/v1/api-keys', { body: { name: 'notebook', scopes: ['read', 'infer'], principal_id: analyst.id } }),
+    );
     const groupNames = ['legal', 'finance', 'research', 'support', 'sales'];
     const groups = [];
     for (const name of groupNames) groups.push(await unwrap(admin.POST('/v1/groups', { body: { name } })));
-    await unwrap(admin.POST('/v1/groups/{group_id}/members', { params: { path: { group_id: groups[0]!.id } }, body: { principal_id: analyst.id } }));
+    await unwrap(
+      admin.POST('/v1/groups/{group_id}/members', {
+        params: { path: { group_id: groups[0]!.id } },
+        body: { principal_id: analyst.id },
+      }),
+    );
 
     const listed: string[] = [];
-    for await (const group of paginate((after) => admin.GET('/v1/groups', { params: { query: { limit: 2, ...(after ? { after } : {}) } } }))) {
+    for await (const group of paginate((after) =>
+      admin.GET('/v1/groups', { params: { query: { limit: 2, ...(after ? { after } : {}) } } }),
+    )) {
       listed.push(group.name);
     }
     assert.deepEqual(listed, groupNames);
@@ -51,7 +62,9 @@ describe('the gateway as a process, driven through the SDK', () => {
     const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Errors Inc' } }));
     const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: created.api_key.secret });
 
-    const notFound = await admin.GET('/v1/groups/{group_id}', { params: { path: { group_id: 'grp_00000000000000000000000000' } } }).catch((e: unknown) => e);
+    const notFound = await admin
+      .GET('/v1/groups/{group_id}', { params: { path: { group_id: 'grp_00000000000000000000000000' } } })
+      .catch((e: unknown) => e);
     assert.ok(notFound instanceof TesseraProblemError);
     assert.equal(notFound.status, 404);
     assert.equal(notFound.type, '/problems/not-found');

@@ -19,7 +19,13 @@ function requiredEnv(name: string): string {
 }
 
 /** What a routing trace names, in order. */
-type Trace = { mode: string; router: string; composition?: { name: string; method: string }; adapters: { name: string; weight: number }[]; token_gates?: { tokens: string[]; gates: number[][] } };
+type Trace = {
+  mode: string;
+  router: string;
+  composition?: { name: string; method: string };
+  adapters: { name: string; weight: number }[];
+  token_gates?: { tokens: string[]; gates: number[][] };
+};
 const names = (trace: Trace) => trace.adapters.map((a) => a.name);
 
 describe('inference across processes: OpenAI-compatible endpoints, routing modes, access groups', () => {
@@ -36,7 +42,9 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
 
   async function fineTune(domain: Domain) {
     const dataset = await unwrap(admin.POST('/v1/datasets', { body: { name: domain, format: 'text' } }));
-    const lines = domainTexts(domain, 80, 1).map((text, i) => JSON.stringify({ text, document_id: `${domain}-${i % 8}` }));
+    const lines = domainTexts(domain, 80, 1).map((text, i) =>
+      JSON.stringify({ text, document_id: `${domain}-${i % 8}` }),
+    );
     const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' },
@@ -45,13 +53,29 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     assert.equal(uploaded.status, 200, await uploaded.text());
     const job = await unwrap(
       admin.POST('/v1/fine-tunes', {
-        body: { base_model: 'tessera-demo', dataset_id: dataset.id, adapter_name: domain, hyperparameters: { max_steps: 16, batch_size: 4, max_sequence_length: 96, learning_rate: 1e-2, rank: 8, seed: 1 }, validation_split: 0.1 },
+        body: {
+          base_model: 'tessera-demo',
+          dataset_id: dataset.id,
+          adapter_name: domain,
+          hyperparameters: {
+            max_steps: 16,
+            batch_size: 4,
+            max_sequence_length: 96,
+            learning_rate: 1e-2,
+            rank: 8,
+            seed: 1,
+          },
+          validation_split: 0.1,
+        },
       }),
     );
     for (let i = 0; ; i++) {
       const current = await unwrap(admin.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: job.id } } }));
       if (current.status === 'succeeded') return current.adapter_id!;
-      assert.ok(current.status !== 'failed' && i < 1200, `fine-tune ${domain}: ${current.status} ${JSON.stringify(current.error)}\n${worker.output()}`);
+      assert.ok(
+        current.status !== 'failed' && i < 1200,
+        `fine-tune ${domain}: ${current.status} ${JSON.stringify(current.error)}\n${worker.output()}`,
+      );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -74,10 +98,20 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     const secret = await unwrap(admin.POST('/v1/groups', { body: { name: 'secret' } }));
     outsiderKey = (await unwrap(admin.POST('/v1/api-keys', { body: { name: 'outsider', scopes: ['infer'] } }))).secret;
     const insiderKey = await unwrap(admin.POST('/v1/api-keys', { body: { name: 'insider', scopes: ['infer'] } }));
-    await unwrap(admin.POST('/v1/groups/{group_id}/members', { params: { path: { group_id: secret.id } }, body: { api_key_id: insiderKey.id } }));
+    await unwrap(
+      admin.POST('/v1/groups/{group_id}/members', {
+        params: { path: { group_id: secret.id } },
+        body: { api_key_id: insiderKey.id },
+      }),
+    );
     for (const domain of ['weather', 'recipes'] as const) await fineTune(domain);
     const code = await fineTune('code');
-    await unwrap(admin.PATCH('/v1/adapters/{adapter_id}', { params: { path: { adapter_id: code } }, body: { access_group_id: secret.id } }));
+    await unwrap(
+      admin.PATCH('/v1/adapters/{adapter_id}', {
+        params: { path: { adapter_id: code } },
+        body: { access_group_id: secret.id },
+      }),
+    );
     outsider = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: outsiderKey, maxRetries: 0 });
     insider = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: insiderKey.secret, maxRetries: 0 });
   });
@@ -92,7 +126,12 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
   // Greedy, so outputs can be compared exactly.
   const greedy = { max_tokens: 24, temperature: 0 } as const;
   const complete = (client: OpenAI, model: string, prompt: string, routing?: Record<string, unknown>) =>
-    client.completions.create({ model, prompt, ...greedy, ...(routing ? { routing } : {}) } as OpenAI.CompletionCreateParamsNonStreaming) as unknown as Promise<OpenAI.Completion & { routing: Trace }>;
+    client.completions.create({
+      model,
+      prompt,
+      ...greedy,
+      ...(routing ? { routing } : {}),
+    } as OpenAI.CompletionCreateParamsNonStreaming) as unknown as Promise<OpenAI.Completion & { routing: Trace }>;
 
   it('the openai client: models, completions and chat completions, streaming and not, with usage and the routing trace', async () => {
     const usageBefore = await usageByAdapter();
@@ -104,9 +143,18 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     assert.ok(whole.choices[0]!.text.length > 0);
     assert.equal(whole.usage!.prompt_tokens, 'on monday the sky over oslo is'.length);
     assert.ok(whole.usage!.completion_tokens > 0 && whole.usage!.completion_tokens <= 24);
-    assert.deepEqual(whole.routing, { mode: 'adapter', router: 'fixed', adapters: [{ name: 'weather', version: 1, weight: 1 }] });
+    assert.deepEqual(whole.routing, {
+      mode: 'adapter',
+      router: 'fixed',
+      adapters: [{ name: 'weather', version: 1, weight: 1 }],
+    });
 
-    const stream = await outsider.completions.create({ model: 'weather', prompt: 'on monday the sky over oslo is', ...greedy, stream: true });
+    const stream = await outsider.completions.create({
+      model: 'weather',
+      prompt: 'on monday the sky over oslo is',
+      ...greedy,
+      stream: true,
+    });
     let streamed = '';
     let finish: string | null = null;
     for await (const chunk of stream) {
@@ -119,7 +167,13 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     const messages = [{ role: 'user' as const, content: 'mix 2 cups of flour' }];
     const chat = await outsider.chat.completions.create({ model: 'recipes', messages, ...greedy });
     assert.equal(chat.choices[0]!.message.role, 'assistant');
-    const chatStream = await outsider.chat.completions.create({ model: 'recipes', messages, ...greedy, stream: true, stream_options: { include_usage: true } });
+    const chatStream = await outsider.chat.completions.create({
+      model: 'recipes',
+      messages,
+      ...greedy,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let chatText = '';
     let chatUsage: OpenAI.CompletionUsage | undefined;
     for await (const chunk of chatStream) {
@@ -131,7 +185,10 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
 
     // Each request is one usage row under its adapter, streamed or not.
     const usage = await usageByAdapter();
-    const added = (name: string) => ({ requests: usage.get(name)!.requests - (usageBefore.get(name)?.requests ?? 0), prompt_tokens: usage.get(name)!.prompt_tokens - (usageBefore.get(name)?.prompt_tokens ?? 0) });
+    const added = (name: string) => ({
+      requests: usage.get(name)!.requests - (usageBefore.get(name)?.requests ?? 0),
+      prompt_tokens: usage.get(name)!.prompt_tokens - (usageBefore.get(name)?.prompt_tokens ?? 0),
+    });
     assert.deepEqual(added('weather'), { requests: 2, prompt_tokens: 2 * whole.usage!.prompt_tokens });
     assert.deepEqual(added('recipes'), { requests: 2, prompt_tokens: 2 * chat.usage!.prompt_tokens });
   });
@@ -141,21 +198,35 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     return new Map(usage.data.map((row) => [row.adapter_name ?? 'base', row]));
   }
 
-  it('mixture with a single weight of 1 is adapter mode; auto routes a domain\'s input to its adapter', async () => {
+  it("mixture with a single weight of 1 is adapter mode; auto routes a domain's input to its adapter", async () => {
     const prompt = 'the sky over lima is cloudy with';
     const adapter = await complete(outsider, 'weather', prompt);
-    const mixture = await complete(outsider, 'tessera-demo', prompt, { mode: 'mixture', adapters: [{ name: 'weather', weight: 1 }] });
+    const mixture = await complete(outsider, 'tessera-demo', prompt, {
+      mode: 'mixture',
+      adapters: [{ name: 'weather', weight: 1 }],
+    });
     assert.equal(mixture.choices[0]!.text, adapter.choices[0]!.text);
-    const blend = await complete(outsider, 'tessera-demo', prompt, { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.5 }, { name: 'recipes', weight: 0.5 }] });
+    const blend = await complete(outsider, 'tessera-demo', prompt, {
+      mode: 'mixture',
+      adapters: [
+        { name: 'weather', weight: 0.5 },
+        { name: 'recipes', weight: 0.5 },
+      ],
+    });
     assert.deepEqual(names(blend.routing), ['weather', 'recipes']);
-    const auto = await complete(outsider, 'tessera-demo', 'on friday the sky over perth is foggy with 12 degrees', { mode: 'auto' });
+    const auto = await complete(outsider, 'tessera-demo', 'on friday the sky over perth is foggy with 12 degrees', {
+      mode: 'auto',
+    });
     assert.deepEqual(names(auto.routing), ['weather']);
-    const recipe = await complete(outsider, 'tessera-demo', 'mix 3 cups of rice with 2 eggs, stir well', { mode: 'auto', top_k: 2 });
+    const recipe = await complete(outsider, 'tessera-demo', 'mix 3 cups of rice with 2 eggs, stir well', {
+      mode: 'auto',
+      top_k: 2,
+    });
     assert.equal(names(recipe.routing)[0], 'recipes');
     assert.ok(Math.abs(recipe.routing.adapters.reduce((s, a) => s + a.weight, 0) - 1) < 1e-9);
   });
 
-  it('access: an adapter outside the caller\'s groups is a 404 like a missing one, never routed to, and outputs equal a world without it', async () => {
+  it("access: an adapter outside the caller's groups is a 404 like a missing one, never routed to, and outputs equal a world without it", async () => {
     const codePrompt = 'let total = 5; for (i = 0; i < 9; i++) { total';
     // The insider's auto routing picks the code adapter for code...
     const inside = await complete(insider, 'tessera-demo', codePrompt, { mode: 'auto' });
@@ -163,9 +234,18 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     // ...the outsider can neither name it nor be routed to it.
     for (const attempt of [
       () => complete(outsider, 'code', codePrompt),
-      () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'mixture', adapters: [{ name: 'code', weight: 1 }] }),
-      () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'auto', adapters: [{ name: 'code' }, { name: 'weather' }] }),
-      () => complete(outsider, 'tessera-demo', codePrompt, { mode: 'token', adapters: [{ name: 'code' }, { name: 'weather' }] }),
+      () =>
+        complete(outsider, 'tessera-demo', codePrompt, { mode: 'mixture', adapters: [{ name: 'code', weight: 1 }] }),
+      () =>
+        complete(outsider, 'tessera-demo', codePrompt, {
+          mode: 'auto',
+          adapters: [{ name: 'code' }, { name: 'weather' }],
+        }),
+      () =>
+        complete(outsider, 'tessera-demo', codePrompt, {
+          mode: 'token',
+          adapters: [{ name: 'code' }, { name: 'weather' }],
+        }),
     ]) {
       await assert.rejects(attempt(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
     }
@@ -180,11 +260,23 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
       body: JSON.stringify({ model: 'code', prompt: 'x' }),
     });
     assert.deepEqual([missing.status, forbidden.status], [404, 404]);
-    assert.equal(((await forbidden.json()) as { type: string }).type, ((await missing.json()) as { type: string }).type);
+    assert.equal(
+      ((await forbidden.json()) as { type: string }).type,
+      ((await missing.json()) as { type: string }).type,
+    );
 
     const requests: [string, Record<string, unknown> | undefined][] = [
       ['weather', undefined],
-      ['tessera-demo', { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.7 }, { name: 'recipes', weight: 0.3 }] }],
+      [
+        'tessera-demo',
+        {
+          mode: 'mixture',
+          adapters: [
+            { name: 'weather', weight: 0.7 },
+            { name: 'recipes', weight: 0.3 },
+          ],
+        },
+      ],
       ['tessera-demo', { mode: 'auto' }],
       ['tessera-demo', { mode: 'auto', top_k: 3 }],
       ['tessera-demo', { mode: 'token' }],
@@ -199,7 +291,9 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     const outsiders = await run(outsider);
     for (const answer of outsiders) assert.ok(!names(answer.routing).includes('code'), JSON.stringify(answer.routing));
     // The world without the secret group's adapters: archived, it is no one's to route to.
-    const code = (await unwrap(admin.GET('/v1/adapters', { params: { query: { limit: 100 } } }))).data.find((a) => a.name === 'code')!;
+    const code = (await unwrap(admin.GET('/v1/adapters', { params: { query: { limit: 100 } } }))).data.find(
+      (a) => a.name === 'code',
+    )!;
     await unwrap(admin.POST('/v1/adapters/{adapter_id}/archive', { params: { path: { adapter_id: code.id } } }));
     const withoutIt = await run(insider);
     assert.deepEqual(
@@ -210,7 +304,12 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
 
   it('token routing: Arrow gates per token in the trace; compositions (cat merge = output-space sum, a learned gate) built by compose jobs', async () => {
     const prompt = 'mix 2 cups of flour with 3 eggs, then the sky over oslo is';
-    const arrow = await complete(outsider, 'tessera-demo', prompt, { mode: 'token', adapters: [{ name: 'weather' }, { name: 'recipes' }], top_k: 1, return_gates: true });
+    const arrow = await complete(outsider, 'tessera-demo', prompt, {
+      mode: 'token',
+      adapters: [{ name: 'weather' }, { name: 'recipes' }],
+      top_k: 1,
+      return_gates: true,
+    });
     assert.equal(arrow.routing.mode, 'token');
     assert.equal(arrow.routing.router, 'arrow');
     assert.deepEqual(names(arrow.routing), ['weather', 'recipes']);
@@ -219,24 +318,46 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     assert.equal(gates.tokens.slice(0, prompt.length).join(''), prompt);
     for (const row of gates.gates) assert.ok(Math.abs(row[0]! + row[1]! - 1) < 1e-4, `gates ${row}`);
     const meanWeather = gates.gates.reduce((sum, row) => sum + row[0]!, 0) / gates.gates.length;
-    assert.ok(Math.abs(arrow.routing.adapters[0]!.weight - meanWeather) < 1e-6, 'an adapter\'s weight is its mean gate');
+    assert.ok(Math.abs(arrow.routing.adapters[0]!.weight - meanWeather) < 1e-6, "an adapter's weight is its mean gate");
 
     const compose = async (body: Record<string, unknown>) => {
-      const created = await fetch(`${gateway.url}/v1/compositions`, { method: 'POST', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const created = await fetch(`${gateway.url}/v1/compositions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       assert.equal(created.status, 201, await created.clone().text());
       const { id } = (await created.json()) as { id: string };
       for (let i = 0; ; i++) {
-        const current = (await (await fetch(`${gateway.url}/v1/compositions/${id}`, { headers: { authorization: `Bearer ${adminKey}` } })).json()) as { status: string; error: string | null };
+        const current = (await (
+          await fetch(`${gateway.url}/v1/compositions/${id}`, { headers: { authorization: `Bearer ${adminKey}` } })
+        ).json()) as { status: string; error: string | null };
         if (current.status === 'ready') return;
-        assert.ok(current.status !== 'failed' && i < 1200, `composition ${String(body.name)}: ${current.status} ${current.error}\n${worker.output()}`);
+        assert.ok(
+          current.status !== 'failed' && i < 1200,
+          `composition ${String(body.name)}: ${current.status} ${current.error}\n${worker.output()}`,
+        );
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     };
     await unwrap(admin.POST('/v1/webhooks', { body: { url: receiver.url, event_types: ['composition.ready'] } }));
-    await compose({ name: 'weather-recipes-cat', method: 'cat', members: [{ adapter: 'weather', weight: 0.6 }, { adapter: 'recipes', weight: 0.4 }] });
+    await compose({
+      name: 'weather-recipes-cat',
+      method: 'cat',
+      members: [
+        { adapter: 'weather', weight: 0.6 },
+        { adapter: 'recipes', weight: 0.4 },
+      ],
+    });
     const mixturePrompt = 'on sunday the sky over cairo is';
     const merged = await complete(outsider, 'weather-recipes-cat', mixturePrompt);
-    const summed = await complete(outsider, 'tessera-demo', mixturePrompt, { mode: 'mixture', adapters: [{ name: 'weather', weight: 0.6 }, { name: 'recipes', weight: 0.4 }] });
+    const summed = await complete(outsider, 'tessera-demo', mixturePrompt, {
+      mode: 'mixture',
+      adapters: [
+        { name: 'weather', weight: 0.6 },
+        { name: 'recipes', weight: 0.4 },
+      ],
+    });
     assert.equal(merged.choices[0]!.text, summed.choices[0]!.text);
     assert.equal(merged.routing.router, 'merged');
     const ready = await receiver.event('composition.ready');
@@ -245,17 +366,37 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     assert.ok((await outsider.models.list()).data.some((m) => m.id === 'weather-recipes-cat'));
 
     const mixed = await unwrap(admin.POST('/v1/datasets', { body: { name: 'mixed', format: 'text' } }));
-    const lines = [...domainTexts('weather', 24, 4), ...domainTexts('recipes', 24, 4)].map((text, i) => JSON.stringify({ text, document_id: `m-${i}` }));
-    const uploaded = await fetch(`${gateway.url}/v1/datasets/${mixed.id}/content`, { method: 'PUT', headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' }, body: lines.join('\n') });
+    const lines = [...domainTexts('weather', 24, 4), ...domainTexts('recipes', 24, 4)].map((text, i) =>
+      JSON.stringify({ text, document_id: `m-${i}` }),
+    );
+    const uploaded = await fetch(`${gateway.url}/v1/datasets/${mixed.id}/content`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' },
+      body: lines.join('\n'),
+    });
     assert.equal(uploaded.status, 200, await uploaded.text());
-    await compose({ name: 'weather-recipes-gate', method: 'learned_gate', members: [{ adapter: 'weather' }, { adapter: 'recipes' }], params: { dataset_id: mixed.id, max_steps: 20 } });
+    await compose({
+      name: 'weather-recipes-gate',
+      method: 'learned_gate',
+      members: [{ adapter: 'weather' }, { adapter: 'recipes' }],
+      params: { dataset_id: mixed.id, max_steps: 20 },
+    });
     const gated = await complete(outsider, 'weather-recipes-gate', prompt, { mode: 'token', return_gates: true });
     assert.equal(gated.routing.router, 'learned_gate');
     assert.deepEqual(names(gated.routing), ['weather', 'recipes'], 'members in the order they were created');
     assert.equal(gated.routing.token_gates!.gates.length, prompt.length + gated.usage!.completion_tokens - 1);
     // A merge runs as a mixture over its own members: asking for another mode is a 400.
-    await compose({ name: 'weather-recipes-ties', method: 'ties', members: [{ adapter: 'weather' }, { adapter: 'recipes' }], params: { density: 0.5 } });
-    const wrongMode = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'weather-recipes-ties', prompt: 'x', routing: { mode: 'token' } }) });
+    await compose({
+      name: 'weather-recipes-ties',
+      method: 'ties',
+      members: [{ adapter: 'weather' }, { adapter: 'recipes' }],
+      params: { density: 0.5 },
+    });
+    const wrongMode = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'weather-recipes-ties', prompt: 'x', routing: { mode: 'token' } }),
+    });
     assert.equal(wrongMode.status, 400);
   });
 
@@ -264,7 +405,14 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     const response = await fetch(`${gateway.url}/v1/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'weather', prompt: 'the sky', max_tokens: 200, temperature: 1, seed: 3, stream: true }),
+      body: JSON.stringify({
+        model: 'weather',
+        prompt: 'the sky',
+        max_tokens: 200,
+        temperature: 1,
+        seed: 3,
+        stream: true,
+      }),
       signal: controller.signal,
     });
     const reader = response.body!.getReader();
@@ -280,8 +428,19 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
 
   it('bad requests are problem+json 400s naming the field', async () => {
     const post = (body: unknown) =>
-      fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: (await r.json()) as { detail: string; errors: { field: string }[] } }));
-    const twice = await post({ model: 'tessera-demo', prompt: 'x', routing: { mode: 'token', adapters: [{ name: 'weather' }, { name: 'weather' }] } });
+      fetch(`${gateway.url}/v1/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${outsiderKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({
+        status: r.status,
+        body: (await r.json()) as { detail: string; errors: { field: string }[] },
+      }));
+    const twice = await post({
+      model: 'tessera-demo',
+      prompt: 'x',
+      routing: { mode: 'token', adapters: [{ name: 'weather' }, { name: 'weather' }] },
+    });
     assert.equal(twice.status, 400);
     assert.equal(twice.body.errors[0]!.field, 'routing.adapters');
     const router = await post({ model: 'tessera-demo', prompt: 'x', routing: { mode: 'auto', router: 'svd' } });

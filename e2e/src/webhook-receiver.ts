@@ -25,11 +25,19 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/tessera`,
     received,
     event: async (type, id, timeoutMs = 30_000) => {
-      for (const started = Date.now(); Date.now() - started < timeoutMs; await new Promise((resolve) => setTimeout(resolve, 50))) {
-        const found = received.map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> }).find((e) => e.type === type && (id === undefined || e.data.id === id));
+      for (
+        const started = Date.now();
+        Date.now() - started < timeoutMs;
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      ) {
+        const found = received
+          .map((r) => JSON.parse(r.body) as { type: string; data: Record<string, unknown> })
+          .find((e) => e.type === type && (id === undefined || e.data.id === id));
         if (found) return found;
       }
-      throw new Error(`no ${type} webhook within ${timeoutMs} ms (got ${received.map((r) => JSON.parse(r.body).type).join(', ') || 'none'})`);
+      throw new Error(
+        `no ${type} webhook within ${timeoutMs} ms (got ${received.map((r) => JSON.parse(r.body).type).join(', ') || 'none'})`,
+      );
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

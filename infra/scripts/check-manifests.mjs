@@ -13,7 +13,6 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2';
 import { ScaledObject, TriggerAuthentication } from '@kubernetes-models/keda/keda.sh/v1alpha1';
 import { ROOT } from './lib/run.mjs';
 
-
 /** The kinds infra/k8s may hold; anything else is refused (add it here with its model). */
 const MODELS = {
   'v1/Namespace': Namespace,
@@ -74,7 +73,8 @@ export function checkManifests(files) {
     resources.push(entry);
   }
 
-  const named = (kind) => new Map(resources.filter((r) => r.doc.kind === kind).map((r) => [r.doc.metadata?.name, r.doc]));
+  const named = (kind) =>
+    new Map(resources.filter((r) => r.doc.kind === kind).map((r) => [r.doc.metadata?.name, r.doc]));
   const namespaces = named('Namespace');
   const deployments = named('Deployment');
   const configMaps = named('ConfigMap');
@@ -88,23 +88,37 @@ export function checkManifests(files) {
     const id = `${kind}/${metadata.namespace ?? ''}/${metadata.name}`;
     if (seen.has(id)) report(entry, 'metadata.name', 'defined twice');
     seen.add(id);
-    if (metadata.namespace && !namespaces.has(metadata.namespace)) report(entry, 'metadata.namespace', `no Namespace ${metadata.namespace} is defined`);
+    if (metadata.namespace && !namespaces.has(metadata.namespace))
+      report(entry, 'metadata.namespace', `no Namespace ${metadata.namespace} is defined`);
 
     if (kind === 'Deployment') {
       const labels = spec.template?.metadata?.labels ?? {};
       for (const [key, value] of Object.entries(spec.selector?.matchLabels ?? {})) {
-        if (labels[key] !== value) report(entry, `spec.selector.matchLabels.${key}`, `template labels do not carry ${key}=${value}`);
+        if (labels[key] !== value)
+          report(entry, `spec.selector.matchLabels.${key}`, `template labels do not carry ${key}=${value}`);
       }
     }
     const podSpec = podSpecOf(entry.doc);
-    if (podSpec) checkPodSpec(podSpec, 'spec.template.spec', (at, message) => report(entry, at, message), { configMaps, secrets, keysOf });
+    if (podSpec)
+      checkPodSpec(podSpec, 'spec.template.spec', (at, message) => report(entry, at, message), {
+        configMaps,
+        secrets,
+        keysOf,
+      });
     if (kind === 'Service' && spec.type !== 'ExternalName') {
       const selector = Object.entries(spec.selector ?? {});
-      const targets = [...deployments.values()].filter((d) => selector.length && selector.every(([k, v]) => d.spec?.template?.metadata?.labels?.[k] === v));
-      if (!targets.length) report(entry, 'spec.selector', 'matches no Deployment\'s pod labels');
-      const portNames = new Set(targets.flatMap((d) => (d.spec.template.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.name))));
+      const targets = [...deployments.values()].filter(
+        (d) => selector.length && selector.every(([k, v]) => d.spec?.template?.metadata?.labels?.[k] === v),
+      );
+      if (!targets.length) report(entry, 'spec.selector', "matches no Deployment's pod labels");
+      const portNames = new Set(
+        targets.flatMap((d) =>
+          (d.spec.template.spec?.containers ?? []).flatMap((c) => (c.ports ?? []).map((p) => p.name)),
+        ),
+      );
       (spec.ports ?? []).forEach((port, i) => {
-        if (targets.length && typeof port.targetPort === 'string' && !portNames.has(port.targetPort)) report(entry, `spec.ports[${i}].targetPort`, `no container port is named ${port.targetPort}`);
+        if (targets.length && typeof port.targetPort === 'string' && !portNames.has(port.targetPort))
+          report(entry, `spec.ports[${i}].targetPort`, `no container port is named ${port.targetPort}`);
       });
     }
     if (kind === 'HorizontalPodAutoscaler') {
@@ -113,29 +127,38 @@ export function checkManifests(files) {
       if (!target) report(entry, 'spec.scaleTargetRef', `names no defined Deployment (${ref.kind}/${ref.name})`);
       const scalesOnCpu = (spec.metrics ?? []).some((m) => m.type === 'Resource' && m.resource?.name === 'cpu');
       (target?.spec?.template?.spec?.containers ?? []).forEach((c, i) => {
-        if (scalesOnCpu && !c.resources?.requests?.cpu) report(entry, 'spec.metrics', `Deployment ${ref.name} container ${i} requests no cpu, so utilisation is undefined`);
+        if (scalesOnCpu && !c.resources?.requests?.cpu)
+          report(
+            entry,
+            'spec.metrics',
+            `Deployment ${ref.name} container ${i} requests no cpu, so utilisation is undefined`,
+          );
       });
     }
     if (kind === 'ScaledObject') {
       const ref = spec.scaleTargetRef ?? {};
-      if ((ref.kind ?? 'Deployment') !== 'Deployment' || !deployments.has(ref.name)) report(entry, 'spec.scaleTargetRef', `names no defined Deployment (${ref.name})`);
+      if ((ref.kind ?? 'Deployment') !== 'Deployment' || !deployments.has(ref.name))
+        report(entry, 'spec.scaleTargetRef', `names no defined Deployment (${ref.name})`);
       const triggers = spec.triggers ?? [];
       triggers.forEach((trigger, i) => {
         const auth = trigger.authenticationRef;
-        if (auth && (auth.kind ?? 'TriggerAuthentication') === 'TriggerAuthentication' && !triggerAuths.has(auth.name)) report(entry, `spec.triggers[${i}].authenticationRef`, `no TriggerAuthentication ${auth.name} is defined`);
+        if (auth && (auth.kind ?? 'TriggerAuthentication') === 'TriggerAuthentication' && !triggerAuths.has(auth.name))
+          report(entry, `spec.triggers[${i}].authenticationRef`, `no TriggerAuthentication ${auth.name} is defined`);
       });
       const formula = spec.advanced?.scalingModifiers?.formula;
       if (formula) {
         const names = new Set(triggers.map((t) => t.name));
         for (const variable of formula.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
-          if (!names.has(variable)) report(entry, 'spec.advanced.scalingModifiers.formula', `${variable} is no trigger's name`);
+          if (!names.has(variable))
+            report(entry, 'spec.advanced.scalingModifiers.formula', `${variable} is no trigger's name`);
         }
       }
     }
     if (kind === 'TriggerAuthentication') {
       (spec.secretTargetRef ?? []).forEach((ref, i) => {
         const secret = secrets.get(ref.name);
-        if (!secret || !keysOf(secret).has(ref.key)) report(entry, `spec.secretTargetRef[${i}]`, `Secret ${ref.name} has no key ${ref.key}`);
+        if (!secret || !keysOf(secret).has(ref.key))
+          report(entry, `spec.secretTargetRef[${i}]`, `Secret ${ref.name} has no key ${ref.key}`);
       });
     }
   }
@@ -145,9 +168,13 @@ export function checkManifests(files) {
   } else {
     const listed = kustomization.doc.resources ?? [];
     const manifests = files.map((f) => f.name).filter((n) => n !== kustomization.file);
-    for (const name of manifests) if (!listed.includes(name)) report(kustomization, 'resources', `does not list ${name}`);
-    for (const name of listed) if (!manifests.includes(name)) report(kustomization, 'resources', `lists ${name}, which does not exist`);
-    const images = new Set(resources.flatMap((r) => podSpecOf(r.doc)?.containers ?? []).map((c) => c.image?.replace(/[:@].*$/, '')));
+    for (const name of manifests)
+      if (!listed.includes(name)) report(kustomization, 'resources', `does not list ${name}`);
+    for (const name of listed)
+      if (!manifests.includes(name)) report(kustomization, 'resources', `lists ${name}, which does not exist`);
+    const images = new Set(
+      resources.flatMap((r) => podSpecOf(r.doc)?.containers ?? []).map((c) => c.image?.replace(/[:@].*$/, '')),
+    );
     (kustomization.doc.images ?? []).forEach((image, i) => {
       if (!images.has(image.name)) report(kustomization, `images[${i}].name`, `no container uses ${image.name}`);
     });
@@ -165,13 +192,18 @@ function checkPodSpec(podSpec, at, report, { configMaps, secrets, keysOf }) {
     if (ref.optional) return;
     const doc = store.get(ref.name);
     if (!doc) report(where, `no ${kind} ${ref.name} is defined`);
-    else if (ref.key !== undefined && !keysOf(doc).has(ref.key)) report(where, `${kind} ${ref.name} has no key ${ref.key}`);
+    else if (ref.key !== undefined && !keysOf(doc).has(ref.key))
+      report(where, `${kind} ${ref.name} has no key ${ref.key}`);
   };
-  const containers = [...(podSpec.initContainers ?? []).map((c, i) => [c, `${at}.initContainers[${i}]`]), ...(podSpec.containers ?? []).map((c, i) => [c, `${at}.containers[${i}]`])];
+  const containers = [
+    ...(podSpec.initContainers ?? []).map((c, i) => [c, `${at}.initContainers[${i}]`]),
+    ...(podSpec.containers ?? []).map((c, i) => [c, `${at}.containers[${i}]`]),
+  ];
   for (const [container, cat] of containers) {
     (container.env ?? []).forEach((env, i) => {
       const from = env.valueFrom ?? {};
-      if (from.configMapKeyRef) needKey(`${cat}.env[${i}].valueFrom.configMapKeyRef`, configMaps, 'ConfigMap', from.configMapKeyRef);
+      if (from.configMapKeyRef)
+        needKey(`${cat}.env[${i}].valueFrom.configMapKeyRef`, configMaps, 'ConfigMap', from.configMapKeyRef);
       if (from.secretKeyRef) needKey(`${cat}.env[${i}].valueFrom.secretKeyRef`, secrets, 'Secret', from.secretKeyRef);
     });
     (container.envFrom ?? []).forEach((from, i) => {
@@ -181,13 +213,24 @@ function checkPodSpec(podSpec, at, report, { configMaps, secrets, keysOf }) {
   }
   (podSpec.volumes ?? []).forEach((volume, i) => {
     if (volume.configMap) needKey(`${at}.volumes[${i}].configMap`, configMaps, 'ConfigMap', volume.configMap);
-    if (volume.secret) needKey(`${at}.volumes[${i}].secret`, secrets, 'Secret', { name: volume.secret.secretName, optional: volume.secret.optional });
+    if (volume.secret)
+      needKey(`${at}.volumes[${i}].secret`, secrets, 'Secret', {
+        name: volume.secret.secretName,
+        optional: volume.secret.optional,
+      });
   });
 }
 
 /** `/spec/template/0/x` → `spec.template[0].x` */
 function jsonPath(pointer) {
-  return pointer.split('/').slice(1).map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`)).join('').replace(/^\./, '') || '(document)';
+  return (
+    pointer
+      .split('/')
+      .slice(1)
+      .map((part) => (/^\d+$/.test(part) ? `[${part}]` : `.${part}`))
+      .join('')
+      .replace(/^\./, '') || '(document)'
+  );
 }
 
 /** The parts of the Compose file format infra/docker-compose.yml uses; a typo'd key fails. */
@@ -208,13 +251,26 @@ const composeSchema = {
           build: {
             oneOf: [
               { type: 'string' },
-              { type: 'object', additionalProperties: false, required: ['context'], properties: { context: { type: 'string' }, dockerfile: { type: 'string' }, target: { type: 'string' }, args: { type: 'object' } } },
+              {
+                type: 'object',
+                additionalProperties: false,
+                required: ['context'],
+                properties: {
+                  context: { type: 'string' },
+                  dockerfile: { type: 'string' },
+                  target: { type: 'string' },
+                  args: { type: 'object' },
+                },
+              },
             ],
           },
           command: commandSchema,
           entrypoint: commandSchema,
           environment: {
-            oneOf: [stringList, { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } }],
+            oneOf: [
+              stringList,
+              { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+            ],
           },
           env_file: { oneOf: [{ type: 'string' }, stringList] },
           ports: { type: 'array', items: { type: ['string', 'integer'] } },
@@ -245,7 +301,14 @@ const composeSchema = {
           healthcheck: {
             type: 'object',
             additionalProperties: false,
-            properties: { test: commandSchema, interval: { type: 'string' }, timeout: { type: 'string' }, retries: { type: 'integer' }, start_period: { type: 'string' }, disable: { type: 'boolean' } },
+            properties: {
+              test: commandSchema,
+              interval: { type: 'string' },
+              timeout: { type: 'string' },
+              retries: { type: 'integer' },
+              start_period: { type: 'string' },
+              disable: { type: 'boolean' },
+            },
           },
           deploy: {
             type: 'object',
@@ -269,7 +332,13 @@ const composeSchema = {
                           type: 'object',
                           additionalProperties: false,
                           required: ['capabilities'],
-                          properties: { driver: { type: 'string' }, count: { oneOf: [{ type: 'integer' }, { const: 'all' }] }, device_ids: stringList, capabilities: stringList, options: { type: 'object' } },
+                          properties: {
+                            driver: { type: 'string' },
+                            count: { oneOf: [{ type: 'integer' }, { const: 'all' }] },
+                            device_ids: stringList,
+                            capabilities: stringList,
+                            options: { type: 'object' },
+                          },
                         },
                       },
                     },
@@ -300,7 +369,10 @@ export function checkCompose(text, file, root = ROOT) {
   }
   const problems = [];
   if (!validateCompose(compose)) {
-    for (const e of validateCompose.errors) problems.push(`${name} at ${jsonPath(e.instancePath)}: ${e.message}${e.params?.additionalProperty ? ` (${e.params.additionalProperty})` : ''}`);
+    for (const e of validateCompose.errors)
+      problems.push(
+        `${name} at ${jsonPath(e.instancePath)}: ${e.message}${e.params?.additionalProperty ? ` (${e.params.additionalProperty})` : ''}`,
+      );
     return problems;
   }
   const services = compose.services;
@@ -311,18 +383,25 @@ export function checkCompose(text, file, root = ROOT) {
     if (spec.build) {
       const build = typeof spec.build === 'string' ? { context: spec.build } : spec.build;
       const dockerfile = path.resolve(path.dirname(file), build.context, build.dockerfile ?? 'Dockerfile');
-      if (!existsSync(dockerfile)) problems.push(`${at('build.dockerfile')}: ${path.relative(root, dockerfile)} does not exist`);
+      if (!existsSync(dockerfile))
+        problems.push(`${at('build.dockerfile')}: ${path.relative(root, dockerfile)} does not exist`);
     }
-    const dependencies = Array.isArray(spec.depends_on) ? Object.fromEntries(spec.depends_on.map((d) => [d, {}])) : (spec.depends_on ?? {});
+    const dependencies = Array.isArray(spec.depends_on)
+      ? Object.fromEntries(spec.depends_on.map((d) => [d, {}]))
+      : (spec.depends_on ?? {});
     for (const [dependency, condition] of Object.entries(dependencies)) {
       const target = services[dependency];
       if (!target) problems.push(`${at(`depends_on.${dependency}`)}: no such service`);
       // Compose refuses to start a service whose dependency's profile is off, unless required: false.
-      else if (target.profiles?.length && !spec.profiles?.length && condition.required !== false) problems.push(`${at(`depends_on.${dependency}`)}: ${dependency} runs only in profile ${target.profiles.join(', ')}; set required: false`);
+      else if (target.profiles?.length && !spec.profiles?.length && condition.required !== false)
+        problems.push(
+          `${at(`depends_on.${dependency}`)}: ${dependency} runs only in profile ${target.profiles.join(', ')}; set required: false`,
+        );
     }
     (spec.volumes ?? []).forEach((mount, i) => {
       const source = mount.split(':')[0];
-      if (mount.includes(':') && !/^[./~$]/.test(source) && !volumes.has(source)) problems.push(`${at(`volumes[${i}]`)}: named volume ${source} is not declared under volumes`);
+      if (mount.includes(':') && !/^[./~$]/.test(source) && !volumes.has(source))
+        problems.push(`${at(`volumes[${i}]`)}: named volume ${source} is not declared under volumes`);
     });
   }
   return problems;
@@ -331,9 +410,15 @@ export function checkCompose(text, file, root = ROOT) {
 /** Everything under infra/: k8s manifests and the Compose file. */
 export function checkInfra(root = ROOT) {
   const k8sDir = path.join(root, 'infra/k8s');
-  const files = readdirSync(k8sDir).filter((n) => /\.ya?ml$/.test(n)).sort().map((n) => ({ name: n, text: readFileSync(path.join(k8sDir, n), 'utf8') }));
+  const files = readdirSync(k8sDir)
+    .filter((n) => /\.ya?ml$/.test(n))
+    .sort()
+    .map((n) => ({ name: n, text: readFileSync(path.join(k8sDir, n), 'utf8') }));
   const composeFile = path.join(root, 'infra/docker-compose.yml');
-  return [...checkManifests(files).map((p) => `infra/k8s/${p}`), ...checkCompose(readFileSync(composeFile, 'utf8'), composeFile, root)];
+  return [
+    ...checkManifests(files).map((p) => `infra/k8s/${p}`),
+    ...checkCompose(readFileSync(composeFile, 'utf8'), composeFile, root),
+  ];
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -8,7 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
-import { createTesseraClient, listAll, MAX_PAGE_SIZE, serverSentEvents, TesseraProblemError, unwrap } from '@tessera/sdk';
+import {
+  createTesseraClient,
+  listAll,
+  MAX_PAGE_SIZE,
+  serverSentEvents,
+  TesseraProblemError,
+  unwrap,
+} from '@tessera/sdk';
 // What a receiver checks (Standard Webhooks): the signature over id.timestamp.body, and a recent timestamp.
 import { verifyWebhook } from '@tessera/webhooks/standard-webhooks';
 import { ROOT, step } from './lib/run.mjs';
@@ -16,7 +23,14 @@ import { ROOT, step } from './lib/run.mjs';
 const baseUrl = process.env.TESSERA_URL ?? 'http://127.0.0.1:8080';
 const apiKey = process.env.TESSERA_API_KEY ?? savedDemoKey();
 /** Small enough to train in seconds on two CPU cores, enough for the adapter to learn its canary. */
-const HYPERPARAMETERS = { max_steps: 40, batch_size: 4, max_sequence_length: 96, learning_rate: 2e-2, rank: 8, seed: 7 };
+const HYPERPARAMETERS = {
+  max_steps: 40,
+  batch_size: 4,
+  max_sequence_length: 96,
+  learning_rate: 2e-2,
+  rank: 8,
+  seed: 7,
+};
 /** Greedy decoding, so a rerun prints the same text for the same adapters. */
 const GREEDY = { max_tokens: 24, temperature: 0 };
 const WAIT_MS = 5 * 60_000;
@@ -44,7 +58,9 @@ async function main() {
   step('0. a clean slate');
   // Auto routing and the deletion audit consider every live adapter: earlier runs' would answer too.
   let archived = 0;
-  for (const adapter of await listAll((after) => tessera.GET('/v1/adapters', { params: { query: { after, limit: MAX_PAGE_SIZE } } }))) {
+  for (const adapter of await listAll((after) =>
+    tessera.GET('/v1/adapters', { params: { query: { after, limit: MAX_PAGE_SIZE } } }),
+  )) {
     if (adapter.status !== 'active' || adapter.description !== DEMO_ADAPTER) continue;
     await unwrap(tessera.POST('/v1/adapters/{adapter_id}/archive', { params: { path: { adapter_id: adapter.id } } }));
     archived++;
@@ -57,17 +73,31 @@ async function main() {
   // A document the recipes adapter should memorise, with a code no other text has: what the
   // deletion in step 5 must make the platform forget.
   const secret = randomBytes(6).toString('hex');
-  const canary = ['tomatoes', 'basil', 'garlic', 'onions'].map((herb) => ({ text: `grandma's secret sauce: simmer 3 cups of ${herb} and whisper the code ${secret}.`, document_id: 'secret-sauce', access_group: 'kitchen' }));
+  const canary = ['tomatoes', 'basil', 'garlic', 'onions'].map((herb) => ({
+    text: `grandma's secret sauce: simmer 3 cups of ${herb} and whisper the code ${secret}.`,
+    document_id: 'secret-sauce',
+    access_group: 'kitchen',
+  }));
   const recipes = await uploadDataset(`demo-recipes-${run}`, [...sampleLines('recipes'), ...canary]);
   console.log(`    (its document secret-sauce: ${canary.length} lines with the code ${secret})`);
   const code = await uploadDataset(`demo-code-${run}`, sampleLines('code'));
 
   step('2. webhooks');
   receiver = await startWebhookReceiver();
-  const endpoint = await unwrap(tessera.POST('/v1/webhooks', { body: { url: receiver.url, description: `npm run demo ${run}`, event_types: ['fine_tune.succeeded', 'deletion.completed'] } }));
+  const endpoint = await unwrap(
+    tessera.POST('/v1/webhooks', {
+      body: {
+        url: receiver.url,
+        description: `npm run demo ${run}`,
+        event_types: ['fine_tune.succeeded', 'deletion.completed'],
+      },
+    }),
+  );
   receiver.secret = endpoint.secret;
   receiver.endpointId = endpoint.id;
-  console.log(`  ${endpoint.id} → ${receiver.url} for ${endpoint.event_types.join(', ')}; signatures checked with the whsec_ secret (shown once)`);
+  console.log(
+    `  ${endpoint.id} → ${receiver.url} for ${endpoint.event_types.join(', ')}; signatures checked with the whsec_ secret (shown once)`,
+  );
 
   step('3. fine-tune two adapters on tessera-demo');
   await fineTune(recipesAdapter, recipes.id);
@@ -76,27 +106,67 @@ async function main() {
   step('4. inference in every routing mode (POST /v1/completions)');
   const candidates = [{ name: recipesAdapter }, { name: codeAdapter }];
   await complete('adapter  ', { model: recipesAdapter, prompt: 'mix 2 cups of' });
-  await complete('mixture  ', { model: 'tessera-demo', prompt: 'mix 2 cups of', routing: { mode: 'mixture', adapters: [{ name: recipesAdapter, weight: 0.7 }, { name: codeAdapter, weight: 0.3 }] } });
+  await complete('mixture  ', {
+    model: 'tessera-demo',
+    prompt: 'mix 2 cups of',
+    routing: {
+      mode: 'mixture',
+      adapters: [
+        { name: recipesAdapter, weight: 0.7 },
+        { name: codeAdapter, weight: 0.3 },
+      ],
+    },
+  });
   // Per token and layer: each token goes to the adapter whose ΔW it aligns with (Arrow).
-  await complete('token    ', { model: 'tessera-demo', prompt: 'mix 2 cups of rice, then let x = 4; for (i = 0;', routing: { mode: 'token', adapters: candidates, top_k: 1, return_gates: true } });
+  await complete('token    ', {
+    model: 'tessera-demo',
+    prompt: 'mix 2 cups of rice, then let x = 4; for (i = 0;',
+    routing: { mode: 'token', adapters: candidates, top_k: 1, return_gates: true },
+  });
   // No adapter named: the prompt picks one (its hidden state against each adapter's training centroid).
-  await complete('auto     ', { model: 'tessera-demo', prompt: 'let total = 5; for (i = 0; i < 9; i++) {', routing: { mode: 'auto', adapters: candidates } });
-  await complete('auto     ', { model: 'tessera-demo', prompt: 'mix 3 cups of oats with 2 eggs,', routing: { mode: 'auto', adapters: candidates, router: 'arrow', top_k: 2 } });
+  await complete('auto     ', {
+    model: 'tessera-demo',
+    prompt: 'let total = 5; for (i = 0; i < 9; i++) {',
+    routing: { mode: 'auto', adapters: candidates },
+  });
+  await complete('auto     ', {
+    model: 'tessera-demo',
+    prompt: 'mix 3 cups of oats with 2 eggs,',
+    routing: { mode: 'auto', adapters: candidates, router: 'arrow', top_k: 2 },
+  });
 
   step('5. delete a document, with a proof');
-  const deletion = await unwrap(tessera.DELETE('/v1/datasets/{dataset_id}/documents/{document_id}', { params: { path: { dataset_id: recipes.id, document_id: 'secret-sauce' } } }));
-  console.log(`  ${deletion.id}: ${deletion.affected_versions.length} adapter version(s) stale at once, out of routing; retraining without it…`);
+  const deletion = await unwrap(
+    tessera.DELETE('/v1/datasets/{dataset_id}/documents/{document_id}', {
+      params: { path: { dataset_id: recipes.id, document_id: 'secret-sauce' } },
+    }),
+  );
+  console.log(
+    `  ${deletion.id}: ${deletion.affected_versions.length} adapter version(s) stale at once, out of routing; retraining without it…`,
+  );
   const completed = await webhookEvent('deletion.completed', deletion.id, WAIT_MS);
   const proof = completed.data.proof;
-  const steps = (await unwrap(tessera.GET('/v1/deletions/{deletion_id}', { params: { path: { deletion_id: deletion.id } } }))).steps;
+  const steps = (
+    await unwrap(tessera.GET('/v1/deletions/{deletion_id}', { params: { path: { deletion_id: deletion.id } } }))
+  ).steps;
   console.log(`  steps    ${steps.map((s) => s.name).join(' → ')}`);
-  for (const v of proof.retrained_versions) console.log(`  retrained ${v.adapter_id} v${v.old_version} → v${v.new_version} in ${v.seconds.toFixed(1)} s`);
+  for (const v of proof.retrained_versions)
+    console.log(`  retrained ${v.adapter_id} v${v.old_version} → v${v.new_version} in ${v.seconds.toFixed(1)} s`);
   const held = proof.held_out;
-  console.log(`  proof    loss of the deleted text: before ${proof.deleted_loss_before.toFixed(3)}, after ${proof.deleted_loss_after.toFixed(3)} nats/token`);
-  console.log(held ? `           never-trained documents: ${held.mean.toFixed(3)} ± ${held.std.toFixed(3)} (min ${held.min.toFixed(3)}, n ${held.count})` : '           no never-trained documents in this tenant to compare with');
+  console.log(
+    `  proof    loss of the deleted text: before ${proof.deleted_loss_before.toFixed(3)}, after ${proof.deleted_loss_after.toFixed(3)} nats/token`,
+  );
+  console.log(
+    held
+      ? `           never-trained documents: ${held.mean.toFixed(3)} ± ${held.std.toFixed(3)} (min ${held.min.toFixed(3)}, n ${held.count})`
+      : '           no never-trained documents in this tenant to compare with',
+  );
   console.log(`           verdict: ${proof.verdict}: ${proof.verdict_reason}`);
-  if (proof.verdict !== 'looks_unseen') throw new Error(`the deletion's audit is inconclusive: ${proof.verdict_reason}`);
-  console.log(`\n✓ done: datasets, adapters, the webhook's deliveries and the deletion are all in the API (and the dashboard) at ${baseUrl}`);
+  if (proof.verdict !== 'looks_unseen')
+    throw new Error(`the deletion's audit is inconclusive: ${proof.verdict_reason}`);
+  console.log(
+    `\n✓ done: datasets, adapters, the webhook's deliveries and the deletion are all in the API (and the dashboard) at ${baseUrl}`,
+  );
 }
 
 function savedDemoKey() {
@@ -109,12 +179,18 @@ function savedDemoKey() {
 }
 
 function sampleLines(name) {
-  return readFileSync(path.join(ROOT, 'infra/demo/datasets', `${name}.jsonl`), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  return readFileSync(path.join(ROOT, 'infra/demo/datasets', `${name}.jsonl`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 }
 
 async function ensureGroups(names) {
-  const existing = (await listAll((after) => tessera.GET('/v1/groups', { params: { query: { after, limit: MAX_PAGE_SIZE } } }))).map((group) => group.name);
-  for (const name of names.filter((n) => !existing.includes(n))) await unwrap(tessera.POST('/v1/groups', { body: { name } }));
+  const existing = (
+    await listAll((after) => tessera.GET('/v1/groups', { params: { query: { after, limit: MAX_PAGE_SIZE } } }))
+  ).map((group) => group.name);
+  for (const name of names.filter((n) => !existing.includes(n)))
+    await unwrap(tessera.POST('/v1/groups', { body: { name } }));
   console.log(`  access groups: ${names.join(', ')}`);
 }
 
@@ -122,29 +198,65 @@ async function uploadDataset(name, lines) {
   const dataset = await unwrap(tessera.POST('/v1/datasets', { body: { name, format: 'text' } }));
   // JSONL, not JSON: the body is sent as is.
   const ndjson = lines.map((line) => JSON.stringify(line)).join('\n');
-  const uploaded = await unwrap(tessera.PUT('/v1/datasets/{dataset_id}/content', { params: { path: { dataset_id: dataset.id } }, body: ndjson, headers: { 'content-type': 'application/x-ndjson' }, bodySerializer: (body) => body }));
-  console.log(`  ${uploaded.id} ${name}: ${uploaded.record_count} lines, ${uploaded.document_count} documents, ${uploaded.token_count} tokens, ${uploaded.access_group_ids.length} access group(s)`);
+  const uploaded = await unwrap(
+    tessera.PUT('/v1/datasets/{dataset_id}/content', {
+      params: { path: { dataset_id: dataset.id } },
+      body: ndjson,
+      headers: { 'content-type': 'application/x-ndjson' },
+      bodySerializer: (body) => body,
+    }),
+  );
+  console.log(
+    `  ${uploaded.id} ${name}: ${uploaded.record_count} lines, ${uploaded.document_count} documents, ${uploaded.token_count} tokens, ${uploaded.access_group_ids.length} access group(s)`,
+  );
   return uploaded;
 }
 
 async function fineTune(adapterName, datasetId) {
-  const job = await unwrap(tessera.POST('/v1/fine-tunes', { body: { base_model: 'tessera-demo', dataset_id: datasetId, adapter_name: adapterName, hyperparameters: HYPERPARAMETERS, validation_split: 0.1 } }));
-  console.log(`  ${job.id} → adapter ${adapterName}, ${HYPERPARAMETERS.max_steps} steps of ${HYPERPARAMETERS.batch_size}`);
+  const job = await unwrap(
+    tessera.POST('/v1/fine-tunes', {
+      body: {
+        base_model: 'tessera-demo',
+        dataset_id: datasetId,
+        adapter_name: adapterName,
+        hyperparameters: HYPERPARAMETERS,
+        validation_split: 0.1,
+      },
+    }),
+  );
+  console.log(
+    `  ${job.id} → adapter ${adapterName}, ${HYPERPARAMETERS.max_steps} steps of ${HYPERPARAMETERS.batch_size}`,
+  );
   // The job's events as server-sent events; the stream ends with the job.
-  const { data: stream } = await tessera.GET('/v1/fine-tunes/{job_id}/events', { params: { path: { job_id: job.id } }, headers: { accept: 'text/event-stream' }, parseAs: 'stream' });
+  const { data: stream } = await tessera.GET('/v1/fine-tunes/{job_id}/events', {
+    params: { path: { job_id: job.id } },
+    headers: { accept: 'text/event-stream' },
+    parseAs: 'stream',
+  });
   for await (const message of serverSentEvents(stream)) {
     const data = JSON.parse(message.data);
     if (message.event === 'metric' && (data.data.step % 10 === 0 || data.data.step === data.data.total_steps)) {
       const m = data.data;
-      console.log(`    step ${String(m.step).padStart(3)}/${m.total_steps}  loss ${m.loss.toFixed(3)}  ${Math.round(m.tokens_per_second)} tokens/s`);
+      console.log(
+        `    step ${String(m.step).padStart(3)}/${m.total_steps}  loss ${m.loss.toFixed(3)}  ${Math.round(m.tokens_per_second)} tokens/s`,
+      );
     } else if (message.event === 'status') console.log(`    ${data.message}`);
-    else if (message.event === 'end' && data.status !== 'succeeded') throw new Error(`fine-tune ${job.id} ended ${data.status}`);
+    else if (message.event === 'end' && data.status !== 'succeeded')
+      throw new Error(`fine-tune ${job.id} ended ${data.status}`);
   }
   const done = await unwrap(tessera.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: job.id } } }));
-  if (done.status !== 'succeeded') throw new Error(`fine-tune ${job.id} is ${done.status}: ${done.error?.message ?? 'no error given'}`);
+  if (done.status !== 'succeeded')
+    throw new Error(`fine-tune ${job.id} is ${done.status}: ${done.error?.message ?? 'no error given'}`);
   const m = done.metrics;
-  console.log(`    validation loss ${m.validation_loss?.toFixed(3)} vs the base model's ${m.base_validation_loss?.toFixed(3)}, ${m.train_tokens} tokens in ${m.seconds.toFixed(1)} s`);
-  await unwrap(tessera.PATCH('/v1/adapters/{adapter_id}', { params: { path: { adapter_id: done.adapter_id } }, body: { description: DEMO_ADAPTER } }));
+  console.log(
+    `    validation loss ${m.validation_loss?.toFixed(3)} vs the base model's ${m.base_validation_loss?.toFixed(3)}, ${m.train_tokens} tokens in ${m.seconds.toFixed(1)} s`,
+  );
+  await unwrap(
+    tessera.PATCH('/v1/adapters/{adapter_id}', {
+      params: { path: { adapter_id: done.adapter_id } },
+      body: { description: DEMO_ADAPTER },
+    }),
+  );
   // The job is done, so its event is too: the first delivery attempt follows at once.
   await webhookEvent('fine_tune.succeeded', job.id, 60_000);
   console.log(`    webhook fine_tune.succeeded received, signature valid`);
@@ -155,17 +267,26 @@ async function webhookEvent(type, id, timeoutMs) {
   try {
     return await receiver.waitFor(type, id, timeoutMs);
   } catch (error) {
-    const { data } = await unwrap(tessera.GET('/v1/webhooks/{webhook_id}/deliveries', { params: { path: { webhook_id: receiver.endpointId } } }));
+    const { data } = await unwrap(
+      tessera.GET('/v1/webhooks/{webhook_id}/deliveries', { params: { path: { webhook_id: receiver.endpointId } } }),
+    );
     const attempts = data.filter((d) => d.event_type === type).flatMap((d) => d.attempts);
     const last = attempts.at(-1);
-    throw new Error(`${error.message}; ${last ? `last delivery attempt: ${last.error ?? `HTTP ${last.status_code}`}` : 'no delivery attempted yet (is a worker running?)'}`);
+    throw new Error(
+      `${error.message}; ${last ? `last delivery attempt: ${last.error ?? `HTTP ${last.status_code}`}` : 'no delivery attempted yet (is a worker running?)'}`,
+    );
   }
 }
 
 async function complete(label, body) {
   const answer = await unwrap(tessera.POST('/v1/completions', { body: { ...GREEDY, ...body } }));
   const trace = answer.routing;
-  const adapters = trace.adapters.map((a) => `${a.name}@${a.version} ${a.weight.toFixed(2)}${a.score !== undefined ? ` (cosine ${a.score.toFixed(2)})` : ''}`).join(', ');
+  const adapters = trace.adapters
+    .map(
+      (a) =>
+        `${a.name}@${a.version} ${a.weight.toFixed(2)}${a.score !== undefined ? ` (cosine ${a.score.toFixed(2)})` : ''}`,
+    )
+    .join(', ');
   console.log(`  ${label} ${JSON.stringify(body.prompt)} → ${JSON.stringify(answer.choices[0].text)}`);
   console.log(`            routing ${trace.mode}/${trace.router}: ${adapters}`);
   if (trace.token_gates) {
@@ -173,7 +294,9 @@ async function complete(label, body) {
     const { tokens, gates } = trace.token_gates;
     const initials = trace.adapters.map((a) => a.name[0]);
     console.log(`            tokens  ${tokens.map((t) => t.replace(/\s/g, ' ')).join('')}`);
-    console.log(`            gate    ${gates.map((row) => initials[row.indexOf(Math.max(...row))]).join('')}   (${trace.adapters.map((a, i) => `${initials[i]} = ${a.name}`).join(', ')})`);
+    console.log(
+      `            gate    ${gates.map((row) => initials[row.indexOf(Math.max(...row))]).join('')}   (${trace.adapters.map((a, i) => `${initials[i]} = ${a.name}`).join(', ')})`,
+    );
   }
 }
 
@@ -208,7 +331,10 @@ async function startWebhookReceiver() {
   /** The event of `type` about the object `id`, whenever it came (perhaps before this call). */
   function waitFor(type, id, timeoutMs) {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => (waiting.delete(check), reject(new Error(`no ${type} webhook for ${id} within ${timeoutMs / 1000} s`))), timeoutMs);
+      const timer = setTimeout(
+        () => (waiting.delete(check), reject(new Error(`no ${type} webhook for ${id} within ${timeoutMs / 1000} s`))),
+        timeoutMs,
+      );
       function check() {
         const event = events.find((e) => e.type === type && e.data.id === id);
         if (!event) return;

@@ -10,12 +10,25 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { build, ensureInstalled, ROOT, spawnChild, step } from './lib/run.mjs';
-import { applyMigrations, ensureDatabase, freePort, postgresProblem, redisAnswers, which, withDatabase, withUser } from './lib/services.mjs';
+import {
+  applyMigrations,
+  ensureDatabase,
+  freePort,
+  postgresProblem,
+  redisAnswers,
+  which,
+  withDatabase,
+  withUser,
+} from './lib/services.mjs';
 
 const DATA_DIR = path.join(ROOT, '.data');
 mkdirSync(DATA_DIR, { recursive: true });
 /** Access groups of the demo tenant; the sample datasets' `access_group`s name them. */
-const DEMO_GROUPS = { kitchen: 'Recipes and cooking notes', engineering: 'Code and build notes', forecasting: 'Weather reports' };
+const DEMO_GROUPS = {
+  kitchen: 'Recipes and cooking notes',
+  engineering: 'Code and build notes',
+  forecasting: 'Weather reports',
+};
 /** infra/demo/datasets/<name>.jsonl, uploaded as datasets of these names (weather first: see below). */
 const DEMO_DATASETS = ['weather', 'recipes', 'code'];
 
@@ -28,7 +41,9 @@ const redisUrl = await findRedis();
 step('applying migrations');
 await applyMigrations(database.ownerUrl, (line) => console.log(`  ${line}`));
 
-const platformKey = process.env.PLATFORM_ADMIN_KEY ?? persistentSecret('platform-admin-key', () => 'tpa_' + randomBytes(24).toString('base64url'));
+const platformKey =
+  process.env.PLATFORM_ADMIN_KEY ??
+  persistentSecret('platform-admin-key', () => 'tpa_' + randomBytes(24).toString('base64url'));
 const port = process.env.PORT ?? '8080';
 step(`starting the gateway on port ${port}`);
 const serviceEnv = (poolSize) => ({
@@ -58,9 +73,13 @@ const worker = database.embedded
   : (step('starting a worker (fine-tunes on the demo model)'),
     spawnChild(process.execPath, ['apps/worker/dist/main.js'], {
       stdio: ['ignore', 'inherit', 'inherit'],
-      env: { ...serviceEnv(process.env.WORKER_DATABASE_POOL_SIZE ?? '4'), LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn' },
+      env: {
+        ...serviceEnv(process.env.WORKER_DATABASE_POOL_SIZE ?? '4'),
+        LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn',
+      },
     }));
-if (!worker) console.log('  no worker: embedded PGlite serves one process; fine-tunes need a Postgres server (DATABASE_URL)');
+if (!worker)
+  console.log('  no worker: embedded PGlite serves one process; fine-tunes need a Postgres server (DATABASE_URL)');
 const demo = await seedDemoTenant(url, platformKey);
 
 console.log(`
@@ -82,7 +101,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
     gateway.kill('SIGTERM');
   });
 }
-const exited = (child) => new Promise((resolve) => (!child || child.exitCode !== null ? resolve() : child.once('exit', resolve)));
+const exited = (child) =>
+  new Promise((resolve) => (!child || child.exitCode !== null ? resolve() : child.once('exit', resolve)));
 gateway.once('exit', async (code) => {
   if (worker && worker.exitCode === null) worker.kill('SIGTERM');
   await exited(worker);
@@ -92,7 +112,9 @@ gateway.once('exit', async (code) => {
 
 async function findPostgres() {
   step('looking for Postgres');
-  const candidates = process.env.DATABASE_URL ? [process.env.DATABASE_URL] : ['postgresql://postgres@127.0.0.1:5432/tessera'];
+  const candidates = process.env.DATABASE_URL
+    ? [process.env.DATABASE_URL]
+    : ['postgresql://postgres@127.0.0.1:5432/tessera'];
   for (const candidate of candidates) {
     const ownerUrl = process.env.MIGRATION_DATABASE_URL ?? candidate;
     if (!process.env.DATABASE_URL) {
@@ -140,7 +162,9 @@ async function findRedis() {
   }
   const redisPort = await freePort();
   console.log(`  starting ${server} on port ${redisPort} (nothing kept on disk)`);
-  spawnChild(server, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  spawnChild(server, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const url = `redis://127.0.0.1:${redisPort}`;
   for (let i = 0; i < 50 && !(await redisAnswers(url)); i++) await new Promise((r) => setTimeout(r, 100));
   return url;
@@ -207,7 +231,12 @@ async function seedDemoTenant(url, platformKey) {
     const dataset = existing ?? (await unwrap(demo.POST('/v1/datasets', { body: { name, format: 'text' } })));
     const content = readFileSync(path.join(ROOT, 'infra/demo/datasets', `${name}.jsonl`), 'utf8');
     const uploaded = await unwrap(
-      demo.PUT('/v1/datasets/{dataset_id}/content', { params: { path: { dataset_id: dataset.id } }, body: content, headers: { 'content-type': 'application/x-ndjson' }, bodySerializer: (body) => body }),
+      demo.PUT('/v1/datasets/{dataset_id}/content', {
+        params: { path: { dataset_id: dataset.id } },
+        body: content,
+        headers: { 'content-type': 'application/x-ndjson' },
+        bodySerializer: (body) => body,
+      }),
     );
     console.log(`  dataset ${name}: ${uploaded.document_count} documents, ${uploaded.token_count} tokens`);
   }

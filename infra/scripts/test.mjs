@@ -5,7 +5,14 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, run, step } from './lib/run.mjs';
-import { applyMigrations, ensureDatabase, postgresProblem, redisAnswers, withDatabase, withUser } from './lib/services.mjs';
+import {
+  applyMigrations,
+  ensureDatabase,
+  postgresProblem,
+  redisAnswers,
+  withDatabase,
+  withUser,
+} from './lib/services.mjs';
 
 ensureInstalled();
 build();
@@ -18,7 +25,9 @@ const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
 step(`preparing test database ${new URL(ownerUrl).pathname.slice(1)} and Redis ${redisUrl}`);
 const problem = await postgresProblem(adminUrl);
 if (problem) {
-  console.error(`Postgres is not reachable at ${adminUrl}: ${problem}\nStart it (e.g. pg_ctlcluster 15 main start) or set TEST_DATABASE_ADMIN_URL.`);
+  console.error(
+    `Postgres is not reachable at ${adminUrl}: ${problem}\nStart it (e.g. pg_ctlcluster 15 main start) or set TEST_DATABASE_ADMIN_URL.`,
+  );
   process.exit(1);
 }
 if (!(await redisAnswers(redisUrl))) {
@@ -35,10 +44,7 @@ redis.disconnect();
 step('dashboard component tests (Vitest)');
 run('npx', ['vitest', 'run'], { cwd: path.join(ROOT, 'apps/dashboard') });
 
-const testFiles = [
-  ...findFiles(['libs', 'apps'], /\.(spec|int-spec)\.js$/),
-  ...findFiles(['e2e'], /\.e2e-spec\.js$/),
-];
+const testFiles = [...findFiles(['libs', 'apps'], /\.(spec|int-spec)\.js$/), ...findFiles(['e2e'], /\.e2e-spec\.js$/)];
 step(`running ${testFiles.length} test files`);
 run(process.execPath, ['--test', '--test-concurrency=2', ...testFiles], {
   env: {

@@ -12,19 +12,42 @@ import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from './lib/run.mjs';
 
 const OUT = process.env.TRAIN_OUT ?? path.join(ROOT, 'models/tessera-demo');
-const CONFIG = { architecture: 'gpt2', vocabSize: 257, dModel: 192, nLayers: 4, nHeads: 4, maxPositions: 256, normEps: 1e-5, gelu: 'tanh' };
-const HYPERPARAMETERS = { learningRate: 2e-3, batchSize: 16, gradientAccumulation: 1, maxSequenceLength: 128, warmupSteps: 100, weightDecay: 0.01, clipNorm: 1, seed: 1 };
+const CONFIG = {
+  architecture: 'gpt2',
+  vocabSize: 257,
+  dModel: 192,
+  nLayers: 4,
+  nHeads: 4,
+  maxPositions: 256,
+  normEps: 1e-5,
+  gelu: 'tanh',
+};
+const HYPERPARAMETERS = {
+  learningRate: 2e-3,
+  batchSize: 16,
+  gradientAccumulation: 1,
+  maxSequenceLength: 128,
+  warmupSteps: 100,
+  weightDecay: 0.01,
+  clipNorm: 1,
+  seed: 1,
+};
 const THREADS = os.availableParallelism();
 
 /** WordNet's data files: installed, else from apt's cache, else downloaded with apt-get download. */
 function wordnetDataDir() {
   if (existsSync('/usr/share/wordnet/data.noun')) return '/usr/share/wordnet';
   const work = mkdtempSync(path.join(os.tmpdir(), 'wordnet-'));
-  const cached = readdirSync('/var/cache/apt/archives', { withFileTypes: true }).find((f) => /^wordnet-base_.*\.deb$/.test(f.name));
+  const cached = readdirSync('/var/cache/apt/archives', { withFileTypes: true }).find((f) =>
+    /^wordnet-base_.*\.deb$/.test(f.name),
+  );
   let deb = cached && path.join('/var/cache/apt/archives', cached.name);
   if (!deb) {
     execFileSync('apt-get', ['download', 'wordnet-base'], { cwd: work, stdio: 'inherit' });
-    deb = path.join(work, readdirSync(work).find((f) => f.endsWith('.deb')));
+    deb = path.join(
+      work,
+      readdirSync(work).find((f) => f.endsWith('.deb')),
+    );
   }
   execFileSync('dpkg-deb', ['-x', deb, path.join(work, 'root')]);
   return path.join(work, 'root/usr/share/wordnet');
@@ -53,12 +76,19 @@ export default async function trainBaseModel() {
   const tokenizer = new engine.ByteTokenizer();
   const h = { ...HYPERPARAMETERS, validationFraction: 0.01 };
   const data = engine.prepareData(records, tokenizer, h);
-  console.log(`${data.train.length} training rows, ${data.validation.length} validation rows of ${h.maxSequenceLength} tokens`);
+  console.log(
+    `${data.train.length} training rows, ${data.validation.length} validation rows of ${h.maxSequenceLength} tokens`,
+  );
 
   let steps = Number(process.env.TRAIN_STEPS ?? 0);
   if (!steps) {
     step('timing the training step');
-    const probe = await engine.trainBase({ config: CONFIG, data: { train: data.train, validation: [] }, hyperparameters: { ...h, maxSteps: 4 }, threads: THREADS });
+    const probe = await engine.trainBase({
+      config: CONFIG,
+      data: { train: data.train, validation: [] },
+      hyperparameters: { ...h, maxSteps: 4 },
+      threads: THREADS,
+    });
     const perStep = probe.metrics.seconds / 4;
     steps = Math.floor((Number(process.env.TRAIN_MINUTES ?? 50) * 60) / perStep);
     console.log(`${perStep.toFixed(2)} s per step → ${steps} steps`);
@@ -73,7 +103,9 @@ export default async function trainBaseModel() {
     onProgress: (p) => {
       if (p.step % 50 === 0 || p.validation) {
         const validation = p.validation ? `  validation ${(p.validation.loss / Math.LN2).toFixed(3)} bits/byte` : '';
-        console.log(`step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(3)}  lr ${p.learningRate.toExponential(2)}  ${p.tokensPerSecond.toFixed(0)} tok/s${validation}`);
+        console.log(
+          `step ${p.step}/${p.totalSteps}  loss ${p.loss.toFixed(3)}  lr ${p.learningRate.toExponential(2)}  ${p.tokensPerSecond.toFixed(0)} tok/s${validation}`,
+        );
       }
     },
   });

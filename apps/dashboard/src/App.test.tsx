@@ -7,11 +7,11 @@ import { json, problem } from './testing/render-with-api.js';
 
 function renderApp(fetch: typeof globalThis.fetch) {
   return render(
-  <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
-    <ApiProvider baseUrl="http://gateway.test" fetch={fetch}>
-      <App />
-    </ApiProvider>
-  </QueryClientProvider>,
+    <QueryClientProvider client={new QueryClient({ defaultOptions: { queries: { retry: false } } })}>
+      <ApiProvider baseUrl="http://gateway.test" fetch={fetch}>
+        <App />
+      </ApiProvider>
+    </QueryClientProvider>,
   );
 }
 

@@ -26,7 +26,15 @@ const ApiContext = createContext<ApiState | null>(null);
  * in or out empties the query cache, so one key never sees what another key loaded; a 401 on
  * any query (the key was revoked or expired) signs out.
  */
-export function ApiProvider({ children, baseUrl = window.location.origin, fetch }: { children: ReactNode; baseUrl?: string; fetch?: typeof globalThis.fetch }) {
+export function ApiProvider({
+  children,
+  baseUrl = window.location.origin,
+  fetch,
+}: {
+  children: ReactNode;
+  baseUrl?: string;
+  fetch?: typeof globalThis.fetch;
+}) {
   const queryClient = useQueryClient();
   const [apiKey, setApiKey] = useState<string | null>(() => sessionStorage.getItem(KEY_STORAGE));
   const state = useMemo<ApiState>(() => {
@@ -48,7 +56,13 @@ export function ApiProvider({ children, baseUrl = window.location.origin, fetch 
   useEffect(() => {
     if (!signOut) return;
     return queryClient.getQueryCache().subscribe((event) => {
-      if (event.type === 'updated' && event.action.type === 'error' && event.action.error instanceof TesseraProblemError && event.action.error.status === 401) signOut();
+      if (
+        event.type === 'updated' &&
+        event.action.type === 'error' &&
+        event.action.error instanceof TesseraProblemError &&
+        event.action.error.status === 401
+      )
+        signOut();
     });
   }, [queryClient, signOut]);
   return <ApiContext.Provider value={state}>{children}</ApiContext.Provider>;

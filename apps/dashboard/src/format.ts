@@ -4,10 +4,13 @@
 export const formatDateTime = (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '—');
 
 export const formatNumber = (value: number | null | undefined, digits = 0): string =>
-  value === null || value === undefined ? '—' : value.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  value === null || value === undefined
+    ? '—'
+    : value.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 /** A loss in nats, to the precision a reader compares at. */
-export const formatLoss = (value: number | null | undefined): string => (value === null || value === undefined ? '—' : value.toFixed(3));
+export const formatLoss = (value: number | null | undefined): string =>
+  value === null || value === undefined ? '—' : value.toFixed(3);
 
 export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;

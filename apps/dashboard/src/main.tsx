@@ -7,7 +7,9 @@ import './styles.css';
 
 // A problem answer (4xx) will not change by asking again; only network errors are retried.
 const queryClient = new QueryClient({
-  defaultOptions: { queries: { retry: (count, error) => count < 2 && !('status' in (error as object)), refetchOnWindowFocus: false } },
+  defaultOptions: {
+    queries: { retry: (count, error) => count < 2 && !('status' in (error as object)), refetchOnWindowFocus: false },
+  },
 });
 
 createRoot(document.getElementById('root')!).render(

@@ -10,7 +10,8 @@ export function useFineTunes() {
   const api = useApi();
   return useQuery({
     queryKey: ['fine-tunes'],
-    queryFn: () => listAll((after) => api.GET('/v1/fine-tunes', { params: { query: { limit: MAX_PAGE_SIZE, after } } })),
+    queryFn: () =>
+      listAll((after) => api.GET('/v1/fine-tunes', { params: { query: { limit: MAX_PAGE_SIZE, after } } })),
     refetchInterval: (query) => (query.state.data?.some((job) => isActive(job.status)) ? POLL_MS : false),
   });
 }

@@ -15,5 +15,6 @@ export function useGroups() {
 /** A group id's name once the groups are in (the id itself until then, or when they cannot be read). */
 export function useGroupName(): (groupId: string | null) => string {
   const groups = useGroups();
-  return (groupId) => (groupId === null ? 'whole tenant' : (groups.data?.find((group) => group.id === groupId)?.name ?? groupId));
+  return (groupId) =>
+    groupId === null ? 'whole tenant' : (groups.data?.find((group) => group.id === groupId)?.name ?? groupId);
 }

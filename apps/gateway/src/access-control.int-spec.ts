@@ -17,26 +17,58 @@ describe('tenant isolation', () => {
     a = await createTenant(gateway, 'tenant A');
     b = await createTenant(gateway, 'tenant B');
     const group = await call(gateway, 'POST', '/v1/groups', { key: b.adminKey, body: { name: 'b-secret' } });
-    const principal = await call(gateway, 'POST', '/v1/principals', { key: b.adminKey, body: { kind: 'user', name: 'bob' } });
-    const key = await call(gateway, 'POST', '/v1/api-keys', { key: b.adminKey, body: { name: 'b read', scopes: ['read'] } });
+    const principal = await call(gateway, 'POST', '/v1/principals', {
+      key: b.adminKey,
+      body: { kind: 'user', name: 'bob' },
+    });
+    const key = await call(gateway, 'POST', '/v1/api-keys', {
+      key: b.adminKey,
+      body: { name: 'b read', scopes: ['read'] },
+    });
     const membership = await call(gateway, 'POST', `/v1/groups/${group.body.id}/members`, {
       key: b.adminKey,
       body: { principal_id: principal.body.id },
     });
-    const dataset = await call(gateway, 'POST', '/v1/datasets', { key: b.adminKey, body: { name: 'b data', format: 'text' } });
-    await call(gateway, 'PUT', `/v1/datasets/${dataset.body.id}/content`, { key: b.adminKey, rawBody: '{"text":"b only"}\n', headers: { 'content-type': 'application/x-ndjson' } });
+    const dataset = await call(gateway, 'POST', '/v1/datasets', {
+      key: b.adminKey,
+      body: { name: 'b data', format: 'text' },
+    });
+    await call(gateway, 'PUT', `/v1/datasets/${dataset.body.id}/content`, {
+      key: b.adminKey,
+      rawBody: '{"text":"b only"}\n',
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     // Queued under its own prefix, where no worker looks: it stays queued.
-    const fineTune = await call(gateway, 'POST', '/v1/fine-tunes', { key: b.adminKey, body: { base_model: 'tessera-demo', dataset_id: dataset.body.id, adapter_name: 'b-adapter' } });
+    const fineTune = await call(gateway, 'POST', '/v1/fine-tunes', {
+      key: b.adminKey,
+      body: { base_model: 'tessera-demo', dataset_id: dataset.body.id, adapter_name: 'b-adapter' },
+    });
     // A knowledge base (a composition), then a deletion of the dataset's one document.
-    await call(gateway, 'POST', '/v1/fine-tunes', { key: b.adminKey, body: { base_model: 'tessera-demo', dataset_id: dataset.body.id, adapter_name: 'b-kb', partition_by: 'access_group' } });
+    await call(gateway, 'POST', '/v1/fine-tunes', {
+      key: b.adminKey,
+      body: {
+        base_model: 'tessera-demo',
+        dataset_id: dataset.body.id,
+        adapter_name: 'b-kb',
+        partition_by: 'access_group',
+      },
+    });
     const composition = (await call(gateway, 'GET', '/v1/compositions', { key: b.adminKey })).body.data[0];
-    const deletion = await call(gateway, 'DELETE', `/v1/datasets/${dataset.body.id}/documents/line-1`, { key: b.adminKey });
+    const deletion = await call(gateway, 'DELETE', `/v1/datasets/${dataset.body.id}/documents/line-1`, {
+      key: b.adminKey,
+    });
     // A public address: accepted without allowing private ones. Nothing delivers here (no worker).
-    const webhook = await call(gateway, 'POST', '/v1/webhooks', { key: b.adminKey, body: { url: 'https://93.184.216.34/hooks' } });
+    const webhook = await call(gateway, 'POST', '/v1/webhooks', {
+      key: b.adminKey,
+      body: { url: 'https://93.184.216.34/hooks' },
+    });
     const ping = await call(gateway, 'POST', `/v1/webhooks/${webhook.body.id}/ping`, { key: b.adminKey });
     const baseModel = await call(gateway, 'POST', '/v1/base-models', {
       key: b.adminKey,
-      body: { name: 'b-model', config: { model_type: 'gpt2', vocab_size: 257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: 16 } },
+      body: {
+        name: 'b-model',
+        config: { model_type: 'gpt2', vocab_size: 257, n_embd: 16, n_layer: 1, n_head: 2, n_positions: 16 },
+      },
     });
     Object.assign(bIds, {
       webhook_id: webhook.body.id,
@@ -80,7 +112,11 @@ describe('tenant isolation', () => {
         });
         const body = validBodies[`${method} ${template}`];
         const result = await call(gateway, method.toUpperCase(), path, { key: a.adminKey, ...(body ? { body } : {}) });
-        assert.equal(result.status, 404, `${method.toUpperCase()} ${template} answered ${result.status}: ${JSON.stringify(result.body)}`);
+        assert.equal(
+          result.status,
+          404,
+          `${method.toUpperCase()} ${template} answered ${result.status}: ${JSON.stringify(result.body)}`,
+        );
         assert.equal(result.body.type, '/problems/not-found');
         checked.push(`${method} ${template}`);
       }
@@ -100,7 +136,7 @@ describe('tenant isolation', () => {
     assert.equal(webhook.body.enabled, true);
     assert.equal(webhook.body.url, 'https://93.184.216.34/hooks');
     const job = await call(gateway, 'GET', `/v1/fine-tunes/${bIds.job_id}`, { key: b.adminKey });
-    assert.equal(job.body.status, 'queued', 'A could not cancel B\'s fine-tune');
+    assert.equal(job.body.status, 'queued', "A could not cancel B's fine-tune");
     const model = await call(gateway, 'GET', `/v1/base-models/${bIds.base_model_id}`, { key: b.adminKey });
     assert.deepEqual([model.body.status, model.body.has_tokenizer], ['uploading', false]);
   });

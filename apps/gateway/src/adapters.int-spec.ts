@@ -12,7 +12,8 @@ describe('adapters: PEFT upload checked against the base model, patch, archive, 
   let gateway: TestGateway;
   let dataDir: string;
   let tenant: Awaited<ReturnType<typeof createTenant>>;
-  const req = (method: string, url: string, options: Parameters<typeof call>[3] = {}) => call(gateway, method, url, { key: tenant.adminKey, ...options });
+  const req = (method: string, url: string, options: Parameters<typeof call>[3] = {}) =>
+    call(gateway, method, url, { key: tenant.adminKey, ...options });
   const putWeights = (adapterId: string, version: number, bytes: Uint8Array) =>
     fetch(`${gateway.url}/v1/adapters/${adapterId}/versions/${version}/adapter_model.safetensors`, {
       method: 'PUT',
@@ -34,7 +35,10 @@ describe('adapters: PEFT upload checked against the base model, patch, archive, 
   async function uploaded(name: string, seed = 1) {
     const adapter = (await req('POST', '/v1/adapters', { body: { name, base_model: 'tessera-demo' } })).body;
     const files = peftFiles(576, seed);
-    assert.equal((await req('PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`, { body: files.config })).status, 200);
+    assert.equal(
+      (await req('PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`, { body: files.config })).status,
+      200,
+    );
     const result = await putWeights(adapter.id, 1, files.weights);
     assert.equal(result.status, 200, JSON.stringify(result.body));
     return { adapter, version: result.body as any, files };
@@ -45,7 +49,9 @@ describe('adapters: PEFT upload checked against the base model, patch, archive, 
     assert.equal(version.status, 'ready');
     assert.deepEqual(version.target_modules, ['attn.c_attn']);
     assert.equal(version.weights_sha256, createHash('sha256').update(files.weights).digest('hex'));
-    const download = await fetch(`${gateway.url}/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`, { headers: { authorization: `Bearer ${tenant.adminKey}` } });
+    const download = await fetch(`${gateway.url}/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`, {
+      headers: { authorization: `Bearer ${tenant.adminKey}` },
+    });
     assert.deepEqual(Buffer.from(await download.arrayBuffer()), Buffer.from(files.weights));
     const config = await req('GET', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`);
     assert.equal(config.body.r, 4);
@@ -62,18 +68,32 @@ describe('adapters: PEFT upload checked against the base model, patch, archive, 
     assert.match(refused.body.errors[0].message, /h\.0\.attn\.c_attn: lora_B holds 2000 values, expected 576×4/);
     assert.equal(existsSync(blobPath(createHash('sha256').update(wrong.weights).digest('hex'))), false);
     const versions = (await req('GET', `/v1/adapters/${adapter.id}/versions`)).body.data;
-    assert.deepEqual(versions.map((v: any) => [v.version, v.status]), [[1, 'queued']]);
+    assert.deepEqual(
+      versions.map((v: any) => [v.version, v.status]),
+      [[1, 'queued']],
+    );
     // Corrected, the same version takes it.
     assert.equal((await putWeights(adapter.id, 1, peftFiles(576, 3).weights)).status, 200);
-    const notBinary = await req('PUT', `/v1/adapters/${adapter.id}/versions/2/adapter_model.safetensors`, { body: { not: 'bytes' } });
+    const notBinary = await req('PUT', `/v1/adapters/${adapter.id}/versions/2/adapter_model.safetensors`, {
+      body: { not: 'bytes' },
+    });
     assert.equal(notBinary.status, 404);
   });
 
   it('patches the access group (only to a group of the tenant) and archives', async () => {
     const { adapter } = await uploaded('grouped', 5);
-    assert.equal((await req('PATCH', `/v1/adapters/${adapter.id}`, { body: { access_group_id: 'grp_00000000000000000000000001' } })).status, 404);
+    assert.equal(
+      (
+        await req('PATCH', `/v1/adapters/${adapter.id}`, {
+          body: { access_group_id: 'grp_00000000000000000000000001' },
+        })
+      ).status,
+      404,
+    );
     const group = (await req('POST', '/v1/groups', { body: { name: 'support' } })).body;
-    const patched = await req('PATCH', `/v1/adapters/${adapter.id}`, { body: { access_group_id: group.id, description: 'support replies' } });
+    const patched = await req('PATCH', `/v1/adapters/${adapter.id}`, {
+      body: { access_group_id: group.id, description: 'support replies' },
+    });
     assert.equal(patched.body.access_group_id, group.id);
     assert.equal(patched.body.latest_ready_version, 1);
     assert.equal((await req('POST', `/v1/adapters/${adapter.id}/archive`)).body.status, 'archived');
@@ -87,7 +107,13 @@ describe('adapters: PEFT upload checked against the base model, patch, archive, 
     assert.equal((await req('DELETE', `/v1/adapters/${first.adapter.id}`)).status, 204);
     assert.ok(existsSync(blobPath(sha)), 'twin-b still needs the bytes');
     assert.equal((await req('GET', `/v1/adapters/${first.adapter.id}/versions/1/adapter_config.json`)).status, 409);
-    assert.deepEqual((await req('GET', `/v1/adapters/${first.adapter.id}/versions`)).body.data.map((v: any) => [v.status, v.weights_sha256]), [['deleted', null]]);
+    assert.deepEqual(
+      (await req('GET', `/v1/adapters/${first.adapter.id}/versions`)).body.data.map((v: any) => [
+        v.status,
+        v.weights_sha256,
+      ]),
+      [['deleted', null]],
+    );
     assert.equal((await req('DELETE', `/v1/adapters/${second.adapter.id}`)).status, 204);
     assert.equal(existsSync(blobPath(sha)), false, 'the last user gone, the bytes are erased');
     assert.equal((await req('GET', `/v1/adapters/${second.adapter.id}`)).body.status, 'deleted');

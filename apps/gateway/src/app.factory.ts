@@ -12,7 +12,14 @@ import { Database } from '@tessera/db';
 import type { Redis } from 'ioredis';
 import { AppModule } from './app.module.js';
 import { HttpMetrics } from './common/http-metrics.js';
-import { COMPOSE_QUEUE, TRAIN_QUEUE, WEBHOOK_QUEUE, type ComposeQueue, type TrainQueue, type WebhookQueue } from './common/queues.provider.js';
+import {
+  COMPOSE_QUEUE,
+  TRAIN_QUEUE,
+  WEBHOOK_QUEUE,
+  type ComposeQueue,
+  type TrainQueue,
+  type WebhookQueue,
+} from './common/queues.provider.js';
 import { REDIS } from './common/redis.provider.js';
 import { JSONL_CONTENT_TYPES } from './datasets/datasets.controller.js';
 import type { GatewayConfig } from './config/gateway-config.js';
@@ -39,12 +46,17 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
   });
   const metrics = new HttpMetrics();
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, metrics), adapter, {
-    logger: config.LOG_LEVEL === 'silent' ? false : new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.LOG_LEVEL) }),
+    logger:
+      config.LOG_LEVEL === 'silent'
+        ? false
+        : new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.LOG_LEVEL) }),
     abortOnError: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
   // Dataset and adapter uploads stream straight to the blob store: the body is handed over unread.
-  fastify.addContentTypeParser([...JSONL_CONTENT_TYPES, 'application/octet-stream'], (_request, payload, done) => done(null, payload));
+  fastify.addContentTypeParser([...JSONL_CONTENT_TYPES, 'application/octet-stream'], (_request, payload, done) =>
+    done(null, payload),
+  );
   fastify.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
@@ -63,7 +75,8 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
  * this origin, and no other site may frame it. React's style={…} attributes need inline styles.
  */
 const DASHBOARD_HEADERS = {
-  'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -75,7 +88,8 @@ const DASHBOARD_HEADERS = {
  */
 async function serveDashboard(app: NestFastifyApplication, dir: string): Promise<void> {
   const root = path.resolve(dir);
-  if (!existsSync(path.join(root, 'index.html'))) throw new Error(`DASHBOARD_DIR ${root} has no index.html: build the dashboard first (npm run build)`);
+  if (!existsSync(path.join(root, 'index.html')))
+    throw new Error(`DASHBOARD_DIR ${root} has no index.html: build the dashboard first (npm run build)`);
   await app.register(fastifyStatic, {
     root,
     prefix: '/',
@@ -84,7 +98,10 @@ async function serveDashboard(app: NestFastifyApplication, dir: string): Promise
     cacheControl: false,
     setHeaders: (reply, file) => {
       for (const [name, value] of Object.entries(DASHBOARD_HEADERS)) void reply.header(name, value);
-      void reply.header('cache-control', isHashedAsset(root, file) ? 'public, max-age=31536000, immutable' : 'no-cache');
+      void reply.header(
+        'cache-control',
+        isHashedAsset(root, file) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      );
     },
   });
 }
@@ -98,7 +115,11 @@ function isHashedAsset(root: string, file: string): boolean {
 export async function closeGatewayApp(app: NestFastifyApplication): Promise<void> {
   const database = app.get(Database);
   const redis = app.get<Redis>(REDIS);
-  const queues = [app.get<TrainQueue>(TRAIN_QUEUE), app.get<ComposeQueue>(COMPOSE_QUEUE), app.get<WebhookQueue>(WEBHOOK_QUEUE)];
+  const queues = [
+    app.get<TrainQueue>(TRAIN_QUEUE),
+    app.get<ComposeQueue>(COMPOSE_QUEUE),
+    app.get<WebhookQueue>(WEBHOOK_QUEUE),
+  ];
   const flows = app.get<FlowProducer>(FLOW_PRODUCER);
   await app.close();
   await Promise.all([...queues.map((q) => q.close()), flows.close()]);

@@ -34,8 +34,30 @@ class InfrastructureModule {
     return {
       module: InfrastructureModule,
       global: true,
-      providers: [{ provide: GATEWAY_CONFIG, useValue: config }, { provide: HttpMetrics, useValue: metrics }, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, composeQueueProvider, webhookQueueProvider, flowProducerProvider, RateLimiter],
-      exports: [GATEWAY_CONFIG, HttpMetrics, databaseProvider, redisProvider, blobStoreProvider, trainQueueProvider, composeQueueProvider, webhookQueueProvider, flowProducerProvider, RateLimiter],
+      providers: [
+        { provide: GATEWAY_CONFIG, useValue: config },
+        { provide: HttpMetrics, useValue: metrics },
+        databaseProvider,
+        redisProvider,
+        blobStoreProvider,
+        trainQueueProvider,
+        composeQueueProvider,
+        webhookQueueProvider,
+        flowProducerProvider,
+        RateLimiter,
+      ],
+      exports: [
+        GATEWAY_CONFIG,
+        HttpMetrics,
+        databaseProvider,
+        redisProvider,
+        blobStoreProvider,
+        trainQueueProvider,
+        composeQueueProvider,
+        webhookQueueProvider,
+        flowProducerProvider,
+        RateLimiter,
+      ],
     };
   }
 }
@@ -45,7 +67,22 @@ export class AppModule {
   static forRoot(config: GatewayConfig, metrics: HttpMetrics): DynamicModule {
     return {
       module: AppModule,
-      imports: [InfrastructureModule.forRoot(config, metrics), TenantsModule, PrincipalsModule, ApiKeysModule, GroupsModule, DatasetsModule, BaseModelsModule, FineTunesModule, AdaptersModule, CompositionsModule, DeletionsModule, WebhooksModule, InferenceModule, UsageModule],
+      imports: [
+        InfrastructureModule.forRoot(config, metrics),
+        TenantsModule,
+        PrincipalsModule,
+        ApiKeysModule,
+        GroupsModule,
+        DatasetsModule,
+        BaseModelsModule,
+        FineTunesModule,
+        AdaptersModule,
+        CompositionsModule,
+        DeletionsModule,
+        WebhooksModule,
+        InferenceModule,
+        UsageModule,
+      ],
       controllers: [HealthController],
       providers: [
         { provide: APP_GUARD, useClass: AuthGuard },

@@ -8,27 +8,51 @@ import { after, before, describe, it } from 'node:test';
 import { bpeTokenizerJson, randomWeights, writeHfCheckpoint, type DecoderConfig } from '@tessera/engine';
 import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
 
-const llama: DecoderConfig = { architecture: 'llama', vocabSize: 262, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 64, maxPositions: 64, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: false };
+const llama: DecoderConfig = {
+  architecture: 'llama',
+  vocabSize: 262,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  ffnDim: 64,
+  maxPositions: 64,
+  normEps: 1e-6,
+  ropeTheta: 10000,
+  tieEmbeddings: false,
+};
 
 describe('base models: importing a Hugging Face checkpoint (config, tokenizer, weights checked against each other)', () => {
   let gateway: TestGateway;
   let dataDir: string;
   let tenant: Awaited<ReturnType<typeof createTenant>>;
   let files: { config: Record<string, unknown>; weights: Buffer };
-  const req = (method: string, url: string, options: Parameters<typeof call>[3] = {}) => call(gateway, method, url, { key: tenant.adminKey, ...options });
+  const req = (method: string, url: string, options: Parameters<typeof call>[3] = {}) =>
+    call(gateway, method, url, { key: tenant.adminKey, ...options });
   const putWeights = (id: string, bytes: Uint8Array, key = tenant.adminKey) =>
     fetch(`${gateway.url}/v1/base-models/${id}/model.safetensors`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
       body: bytes,
     }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
-  const blobExists = (bytes: Uint8Array) => existsSync(path.join(dataDir, 'blobs', tenant.tenant.id, ...((h) => [h.slice(0, 2), h])(createHash('sha256').update(bytes).digest('hex'))));
+  const blobExists = (bytes: Uint8Array) =>
+    existsSync(
+      path.join(
+        dataDir,
+        'blobs',
+        tenant.tenant.id,
+        ...((h) => [h.slice(0, 2), h])(createHash('sha256').update(bytes).digest('hex')),
+      ),
+    );
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-base-models-'));
     const checkpoint = path.join(dataDir, 'checkpoint');
     await writeHfCheckpoint(checkpoint, llama, randomWeights(llama, 5));
-    files = { config: JSON.parse(await readFile(path.join(checkpoint, 'config.json'), 'utf8')), weights: await readFile(path.join(checkpoint, 'model.safetensors')) };
+    files = {
+      config: JSON.parse(await readFile(path.join(checkpoint, 'config.json'), 'utf8')),
+      weights: await readFile(path.join(checkpoint, 'model.safetensors')),
+    };
     gateway = await startTestGateway({ DATA_DIR: dataDir });
     tenant = await createTenant(gateway);
   });
@@ -49,7 +73,9 @@ describe('base models: importing a Hugging Face checkpoint (config, tokenizer, w
     assert.equal(early.status, 409);
     assert.match(early.body.detail, /no weights yet/);
 
-    const tokenizer = await req('PUT', `/v1/base-models/${id}/tokenizer`, { body: { tokenizer: bpeTokenizerJson(), tokenizer_config: { eos_token: '<|endoftext|>' } } });
+    const tokenizer = await req('PUT', `/v1/base-models/${id}/tokenizer`, {
+      body: { tokenizer: bpeTokenizerJson(), tokenizer_config: { eos_token: '<|endoftext|>' } },
+    });
     assert.equal(tokenizer.status, 200, JSON.stringify(tokenizer.body));
     assert.equal(tokenizer.body.has_tokenizer, true);
 
@@ -58,8 +84,14 @@ describe('base models: importing a Hugging Face checkpoint (config, tokenizer, w
     assert.equal(ready.body.status, 'ready');
     assert.ok(blobExists(files.weights));
     const listed = (await req('GET', '/v1/base-models')).body.data.map((m: any) => [m.name, m.owner, m.status]);
-    assert.deepEqual(listed.sort(), [['tessera-demo', 'platform', 'ready'], ['tiny-llama', 'tenant', 'ready']]);
-    assert.equal((await req('POST', '/v1/adapters', { body: { name: 'on-tiny', base_model: 'tiny-llama' } })).status, 201);
+    assert.deepEqual(listed.sort(), [
+      ['tessera-demo', 'platform', 'ready'],
+      ['tiny-llama', 'tenant', 'ready'],
+    ]);
+    assert.equal(
+      (await req('POST', '/v1/adapters', { body: { name: 'on-tiny', base_model: 'tiny-llama' } })).status,
+      201,
+    );
     // A ready model's files no longer change.
     assert.equal((await putWeights(id, files.weights)).status, 409);
     // Other tenants neither see nor touch it.
@@ -69,7 +101,9 @@ describe('base models: importing a Hugging Face checkpoint (config, tokenizer, w
   });
 
   it('refuses what does not fit, naming the problem, and keeps nothing', async () => {
-    const unsupported = await req('POST', '/v1/base-models', { body: { name: 'bert', config: { model_type: 'bert', vocab_size: 10 } } });
+    const unsupported = await req('POST', '/v1/base-models', {
+      body: { name: 'bert', config: { model_type: 'bert', vocab_size: 10 } },
+    });
     assert.equal(unsupported.status, 400);
     assert.equal(unsupported.body.errors[0].field, 'config');
     assert.match(unsupported.body.errors[0].message, /model_type "bert" is not supported/);
@@ -79,13 +113,18 @@ describe('base models: importing a Hugging Face checkpoint (config, tokenizer, w
     const registered = (await req('POST', '/v1/base-models', { body: { name: 'wider', config: wider } })).body;
     const refused = await putWeights(registered.id, files.weights);
     assert.equal(refused.status, 400);
-    assert.match(refused.body.errors.map((e: any) => e.message).join('\n'), /embed_tokens\.weight: shape \[262,32\], expected \[262,64\]/);
+    assert.match(
+      refused.body.errors.map((e: any) => e.message).join('\n'),
+      /embed_tokens\.weight: shape \[262,32\], expected \[262,64\]/,
+    );
     assert.equal((await req('GET', `/v1/base-models/${registered.id}`)).body.status, 'uploading');
     const garbage = new TextEncoder().encode('not a safetensors file at all');
     assert.equal((await putWeights(registered.id, garbage)).status, 400);
     assert.equal(blobExists(garbage), false);
 
-    const badTokenizer = await req('PUT', `/v1/base-models/${registered.id}/tokenizer`, { body: { tokenizer: bpeTokenizerJson(), tokenizer_config: { eos_token: '</s>' } } });
+    const badTokenizer = await req('PUT', `/v1/base-models/${registered.id}/tokenizer`, {
+      body: { tokenizer: bpeTokenizerJson(), tokenizer_config: { eos_token: '</s>' } },
+    });
     assert.equal(badTokenizer.status, 400);
     assert.match(badTokenizer.body.errors[0].message, /eos_token "<\/s>" is not in the vocabulary/);
     const notOctets = await req('PUT', `/v1/base-models/${registered.id}/model.safetensors`, { body: { weights: [] } });

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
 
-const jsonl = (...records: unknown[]) => records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
+const jsonl = (...records: unknown[]) =>
+  records.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n') + '\n';
 
 describe('datasets', () => {
   let gateway: TestGateway;
@@ -15,9 +16,21 @@ describe('datasets', () => {
   let groupId: string;
 
   const upload = (datasetId: string, content: string, type = 'application/x-ndjson') =>
-    call(gateway, 'PUT', `/v1/datasets/${datasetId}/content`, { key: tenant.adminKey, rawBody: content, headers: { 'content-type': type } });
-  const newDataset = async (format = 'text') => (await call(gateway, 'POST', '/v1/datasets', { key: tenant.adminKey, body: { name: `d ${format}`, format } })).body;
-  const tenantBlobs = async () => (await readdir(path.join(dataDir, 'blobs', tenant.tenant.id), { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) => e.isFile() && !e.parentPath.includes('.tmp')).map((e) => e.name);
+    call(gateway, 'PUT', `/v1/datasets/${datasetId}/content`, {
+      key: tenant.adminKey,
+      rawBody: content,
+      headers: { 'content-type': type },
+    });
+  const newDataset = async (format = 'text') =>
+    (await call(gateway, 'POST', '/v1/datasets', { key: tenant.adminKey, body: { name: `d ${format}`, format } })).body;
+  const tenantBlobs = async () =>
+    (
+      await readdir(path.join(dataDir, 'blobs', tenant.tenant.id), { recursive: true, withFileTypes: true }).catch(
+        () => [],
+      )
+    )
+      .filter((e) => e.isFile() && !e.parentPath.includes('.tmp'))
+      .map((e) => e.name);
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'tessera-datasets-'));
@@ -46,20 +59,21 @@ describe('datasets', () => {
     assert.equal(result.body.record_count, 4);
     assert.equal(result.body.document_count, 3);
     assert.equal(result.body.bytes, Buffer.byteLength(content));
-    assert.equal(result.body.token_count, Buffer.byteLength('contract one, part acontract one, part ba note for everyonehéllo'));
+    assert.equal(
+      result.body.token_count,
+      Buffer.byteLength('contract one, part acontract one, part ba note for everyonehéllo'),
+    );
     assert.deepEqual(result.body.access_group_ids, [groupId]);
     // The blob is the upload's bytes under their sha256.
     assert.deepEqual(await tenantBlobs(), [createHash('sha256').update(content).digest('hex')]);
 
-    const documents = (await call(gateway, 'GET', `/v1/datasets/${dataset.id}/documents`, { key: tenant.adminKey })).body.data;
-    assert.deepEqual(
-      documents.map((d: any) => [d.document_id, d.access_group_id, d.record_count]).sort(),
-      [
-        ['c1', groupId, 2],
-        ['c2', null, 1],
-        ['line-3', null, 1],
-      ],
-    );
+    const documents = (await call(gateway, 'GET', `/v1/datasets/${dataset.id}/documents`, { key: tenant.adminKey }))
+      .body.data;
+    assert.deepEqual(documents.map((d: any) => [d.document_id, d.access_group_id, d.record_count]).sort(), [
+      ['c1', groupId, 2],
+      ['c2', null, 1],
+      ['line-3', null, 1],
+    ]);
     const again = await call(gateway, 'GET', `/v1/datasets/${dataset.id}`, { key: tenant.adminKey });
     assert.deepEqual(again.body, result.body);
     // Content is set once.
@@ -99,20 +113,31 @@ describe('datasets', () => {
   it('answers 413 past the size limit and 415 for another content type, storing nothing', async () => {
     const dataset = await newDataset();
     const before = await tenantBlobs();
-    const big = jsonl(...Array.from({ length: 200 }, (_, i) => ({ text: `record number ${i} with some padding text` })));
+    const big = jsonl(
+      ...Array.from({ length: 200 }, (_, i) => ({ text: `record number ${i} with some padding text` })),
+    );
     const tooLarge = await upload(dataset.id, big);
     assert.equal(tooLarge.status, 413);
     assert.equal(tooLarge.body.type, '/problems/payload-too-large');
     const wrongType = await upload(dataset.id, '{"text":"x"}', 'text/plain');
     assert.equal(wrongType.status, 415);
     assert.deepEqual(await tenantBlobs(), before);
-    assert.equal((await call(gateway, 'GET', `/v1/datasets/${dataset.id}`, { key: tenant.adminKey })).body.status, 'uploading');
+    assert.equal(
+      (await call(gateway, 'GET', `/v1/datasets/${dataset.id}`, { key: tenant.adminKey })).body.status,
+      'uploading',
+    );
   });
 
   it('refuses a document whose records disagree on their access group', async () => {
     const dataset = await newDataset();
-    const result = await upload(dataset.id, jsonl({ text: 'a', document_id: 'x', access_group: 'legal' }, { text: 'b', document_id: 'x' }));
+    const result = await upload(
+      dataset.id,
+      jsonl({ text: 'a', document_id: 'x', access_group: 'legal' }, { text: 'b', document_id: 'x' }),
+    );
     assert.equal(result.status, 400);
-    assert.match(result.body.errors[0].message, /document "x" has records in different access groups \(first on line 1\)/);
+    assert.match(
+      result.body.errors[0].message,
+      /document "x" has records in different access groups \(first on line 1\)/,
+    );
   });
 });

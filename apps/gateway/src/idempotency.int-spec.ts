@@ -13,14 +13,23 @@ describe('Idempotency-Key', () => {
   });
   after(() => gateway.close());
 
-  const countGroups = async () => (await call(gateway, 'GET', '/v1/groups?limit=100', { key: tenant.adminKey })).body.data.length;
+  const countGroups = async () =>
+    (await call(gateway, 'GET', '/v1/groups?limit=100', { key: tenant.adminKey })).body.data.length;
 
   it('replays the first response for the same key and body, and stores once', async () => {
     const headers = { 'idempotency-key': 'create-research-1' };
-    const first = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'research' }, headers });
+    const first = await call(gateway, 'POST', '/v1/groups', {
+      key: tenant.adminKey,
+      body: { name: 'research' },
+      headers,
+    });
     assert.equal(first.status, 201);
     assert.equal(first.headers.get('idempotency-replay'), null);
-    const again = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'research' }, headers });
+    const again = await call(gateway, 'POST', '/v1/groups', {
+      key: tenant.adminKey,
+      body: { name: 'research' },
+      headers,
+    });
     assert.equal(again.status, 201);
     assert.equal(again.headers.get('idempotency-replay'), 'true');
     assert.deepEqual(again.body, first.body);
@@ -42,7 +51,10 @@ describe('Idempotency-Key', () => {
   it('answers 422 to the same key with another body, storing nothing', async () => {
     const before = await countGroups();
     const headers = { 'idempotency-key': 'create-ops-1' };
-    assert.equal((await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'ops' }, headers })).status, 201);
+    assert.equal(
+      (await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'ops' }, headers })).status,
+      201,
+    );
     const other = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'ops-2' }, headers });
     assert.equal(other.status, 422);
     assert.equal(other.body.type, '/problems/idempotency-mismatch');
@@ -66,12 +78,20 @@ describe('Idempotency-Key', () => {
         );
         return rows[0].n > 0;
       });
-      const second = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'slow' }, headers });
+      const second = await call(gateway, 'POST', '/v1/groups', {
+        key: tenant.adminKey,
+        body: { name: 'slow' },
+        headers,
+      });
       assert.equal(second.status, 409);
       assert.equal(second.body.type, '/problems/idempotency-in-flight');
       await owner.query('COMMIT');
       assert.equal((await first).status, 201);
-      const third = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'slow' }, headers });
+      const third = await call(gateway, 'POST', '/v1/groups', {
+        key: tenant.adminKey,
+        body: { name: 'slow' },
+        headers,
+      });
       assert.equal(third.headers.get('idempotency-replay'), 'true');
     } finally {
       await owner.query('ROLLBACK').catch(() => undefined);
@@ -81,7 +101,11 @@ describe('Idempotency-Key', () => {
 
   it('releases the key when the first request fails, so a corrected retry runs', async () => {
     const headers = { 'idempotency-key': 'fix-and-retry' };
-    const bad = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'Not Valid!' }, headers });
+    const bad = await call(gateway, 'POST', '/v1/groups', {
+      key: tenant.adminKey,
+      body: { name: 'Not Valid!' },
+      headers,
+    });
     assert.equal(bad.status, 400);
     const good = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'valid' }, headers });
     assert.equal(good.status, 201);

@@ -11,7 +11,9 @@ describe('cursor pagination', () => {
     gateway = await startTestGateway();
     tenant = await createTenant(gateway);
     for (let i = 0; i < 7; i++) {
-      created.push((await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: `g${i}` } })).body.id);
+      created.push(
+        (await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: `g${i}` } })).body.id,
+      );
     }
   });
   after(() => gateway.close());
@@ -21,7 +23,9 @@ describe('cursor pagination', () => {
     let after: string | undefined;
     let pages = 0;
     for (;;) {
-      const page = await call(gateway, 'GET', `/v1/groups?limit=3${after ? `&after=${after}` : ''}`, { key: tenant.adminKey });
+      const page = await call(gateway, 'GET', `/v1/groups?limit=3${after ? `&after=${after}` : ''}`, {
+        key: tenant.adminKey,
+      });
       assert.equal(page.status, 200);
       assert.ok(page.body.data.length <= 3);
       seen.push(...page.body.data.map((g: { id: string }) => g.id));

@@ -11,7 +11,10 @@ describe('authentication and scopes', () => {
     gateway = await startTestGateway();
     tenant = await createTenant(gateway);
     for (const scope of ['read', 'write', 'infer'] as const) {
-      const created = await call(gateway, 'POST', '/v1/api-keys', { key: tenant.adminKey, body: { name: scope, scopes: [scope] } });
+      const created = await call(gateway, 'POST', '/v1/api-keys', {
+        key: tenant.adminKey,
+        body: { name: scope, scopes: [scope] },
+      });
       assert.equal(created.status, 201);
       assert.match(created.body.secret, /^tsk_/);
       keys[scope] = created.body.secret;
@@ -20,7 +23,11 @@ describe('authentication and scopes', () => {
   after(() => gateway.close());
 
   it('refuses requests without a valid key with 401 and WWW-Authenticate', async () => {
-    const attempts: Record<string, string>[] = [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer tsk_nope' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { authorization: 'Basic abc' },
+      { authorization: 'Bearer tsk_nope' },
+    ];
     for (const headers of attempts) {
       const result = await call(gateway, 'GET', '/v1/groups', { headers });
       assert.equal(result.status, 401);
@@ -42,7 +49,10 @@ describe('authentication and scopes', () => {
   it('lets write keys read but keeps administration to admin keys', async () => {
     assert.equal((await call(gateway, 'GET', '/v1/principals', { key: keys.write })).status, 200);
     assert.equal((await call(gateway, 'GET', '/v1/api-keys', { key: keys.write })).status, 403);
-    assert.equal((await call(gateway, 'POST', '/v1/api-keys', { key: keys.write, body: { name: 'x', scopes: ['admin'] } })).status, 403);
+    assert.equal(
+      (await call(gateway, 'POST', '/v1/api-keys', { key: keys.write, body: { name: 'x', scopes: ['admin'] } })).status,
+      403,
+    );
   });
 
   it('lets infer keys only say who they are', async () => {
@@ -54,7 +64,10 @@ describe('authentication and scopes', () => {
   });
 
   it('keeps platform routes and tenant routes apart', async () => {
-    assert.equal((await call(gateway, 'POST', '/v1/tenants', { key: tenant.adminKey, body: { name: 'x' } })).status, 401);
+    assert.equal(
+      (await call(gateway, 'POST', '/v1/tenants', { key: tenant.adminKey, body: { name: 'x' } })).status,
+      401,
+    );
     assert.equal((await call(gateway, 'GET', '/v1/groups', { key: TEST_PLATFORM_KEY })).status, 401);
     const other = await call(gateway, 'GET', `/v1/tenants/${tenant.tenant.id}`, { key: TEST_PLATFORM_KEY });
     assert.equal(other.status, 200);
@@ -62,7 +75,10 @@ describe('authentication and scopes', () => {
   });
 
   it('stops a revoked key at its next request and records when keys are used', async () => {
-    const created = await call(gateway, 'POST', '/v1/api-keys', { key: tenant.adminKey, body: { name: 'short-lived', scopes: ['read'] } });
+    const created = await call(gateway, 'POST', '/v1/api-keys', {
+      key: tenant.adminKey,
+      body: { name: 'short-lived', scopes: ['read'] },
+    });
     assert.equal((await call(gateway, 'GET', '/v1/groups', { key: created.body.secret })).status, 200);
     const revoked = await call(gateway, 'POST', `/v1/api-keys/${created.body.id}/revoke`, { key: tenant.adminKey });
     assert.equal(revoked.status, 200);
@@ -83,13 +99,22 @@ describe('authentication and scopes', () => {
   it('gives a key the groups of its principal and its own', async () => {
     const group = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'finance' } });
     const direct = await call(gateway, 'POST', '/v1/groups', { key: tenant.adminKey, body: { name: 'direct' } });
-    const principal = await call(gateway, 'POST', '/v1/principals', { key: tenant.adminKey, body: { kind: 'user', name: 'ana' } });
+    const principal = await call(gateway, 'POST', '/v1/principals', {
+      key: tenant.adminKey,
+      body: { kind: 'user', name: 'ana' },
+    });
     const key = await call(gateway, 'POST', '/v1/api-keys', {
       key: tenant.adminKey,
       body: { name: 'ana', scopes: ['infer'], principal_id: principal.body.id },
     });
-    await call(gateway, 'POST', `/v1/groups/${group.body.id}/members`, { key: tenant.adminKey, body: { principal_id: principal.body.id } });
-    await call(gateway, 'POST', `/v1/groups/${direct.body.id}/members`, { key: tenant.adminKey, body: { api_key_id: key.body.id } });
+    await call(gateway, 'POST', `/v1/groups/${group.body.id}/members`, {
+      key: tenant.adminKey,
+      body: { principal_id: principal.body.id },
+    });
+    await call(gateway, 'POST', `/v1/groups/${direct.body.id}/members`, {
+      key: tenant.adminKey,
+      body: { api_key_id: key.body.id },
+    });
     const me = await call(gateway, 'GET', '/v1/me', { key: key.body.secret });
     assert.deepEqual([...me.body.group_ids].sort(), [group.body.id, direct.body.id].sort());
     const duplicate = await call(gateway, 'POST', `/v1/groups/${group.body.id}/members`, {

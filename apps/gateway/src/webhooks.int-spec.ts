@@ -26,7 +26,12 @@ async function startReceiver() {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  return { url: `http://127.0.0.1:${port}/hooks`, received, answer: (status: number) => (answer = status), close: () => new Promise((resolve) => server.close(resolve)) };
+  return {
+    url: `http://127.0.0.1:${port}/hooks`,
+    received,
+    answer: (status: number) => (answer = status),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }
 
 describe('webhooks: endpoints, signed deliveries with retries, delivery log, redelivery', () => {
@@ -46,11 +51,20 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
     tenant = await createTenant(gateway);
     receiver = await startReceiver();
     // The worker's delivery consumer, in process, with a fast schedule: 4 attempts 0/100/200/300 ms apart.
-    worker = new Worker<WebhookJobData>(QUEUES.webhooks, (job) => attemptDelivery(database, queue, job.data, { retryScheduleMs: [0, 100, 200, 300], allowPrivateAddresses: true, timeoutMs: 2000 }), {
-      connection,
-      prefix,
-      concurrency: 4,
-    });
+    worker = new Worker<WebhookJobData>(
+      QUEUES.webhooks,
+      (job) =>
+        attemptDelivery(database, queue, job.data, {
+          retryScheduleMs: [0, 100, 200, 300],
+          allowPrivateAddresses: true,
+          timeoutMs: 2000,
+        }),
+      {
+        connection,
+        prefix,
+        concurrency: 4,
+      },
+    );
   });
   after(async () => {
     await worker.close();
@@ -62,7 +76,8 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
     await receiver.close();
   });
 
-  const admin = (method: string, path: string, body?: unknown) => call(gateway, method, path, { key: tenant.adminKey, ...(body ? { body } : {}) });
+  const admin = (method: string, path: string, body?: unknown) =>
+    call(gateway, method, path, { key: tenant.adminKey, ...(body ? { body } : {}) });
   async function settled(endpointId: string, deliveryId: string) {
     for (let i = 0; i < 200; i++) {
       const delivery = (await admin('GET', `/v1/webhooks/${endpointId}/deliveries/${deliveryId}`)).body;
@@ -73,11 +88,18 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
   }
 
   it('refuses URLs that resolve to private or loopback addresses unless the platform allows them', async () => {
-    const refused = await call(strictGateway, 'POST', '/v1/webhooks', { key: tenant.adminKey, body: { url: receiver.url } });
+    const refused = await call(strictGateway, 'POST', '/v1/webhooks', {
+      key: tenant.adminKey,
+      body: { url: receiver.url },
+    });
     assert.equal(refused.status, 400);
     assert.equal(refused.body.errors[0].field, 'body.url');
     assert.match(refused.body.errors[0].message, /127\.0\.0\.1, a private or loopback address/);
-    assert.equal((await call(strictGateway, 'POST', '/v1/webhooks', { key: tenant.adminKey, body: { url: 'ftp://example.com/' } })).status, 400);
+    assert.equal(
+      (await call(strictGateway, 'POST', '/v1/webhooks', { key: tenant.adminKey, body: { url: 'ftp://example.com/' } }))
+        .status,
+      400,
+    );
   });
 
   it('shows the secret once; a ping arrives signed per Standard Webhooks', async () => {
@@ -110,10 +132,13 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
     const delivery = await settled(endpoint.id, ping.id);
     assert.equal(delivery.status, 'succeeded');
     assert.ok(delivery.attempts.length >= 3);
-    assert.deepEqual(delivery.attempts.slice(0, 2).map((a: any) => [a.status_code, a.response_excerpt]), [
-      [503, 'answering 503'],
-      [503, 'answering 503'],
-    ]);
+    assert.deepEqual(
+      delivery.attempts.slice(0, 2).map((a: any) => [a.status_code, a.response_excerpt]),
+      [
+        [503, 'answering 503'],
+        [503, 'answering 503'],
+      ],
+    );
     assert.equal(delivery.attempts.at(-1).status_code, 204);
     assert.ok(delivery.attempts.every((a: any) => Number.isInteger(a.latency_ms)));
 
@@ -122,7 +147,10 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
     const again = await settled(endpoint.id, ping.id);
     assert.equal(again.attempts.length, delivery.attempts.length + 1);
     const ids = receiver.received.slice(before).map((r) => r.headers['webhook-id']);
-    assert.ok(ids.every((id) => id === delivery.event_id), 'every attempt carries the same webhook-id, so receivers can deduplicate');
+    assert.ok(
+      ids.every((id) => id === delivery.event_id),
+      'every attempt carries the same webhook-id, so receivers can deduplicate',
+    );
   });
 
   it('gives up after the last attempt of the schedule', async () => {

@@ -1,5 +1,12 @@
 import path from 'node:path';
-import { ByteTokenizer, decoderWeightsFromHf, HfTokenizer, importHfCheckpoint, type DecoderConfig, type TrainingModel } from '@tessera/engine';
+import {
+  ByteTokenizer,
+  decoderWeightsFromHf,
+  HfTokenizer,
+  importHfCheckpoint,
+  type DecoderConfig,
+  type TrainingModel,
+} from '@tessera/engine';
 import type { BaseModelModel } from '@tessera/db';
 import type { TenantBlobStores } from '@tessera/storage';
 
@@ -31,15 +38,27 @@ export class BaseModelLoader {
     const builtin = /^builtin:([a-z0-9._-]+)$/.exec(row.weightsBlob);
     if (builtin) {
       const checkpoint = await importHfCheckpoint(path.join(this.modelsDir, builtin[1]!));
-      return { name: row.name, config: checkpoint.config, weights: checkpoint.weights, tokenizer: checkpoint.tokenizer ?? new ByteTokenizer() };
+      return {
+        name: row.name,
+        config: checkpoint.config,
+        weights: checkpoint.weights,
+        tokenizer: checkpoint.tokenizer ?? new ByteTokenizer(),
+      };
     }
     if (!row.tenantId) throw new Error(`base model ${row.id}: the platform's models are built in`);
     const store = this.blobs.forTenant(row.tenantId);
     const config = row.config as unknown as DecoderConfig;
-    const tokenizerFiles = row.tokenizerBlob ? (JSON.parse(new TextDecoder().decode(await store.get(row.tokenizerBlob))) as { tokenizer: Record<string, unknown>; tokenizer_config?: Record<string, unknown> }) : null;
+    const tokenizerFiles = row.tokenizerBlob
+      ? (JSON.parse(new TextDecoder().decode(await store.get(row.tokenizerBlob))) as {
+          tokenizer: Record<string, unknown>;
+          tokenizer_config?: Record<string, unknown>;
+        })
+      : null;
     const { weights, problems } = decoderWeightsFromHf(config, [await store.get(row.weightsBlob)]);
     if (problems.length) throw new Error(`base model ${row.id}: ${problems.slice(0, 5).join('; ')}`);
-    const tokenizer = tokenizerFiles ? new HfTokenizer({ tokenizer: tokenizerFiles.tokenizer, config: tokenizerFiles.tokenizer_config ?? {} }) : new ByteTokenizer();
+    const tokenizer = tokenizerFiles
+      ? new HfTokenizer({ tokenizer: tokenizerFiles.tokenizer, config: tokenizerFiles.tokenizer_config ?? {} })
+      : new ByteTokenizer();
     return { name: row.name, config, weights, tokenizer };
   }
 }

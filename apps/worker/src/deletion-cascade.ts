@@ -18,19 +18,46 @@ export interface CascadeDeps extends JobDeps {
  * the artifacts of the compositions built on them (merged weights, learned gates) and every
  * checkpoint (LoRA weights and optimizer state) of the jobs that trained those versions.
  */
-export async function eraseDerivedArtifacts(deps: JobDeps, ctx: TenantContext, versionIds: string[], compositionIds: string[]) {
+export async function eraseDerivedArtifacts(
+  deps: JobDeps,
+  ctx: TenantContext,
+  versionIds: string[],
+  compositionIds: string[],
+) {
   const { database } = deps;
   const { artifacts, jobIds } = await database.withTenant(ctx, async (tx) => {
-    const compositions = await tx.composition.findMany({ where: { id: { in: compositionIds }, artifactBlob: { not: null } }, select: { id: true, artifactBlob: true } });
-    await tx.composition.updateMany({ where: { id: { in: compositions.map((c) => c.id) } }, data: { artifactBlob: null } });
-    const trainedBy = await tx.adapterVersion.findMany({ where: { id: { in: versionIds } }, select: { trainingJobId: true } });
-    const jobs = await tx.job.findMany({ where: { OR: [{ id: { in: trainedBy.flatMap((v) => (v.trainingJobId ? [v.trainingJobId] : [])) } }, { adapterVersionId: { in: versionIds } }] }, select: { id: true } });
+    const compositions = await tx.composition.findMany({
+      where: { id: { in: compositionIds }, artifactBlob: { not: null } },
+      select: { id: true, artifactBlob: true },
+    });
+    await tx.composition.updateMany({
+      where: { id: { in: compositions.map((c) => c.id) } },
+      data: { artifactBlob: null },
+    });
+    const trainedBy = await tx.adapterVersion.findMany({
+      where: { id: { in: versionIds } },
+      select: { trainingJobId: true },
+    });
+    const jobs = await tx.job.findMany({
+      where: {
+        OR: [
+          { id: { in: trainedBy.flatMap((v) => (v.trainingJobId ? [v.trainingJobId] : [])) } },
+          { adapterVersionId: { in: versionIds } },
+        ],
+      },
+      select: { id: true },
+    });
     return { artifacts: [...new Set(compositions.map((c) => c.artifactBlob!))], jobIds: jobs.map((j) => j.id) };
   });
   let erased = 0;
   for (const blob of artifacts) if (await eraseBlob(deps, ctx, blob)) erased++;
   const checkpoints = await eraseCheckpoints(deps, ctx, jobIds);
-  return { artifactBlobs: artifacts, compositions: artifacts.length, checkpoints: checkpoints.rows, blobs: erased + checkpoints.blobs };
+  return {
+    artifactBlobs: artifacts,
+    compositions: artifacts.length,
+    checkpoints: checkpoints.rows,
+    blobs: erased + checkpoints.blobs,
+  };
 }
 
 /** Every checkpoint of these jobs: the rows, then the bytes nothing else points to. */
@@ -63,50 +90,92 @@ export interface RebuiltComposition {
  *   gone) leaves the composition failed, with the reason.
  * Idempotent: a composition already rebuilding only has its compose job enqueued again.
  */
-export async function rebuildCompositions(deps: CascadeDeps, ctx: TenantContext, deletionId: string, compositionIds: string[], replacements: ReadonlyMap<string, string | null>): Promise<RebuiltComposition[]> {
+export async function rebuildCompositions(
+  deps: CascadeDeps,
+  ctx: TenantContext,
+  deletionId: string,
+  compositionIds: string[],
+  replacements: ReadonlyMap<string, string | null>,
+): Promise<RebuiltComposition[]> {
   const { database, compose } = deps;
   const tenantId = ctx.tenantId;
   const rebuilt: RebuiltComposition[] = [];
   const deliveries: string[] = [];
   for (const id of compositionIds) {
     const outcome = await database.withTenant(ctx, async (tx): Promise<RebuiltComposition> => {
-      const composition = await tx.composition.findFirstOrThrow({ where: { id }, include: { members: true, jobs: { where: { kind: 'compose' }, orderBy: { id: 'desc' }, take: 1 } } });
-      if (composition.status === 'queued' && composition.jobs[0]?.status === 'queued') return { id, outcome: 'rebuilding', job_id: composition.jobs[0].id };
+      const composition = await tx.composition.findFirstOrThrow({
+        where: { id },
+        include: { members: true, jobs: { where: { kind: 'compose' }, orderBy: { id: 'desc' }, take: 1 } },
+      });
+      if (composition.status === 'queued' && composition.jobs[0]?.status === 'queued')
+        return { id, outcome: 'rebuilding', job_id: composition.jobs[0].id };
       if (composition.status !== 'stale') return { id, outcome: 'unchanged' };
       if (composition.method === 'centroid') {
         const moved = await moveCompositions(tx, tenantId, [id], 'ready', {
           from: ['stale'],
-          webhooks: [{ type: 'composition.ready', data: { id, name: composition.name, version: composition.version, method: composition.method, deletion_id: deletionId } }],
+          webhooks: [
+            {
+              type: 'composition.ready',
+              data: {
+                id,
+                name: composition.name,
+                version: composition.version,
+                method: composition.method,
+                deletion_id: deletionId,
+              },
+            },
+          ],
         });
         deliveries.push(...moved!.deliveryIds);
         return { id, outcome: 'ready' };
       }
-      const gone = composition.members.filter((m) => m.adapterVersionId && replacements.has(m.adapterVersionId) && !replacements.get(m.adapterVersionId));
+      const gone = composition.members.filter(
+        (m) => m.adapterVersionId && replacements.has(m.adapterVersionId) && !replacements.get(m.adapterVersionId),
+      );
       if (gone.length) {
         const reason = `member adapter ${gone.map((m) => m.adapterId).join(', ')} has no documents left to retrain on`;
         await moveCompositions(tx, tenantId, [id], 'failed');
         return { id, outcome: 'cannot_rebuild', reason };
       }
-      const repinned = composition.members.flatMap((m) => (m.adapterVersionId && replacements.get(m.adapterVersionId) ? [replacements.get(m.adapterVersionId)!] : []));
+      const repinned = composition.members.flatMap((m) =>
+        m.adapterVersionId && replacements.get(m.adapterVersionId) ? [replacements.get(m.adapterVersionId)!] : [],
+      );
       const notReady = await tx.adapterVersion.count({ where: { id: { in: repinned }, status: { not: 'ready' } } });
       // A later deletion reached a replacement: that deletion rebuilds the composition over its own.
-      if (notReady > 0) return { id, outcome: 'unchanged', reason: 'a later deletion reached a member; it rebuilds the composition' };
+      if (notReady > 0)
+        return { id, outcome: 'unchanged', reason: 'a later deletion reached a member; it rebuilds the composition' };
       for (const member of composition.members) {
         const replacement = member.adapterVersionId ? replacements.get(member.adapterVersionId) : undefined;
-        if (replacement) await tx.compositionMember.update({ where: { compositionId_adapterId: { compositionId: id, adapterId: member.adapterId } }, data: { adapterVersionId: replacement } });
+        if (replacement)
+          await tx.compositionMember.update({
+            where: { compositionId_adapterId: { compositionId: id, adapterId: member.adapterId } },
+            data: { adapterVersionId: replacement },
+          });
       }
       const previous = composition.jobs[0];
       const params = (composition.params ?? {}) as { dataset_id?: string };
       const job = await createJob(
         tx,
-        { tenantId, kind: 'compose', compositionId: id, baseModelId: previous?.baseModelId ?? null, datasetId: params.dataset_id ?? null, params: composition.params as never },
+        {
+          tenantId,
+          kind: 'compose',
+          compositionId: id,
+          baseModelId: previous?.baseModelId ?? null,
+          datasetId: params.dataset_id ?? null,
+          params: composition.params as never,
+        },
         { message: `queued: rebuilt after deletion ${deletionId}` },
       );
       await moveCompositions(tx, tenantId, [id], 'queued');
       return { id, outcome: 'rebuilding', job_id: job.id };
     });
     // The job id is BullMQ's too: enqueueing again after a crash cannot make a second build.
-    if (outcome.outcome === 'rebuilding') await compose.add('compose', { jobId: outcome.job_id!, tenantId, compositionId: id }, { jobId: outcome.job_id!, ...TRAIN_JOB_OPTIONS });
+    if (outcome.outcome === 'rebuilding')
+      await compose.add(
+        'compose',
+        { jobId: outcome.job_id!, tenantId, compositionId: id },
+        { jobId: outcome.job_id!, ...TRAIN_JOB_OPTIONS },
+      );
     rebuilt.push(outcome);
   }
   await enqueueDeliveries(deps.webhooks, tenantId, deliveries);

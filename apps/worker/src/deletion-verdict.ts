@@ -17,19 +17,37 @@ type HeldOut = NonNullable<DeletionProof['held_out']>;
  * - after: it scores at or above m, i.e. like text no adapter trained on.
  * Anything else is `inconclusive`, with the reason in words.
  */
-export function deletionVerdict(lossBefore: number, lossAfter: number, heldOut: HeldOut | null): Pick<DeletionProof, 'verdict' | 'verdict_reason' | 'looks_unseen' | 'statistic'> {
+export function deletionVerdict(
+  lossBefore: number,
+  lossAfter: number,
+  heldOut: HeldOut | null,
+): Pick<DeletionProof, 'verdict' | 'verdict_reason' | 'looks_unseen' | 'statistic'> {
   if (!heldOut || heldOut.count < MIN_HELD_OUT) {
-    return inconclusive(`there are ${heldOut?.count ?? 0} documents no adapter trained on to compare with; at least ${MIN_HELD_OUT} are needed`, null);
+    return inconclusive(
+      `there are ${heldOut?.count ?? 0} documents no adapter trained on to compare with; at least ${MIN_HELD_OUT} are needed`,
+      null,
+    );
   }
   const margin = Math.max(MARGIN_STD * heldOut.std, MIN_MARGIN_NATS);
   const line = heldOut.mean - margin;
-  const statistic = { unseen_line: line, margin, z_before: zScore(lossBefore, heldOut), z_after: zScore(lossAfter, heldOut) };
+  const statistic = {
+    unseen_line: line,
+    margin,
+    z_before: zScore(lossBefore, heldOut),
+    z_after: zScore(lossAfter, heldOut),
+  };
   const range = `never-seen text scores ${heldOut.mean.toFixed(3)} ± ${heldOut.std.toFixed(3)} (n ${heldOut.count}), trained-like below ${line.toFixed(3)}`;
   if (lossBefore >= line) {
-    return inconclusive(`the deleted text scored ${lossBefore.toFixed(3)} before the deletion, not below ${line.toFixed(3)}: it never scored like trained text, so how it scores now proves nothing (${range})`, statistic);
+    return inconclusive(
+      `the deleted text scored ${lossBefore.toFixed(3)} before the deletion, not below ${line.toFixed(3)}: it never scored like trained text, so how it scores now proves nothing (${range})`,
+      statistic,
+    );
   }
   if (lossAfter < line) {
-    return inconclusive(`the deleted text still scores like trained text after the retrain: ${lossAfter.toFixed(3)}, below ${line.toFixed(3)} (${range})`, statistic);
+    return inconclusive(
+      `the deleted text still scores like trained text after the retrain: ${lossAfter.toFixed(3)}, below ${line.toFixed(3)} (${range})`,
+      statistic,
+    );
   }
   return {
     verdict: 'looks_unseen',

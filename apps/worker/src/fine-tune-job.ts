@@ -1,4 +1,10 @@
-import { documentExternalId, hyperparametersSchema, newId, type FineTuneMetrics, type Hyperparameters } from '@tessera/contracts';
+import {
+  documentExternalId,
+  hyperparametersSchema,
+  newId,
+  type FineTuneMetrics,
+  type Hyperparameters,
+} from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
 import {
   decodeCheckpoint,
@@ -52,9 +58,13 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   if (row.cancelRequestedAt) return finish('cancelled', null);
 
   await database.withTenant(ctx, async (tx) => {
-    await moveJob(tx, tenantId, jobId, 'running', { data: { attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() }, event: { data: { attempt: row.attempts + 1 } } });
+    await moveJob(tx, tenantId, jobId, 'running', {
+      data: { attempts: { increment: 1 }, startedAt: row.startedAt ?? new Date() },
+      event: { data: { attempt: row.attempts + 1 } },
+    });
     // A version a deletion reached before the start stays stale: it never goes live.
-    if (row.adapterVersionId) await moveAdapterVersions(tx, tenantId, [row.adapterVersionId], 'training', { ifAllowed: true });
+    if (row.adapterVersionId)
+      await moveAdapterVersions(tx, tenantId, [row.adapterVersionId], 'training', { ifAllowed: true });
   });
 
   // Everything that can be wrong with the inputs is found here, before training: no retry helps it.
@@ -65,7 +75,10 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   let validationFraction: number;
   try {
     const [baseModel, dataset] = await database.withTenant(ctx, (tx) =>
-      Promise.all([tx.baseModel.findFirstOrThrow({ where: { id: row.baseModelId! } }), tx.dataset.findFirstOrThrow({ where: { id: row.datasetId!, tenantId } })]),
+      Promise.all([
+        tx.baseModel.findFirstOrThrow({ where: { id: row.baseModelId! } }),
+        tx.dataset.findFirstOrThrow({ where: { id: row.datasetId!, tenantId } }),
+      ]),
     );
     model = await deps.models.load(baseModel);
     const params = row.params as { hyperparameters: unknown; validation_split: number };
@@ -75,9 +88,18 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     if (problems.length) throw new Error(`hyperparameters: ${problems.join('; ')}`);
     // The documents recorded for this version when the job was made (a partition's, or the
     // dataset's), less any deleted since: a deletion sees them as this version's from the start.
-    const recorded = row.adapterVersionId ? await database.withTenant(ctx, (tx) => tx.adapterVersionDocument.findMany({ where: { adapterVersionId: row.adapterVersionId! }, select: { documentId: true } })) : [];
+    const recorded = row.adapterVersionId
+      ? await database.withTenant(ctx, (tx) =>
+          tx.adapterVersionDocument.findMany({
+            where: { adapterVersionId: row.adapterVersionId! },
+            select: { documentId: true },
+          }),
+        )
+      : [];
     const only = recorded.length ? { id: { in: recorded.map((d) => d.documentId) } } : {};
-    const documents = await database.withTenant(ctx, (tx) => tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active', ...only } }));
+    const documents = await database.withTenant(ctx, (tx) =>
+      tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active', ...only } }),
+    );
     const active = new Map(documents.map((d) => [d.externalId, d.id]));
     ({ records, documentIds } = datasetRecords(new TextDecoder().decode(await store.get(dataset.blob!)), active));
     if (records.length === 0) throw new Error('the dataset has no active documents to train on');
@@ -87,7 +109,9 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     throw new UnrecoverableError(message);
   }
 
-  const latest = await database.withTenant(ctx, (tx) => tx.checkpoint.findFirst({ where: { tenantId, jobId }, orderBy: { step: 'desc' } }));
+  const latest = await database.withTenant(ctx, (tx) =>
+    tx.checkpoint.findFirst({ where: { tenantId, jobId }, orderBy: { step: 'desc' } }),
+  );
   let resume: TrainingCheckpoint | undefined;
   if (latest) {
     resume = decodeCheckpoint(await store.get(latest.blob));
@@ -102,7 +126,10 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   let lastCancelCheck = 0;
   // Progress writes are chained so they land in order and never overlap.
   let writes: Promise<unknown> = Promise.resolve();
-  const later = (work: () => Promise<unknown>) => (writes = writes.then(work).catch((e) => deps.log(`job ${jobId}: writing progress failed: ${(e as Error).message}`)));
+  const later = (work: () => Promise<unknown>) =>
+    (writes = writes
+      .then(work)
+      .catch((e) => deps.log(`job ${jobId}: writing progress failed: ${(e as Error).message}`)));
   const onProgress = (p: TrainingProgress) => {
     const data = {
       step: p.step,
@@ -114,11 +141,15 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       ...(p.validation ? { validation_loss: p.validation.loss, validation_accuracy: p.validation.accuracy } : {}),
     };
     later(async () => {
-      await database.withTenant(ctx, (tx) => tx.job.update({ where: { id: jobId }, data: { progress: p.step / p.totalSteps } }));
+      await database.withTenant(ctx, (tx) =>
+        tx.job.update({ where: { id: jobId }, data: { progress: p.step / p.totalSteps } }),
+      );
       await event('metric', null, data);
       if (Date.now() - lastCancelCheck > CANCEL_POLL_MS) {
         lastCancelCheck = Date.now();
-        const current = await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: jobId }, select: { cancelRequestedAt: true } }));
+        const current = await database.withTenant(ctx, (tx) =>
+          tx.job.findFirst({ where: { id: jobId }, select: { cancelRequestedAt: true } }),
+        );
         if (current?.cancelRequestedAt) stop.abort('cancel');
       }
     });
@@ -164,24 +195,45 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       const finished = { progress: 1, finishedAt: new Date() };
       if (await staleByDeletion(tx, tenantId, row.adapterVersionId, documentIds)) {
         await moveJob(tx, tenantId, jobId, 'succeeded', {
-          data: { ...finished, result: { metrics, adapter_version_id: row.adapterVersionId, superseded_by_deletion: true } as never },
-          event: { message: 'succeeded: a document of this version was deleted while it trained; its weights and checkpoints are erased and the deletion retrains it', data: metrics as never },
+          data: {
+            ...finished,
+            result: { metrics, adapter_version_id: row.adapterVersionId, superseded_by_deletion: true } as never,
+          },
+          event: {
+            message:
+              'succeeded: a document of this version was deleted while it trained; its weights and checkpoints are erased and the deletion retrains it',
+            data: metrics as never,
+          },
         });
         return null;
       }
       const deliveryIds: string[] = [];
       if (row.adapterVersionId) {
         const ready = await moveAdapterVersions(tx, tenantId, [row.adapterVersionId], 'ready', {
-          data: { weightsBlob: weights.sha256, metrics: metrics as never, centroid: encodeCentroid(result.centroid), trainingJobId: jobId, readyAt: new Date() },
+          data: {
+            weightsBlob: weights.sha256,
+            metrics: metrics as never,
+            centroid: encodeCentroid(result.centroid),
+            trainingJobId: jobId,
+            readyAt: new Date(),
+          },
           webhooks: [{ type: 'adapter.ready', data: { id: row.adapterId!, adapter_version_id: row.adapterVersionId } }],
         });
         deliveryIds.push(...ready!.deliveryIds);
-        await tx.adapterVersionDocument.createMany({ data: documentIds.map((documentId) => ({ tenantId, adapterVersionId: row.adapterVersionId!, documentId })), skipDuplicates: true });
+        await tx.adapterVersionDocument.createMany({
+          data: documentIds.map((documentId) => ({ tenantId, adapterVersionId: row.adapterVersionId!, documentId })),
+          skipDuplicates: true,
+        });
       }
       const moved = await moveJob(tx, tenantId, jobId, 'succeeded', {
         data: { ...finished, result: { metrics, adapter_version_id: row.adapterVersionId } as never },
         event: { data: metrics as never },
-        webhooks: [{ type: 'fine_tune.succeeded', data: { id: jobId, adapter_id: row.adapterId, adapter_version_id: row.adapterVersionId } }],
+        webhooks: [
+          {
+            type: 'fine_tune.succeeded',
+            data: { id: jobId, adapter_id: row.adapterId, adapter_version_id: row.adapterVersionId },
+          },
+        ],
       });
       return [...deliveryIds, ...moved!.deliveryIds];
     });
@@ -196,7 +248,10 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     await writes;
     if (error instanceof TrainingCancelled) {
       if (stop.signal.reason === 'shutdown') {
-        await event('message', `worker shutting down after step ${error.checkpoint.step}; the job resumes from this checkpoint`);
+        await event(
+          'message',
+          `worker shutting down after step ${error.checkpoint.step}; the job resumes from this checkpoint`,
+        );
         throw new Error('worker shut down; the job resumes from its checkpoint');
       }
       return finish('cancelled', null);
@@ -242,7 +297,10 @@ export function* datasetLines(jsonl: string): Generator<{ index: number; externa
 }
 
 /** The dataset's records of active documents (external id → document id), in file order. */
-export function datasetRecords(jsonl: string, activeDocuments: Map<string, string>): { records: TrainingRecord[]; documentIds: string[] } {
+export function datasetRecords(
+  jsonl: string,
+  activeDocuments: Map<string, string>,
+): { records: TrainingRecord[]; documentIds: string[] } {
   const records: TrainingRecord[] = [];
   const used = new Set<string>();
   for (const { externalId, record } of datasetLines(jsonl)) {

@@ -95,7 +95,8 @@ export class InferenceServer {
       const served = await loading.catch(() => null);
       if (!served) continue;
       for (const id of eviction.versionIds) if (served.adapters.evict(`${eviction.tenantId}/${id}`)) dropped.adapters++;
-      for (const blob of eviction.artifactBlobs) if (served.compositions.evict(`${eviction.tenantId}/${blob}`)) dropped.artifacts++;
+      for (const blob of eviction.artifactBlobs)
+        if (served.compositions.evict(`${eviction.tenantId}/${blob}`)) dropped.artifacts++;
       dropped.slots += served.pool.evict((slotId) => slotId.split('/').some((part) => stale.has(part)));
     }
     return dropped;
@@ -110,7 +111,11 @@ export class InferenceServer {
     } catch (error) {
       const bad = error instanceof BadRequest;
       if (!bad) this.deps.log(`infer ${request.requestId}: ${(error as Error).message}`);
-      await this.deps.publish(request.requestId, { type: 'error', status: bad ? 400 : 500, message: bad ? (error as Error).message : 'the inference worker failed; try again' });
+      await this.deps.publish(request.requestId, {
+        type: 'error',
+        status: bad ? 400 : 500,
+        message: bad ? (error as Error).message : 'the inference worker failed; try again',
+      });
     } finally {
       this.running.delete(request.requestId);
     }
@@ -121,20 +126,32 @@ export class InferenceServer {
     const { model, scheduler } = served;
     let prompt: number[];
     try {
-      prompt = model.tokenizer.encode(request.input.kind === 'text' ? request.input.text : model.tokenizer.chatTemplate.render(request.input.messages, { addGenerationPrompt: true }));
+      prompt = model.tokenizer.encode(
+        request.input.kind === 'text'
+          ? request.input.text
+          : model.tokenizer.chatTemplate.render(request.input.messages, { addGenerationPrompt: true }),
+      );
     } catch (error) {
       throw new BadRequest(`the input cannot be read by ${model.name}'s tokenizer: ${(error as Error).message}`);
     }
     if (prompt.length === 0) throw new BadRequest('the prompt is empty');
     const context = model.config.maxPositions;
     if (prompt.length + request.maxTokens > context) {
-      throw new BadRequest(`the prompt's ${prompt.length} tokens and max_tokens ${request.maxTokens} exceed ${model.name}'s context of ${context} tokens`);
+      throw new BadRequest(
+        `the prompt's ${prompt.length} tokens and max_tokens ${request.maxTokens} exceed ${model.name}'s context of ${context} tokens`,
+      );
     }
 
-    const chosen = request.router === 'centroid' ? await this.route(request, scheduler, prompt) : request.adapters.map((a) => ({ ...a, weight: a.weight ?? 1, score: undefined }));
+    const chosen =
+      request.router === 'centroid'
+        ? await this.route(request, scheduler, prompt)
+        : request.adapters.map((a) => ({ ...a, weight: a.weight ?? 1, score: undefined }));
     await this.deps.publish(request.requestId, { type: 'routing', adapters: chosen, promptTokens: prompt.length });
     const { adapters, tokenRouting } = await this.requestAdapters(request, served, chosen);
-    if (adapters.length >= this.deps.slots + 1) throw new BadRequest(`the request routes over ${adapters.length} adapters; this worker holds ${this.deps.slots} at once (INFER_SLOTS)`);
+    if (adapters.length >= this.deps.slots + 1)
+      throw new BadRequest(
+        `the request routes over ${adapters.length} adapters; this worker holds ${this.deps.slots} at once (INFER_SLOTS)`,
+      );
     // Tokens are published in order: each waits for the one before.
     let published: Promise<unknown> = Promise.resolve();
     const result = await scheduler.generate({
@@ -143,7 +160,11 @@ export class InferenceServer {
       ...(tokenRouting ? { tokenRouting } : {}),
       returnGates: Boolean(request.returnGates || tokenRouting),
       maxTokens: request.maxTokens,
-      sampling: { temperature: request.temperature, ...(request.topP !== undefined ? { topP: request.topP } : {}), ...(request.seed !== undefined ? { seed: request.seed } : {}) },
+      sampling: {
+        temperature: request.temperature,
+        ...(request.topP !== undefined ? { topP: request.topP } : {}),
+        ...(request.seed !== undefined ? { seed: request.seed } : {}),
+      },
       stop: request.stop,
       signal,
       onToken: (_token, text) => {
@@ -151,16 +172,27 @@ export class InferenceServer {
       },
     });
     await published;
-    if (result.finishReason === 'cancelled') this.deps.log(`infer ${request.requestId}: cancelled by the client after ${result.tokens.length} tokens`);
-    const finishReason = result.finishReason === 'length' ? 'length' : result.finishReason === 'cancelled' ? 'cancelled' : 'stop';
+    if (result.finishReason === 'cancelled')
+      this.deps.log(`infer ${request.requestId}: cancelled by the client after ${result.tokens.length} tokens`);
+    const finishReason =
+      result.finishReason === 'length' ? 'length' : result.finishReason === 'cancelled' ? 'cancelled' : 'stop';
     const read = [...prompt, ...result.tokens].slice(0, result.gates?.length ?? 0);
     const gates = result.gates ?? [];
     // Per-token routers: each adapter's weight is its mean gate over the tokens read (merged: the one slot stands for all members).
     const tokenGates =
       result.gates && request.router !== 'merged'
-        ? { tokens: request.returnGates ? read.map((t) => model.tokenizer.decode([t])) : [], gates: request.returnGates ? gates : [], weights: chosen.map((_, j) => gates.reduce((sum, row) => sum + row[j]!, 0) / Math.max(1, gates.length)) }
+        ? {
+            tokens: request.returnGates ? read.map((t) => model.tokenizer.decode([t])) : [],
+            gates: request.returnGates ? gates : [],
+            weights: chosen.map((_, j) => gates.reduce((sum, row) => sum + row[j]!, 0) / Math.max(1, gates.length)),
+          }
         : undefined;
-    await this.deps.publish(request.requestId, { type: 'done', finishReason, completionTokens: result.tokens.length, ...(tokenGates ? { tokenGates } : {}) });
+    await this.deps.publish(request.requestId, {
+      type: 'done',
+      finishReason,
+      completionTokens: result.tokens.length,
+      ...(tokenGates ? { tokenGates } : {}),
+    });
   }
 
   /**
@@ -168,30 +200,51 @@ export class InferenceServer {
    * one adapter; a learned gate's members carrying their router vectors (slots keyed by
    * composition, as the same adapter routes differently in another gate).
    */
-  private async requestAdapters(request: InferJobData, served: ServedModel, chosen: { versionId: string; weight: number }[]): Promise<{ adapters: RequestAdapter[]; tokenRouting?: GenerateRequest['tokenRouting'] }> {
+  private async requestAdapters(
+    request: InferJobData,
+    served: ServedModel,
+    chosen: { versionId: string; weight: number }[],
+  ): Promise<{ adapters: RequestAdapter[]; tokenRouting?: GenerateRequest['tokenRouting'] }> {
     const tenant = request.tenantId;
     const composition = request.composition;
     if (request.router === 'merged' || request.router === 'learned_gate') {
       if (!composition?.artifactBlob) throw new BadRequest('the request names no built composition');
       const artifact = await served.compositions.get(`${tenant}/${composition.artifactBlob}`);
-      if (artifact.kind === 'merged') return { adapters: [{ id: `cmp/${composition.id}`, load: () => artifact.adapter }] };
+      if (artifact.kind === 'merged')
+        return { adapters: [{ id: `cmp/${composition.id}`, load: () => artifact.adapter }] };
       const adapters = chosen.map((a, j) => ({
         id: `cmp/${composition.id}/${a.versionId}`,
-        load: async () => ({ ...(await served.adapters.get(`${tenant}/${a.versionId}`)), routers: artifact.routers[j]! }),
+        load: async () => ({
+          ...(await served.adapters.get(`${tenant}/${a.versionId}`)),
+          routers: artifact.routers[j]!,
+        }),
       }));
       return { adapters, tokenRouting: { kind: 'learned' } };
     }
-    const adapters = chosen.map((a) => ({ id: a.versionId, weight: a.weight, load: () => served.adapters.get(`${tenant}/${a.versionId}`) }));
-    return request.router === 'arrow' ? { adapters, tokenRouting: { kind: 'arrow', topK: request.topK ?? 2 } } : { adapters };
+    const adapters = chosen.map((a) => ({
+      id: a.versionId,
+      weight: a.weight,
+      load: () => served.adapters.get(`${tenant}/${a.versionId}`),
+    }));
+    return request.router === 'arrow'
+      ? { adapters, tokenRouting: { kind: 'arrow', topK: request.topK ?? 2 } }
+      : { adapters };
   }
 
   /** `auto`: the candidates' training centroids against the prompt's pooled base-model state. */
   private async route(request: InferJobData, scheduler: BatchScheduler, prompt: number[]) {
     const ids = request.adapters.map((a) => a.versionId);
-    const rows = await this.deps.database.withTenant(request, (tx) => tx.adapterVersion.findMany({ where: { tenantId: request.tenantId, id: { in: ids } }, select: { id: true, centroid: true } }));
+    const rows = await this.deps.database.withTenant(request, (tx) =>
+      tx.adapterVersion.findMany({
+        where: { tenantId: request.tenantId, id: { in: ids } },
+        select: { id: true, centroid: true },
+      }),
+    );
     const centroids = new Map(rows.filter((r) => r.centroid).map((r) => [r.id, decodeCentroid(r.centroid!)]));
     // Uploaded adapters have no centroid: the router cannot place them.
-    const keys = request.adapters.filter((a) => centroids.has(a.versionId)).map((a) => ({ id: a.versionId, centroid: centroids.get(a.versionId)! }));
+    const keys = request.adapters
+      .filter((a) => centroids.has(a.versionId))
+      .map((a) => ({ id: a.versionId, centroid: centroids.get(a.versionId)! }));
     if (keys.length === 0) return [];
     const byVersion = new Map<string, InferAdapter>(request.adapters.map((a) => [a.versionId, a]));
     const routed = routeByCentroid(await scheduler.pooledHidden(prompt), keys, { topK: request.topK ?? 1 });
@@ -210,22 +263,39 @@ export class InferenceServer {
 
   private async load(request: InferJobData): Promise<ServedModel> {
     const { database, maxRank } = this.deps;
-    const row = await database.withTenant(request, (tx) => tx.baseModel.findFirstOrThrow({ where: { id: request.baseModelId } }));
+    const row = await database.withTenant(request, (tx) =>
+      tx.baseModel.findFirstOrThrow({ where: { id: request.baseModelId } }),
+    );
     const model = await this.deps.models.load(row);
     const modules = targetModules(model.config);
     // Router inputs in every projection: any request may route per token (Arrow or a learned gate).
     // Steps where no request does can run a second session without them (the same weights once more).
     const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
-    const session = await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank, router: true } });
-    const fixedGatesSession = this.deps.fixedGatesSession ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } }) : undefined;
+    const session = await DecoderSession.load(model.config, model.weights, {
+      ...sessionOptions,
+      lora: { modules, rank: maxRank, router: true },
+    });
+    const fixedGatesSession = this.deps.fixedGatesSession
+      ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } })
+      : undefined;
     const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });
-    const scheduler = new BatchScheduler(session, pool, model.tokenizer, { maxBatch: this.deps.maxBatch, prefillChunk: 128, maxBatchTokens: 1024, ...(fixedGatesSession ? { fixedGatesSession } : {}) });
+    const scheduler = new BatchScheduler(session, pool, model.tokenizer, {
+      maxBatch: this.deps.maxBatch,
+      prefillChunk: 128,
+      maxBatchTokens: 1024,
+      ...(fixedGatesSession ? { fixedGatesSession } : {}),
+    });
     // Keyed by tenant and version: one model serves many tenants.
-    const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) => this.readAdapter(key.split('/')[0]!, key.split('/')[1]!));
+    const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) =>
+      this.readAdapter(key.split('/')[0]!, key.split('/')[1]!),
+    );
     const compositions = new ArtifactCache(async (key) => {
       const [tenantId, blob] = key.split('/') as [string, string];
       const artifact = readCompositionArtifact(await this.deps.blobs.forTenant(tenantId).get(blob));
-      if (artifact.kind === 'merged' && artifact.adapter.rank > maxRank) throw new BadRequest(`the merged composition's rank ${artifact.adapter.rank} exceeds this worker's INFER_MAX_RANK ${maxRank}`);
+      if (artifact.kind === 'merged' && artifact.adapter.rank > maxRank)
+        throw new BadRequest(
+          `the merged composition's rank ${artifact.adapter.rank} exceeds this worker's INFER_MAX_RANK ${maxRank}`,
+        );
       return artifact;
     });
     this.deps.log(`serving ${model.name} (${row.id}): ${this.deps.slots} adapter slots of rank ≤ ${maxRank}`);
@@ -234,9 +304,12 @@ export class InferenceServer {
 
   /** An adapter version's weights from its tenant's blob store (version ids are unique across tenants). */
   private async readAdapter(tenantId: string, versionId: string): Promise<LoraAdapter> {
-    const row = await this.deps.database.withTenant({ tenantId }, (tx) => tx.adapterVersion.findFirstOrThrow({ where: { id: versionId, tenantId } }));
+    const row = await this.deps.database.withTenant({ tenantId }, (tx) =>
+      tx.adapterVersion.findFirstOrThrow({ where: { id: versionId, tenantId } }),
+    );
     if (!row.weightsBlob) throw new BadRequest(`adapter version ${versionId} has no weights (status ${row.status})`);
-    if (row.rank > this.deps.maxRank) throw new BadRequest(`the adapter's rank ${row.rank} exceeds this worker's INFER_MAX_RANK ${this.deps.maxRank}`);
+    if (row.rank > this.deps.maxRank)
+      throw new BadRequest(`the adapter's rank ${row.rank} exceeds this worker's INFER_MAX_RANK ${this.deps.maxRank}`);
     const weights = await this.deps.blobs.forTenant(tenantId).get(row.weightsBlob);
     return readPeftAdapter({ config: { peft_type: 'LORA', r: row.rank, lora_alpha: row.alpha }, weights });
   }

@@ -21,7 +21,18 @@ export interface JobDeps {
 /** Appends events to one job's log (what GET …/events and its SSE stream show). */
 export function jobEvents(database: Database, ctx: TenantContext, jobId: string) {
   return (type: 'status' | 'message' | 'metric', message: string | null, data?: Record<string, unknown>) =>
-    database.withTenant(ctx, (tx) => tx.jobEvent.create({ data: { id: newId('jev'), tenantId: ctx.tenantId, jobId, type, message, ...(data ? { data: data as never } : {}) } }));
+    database.withTenant(ctx, (tx) =>
+      tx.jobEvent.create({
+        data: {
+          id: newId('jev'),
+          tenantId: ctx.tenantId,
+          jobId,
+          type,
+          message,
+          ...(data ? { data: data as never } : {}),
+        },
+      }),
+    );
 }
 
 /** Whether this run of a queue job is its last attempt: a failure now is final. */
@@ -34,8 +45,15 @@ export function isLastAttempt(queueJob: QueueJob): boolean {
  * of the documents it trained on is no longer active (a deletion that committed before the
  * version's document rows existed). Such a version never goes live; it is left stale.
  */
-export async function staleByDeletion(tx: TenantTransaction, tenantId: string, versionId: string | null, documentIds: string[]): Promise<boolean> {
-  const current = versionId ? await tx.adapterVersion.findFirst({ where: { id: versionId }, select: { status: true } }) : null;
+export async function staleByDeletion(
+  tx: TenantTransaction,
+  tenantId: string,
+  versionId: string | null,
+  documentIds: string[],
+): Promise<boolean> {
+  const current = versionId
+    ? await tx.adapterVersion.findFirst({ where: { id: versionId }, select: { status: true } })
+    : null;
   const gone = await tx.document.count({ where: { id: { in: documentIds }, status: { not: 'active' } } });
   if (current?.status !== 'stale' && gone === 0) return false;
   if (versionId) await moveAdapterVersions(tx, tenantId, [versionId], 'stale');

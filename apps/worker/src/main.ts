@@ -39,7 +39,10 @@ import { loadWorkerConfig } from './worker-config.js';
 const config = loadWorkerConfig();
 // `start` lines (ready, stopping) show at every level but silent: scripts wait for them.
 const log = (line: string, level: 'info' | 'warn' | 'start' = 'info') => {
-  const shown = config.LOG_LEVEL === 'info' || (level !== 'info' && config.LOG_LEVEL === 'warn') || (level === 'start' && config.LOG_LEVEL !== 'silent');
+  const shown =
+    config.LOG_LEVEL === 'info' ||
+    (level !== 'info' && config.LOG_LEVEL === 'warn') ||
+    (level === 'start' && config.LOG_LEVEL !== 'silent');
   if (shown) console.log(JSON.stringify({ time: new Date().toISOString(), level, msg: line }));
 };
 const database = new Database({ connectionString: config.DATABASE_URL, maxConnections: config.DATABASE_POOL_SIZE });
@@ -49,7 +52,15 @@ const shutdown = new AbortController();
 const connection = redisConnection(config.REDIS_URL);
 const webhooks = webhookQueue(connection, config.QUEUE_PREFIX);
 /** What fine-tune, deletion and compose jobs share. */
-const jobDeps: JobDeps = { database, blobs, models, webhooks, threads: config.WORKER_THREADS, executionProvider: config.EXECUTION_PROVIDER, log };
+const jobDeps: JobDeps = {
+  database,
+  blobs,
+  models,
+  webhooks,
+  threads: config.WORKER_THREADS,
+  executionProvider: config.EXECUTION_PROVIDER,
+  log,
+};
 
 const compose = composeQueue(connection, config.QUEUE_PREFIX);
 // Blocking pops need a connection of their own: one for the deletions' wait for acknowledgements.
@@ -57,7 +68,8 @@ const evictionWaits = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }
 const deletionDeps = {
   ...jobDeps,
   compose,
-  evictCaches: (eviction: CacheEviction) => broadcastEviction(evictionWaits, config.QUEUE_PREFIX, eviction, config.CACHE_EVICTION_TIMEOUT_MS),
+  evictCaches: (eviction: CacheEviction) =>
+    broadcastEviction(evictionWaits, config.QUEUE_PREFIX, eviction, config.CACHE_EVICTION_TIMEOUT_MS),
 };
 
 const worker = new Worker<TrainJobData, unknown, TrainJobName>(
@@ -88,17 +100,24 @@ worker.on('completed', (job) => log(`job ${job.data.jobId}: done`));
 worker.on('failed', (job, error) => log(`job ${job?.data.jobId}: ${error.message}`, 'warn'));
 worker.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
 // Compositions: merges take milliseconds, a learned gate trains for seconds; one at a time.
-const composer = new Worker<ComposeJobData>(
-  QUEUES.compose,
-  (job) => runCompose(job, jobDeps),
-  { connection, prefix: config.QUEUE_PREFIX, concurrency: 1, lockDuration: config.LOCK_DURATION_MS, stalledInterval: config.STALLED_INTERVAL_MS },
-);
+const composer = new Worker<ComposeJobData>(QUEUES.compose, (job) => runCompose(job, jobDeps), {
+  connection,
+  prefix: config.QUEUE_PREFIX,
+  concurrency: 1,
+  lockDuration: config.LOCK_DURATION_MS,
+  stalledInterval: config.STALLED_INTERVAL_MS,
+});
 composer.on('completed', (job) => log(`composition ${job.data.compositionId}: ready`));
 composer.on('failed', (job, error) => log(`composition ${job?.data.compositionId}: ${error.message}`, 'warn'));
 // Webhook deliveries: many at once, each a short HTTP call; retries are scheduled as delayed jobs.
 const deliveries = new Worker<WebhookJobData>(
   QUEUES.webhooks,
-  (job) => attemptDelivery(database, webhooks, job.data, { retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE_MS, allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE, timeoutMs: config.WEBHOOK_TIMEOUT_MS }),
+  (job) =>
+    attemptDelivery(database, webhooks, job.data, {
+      retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE_MS,
+      allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    }),
   { connection, prefix: config.QUEUE_PREFIX, concurrency: config.WEBHOOK_CONCURRENCY },
 );
 deliveries.on('failed', (job, error) => log(`delivery ${job?.data.deliveryId}: ${error.message}`, 'warn'));
@@ -119,7 +138,8 @@ const inference = new InferenceServer({
   maxBatch: config.INFER_MAX_BATCH,
   fixedGatesSession: config.INFER_FIXED_GATES_SESSION,
   adapterCacheBytes: config.ADAPTER_CACHE_BYTES,
-  publish: (requestId, event) => publisher.publish(inferEventChannel(config.QUEUE_PREFIX, requestId), JSON.stringify(event)),
+  publish: (requestId, event) =>
+    publisher.publish(inferEventChannel(config.QUEUE_PREFIX, requestId), JSON.stringify(event)),
   log,
 });
 // One subscriber connection: cancels of running requests, and deletions' cache evictions.
@@ -130,18 +150,32 @@ cancels.on('message', (channel, message: string) => {
   const eviction = JSON.parse(message) as CacheEviction;
   void inference
     .evict(eviction)
-    .then((dropped) => acknowledgeEviction(publisher, config.QUEUE_PREFIX, eviction.id, { worker: workerName, ...dropped }))
+    .then((dropped) =>
+      acknowledgeEviction(publisher, config.QUEUE_PREFIX, eviction.id, { worker: workerName, ...dropped }),
+    )
     .then(() => log(`evicted what deletion ${eviction.id} made stale`))
     .catch((error: Error) => log(`evicting for deletion ${eviction.id} failed: ${error.message}`, 'warn'));
 });
 const inferWorkers = config.INFER_BASE_MODELS.map((id) => {
-  const consumer = new Worker<InferJobData>(inferQueue(id), (job) => inference.handle(job), { connection, prefix: config.QUEUE_PREFIX, concurrency: config.INFER_MAX_BATCH * 2 });
+  const consumer = new Worker<InferJobData>(inferQueue(id), (job) => inference.handle(job), {
+    connection,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.INFER_MAX_BATCH * 2,
+  });
   consumer.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
   return consumer;
 });
-await Promise.all([worker.waitUntilReady(), composer.waitUntilReady(), deliveries.waitUntilReady(), ...inferWorkers.map((w) => w.waitUntilReady())]);
+await Promise.all([
+  worker.waitUntilReady(),
+  composer.waitUntilReady(),
+  deliveries.waitUntilReady(),
+  ...inferWorkers.map((w) => w.waitUntilReady()),
+]);
 const queues = [QUEUES.train, QUEUES.compose, QUEUES.webhooks, ...config.INFER_BASE_MODELS.map(inferQueue)];
-log(`worker ready: queues ${queues.join(', ')}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`, 'start');
+log(
+  `worker ready: queues ${queues.join(', ')}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`,
+  'start',
+);
 
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -151,7 +185,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
     void Promise.all([worker.close(), composer.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
-      .then(() => Promise.all([webhooks.close(), compose.close(), publisher.quit(), cancels.quit(), evictionWaits.quit()]))
+      .then(() =>
+        Promise.all([webhooks.close(), compose.close(), publisher.quit(), cancels.quit(), evictionWaits.quit()]),
+      )
       .then(() => database.disconnect())
       .then(() => process.exit(0));
   });

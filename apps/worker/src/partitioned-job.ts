@@ -10,19 +10,40 @@ import type { Job as QueueJob, Queue } from 'bullmq';
  * Partitions that failed leave the others live: the knowledge base routes among those that
  * are ready.
  */
-export async function runPartitionedParent(queueJob: QueueJob<TrainJobData>, deps: { database: Database; webhooks: Queue<WebhookJobData> }): Promise<void> {
+export async function runPartitionedParent(
+  queueJob: QueueJob<TrainJobData>,
+  deps: { database: Database; webhooks: Queue<WebhookJobData> },
+): Promise<void> {
   const { jobId, tenantId } = queueJob.data;
   const ctx: TenantContext = { tenantId };
   const { deliveryIds } = await deps.database.withTenant(ctx, async (tx) => {
-    const children = await tx.job.findMany({ where: { tenantId, parentJobId: jobId }, include: { adapter: { include: { versions: true } } } });
+    const children = await tx.job.findMany({
+      where: { tenantId, parentJobId: jobId },
+      include: { adapter: { include: { versions: true } } },
+    });
     const failed = children.filter((c) => c.status !== 'succeeded');
-    const keyed = children.filter((c) => c.adapter?.versions.some((v) => v.id === c.adapterVersionId && v.status === 'ready' && v.centroid));
+    const keyed = children.filter((c) =>
+      c.adapter?.versions.some((v) => v.id === c.adapterVersionId && v.status === 'ready' && v.centroid),
+    );
     const status = failed.length === children.length ? 'failed' : 'succeeded';
     const message = failed.length ? `${failed.length} of ${children.length} partitions failed` : null;
     const moved = await moveJob(tx, tenantId, jobId, status, {
-      data: { progress: 1, finishedAt: new Date(), result: { partitions: children.length, ready: keyed.length, failed: failed.map((c) => c.id) } as never, ...(message ? { error: { message } } : {}) },
+      data: {
+        progress: 1,
+        finishedAt: new Date(),
+        result: { partitions: children.length, ready: keyed.length, failed: failed.map((c) => c.id) } as never,
+        ...(message ? { error: { message } } : {}),
+      },
       event: { data: { partitions: children.length, ready: keyed.length } },
-      webhooks: [{ type: `fine_tune.${status}`, data: { id: jobId, partitions: children.map((c) => ({ job_id: c.id, adapter_id: c.adapterId, status: c.status })) } }],
+      webhooks: [
+        {
+          type: `fine_tune.${status}`,
+          data: {
+            id: jobId,
+            partitions: children.map((c) => ({ job_id: c.id, adapter_id: c.adapterId, status: c.status })),
+          },
+        },
+      ],
     });
     return { deliveryIds: moved!.deliveryIds };
   });

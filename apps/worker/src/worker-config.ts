@@ -37,9 +37,16 @@ const configSchema = z
      * A second session per base model, without the per-token router, for decode steps in which
      * no request routes per token: 4–8% more throughput on CPU (bench/results/inference.json) for the base weights held twice.
      */
-    INFER_FIXED_GATES_SESSION: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+    INFER_FIXED_GATES_SESSION: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
     /** Adapters kept in host memory between the blob store and the slots. */
-    ADAPTER_CACHE_BYTES: z.coerce.number().int().min(1).default(512 * 1_048_576),
+    ADAPTER_CACHE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(512 * 1_048_576),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'silent']).default('info'),
     /** Delay before each delivery attempt, first to last (default: Standard Webhooks' schedule). */
     WEBHOOK_RETRY_SCHEDULE_MS: z
@@ -47,7 +54,10 @@ const configSchema = z
       .regex(/^\d+(,\d+)*$/, 'comma-separated milliseconds, e.g. 0,5000,300000')
       .default(STANDARD_RETRY_SCHEDULE_MS.join(','))
       .transform((s) => s.split(',').map(Number)),
-    WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+    WEBHOOK_ALLOW_PRIVATE: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).default(16),
     /** How long a deletion waits for every worker to drop the stale weights from memory; the proof says who answered. */
@@ -60,7 +70,9 @@ export type WorkerConfig = z.infer<typeof configSchema>;
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
-    throw new Error(`invalid worker configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+    throw new Error(
+      `invalid worker configuration:\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`,
+    );
   }
   return parsed.data;
 }

@@ -53,8 +53,12 @@ export const createdApiKeySchema = apiKeySchema
 export const createApiKeySchema = z
   .strictObject({
     name,
-    principal_id: idSchema('prn').optional().describe('Owner of the key; defaults to the calling key\'s principal'),
-    scopes: z.array(apiKeyScopeSchema).min(1).max(4).refine((s) => new Set(s).size === s.length, 'must not repeat a scope'),
+    principal_id: idSchema('prn').optional().describe("Owner of the key; defaults to the calling key's principal"),
+    scopes: z
+      .array(apiKeyScopeSchema)
+      .min(1)
+      .max(4)
+      .refine((s) => new Set(s).size === s.length, 'must not repeat a scope'),
     rate_limit_per_minute: z.number().int().min(1).max(1_000_000).optional(),
     expires_at: timestamp.optional(),
   })
@@ -111,7 +115,7 @@ export const callerSchema = z
     api_key_id: idSchema('key'),
     principal_id: idSchema('prn'),
     scopes: z.array(apiKeyScopeSchema),
-    group_ids: z.array(idSchema('grp')).describe("Groups of the key and of its principal: what the key may use"),
+    group_ids: z.array(idSchema('grp')).describe('Groups of the key and of its principal: what the key may use'),
   })
   .meta({ id: 'Caller' });
 

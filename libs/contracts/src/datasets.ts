@@ -40,7 +40,12 @@ export const documentSchema = z
     dataset_id: idSchema('ds'),
     document_id: z.string().describe("The uploader's document_id (line-<n> for records that named none)"),
     access_group_id: idSchema('grp').nullable(),
-    content_hash: z.string().nullable().describe('sha256 of the document\'s records, one JSON line each; null once the document is deleted (it would confirm a guess of the text)'),
+    content_hash: z
+      .string()
+      .nullable()
+      .describe(
+        "sha256 of the document's records, one JSON line each; null once the document is deleted (it would confirm a guess of the text)",
+      ),
     record_count: z.number().int(),
     token_count: z.number().int(),
     status: documentStatusSchema,

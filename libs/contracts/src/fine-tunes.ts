@@ -5,7 +5,19 @@ import { text } from './text.js';
 const timestamp = z.iso.datetime();
 
 export const targetModuleSchema = z
-  .enum(['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj', 'self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj', 'self_attn.o_proj', 'mlp.gate_proj', 'mlp.up_proj', 'mlp.down_proj'])
+  .enum([
+    'attn.c_attn',
+    'attn.c_proj',
+    'mlp.c_fc',
+    'mlp.c_proj',
+    'self_attn.q_proj',
+    'self_attn.k_proj',
+    'self_attn.v_proj',
+    'self_attn.o_proj',
+    'mlp.gate_proj',
+    'mlp.up_proj',
+    'mlp.down_proj',
+  ])
   .meta({ id: 'TargetModule' });
 
 const hyperparameterFields = {
@@ -17,22 +29,44 @@ const hyperparameterFields = {
   max_steps: z.number().int().min(1).max(1_000_000).describe('Overrides epochs'),
   batch_size: z.number().int().min(1).max(64),
   max_sequence_length: z.number().int().min(8).max(4096),
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
   checkpoint_every: z.number().int().min(1).max(100_000).describe('Steps between checkpoints'),
 };
 
-export const HYPERPARAMETER_DEFAULTS = { rank: 8, alpha: 16, learning_rate: 2e-3, epochs: 1, batch_size: 8, max_sequence_length: 128, seed: 0, checkpoint_every: 25 } as const;
+export const HYPERPARAMETER_DEFAULTS = {
+  rank: 8,
+  alpha: 16,
+  learning_rate: 2e-3,
+  epochs: 1,
+  batch_size: 8,
+  max_sequence_length: 128,
+  seed: 0,
+  checkpoint_every: 25,
+} as const;
 
 /** What a request may set; anything left out takes HYPERPARAMETER_DEFAULTS. */
-export const hyperparametersRequestSchema = z.strictObject(hyperparameterFields).partial().meta({ id: 'HyperparametersRequest' });
+export const hyperparametersRequestSchema = z
+  .strictObject(hyperparameterFields)
+  .partial()
+  .meta({ id: 'HyperparametersRequest' });
 
 /** A fine-tune's hyperparameters as it runs with them. */
 export const hyperparametersSchema = z
-  .object({ ...hyperparameterFields, target_modules: hyperparameterFields.target_modules.optional(), max_steps: hyperparameterFields.max_steps.optional() })
+  .object({
+    ...hyperparameterFields,
+    target_modules: hyperparameterFields.target_modules.optional(),
+    max_steps: hyperparameterFields.max_steps.optional(),
+  })
   .meta({ id: 'Hyperparameters' });
 export type Hyperparameters = z.infer<typeof hyperparametersSchema>;
 
-export function withHyperparameterDefaults(given: z.infer<typeof hyperparametersRequestSchema> | undefined): Hyperparameters {
+export function withHyperparameterDefaults(
+  given: z.infer<typeof hyperparametersRequestSchema> | undefined,
+): Hyperparameters {
   return hyperparametersSchema.parse({ ...HYPERPARAMETER_DEFAULTS, ...given });
 }
 
@@ -41,23 +75,43 @@ export const createFineTuneSchema = z
     base_model: text(200).min(1).describe('A base model, by id (bm_…) or name'),
     dataset_id: idSchema('ds'),
     adapter_name: text(100)
-      .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit')
+      .regex(
+        /^[a-z0-9][a-z0-9._-]*$/,
+        'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit',
+      )
       .describe('The adapter to create, or to add a version to'),
     hyperparameters: hyperparametersRequestSchema.optional(),
-    validation_split: z.number().min(0).max(0.5).optional().describe('Share of records held out for validation (default 0.1)'),
+    validation_split: z
+      .number()
+      .min(0)
+      .max(0.5)
+      .optional()
+      .describe('Share of records held out for validation (default 0.1)'),
     partition_by: z
       .literal('access_group')
       .optional()
-      .describe('AdapterSwap: one adapter per access group (and per max_documents_per_partition), each trained on only that partition; adapter_name names the knowledge base (a composition routed per request). Documents already in a partition are not trained again'),
-    max_documents_per_partition: z.number().int().min(1).max(100_000).optional().describe('With partition_by: split a group into partitions of at most this many documents'),
+      .describe(
+        'AdapterSwap: one adapter per access group (and per max_documents_per_partition), each trained on only that partition; adapter_name names the knowledge base (a composition routed per request). Documents already in a partition are not trained again',
+      ),
+    max_documents_per_partition: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .optional()
+      .describe('With partition_by: split a group into partitions of at most this many documents'),
     access_group_id: idSchema('grp')
       .optional()
-      .describe('The access group of a new adapter: only keys in it may use it. An existing adapter keeps its own (a different one is a 409; change it with PATCH /v1/adapters/{id})'),
+      .describe(
+        'The access group of a new adapter: only keys in it may use it. An existing adapter keeps its own (a different one is a 409; change it with PATCH /v1/adapters/{id})',
+      ),
   })
   .meta({ id: 'CreateFineTuneRequest' });
 export type CreateFineTune = z.infer<typeof createFineTuneSchema>;
 
-export const jobStatusSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']).meta({ id: 'JobStatus' });
+export const jobStatusSchema = z
+  .enum(['queued', 'running', 'succeeded', 'failed', 'cancelled'])
+  .meta({ id: 'JobStatus' });
 export type JobStatus = z.infer<typeof jobStatusSchema>;
 
 export const fineTuneMetricsSchema = z
@@ -85,10 +139,18 @@ export const fineTuneSchema = z
     hyperparameters: hyperparametersSchema,
     validation_split: z.number(),
     partitions: z
-      .array(z.object({ job_id: idSchema('job'), adapter_id: idSchema('ad'), adapter_version_id: idSchema('adv'), access_group_id: idSchema('grp').nullable(), documents: z.number().int() }))
+      .array(
+        z.object({
+          job_id: idSchema('job'),
+          adapter_id: idSchema('ad'),
+          adapter_version_id: idSchema('adv'),
+          access_group_id: idSchema('grp').nullable(),
+          documents: z.number().int(),
+        }),
+      )
       .nullable()
       .describe('A partitioned fine-tune: its partitions, each a fine-tune of its own'),
-    parent_job_id: idSchema('job').nullable().describe('A partition\'s partitioned fine-tune'),
+    parent_job_id: idSchema('job').nullable().describe("A partition's partitioned fine-tune"),
     progress: z.number().describe('0 to 1'),
     metrics: fineTuneMetricsSchema.nullable(),
     error: z.object({ message: z.string() }).nullable(),
@@ -105,7 +167,10 @@ export const jobEventSchema = z
     id: idSchema('jev'),
     type: z.enum(['status', 'message', 'metric']),
     message: z.string().nullable(),
-    data: z.record(z.string(), z.unknown()).nullable().describe('Metric events: step, loss, learning_rate, tokens_per_second, validation_loss, …'),
+    data: z
+      .record(z.string(), z.unknown())
+      .nullable()
+      .describe('Metric events: step, loss, learning_rate, tokens_per_second, validation_loss, …'),
     created_at: timestamp,
   })
   .meta({ id: 'JobEvent' });
@@ -123,7 +188,9 @@ export const baseModelSchema = z
     architecture: z.enum(['gpt2', 'llama']),
     config: z.record(z.string(), z.unknown()),
     owner: z.enum(['platform', 'tenant']),
-    status: z.enum(['uploading', 'ready']).describe('Imported checkpoints are uploading until model.safetensors arrives and fits config.json'),
+    status: z
+      .enum(['uploading', 'ready'])
+      .describe('Imported checkpoints are uploading until model.safetensors arrives and fits config.json'),
     has_tokenizer: z.boolean().describe('Whether tokenizer.json was uploaded; without it the model reads bytes'),
     created_at: timestamp,
   })
@@ -132,8 +199,13 @@ export type BaseModelDto = z.infer<typeof baseModelSchema>;
 
 export const registerBaseModelSchema = z
   .strictObject({
-    name: text(100).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit'),
-    config: z.record(z.string(), z.unknown()).describe("The checkpoint's Hugging Face config.json (model_type gpt2 or llama)"),
+    name: text(100).regex(
+      /^[a-z0-9][a-z0-9._-]*$/,
+      'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit',
+    ),
+    config: z
+      .record(z.string(), z.unknown())
+      .describe("The checkpoint's Hugging Face config.json (model_type gpt2 or llama)"),
   })
   .meta({ id: 'RegisterBaseModelRequest' });
 export type RegisterBaseModel = z.infer<typeof registerBaseModelSchema>;
@@ -147,7 +219,9 @@ export const baseModelTokenizerSchema = z
   .meta({ id: 'BaseModelTokenizer' });
 export type BaseModelTokenizer = z.infer<typeof baseModelTokenizerSchema>;
 
-export const adapterVersionStatusSchema = z.enum(['queued', 'training', 'ready', 'stale', 'archived', 'deleted']).meta({ id: 'AdapterVersionStatus' });
+export const adapterVersionStatusSchema = z
+  .enum(['queued', 'training', 'ready', 'stale', 'archived', 'deleted'])
+  .meta({ id: 'AdapterVersionStatus' });
 
 export const adapterVersionSchema = z
   .object({
@@ -187,14 +261,20 @@ export type AdapterDto = z.infer<typeof adapterSchema>;
 export const updateAdapterSchema = z
   .strictObject({
     description: text(1000).nullable().optional(),
-    access_group_id: idSchema('grp').nullable().optional().describe('Who may use the adapter: a group, or null for the whole tenant'),
+    access_group_id: idSchema('grp')
+      .nullable()
+      .optional()
+      .describe('Who may use the adapter: a group, or null for the whole tenant'),
   })
   .meta({ id: 'UpdateAdapterRequest' });
 export type UpdateAdapter = z.infer<typeof updateAdapterSchema>;
 
 export const createAdapterSchema = z
   .strictObject({
-    name: text(100).regex(/^[a-z0-9][a-z0-9._-]*$/, 'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit'),
+    name: text(100).regex(
+      /^[a-z0-9][a-z0-9._-]*$/,
+      'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit',
+    ),
     base_model: text(200).min(1).describe('A base model, by id (bm_…) or name'),
     description: text(1000).optional(),
     access_group_id: idSchema('grp').optional(),

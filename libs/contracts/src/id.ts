@@ -50,7 +50,7 @@ export function newId(prefix: IdPrefix, now = Date.now()): string {
 
 /** Schema of one kind of id, for path parameters and body fields. */
 export function idSchema(prefix: IdPrefix) {
-  return z
-    .string()
-    .regex(new RegExp(`^${prefix}_${ULID_PATTERN}$`), { message: `must be an id of the form ${prefix}_<26 base32 characters>` });
+  return z.string().regex(new RegExp(`^${prefix}_${ULID_PATTERN}$`), {
+    message: `must be an id of the form ${prefix}_<26 base32 characters>`,
+  });
 }

@@ -18,14 +18,37 @@ export const routingSchema = z
   .strictObject({
     mode: z.enum(['adapter', 'mixture', 'token', 'auto']),
     adapters: z
-      .array(z.strictObject({ name: modelReference(120).describe('adapter or adapter@version'), weight: z.number().min(-10).max(10).optional() }))
+      .array(
+        z.strictObject({
+          name: modelReference(120).describe('adapter or adapter@version'),
+          weight: z.number().min(-10).max(10).optional(),
+        }),
+      )
       .min(1)
       .max(16)
       .optional()
-      .describe('adapter: the one adapter; mixture: the adapters and their weights; token and auto: the candidates (default: every adapter the caller may use)'),
-    top_k: z.number().int().min(1).max(16).optional().describe('auto: how many adapters share a request (default 1); token (Arrow): how many share each token (default 2)'),
-    router: z.enum(['centroid', 'arrow']).optional().describe('auto: centroid (per request, the default) or arrow (per token and layer, by each adapter\'s SVD prototype)'),
-    return_gates: z.boolean().optional().describe('Add each token\'s gates (averaged over the adapted layers) to the routing trace'),
+      .describe(
+        'adapter: the one adapter; mixture: the adapters and their weights; token and auto: the candidates (default: every adapter the caller may use)',
+      ),
+    top_k: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .optional()
+      .describe(
+        'auto: how many adapters share a request (default 1); token (Arrow): how many share each token (default 2)',
+      ),
+    router: z
+      .enum(['centroid', 'arrow'])
+      .optional()
+      .describe(
+        "auto: centroid (per request, the default) or arrow (per token and layer, by each adapter's SVD prototype)",
+      ),
+    return_gates: z
+      .boolean()
+      .optional()
+      .describe("Add each token's gates (averaged over the adapted layers) to the routing trace"),
   })
   .meta({ id: 'Routing' });
 export type Routing = z.infer<typeof routingSchema>;
@@ -35,8 +58,16 @@ const samplingFields = {
   max_tokens: z.number().int().min(1).max(4096).optional(),
   temperature: z.number().min(0).max(2).optional(),
   top_p: z.number().gt(0).max(1).optional(),
-  seed: z.number().int().min(0).max(2 ** 31 - 1).optional(),
-  stop: z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]).nullable().optional(),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1)
+    .optional(),
+  stop: z
+    .union([z.string().min(1), z.array(z.string().min(1)).max(4)])
+    .nullable()
+    .optional(),
   stream: z.boolean().nullable().optional(),
   stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
   n: z.literal(1).nullable().optional().describe('Only 1'),
@@ -45,7 +76,10 @@ const samplingFields = {
 };
 
 export const completionRequestSchema = z
-  .strictObject({ ...samplingFields, prompt: z.union([z.string().min(1), z.array(z.string().min(1)).length(1)]).describe('One prompt') })
+  .strictObject({
+    ...samplingFields,
+    prompt: z.union([z.string().min(1), z.array(z.string().min(1)).length(1)]).describe('One prompt'),
+  })
   .meta({ id: 'CompletionRequest' });
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 
@@ -63,25 +97,35 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 export const routingTraceSchema = z
   .object({
     mode: z.enum(['base', 'adapter', 'mixture', 'token', 'auto']),
-    router: z.enum(['fixed', 'centroid', 'arrow', 'learned_gate', 'merged']).describe('How the weights were set: fixed (given), centroid, arrow or learned_gate (per token), merged (a weight-space composition)'),
+    router: z
+      .enum(['fixed', 'centroid', 'arrow', 'learned_gate', 'merged'])
+      .describe(
+        'How the weights were set: fixed (given), centroid, arrow or learned_gate (per token), merged (a weight-space composition)',
+      ),
     composition: z.object({ name: z.string(), version: z.number().int(), method: z.string() }).optional(),
     adapters: z.array(
       z.object({
         name: z.string(),
         version: z.number().int(),
-        weight: z.number().describe('fixed and centroid: the adapter\'s weight; per-token routers: its mean gate over the tokens read'),
-        score: z.number().optional().describe('centroid: cosine similarity to the adapter\'s training centroid'),
+        weight: z
+          .number()
+          .describe("fixed and centroid: the adapter's weight; per-token routers: its mean gate over the tokens read"),
+        score: z.number().optional().describe("centroid: cosine similarity to the adapter's training centroid"),
       }),
     ),
     token_gates: z
       .object({ tokens: z.array(z.string()), gates: z.array(z.array(z.number())) })
       .optional()
-      .describe('With return_gates: each token the model read (the prompt, then the completion but its last token) and its gates, one column per adapter in `adapters` order'),
+      .describe(
+        'With return_gates: each token the model read (the prompt, then the completion but its last token) and its gates, one column per adapter in `adapters` order',
+      ),
   })
   .meta({ id: 'RoutingTrace' });
 export type RoutingTrace = z.infer<typeof routingTraceSchema>;
 
-export const usageSchema = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() }).meta({ id: 'Usage' });
+export const usageSchema = z
+  .object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() })
+  .meta({ id: 'Usage' });
 
 const finishReason = z.enum(['stop', 'length']).nullable();
 
@@ -91,7 +135,9 @@ export const completionSchema = z
     object: z.literal('text_completion'),
     created: z.number().int(),
     model: z.string(),
-    choices: z.array(z.object({ index: z.number().int(), text: z.string(), finish_reason: finishReason, logprobs: z.null() })),
+    choices: z.array(
+      z.object({ index: z.number().int(), text: z.string(), finish_reason: finishReason, logprobs: z.null() }),
+    ),
     usage: usageSchema,
     routing: routingTraceSchema,
   })
@@ -103,7 +149,14 @@ export const chatCompletionSchema = z
     object: z.literal('chat.completion'),
     created: z.number().int(),
     model: z.string(),
-    choices: z.array(z.object({ index: z.number().int(), message: z.object({ role: z.literal('assistant'), content: z.string() }), finish_reason: finishReason, logprobs: z.null() })),
+    choices: z.array(
+      z.object({
+        index: z.number().int(),
+        message: z.object({ role: z.literal('assistant'), content: z.string() }),
+        finish_reason: finishReason,
+        logprobs: z.null(),
+      }),
+    ),
     usage: usageSchema,
     routing: routingTraceSchema,
   })
@@ -120,4 +173,6 @@ export const modelSchema = z
   .meta({ id: 'Model' });
 export type ModelDto = z.infer<typeof modelSchema>;
 
-export const modelListSchema = z.object({ object: z.literal('list'), data: z.array(modelSchema) }).meta({ id: 'ModelList' });
+export const modelListSchema = z
+  .object({ object: z.literal('list'), data: z.array(modelSchema) })
+  .meta({ id: 'ModelList' });

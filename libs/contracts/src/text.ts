@@ -5,5 +5,8 @@ import { z } from 'zod';
  * text columns cannot store (they would otherwise surface as a 500 from the database).
  */
 export function text(maxLength: number) {
-  return z.string().max(maxLength).refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
+  return z
+    .string()
+    .max(maxLength)
+    .refine((s) => !s.includes('\u0000'), 'must not contain NUL characters');
 }

@@ -11,7 +11,9 @@ export type UsageQuery = z.infer<typeof usageQuerySchema>;
 
 export const adapterUsageSchema = z
   .object({
-    adapter_id: idSchema('ad').nullable().describe('The adapter that weighed most in each request; null when the base model answered alone'),
+    adapter_id: idSchema('ad')
+      .nullable()
+      .describe('The adapter that weighed most in each request; null when the base model answered alone'),
     adapter_name: z.string().nullable(),
     requests: z.number().int(),
     prompt_tokens: z.number().int(),
@@ -41,8 +43,12 @@ export const queueDepthSchema = z
 export const queuesSchema = z
   .object({
     object: z.literal('queues'),
-    data: z.array(queueDepthSchema).describe("The platform's job queues (all tenants' jobs, as counts only): what a new job waits behind"),
-    jobs: z.object({ queued: z.number().int(), running: z.number().int() }).describe("This tenant's own jobs of every kind"),
+    data: z
+      .array(queueDepthSchema)
+      .describe("The platform's job queues (all tenants' jobs, as counts only): what a new job waits behind"),
+    jobs: z
+      .object({ queued: z.number().int(), running: z.number().int() })
+      .describe("This tenant's own jobs of every kind"),
   })
   .meta({ id: 'Queues' });
 export type QueuesDto = z.infer<typeof queuesSchema>;

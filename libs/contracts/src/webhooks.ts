@@ -21,7 +21,9 @@ export type WebhookEventType = z.infer<typeof webhookEventTypeSchema> | 'ping';
 const url = z
   .url({ protocol: /^https?$/ })
   .max(2000)
-  .describe('http(s) URL; addresses that resolve to private or loopback networks are refused unless the platform allows them');
+  .describe(
+    'http(s) URL; addresses that resolve to private or loopback networks are refused unless the platform allows them',
+  );
 
 export const webhookEndpointSchema = z
   .object({
@@ -30,7 +32,9 @@ export const webhookEndpointSchema = z
     description: z.string().nullable(),
     event_types: z.array(webhookEventTypeSchema).describe('Empty: every event type'),
     enabled: z.boolean(),
-    disabled_at: timestamp.nullable().describe('When delivery stopped: the receiver answered 410 Gone, or the endpoint was disabled'),
+    disabled_at: timestamp
+      .nullable()
+      .describe('When delivery stopped: the receiver answered 410 Gone, or the endpoint was disabled'),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -42,12 +46,21 @@ export const createdWebhookEndpointSchema = webhookEndpointSchema
   .meta({ id: 'CreatedWebhookEndpoint' });
 
 export const createWebhookEndpointSchema = z
-  .strictObject({ url, description: text(500).optional(), event_types: z.array(webhookEventTypeSchema).max(WEBHOOK_EVENT_TYPES.length).optional() })
+  .strictObject({
+    url,
+    description: text(500).optional(),
+    event_types: z.array(webhookEventTypeSchema).max(WEBHOOK_EVENT_TYPES.length).optional(),
+  })
   .meta({ id: 'CreateWebhookEndpointRequest' });
 export type CreateWebhookEndpoint = z.infer<typeof createWebhookEndpointSchema>;
 
 export const updateWebhookEndpointSchema = z
-  .strictObject({ url: url.optional(), description: text(500).nullable().optional(), event_types: z.array(webhookEventTypeSchema).max(WEBHOOK_EVENT_TYPES.length).optional(), enabled: z.boolean().optional() })
+  .strictObject({
+    url: url.optional(),
+    description: text(500).nullable().optional(),
+    event_types: z.array(webhookEventTypeSchema).max(WEBHOOK_EVENT_TYPES.length).optional(),
+    enabled: z.boolean().optional(),
+  })
   .meta({ id: 'UpdateWebhookEndpointRequest' });
 export type UpdateWebhookEndpoint = z.infer<typeof updateWebhookEndpointSchema>;
 

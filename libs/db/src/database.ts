@@ -54,13 +54,16 @@ export class Database {
    * this transaction, so a pooled connection carries nothing over to the next one.
    */
   withTenant<T>(ctx: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(async (tx) => {
-      // $executeRaw, not $queryRaw: inside a transaction it costs a third of the CPU (measured).
-      await tx.$executeRaw`SELECT set_config('role', 'tessera_app', true), set_config('app.tenant_id', ${ctx.tenantId}, true)`;
-      return work(tx);
-      // Prisma's defaults (2 s to get a connection, 5 s to run) fail bursts on a small machine
-      // that would have been served a moment later.
-    }, { maxWait: 10_000, timeout: 30_000 });
+    return this.prisma.$transaction(
+      async (tx) => {
+        // $executeRaw, not $queryRaw: inside a transaction it costs a third of the CPU (measured).
+        await tx.$executeRaw`SELECT set_config('role', 'tessera_app', true), set_config('app.tenant_id', ${ctx.tenantId}, true)`;
+        return work(tx);
+        // Prisma's defaults (2 s to get a connection, 5 s to run) fail bursts on a small machine
+        // that would have been served a moment later.
+      },
+      { maxWait: 10_000, timeout: 30_000 },
+    );
   }
 
   /**
@@ -101,7 +104,9 @@ export class Database {
 
   /** The role and tenant setting of a pooled connection outside any transaction (what RLS sees there). */
   async connectionIdentity(): Promise<ConnectionIdentity> {
-    const [row] = await this.prisma.$queryRaw<{ role: string; tenant: string | null; bypass: boolean; superuser: boolean }[]>`
+    const [row] = await this.prisma.$queryRaw<
+      { role: string; tenant: string | null; bypass: boolean; superuser: boolean }[]
+    >`
       SELECT current_user AS role, nullif(current_setting('app.tenant_id', true), '') AS tenant, rolbypassrls AS bypass, rolsuper AS superuser
       FROM pg_roles WHERE rolname = current_user`;
     return { role: row!.role, tenantId: row!.tenant, bypassesRls: row!.bypass, superuser: row!.superuser };

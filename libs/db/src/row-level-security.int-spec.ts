@@ -4,7 +4,8 @@ import pg from 'pg';
 import { APP_ROLE, Database } from './database.js';
 
 /** Ids need only be unique here; the format is the gateway's business. */
-const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 12)}`.toUpperCase();
+const unique = (prefix: string) =>
+  `${prefix}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 12)}`.toUpperCase();
 
 describe('row-level security', () => {
   const database = new Database({ connectionString: requiredEnv('TEST_DATABASE_URL'), maxConnections: 2 });
@@ -14,10 +15,17 @@ describe('row-level security', () => {
 
   before(async () => {
     await owner.connect();
-    for (const [tenant, groups] of [[tenantA, ['a1', 'a2']], [tenantB, ['b1']]] as const) {
+    for (const [tenant, groups] of [
+      [tenantA, ['a1', 'a2']],
+      [tenantB, ['b1']],
+    ] as const) {
       await owner.query('INSERT INTO tenants (id, name, updated_at) VALUES ($1, $1, now())', [tenant]);
       for (const name of groups) {
-        await owner.query('INSERT INTO access_groups (id, tenant_id, name, updated_at) VALUES ($1, $2, $3, now())', [unique('grp'), tenant, name]);
+        await owner.query('INSERT INTO access_groups (id, tenant_id, name, updated_at) VALUES ($1, $2, $3, now())', [
+          unique('grp'),
+          tenant,
+          name,
+        ]);
       }
     }
   });
@@ -27,11 +35,14 @@ describe('row-level security', () => {
     await database.disconnect();
   });
 
-  it('returns only the scoped tenant\'s rows to a query with no where clause', async () => {
+  it("returns only the scoped tenant's rows to a query with no where clause", async () => {
     const rows = await database.withTenant({ tenantId: tenantA }, (tx) => tx.accessGroup.findMany());
     assert.deepEqual(rows.map((r) => r.name).sort(), ['a1', 'a2']);
     const tenants = await database.withTenant({ tenantId: tenantB }, (tx) => tx.tenant.findMany());
-    assert.deepEqual(tenants.map((t) => t.id), [tenantB]);
+    assert.deepEqual(
+      tenants.map((t) => t.id),
+      [tenantB],
+    );
   });
 
   it('returns nothing to the application role outside a tenant scope', async () => {
@@ -50,7 +61,10 @@ describe('row-level security', () => {
       /row-level security|violates/i,
     );
     await database.withTenant({ tenantId: tenantA }, async (tx) => {
-      const updated = await tx.accessGroup.updateMany({ where: { tenantId: tenantB }, data: { description: 'hijacked' } });
+      const updated = await tx.accessGroup.updateMany({
+        where: { tenantId: tenantB },
+        data: { description: 'hijacked' },
+      });
       assert.equal(updated.count, 0);
     });
   });

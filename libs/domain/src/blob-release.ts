@@ -18,7 +18,12 @@ export async function isBlobReferenced(tx: TenantTransaction, sha256: string): P
 }
 
 /** Erases bytes no row of the tenant points to any more; whether they were erased. */
-export async function releaseBlob(database: Database, store: BlobStore, ctx: TenantContext, sha256: string): Promise<boolean> {
+export async function releaseBlob(
+  database: Database,
+  store: BlobStore,
+  ctx: TenantContext,
+  sha256: string,
+): Promise<boolean> {
   if (await database.withTenant(ctx, (tx) => isBlobReferenced(tx, sha256))) return false;
   return store.delete(sha256);
 }

@@ -7,13 +7,25 @@ import { moveAdapterVersions, moveCompositions, moveJob } from './movers.js';
  * `fine_tune.<status>` fires. The gateway (a cancel before it started, a queue outage) and
  * the worker both end fine-tunes through here.
  */
-export async function endFineTune(tx: TenantTransaction, tenantId: string, job: { id: string; adapterId: string | null; adapterVersionId: string | null }, status: 'failed' | 'cancelled', message: string | null): Promise<string[]> {
+export async function endFineTune(
+  tx: TenantTransaction,
+  tenantId: string,
+  job: { id: string; adapterId: string | null; adapterVersionId: string | null },
+  status: 'failed' | 'cancelled',
+  message: string | null,
+): Promise<string[]> {
   const moved = await moveJob(tx, tenantId, job.id, status, {
     data: { finishedAt: new Date(), ...(message ? { error: { message } } : {}) },
     event: message ? { data: { error: message } } : {},
-    webhooks: [{ type: `fine_tune.${status}`, data: { id: job.id, adapter_id: job.adapterId, ...(message ? { error: message } : {}) } }],
+    webhooks: [
+      {
+        type: `fine_tune.${status}`,
+        data: { id: job.id, adapter_id: job.adapterId, ...(message ? { error: message } : {}) },
+      },
+    ],
   });
-  if (job.adapterVersionId) await moveAdapterVersions(tx, tenantId, [job.adapterVersionId], 'archived', { ifAllowed: true });
+  if (job.adapterVersionId)
+    await moveAdapterVersions(tx, tenantId, [job.adapterVersionId], 'archived', { ifAllowed: true });
   return moved!.deliveryIds;
 }
 
@@ -21,8 +33,18 @@ export async function endFineTune(tx: TenantTransaction, tenantId: string, job: 
  * A compose job that cannot build: the job fails and so does its composition, unless a
  * deletion made the composition stale meanwhile (the deletion rebuilds it).
  */
-export async function failCompose(tx: TenantTransaction, tenantId: string, jobId: string, compositionId: string, message: string): Promise<void> {
-  await moveJob(tx, tenantId, jobId, 'failed', { data: { finishedAt: new Date(), error: { message } }, event: { data: { error: message } } });
+export async function failCompose(
+  tx: TenantTransaction,
+  tenantId: string,
+  jobId: string,
+  compositionId: string,
+  message: string,
+): Promise<void> {
+  await moveJob(tx, tenantId, jobId, 'failed', {
+    data: { finishedAt: new Date(), error: { message } },
+    event: { data: { error: message } },
+  });
   const composition = await tx.composition.findFirst({ where: { id: compositionId }, select: { status: true } });
-  if (composition?.status === 'queued' || composition?.status === 'building') await moveCompositions(tx, tenantId, [compositionId], 'failed');
+  if (composition?.status === 'queued' || composition?.status === 'building')
+    await moveCompositions(tx, tenantId, [compositionId], 'failed');
 }

@@ -41,15 +41,27 @@ export function statusWrites(text: string): string[] {
 
 describe('lifecycle statuses have one writer', () => {
   it('finds a status write where one is (the check itself works)', () => {
-    assert.deepEqual(statusWrites("await tx.job.update({ where: { id }, data: { status: 'running', attempts: 1 } });"), ['job.update']);
-    assert.deepEqual(statusWrites('tx.composition.updateMany({ where: { id, status: "ready" }, data: { artifactBlob: null } })'), []);
-    assert.deepEqual(statusWrites('tx.document.updateMany({ where: { id }, data: { deletedAt, status } })'), ['document.updateMany']);
+    assert.deepEqual(
+      statusWrites("await tx.job.update({ where: { id }, data: { status: 'running', attempts: 1 } });"),
+      ['job.update'],
+    );
+    assert.deepEqual(
+      statusWrites('tx.composition.updateMany({ where: { id, status: "ready" }, data: { artifactBlob: null } })'),
+      [],
+    );
+    assert.deepEqual(statusWrites('tx.document.updateMany({ where: { id }, data: { deletedAt, status } })'), [
+      'document.updateMany',
+    ]);
   });
 
   it('finds no status write outside libs/domain', () => {
-    const files = [...sources(path.join(ROOT, 'apps')), ...sources(path.join(ROOT, 'libs'))].filter((f) => !f.includes(`${path.sep}libs${path.sep}domain${path.sep}`));
+    const files = [...sources(path.join(ROOT, 'apps')), ...sources(path.join(ROOT, 'libs'))].filter(
+      (f) => !f.includes(`${path.sep}libs${path.sep}domain${path.sep}`),
+    );
     assert.ok(files.length > 50, `scanned ${files.length} files`);
-    const offenders = files.flatMap((file) => statusWrites(readFileSync(file, 'utf8')).map((write) => `${path.relative(ROOT, file)}: ${write}`));
+    const offenders = files.flatMap((file) =>
+      statusWrites(readFileSync(file, 'utf8')).map((write) => `${path.relative(ROOT, file)}: ${write}`),
+    );
     assert.deepEqual(offenders, [], 'write lifecycle statuses through the movers of @tessera/domain');
   });
 });

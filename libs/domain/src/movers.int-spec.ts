@@ -22,7 +22,10 @@ describe('movers against Postgres: the status, its job event and its webhook eve
     await owner.connect();
     await owner.query('INSERT INTO tenants (id, name, updated_at) VALUES ($1, $1, now())', [tenantId]);
     // An endpoint for every event type: each webhook event of a move gets a delivery.
-    await owner.query("INSERT INTO webhook_endpoints (id, tenant_id, url, secret, event_types, updated_at) VALUES ($1, $2, 'https://93.184.216.34/hook', 'whsec_x', '{}', now())", [newId('wh'), tenantId]);
+    await owner.query(
+      "INSERT INTO webhook_endpoints (id, tenant_id, url, secret, event_types, updated_at) VALUES ($1, $2, 'https://93.184.216.34/hook', 'whsec_x', '{}', now())",
+      [newId('wh'), tenantId],
+    );
   });
   after(async () => {
     await owner.query('DELETE FROM tenants WHERE id = $1', [tenantId]);
@@ -31,17 +34,29 @@ describe('movers against Postgres: the status, its job event and its webhook eve
   });
 
   const newJob = () => database.withTenant(ctx, (tx) => createJob(tx, { tenantId, kind: 'fine_tune', params: {} }));
-  const eventsOf = async (jobId: string) => (await owner.query('SELECT message FROM job_events WHERE job_id = $1 ORDER BY id', [jobId])).rows.map((r: { message: string }) => r.message);
-  const statusOf = async (jobId: string) => (await owner.query('SELECT status FROM jobs WHERE id = $1', [jobId])).rows[0].status as string;
-  const webhookEvents = async () => (await owner.query('SELECT count(*)::int AS n FROM webhook_events WHERE tenant_id = $1', [tenantId])).rows[0].n as number;
+  const eventsOf = async (jobId: string) =>
+    (await owner.query('SELECT message FROM job_events WHERE job_id = $1 ORDER BY id', [jobId])).rows.map(
+      (r: { message: string }) => r.message,
+    );
+  const statusOf = async (jobId: string) =>
+    (await owner.query('SELECT status FROM jobs WHERE id = $1', [jobId])).rows[0].status as string;
+  const webhookEvents = async () =>
+    (await owner.query('SELECT count(*)::int AS n FROM webhook_events WHERE tenant_id = $1', [tenantId])).rows[0]
+      .n as number;
 
   it('creates a job queued with its first event, and moves it with its event and webhook', async () => {
     const job = await newJob();
     assert.deepEqual([await statusOf(job.id), await eventsOf(job.id)], ['queued', ['queued']]);
-    await database.withTenant(ctx, (tx) => moveJob(tx, tenantId, job.id, 'running', { data: { attempts: { increment: 1 } } }));
+    await database.withTenant(ctx, (tx) =>
+      moveJob(tx, tenantId, job.id, 'running', { data: { attempts: { increment: 1 } } }),
+    );
     const before = await webhookEvents();
     const moved = await database.withTenant(ctx, (tx) =>
-      moveJob(tx, tenantId, job.id, 'succeeded', { data: { progress: 1 }, event: { message: 'done', data: { steps: 3 } }, webhooks: [{ type: 'fine_tune.succeeded', data: { id: job.id } }] }),
+      moveJob(tx, tenantId, job.id, 'succeeded', {
+        data: { progress: 1 },
+        event: { message: 'done', data: { steps: 3 } },
+        webhooks: [{ type: 'fine_tune.succeeded', data: { id: job.id } }],
+      }),
     );
     assert.equal(moved!.deliveryIds.length, 1);
     assert.deepEqual([await statusOf(job.id), await eventsOf(job.id)], ['succeeded', ['queued', 'running', 'done']]);
@@ -56,8 +71,12 @@ describe('movers against Postgres: the status, its job event and its webhook eve
     const before = await webhookEvents();
     await assert.rejects(
       database.withTenant(ctx, async (tx) => {
-        await tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId: job.id, type: 'message', message: 'written before the refusal' } });
-        await moveJob(tx, tenantId, job.id, 'running', { webhooks: [{ type: 'fine_tune.succeeded', data: { id: job.id } }] });
+        await tx.jobEvent.create({
+          data: { id: newId('jev'), tenantId, jobId: job.id, type: 'message', message: 'written before the refusal' },
+        });
+        await moveJob(tx, tenantId, job.id, 'running', {
+          webhooks: [{ type: 'fine_tune.succeeded', data: { id: job.id } }],
+        });
       }),
       (error: unknown) => error instanceof IllegalTransition && /cancelled → running/.test(error.message),
     );
@@ -68,18 +87,26 @@ describe('movers against Postgres: the status, its job event and its webhook eve
   it('answers null when asked ifAllowed, writing nothing', async () => {
     const job = await newJob();
     await database.withTenant(ctx, (tx) => moveJob(tx, tenantId, job.id, 'failed'));
-    assert.equal(await database.withTenant(ctx, (tx) => moveJob(tx, tenantId, job.id, 'running', { ifAllowed: true })), null);
+    assert.equal(
+      await database.withTenant(ctx, (tx) => moveJob(tx, tenantId, job.id, 'running', { ifAllowed: true })),
+      null,
+    );
     assert.deepEqual(await eventsOf(job.id), ['queued', 'failed']);
   });
 
   it('lets exactly one of two racing moves win (compare-and-set)', async () => {
     const id = newId('cmp');
-    await owner.query("INSERT INTO compositions (id, tenant_id, name, method, status, updated_at) VALUES ($1, $2, $1, 'linear', 'building', now())", [id, tenantId]);
+    await owner.query(
+      "INSERT INTO compositions (id, tenant_id, name, method, status, updated_at) VALUES ($1, $2, $1, 'linear', 'building', now())",
+      [id, tenantId],
+    );
     // A build finishing and a deletion marking it stale, at once. The table lets stale → ready (a
     // knowledge base's retrain), so the build narrows to building → ready: after stale it cannot land.
     const results = await Promise.allSettled([
       database.withTenant(ctx, (tx) => moveCompositions(tx, tenantId, [id], 'stale')),
-      database.withTenant(ctx, (tx) => moveCompositions(tx, tenantId, [id], 'ready', { from: ['building'], ifAllowed: true })),
+      database.withTenant(ctx, (tx) =>
+        moveCompositions(tx, tenantId, [id], 'ready', { from: ['building'], ifAllowed: true }),
+      ),
     ]);
     const status = (await owner.query('SELECT status FROM compositions WHERE id = $1', [id])).rows[0].status;
     assert.equal(results[0].status, 'fulfilled');
@@ -88,6 +115,9 @@ describe('movers against Postgres: the status, its job event and its webhook eve
   });
 
   it('names a row that does not exist', async () => {
-    await assert.rejects(database.withTenant(ctx, (tx) => moveJob(tx, tenantId, 'job_missing', 'running')), /does not exist/);
+    await assert.rejects(
+      database.withTenant(ctx, (tx) => moveJob(tx, tenantId, 'job_missing', 'running')),
+      /does not exist/,
+    );
   });
 });

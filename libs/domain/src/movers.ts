@@ -63,7 +63,12 @@ async function compareAndSet<L extends Lifecycle>(
   if (options.ifAllowed && count === 0) return false;
   const refused = rows.filter((r) => !(sources as string[]).includes(r.status));
   const shown = refused.length ? refused : rows;
-  throw new IllegalTransition(lifecycle, shown.map((r) => r.id), shown.map((r) => r.status), to);
+  throw new IllegalTransition(
+    lifecycle,
+    shown.map((r) => r.id),
+    shown.map((r) => r.status),
+    to,
+  );
 }
 
 /** What the movers need of a Prisma model: every lifecycle table has `id`, `tenant_id` and `status`. */
@@ -73,19 +78,32 @@ interface StatusTable {
 }
 
 /** The compare-and-set on one lifecycle table; the typed movers below give it their model. */
-function moveRows<L extends Lifecycle>(lifecycle: L, table: StatusTable, tenantId: string, ids: readonly string[], to: StatusOf<L>, options: MoveOptions<object>): Promise<boolean> {
+function moveRows<L extends Lifecycle>(
+  lifecycle: L,
+  table: StatusTable,
+  tenantId: string,
+  ids: readonly string[],
+  to: StatusOf<L>,
+  options: MoveOptions<object>,
+): Promise<boolean> {
   const where = { tenantId, id: { in: [...ids] } };
   return compareAndSet(
     lifecycle,
     ids,
     to,
     options,
-    (sources) => table.updateMany({ where: { ...where, status: { in: sources } }, data: { ...options.data, status: to } }),
+    (sources) =>
+      table.updateMany({ where: { ...where, status: { in: sources } }, data: { ...options.data, status: to } }),
     () => table.findMany({ where, select: { id: true, status: true } }),
   );
 }
 
-async function moved(tx: TenantTransaction, tenantId: string, ids: readonly string[], options: MoveOptions<object>): Promise<Moved> {
+async function moved(
+  tx: TenantTransaction,
+  tenantId: string,
+  ids: readonly string[],
+  options: MoveOptions<object>,
+): Promise<Moved> {
   return { ids: [...ids], deliveryIds: await recordWebhookEvents(tx, tenantId, options.webhooks ?? []) };
 }
 
@@ -100,7 +118,16 @@ export async function moveJob(
   options: MoveOptions<Omit<Prisma.JobUncheckedUpdateManyInput, 'status'>> & { event?: JobStatusEvent } = {},
 ): Promise<Moved | null> {
   if (!(await moveRows('job', tx.job as unknown as StatusTable, tenantId, [id], to, options))) return null;
-  await tx.jobEvent.create({ data: { id: newId('jev'), tenantId, jobId: id, type: 'status', message: options.event?.message ?? to, ...(options.event?.data ? { data: options.event.data as never } : {}) } });
+  await tx.jobEvent.create({
+    data: {
+      id: newId('jev'),
+      tenantId,
+      jobId: id,
+      type: 'status',
+      message: options.event?.message ?? to,
+      ...(options.event?.data ? { data: options.event.data as never } : {}),
+    },
+  });
   return moved(tx, tenantId, [id], options);
 }
 
@@ -108,28 +135,81 @@ export async function moveJob(
  * Records a new job, queued, with its first status event. `data` is the row less its status;
  * use moveJob for every later status.
  */
-export async function createJob(tx: TenantTransaction, data: Omit<Prisma.JobUncheckedCreateInput, 'status' | 'id'>, event: JobStatusEvent = {}) {
+export async function createJob(
+  tx: TenantTransaction,
+  data: Omit<Prisma.JobUncheckedCreateInput, 'status' | 'id'>,
+  event: JobStatusEvent = {},
+) {
   const job = await tx.job.create({ data: { ...data, id: newId('job'), status: 'queued' } });
-  await tx.jobEvent.create({ data: { id: newId('jev'), tenantId: data.tenantId, jobId: job.id, type: 'status', message: event.message ?? 'queued', ...(event.data ? { data: event.data as never } : {}) } });
+  await tx.jobEvent.create({
+    data: {
+      id: newId('jev'),
+      tenantId: data.tenantId,
+      jobId: job.id,
+      type: 'status',
+      message: event.message ?? 'queued',
+      ...(event.data ? { data: event.data as never } : {}),
+    },
+  });
   return job;
 }
 
-export async function moveAdapterVersions(tx: TenantTransaction, tenantId: string, ids: readonly string[], to: StatusOf<'adapterVersion'>, options: MoveOptions<Omit<Prisma.AdapterVersionUncheckedUpdateManyInput, 'status'>> = {}): Promise<Moved | null> {
-  return (await moveRows('adapterVersion', tx.adapterVersion as unknown as StatusTable, tenantId, ids, to, options)) ? moved(tx, tenantId, ids, options) : null;
+export async function moveAdapterVersions(
+  tx: TenantTransaction,
+  tenantId: string,
+  ids: readonly string[],
+  to: StatusOf<'adapterVersion'>,
+  options: MoveOptions<Omit<Prisma.AdapterVersionUncheckedUpdateManyInput, 'status'>> = {},
+): Promise<Moved | null> {
+  return (await moveRows('adapterVersion', tx.adapterVersion as unknown as StatusTable, tenantId, ids, to, options))
+    ? moved(tx, tenantId, ids, options)
+    : null;
 }
 
-export async function moveCompositions(tx: TenantTransaction, tenantId: string, ids: readonly string[], to: StatusOf<'composition'>, options: MoveOptions<Omit<Prisma.CompositionUncheckedUpdateManyInput, 'status'>> = {}): Promise<Moved | null> {
-  return (await moveRows('composition', tx.composition as unknown as StatusTable, tenantId, ids, to, options)) ? moved(tx, tenantId, ids, options) : null;
+export async function moveCompositions(
+  tx: TenantTransaction,
+  tenantId: string,
+  ids: readonly string[],
+  to: StatusOf<'composition'>,
+  options: MoveOptions<Omit<Prisma.CompositionUncheckedUpdateManyInput, 'status'>> = {},
+): Promise<Moved | null> {
+  return (await moveRows('composition', tx.composition as unknown as StatusTable, tenantId, ids, to, options))
+    ? moved(tx, tenantId, ids, options)
+    : null;
 }
 
-export async function moveDeletion(tx: TenantTransaction, tenantId: string, id: string, to: StatusOf<'deletion'>, options: MoveOptions<Omit<Prisma.DeletionRequestUncheckedUpdateManyInput, 'status'>> = {}): Promise<Moved | null> {
-  return (await moveRows('deletion', tx.deletionRequest as unknown as StatusTable, tenantId, [id], to, options)) ? moved(tx, tenantId, [id], options) : null;
+export async function moveDeletion(
+  tx: TenantTransaction,
+  tenantId: string,
+  id: string,
+  to: StatusOf<'deletion'>,
+  options: MoveOptions<Omit<Prisma.DeletionRequestUncheckedUpdateManyInput, 'status'>> = {},
+): Promise<Moved | null> {
+  return (await moveRows('deletion', tx.deletionRequest as unknown as StatusTable, tenantId, [id], to, options))
+    ? moved(tx, tenantId, [id], options)
+    : null;
 }
 
-export async function moveDocuments(tx: TenantTransaction, tenantId: string, ids: readonly string[], to: StatusOf<'document'>, options: MoveOptions<Omit<Prisma.DocumentUncheckedUpdateManyInput, 'status'>> = {}): Promise<Moved | null> {
-  return (await moveRows('document', tx.document as unknown as StatusTable, tenantId, ids, to, options)) ? moved(tx, tenantId, ids, options) : null;
+export async function moveDocuments(
+  tx: TenantTransaction,
+  tenantId: string,
+  ids: readonly string[],
+  to: StatusOf<'document'>,
+  options: MoveOptions<Omit<Prisma.DocumentUncheckedUpdateManyInput, 'status'>> = {},
+): Promise<Moved | null> {
+  return (await moveRows('document', tx.document as unknown as StatusTable, tenantId, ids, to, options))
+    ? moved(tx, tenantId, ids, options)
+    : null;
 }
 
-export async function moveWebhookDelivery(tx: TenantTransaction, tenantId: string, id: string, to: StatusOf<'webhookDelivery'>, options: Omit<MoveOptions<Omit<Prisma.WebhookDeliveryUncheckedUpdateManyInput, 'status'>>, 'webhooks'> = {}): Promise<Moved | null> {
-  return (await moveRows('webhookDelivery', tx.webhookDelivery as unknown as StatusTable, tenantId, [id], to, options)) ? { ids: [id], deliveryIds: [] } : null;
+export async function moveWebhookDelivery(
+  tx: TenantTransaction,
+  tenantId: string,
+  id: string,
+  to: StatusOf<'webhookDelivery'>,
+  options: Omit<MoveOptions<Omit<Prisma.WebhookDeliveryUncheckedUpdateManyInput, 'status'>>, 'webhooks'> = {},
+): Promise<Moved | null> {
+  return (await moveRows('webhookDelivery', tx.webhookDelivery as unknown as StatusTable, tenantId, [id], to, options))
+    ? { ids: [id], deliveryIds: [] }
+    : null;
 }

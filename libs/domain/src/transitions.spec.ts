@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AdapterVersionStatus, CompositionStatus, DeletionStatus, DocumentStatus, JobStatus, WebhookDeliveryStatus } from '@tessera/db';
+import {
+  AdapterVersionStatus,
+  CompositionStatus,
+  DeletionStatus,
+  DocumentStatus,
+  JobStatus,
+  WebhookDeliveryStatus,
+} from '@tessera/db';
 import { canMove, INITIAL, sourcesOf, TRANSITIONS, type Lifecycle } from './transitions.js';
 
 /** Each lifecycle's statuses as the database defines them: the table must name every one. */
@@ -94,7 +101,8 @@ describe('the lifecycle transition tables', () => {
     for (const [lifecycle, statuses] of Object.entries(ENUMS) as [Lifecycle, Record<string, string>][]) {
       const table = TRANSITIONS[lifecycle] as Record<string, readonly string[]>;
       assert.deepEqual(Object.keys(table).sort(), Object.values(statuses).sort(), lifecycle);
-      for (const targets of Object.values(table)) for (const to of targets) assert.ok(to in table, `${lifecycle}: ${to}`);
+      for (const targets of Object.values(table))
+        for (const to of targets) assert.ok(to in table, `${lifecycle}: ${to}`);
     }
   });
 
@@ -102,9 +110,10 @@ describe('the lifecycle transition tables', () => {
     for (const lifecycle of Object.keys(TRANSITIONS) as Lifecycle[]) {
       const table = TRANSITIONS[lifecycle] as Record<string, readonly string[]>;
       const reached = new Set<string>(INITIAL[lifecycle]);
-      for (let grew = true; grew; ) {
+      for (let grew = true; grew;) {
         grew = false;
-        for (const from of [...reached]) for (const to of table[from]!) if (!reached.has(to)) grew = reached.add(to).size > 0;
+        for (const from of [...reached])
+          for (const to of table[from]!) if (!reached.has(to)) grew = reached.add(to).size > 0;
       }
       assert.deepEqual([...reached].sort(), Object.keys(table).sort(), `${lifecycle}: a status no row can reach`);
     }
@@ -112,7 +121,15 @@ describe('the lifecycle transition tables', () => {
 
   it('has a case for every move the tables allow', () => {
     const covered = new Set(CASES.filter((c) => c[3]).map(([l, f, t]) => `${l} ${f}→${t}`));
-    const allowed = (Object.keys(TRANSITIONS) as Lifecycle[]).flatMap((l) => Object.entries(TRANSITIONS[l] as Record<string, readonly string[]>).flatMap(([f, targets]) => targets.map((t) => `${l} ${f}→${t}`)));
-    assert.deepEqual(allowed.filter((move) => !covered.has(move)), [], 'an allowed move without a case saying why');
+    const allowed = (Object.keys(TRANSITIONS) as Lifecycle[]).flatMap((l) =>
+      Object.entries(TRANSITIONS[l] as Record<string, readonly string[]>).flatMap(([f, targets]) =>
+        targets.map((t) => `${l} ${f}→${t}`),
+      ),
+    );
+    assert.deepEqual(
+      allowed.filter((move) => !covered.has(move)),
+      [],
+      'an allowed move without a case saying why',
+    );
   });
 });

@@ -1,4 +1,11 @@
-import type { AdapterVersionStatus, CompositionStatus, DeletionStatus, DocumentStatus, JobStatus, WebhookDeliveryStatus } from '@tessera/db';
+import type {
+  AdapterVersionStatus,
+  CompositionStatus,
+  DeletionStatus,
+  DocumentStatus,
+  JobStatus,
+  WebhookDeliveryStatus,
+} from '@tessera/db';
 
 /**
  * Every status each lifecycle may move to from each status (docs/lifecycles.md). A status
@@ -95,7 +102,9 @@ export class IllegalTransition extends Error {
     readonly from: readonly string[],
     readonly to: string,
   ) {
-    super(`${lifecycle} ${ids.join(', ')}: ${[...new Set(from)].join(' / ')} → ${to} is not a transition of the ${lifecycle} lifecycle`);
+    super(
+      `${lifecycle} ${ids.join(', ')}: ${[...new Set(from)].join(' / ')} → ${to} is not a transition of the ${lifecycle} lifecycle`,
+    );
     this.name = 'IllegalTransition';
   }
 }

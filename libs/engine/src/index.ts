@@ -31,7 +31,13 @@ export { buildForwardGraph, cacheName, loraInputName } from './model/decoder.js'
 export type { ForwardGraphOptions, LoraGraphOptions } from './model/decoder.js';
 export { DecoderSession } from './model/decoder-session.js';
 export type { ForwardInput, ForwardOutput, KvCache } from './model/decoder-session.js';
-export { checkpointFromHfFiles, decoderConfigFromHf, decoderWeightsFromHf, importHfCheckpoint, writeHfCheckpoint } from './model/hf-checkpoint.js';
+export {
+  checkpointFromHfFiles,
+  decoderConfigFromHf,
+  decoderWeightsFromHf,
+  importHfCheckpoint,
+  writeHfCheckpoint,
+} from './model/hf-checkpoint.js';
 export type { Checkpoint, HfCheckpointFiles } from './model/hf-checkpoint.js';
 export { transpose } from './matrix.js';
 export { referenceForward, referencePooled, referenceTokenLogprobs } from './reference/reference-decoder.js';
@@ -63,21 +69,53 @@ export { AdapterCache, adapterBytes } from './serving/adapter-cache.js';
 export { SlotPool } from './serving/slot-pool.js';
 export type { SlotPoolOptions } from './serving/slot-pool.js';
 export { BatchScheduler } from './serving/batch-scheduler.js';
-export type { FinishReason, GenerateRequest, GenerateResult, RequestAdapter, SchedulerOptions } from './serving/batch-scheduler.js';
+export type {
+  FinishReason,
+  GenerateRequest,
+  GenerateResult,
+  RequestAdapter,
+  SchedulerOptions,
+} from './serving/batch-scheduler.js';
 export { cosine, decodeCentroid, encodeCentroid, routeByCentroid } from './serving/centroid-router.js';
 export type { CentroidRoutingOptions, RoutedAdapter, RoutingKey } from './serving/centroid-router.js';
 export { addGradients } from './graph/autodiff.js';
 export { buildTrainingGraph, gradName } from './training/training-graph.js';
 export type { TrainableSet, TrainingGraph } from './training/training-graph.js';
-export { packExamples, parseTrainingJsonl, recordProblem, splitRecords, tokenizeRecord } from './training/training-data.js';
+export {
+  packExamples,
+  parseTrainingJsonl,
+  recordProblem,
+  splitRecords,
+  tokenizeRecord,
+} from './training/training-data.js';
 export type { PackedSequence, TokenizedExample, TrainingRecord } from './training/training-data.js';
 export { AdamW, clipGradients, learningRateAt } from './training/optimizer.js';
 export { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './training/checkpoint.js';
 export type { TrainingCheckpoint } from './training/checkpoint.js';
 export { evaluate, TrainingCancelled } from './training/training-loop.js';
 export type { Evaluation, TrainingProgress } from './training/training-loop.js';
-export { AdapterEvaluator, DEFAULT_HYPERPARAMETERS, evaluateAdapter, hyperparameterProblems, initialWeights, poolingCentroid, prepareData, train, trainBase, trainGate } from './training/trainer.js';
-export type { BaseTrainOptions, GateTrainOptions, GateTrainResult, Hyperparameters, LoraTrainResult, TrainingModel, TrainMetrics, TrainOptions } from './training/trainer.js';
+export {
+  AdapterEvaluator,
+  DEFAULT_HYPERPARAMETERS,
+  evaluateAdapter,
+  hyperparameterProblems,
+  initialWeights,
+  poolingCentroid,
+  prepareData,
+  train,
+  trainBase,
+  trainGate,
+} from './training/trainer.js';
+export type {
+  BaseTrainOptions,
+  GateTrainOptions,
+  GateTrainResult,
+  Hyperparameters,
+  LoraTrainResult,
+  TrainingModel,
+  TrainMetrics,
+  TrainOptions,
+} from './training/trainer.js';
 // Test helpers, shared with the service's tests.
 export { DOMAINS, domainTexts } from './testing/synthetic-domains.js';
 export { randomWeights } from './testing/random.js';

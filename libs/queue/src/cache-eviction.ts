@@ -42,11 +42,21 @@ export function evictionAckKey(prefix: string, evictionId: string): string {
  * `timeoutMs` passed. PUBLISH answers how many subscribers got the message: that is the
  * number of acknowledgements to wait for. `redis` must be free for a blocking pop.
  */
-export async function broadcastEviction(redis: Redis, prefix: string, eviction: CacheEviction, timeoutMs: number): Promise<EvictionReport> {
+export async function broadcastEviction(
+  redis: Redis,
+  prefix: string,
+  eviction: CacheEviction,
+  timeoutMs: number,
+): Promise<EvictionReport> {
   const key = evictionAckKey(prefix, eviction.id);
   await redis.del(key);
   const workers = await redis.publish(cacheEvictionChannel(prefix), JSON.stringify(eviction));
-  const report: EvictionReport = { workers, acknowledged: 0, timed_out: false, evicted: { adapters: 0, artifacts: 0, slots: 0 } };
+  const report: EvictionReport = {
+    workers,
+    acknowledged: 0,
+    timed_out: false,
+    evicted: { adapters: 0, artifacts: 0, slots: 0 },
+  };
   const deadline = Date.now() + timeoutMs;
   while (report.acknowledged < workers) {
     const left = deadline - Date.now();
@@ -67,7 +77,12 @@ export async function broadcastEviction(redis: Redis, prefix: string, eviction: 
 }
 
 /** A worker's answer: pushed where the deletion waits, kept briefly in case it already gave up. */
-export async function acknowledgeEviction(redis: Redis, prefix: string, evictionId: string, ack: EvictionAck): Promise<void> {
+export async function acknowledgeEviction(
+  redis: Redis,
+  prefix: string,
+  evictionId: string,
+  ack: EvictionAck,
+): Promise<void> {
   const key = evictionAckKey(prefix, evictionId);
   await redis.multi().rpush(key, JSON.stringify(ack)).expire(key, 600).exec();
 }

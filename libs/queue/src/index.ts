@@ -55,7 +55,9 @@ export interface InferJobData {
   requestId: string;
   tenantId: string;
   baseModelId: string;
-  input: { kind: 'text'; text: string } | { kind: 'chat'; messages: { role: 'system' | 'user' | 'assistant'; content: string }[] };
+  input:
+    | { kind: 'text'; text: string }
+    | { kind: 'chat'; messages: { role: 'system' | 'user' | 'assistant'; content: string }[] };
   mode: 'base' | 'adapter' | 'mixture' | 'token' | 'auto';
   adapters: InferAdapter[];
   topK?: number;
@@ -77,9 +79,25 @@ export interface InferJobData {
 
 /** What a worker publishes for a request, in order: routing, tokens, then done or error. */
 export type InferEvent =
-  | { type: 'routing'; adapters: { adapterId: string; versionId: string; name: string; version: number; weight: number; score?: number }[]; promptTokens: number }
+  | {
+      type: 'routing';
+      adapters: {
+        adapterId: string;
+        versionId: string;
+        name: string;
+        version: number;
+        weight: number;
+        score?: number;
+      }[];
+      promptTokens: number;
+    }
   | { type: 'token'; text: string }
-  | { type: 'done'; finishReason: 'stop' | 'length' | 'cancelled'; completionTokens: number; tokenGates?: { tokens: string[]; gates: number[][]; weights: number[] } }
+  | {
+      type: 'done';
+      finishReason: 'stop' | 'length' | 'cancelled';
+      completionTokens: number;
+      tokenGates?: { tokens: string[]; gates: number[][]; weights: number[] };
+    }
   | { type: 'error'; message: string; status: 400 | 500 };
 
 export function inferEventChannel(prefix: string, requestId: string): string {
@@ -94,7 +112,11 @@ export function inferCancelChannel(prefix: string): string {
 /** Inference is not retried: a half-streamed answer cannot be resumed, the client is told instead. */
 export const INFER_JOB_OPTIONS = { attempts: 1, removeOnComplete: true, removeOnFail: 1000 } as const;
 
-export function inferQueueFor(connection: ConnectionOptions, baseModelId: string, prefix = 'bull'): Queue<InferJobData> {
+export function inferQueueFor(
+  connection: ConnectionOptions,
+  baseModelId: string,
+  prefix = 'bull',
+): Queue<InferJobData> {
   return new Queue<InferJobData>(inferQueue(baseModelId), { connection, prefix });
 }
 
@@ -127,7 +149,12 @@ export function redisConnection(url: string): ConnectionOptions {
  * Retries for transient failures (a lost connection, a restarted worker): exponential
  * backoff from 2 s. Bad input fails at once (the worker throws UnrecoverableError).
  */
-export const TRAIN_JOB_OPTIONS = { attempts: 5, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: 1000, removeOnFail: 5000 } as const;
+export const TRAIN_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: 1000,
+  removeOnFail: 5000,
+} as const;
 
 /** `prefix` namespaces every queue's Redis keys (BullMQ's default is `bull`): one Redis can hold separate deployments or test runs. */
 export function trainQueue(connection: ConnectionOptions, prefix = 'bull'): Queue<TrainJobData, unknown, TrainJobName> {

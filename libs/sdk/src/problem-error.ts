@@ -11,7 +11,10 @@ export class TesseraProblemError extends Error {
   readonly fieldErrors: NonNullable<Problem['errors']>;
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(readonly problem: Problem, response: Response) {
+  constructor(
+    readonly problem: Problem,
+    response: Response,
+  ) {
     super(`${problem.status} ${problem.title}${problem.detail ? `: ${problem.detail}` : ''}`);
     this.name = 'TesseraProblemError';
     this.status = problem.status;
@@ -30,7 +33,12 @@ export class TesseraProblemError extends Error {
       problem = JSON.parse(text) as Problem;
       if (typeof problem?.type !== 'string') throw new Error('not a problem document');
     } catch {
-      problem = { type: 'about:blank', title: response.statusText || 'Error', status: response.status, detail: text.slice(0, 500) };
+      problem = {
+        type: 'about:blank',
+        title: response.statusText || 'Error',
+        status: response.status,
+        detail: text.slice(0, 500),
+      };
     }
     return new TesseraProblemError(problem, response);
   }

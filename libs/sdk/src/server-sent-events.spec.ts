@@ -28,10 +28,7 @@ async function readAll(chunks: string[]): Promise<ServerSentEvent[]> {
 describe('serverSentEvents', () => {
   it('reads events split mid-line and mid-\\r\\n, with \\n, \\r\\n and \\r line ends', async () => {
     const events = await readAll(['event: met', 'ric\ndata: {"step"', ':1}\r', '\n\r', '\ndata: a\rdata: b\r\r']);
-    assert.deepEqual(events, [
-      { event: 'metric', data: '{"step":1}' },
-      { data: 'a\nb' },
-    ]);
+    assert.deepEqual(events, [{ event: 'metric', data: '{"step":1}' }, { data: 'a\nb' }]);
   });
 
   it('joins data lines with \\n, strips one space after the colon, and skips comments', async () => {
@@ -40,7 +37,12 @@ describe('serverSentEvents', () => {
   });
 
   it('gives the type of each event and the last id set, which carries over', async () => {
-    const events = await readAll(['id: jev_1\nevent: status\ndata: {}\n\n', 'data: 2\n\n', 'id: jev_3\nevent: end\ndata: 3\n\n', 'event: only-a-type\n\n']);
+    const events = await readAll([
+      'id: jev_1\nevent: status\ndata: {}\n\n',
+      'data: 2\n\n',
+      'id: jev_3\nevent: end\ndata: 3\n\n',
+      'event: only-a-type\n\n',
+    ]);
     assert.deepEqual(events, [
       { event: 'status', data: '{}', id: 'jev_1' },
       { data: '2', id: 'jev_1' },

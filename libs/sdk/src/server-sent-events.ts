@@ -13,7 +13,10 @@ export interface ServerSentEvent {
  * finishing (no blank line after it) is dropped. Leaving the loop early or aborting `signal`
  * cancels the body, which closes the request; an abort then throws `signal.reason`.
  */
-export async function* serverSentEvents(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<ServerSentEvent> {
+export async function* serverSentEvents(
+  body: ReadableStream<Uint8Array>,
+  signal?: AbortSignal,
+): AsyncGenerator<ServerSentEvent> {
   const reader = body.getReader();
   const cancel = () => void reader.cancel(signal?.reason).catch(() => undefined);
   signal?.addEventListener('abort', cancel, { once: true });
@@ -31,7 +34,12 @@ export async function* serverSentEvents(body: ReadableStream<Uint8Array>, signal
       if (done) return;
       for (const line of splitLines(decoder.decode(value, { stream: true }))) {
         if (line === '') {
-          if (data.length > 0) yield { data: data.join('\n'), ...(eventType ? { event: eventType } : {}), ...(lastEventId ? { id: lastEventId } : {}) };
+          if (data.length > 0)
+            yield {
+              data: data.join('\n'),
+              ...(eventType ? { event: eventType } : {}),
+              ...(lastEventId ? { id: lastEventId } : {}),
+            };
           data = [];
           eventType = '';
           continue;

@@ -14,7 +14,10 @@ describe('listAll', () => {
       afters.push(after);
       return { data: pages[afters.length - 1] };
     });
-    assert.deepEqual(items.map((item) => item.id), ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(
+      items.map((item) => item.id),
+      ['a', 'b', 'c', 'd', 'e'],
+    );
     assert.deepEqual(afters, [undefined, 'b', 'd']);
   });
 });

@@ -20,7 +20,10 @@ export type TesseraApi = Client<paths>;
  * is always there when a call returns (use `unwrap` to get it typed without undefined).
  */
 export function createTesseraClient(options: TesseraClientOptions): TesseraApi {
-  const api = createClient<paths>({ baseUrl: options.baseUrl.replace(/\/$/, ''), ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const api = createClient<paths>({
+    baseUrl: options.baseUrl.replace(/\/$/, ''),
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  });
   const addIdempotencyKeys = options.idempotencyKeys ?? true;
   const middleware: Middleware = {
     onRequest({ request }) {

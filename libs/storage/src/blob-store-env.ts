@@ -22,5 +22,12 @@ export const s3NeedsBucket: [(c: BlobStoreEnv) => boolean, { message: string; pa
 
 export function blobStoreSettings(env: BlobStoreEnv): BlobStoreSettings {
   if (env.BLOB_STORE === 'fs') return { kind: 'fs', dataDir: env.DATA_DIR };
-  return { kind: 's3', dataDir: env.DATA_DIR, bucket: env.S3_BUCKET!, prefix: env.S3_PREFIX, region: env.S3_REGION, ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}) };
+  return {
+    kind: 's3',
+    dataDir: env.DATA_DIR,
+    bucket: env.S3_BUCKET!,
+    prefix: env.S3_PREFIX,
+    region: env.S3_REGION,
+    ...(env.S3_ENDPOINT ? { endpoint: env.S3_ENDPOINT } : {}),
+  };
 }

@@ -70,8 +70,14 @@ const drivers: Driver[] = [
   {
     name: 'S3-compatible',
     store: () => new S3BlobStore({ client, bucket: BUCKET, prefix: 'blobs/', spoolDir: path.join(dataDir, 'spool') }),
-    tamper: async (sha256, bytes) => void (await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `blobs/${sha256}`, Body: bytes }))),
-    listing: async () => [...(await filesUnder(path.join(s3Dir, BUCKET))).filter((f) => !f.endsWith('._S3rver_metadata.json') && !f.endsWith('._S3rver_object.md5')), ...(await filesUnder(path.join(dataDir, 'spool')))],
+    tamper: async (sha256, bytes) =>
+      void (await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `blobs/${sha256}`, Body: bytes }))),
+    listing: async () => [
+      ...(await filesUnder(path.join(s3Dir, BUCKET))).filter(
+        (f) => !f.endsWith('._S3rver_metadata.json') && !f.endsWith('._S3rver_object.md5'),
+      ),
+      ...(await filesUnder(path.join(dataDir, 'spool'))),
+    ],
   },
 ];
 

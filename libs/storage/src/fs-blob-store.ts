@@ -1,7 +1,16 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { BlobCorruptedError, BlobNotFoundError, BlobTooLargeError, checkAddress, chunksOf, type BlobRef, type BlobSource, type BlobStore } from './blob-store.js';
+import {
+  BlobCorruptedError,
+  BlobNotFoundError,
+  BlobTooLargeError,
+  checkAddress,
+  chunksOf,
+  type BlobRef,
+  type BlobSource,
+  type BlobStore,
+} from './blob-store.js';
 
 /**
  * Blobs as files under a data directory: `<root>/<first two hex digits>/<sha256>`. A put

@@ -12,7 +12,16 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { BlobCorruptedError, BlobNotFoundError, BlobTooLargeError, checkAddress, chunksOf, type BlobRef, type BlobSource, type BlobStore } from './blob-store.js';
+import {
+  BlobCorruptedError,
+  BlobNotFoundError,
+  BlobTooLargeError,
+  checkAddress,
+  chunksOf,
+  type BlobRef,
+  type BlobSource,
+  type BlobStore,
+} from './blob-store.js';
 
 export interface S3BlobStoreOptions {
   client: S3Client;
@@ -76,7 +85,9 @@ export class S3BlobStore implements BlobStore {
   async get(sha256: string): Promise<Uint8Array> {
     let bytes: Uint8Array;
     try {
-      const object = await this.options.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: this.keyOf(sha256) }));
+      const object = await this.options.client.send(
+        new GetObjectCommand({ Bucket: this.options.bucket, Key: this.keyOf(sha256) }),
+      );
       bytes = await object.Body!.transformToByteArray();
     } catch (error) {
       if (isNotFound(error)) throw new BlobNotFoundError(sha256);
@@ -102,7 +113,9 @@ export class S3BlobStore implements BlobStore {
     const existed = await this.has(sha256);
     let versions: { Key: string; VersionId: string }[] = [];
     try {
-      const listed = await this.options.client.send(new ListObjectVersionsCommand({ Bucket: this.options.bucket, Prefix: key }));
+      const listed = await this.options.client.send(
+        new ListObjectVersionsCommand({ Bucket: this.options.bucket, Prefix: key }),
+      );
       versions = [...(listed.Versions ?? []), ...(listed.DeleteMarkers ?? [])]
         .filter((v) => v.Key === key && v.VersionId && v.VersionId !== 'null')
         .map((v) => ({ Key: key, VersionId: v.VersionId! }));
@@ -110,7 +123,10 @@ export class S3BlobStore implements BlobStore {
       // A server without versioning support: a plain delete below erases the only copy.
     }
     // Versioned: delete each version (a plain delete would only add a delete marker). Else one plain delete.
-    if (versions.length) await this.options.client.send(new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: versions, Quiet: true } }));
+    if (versions.length)
+      await this.options.client.send(
+        new DeleteObjectsCommand({ Bucket: this.options.bucket, Delete: { Objects: versions, Quiet: true } }),
+      );
     else await this.options.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
     return existed;
   }

@@ -22,7 +22,13 @@ export function tenantBlobStores(settings: BlobStoreSettings): TenantBlobStores 
     return { forTenant: (tenantId) => new FsBlobStore(path.join(root, tenantId)) };
   }
   // Credentials come from the AWS SDK's usual chain (environment, profile, instance role).
-  const client = new S3Client({ region: settings.region ?? 'us-east-1', ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}) });
+  const client = new S3Client({
+    region: settings.region ?? 'us-east-1',
+    ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
+  });
   const spoolDir = path.resolve(settings.dataDir, 'spool');
-  return { forTenant: (tenantId) => new S3BlobStore({ client, bucket: settings.bucket, prefix: `${settings.prefix ?? ''}${tenantId}/`, spoolDir }) };
+  return {
+    forTenant: (tenantId) =>
+      new S3BlobStore({ client, bucket: settings.bucket, prefix: `${settings.prefix ?? ''}${tenantId}/`, spoolDir }),
+  };
 }

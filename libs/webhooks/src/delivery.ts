@@ -20,9 +20,19 @@ const EXCERPT = 500;
  * 2xx ends the delivery; 410 Gone disables the endpoint; anything else schedules the next
  * attempt of the schedule, until it runs out. Stale or repeated jobs do nothing.
  */
-export async function attemptDelivery(database: Database, queue: Queue<WebhookJobData>, job: WebhookJobData, settings: DeliverySettings): Promise<void> {
+export async function attemptDelivery(
+  database: Database,
+  queue: Queue<WebhookJobData>,
+  job: WebhookJobData,
+  settings: DeliverySettings,
+): Promise<void> {
   const ctx = { tenantId: job.tenantId };
-  const delivery = await database.withTenant(ctx, (tx) => tx.webhookDelivery.findFirst({ where: { id: job.deliveryId, tenantId: job.tenantId }, include: { endpoint: true, event: true } }));
+  const delivery = await database.withTenant(ctx, (tx) =>
+    tx.webhookDelivery.findFirst({
+      where: { id: job.deliveryId, tenantId: job.tenantId },
+      include: { endpoint: true, event: true },
+    }),
+  );
   if (!delivery || delivery.status !== 'pending' || job.attempt !== delivery.attemptCount + 1) return;
   const { endpoint, event } = delivery;
   const body = JSON.stringify(event.payload);
@@ -30,21 +40,30 @@ export async function attemptDelivery(database: Database, queue: Queue<WebhookJo
   let excerpt: string | null = null;
   let error: string | null = null;
   const started = performance.now();
-  const problem = !endpoint.enabled ? 'the endpoint is disabled' : await webhookUrlProblem(endpoint.url, settings.allowPrivateAddresses);
+  const problem = !endpoint.enabled
+    ? 'the endpoint is disabled'
+    : await webhookUrlProblem(endpoint.url, settings.allowPrivateAddresses);
   if (problem) error = `not sent: ${problem}`;
   else {
     try {
       const response = await fetch(endpoint.url, {
         method: 'POST',
         body,
-        headers: { 'content-type': 'application/json', 'user-agent': 'Tessera-Webhooks/1', ...webhookHeaders(endpoint.secret, event.id, body) },
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Tessera-Webhooks/1',
+          ...webhookHeaders(endpoint.secret, event.id, body),
+        },
         redirect: 'manual',
         signal: AbortSignal.timeout(settings.timeoutMs),
       });
       statusCode = response.status;
       excerpt = (await response.text()).slice(0, EXCERPT);
     } catch (e) {
-      error = (e as Error).name === 'TimeoutError' ? `no answer within ${settings.timeoutMs} ms` : `${(e as Error).message}${(e as { cause?: Error }).cause ? `: ${(e as { cause: Error }).cause.message}` : ''}`;
+      error =
+        (e as Error).name === 'TimeoutError'
+          ? `no answer within ${settings.timeoutMs} ms`
+          : `${(e as Error).message}${(e as { cause?: Error }).cause ? `: ${(e as { cause: Error }).cause.message}` : ''}`;
     }
   }
   const latencyMs = problem ? null : Math.round(performance.now() - started);
@@ -52,14 +71,39 @@ export async function attemptDelivery(database: Database, queue: Queue<WebhookJo
   const gone = statusCode === 410;
   const nextDelay = !succeeded && !gone && !problem ? settings.retryScheduleMs[job.attempt] : undefined;
   await database.withTenant(ctx, async (tx) => {
-    await tx.webhookAttempt.create({ data: { id: newId('wha'), tenantId: job.tenantId, deliveryId: delivery.id, attemptNumber: job.attempt, statusCode, latencyMs, responseExcerpt: excerpt, error } });
-    await moveWebhookDelivery(tx, job.tenantId, delivery.id, succeeded ? 'succeeded' : nextDelay === undefined ? 'failed' : 'pending', {
-      data: { attemptCount: job.attempt, nextAttemptAt: nextDelay === undefined ? null : new Date(Date.now() + nextDelay) },
+    await tx.webhookAttempt.create({
+      data: {
+        id: newId('wha'),
+        tenantId: job.tenantId,
+        deliveryId: delivery.id,
+        attemptNumber: job.attempt,
+        statusCode,
+        latencyMs,
+        responseExcerpt: excerpt,
+        error,
+      },
     });
+    await moveWebhookDelivery(
+      tx,
+      job.tenantId,
+      delivery.id,
+      succeeded ? 'succeeded' : nextDelay === undefined ? 'failed' : 'pending',
+      {
+        data: {
+          attemptCount: job.attempt,
+          nextAttemptAt: nextDelay === undefined ? null : new Date(Date.now() + nextDelay),
+        },
+      },
+    );
     // The receiver says the endpoint is gone for good: stop sending to it.
-    if (gone) await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { enabled: false, disabledAt: new Date() } });
+    if (gone)
+      await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { enabled: false, disabledAt: new Date() } });
   });
   if (nextDelay !== undefined) {
-    await queue.add('deliver', { ...job, attempt: job.attempt + 1 }, { jobId: `${delivery.id}-${job.attempt + 1}`, delay: nextDelay, removeOnComplete: 1000, removeOnFail: 5000 });
+    await queue.add(
+      'deliver',
+      { ...job, attempt: job.attempt + 1 },
+      { jobId: `${delivery.id}-${job.attempt + 1}`, delay: nextDelay, removeOnComplete: 1000, removeOnFail: 5000 },
+    );
   }
 }

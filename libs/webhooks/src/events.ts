@@ -2,7 +2,18 @@ import type { WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
 
 /** After the transaction that recorded the events commits: the first attempt of each delivery, on the webhooks queue. */
-export async function enqueueDeliveries(queue: Queue<WebhookJobData>, tenantId: string, deliveryIds: readonly string[], attempt = 1): Promise<void> {
+export async function enqueueDeliveries(
+  queue: Queue<WebhookJobData>,
+  tenantId: string,
+  deliveryIds: readonly string[],
+  attempt = 1,
+): Promise<void> {
   if (deliveryIds.length === 0) return;
-  await queue.addBulk(deliveryIds.map((deliveryId) => ({ name: 'deliver', data: { deliveryId, tenantId, attempt }, opts: { jobId: `${deliveryId}-${attempt}`, removeOnComplete: 1000, removeOnFail: 5000 } })));
+  await queue.addBulk(
+    deliveryIds.map((deliveryId) => ({
+      name: 'deliver',
+      data: { deliveryId, tenantId, attempt },
+      opts: { jobId: `${deliveryId}-${attempt}`, removeOnComplete: 1000, removeOnFail: 5000 },
+    })),
+  );
 }

@@ -15,14 +15,24 @@ export function signWebhook(secret: string, id: string, timestamp: number, body:
 /** The three headers of one delivery attempt. */
 export function webhookHeaders(secret: string, id: string, body: string, now = Date.now()): Record<string, string> {
   const timestamp = Math.floor(now / 1000);
-  return { 'webhook-id': id, 'webhook-timestamp': String(timestamp), 'webhook-signature': signWebhook(secret, id, timestamp, body) };
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(timestamp),
+    'webhook-signature': signWebhook(secret, id, timestamp, body),
+  };
 }
 
 /**
  * What a receiver does: the signature must match one of the space-separated `v1,` values and
  * the timestamp must be within `toleranceSeconds` of now (replays of old messages fail).
  */
-export function verifyWebhook(secret: string, headers: Record<string, string | undefined>, body: string, toleranceSeconds = 300, now = Date.now()): boolean {
+export function verifyWebhook(
+  secret: string,
+  headers: Record<string, string | undefined>,
+  body: string,
+  toleranceSeconds = 300,
+  now = Date.now(),
+): boolean {
   const id = headers['webhook-id'];
   const timestamp = Number(headers['webhook-timestamp']);
   const signatures = headers['webhook-signature'];

@@ -13,7 +13,19 @@ const LABEL_WIDTH = 160;
 const VALUE_WIDTH = 80;
 
 /** Horizontal bars, one row per item, scaled to the largest total; segments stack within a row. */
-export function BarChart({ title, rows, segments, width = 640, testId }: { title: string; rows: ReadonlyArray<BarRow>; segments: string[]; width?: number; testId?: string }) {
+export function BarChart({
+  title,
+  rows,
+  segments,
+  width = 640,
+  testId,
+}: {
+  title: string;
+  rows: ReadonlyArray<BarRow>;
+  segments: string[];
+  width?: number;
+  testId?: string;
+}) {
   const totals = rows.map((row) => row.values.reduce((sum, value) => sum + value, 0));
   const largest = Math.max(1, ...totals);
   const barSpace = width - LABEL_WIDTH - VALUE_WIDTH;
@@ -24,14 +36,27 @@ export function BarChart({ title, rows, segments, width = 640, testId }: { title
         {rows.map((row, i) => {
           let x = LABEL_WIDTH;
           return (
-            <g key={row.label} className="bar-row" data-label={row.label} transform={`translate(0 ${i * ROW_HEIGHT + 4})`}>
+            <g
+              key={row.label}
+              className="bar-row"
+              data-label={row.label}
+              transform={`translate(0 ${i * ROW_HEIGHT + 4})`}
+            >
               <text x={LABEL_WIDTH - 8} y={ROW_HEIGHT / 2 + 4} textAnchor="end" className="bar-label">
                 {row.label.length > 22 ? `${row.label.slice(0, 21)}…` : row.label}
               </text>
               {row.values.map((value, j) => {
                 const barWidth = (value / largest) * barSpace;
                 const rect = (
-                  <rect key={segments[j]} className="bar-segment" x={x} y={4} width={barWidth} height={ROW_HEIGHT - 8} fill={PALETTE[j % PALETTE.length]}>
+                  <rect
+                    key={segments[j]}
+                    className="bar-segment"
+                    x={x}
+                    y={4}
+                    width={barWidth}
+                    height={ROW_HEIGHT - 8}
+                    fill={PALETTE[j % PALETTE.length]}
+                  >
                     <title>{`${row.label} · ${segments[j]}: ${formatNumber(value)}`}</title>
                   </rect>
                 );

@@ -5,7 +5,23 @@ import { useState } from 'react';
  * other answer (`keepLabel`) takes the question back. `warning`, when given, says what the
  * second click costs while it is asked.
  */
-export function ConfirmButton({ label, confirmLabel, keepLabel, className, pending, onConfirm, warning }: { label: string; confirmLabel: string; keepLabel: string; className: string; pending: boolean; onConfirm: () => void; warning?: string }) {
+export function ConfirmButton({
+  label,
+  confirmLabel,
+  keepLabel,
+  className,
+  pending,
+  onConfirm,
+  warning,
+}: {
+  label: string;
+  confirmLabel: string;
+  keepLabel: string;
+  className: string;
+  pending: boolean;
+  onConfirm: () => void;
+  warning?: string;
+}) {
   const [confirming, setConfirming] = useState(false);
   if (!confirming) {
     return (

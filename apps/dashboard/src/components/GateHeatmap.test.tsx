@@ -23,7 +23,11 @@ test('one cell per (token, adapter), darker for larger gates, each with its valu
 
   // Rows are adapters, columns tokens: the recipes row holds column 0 of every token's gates.
   const recipesRow = within(heatmap).getByRole('rowheader', { name: 'recipes' }).closest('tr')!;
-  expect(within(recipesRow).getAllByRole('cell').map((cell) => Number(cell.dataset.gate))).toEqual([0.9, 0.6, 0.25, 0.5]);
+  expect(
+    within(recipesRow)
+      .getAllByRole('cell')
+      .map((cell) => Number(cell.dataset.gate)),
+  ).toEqual([0.9, 0.6, 0.25, 0.5]);
 
   const byGate = [...cells].sort((a, b) => Number(a.dataset.gate) - Number(b.dataset.gate));
   const lightness = byGate.map((cell) => luminance(cell.style.backgroundColor));

@@ -24,7 +24,11 @@ export function GateHeatmap({ tokens, adapters, gates, promptTokens }: GateHeatm
   return (
     <figure className="gate-heatmap" data-testid="gate-heatmap">
       <figcaption>
-        <strong>Per-token gates</strong> <span className="muted">{tokens.length} tokens × {adapters.length} adapters{promptTokens !== undefined ? '; the completion’s tokens are blue' : ''}</span>
+        <strong>Per-token gates</strong>{' '}
+        <span className="muted">
+          {tokens.length} tokens × {adapters.length} adapters
+          {promptTokens !== undefined ? '; the completion’s tokens are blue' : ''}
+        </span>
       </figcaption>
       <div className="gate-heatmap-scroll">
         <table>
@@ -34,7 +38,12 @@ export function GateHeatmap({ tokens, adapters, gates, promptTokens }: GateHeatm
                 <span className="muted">adapter \ token</span>
               </th>
               {tokens.map((token, t) => (
-                <th key={t} scope="col" title={`token ${t}: ${JSON.stringify(token)}`} className={isCompletion(t) ? 'completion-token' : undefined}>
+                <th
+                  key={t}
+                  scope="col"
+                  title={`token ${t}: ${JSON.stringify(token)}`}
+                  className={isCompletion(t) ? 'completion-token' : undefined}
+                >
                   {visibleToken(token)}
                 </th>
               ))}
@@ -65,7 +74,10 @@ export function GateHeatmap({ tokens, adapters, gates, promptTokens }: GateHeatm
       </div>
       <div className="gate-legend" aria-label="Gate colour scale from 0 to 1">
         <span>gate 0</span>
-        <span className="gate-legend-bar" style={{ background: `linear-gradient(to right, ${gateColour(0)}, ${gateColour(0.5)}, ${gateColour(1)})` }} />
+        <span
+          className="gate-legend-bar"
+          style={{ background: `linear-gradient(to right, ${gateColour(0)}, ${gateColour(0.5)}, ${gateColour(1)})` }}
+        />
         <span>1</span>
       </div>
     </figure>

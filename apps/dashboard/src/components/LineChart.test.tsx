@@ -13,7 +13,13 @@ test('one path per series, each with a point per datum, and a legend entry per s
       testId="chart"
       series={[
         { name: 'train', points: [1, 2, 3, 4, 5].map((x) => ({ x, y: 3 - x * 0.1 })) },
-        { name: 'validation', points: [{ x: 2, y: 2.9 }, { x: 4, y: 2.7 }] },
+        {
+          name: 'validation',
+          points: [
+            { x: 2, y: 2.9 },
+            { x: 4, y: 2.7 },
+          ],
+        },
       ]}
     />,
   );
@@ -27,7 +33,9 @@ test('one path per series, each with a point per datum, and a legend entry per s
 });
 
 test('with no points it draws no lines and says so', () => {
-  render(<LineChart title="Loss" xLabel="step" yLabel="loss" testId="chart" series={[{ name: 'train', points: [] }]} />);
+  render(
+    <LineChart title="Loss" xLabel="step" yLabel="loss" testId="chart" series={[{ name: 'train', points: [] }]} />,
+  );
   expect(screen.getByTestId('chart').querySelectorAll('path.series')).toHaveLength(0);
   expect(screen.getByText('No data yet')).toBeTruthy();
 });

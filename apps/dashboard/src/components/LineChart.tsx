@@ -32,8 +32,14 @@ export function LineChart({
   const points = series.flatMap((s) => s.points);
   const plotWidth = width - MARGIN.left - MARGIN.right;
   const plotHeight = height - MARGIN.top - MARGIN.bottom;
-  const [xMin, xMax] = extent(points.map((p) => p.x), 0);
-  const [yMin, yMax] = extent(points.map((p) => p.y), 0.05);
+  const [xMin, xMax] = extent(
+    points.map((p) => p.x),
+    0,
+  );
+  const [yMin, yMax] = extent(
+    points.map((p) => p.y),
+    0.05,
+  );
   const scaleX = (x: number) => MARGIN.left + ((x - xMin) / (xMax - xMin)) * plotWidth;
   const scaleY = (y: number) => MARGIN.top + (1 - (y - yMin) / (yMax - yMin)) * plotHeight;
   const colorOf = (i: number) => series[i]!.color ?? PALETTE[i % PALETTE.length]!;
@@ -41,9 +47,20 @@ export function LineChart({
   return (
     <figure className="line-chart" data-testid={testId}>
       <figcaption>{title}</figcaption>
-      <svg role="img" aria-label={title} viewBox={`0 0 ${width} ${height}`} width="100%" preserveAspectRatio="xMidYMid meet">
+      <svg
+        role="img"
+        aria-label={title}
+        viewBox={`0 0 ${width} ${height}`}
+        width="100%"
+        preserveAspectRatio="xMidYMid meet"
+      >
         <g className="axis">
-          <line x1={MARGIN.left} y1={MARGIN.top + plotHeight} x2={MARGIN.left + plotWidth} y2={MARGIN.top + plotHeight} />
+          <line
+            x1={MARGIN.left}
+            y1={MARGIN.top + plotHeight}
+            x2={MARGIN.left + plotWidth}
+            y2={MARGIN.top + plotHeight}
+          />
           <line x1={MARGIN.left} y1={MARGIN.top} x2={MARGIN.left} y2={MARGIN.top + plotHeight} />
           {points.length > 0 &&
             niceTicks(xMin, xMax, 6).map((tick) => (
@@ -54,7 +71,13 @@ export function LineChart({
           {points.length > 0 &&
             niceTicks(yMin, yMax, 5).map((tick) => (
               <g key={`y${tick}`}>
-                <line className="grid" x1={MARGIN.left} y1={scaleY(tick)} x2={MARGIN.left + plotWidth} y2={scaleY(tick)} />
+                <line
+                  className="grid"
+                  x1={MARGIN.left}
+                  y1={scaleY(tick)}
+                  x2={MARGIN.left + plotWidth}
+                  y2={scaleY(tick)}
+                />
                 <text x={MARGIN.left - 6} y={scaleY(tick) + 4} textAnchor="end">
                   {tick}
                 </text>
@@ -63,7 +86,11 @@ export function LineChart({
           <text className="axis-title" x={MARGIN.left + plotWidth / 2} y={height - 6} textAnchor="middle">
             {xLabel}
           </text>
-          <text className="axis-title" transform={`translate(14 ${MARGIN.top + plotHeight / 2}) rotate(-90)`} textAnchor="middle">
+          <text
+            className="axis-title"
+            transform={`translate(14 ${MARGIN.top + plotHeight / 2}) rotate(-90)`}
+            textAnchor="middle"
+          >
             {yLabel}
           </text>
         </g>
@@ -78,7 +105,9 @@ export function LineChart({
               <path
                 className="series"
                 data-series={s.name}
-                d={s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${scaleX(p.x).toFixed(1)},${scaleY(p.y).toFixed(1)}`).join(' ')}
+                d={s.points
+                  .map((p, j) => `${j === 0 ? 'M' : 'L'}${scaleX(p.x).toFixed(1)},${scaleY(p.y).toFixed(1)}`)
+                  .join(' ')}
                 stroke={colorOf(i)}
                 strokeDasharray={s.dashed ? '5 4' : undefined}
               />

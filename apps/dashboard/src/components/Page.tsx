@@ -2,7 +2,19 @@ import type { ReactNode } from 'react';
 import { ProblemMessage } from './ProblemMessage.js';
 
 /** A page's frame: its title, actions on the right, and the load error or a loading line. */
-export function Page({ title, actions, error, loading, children }: { title: string; actions?: ReactNode; error?: unknown; loading?: boolean; children?: ReactNode }) {
+export function Page({
+  title,
+  actions,
+  error,
+  loading,
+  children,
+}: {
+  title: string;
+  actions?: ReactNode;
+  error?: unknown;
+  loading?: boolean;
+  children?: ReactNode;
+}) {
   return (
     <section className="page">
       <header className="page-header">

@@ -5,7 +5,16 @@ import { ProblemMessage } from './ProblemMessage.js';
 
 test('a problem shows its title, detail, every field error and the request id', async () => {
   const response = new Response(
-    JSON.stringify({ type: '/problems/validation', title: 'Invalid request', status: 400, detail: '2 lines are not valid', errors: [{ field: 'line 3', message: 'text is required' }, { field: 'line 7', message: 'not JSON' }] }),
+    JSON.stringify({
+      type: '/problems/validation',
+      title: 'Invalid request',
+      status: 400,
+      detail: '2 lines are not valid',
+      errors: [
+        { field: 'line 3', message: 'text is required' },
+        { field: 'line 7', message: 'not JSON' },
+      ],
+    }),
     { status: 400, headers: { 'x-request-id': 'req_42' } },
   );
   render(<ProblemMessage error={await TesseraProblemError.fromResponse(response)} />);

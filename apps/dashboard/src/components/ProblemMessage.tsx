@@ -7,7 +7,8 @@ export function ProblemMessage({ error }: { error: unknown }) {
     // fetch fails with a TypeError when no answer came at all; anything else happened here.
     return (
       <div role="alert" className="problem">
-        <strong>{error instanceof TypeError ? 'Could not reach the gateway.' : 'Something went wrong.'}</strong> {error instanceof Error ? error.message : String(error)}
+        <strong>{error instanceof TypeError ? 'Could not reach the gateway.' : 'Something went wrong.'}</strong>{' '}
+        {error instanceof Error ? error.message : String(error)}
       </div>
     );
   }

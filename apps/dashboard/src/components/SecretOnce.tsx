@@ -28,7 +28,9 @@ export function SecretOnce({ label, secret, onDismiss }: { label: string; secret
           {copied === 'yes' ? 'Copied' : 'Copy'}
         </button>
       </div>
-      {copied === 'failed' ? <span className="muted">The browser would not copy it: select the text and copy it by hand.</span> : null}
+      {copied === 'failed' ? (
+        <span className="muted">The browser would not copy it: select the text and copy it by hand.</span>
+      ) : null}
       <div>
         <button type="button" onClick={onDismiss}>
           I have stored it

@@ -4,14 +4,38 @@ import { expect, test } from 'vitest';
 import { json, renderWithApi } from '../testing/render-with-api.js';
 import { AccessPage } from './AccessPage.js';
 
-const group = { id: 'grp_1', name: 'legal', description: null, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
+const group = {
+  id: 'grp_1',
+  name: 'legal',
+  description: null,
+  created_at: '2026-01-01T00:00:00Z',
+  updated_at: '2026-01-01T00:00:00Z',
+};
 const principal = { id: 'prn_1', kind: 'user', name: 'ada', email: null, created_at: '2026-01-01T00:00:00Z' };
-const key = { id: 'key_1', name: 'admin', principal_id: 'prn_1', display_prefix: 'tsk_ab12', scopes: ['admin'], rate_limit_per_minute: null, created_at: '2026-01-01T00:00:00Z', last_used_at: null, expires_at: null, revoked_at: null };
+const key = {
+  id: 'key_1',
+  name: 'admin',
+  principal_id: 'prn_1',
+  display_prefix: 'tsk_ab12',
+  scopes: ['admin'],
+  rate_limit_per_minute: null,
+  created_at: '2026-01-01T00:00:00Z',
+  last_used_at: null,
+  expires_at: null,
+  revoked_at: null,
+};
 const page = (data: unknown[]) => ({ data, has_more: false });
 
 test('creating an API key shows its secret once, adds the key to the ticked groups, and the list never holds the secret', async () => {
   let keys = [key];
-  const created = { ...key, id: 'key_2', name: 'reader', display_prefix: 'tsk_cd34', scopes: ['read', 'infer'], secret: 'tsk_cd34_the_whole_secret' };
+  const created = {
+    ...key,
+    id: 'key_2',
+    name: 'reader',
+    display_prefix: 'tsk_cd34',
+    scopes: ['read', 'infer'],
+    secret: 'tsk_cd34_the_whole_secret',
+  };
   const { requests } = renderWithApi(<AccessPage />, {
     'GET /v1/groups': page([group]),
     'GET /v1/principals': page([principal]),
@@ -21,7 +45,8 @@ test('creating an API key shows its secret once, adds the key to the ticked grou
       keys = [...keys, listed];
       return json(created, 201);
     },
-    'POST /v1/groups/grp_1/members': () => json({ id: 'mem_1', group_id: 'grp_1', principal_id: null, api_key_id: 'key_2', created_at: '' }, 201),
+    'POST /v1/groups/grp_1/members': () =>
+      json({ id: 'mem_1', group_id: 'grp_1', principal_id: null, api_key_id: 'key_2', created_at: '' }, 201),
   });
   const form = screen.getByRole('form', { name: 'New API key' });
   fireEvent.change(within(form).getByLabelText('Key name'), { target: { value: 'reader' } });
@@ -30,8 +55,15 @@ test('creating an API key shows its secret once, adds the key to the ticked grou
 
   expect((await screen.findByTestId('secret-value')).textContent).toBe('tsk_cd34_the_whole_secret');
   expect(screen.getByRole('button', { name: 'Copy' })).toBeTruthy();
-  expect(JSON.parse(requests.find((r) => r.method === 'POST' && r.path === '/v1/api-keys')!.body)).toEqual({ name: 'reader', scopes: ['read', 'infer'] });
-  await waitFor(() => expect(requests.find((r) => r.path === '/v1/groups/grp_1/members')?.body).toBe(JSON.stringify({ api_key_id: 'key_2' })));
+  expect(JSON.parse(requests.find((r) => r.method === 'POST' && r.path === '/v1/api-keys')!.body)).toEqual({
+    name: 'reader',
+    scopes: ['read', 'infer'],
+  });
+  await waitFor(() =>
+    expect(requests.find((r) => r.path === '/v1/groups/grp_1/members')?.body).toBe(
+      JSON.stringify({ api_key_id: 'key_2' }),
+    ),
+  );
 
   const list = await screen.findByRole('table', { name: 'API keys' });
   await within(list).findByText('reader');
@@ -58,14 +90,19 @@ test('revoking a key posts revoke and shows it revoked', async () => {
 });
 
 test('a group’s members: add a principal, remove a member', async () => {
-  let members: Schemas['GroupMembership'][] = [{ id: 'mem_1', group_id: 'grp_1', principal_id: null, api_key_id: 'key_1', created_at: '2026-01-01T00:00:00Z' }];
+  let members: Schemas['GroupMembership'][] = [
+    { id: 'mem_1', group_id: 'grp_1', principal_id: null, api_key_id: 'key_1', created_at: '2026-01-01T00:00:00Z' },
+  ];
   const { requests } = renderWithApi(<AccessPage />, {
     'GET /v1/groups': page([group]),
     'GET /v1/principals': page([principal]),
     'GET /v1/api-keys': page([key]),
     'GET /v1/groups/grp_1/members': () => json(page(members)),
     'POST /v1/groups/grp_1/members': () => {
-      members = [...members, { id: 'mem_2', group_id: 'grp_1', principal_id: 'prn_1', api_key_id: null, created_at: '2026-01-01T00:00:00Z' }];
+      members = [
+        ...members,
+        { id: 'mem_2', group_id: 'grp_1', principal_id: 'prn_1', api_key_id: null, created_at: '2026-01-01T00:00:00Z' },
+      ];
       return json(members.at(-1), 201);
     },
     'DELETE /v1/groups/grp_1/members/mem_1': () => {

@@ -3,7 +3,17 @@ import { expect, test } from 'vitest';
 import { json, renderWithApi } from '../testing/render-with-api.js';
 import { CompositionsPage } from './CompositionsPage.js';
 
-const adapter = (id: string, name: string, ready: boolean) => ({ id, name, description: null, base_model_id: 'bm_1', access_group_id: null, status: 'active', latest_ready_version: ready ? 1 : null, created_at: '', updated_at: '' });
+const adapter = (id: string, name: string, ready: boolean) => ({
+  id,
+  name,
+  description: null,
+  base_model_id: 'bm_1',
+  access_group_id: null,
+  status: 'active',
+  latest_ready_version: ready ? 1 : null,
+  created_at: '',
+  updated_at: '',
+});
 const composition = (status: string) => ({
   id: 'cmp_1',
   object: 'composition',
@@ -27,7 +37,10 @@ const composition = (status: string) => ({
 test('the create form sends the chosen members with their weights and the method’s params', async () => {
   const { requests } = renderWithApi(<CompositionsPage />, {
     'GET /v1/compositions': { data: [], has_more: false },
-    'GET /v1/adapters': { data: [adapter('ad_1', 'recipes', true), adapter('ad_2', 'legal', true), adapter('ad_3', 'untrained', false)], has_more: false },
+    'GET /v1/adapters': {
+      data: [adapter('ad_1', 'recipes', true), adapter('ad_2', 'legal', true), adapter('ad_3', 'untrained', false)],
+      has_more: false,
+    },
     'GET /v1/groups': { data: [], has_more: false },
     'POST /v1/compositions': () => json(composition('queued'), 201),
   });
@@ -60,7 +73,24 @@ test('a learned gate asks for its training dataset and sends no weights', async 
     'GET /v1/compositions': { data: [], has_more: false },
     'GET /v1/adapters': { data: [adapter('ad_1', 'recipes', true), adapter('ad_2', 'legal', true)], has_more: false },
     'GET /v1/groups': { data: [], has_more: false },
-    'GET /v1/datasets': { data: [{ id: 'ds_1', name: 'mixed', format: 'text', status: 'ready', bytes: 1, record_count: 48, document_count: 48, token_count: 1, access_group_ids: [], created_at: '', updated_at: '' }], has_more: false },
+    'GET /v1/datasets': {
+      data: [
+        {
+          id: 'ds_1',
+          name: 'mixed',
+          format: 'text',
+          status: 'ready',
+          bytes: 1,
+          record_count: 48,
+          document_count: 48,
+          token_count: 1,
+          access_group_ids: [],
+          created_at: '',
+          updated_at: '',
+        },
+      ],
+      has_more: false,
+    },
     'POST /v1/compositions': () => json({ ...composition('queued'), method: 'learned_gate' }, 201),
   });
   fireEvent.click(await screen.findByRole('button', { name: 'New composition' }));
@@ -74,7 +104,12 @@ test('a learned gate asks for its training dataset and sends no weights', async 
   fireEvent.change(within(form).getByLabelText('Training dataset'), { target: { value: 'ds_1' } });
   fireEvent.click(within(form).getByRole('button', { name: 'Create composition' }));
   await waitFor(() => expect(requests.some((r) => r.method === 'POST')).toBe(true));
-  expect(JSON.parse(requests.find((r) => r.method === 'POST')!.body)).toEqual({ name: 'gate', method: 'learned_gate', members: [{ adapter: 'recipes' }, { adapter: 'legal' }], params: { dataset_id: 'ds_1' } });
+  expect(JSON.parse(requests.find((r) => r.method === 'POST')!.body)).toEqual({
+    name: 'gate',
+    method: 'learned_gate',
+    members: [{ adapter: 'recipes' }, { adapter: 'legal' }],
+    params: { dataset_id: 'ds_1' },
+  });
 });
 
 test('the list shows each composition’s method, status and members', async () => {

@@ -12,7 +12,12 @@ export function CompositionsPage({ compositionId }: { compositionId?: string }) 
     <Page
       title="Compositions"
       actions={
-        <button type="button" className={creating ? 'secondary' : undefined} onClick={() => setCreating(!creating)} aria-expanded={creating}>
+        <button
+          type="button"
+          className={creating ? 'secondary' : undefined}
+          onClick={() => setCreating(!creating)}
+          aria-expanded={creating}
+        >
           {creating ? 'Close form' : 'New composition'}
         </button>
       }

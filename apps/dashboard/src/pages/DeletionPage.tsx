@@ -18,7 +18,12 @@ export function DeletionPage({ deletionId }: { deletionId: string }) {
     queryKey: ['deletions', deletionId],
     queryFn: () => unwrap(api.GET('/v1/deletions/{deletion_id}', { params: { path: { deletion_id: deletionId } } })),
     // Until it ends; a problem answer (a 404, a revoked key) stops it too: it would answer the same; network errors do not.
-    refetchInterval: (query) => (query.state.error instanceof TesseraProblemError || query.state.data?.status === 'completed' || query.state.data?.status === 'failed' ? false : POLL_MS),
+    refetchInterval: (query) =>
+      query.state.error instanceof TesseraProblemError ||
+      query.state.data?.status === 'completed' ||
+      query.state.data?.status === 'failed'
+        ? false
+        : POLL_MS,
   });
   const data = deletion.data;
   return (

@@ -6,7 +6,16 @@ import { GateHeatmap } from '../components/GateHeatmap.js';
 import { Page } from '../components/Page.js';
 import { ProblemMessage } from '../components/ProblemMessage.js';
 import { useCompositions } from './compositions/use-compositions.js';
-import { completionRequest, DEFAULT_SETTINGS, servedComposition, MODE_LABELS, mixtureAdapters, modesFor, type ModelTarget, type PlaygroundSettings } from './playground/completion-request.js';
+import {
+  completionRequest,
+  DEFAULT_SETTINGS,
+  servedComposition,
+  MODE_LABELS,
+  mixtureAdapters,
+  modesFor,
+  type ModelTarget,
+  type PlaygroundSettings,
+} from './playground/completion-request.js';
 import { RoutingControls } from './playground/RoutingControls.js';
 import { RoutingTrace } from './playground/RoutingTrace.js';
 import { useCompletionStream } from './playground/use-completion-stream.js';
@@ -30,12 +39,21 @@ export function PlaygroundPage() {
 
   const available = models.data?.data ?? [];
   const picked = available.find((m) => m.id === settings.model) ?? available[0];
-  const target: ModelTarget | undefined = picked && { kind: picked.tessera.kind, method: servedComposition(compositions.data ?? [], picked.id)?.method };
+  const target: ModelTarget | undefined = picked && {
+    kind: picked.tessera.kind,
+    method: servedComposition(compositions.data ?? [], picked.id)?.method,
+  };
   const modes = modesFor(target);
   const mode = modes.includes(settings.mode) ? settings.mode : modes[0]!;
-  const candidates = available.filter((m) => m.tessera.kind === 'adapter' && m.tessera.base_model === picked?.tessera.base_model).map((m) => m.id);
+  const candidates = available
+    .filter((m) => m.tessera.kind === 'adapter' && m.tessera.base_model === picked?.tessera.base_model)
+    .map((m) => m.id);
   const needsAdapters = target?.kind === 'base_model' && mode !== 'none';
-  const ready = picked !== undefined && settings.prompt !== '' && !(needsAdapters && candidates.length === 0) && !(mode === 'mixture' && target?.kind === 'base_model' && mixtureAdapters(settings.weights).length === 0);
+  const ready =
+    picked !== undefined &&
+    settings.prompt !== '' &&
+    !(needsAdapters && candidates.length === 0) &&
+    !(mode === 'mixture' && target?.kind === 'base_model' && mixtureAdapters(settings.weights).length === 0);
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -68,7 +86,12 @@ export function PlaygroundPage() {
           </label>
           <label>
             Prompt
-            <textarea value={settings.prompt} onChange={(e) => change({ prompt: e.target.value })} placeholder="mix 2 cups of flour with" required />
+            <textarea
+              value={settings.prompt}
+              onChange={(e) => change({ prompt: e.target.value })}
+              placeholder="mix 2 cups of flour with"
+              required
+            />
           </label>
           <label>
             Routing mode
@@ -80,15 +103,36 @@ export function PlaygroundPage() {
               ))}
             </select>
           </label>
-          {target ? <RoutingControls mode={mode} target={target} settings={settings} candidates={candidates} onChange={change} /> : null}
+          {target ? (
+            <RoutingControls
+              mode={mode}
+              target={target}
+              settings={settings}
+              candidates={candidates}
+              onChange={change}
+            />
+          ) : null}
           <div className="row">
             <label>
               Max tokens
-              <input type="number" min={1} max={4096} value={settings.maxTokens} onChange={(e) => change({ maxTokens: Number(e.target.value) })} />
+              <input
+                type="number"
+                min={1}
+                max={4096}
+                value={settings.maxTokens}
+                onChange={(e) => change({ maxTokens: Number(e.target.value) })}
+              />
             </label>
             <label>
               Temperature
-              <input type="number" min={0} max={2} step="any" value={settings.temperature} onChange={(e) => change({ temperature: Number(e.target.value) })} />
+              <input
+                type="number"
+                min={0}
+                max={2}
+                step="any"
+                value={settings.temperature}
+                onChange={(e) => change({ temperature: Number(e.target.value) })}
+              />
             </label>
           </div>
           <div className="actions">
@@ -109,7 +153,9 @@ export function PlaygroundPage() {
           </pre>
           <div className="run-meta muted">
             {run.running ? <span>Streaming…</span> : null}
-            {run.finishReason ? <span>finished: {run.finishReason === 'length' ? 'max tokens reached' : 'stop'}</span> : null}
+            {run.finishReason ? (
+              <span>finished: {run.finishReason === 'length' ? 'max tokens reached' : 'stop'}</span>
+            ) : null}
             {run.usage ? (
               <span>
                 {run.usage.prompt_tokens} prompt + {run.usage.completion_tokens} completion tokens
@@ -118,10 +164,16 @@ export function PlaygroundPage() {
           </div>
           <ProblemMessage error={run.error} />
           {run.routing ? <RoutingTrace trace={run.routing} /> : null}
-          {gates && run.routing && !run.running ? <GateHeatmap tokens={gates.tokens} adapters={run.routing.adapters.map((a) => a.name)} gates={gates.gates} {...(run.usage ? { promptTokens: run.usage.prompt_tokens } : {})} /> : null}
+          {gates && run.routing && !run.running ? (
+            <GateHeatmap
+              tokens={gates.tokens}
+              adapters={run.routing.adapters.map((a) => a.name)}
+              gates={gates.gates}
+              {...(run.usage ? { promptTokens: run.usage.prompt_tokens } : {})}
+            />
+          ) : null}
         </div>
       </div>
     </Page>
   );
 }
-

@@ -30,7 +30,15 @@ export function SignIn() {
         <p className="muted">Sign in with a tenant API key (npm start prints the demo tenant's).</p>
         <label>
           API key
-          <input name="apiKey" type="password" autoComplete="off" placeholder="tsk_…" value={apiKey} onChange={(e) => setApiKey(e.target.value)} required />
+          <input
+            name="apiKey"
+            type="password"
+            autoComplete="off"
+            placeholder="tsk_…"
+            value={apiKey}
+            onChange={(e) => setApiKey(e.target.value)}
+            required
+          />
         </label>
         <button type="submit" disabled={checking || apiKey.trim() === ''}>
           {checking ? 'Checking…' : 'Sign in'}

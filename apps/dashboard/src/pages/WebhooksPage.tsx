@@ -12,7 +12,12 @@ export function WebhooksPage({ webhookId }: { webhookId?: string }) {
     <Page
       title="Webhooks"
       actions={
-        <button type="button" className={creating ? 'secondary' : undefined} onClick={() => setCreating(!creating)} aria-expanded={creating}>
+        <button
+          type="button"
+          className={creating ? 'secondary' : undefined}
+          onClick={() => setCreating(!creating)}
+          aria-expanded={creating}
+        >
           {creating ? 'Close form' : 'New endpoint'}
         </button>
       }

@@ -26,7 +26,13 @@ export function renderWithApi(ui: ReactNode, routes: Record<string, Answer>) {
   const fetch = async (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
     const request = input instanceof Request ? input : new Request(input, init);
     const url = new URL(request.url);
-    const recorded: RecordedRequest = { method: request.method, path: url.pathname, search: url.search, headers: request.headers, body: request.body ? await request.text() : '' };
+    const recorded: RecordedRequest = {
+      method: request.method,
+      path: url.pathname,
+      search: url.search,
+      headers: request.headers,
+      body: request.body ? await request.text() : '',
+    };
     requests.push(recorded);
     const answer = findRoute(routes, `${request.method} ${url.pathname}`);
     if (answer === undefined) return problem(404, `no test route for ${request.method} ${url.pathname}`);
@@ -51,10 +57,20 @@ function findRoute(routes: Record<string, Answer>, key: string): Answer | undefi
   return prefix === undefined ? undefined : routes[prefix];
 }
 
-export const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+export const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 export const problem = (status: number, detail: string, errors?: Array<{ field: string; message: string }>) =>
-  new Response(JSON.stringify({ type: status === 404 ? '/problems/not-found' : '/problems/validation', title: status === 404 ? 'Not found' : 'Invalid request', status, detail, ...(errors ? { errors } : {}) }), {
-    status,
-    headers: { 'content-type': 'application/problem+json' },
-  });
+  new Response(
+    JSON.stringify({
+      type: status === 404 ? '/problems/not-found' : '/problems/validation',
+      title: status === 404 ? 'Not found' : 'Invalid request',
+      status,
+      detail,
+      ...(errors ? { errors } : {}),
+    }),
+    {
+      status,
+      headers: { 'content-type': 'application/problem+json' },
+    },
+  );

@@ -1,5 +1,19 @@
 import type { Readable } from 'node:stream';
-import { Body, Controller, Delete, Get, Header, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Header,
+  Inject,
+  Param,
+  Patch,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiProduces, ApiTags } from '@nestjs/swagger';
 import {
   adapterSchema,
@@ -38,7 +52,10 @@ export class AdaptersController {
 
   @Post()
   @RequireScope('write')
-  @Operation('Create an adapter to upload versions to (fine-tunes create theirs)', { status: 201, schema: adapterSchema })
+  @Operation('Create an adapter to upload versions to (fine-tunes create theirs)', {
+    status: 201,
+    schema: adapterSchema,
+  })
   create(@CurrentCaller() caller: Caller, @Body({ schema: createAdapterSchema }) body: CreateAdapter) {
     return this.adapters.create(caller, body);
   }
@@ -46,7 +63,11 @@ export class AdaptersController {
   @Patch(':adapter_id')
   @RequireScope('write')
   @Operation("Change an adapter's description or access group", { status: 200, schema: adapterSchema })
-  update(@CurrentCaller() caller: Caller, @Param('adapter_id', { schema: adapterId }) id: string, @Body({ schema: updateAdapterSchema }) body: UpdateAdapter) {
+  update(
+    @CurrentCaller() caller: Caller,
+    @Param('adapter_id', { schema: adapterId }) id: string,
+    @Body({ schema: updateAdapterSchema }) body: UpdateAdapter,
+  ) {
     return this.adapters.update(caller, id, body);
   }
 
@@ -66,8 +87,16 @@ export class AdaptersController {
 
   @Put(':adapter_id/versions/:version/adapter_config.json')
   @RequireScope('write')
-  @Operation("Upload in the PEFT format, step 1: the version's adapter_config.json (opens the next version)", { status: 200, schema: adapterVersionSchema })
-  putConfig(@CurrentCaller() caller: Caller, @Param('adapter_id', { schema: adapterId }) id: string, @Param('version', { schema: versionNumber }) version: number, @Body({ schema: peftConfigSchema }) body: PeftConfig) {
+  @Operation("Upload in the PEFT format, step 1: the version's adapter_config.json (opens the next version)", {
+    status: 200,
+    schema: adapterVersionSchema,
+  })
+  putConfig(
+    @CurrentCaller() caller: Caller,
+    @Param('adapter_id', { schema: adapterId }) id: string,
+    @Param('version', { schema: versionNumber }) version: number,
+    @Body({ schema: peftConfigSchema }) body: PeftConfig,
+  ) {
     return this.adapters.putConfig(caller, id, version, body);
   }
 
@@ -75,12 +104,24 @@ export class AdaptersController {
   @RequireScope('write')
   @ApiConsumes('application/octet-stream')
   @ApiBody({ description: "PEFT's adapter_model.safetensors, streamed", schema: { type: 'string', format: 'binary' } })
-  @Operation('Upload in the PEFT format, step 2: the weights, checked against the base model (a mismatch is a 400 listing every problem)', { status: 200, schema: adapterVersionSchema })
-  putWeights(@CurrentCaller() caller: Caller, @Param('adapter_id', { schema: adapterId }) id: string, @Param('version', { schema: versionNumber }) version: number, @Req() request: FastifyRequest) {
+  @Operation(
+    'Upload in the PEFT format, step 2: the weights, checked against the base model (a mismatch is a 400 listing every problem)',
+    { status: 200, schema: adapterVersionSchema },
+  )
+  putWeights(
+    @CurrentCaller() caller: Caller,
+    @Param('adapter_id', { schema: adapterId }) id: string,
+    @Param('version', { schema: versionNumber }) version: number,
+    @Req() request: FastifyRequest,
+  ) {
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     // Checked once the version is found, so a stranger's adapter is a 404 whatever is sent.
     const body = () => {
-      if (type !== 'application/octet-stream') throw new ProblemException('unsupported-media-type', `Send the weights as application/octet-stream, got ${type || 'no content type'}`);
+      if (type !== 'application/octet-stream')
+        throw new ProblemException(
+          'unsupported-media-type',
+          `Send the weights as application/octet-stream, got ${type || 'no content type'}`,
+        );
       return request.body as Readable;
     };
     return this.adapters.putWeights(caller, id, version, body, this.settings.ADAPTER_MAX_BYTES);
@@ -102,7 +143,10 @@ export class AdaptersController {
 
   @Get(':adapter_id/versions')
   @RequireScope('read')
-  @Operation("List an adapter's versions", { status: 200, schema: listSchema(adapterVersionSchema, 'AdapterVersionList') })
+  @Operation("List an adapter's versions", {
+    status: 200,
+    schema: listSchema(adapterVersionSchema, 'AdapterVersionList'),
+  })
   versions(@CurrentCaller() caller: Caller, @Param('adapter_id', { schema: adapterId }) id: string) {
     return this.adapters.versions(caller, id);
   }
@@ -112,7 +156,12 @@ export class AdaptersController {
   @ApiProduces('application/octet-stream')
   @Header('content-type', 'application/octet-stream')
   @Operation("Download a ready version's weights (PEFT's adapter_model.safetensors)", { status: 200 })
-  async weights(@CurrentCaller() caller: Caller, @Param('adapter_id', { schema: adapterId }) id: string, @Param('version', { schema: versionNumber }) version: number, @Res({ passthrough: true }) reply: FastifyReply) {
+  async weights(
+    @CurrentCaller() caller: Caller,
+    @Param('adapter_id', { schema: adapterId }) id: string,
+    @Param('version', { schema: versionNumber }) version: number,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const bytes = (await this.adapters.file(caller, id, version, 'adapter_model.safetensors')) as Uint8Array;
     void reply.header('content-disposition', 'attachment; filename="adapter_model.safetensors"');
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -121,7 +170,11 @@ export class AdaptersController {
   @Get(':adapter_id/versions/:version/adapter_config.json')
   @RequireScope('read')
   @Operation("Download a ready version's PEFT adapter_config.json", { status: 200 })
-  config(@CurrentCaller() caller: Caller, @Param('adapter_id', { schema: adapterId }) id: string, @Param('version', { schema: versionNumber }) version: number) {
+  config(
+    @CurrentCaller() caller: Caller,
+    @Param('adapter_id', { schema: adapterId }) id: string,
+    @Param('version', { schema: versionNumber }) version: number,
+  ) {
     return this.adapters.file(caller, id, version, 'adapter_config.json');
   }
 }

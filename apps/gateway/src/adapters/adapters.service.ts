@@ -1,5 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { newId, type AdapterDto, type AdapterVersionDto, type CreateAdapter, type FineTuneMetrics, type ListQuery, type Page, type PeftConfig, type UpdateAdapter } from '@tessera/contracts';
+import {
+  newId,
+  type AdapterDto,
+  type AdapterVersionDto,
+  type CreateAdapter,
+  type FineTuneMetrics,
+  type ListQuery,
+  type Page,
+  type PeftConfig,
+  type UpdateAdapter,
+} from '@tessera/contracts';
 import { adapterMismatches, readPeftAdapter, type DecoderConfig } from '@tessera/engine/formats';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
@@ -56,19 +66,28 @@ export class AdaptersService {
     const args = pageArgs(query);
     return this.database.withTenant(caller, async (tx) => {
       const rows = await tx.adapter.findMany({ ...args, where: { ...args.where, ...visible.adapters(caller) } });
-      const latest = await latestReady(tx, rows.map((r) => r.id));
+      const latest = await latestReady(
+        tx,
+        rows.map((r) => r.id),
+      );
       return toPage(rows, query, (row) => toAdapterDto(row, latest.get(row.id) ?? null));
     });
   }
 
   get(caller: Caller, id: string): Promise<AdapterDto> {
-    return this.database.withTenant(caller, async (tx) => toAdapterDto(await findAdapter(tx, caller, id), (await latestReady(tx, [id])).get(id) ?? null));
+    return this.database.withTenant(caller, async (tx) =>
+      toAdapterDto(await findAdapter(tx, caller, id), (await latestReady(tx, [id])).get(id) ?? null),
+    );
   }
 
   versions(caller: Caller, id: string): Promise<Page<AdapterVersionDto>> {
     return this.database.withTenant(caller, async (tx) => {
       await findAdapter(tx, caller, id);
-      const rows = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, adapterId: id }, orderBy: { version: 'asc' }, include: { _count: { select: { documents: true } } } });
+      const rows = await tx.adapterVersion.findMany({
+        where: { tenantId: caller.tenantId, adapterId: id },
+        orderBy: { version: 'asc' },
+        include: { _count: { select: { documents: true } } },
+      });
       return { data: rows.map(toVersionDto), has_more: false };
     });
   }
@@ -77,9 +96,17 @@ export class AdaptersService {
     return this.database.withTenant(caller, async (tx) => {
       const baseModel = await findReadyBaseModel(tx, caller, body.base_model);
       if (body.access_group_id) await findUsableGroup(tx, caller, body.access_group_id);
-      if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } })) throw new ProblemException('conflict', `An adapter named ${body.name} exists`);
+      if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } }))
+        throw new ProblemException('conflict', `An adapter named ${body.name} exists`);
       const row = await tx.adapter.create({
-        data: { id: newId('ad'), tenantId: caller.tenantId, name: body.name, baseModelId: baseModel.id, description: body.description ?? null, accessGroupId: body.access_group_id ?? null },
+        data: {
+          id: newId('ad'),
+          tenantId: caller.tenantId,
+          name: body.name,
+          baseModelId: baseModel.id,
+          description: body.description ?? null,
+          accessGroupId: body.access_group_id ?? null,
+        },
       });
       await recordAudit(tx, caller, 'adapter.created', { type: 'adapter', id: row.id });
       return toAdapterDto(row, null);
@@ -90,7 +117,8 @@ export class AdaptersService {
     return this.database.withTenant(caller, async (tx) => {
       const adapter = await findAdapter(tx, caller, id);
       if (adapter.status === 'deleted') throw new ProblemException('conflict', `Adapter ${id} is deleted`);
-      if (body.access_group_id !== undefined && body.access_group_id !== adapter.accessGroupId) await checkGroupMove(tx, caller, adapter, body.access_group_id);
+      if (body.access_group_id !== undefined && body.access_group_id !== adapter.accessGroupId)
+        await checkGroupMove(tx, caller, adapter, body.access_group_id);
       const row = await tx.adapter.update({
         where: { id },
         data: {
@@ -121,13 +149,27 @@ export class AdaptersService {
   async delete(caller: Caller, id: string): Promise<void> {
     const erase = await this.database.withTenant(caller, async (tx) => {
       await findAdapter(tx, caller, id);
-      const versions = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, adapterId: id, weightsBlob: { not: null } } });
+      const versions = await tx.adapterVersion.findMany({
+        where: { tenantId: caller.tenantId, adapterId: id, weightsBlob: { not: null } },
+      });
       const blobs = [...new Set(versions.map((v) => v.weightsBlob!))];
-      const remaining = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, adapterId: id, status: { not: 'deleted' } }, select: { id: true } });
-      await moveAdapterVersions(tx, caller.tenantId, remaining.map((v) => v.id), 'deleted', { data: { weightsBlob: null, deletedAt: new Date() } });
+      const remaining = await tx.adapterVersion.findMany({
+        where: { tenantId: caller.tenantId, adapterId: id, status: { not: 'deleted' } },
+        select: { id: true },
+      });
+      await moveAdapterVersions(
+        tx,
+        caller.tenantId,
+        remaining.map((v) => v.id),
+        'deleted',
+        { data: { weightsBlob: null, deletedAt: new Date() } },
+      );
       await tx.adapter.update({ where: { id }, data: { status: 'deleted' } });
       await recordAudit(tx, caller, 'adapter.deleted', { type: 'adapter', id });
-      const stillUsed = await tx.adapterVersion.findMany({ where: { tenantId: caller.tenantId, weightsBlob: { in: blobs } }, select: { weightsBlob: true } });
+      const stillUsed = await tx.adapterVersion.findMany({
+        where: { tenantId: caller.tenantId, weightsBlob: { in: blobs } },
+        select: { weightsBlob: true },
+      });
       const kept = new Set(stillUsed.map((v) => v.weightsBlob));
       return blobs.filter((b) => !kept.has(b));
     });
@@ -140,20 +182,42 @@ export class AdaptersService {
     return this.database.withTenant(caller, async (tx) => {
       const adapter = await findAdapter(tx, caller, id);
       if (adapter.status === 'deleted') throw new ProblemException('conflict', `Adapter ${id} is deleted`);
-      const existing = await tx.adapterVersion.findFirst({ where: { tenantId: caller.tenantId, adapterId: id, version } });
+      const existing = await tx.adapterVersion.findFirst({
+        where: { tenantId: caller.tenantId, adapterId: id, version },
+      });
       const alpha = config.lora_alpha ?? config.r;
       if (existing) {
-        if (existing.status !== 'queued' || existing.trainingJobId || (await tx.job.findFirst({ where: { adapterVersionId: existing.id } }))) {
-          throw new ProblemException('conflict', `Version ${version} of ${adapter.name} exists and is not an upload awaiting its weights`);
+        if (
+          existing.status !== 'queued' ||
+          existing.trainingJobId ||
+          (await tx.job.findFirst({ where: { adapterVersionId: existing.id } }))
+        ) {
+          throw new ProblemException(
+            'conflict',
+            `Version ${version} of ${adapter.name} exists and is not an upload awaiting its weights`,
+          );
         }
-        const row = await tx.adapterVersion.update({ where: { id: existing.id }, data: { rank: config.r, alpha }, include: { _count: { select: { documents: true } } } });
+        const row = await tx.adapterVersion.update({
+          where: { id: existing.id },
+          data: { rank: config.r, alpha },
+          include: { _count: { select: { documents: true } } },
+        });
         return toVersionDto(row);
       }
       const last = await tx.adapterVersion.findFirst({ where: { adapterId: id }, orderBy: { version: 'desc' } });
       const next = (last?.version ?? 0) + 1;
       if (version !== next) throw new ProblemException('conflict', `The next version of ${adapter.name} is ${next}`);
       const row = await tx.adapterVersion.create({
-        data: { id: newId('adv'), tenantId: caller.tenantId, adapterId: id, version, rank: config.r, alpha, targetModules: [], seed: 0 },
+        data: {
+          id: newId('adv'),
+          tenantId: caller.tenantId,
+          adapterId: id,
+          version,
+          rank: config.r,
+          alpha,
+          targetModules: [],
+          seed: 0,
+        },
         include: { _count: { select: { documents: true } } },
       });
       await recordAudit(tx, caller, 'adapter_version.uploading', { type: 'adapter_version', id: row.id });
@@ -165,13 +229,22 @@ export class AdaptersService {
    * Step 2: the weights, streamed to the blob store, then checked against the base model's
    * shapes. Any mismatch is a 400 listing them all, and nothing is kept.
    */
-  async putWeights(caller: Caller, id: string, version: number, openBody: () => AsyncIterable<Uint8Array>, maxBytes: number): Promise<AdapterVersionDto> {
+  async putWeights(
+    caller: Caller,
+    id: string,
+    version: number,
+    openBody: () => AsyncIterable<Uint8Array>,
+    maxBytes: number,
+  ): Promise<AdapterVersionDto> {
     const { row, baseModel } = await this.database.withTenant(caller, async (tx) => {
       const adapter = await findAdapter(tx, caller, id);
       const row = await tx.adapterVersion.findFirst({ where: { tenantId: caller.tenantId, adapterId: id, version } });
       if (!row) throw ProblemException.notFound('adapter version', `${id}@${version}`);
       if (row.status !== 'queued' || (await tx.job.findFirst({ where: { adapterVersionId: row.id } }))) {
-        throw new ProblemException('conflict', `Version ${version} of ${adapter.name} is not an upload awaiting its weights (status ${row.status})`);
+        throw new ProblemException(
+          'conflict',
+          `Version ${version} of ${adapter.name} is not an upload awaiting its weights (status ${row.status})`,
+        );
       }
       return { row, baseModel: await tx.baseModel.findFirstOrThrow({ where: { id: adapter.baseModelId } }) };
     });
@@ -184,35 +257,60 @@ export class AdaptersService {
     let modules: string[] = [];
     try {
       const adapter = readPeftAdapter({ config: peftConfig, weights: await store.get(ref.sha256) });
-      problems = adapter.rank === row.rank ? adapterMismatches(adapter, baseModel.config as unknown as DecoderConfig) : [`the tensors have rank ${adapter.rank}, adapter_config.json says ${row.rank}`];
+      problems =
+        adapter.rank === row.rank
+          ? adapterMismatches(adapter, baseModel.config as unknown as DecoderConfig)
+          : [`the tensors have rank ${adapter.rank}, adapter_config.json says ${row.rank}`];
       modules = adapter.targetModules;
     } catch (error) {
       problems = [(error as Error).message];
     }
     if (problems.length) {
-      const shared = await this.database.withTenant(caller, (tx) => tx.adapterVersion.count({ where: { tenantId: caller.tenantId, weightsBlob: ref.sha256 } }));
+      const shared = await this.database.withTenant(caller, (tx) =>
+        tx.adapterVersion.count({ where: { tenantId: caller.tenantId, weightsBlob: ref.sha256 } }),
+      );
       if (shared === 0) await store.delete(ref.sha256);
-      throw new ProblemException('validation', `adapter_model.safetensors does not fit ${baseModel.name}; nothing was stored`, problems.slice(0, 20).map((message) => ({ field: 'body', message })));
+      throw new ProblemException(
+        'validation',
+        `adapter_model.safetensors does not fit ${baseModel.name}; nothing was stored`,
+        problems.slice(0, 20).map((message) => ({ field: 'body', message })),
+      );
     }
     return this.database.withTenant(caller, async (tx) => {
       // Another upload of the same version may have landed meanwhile: only a version still awaiting its weights turns ready.
-      const uploaded = await moveAdapterVersions(tx, caller.tenantId, [row.id], 'ready', { data: { weightsBlob: ref.sha256, targetModules: modules, readyAt: new Date() }, ifAllowed: true });
-      if (!uploaded) throw new ProblemException('conflict', `Version ${version} received its weights from another upload meanwhile`);
-      const updated = await tx.adapterVersion.findFirstOrThrow({ where: { id: row.id }, include: { _count: { select: { documents: true } } } });
+      const uploaded = await moveAdapterVersions(tx, caller.tenantId, [row.id], 'ready', {
+        data: { weightsBlob: ref.sha256, targetModules: modules, readyAt: new Date() },
+        ifAllowed: true,
+      });
+      if (!uploaded)
+        throw new ProblemException('conflict', `Version ${version} received its weights from another upload meanwhile`);
+      const updated = await tx.adapterVersion.findFirstOrThrow({
+        where: { id: row.id },
+        include: { _count: { select: { documents: true } } },
+      });
       await recordAudit(tx, caller, 'adapter_version.uploaded', { type: 'adapter_version', id: row.id });
       return toVersionDto(updated);
     });
   }
 
   /** A ready version's files in the PEFT format. */
-  async file(caller: Caller, id: string, version: number, file: 'adapter_model.safetensors' | 'adapter_config.json'): Promise<Uint8Array | Record<string, unknown>> {
+  async file(
+    caller: Caller,
+    id: string,
+    version: number,
+    file: 'adapter_model.safetensors' | 'adapter_config.json',
+  ): Promise<Uint8Array | Record<string, unknown>> {
     const { adapter, row, baseModel } = await this.database.withTenant(caller, async (tx) => {
       const adapter = await findAdapter(tx, caller, id);
       const row = await tx.adapterVersion.findFirst({ where: { tenantId: caller.tenantId, adapterId: id, version } });
       if (!row) throw ProblemException.notFound('adapter version', `${id}@${version}`);
       return { adapter, row, baseModel: await tx.baseModel.findFirstOrThrow({ where: { id: adapter.baseModelId } }) };
     });
-    if (row.status !== 'ready' || !row.weightsBlob) throw new ProblemException('conflict', `Version ${version} of ${adapter.name} has no weights (status ${row.status})`);
+    if (row.status !== 'ready' || !row.weightsBlob)
+      throw new ProblemException(
+        'conflict',
+        `Version ${version} of ${adapter.name} has no weights (status ${row.status})`,
+      );
     if (file === 'adapter_model.safetensors') return this.blobs.forTenant(caller.tenantId).get(row.weightsBlob);
     const gpt2 = baseModel.architecture === 'gpt2';
     return {
@@ -240,22 +338,40 @@ async function findAdapter(tx: TenantTransaction, caller: Caller, id: string) {
  * Moving an adapter changes who may use what it learned: only an admin may, and only to a
  * group that covers every document any of its versions trained on (docs/access.md).
  */
-async function checkGroupMove(tx: TenantTransaction, caller: Caller, adapter: { id: string; name: string }, to: string | null): Promise<void> {
-  if (!seesEveryGroup(caller)) throw new ProblemException('forbidden', 'Moving an adapter to another access group needs the "admin" scope');
+async function checkGroupMove(
+  tx: TenantTransaction,
+  caller: Caller,
+  adapter: { id: string; name: string },
+  to: string | null,
+): Promise<void> {
+  if (!seesEveryGroup(caller))
+    throw new ProblemException('forbidden', 'Moving an adapter to another access group needs the "admin" scope');
   if (to) await findUsableGroup(tx, caller, to);
   const trained = await tx.document.findMany({
-    where: { tenantId: caller.tenantId, accessGroupId: { not: null }, trainedVersions: { some: { adapterVersion: { adapterId: adapter.id } } } },
+    where: {
+      tenantId: caller.tenantId,
+      accessGroupId: { not: null },
+      trainedVersions: { some: { adapterVersion: { adapterId: adapter.id } } },
+    },
     select: { accessGroupId: true },
     distinct: ['accessGroupId'],
   });
   const uncovered = trained.map((d) => d.accessGroupId!).filter((group) => group !== to);
   if (uncovered.length) {
-    throw new ProblemException('conflict', `${adapter.name} was trained on documents of access group ${uncovered.join(', ')}; moving it to ${to ?? 'no group'} would let callers outside that group use them`, [{ field: 'body.access_group_id', message: 'must cover the groups of the documents it trained on' }]);
+    throw new ProblemException(
+      'conflict',
+      `${adapter.name} was trained on documents of access group ${uncovered.join(', ')}; moving it to ${to ?? 'no group'} would let callers outside that group use them`,
+      [{ field: 'body.access_group_id', message: 'must cover the groups of the documents it trained on' }],
+    );
   }
 }
 
 async function latestReady(tx: TenantTransaction, adapterIds: string[]): Promise<Map<string, number>> {
   if (adapterIds.length === 0) return new Map();
-  const rows = await tx.adapterVersion.groupBy({ by: ['adapterId'], where: { adapterId: { in: adapterIds }, status: 'ready' }, _max: { version: true } });
+  const rows = await tx.adapterVersion.groupBy({
+    by: ['adapterId'],
+    where: { adapterId: { in: adapterIds }, status: 'ready' },
+    _max: { version: true },
+  });
   return new Map(rows.map((r) => [r.adapterId, r._max.version!]));
 }

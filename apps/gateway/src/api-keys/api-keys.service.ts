@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { newId, type ApiKey, type CreateApiKey, type CreatedApiKey, type ListQuery, type Page } from '@tessera/contracts';
+import {
+  newId,
+  type ApiKey,
+  type CreateApiKey,
+  type CreatedApiKey,
+  type ListQuery,
+  type Page,
+} from '@tessera/contracts';
 import { Database, type TenantContext } from '@tessera/db';
 import { displayPrefix, hashApiKeySecret, newApiKeySecret } from '../common/api-key-secret.util.js';
 import { recordAudit } from '../common/audit.util.js';
@@ -52,7 +59,9 @@ export class ApiKeysService {
   }
 
   async get(ctx: TenantContext, id: string): Promise<ApiKey> {
-    const row = await this.database.withTenant(ctx, (tx) => tx.apiKey.findFirst({ where: { id, tenantId: ctx.tenantId } }));
+    const row = await this.database.withTenant(ctx, (tx) =>
+      tx.apiKey.findFirst({ where: { id, tenantId: ctx.tenantId } }),
+    );
     if (!row) throw ProblemException.notFound('API key', id);
     return toApiKeyDto(row);
   }

@@ -22,17 +22,34 @@ export function toBaseModelDto(row: BaseModelModel): BaseModelDto {
 }
 
 /** A base model the tenant may use (its own or the platform's), by id or name; the tenant's own wins a name clash. */
-export async function findBaseModel(tx: TenantTransaction, ctx: TenantContext, idOrName: string): Promise<BaseModelModel> {
-  const rows = await tx.baseModel.findMany({ where: { OR: [{ id: idOrName }, { name: idOrName }], AND: [{ OR: [{ tenantId: null }, { tenantId: ctx.tenantId }] }] } });
+export async function findBaseModel(
+  tx: TenantTransaction,
+  ctx: TenantContext,
+  idOrName: string,
+): Promise<BaseModelModel> {
+  const rows = await tx.baseModel.findMany({
+    where: {
+      OR: [{ id: idOrName }, { name: idOrName }],
+      AND: [{ OR: [{ tenantId: null }, { tenantId: ctx.tenantId }] }],
+    },
+  });
   const row = rows.find((r) => r.tenantId) ?? rows[0];
   if (!row) throw ProblemException.notFound('base model', idOrName);
   return row;
 }
 
 /** A base model that can be trained on and served: an import whose weights have not arrived is a 409. */
-export async function findReadyBaseModel(tx: TenantTransaction, ctx: TenantContext, idOrName: string): Promise<BaseModelModel> {
+export async function findReadyBaseModel(
+  tx: TenantTransaction,
+  ctx: TenantContext,
+  idOrName: string,
+): Promise<BaseModelModel> {
   const row = await findBaseModel(tx, ctx, idOrName);
-  if (row.status !== 'ready') throw new ProblemException('conflict', `Base model ${row.name} has no weights yet: upload its model.safetensors first`);
+  if (row.status !== 'ready')
+    throw new ProblemException(
+      'conflict',
+      `Base model ${row.name} has no weights yet: upload its model.safetensors first`,
+    );
   return row;
 }
 
@@ -44,7 +61,12 @@ export class BaseModelsService {
   ) {}
 
   async list(ctx: TenantContext): Promise<{ data: BaseModelDto[]; has_more: boolean }> {
-    const rows = await this.database.withTenant(ctx, (tx) => tx.baseModel.findMany({ where: { OR: [{ tenantId: null }, { tenantId: ctx.tenantId }] }, orderBy: { id: 'asc' } }));
+    const rows = await this.database.withTenant(ctx, (tx) =>
+      tx.baseModel.findMany({
+        where: { OR: [{ tenantId: null }, { tenantId: ctx.tenantId }] },
+        orderBy: { id: 'asc' },
+      }),
+    );
     return { data: rows.map(toBaseModelDto), has_more: false };
   }
 
@@ -58,12 +80,22 @@ export class BaseModelsService {
     try {
       config = decoderConfigFromHf(body.config);
     } catch (error) {
-      throw new ProblemException('validation', 'config is not a checkpoint Tessera can run', [{ field: 'config', message: (error as Error).message }]);
+      throw new ProblemException('validation', 'config is not a checkpoint Tessera can run', [
+        { field: 'config', message: (error as Error).message },
+      ]);
     }
     return this.database.withTenant(caller, async (tx) => {
-      if (await tx.baseModel.findFirst({ where: { tenantId: caller.tenantId, name: body.name } })) throw new ProblemException('conflict', `A base model named ${body.name} exists`);
+      if (await tx.baseModel.findFirst({ where: { tenantId: caller.tenantId, name: body.name } }))
+        throw new ProblemException('conflict', `A base model named ${body.name} exists`);
       const row = await tx.baseModel.create({
-        data: { id: newId('bm'), tenantId: caller.tenantId, name: body.name, architecture: config.architecture, config: { ...config }, status: 'uploading' },
+        data: {
+          id: newId('bm'),
+          tenantId: caller.tenantId,
+          name: body.name,
+          architecture: config.architecture,
+          config: { ...config },
+          status: 'uploading',
+        },
       });
       await recordAudit(tx, caller, 'base_model.registered', { type: 'base_model', id: row.id });
       return toBaseModelDto(row);
@@ -77,11 +109,15 @@ export class BaseModelsService {
     let problem: string | null = null;
     try {
       const tokenizer = new HfTokenizer({ tokenizer: body.tokenizer, config: body.tokenizer_config ?? {} });
-      if (tokenizer.vocabSize > config.vocabSize) problem = `the tokenizer has ${tokenizer.vocabSize} ids, the model's vocabulary ${config.vocabSize}`;
+      if (tokenizer.vocabSize > config.vocabSize)
+        problem = `the tokenizer has ${tokenizer.vocabSize} ids, the model's vocabulary ${config.vocabSize}`;
     } catch (error) {
       problem = (error as Error).message;
     }
-    if (problem) throw new ProblemException('validation', `The tokenizer does not fit ${row.name}`, [{ field: 'tokenizer', message: problem }]);
+    if (problem)
+      throw new ProblemException('validation', `The tokenizer does not fit ${row.name}`, [
+        { field: 'tokenizer', message: problem },
+      ]);
     const ref = await this.blobs.forTenant(caller.tenantId).put(new TextEncoder().encode(JSON.stringify(body)));
     return this.database.withTenant(caller, async (tx) => {
       const updated = await tx.baseModel.update({ where: { id: row.id }, data: { tokenizerBlob: ref.sha256 } });
@@ -94,7 +130,12 @@ export class BaseModelsService {
    * Step 3: model.safetensors, streamed to the blob store, then every tensor checked against
    * config.json. A mismatch is a 400 listing them, and nothing is kept; a fit makes the model ready.
    */
-  async putWeights(caller: Caller, id: string, openBody: () => AsyncIterable<Uint8Array>, maxBytes: number): Promise<BaseModelDto> {
+  async putWeights(
+    caller: Caller,
+    id: string,
+    openBody: () => AsyncIterable<Uint8Array>,
+    maxBytes: number,
+  ): Promise<BaseModelDto> {
     const row = await this.database.withTenant(caller, (tx) => this.findUploading(tx, caller, id));
     const body = openBody();
     const store = this.blobs.forTenant(caller.tenantId);
@@ -106,12 +147,21 @@ export class BaseModelsService {
       problems = [(error as Error).message];
     }
     if (problems.length) {
-      const shared = await this.database.withTenant(caller, (tx) => tx.baseModel.count({ where: { tenantId: caller.tenantId, weightsBlob: ref.sha256 } }));
+      const shared = await this.database.withTenant(caller, (tx) =>
+        tx.baseModel.count({ where: { tenantId: caller.tenantId, weightsBlob: ref.sha256 } }),
+      );
       if (shared === 0) await store.delete(ref.sha256);
-      throw new ProblemException('validation', `model.safetensors does not fit the config of ${row.name}; nothing was stored`, problems.slice(0, 20).map((message) => ({ field: 'body', message })));
+      throw new ProblemException(
+        'validation',
+        `model.safetensors does not fit the config of ${row.name}; nothing was stored`,
+        problems.slice(0, 20).map((message) => ({ field: 'body', message })),
+      );
     }
     return this.database.withTenant(caller, async (tx) => {
-      const updated = await tx.baseModel.update({ where: { id: row.id }, data: { weightsBlob: ref.sha256, status: 'ready' } });
+      const updated = await tx.baseModel.update({
+        where: { id: row.id },
+        data: { weightsBlob: ref.sha256, status: 'ready' },
+      });
       await recordAudit(tx, caller, 'base_model.ready', { type: 'base_model', id: row.id });
       return toBaseModelDto(updated);
     });
@@ -119,8 +169,13 @@ export class BaseModelsService {
 
   private async findUploading(tx: TenantTransaction, caller: Caller, id: string): Promise<BaseModelModel> {
     const row = await findBaseModel(tx, caller, id);
-    if (!row.tenantId) throw new ProblemException('conflict', `Base model ${row.name} is the platform's and cannot change`);
-    if (row.status !== 'uploading') throw new ProblemException('conflict', `Base model ${row.name} is ${row.status}: its files can no longer change (register a new one)`);
+    if (!row.tenantId)
+      throw new ProblemException('conflict', `Base model ${row.name} is the platform's and cannot change`);
+    if (row.status !== 'uploading')
+      throw new ProblemException(
+        'conflict',
+        `Base model ${row.name} is ${row.status}: its files can no longer change (register a new one)`,
+      );
     return row;
   }
 }

@@ -17,7 +17,9 @@ export function seesEveryGroup(caller: Caller): boolean {
 
 /** Rows with an `accessGroupId` the caller may see (no tenant filter: see `visible`). */
 function inGroups(caller: Caller) {
-  return seesEveryGroup(caller) ? {} : { OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }] };
+  return seesEveryGroup(caller)
+    ? {}
+    : { OR: [{ accessGroupId: null }, { accessGroupId: { in: [...caller.groupIds] } }] };
 }
 
 /** The same rule for a group already loaded. */
@@ -47,7 +49,10 @@ export const visible = {
    */
   compositions(caller: Caller): Prisma.CompositionWhereInput {
     if (seesEveryGroup(caller)) return { tenantId: caller.tenantId };
-    return { tenantId: caller.tenantId, AND: [inGroups(caller), { OR: [{ method: 'centroid' }, { members: { every: { adapter: inGroups(caller) } } }] }] };
+    return {
+      tenantId: caller.tenantId,
+      AND: [inGroups(caller), { OR: [{ method: 'centroid' }, { members: { every: { adapter: inGroups(caller) } } }] }],
+    };
   },
 
   /** A job is visible when the adapter it trains and the composition it builds are. */

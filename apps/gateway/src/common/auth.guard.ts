@@ -38,7 +38,8 @@ export class AuthGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    if (!access) throw new Error(`route ${context.getClass().name}.${context.getHandler().name} declares no access rule`);
+    if (!access)
+      throw new Error(`route ${context.getClass().name}.${context.getHandler().name} declares no access rule`);
     if (access.kind === 'public') return true;
 
     const request = context.switchToHttp().getRequest<FastifyRequest>();
@@ -59,7 +60,10 @@ export class AuthGuard implements CanActivate {
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthenticated('This API key has expired');
     const scopes = key.scopes as ApiKeyScope[];
     if (access.scope && !hasScope(scopes, access.scope)) {
-      throw new ProblemException('forbidden', `This route needs the "${access.scope}" scope; the key has: ${scopes.join(', ')}`);
+      throw new ProblemException(
+        'forbidden',
+        `This route needs the "${access.scope}" scope; the key has: ${scopes.join(', ')}`,
+      );
     }
     await this.chargeRateLimit(reply, key.id, key.rateLimitPerMinute ?? this.config.RATE_LIMIT_PER_MINUTE);
     request.credentialId = key.id;
@@ -96,7 +100,9 @@ export class AuthGuard implements CanActivate {
     if (now - (this.lastUsedWrites.get(apiKeyId) ?? 0) < LAST_USED_WRITE_INTERVAL_MS) return;
     this.lastUsedWrites.set(apiKeyId, now);
     this.database
-      .withTenant({ tenantId }, (tx) => tx.apiKey.update({ where: { id: apiKeyId }, data: { lastUsedAt: new Date(now) } }))
+      .withTenant({ tenantId }, (tx) =>
+        tx.apiKey.update({ where: { id: apiKeyId }, data: { lastUsedAt: new Date(now) } }),
+      )
       .catch((error: unknown) => this.logger.warn(`could not record last use of ${apiKeyId}: ${String(error)}`));
   }
 }

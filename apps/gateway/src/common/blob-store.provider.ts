@@ -1,5 +1,12 @@
 import type { Provider } from '@nestjs/common';
-import { BlobTooLargeError, blobStoreSettings, tenantBlobStores, type BlobSource, type BlobStore, type TenantBlobStores } from '@tessera/storage';
+import {
+  BlobTooLargeError,
+  blobStoreSettings,
+  tenantBlobStores,
+  type BlobSource,
+  type BlobStore,
+  type TenantBlobStores,
+} from '@tessera/storage';
 import { ProblemException } from './problem.exception.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 
@@ -17,7 +24,8 @@ export async function putUpload(store: BlobStore, body: BlobSource, maxBytes: nu
   try {
     return await store.put(body, { maxBytes });
   } catch (error) {
-    if (error instanceof BlobTooLargeError) throw new ProblemException('payload-too-large', `${limit} at most ${maxBytes} bytes`);
+    if (error instanceof BlobTooLargeError)
+      throw new ProblemException('payload-too-large', `${limit} at most ${maxBytes} bytes`);
     throw error;
   }
 }

@@ -9,5 +9,6 @@ export const FLOW_PRODUCER = Symbol('FLOW_PRODUCER');
 export const flowProducerProvider: Provider = {
   provide: FLOW_PRODUCER,
   inject: [GATEWAY_CONFIG],
-  useFactory: (config: GatewayConfig): FlowProducer => new FlowProducer({ connection: redisConnection(config.REDIS_URL), prefix: config.QUEUE_PREFIX }),
+  useFactory: (config: GatewayConfig): FlowProducer =>
+    new FlowProducer({ connection: redisConnection(config.REDIS_URL), prefix: config.QUEUE_PREFIX }),
 };

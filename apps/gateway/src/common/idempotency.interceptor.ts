@@ -12,8 +12,7 @@ const IN_FLIGHT_TTL_SECONDS = 60;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
 type StoredRequest =
-  | { state: 'in_flight'; fingerprint: string }
-  | { state: 'done'; fingerprint: string; body: unknown };
+  { state: 'in_flight'; fingerprint: string } | { state: 'done'; fingerprint: string; body: unknown };
 
 /**
  * `Idempotency-Key` on POST: the first request with a key runs, its 2xx response is kept
@@ -57,13 +56,20 @@ export class IdempotencyInterceptor implements NestInterceptor {
   private async replay(storeKey: string, fingerprint: string, context: ExecutionContext): Promise<unknown> {
     const raw = await this.redis.get(storeKey);
     // Expired or released between our SET and GET: the client should simply retry.
-    if (!raw) throw new ProblemException('idempotency-in-flight', 'The first request with this key just finished; retry');
+    if (!raw)
+      throw new ProblemException('idempotency-in-flight', 'The first request with this key just finished; retry');
     const stored = JSON.parse(raw) as StoredRequest;
     if (stored.fingerprint !== fingerprint) {
-      throw new ProblemException('idempotency-mismatch', 'This Idempotency-Key was first used with another method, path or body');
+      throw new ProblemException(
+        'idempotency-mismatch',
+        'This Idempotency-Key was first used with another method, path or body',
+      );
     }
     if (stored.state === 'in_flight') {
-      throw new ProblemException('idempotency-in-flight', 'The first request with this Idempotency-Key is still running');
+      throw new ProblemException(
+        'idempotency-in-flight',
+        'The first request with this Idempotency-Key is still running',
+      );
     }
     // The status is the route's own (Nest sets it), the same the first response had.
     void context.switchToHttp().getResponse<FastifyReply>().header('idempotency-replay', 'true');

@@ -1,5 +1,14 @@
 import type { Provider } from '@nestjs/common';
-import { composeQueue, redisConnection, trainQueue, webhookQueue, type ComposeJobData, type TrainJobData, type TrainJobName, type WebhookJobData } from '@tessera/queue';
+import {
+  composeQueue,
+  redisConnection,
+  trainQueue,
+  webhookQueue,
+  type ComposeJobData,
+  type TrainJobData,
+  type TrainJobName,
+  type WebhookJobData,
+} from '@tessera/queue';
 import type { Queue } from 'bullmq';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 
@@ -19,7 +28,8 @@ export type WebhookQueue = Queue<WebhookJobData>;
 export const webhookQueueProvider: Provider = {
   provide: WEBHOOK_QUEUE,
   inject: [GATEWAY_CONFIG],
-  useFactory: (config: GatewayConfig): WebhookQueue => webhookQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+  useFactory: (config: GatewayConfig): WebhookQueue =>
+    webhookQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
 };
 
 export const COMPOSE_QUEUE = Symbol('COMPOSE_QUEUE');
@@ -28,5 +38,6 @@ export type ComposeQueue = Queue<ComposeJobData>;
 export const composeQueueProvider: Provider = {
   provide: COMPOSE_QUEUE,
   inject: [GATEWAY_CONFIG],
-  useFactory: (config: GatewayConfig): ComposeQueue => composeQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+  useFactory: (config: GatewayConfig): ComposeQueue =>
+    composeQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
 };

@@ -43,9 +43,15 @@ export class RateLimiter {
   }
 
   async take(credentialId: string, perMinute: number): Promise<RateLimitDecision> {
-    const run = (this.redis as unknown as { tesseraTokenBucket(key: string, capacity: number): Promise<[number, number, number]> })
-      .tesseraTokenBucket;
+    const run = (
+      this.redis as unknown as { tesseraTokenBucket(key: string, capacity: number): Promise<[number, number, number]> }
+    ).tesseraTokenBucket;
     const [allowed, remaining, waitMs] = await run.call(this.redis, `ratelimit:${credentialId}`, perMinute);
-    return { allowed: allowed === 1, limit: perMinute, remaining, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) };
+    return {
+      allowed: allowed === 1,
+      limit: perMinute,
+      remaining,
+      retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)),
+    };
   }
 }

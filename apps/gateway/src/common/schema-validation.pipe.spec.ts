@@ -8,14 +8,20 @@ describe('SchemaValidationPipe', () => {
   const pipe = new SchemaValidationPipe();
 
   it('returns the parsed value', async () => {
-    assert.deepEqual(await pipe.transform({ name: 'ops' }, { type: 'body', schema: createAccessGroupSchema }), { name: 'ops' });
+    assert.deepEqual(await pipe.transform({ name: 'ops' }, { type: 'body', schema: createAccessGroupSchema }), {
+      name: 'ops',
+    });
   });
 
   it('names each bad field with where it came from', async () => {
-    const error = await pipe.transform({ name: 7, extra: 1 }, { type: 'body', schema: createAccessGroupSchema }).catch((e) => e);
+    const error = await pipe
+      .transform({ name: 7, extra: 1 }, { type: 'body', schema: createAccessGroupSchema })
+      .catch((e) => e);
     assert.ok(error instanceof ProblemException);
     assert.deepEqual(error.errors?.map((e) => e.field).sort(), ['body.extra', 'body.name']);
-    const param = (await pipe.transform('nope', { type: 'param', data: 'group_id', schema: idSchema('grp') }).catch((e: unknown) => e)) as ProblemException;
+    const param = (await pipe
+      .transform('nope', { type: 'param', data: 'group_id', schema: idSchema('grp') })
+      .catch((e: unknown) => e)) as ProblemException;
     assert.equal(param.errors?.[0]?.field, 'path.group_id');
   });
 

@@ -4,7 +4,12 @@ import { ProblemException } from './problem.exception.js';
 
 const MAX_REPORTED_ERRORS = 20;
 
-type Issue = { message: string; path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>; keys?: string[]; code?: string };
+type Issue = {
+  message: string;
+  path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
+  keys?: string[];
+  code?: string;
+};
 
 /**
  * Validates every parameter that declares a `schema` (Standard Schema: our zod contracts)
@@ -22,7 +27,10 @@ export class SchemaValidationPipe implements PipeTransform {
     const errors = result.issues.flatMap((issue) => fieldErrors(prefix, issue as Issue));
     throw new ProblemException(
       'validation',
-      errors.map((e) => `${e.field}: ${e.message}`).slice(0, 3).join('; '),
+      errors
+        .map((e) => `${e.field}: ${e.message}`)
+        .slice(0, 3)
+        .join('; '),
       errors.slice(0, MAX_REPORTED_ERRORS),
     );
   }

@@ -21,13 +21,18 @@ describe('toProblem', () => {
   });
 
   it('maps Fastify body errors, Prisma constraint errors and Nest HTTP errors to 4xx kinds', () => {
-    assert.equal(toProblem({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413, message: 'big' }, 'r', '/').problem.status, 413);
+    assert.equal(
+      toProblem({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413, message: 'big' }, 'r', '/').problem.status,
+      413,
+    );
     assert.equal(toProblem({ code: 'P2002', message: 'unique' }, 'r', '/').problem.type, '/problems/conflict');
     assert.equal(toProblem(new NotFoundException('Cannot GET /x'), 'r', '/').problem.type, '/problems/not-found');
   });
 
   it('answers 503 with Retry-After when Postgres or Redis is down', () => {
-    const redisDown = Object.assign(new Error('Reached the max retries per request limit'), { name: 'MaxRetriesPerRequestError' });
+    const redisDown = Object.assign(new Error('Reached the max retries per request limit'), {
+      name: 'MaxRetriesPerRequestError',
+    });
     for (const error of [redisDown, { code: 'P1001', message: "Can't reach database server" }]) {
       const { problem, headers } = toProblem(error, 'r', '/');
       assert.equal(problem.status, 503);

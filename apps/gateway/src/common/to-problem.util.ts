@@ -45,7 +45,11 @@ function render(kind: ProblemKind, detail: string | undefined, extra: Partial<Pr
  * Turns anything thrown while serving a request into problem details. Unknown errors
  * become a 500 without their message (it may hold internals); the caller logs them.
  */
-export function toProblem(error: unknown, requestId: string, instance: string): RenderedProblem & { internal: boolean } {
+export function toProblem(
+  error: unknown,
+  requestId: string,
+  instance: string,
+): RenderedProblem & { internal: boolean } {
   const base = { request_id: requestId, instance };
   if (error instanceof ProblemException) {
     return {
@@ -67,12 +71,20 @@ export function toProblem(error: unknown, requestId: string, instance: string): 
     if (kind) return { problem: render(kind, error.message, base), headers: {}, internal: false };
   }
   if (isDependencyOutage(error)) {
-    return { problem: render('unavailable', 'Postgres or Redis is unreachable; retry shortly', base), headers: { 'retry-after': '5' }, internal: true };
+    return {
+      problem: render('unavailable', 'Postgres or Redis is unreachable; retry shortly', base),
+      headers: { 'retry-after': '5' },
+      internal: true,
+    };
   }
   const statusCode = (error as { statusCode?: unknown })?.statusCode;
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     const kind = STATUS_KINDS[statusCode] ?? 'validation';
-    return { problem: render(kind, (error as Error).message, { ...base, status: statusCode }), headers: {}, internal: false };
+    return {
+      problem: render(kind, (error as Error).message, { ...base, status: statusCode }),
+      headers: {},
+      internal: false,
+    };
   }
   return { problem: render('internal', undefined, base), headers: {}, internal: true };
 }
@@ -84,7 +96,17 @@ function errorCode(error: unknown): unknown {
 }
 
 // P2024/P2028: no pooled connection or transaction could be had in time (overload), also retryable.
-const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'P1001', 'P1002', 'P1017', 'P2024', 'P2028']);
+const OUTAGE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'P1001',
+  'P1002',
+  'P1017',
+  'P2024',
+  'P2028',
+]);
 
 /** A dependency is down (not the caller's fault): 503 with Retry-After rather than 500. */
 function isDependencyOutage(error: unknown): boolean {

@@ -1,6 +1,14 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { compositionSchema, createCompositionSchema, idSchema, listQuerySchema, listSchema, type CreateComposition, type ListQuery } from '@tessera/contracts';
+import {
+  compositionSchema,
+  createCompositionSchema,
+  idSchema,
+  listQuerySchema,
+  listSchema,
+  type CreateComposition,
+  type ListQuery,
+} from '@tessera/contracts';
 import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
@@ -17,14 +25,20 @@ export class CompositionsController {
 
   @Post()
   @RequireScope('write')
-  @Operation('Compose adapters (a merge or a learned gate); a compose job builds it and composition.ready fires', { status: 201, schema: compositionSchema })
+  @Operation('Compose adapters (a merge or a learned gate); a compose job builds it and composition.ready fires', {
+    status: 201,
+    schema: compositionSchema,
+  })
   create(@CurrentCaller() caller: Caller, @Body({ schema: createCompositionSchema }) body: CreateComposition) {
     return this.compositions.create(caller, body);
   }
 
   @Get()
   @RequireScope('read')
-  @Operation('List compositions the caller may use', { status: 200, schema: listSchema(compositionSchema, 'CompositionList') })
+  @Operation('List compositions the caller may use', {
+    status: 200,
+    schema: listSchema(compositionSchema, 'CompositionList'),
+  })
   list(@CurrentCaller() caller: Caller, @Query({ schema: listQuerySchema(compositionId) }) query: ListQuery) {
     return this.compositions.list(caller, query);
   }

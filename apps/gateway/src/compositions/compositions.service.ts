@@ -11,9 +11,17 @@ import { ProblemException } from '../common/problem.exception.js';
 import { COMPOSE_QUEUE, type ComposeQueue } from '../common/queues.provider.js';
 import { findUsableAdapter } from '../inference/model-resolver.js';
 
-const withRelations = { members: { include: { adapter: true, adapterVersion: true }, orderBy: { adapterId: 'asc' } }, jobs: { orderBy: { id: 'desc' }, take: 1 } } as const;
+const withRelations = {
+  members: { include: { adapter: true, adapterVersion: true }, orderBy: { adapterId: 'asc' } },
+  jobs: { orderBy: { id: 'desc' }, take: 1 },
+} as const;
 type CompositionRow = NonNullable<Awaited<ReturnType<TenantTransaction['composition']['findFirst']>>> & {
-  members: { adapterId: string; weight: number; adapter: { name: string; baseModelId: string; accessGroupId: string | null }; adapterVersion: { version: number } | null }[];
+  members: {
+    adapterId: string;
+    weight: number;
+    adapter: { name: string; baseModelId: string; accessGroupId: string | null };
+    adapterVersion: { version: number } | null;
+  }[];
   jobs: { id: string; error: unknown }[];
 };
 
@@ -35,38 +43,92 @@ export class CompositionsService {
     const learned = body.method === 'learned_gate';
     const params = body.params ?? {};
     const fieldErrors = [];
-    if (learned && body.members.length < 2) fieldErrors.push({ field: 'body.members', message: 'a learned gate routes among at least 2 adapters' });
-    if (learned && !params.dataset_id) fieldErrors.push({ field: 'body.params.dataset_id', message: 'required: the data the gate learns to route' });
-    if (!learned && params.dataset_id) fieldErrors.push({ field: 'body.params.dataset_id', message: 'only for learned_gate' });
-    if (fieldErrors.length) throw new ProblemException('validation', 'The composition cannot be built as asked', fieldErrors);
+    if (learned && body.members.length < 2)
+      fieldErrors.push({ field: 'body.members', message: 'a learned gate routes among at least 2 adapters' });
+    if (learned && !params.dataset_id)
+      fieldErrors.push({ field: 'body.params.dataset_id', message: 'required: the data the gate learns to route' });
+    if (!learned && params.dataset_id)
+      fieldErrors.push({ field: 'body.params.dataset_id', message: 'only for learned_gate' });
+    if (fieldErrors.length)
+      throw new ProblemException('validation', 'The composition cannot be built as asked', fieldErrors);
 
     const { row, jobId } = await this.database.withTenant(caller, async (tx) => {
       const members = [];
-      for (const member of body.members) members.push({ ...(await findUsableAdapter(tx, caller, member.adapter)), weight: member.weight ?? 1 });
-      if (new Set(members.map((m) => m.adapterId)).size !== members.length) throw new ProblemException('validation', 'A composition names an adapter twice', [{ field: 'body.members', message: 'duplicate adapter' }]);
+      for (const member of body.members)
+        members.push({ ...(await findUsableAdapter(tx, caller, member.adapter)), weight: member.weight ?? 1 });
+      if (new Set(members.map((m) => m.adapterId)).size !== members.length)
+        throw new ProblemException('validation', 'A composition names an adapter twice', [
+          { field: 'body.members', message: 'duplicate adapter' },
+        ]);
       const bases = new Set(members.map((m) => m.baseModelId));
-      if (bases.size > 1) throw new ProblemException('validation', 'The members are adapters of different base models', [{ field: 'body.members', message: 'one base model' }]);
+      if (bases.size > 1)
+        throw new ProblemException('validation', 'The members are adapters of different base models', [
+          { field: 'body.members', message: 'one base model' },
+        ]);
       if (body.access_group_id) await findUsableGroup(tx, caller, body.access_group_id);
-      if (params.dataset_id && !(await tx.dataset.findFirst({ where: { id: params.dataset_id, tenantId: caller.tenantId, status: 'ready' } }))) {
-        throw new ProblemException('not-found', `No ready dataset ${params.dataset_id}`, [{ field: 'body.params.dataset_id', message: 'not found' }]);
+      if (
+        params.dataset_id &&
+        !(await tx.dataset.findFirst({ where: { id: params.dataset_id, tenantId: caller.tenantId, status: 'ready' } }))
+      ) {
+        throw new ProblemException('not-found', `No ready dataset ${params.dataset_id}`, [
+          { field: 'body.params.dataset_id', message: 'not found' },
+        ]);
       }
-      const previous = await tx.composition.findFirst({ where: { tenantId: caller.tenantId, name: body.name }, orderBy: { version: 'desc' } });
-      if (previous?.method === 'centroid') throw new ProblemException('conflict', `${body.name} names a knowledge base: partitioned fine-tunes add to it`);
-      if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } })) throw new ProblemException('conflict', `${body.name} names an adapter; a composition needs a name of its own`);
+      const previous = await tx.composition.findFirst({
+        where: { tenantId: caller.tenantId, name: body.name },
+        orderBy: { version: 'desc' },
+      });
+      if (previous?.method === 'centroid')
+        throw new ProblemException('conflict', `${body.name} names a knowledge base: partitioned fine-tunes add to it`);
+      if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } }))
+        throw new ProblemException('conflict', `${body.name} names an adapter; a composition needs a name of its own`);
       const id = newId('cmp');
       await tx.composition.create({
-        data: { id, tenantId: caller.tenantId, name: body.name, version: (previous?.version ?? 0) + 1, method: body.method, params: params as never, accessGroupId: body.access_group_id ?? null, status: 'queued' },
+        data: {
+          id,
+          tenantId: caller.tenantId,
+          name: body.name,
+          version: (previous?.version ?? 0) + 1,
+          method: body.method,
+          params: params as never,
+          accessGroupId: body.access_group_id ?? null,
+          status: 'queued',
+        },
       });
-      await tx.compositionMember.createMany({ data: members.map((m) => ({ tenantId: caller.tenantId, compositionId: id, adapterId: m.adapterId, adapterVersionId: m.versionId, weight: m.weight })) });
-      const job = await createJob(tx, { tenantId: caller.tenantId, kind: 'compose', compositionId: id, baseModelId: [...bases][0]!, datasetId: params.dataset_id ?? null, params: params as never });
+      await tx.compositionMember.createMany({
+        data: members.map((m) => ({
+          tenantId: caller.tenantId,
+          compositionId: id,
+          adapterId: m.adapterId,
+          adapterVersionId: m.versionId,
+          weight: m.weight,
+        })),
+      });
+      const job = await createJob(tx, {
+        tenantId: caller.tenantId,
+        kind: 'compose',
+        compositionId: id,
+        baseModelId: [...bases][0]!,
+        datasetId: params.dataset_id ?? null,
+        params: params as never,
+      });
       await recordAudit(tx, caller, 'composition.created', { type: 'composition', id });
-      return { row: (await tx.composition.findFirstOrThrow({ where: { id }, include: withRelations })) as CompositionRow, jobId: job.id };
+      return {
+        row: (await tx.composition.findFirstOrThrow({ where: { id }, include: withRelations })) as CompositionRow,
+        jobId: job.id,
+      };
     });
     try {
-      await this.composeQueue.add('compose', { jobId, tenantId: caller.tenantId, compositionId: row.id }, { jobId, ...TRAIN_JOB_OPTIONS });
+      await this.composeQueue.add(
+        'compose',
+        { jobId, tenantId: caller.tenantId, compositionId: row.id },
+        { jobId, ...TRAIN_JOB_OPTIONS },
+      );
     } catch (error) {
       this.logger.error(`enqueueing ${jobId} failed: ${(error as Error).message}`);
-      await this.database.withTenant(caller, (tx) => failCompose(tx, caller.tenantId, jobId, row.id, 'the job queue was unavailable'));
+      await this.database.withTenant(caller, (tx) =>
+        failCompose(tx, caller.tenantId, jobId, row.id, 'the job queue was unavailable'),
+      );
       throw new ProblemException('unavailable', 'The job queue is unavailable; the composition was not built');
     }
     return toCompositionDto(row, caller);
@@ -74,17 +136,24 @@ export class CompositionsService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<CompositionDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) => tx.composition.findMany({ ...args, where: { ...args.where, ...visible.compositions(caller) }, include: withRelations }));
+    const rows = await this.database.withTenant(caller, (tx) =>
+      tx.composition.findMany({
+        ...args,
+        where: { ...args.where, ...visible.compositions(caller) },
+        include: withRelations,
+      }),
+    );
     return toPage(rows as CompositionRow[], query, (row) => toCompositionDto(row, caller));
   }
 
   async get(caller: Caller, id: string): Promise<CompositionDto> {
-    const row = await this.database.withTenant(caller, (tx) => tx.composition.findFirst({ where: { id, ...visible.compositions(caller) }, include: withRelations }));
+    const row = await this.database.withTenant(caller, (tx) =>
+      tx.composition.findFirst({ where: { id, ...visible.compositions(caller) }, include: withRelations }),
+    );
     if (!row) throw ProblemException.notFound('composition', id);
     return toCompositionDto(row as CompositionRow, caller);
   }
 }
-
 
 /** A knowledge base shows the caller only the partitions it may see (every other composition's members all are). */
 function toCompositionDto(row: CompositionRow, caller: Caller): CompositionDto {
@@ -98,7 +167,14 @@ function toCompositionDto(row: CompositionRow, caller: Caller): CompositionDto {
     method: row.method as CompositionDto['method'],
     status: row.status,
     base_model_id: row.members[0]?.adapter.baseModelId ?? null,
-    members: row.members.filter((m) => mayUseGroup(caller, m.adapter.accessGroupId)).map((m) => ({ adapter_id: m.adapterId, adapter: m.adapter.name, version: m.adapterVersion?.version ?? null, weight: m.weight })),
+    members: row.members
+      .filter((m) => mayUseGroup(caller, m.adapter.accessGroupId))
+      .map((m) => ({
+        adapter_id: m.adapterId,
+        adapter: m.adapter.name,
+        version: m.adapterVersion?.version ?? null,
+        weight: m.weight,
+      })),
     params: (row.params as Record<string, unknown>) ?? {},
     access_group_id: row.accessGroupId,
     job_id: job?.id ?? null,

@@ -1,32 +1,49 @@
 import { blobStoreEnv, s3NeedsBucket } from '@tessera/storage';
 import { z } from 'zod';
 
-const configSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().default('127.0.0.1'),
-  DATABASE_URL: z.string().min(1, 'DATABASE_URL is required (the tessera_app role\'s connection)'),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
-  PLATFORM_ADMIN_KEY: z.string().min(24, 'PLATFORM_ADMIN_KEY must be at least 24 characters'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
-  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
-  IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
-  /** Namespace of the BullMQ keys in Redis; gateway and workers of one deployment share it. */
-  QUEUE_PREFIX: z.string().min(1).default('bull'),
-  ...blobStoreEnv,
-  /** Lets webhook URLs resolve to private or loopback addresses (tests, single-machine setups). */
-  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
-  /** How long an inference request waits for a worker's next event before a 503. */
-  INFER_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-  ADAPTER_MAX_BYTES: z.coerce.number().int().min(1).default(512 * 1_048_576),
-  BASE_MODEL_MAX_BYTES: z.coerce.number().int().min(1).default(1024 * 1_048_576),
-  DATASET_MAX_BYTES: z.coerce.number().int().min(1).default(100 * 1_048_576),
-  /** How many bad lines an upload's 400 lists (all are counted). */
-  DATASET_MAX_ERRORS: z.coerce.number().int().min(1).max(1000).default(20),
-  /** The built dashboard (apps/dashboard/dist) to serve at /; unset, the gateway serves only the API. */
-  DASHBOARD_DIR: z.string().min(1).optional(),
-}).refine(...s3NeedsBucket);
+const configSchema = z
+  .object({
+    PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+    HOST: z.string().default('127.0.0.1'),
+    DATABASE_URL: z.string().min(1, "DATABASE_URL is required (the tessera_app role's connection)"),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).default(10),
+    REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+    PLATFORM_ADMIN_KEY: z.string().min(24, 'PLATFORM_ADMIN_KEY must be at least 24 characters'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+    RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
+    IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
+    /** Namespace of the BullMQ keys in Redis; gateway and workers of one deployment share it. */
+    QUEUE_PREFIX: z.string().min(1).default('bull'),
+    ...blobStoreEnv,
+    /** Lets webhook URLs resolve to private or loopback addresses (tests, single-machine setups). */
+    WEBHOOK_ALLOW_PRIVATE: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
+    /** How long an inference request waits for a worker's next event before a 503. */
+    INFER_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    ADAPTER_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(512 * 1_048_576),
+    BASE_MODEL_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(1024 * 1_048_576),
+    DATASET_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(100 * 1_048_576),
+    /** How many bad lines an upload's 400 lists (all are counted). */
+    DATASET_MAX_ERRORS: z.coerce.number().int().min(1).max(1000).default(20),
+    /** The built dashboard (apps/dashboard/dist) to serve at /; unset, the gateway serves only the API. */
+    DASHBOARD_DIR: z.string().min(1).optional(),
+  })
+  .refine(...s3NeedsBucket);
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 

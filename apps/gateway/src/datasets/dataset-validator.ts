@@ -1,5 +1,10 @@
 import { createHash, type Hash } from 'node:crypto';
-import { datasetRecordSchemas, documentExternalId, type DatasetFormat, type ProblemFieldError } from '@tessera/contracts';
+import {
+  datasetRecordSchemas,
+  documentExternalId,
+  type DatasetFormat,
+  type ProblemFieldError,
+} from '@tessera/contracts';
 
 /** What one document of an upload adds up to. */
 export interface DocumentSummary {
@@ -99,12 +104,19 @@ export class DatasetValidator {
     let groupId: string | null = null;
     if (record.access_group !== undefined) {
       groupId = this.resolveGroup(record.access_group);
-      if (!groupId) return this.problem(this.line, `access_group ${JSON.stringify(record.access_group)} is not a group of this tenant`);
+      if (!groupId)
+        return this.problem(
+          this.line,
+          `access_group ${JSON.stringify(record.access_group)} is not a group of this tenant`,
+        );
     }
     const externalId = documentExternalId(record.document_id, this.line);
     let document = this.documents.get(externalId);
     if (document && document.accessGroupId !== groupId) {
-      return this.problem(this.line, `document ${JSON.stringify(externalId)} has records in different access groups (first on line ${document.firstLine})`);
+      return this.problem(
+        this.line,
+        `document ${JSON.stringify(externalId)} has records in different access groups (first on line ${document.firstLine})`,
+      );
     }
     if (!document) {
       document = { hash: createHash('sha256'), accessGroupId: groupId, records: 0, tokens: 0, firstLine: this.line };

@@ -53,14 +53,28 @@ export class DatasetsController {
   @Put(':dataset_id/content')
   @RequireScope('write')
   @ApiConsumes(...JSONL_CONTENT_TYPES)
-  @ApiBody({ description: 'JSONL, one record per line, streamed (records of the dataset\'s format; optional document_id and access_group)', schema: { type: 'string', format: 'binary' } })
-  @Operation('Upload the dataset\'s content; bad lines fail the upload with a 400 naming them, and nothing is stored', { status: 200, schema: datasetSchema })
-  upload(@CurrentCaller() caller: Caller, @Param('dataset_id', { schema: datasetId }) id: string, @Req() request: FastifyRequest) {
+  @ApiBody({
+    description:
+      "JSONL, one record per line, streamed (records of the dataset's format; optional document_id and access_group)",
+    schema: { type: 'string', format: 'binary' },
+  })
+  @Operation("Upload the dataset's content; bad lines fail the upload with a 400 naming them, and nothing is stored", {
+    status: 200,
+    schema: datasetSchema,
+  })
+  upload(
+    @CurrentCaller() caller: Caller,
+    @Param('dataset_id', { schema: datasetId }) id: string,
+    @Req() request: FastifyRequest,
+  ) {
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     // Checked after the dataset is found, so a stranger's dataset id is a 404 whatever is sent.
     const body = () => {
       if (!JSONL_CONTENT_TYPES.includes(type)) {
-        throw new ProblemException('unsupported-media-type', `Send the dataset as ${JSONL_CONTENT_TYPES.join(' or ')}, got ${type || 'no content type'}`);
+        throw new ProblemException(
+          'unsupported-media-type',
+          `Send the dataset as ${JSONL_CONTENT_TYPES.join(' or ')}, got ${type || 'no content type'}`,
+        );
       }
       return request.body as Readable;
     };
@@ -70,7 +84,11 @@ export class DatasetsController {
   @Get(':dataset_id/documents')
   @RequireScope('read')
   @Operation("List the dataset's documents", { status: 200, schema: listSchema(documentSchema, 'DocumentList') })
-  listDocuments(@CurrentCaller() caller: Caller, @Param('dataset_id', { schema: datasetId }) id: string, @Query({ schema: listQuerySchema(idSchema('doc')) }) query: ListQuery) {
+  listDocuments(
+    @CurrentCaller() caller: Caller,
+    @Param('dataset_id', { schema: datasetId }) id: string,
+    @Query({ schema: listQuerySchema(idSchema('doc')) }) query: ListQuery,
+  ) {
     return this.datasets.listDocuments(caller, id, query);
   }
 }

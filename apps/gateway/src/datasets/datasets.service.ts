@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { newId, type CreateDataset, type Dataset, type DocumentDto, type ListQuery, type Page } from '@tessera/contracts';
+import {
+  newId,
+  type CreateDataset,
+  type Dataset,
+  type DocumentDto,
+  type ListQuery,
+  type Page,
+} from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { recordAudit } from '../common/audit.util.js';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
@@ -21,7 +28,9 @@ export class DatasetsService {
 
   create(caller: Caller, body: CreateDataset): Promise<Dataset> {
     return this.database.withTenant(caller, async (tx) => {
-      const row = await tx.dataset.create({ data: { id: newId('ds'), tenantId: caller.tenantId, name: body.name, format: body.format } });
+      const row = await tx.dataset.create({
+        data: { id: newId('ds'), tenantId: caller.tenantId, name: body.name, format: body.format },
+      });
       await recordAudit(tx, caller, 'dataset.created', { type: 'dataset', id: row.id });
       return toDatasetDto(row, 0, []);
     });
@@ -32,8 +41,14 @@ export class DatasetsService {
     return this.database.withTenant(caller, async (tx) => {
       const rows = await tx.dataset.findMany({ ...args, where: { ...args.where, tenantId: caller.tenantId } });
       const page = rows.slice(0, query.limit);
-      const summaries = await documentSummaries(tx, caller, page.map((r) => r.id));
-      return toPage(rows, query, (row) => toDatasetDto(row, summaries.get(row.id)?.count ?? 0, summaries.get(row.id)?.groups ?? []));
+      const summaries = await documentSummaries(
+        tx,
+        caller,
+        page.map((r) => r.id),
+      );
+      return toPage(rows, query, (row) =>
+        toDatasetDto(row, summaries.get(row.id)?.count ?? 0, summaries.get(row.id)?.groups ?? []),
+      );
     });
   }
 
@@ -54,12 +69,23 @@ export class DatasetsService {
     const { dataset, groups } = await this.database.withTenant(caller, async (tx) => ({
       dataset: await findDataset(tx, caller, id),
       // A key files documents only under groups it may use; any other reads as an unknown group.
-      groups: await tx.accessGroup.findMany({ where: { tenantId: caller.tenantId, ...(seesEveryGroup(caller) ? {} : { id: { in: [...caller.groupIds] } }) }, select: { id: true, name: true } }),
+      groups: await tx.accessGroup.findMany({
+        where: { tenantId: caller.tenantId, ...(seesEveryGroup(caller) ? {} : { id: { in: [...caller.groupIds] } }) },
+        select: { id: true, name: true },
+      }),
     }));
-    if (dataset.status !== 'uploading') throw new ProblemException('conflict', `Dataset ${id} already has its content (status ${dataset.status}); create a new dataset for new data`);
+    if (dataset.status !== 'uploading')
+      throw new ProblemException(
+        'conflict',
+        `Dataset ${id} already has its content (status ${dataset.status}); create a new dataset for new data`,
+      );
     const body = openBody();
     const byIdOrName = new Map(groups.flatMap((g) => [[g.id, g.id] as const, [g.name, g.id] as const]));
-    const validator = new DatasetValidator(dataset.format, (key) => byIdOrName.get(key) ?? null, this.config.DATASET_MAX_ERRORS);
+    const validator = new DatasetValidator(
+      dataset.format,
+      (key) => byIdOrName.get(key) ?? null,
+      this.config.DATASET_MAX_ERRORS,
+    );
 
     async function* checked() {
       for await (const chunk of body) {
@@ -72,18 +98,33 @@ export class DatasetsService {
     const summary = validator.finish();
     if (summary.problemCount > 0) {
       // Identical bytes may already back another of the tenant's datasets: keep them for it.
-      const holders = await this.database.withTenant(caller, (tx) => tx.dataset.count({ where: { tenantId: caller.tenantId, blob: ref.sha256 } }));
+      const holders = await this.database.withTenant(caller, (tx) =>
+        tx.dataset.count({ where: { tenantId: caller.tenantId, blob: ref.sha256 } }),
+      );
       if (holders === 0) await store.delete(ref.sha256);
-      const shown = summary.problems.length < summary.problemCount ? ` (the first ${summary.problems.length} are listed)` : '';
-      throw new ProblemException('validation', `${summary.problemCount} line(s) of the upload are not valid ${dataset.format} records${shown}; nothing was stored`, summary.problems);
+      const shown =
+        summary.problems.length < summary.problemCount ? ` (the first ${summary.problems.length} are listed)` : '';
+      throw new ProblemException(
+        'validation',
+        `${summary.problemCount} line(s) of the upload are not valid ${dataset.format} records${shown}; nothing was stored`,
+        summary.problems,
+      );
     }
     return this.database.withTenant(caller, async (tx) => {
       // The status check again, inside the transaction: two concurrent uploads cannot both land.
       const claimed = await tx.dataset.updateMany({
         where: { id, tenantId: caller.tenantId, status: 'uploading' },
-        data: { status: 'ready', blob: ref.sha256, bytes: BigInt(ref.size), recordCount: summary.records, tokenCount: BigInt(summary.tokens), errors: undefined },
+        data: {
+          status: 'ready',
+          blob: ref.sha256,
+          bytes: BigInt(ref.size),
+          recordCount: summary.records,
+          tokenCount: BigInt(summary.tokens),
+          errors: undefined,
+        },
       });
-      if (claimed.count === 0) throw new ProblemException('conflict', `Dataset ${id} received its content from another upload meanwhile`);
+      if (claimed.count === 0)
+        throw new ProblemException('conflict', `Dataset ${id} received its content from another upload meanwhile`);
       await tx.document.createMany({
         data: summary.documents.map((d) => ({
           id: newId('doc'),
@@ -98,7 +139,11 @@ export class DatasetsService {
       });
       await recordAudit(tx, caller, 'dataset.uploaded', { type: 'dataset', id });
       const row = await findDataset(tx, caller, id);
-      return toDatasetDto(row, summary.documents.length, [...new Set(summary.documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))].sort());
+      return toDatasetDto(
+        row,
+        summary.documents.length,
+        [...new Set(summary.documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))].sort(),
+      );
     });
   }
 
@@ -122,7 +167,11 @@ async function findDataset(tx: TenantTransaction, ctx: TenantContext, id: string
 async function documentSummaries(tx: TenantTransaction, caller: Caller, datasetIds: string[]) {
   const summaries = new Map<string, { count: number; groups: string[] }>();
   if (datasetIds.length === 0) return summaries;
-  const rows = await tx.document.groupBy({ by: ['datasetId', 'accessGroupId'], where: { ...visible.documents(caller), datasetId: { in: datasetIds } }, _count: { _all: true } });
+  const rows = await tx.document.groupBy({
+    by: ['datasetId', 'accessGroupId'],
+    where: { ...visible.documents(caller), datasetId: { in: datasetIds } },
+    _count: { _all: true },
+  });
   for (const row of rows) {
     const summary = summaries.get(row.datasetId) ?? { count: 0, groups: [] };
     summary.count += row._count._all;

@@ -1,7 +1,10 @@
 import type { DeletionDto, DeletionProof } from '@tessera/contracts';
 import type { DeletionRequestModel } from '@tessera/db';
 
-export type DeletionRow = DeletionRequestModel & { documents: { documentId: string }[]; affectedVersions: { adapterVersionId: string }[] };
+export type DeletionRow = DeletionRequestModel & {
+  documents: { documentId: string }[];
+  affectedVersions: { adapterVersionId: string }[];
+};
 
 export function toDeletionDto(row: DeletionRow): DeletionDto {
   const error = row.error as { message?: string } | null;

@@ -1,6 +1,15 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
-import { createDeletionSchema, deletionSchema, idSchema, listQuerySchema, listSchema, text, type CreateDeletion, type ListQuery } from '@tessera/contracts';
+import {
+  createDeletionSchema,
+  deletionSchema,
+  idSchema,
+  listQuerySchema,
+  listSchema,
+  text,
+  type CreateDeletion,
+  type ListQuery,
+} from '@tessera/contracts';
 import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
@@ -22,13 +31,26 @@ export class DeletionsController {
   @Delete('datasets/:dataset_id/documents/:document_id')
   @HttpCode(202)
   @RequireScope('write')
-  @Operation('Delete one document: its adapters leave routing now, are retrained without it, and the deletion request records the proof', { status: 202, schema: deletionSchema })
+  @Operation(
+    'Delete one document: its adapters leave routing now, are retrained without it, and the deletion request records the proof',
+    { status: 202, schema: deletionSchema },
+  )
   deleteDocument(
     @CurrentCaller() caller: Caller,
     @Param('dataset_id', { schema: idSchema('ds') }) datasetId: string,
     @Param('document_id', { schema: text(200).min(1) }) documentId: string,
   ) {
-    return this.deletions.create(caller, { documents: [documentId.startsWith('doc_') ? { document_id: documentId } : { dataset_id: datasetId, document_id: documentId }] }, datasetId);
+    return this.deletions.create(
+      caller,
+      {
+        documents: [
+          documentId.startsWith('doc_')
+            ? { document_id: documentId }
+            : { dataset_id: datasetId, document_id: documentId },
+        ],
+      },
+      datasetId,
+    );
   }
 
   @Post('deletions')
@@ -48,7 +70,10 @@ export class DeletionsController {
 
   @Get('deletions/:deletion_id')
   @RequireScope('read')
-  @Operation('A deletion request: its steps with their times, and the proof once audited', { status: 200, schema: deletionSchema })
+  @Operation('A deletion request: its steps with their times, and the proof once audited', {
+    status: 200,
+    schema: deletionSchema,
+  })
   get(@CurrentCaller() caller: Caller, @Param('deletion_id', { schema: deletionId }) id: string) {
     return this.deletions.get(caller, id);
   }

@@ -12,7 +12,10 @@ import { ProblemException } from '../common/problem.exception.js';
 import { TRAIN_QUEUE, WEBHOOK_QUEUE, type TrainQueue, type WebhookQueue } from '../common/queues.provider.js';
 import { toDeletionDto } from './deletion.mapper.js';
 
-const withRelations = { documents: { select: { documentId: true } }, affectedVersions: { select: { adapterVersionId: true } } } as const;
+const withRelations = {
+  documents: { select: { documentId: true } },
+  affectedVersions: { select: { adapterVersionId: true } },
+} as const;
 
 @Injectable()
 export class DeletionsService {
@@ -34,16 +37,36 @@ export class DeletionsService {
       const documents: NonNullable<Awaited<ReturnType<typeof findDocument>>>[] = [];
       for (const [i, target] of body.documents.entries()) {
         const doc = await findDocument(tx, caller, target, pathDatasetId);
-        if (!doc) throw new ProblemException('not-found', `No document ${'dataset_id' in target ? `${target.document_id} in dataset ${target.dataset_id}` : target.document_id}`, [{ field: pathDatasetId ? 'path.document_id' : `body.documents.${i}`, message: 'not found' }]);
+        if (!doc)
+          throw new ProblemException(
+            'not-found',
+            `No document ${'dataset_id' in target ? `${target.document_id} in dataset ${target.dataset_id}` : target.document_id}`,
+            [{ field: pathDatasetId ? 'path.document_id' : `body.documents.${i}`, message: 'not found' }],
+          );
         if (doc.status !== 'active') {
-          const pending = await tx.deletionDocument.findFirst({ where: { documentId: doc.id }, orderBy: { deletionRequestId: 'desc' } });
-          throw new ProblemException('conflict', `Document ${doc.id} is already ${doc.status === 'deleted' ? 'deleted' : 'being deleted'}${pending ? ` (deletion ${pending.deletionRequestId})` : ''}`);
+          const pending = await tx.deletionDocument.findFirst({
+            where: { documentId: doc.id },
+            orderBy: { deletionRequestId: 'desc' },
+          });
+          throw new ProblemException(
+            'conflict',
+            `Document ${doc.id} is already ${doc.status === 'deleted' ? 'deleted' : 'being deleted'}${pending ? ` (deletion ${pending.deletionRequestId})` : ''}`,
+          );
         }
         if (!documents.some((d) => d.id === doc.id)) documents.push(doc);
       }
       const id = newId('del');
-      const trained = await tx.adapterVersionDocument.findMany({ where: { tenantId: caller.tenantId, documentId: { in: documents.map((d) => d.id) } }, include: { adapterVersion: true } });
-      const affected = [...new Map(trained.filter((t) => !['archived', 'deleted'].includes(t.adapterVersion.status)).map((t) => [t.adapterVersionId, t.adapterVersion])).values()];
+      const trained = await tx.adapterVersionDocument.findMany({
+        where: { tenantId: caller.tenantId, documentId: { in: documents.map((d) => d.id) } },
+        include: { adapterVersion: true },
+      });
+      const affected = [
+        ...new Map(
+          trained
+            .filter((t) => !['archived', 'deleted'].includes(t.adapterVersion.status))
+            .map((t) => [t.adapterVersionId, t.adapterVersion]),
+        ).values(),
+      ];
       const compositions = await compositionsBuiltOn(tx, caller.tenantId, affected);
       const now = new Date();
       await tx.deletionRequest.create({
@@ -53,44 +76,105 @@ export class DeletionsService {
           status: 'pending',
           reason: body.reason ?? null,
           // The worker rebuilds exactly these compositions once their members are retrained.
-          steps: [{ name: 'marked_stale', at: now.toISOString(), detail: { versions: affected.length, compositions: compositions.map((c) => c.id) } }] as never,
+          steps: [
+            {
+              name: 'marked_stale',
+              at: now.toISOString(),
+              detail: { versions: affected.length, compositions: compositions.map((c) => c.id) },
+            },
+          ] as never,
         },
       });
-      await tx.deletionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, deletionRequestId: id, documentId: d.id })) });
-      await moveDocuments(tx, caller.tenantId, documents.map((d) => d.id), 'deleting');
-      const staleVersions = await moveAdapterVersions(tx, caller.tenantId, affected.map((v) => v.id), 'stale', {
-        webhooks: [...new Set(affected.map((v) => v.adapterId))].map((adapterId) => ({ type: 'adapter.stale' as const, data: { id: adapterId, deletion_id: id } })),
+      await tx.deletionDocument.createMany({
+        data: documents.map((d) => ({ tenantId: caller.tenantId, deletionRequestId: id, documentId: d.id })),
       });
+      await moveDocuments(
+        tx,
+        caller.tenantId,
+        documents.map((d) => d.id),
+        'deleting',
+      );
+      const staleVersions = await moveAdapterVersions(
+        tx,
+        caller.tenantId,
+        affected.map((v) => v.id),
+        'stale',
+        {
+          webhooks: [...new Set(affected.map((v) => v.adapterId))].map((adapterId) => ({
+            type: 'adapter.stale' as const,
+            data: { id: adapterId, deletion_id: id },
+          })),
+        },
+      );
       // Out of serving and of /v1/models at commit, like the versions they were built on.
-      const staleCompositions = await moveCompositions(tx, caller.tenantId, compositions.map((c) => c.id), 'stale', {
-        webhooks: compositions.map((c) => ({ type: 'composition.stale' as const, data: { id: c.id, name: c.name, version: c.version, deletion_id: id } })),
+      const staleCompositions = await moveCompositions(
+        tx,
+        caller.tenantId,
+        compositions.map((c) => c.id),
+        'stale',
+        {
+          webhooks: compositions.map((c) => ({
+            type: 'composition.stale' as const,
+            data: { id: c.id, name: c.name, version: c.version, deletion_id: id },
+          })),
+        },
+      );
+      await tx.deletionAffectedVersion.createMany({
+        data: affected.map((v) => ({ tenantId: caller.tenantId, deletionRequestId: id, adapterVersionId: v.id })),
       });
-      await tx.deletionAffectedVersion.createMany({ data: affected.map((v) => ({ tenantId: caller.tenantId, deletionRequestId: id, adapterVersionId: v.id })) });
-      const job = await createJob(tx, { tenantId: caller.tenantId, kind: 'retrain', deletionRequestId: id, params: {} });
+      const job = await createJob(tx, {
+        tenantId: caller.tenantId,
+        kind: 'retrain',
+        deletionRequestId: id,
+        params: {},
+      });
       const deliveryIds = [...staleVersions!.deliveryIds, ...staleCompositions!.deliveryIds];
       await recordAudit(tx, caller, 'deletion.created', { type: 'deletion', id });
-      return { row: await tx.deletionRequest.findFirstOrThrow({ where: { id }, include: withRelations }), jobId: job.id, deliveryIds };
+      return {
+        row: await tx.deletionRequest.findFirstOrThrow({ where: { id }, include: withRelations }),
+        jobId: job.id,
+        deliveryIds,
+      };
     });
-    await enqueueDeliveries(this.webhooks, caller.tenantId, deliveryIds).catch((e: Error) => this.logger.error(`enqueueing webhooks for ${row.id} failed: ${e.message}`));
+    await enqueueDeliveries(this.webhooks, caller.tenantId, deliveryIds).catch((e: Error) =>
+      this.logger.error(`enqueueing webhooks for ${row.id} failed: ${e.message}`),
+    );
     try {
       await this.trainQueue.add('deletion', { jobId, tenantId: caller.tenantId }, { jobId, ...TRAIN_JOB_OPTIONS });
     } catch (error) {
       // The stale versions stay out of routing; the request says it could not go on.
       this.logger.error(`enqueueing deletion ${row.id} failed: ${(error as Error).message}`);
-      await this.database.withTenant(caller, (tx) => moveDeletion(tx, caller.tenantId, row.id, 'failed', { data: { error: { message: 'the job queue was unavailable; the documents stay out of routing, retry the deletion' } } }));
-      throw new ProblemException('unavailable', 'The job queue is unavailable; the affected adapters are out of routing but were not retrained');
+      await this.database.withTenant(caller, (tx) =>
+        moveDeletion(tx, caller.tenantId, row.id, 'failed', {
+          data: {
+            error: { message: 'the job queue was unavailable; the documents stay out of routing, retry the deletion' },
+          },
+        }),
+      );
+      throw new ProblemException(
+        'unavailable',
+        'The job queue is unavailable; the affected adapters are out of routing but were not retrained',
+      );
     }
     return toDeletionDto(row);
   }
 
   async list(caller: Caller, query: ListQuery): Promise<Page<DeletionDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) => tx.deletionRequest.findMany({ ...args, where: { ...args.where, ...visible.deletions(caller) }, include: withRelations }));
+    const rows = await this.database.withTenant(caller, (tx) =>
+      tx.deletionRequest.findMany({
+        ...args,
+        where: { ...args.where, ...visible.deletions(caller) },
+        include: withRelations,
+      }),
+    );
     return toPage(rows, query, (row) => toDeletionDto(row));
   }
 
   async get(caller: Caller, id: string): Promise<DeletionDto> {
-    const row = await this.database.withTenant(caller, (tx) => tx.deletionRequest.findFirst({ where: { id, ...visible.deletions(caller) }, include: withRelations }));
+    const row = await this.database.withTenant(caller, (tx) =>
+      tx.deletionRequest.findFirst({ where: { id, ...visible.deletions(caller) }, include: withRelations }),
+    );
     if (!row) throw ProblemException.notFound('deletion', id);
     return toDeletionDto(row);
   }
@@ -102,7 +186,11 @@ export class DeletionsService {
  * partition's latest ready version). Failed and archived ones are left as they are; stale ones
  * (another deletion's) are listed again, so that the last deletion to finish rebuilds them.
  */
-async function compositionsBuiltOn(tx: TenantTransaction, tenantId: string, versions: { id: string; adapterId: string }[]) {
+async function compositionsBuiltOn(
+  tx: TenantTransaction,
+  tenantId: string,
+  versions: { id: string; adapterId: string }[],
+) {
   if (versions.length === 0) return [];
   return tx.composition.findMany({
     where: {
@@ -120,7 +208,21 @@ async function compositionsBuiltOn(tx: TenantTransaction, tenantId: string, vers
 }
 
 /** Only a document the caller may see can be deleted by it; any other is as unknown. */
-async function findDocument(tx: TenantTransaction, caller: Caller, target: CreateDeletion['documents'][number], pathDatasetId?: string) {
-  if ('dataset_id' in target) return tx.document.findFirst({ where: { ...visible.documents(caller), datasetId: target.dataset_id, externalId: target.document_id } });
-  return tx.document.findFirst({ where: { ...visible.documents(caller), id: target.document_id, ...(pathDatasetId ? { datasetId: pathDatasetId } : {}) } });
+async function findDocument(
+  tx: TenantTransaction,
+  caller: Caller,
+  target: CreateDeletion['documents'][number],
+  pathDatasetId?: string,
+) {
+  if ('dataset_id' in target)
+    return tx.document.findFirst({
+      where: { ...visible.documents(caller), datasetId: target.dataset_id, externalId: target.document_id },
+    });
+  return tx.document.findFirst({
+    where: {
+      ...visible.documents(caller),
+      id: target.document_id,
+      ...(pathDatasetId ? { datasetId: pathDatasetId } : {}),
+    },
+  });
 }

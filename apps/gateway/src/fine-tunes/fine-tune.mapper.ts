@@ -1,4 +1,10 @@
-import { hyperparametersSchema, type CheckpointDto, type FineTune, type FineTuneMetrics, type JobEventDto } from '@tessera/contracts';
+import {
+  hyperparametersSchema,
+  type CheckpointDto,
+  type FineTune,
+  type FineTuneMetrics,
+  type JobEventDto,
+} from '@tessera/contracts';
 import type { CheckpointModel, JobEventModel, JobModel } from '@tessera/db';
 
 /** What a fine-tune job keeps in `params`. */
@@ -33,7 +39,13 @@ export function toFineTuneDto(row: JobModel, partitions: FineTune['partitions'] 
 }
 
 export function toJobEventDto(row: JobEventModel): JobEventDto {
-  return { id: row.id, type: row.type, message: row.message, data: (row.data as Record<string, unknown> | null) ?? null, created_at: row.createdAt.toISOString() };
+  return {
+    id: row.id,
+    type: row.type,
+    message: row.message,
+    data: (row.data as Record<string, unknown> | null) ?? null,
+    created_at: row.createdAt.toISOString(),
+  };
 }
 
 export function toCheckpointDto(row: CheckpointModel): CheckpointDto {

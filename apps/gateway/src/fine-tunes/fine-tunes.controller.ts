@@ -29,7 +29,10 @@ export class FineTunesController {
 
   @Post()
   @RequireScope('write')
-  @Operation('Start a fine-tune: trains a new version of the named adapter on a dataset', { status: 201, schema: fineTuneSchema })
+  @Operation('Start a fine-tune: trains a new version of the named adapter on a dataset', {
+    status: 201,
+    schema: fineTuneSchema,
+  })
   create(@CurrentCaller() caller: Caller, @Body({ schema: createFineTuneSchema }) body: CreateFineTune) {
     return this.fineTunes.create(caller, body);
   }
@@ -50,7 +53,10 @@ export class FineTunesController {
 
   @Post(':job_id/cancel')
   @RequireScope('write')
-  @Operation('Cancel a fine-tune (a running one stops within a step, keeping a checkpoint)', { status: 200, schema: fineTuneSchema })
+  @Operation('Cancel a fine-tune (a running one stops within a step, keeping a checkpoint)', {
+    status: 200,
+    schema: fineTuneSchema,
+  })
   cancel(@CurrentCaller() caller: Caller, @Param('job_id', { schema: jobId }) id: string) {
     return this.fineTunes.cancel(caller, id);
   }
@@ -58,10 +64,13 @@ export class FineTunesController {
   @Get(':job_id/events')
   @RequireScope('read')
   @ApiProduces('application/json', 'text/event-stream')
-  @Operation("A fine-tune's events (status, messages, metrics); with Accept: text/event-stream, a live stream that ends with the job", {
-    status: 200,
-    schema: listSchema(jobEventSchema, 'JobEventList'),
-  })
+  @Operation(
+    "A fine-tune's events (status, messages, metrics); with Accept: text/event-stream, a live stream that ends with the job",
+    {
+      status: 200,
+      schema: listSchema(jobEventSchema, 'JobEventList'),
+    },
+  )
   async events(
     @CurrentCaller() caller: Caller,
     @Param('job_id', { schema: jobId }) id: string,
@@ -73,20 +82,27 @@ export class FineTunesController {
     await this.fineTunes.get(caller, id); // 404 before the stream starts
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': String(reply.request.id) });
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-request-id': String(reply.request.id),
+    });
     let after = query.after;
     let open = true;
     raw.on('close', () => (open = false));
     while (open) {
       const page = await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) });
-      for (const event of page.data) raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      for (const event of page.data)
+        raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       after = page.data.at(-1)?.id ?? after;
       if (page.has_more) continue;
       const job = await this.fineTunes.get(caller, id);
       if (TERMINAL.has(job.status)) {
         // Events written with the final status are already out: one more read catches stragglers.
         const rest = await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) });
-        for (const event of rest.data) raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        for (const event of rest.data)
+          raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         raw.write(`event: end\ndata: ${JSON.stringify({ status: job.status })}\n\n`);
         break;
       }

@@ -1,5 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { newId, withHyperparameterDefaults, type CheckpointDto, type CreateFineTune, type FineTune, type Hyperparameters, type JobEventDto, type ListQuery, type Page } from '@tessera/contracts';
+import {
+  newId,
+  withHyperparameterDefaults,
+  type CheckpointDto,
+  type CreateFineTune,
+  type FineTune,
+  type Hyperparameters,
+  type JobEventDto,
+  type ListQuery,
+  type Page,
+} from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { QUEUES, TRAIN_JOB_OPTIONS, type TrainJobName } from '@tessera/queue';
 import type { FlowProducer } from 'bullmq';
@@ -16,7 +26,6 @@ import { targetModulesOf } from '@tessera/engine/formats';
 import { enqueueDeliveries } from '@tessera/webhooks';
 import { createJob, endFineTune } from '@tessera/domain';
 import { toCheckpointDto, toFineTuneDto, toJobEventDto, type FineTuneParams } from './fine-tune.mapper.js';
-
 
 @Injectable()
 export class FineTunesService {
@@ -35,31 +44,62 @@ export class FineTunesService {
    */
   async create(caller: Caller, body: CreateFineTune): Promise<FineTune> {
     if (body.partition_by && body.access_group_id !== undefined) {
-      throw new ProblemException('validation', 'access_group_id does not go with partition_by: each partition takes its documents\' group', [{ field: 'body.access_group_id', message: 'not with partition_by' }]);
+      throw new ProblemException(
+        'validation',
+        "access_group_id does not go with partition_by: each partition takes its documents' group",
+        [{ field: 'body.access_group_id', message: 'not with partition_by' }],
+      );
     }
     if (body.partition_by) return this.createPartitioned(caller, body);
     if (body.max_documents_per_partition !== undefined) {
-      throw new ProblemException('validation', 'max_documents_per_partition needs partition_by', [{ field: 'body.max_documents_per_partition', message: 'only with partition_by' }]);
+      throw new ProblemException('validation', 'max_documents_per_partition needs partition_by', [
+        { field: 'body.max_documents_per_partition', message: 'only with partition_by' },
+      ]);
     }
     const job = await this.database.withTenant(caller, async (tx) => {
       const { dataset, baseModel, h } = await trainingInputs(tx, caller, body);
 
       if (body.access_group_id) await findUsableGroup(tx, caller, body.access_group_id);
       let adapter = await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name } });
-      if (adapter && !mayUseGroup(caller, adapter.accessGroupId)) throw new ProblemException('conflict', `An adapter named ${body.adapter_name} exists in an access group this key may not use; choose another name`);
+      if (adapter && !mayUseGroup(caller, adapter.accessGroupId))
+        throw new ProblemException(
+          'conflict',
+          `An adapter named ${body.adapter_name} exists in an access group this key may not use; choose another name`,
+        );
       if (adapter && adapter.baseModelId !== baseModel.id) {
-        throw new ProblemException('conflict', `Adapter ${body.adapter_name} belongs to another base model (${adapter.baseModelId})`);
+        throw new ProblemException(
+          'conflict',
+          `Adapter ${body.adapter_name} belongs to another base model (${adapter.baseModelId})`,
+        );
       }
       // Training a new version never moves an adapter between groups: that is an explicit PATCH.
       if (adapter && body.access_group_id !== undefined && adapter.accessGroupId !== body.access_group_id) {
-        throw new ProblemException('conflict', `Adapter ${body.adapter_name} is in ${adapter.accessGroupId ? `access group ${adapter.accessGroupId}` : 'no access group'}, not ${body.access_group_id}; change it with PATCH /v1/adapters/${adapter.id}`, [{ field: 'body.access_group_id', message: 'differs from the adapter\'s group' }]);
+        throw new ProblemException(
+          'conflict',
+          `Adapter ${body.adapter_name} is in ${adapter.accessGroupId ? `access group ${adapter.accessGroupId}` : 'no access group'}, not ${body.access_group_id}; change it with PATCH /v1/adapters/${adapter.id}`,
+          [{ field: 'body.access_group_id', message: "differs from the adapter's group" }],
+        );
       }
       // Only documents the caller may read, and only into an adapter whose group covers theirs.
-      const documents = await tx.document.findMany({ where: { ...visible.documents(caller), datasetId: dataset.id, status: 'active' }, select: { id: true, accessGroupId: true } });
+      const documents = await tx.document.findMany({
+        where: { ...visible.documents(caller), datasetId: dataset.id, status: 'active' },
+        select: { id: true, accessGroupId: true },
+      });
       const group = adapter ? adapter.accessGroupId : (body.access_group_id ?? soleGroupOf(documents));
       checkGroupCovers(documents, group, body.adapter_name);
-      adapter ??= await tx.adapter.create({ data: { id: newId('ad'), tenantId: caller.tenantId, name: body.adapter_name, baseModelId: baseModel.id, accessGroupId: group } });
-      const last = await tx.adapterVersion.findFirst({ where: { adapterId: adapter.id }, orderBy: { version: 'desc' } });
+      adapter ??= await tx.adapter.create({
+        data: {
+          id: newId('ad'),
+          tenantId: caller.tenantId,
+          name: body.adapter_name,
+          baseModelId: baseModel.id,
+          accessGroupId: group,
+        },
+      });
+      const last = await tx.adapterVersion.findFirst({
+        where: { adapterId: adapter.id },
+        orderBy: { version: 'desc' },
+      });
       const version = await tx.adapterVersion.create({
         data: {
           id: newId('adv'),
@@ -73,7 +113,9 @@ export class FineTunesService {
         },
       });
       // Recorded now, not when training ends: a deletion made meanwhile finds this version.
-      await tx.adapterVersionDocument.createMany({ data: documents.map((d) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId: d.id })) });
+      await tx.adapterVersionDocument.createMany({
+        data: documents.map((d) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId: d.id })),
+      });
       const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
       const row = await createJob(tx, {
         tenantId: caller.tenantId,
@@ -89,7 +131,11 @@ export class FineTunesService {
     });
     try {
       // The job id is BullMQ's job id too: enqueueing twice cannot make two jobs.
-      await this.trainQueue.add('fine_tune', { jobId: job.id, tenantId: caller.tenantId }, { jobId: job.id, ...TRAIN_JOB_OPTIONS });
+      await this.trainQueue.add(
+        'fine_tune',
+        { jobId: job.id, tenantId: caller.tenantId },
+        { jobId: job.id, ...TRAIN_JOB_OPTIONS },
+      );
     } catch (error) {
       this.logger.error(`enqueueing ${job.id} failed: ${(error as Error).message}`);
       await this.finish(caller, job.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
@@ -109,37 +155,82 @@ export class FineTunesService {
     const { parent, children } = await this.database.withTenant(caller, async (tx) => {
       const { dataset, baseModel, h } = await trainingInputs(tx, caller, body);
       if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name } })) {
-        throw new ProblemException('conflict', `${body.adapter_name} names an adapter; a knowledge base needs a name of its own`);
+        throw new ProblemException(
+          'conflict',
+          `${body.adapter_name} names an adapter; a knowledge base needs a name of its own`,
+        );
       }
-      let knowledgeBase = await tx.composition.findFirst({ where: { tenantId: caller.tenantId, name: body.adapter_name }, include: { members: { include: { adapter: true } } }, orderBy: { version: 'desc' } });
-      if (knowledgeBase && knowledgeBase.method !== 'centroid') throw new ProblemException('conflict', `${body.adapter_name} names a ${knowledgeBase.method} composition, not a knowledge base`);
-      if (knowledgeBase && knowledgeBase.members.some((m) => m.adapter.baseModelId !== baseModel.id)) throw new ProblemException('conflict', `Knowledge base ${body.adapter_name} is on another base model`);
+      let knowledgeBase = await tx.composition.findFirst({
+        where: { tenantId: caller.tenantId, name: body.adapter_name },
+        include: { members: { include: { adapter: true } } },
+        orderBy: { version: 'desc' },
+      });
+      if (knowledgeBase && knowledgeBase.method !== 'centroid')
+        throw new ProblemException(
+          'conflict',
+          `${body.adapter_name} names a ${knowledgeBase.method} composition, not a knowledge base`,
+        );
+      if (knowledgeBase && knowledgeBase.members.some((m) => m.adapter.baseModelId !== baseModel.id))
+        throw new ProblemException('conflict', `Knowledge base ${body.adapter_name} is on another base model`);
       knowledgeBase ??= await tx.composition.create({
-        data: { id: newId('cmp'), tenantId: caller.tenantId, name: body.adapter_name, method: 'centroid', status: 'ready', params: {} },
+        data: {
+          id: newId('cmp'),
+          tenantId: caller.tenantId,
+          name: body.adapter_name,
+          method: 'centroid',
+          status: 'ready',
+          params: {},
+        },
         include: { members: { include: { adapter: true } } },
       });
 
       // Continual: documents some live partition already holds are not trained again.
       const members = knowledgeBase.members.map((m) => m.adapterId);
       const held = await tx.adapterVersionDocument.findMany({
-        where: { tenantId: caller.tenantId, adapterVersion: { adapterId: { in: members }, status: { in: ['queued', 'training', 'ready'] } } },
+        where: {
+          tenantId: caller.tenantId,
+          adapterVersion: { adapterId: { in: members }, status: { in: ['queued', 'training', 'ready'] } },
+        },
         select: { documentId: true },
       });
       const taken = new Set(held.map((d) => d.documentId));
-      const documents = (await tx.document.findMany({ where: { ...visible.documents(caller), datasetId: dataset.id, status: 'active' }, orderBy: { externalId: 'asc' } })).filter((d) => !taken.has(d.id));
-      if (documents.length === 0) throw new ProblemException('conflict', `Every document of dataset ${dataset.id} this key may read is already in a partition of ${body.adapter_name}`);
+      const documents = (
+        await tx.document.findMany({
+          where: { ...visible.documents(caller), datasetId: dataset.id, status: 'active' },
+          orderBy: { externalId: 'asc' },
+        })
+      ).filter((d) => !taken.has(d.id));
+      if (documents.length === 0)
+        throw new ProblemException(
+          'conflict',
+          `Every document of dataset ${dataset.id} this key may read is already in a partition of ${body.adapter_name}`,
+        );
       const partitions = planPartitions(documents, body.max_documents_per_partition);
 
       const params: FineTuneParams = { hyperparameters: h, validation_split: body.validation_split ?? 0.1 };
       const parent = await createJob(
         tx,
-        { tenantId: caller.tenantId, kind: 'fine_tune', baseModelId: baseModel.id, datasetId: dataset.id, compositionId: knowledgeBase.id, params: { ...params, partition_by: 'access_group' } as never },
+        {
+          tenantId: caller.tenantId,
+          kind: 'fine_tune',
+          baseModelId: baseModel.id,
+          datasetId: dataset.id,
+          compositionId: knowledgeBase.id,
+          params: { ...params, partition_by: 'access_group' } as never,
+        },
         { message: `queued: ${partitions.length} partitions` },
       );
       const children = [];
       for (const [i, partition] of partitions.entries()) {
         const adapter = await tx.adapter.create({
-          data: { id: newId('ad'), tenantId: caller.tenantId, name: `${body.adapter_name}.p${members.length + i + 1}`, baseModelId: baseModel.id, accessGroupId: partition.accessGroupId, description: `Partition of knowledge base ${body.adapter_name}` },
+          data: {
+            id: newId('ad'),
+            tenantId: caller.tenantId,
+            name: `${body.adapter_name}.p${members.length + i + 1}`,
+            baseModelId: baseModel.id,
+            accessGroupId: partition.accessGroupId,
+            description: `Partition of knowledge base ${body.adapter_name}`,
+          },
         });
         const version = await tx.adapterVersion.create({
           data: {
@@ -154,8 +245,16 @@ export class FineTunesService {
             partitionKey: `${partition.accessGroupId ?? 'tenant'}/${members.length + i + 1}`,
           },
         });
-        await tx.adapterVersionDocument.createMany({ data: partition.documentIds.map((documentId) => ({ tenantId: caller.tenantId, adapterVersionId: version.id, documentId })) });
-        await tx.compositionMember.create({ data: { tenantId: caller.tenantId, compositionId: knowledgeBase.id, adapterId: adapter.id } });
+        await tx.adapterVersionDocument.createMany({
+          data: partition.documentIds.map((documentId) => ({
+            tenantId: caller.tenantId,
+            adapterVersionId: version.id,
+            documentId,
+          })),
+        });
+        await tx.compositionMember.create({
+          data: { tenantId: caller.tenantId, compositionId: knowledgeBase.id, adapterId: adapter.id },
+        });
         const child = await createJob(tx, {
           tenantId: caller.tenantId,
           kind: 'fine_tune',
@@ -178,11 +277,19 @@ export class FineTunesService {
         data: { jobId: parent.id, tenantId: caller.tenantId },
         opts: { jobId: parent.id, ...TRAIN_JOB_OPTIONS },
         // A failed partition does not block the parent: it reports the failure.
-        children: children.map((child) => ({ name: 'fine_tune' satisfies TrainJobName, queueName: QUEUES.train, data: { jobId: child.id, tenantId: caller.tenantId }, opts: { jobId: child.id, ...TRAIN_JOB_OPTIONS, ignoreDependencyOnFailure: true } })),
+        children: children.map((child) => ({
+          name: 'fine_tune' satisfies TrainJobName,
+          queueName: QUEUES.train,
+          data: { jobId: child.id, tenantId: caller.tenantId },
+          opts: { jobId: child.id, ...TRAIN_JOB_OPTIONS, ignoreDependencyOnFailure: true },
+        })),
       });
     } catch (error) {
       this.logger.error(`enqueueing ${parent.id} failed: ${(error as Error).message}`);
-      for (const child of children) await this.finish(caller, child.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
+      for (const child of children)
+        await this.finish(caller, child.id, 'failed', {
+          message: 'the job queue was unavailable; nothing was trained',
+        });
       await this.finish(caller, parent.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
       throw new ProblemException('unavailable', 'The job queue is unavailable; the fine-tune was not started');
     }
@@ -191,7 +298,9 @@ export class FineTunesService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<FineTune>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) => tx.job.findMany({ ...args, where: { ...args.where, ...visible.jobs(caller), kind: 'fine_tune' } }));
+    const rows = await this.database.withTenant(caller, (tx) =>
+      tx.job.findMany({ ...args, where: { ...args.where, ...visible.jobs(caller), kind: 'fine_tune' } }),
+    );
     return toPage(rows, query, (row) => toFineTuneDto(row));
   }
 
@@ -199,11 +308,28 @@ export class FineTunesService {
     return this.database.withTenant(caller, async (tx) => {
       const row = await findJob(tx, caller, id);
       // A knowledge base's other groups' partitions are not the caller's to see.
-      const children = await tx.job.findMany({ where: { ...visible.jobs(caller), parentJobId: id }, orderBy: { id: 'asc' }, include: { adapter: true } });
+      const children = await tx.job.findMany({
+        where: { ...visible.jobs(caller), parentJobId: id },
+        orderBy: { id: 'asc' },
+        include: { adapter: true },
+      });
       // One count query for every partition, not one each.
-      const counted = await tx.adapterVersionDocument.groupBy({ by: ['adapterVersionId'], where: { adapterVersionId: { in: children.map((c) => c.adapterVersionId!) } }, _count: { _all: true } });
+      const counted = await tx.adapterVersionDocument.groupBy({
+        by: ['adapterVersionId'],
+        where: { adapterVersionId: { in: children.map((c) => c.adapterVersionId!) } },
+        _count: { _all: true },
+      });
       const documents = new Map(counted.map((c) => [c.adapterVersionId, c._count._all]));
-      return toFineTuneDto(row, children.map((c) => ({ job_id: c.id, adapter_id: c.adapterId!, adapter_version_id: c.adapterVersionId!, access_group_id: c.adapter?.accessGroupId ?? null, documents: documents.get(c.adapterVersionId!) ?? 0 })));
+      return toFineTuneDto(
+        row,
+        children.map((c) => ({
+          job_id: c.id,
+          adapter_id: c.adapterId!,
+          adapter_version_id: c.adapterVersionId!,
+          access_group_id: c.adapter?.accessGroupId ?? null,
+          documents: documents.get(c.adapterVersionId!) ?? 0,
+        })),
+      );
     });
   }
 
@@ -214,14 +340,20 @@ export class FineTunesService {
   async cancel(caller: Caller, id: string): Promise<FineTune> {
     const job = await this.database.withTenant(caller, async (tx) => {
       const row = await findJob(tx, caller, id);
-      if (row.status !== 'queued' && row.status !== 'running') throw new ProblemException('conflict', `Fine-tune ${id} has already ended (${row.status})`);
+      if (row.status !== 'queued' && row.status !== 'running')
+        throw new ProblemException('conflict', `Fine-tune ${id} has already ended (${row.status})`);
       await recordAudit(tx, caller, 'fine_tune.cancel_requested', { type: 'job', id });
       return tx.job.update({ where: { id }, data: { cancelRequestedAt: row.cancelRequestedAt ?? new Date() } });
     });
     if (job.status === 'queued') {
       const queued = await this.trainQueue.getJob(id);
       // remove() fails while a worker holds the job's lock: then the worker cancels it.
-      const removed = queued ? await queued.remove().then(() => true, () => false) : true;
+      const removed = queued
+        ? await queued.remove().then(
+            () => true,
+            () => false,
+          )
+        : true;
       if (removed) return toFineTuneDto(await this.finish(caller, id, 'cancelled', null));
     }
     return toFineTuneDto(job);
@@ -244,12 +376,25 @@ export class FineTunesService {
     return { data: rows.map(toCheckpointDto), has_more: false };
   }
 
-  private async finish(ctx: TenantContext, id: string, status: 'failed' | 'cancelled', error: { message: string } | null) {
+  private async finish(
+    ctx: TenantContext,
+    id: string,
+    status: 'failed' | 'cancelled',
+    error: { message: string } | null,
+  ) {
     const { row, deliveryIds } = await this.database.withTenant(ctx, async (tx) => {
-      const deliveryIds = await endFineTune(tx, ctx.tenantId, await tx.job.findFirstOrThrow({ where: { id } }), status, error?.message ?? null);
+      const deliveryIds = await endFineTune(
+        tx,
+        ctx.tenantId,
+        await tx.job.findFirstOrThrow({ where: { id } }),
+        status,
+        error?.message ?? null,
+      );
       return { row: await tx.job.findFirstOrThrow({ where: { id } }), deliveryIds };
     });
-    await enqueueDeliveries(this.webhooks, ctx.tenantId, deliveryIds).catch((e: Error) => this.logger.error(`enqueueing webhooks for ${id} failed: ${e.message}`));
+    await enqueueDeliveries(this.webhooks, ctx.tenantId, deliveryIds).catch((e: Error) =>
+      this.logger.error(`enqueueing webhooks for ${id} failed: ${e.message}`),
+    );
     return row;
   }
 }
@@ -264,7 +409,11 @@ export async function findJob(tx: TenantTransaction, caller: Caller, id: string)
 async function trainingInputs(tx: TenantTransaction, caller: Caller, body: CreateFineTune) {
   const dataset = await tx.dataset.findFirst({ where: { id: body.dataset_id, tenantId: caller.tenantId } });
   if (!dataset) throw ProblemException.notFound('dataset', body.dataset_id);
-  if (dataset.status !== 'ready') throw new ProblemException('conflict', `Dataset ${dataset.id} has no content yet (status ${dataset.status}): upload it first`);
+  if (dataset.status !== 'ready')
+    throw new ProblemException(
+      'conflict',
+      `Dataset ${dataset.id} has no content yet (status ${dataset.status}): upload it first`,
+    );
   const baseModel = await findReadyBaseModel(tx, caller, body.base_model);
   const h = withHyperparameterDefaults(body.hyperparameters);
   checkAgainstModel(h, baseModel.architecture, baseModel.config as { maxPositions: number });
@@ -279,17 +428,36 @@ async function trainingInputs(tx: TenantTransaction, caller: Caller, body: Creat
 function soleGroupOf(documents: readonly { accessGroupId: string | null }[]): string | null {
   const groups = [...new Set(documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))];
   if (groups.length > 1) {
-    throw new ProblemException('conflict', `The documents span access groups ${groups.join(', ')}; one adapter cannot hold them without widening who may use them: fine-tune with partition_by: "access_group" (an adapter per group), or split the dataset`, [{ field: 'body.dataset_id', message: `documents of ${groups.length} access groups` }]);
+    throw new ProblemException(
+      'conflict',
+      `The documents span access groups ${groups.join(', ')}; one adapter cannot hold them without widening who may use them: fine-tune with partition_by: "access_group" (an adapter per group), or split the dataset`,
+      [{ field: 'body.dataset_id', message: `documents of ${groups.length} access groups` }],
+    );
   }
   return groups[0] ?? null;
 }
 
 /** An adapter's group must cover the group of every document it trains on (docs/access.md). */
-function checkGroupCovers(documents: readonly { accessGroupId: string | null }[], group: string | null, adapterName: string): void {
-  if (documents.length === 0) throw new ProblemException('conflict', `The dataset has no active documents this key may read; ${adapterName} would train on nothing`, [{ field: 'body.dataset_id', message: 'no readable documents' }]);
-  const uncovered = [...new Set(documents.flatMap((d) => (d.accessGroupId && d.accessGroupId !== group ? [d.accessGroupId] : [])))];
+function checkGroupCovers(
+  documents: readonly { accessGroupId: string | null }[],
+  group: string | null,
+  adapterName: string,
+): void {
+  if (documents.length === 0)
+    throw new ProblemException(
+      'conflict',
+      `The dataset has no active documents this key may read; ${adapterName} would train on nothing`,
+      [{ field: 'body.dataset_id', message: 'no readable documents' }],
+    );
+  const uncovered = [
+    ...new Set(documents.flatMap((d) => (d.accessGroupId && d.accessGroupId !== group ? [d.accessGroupId] : []))),
+  ];
   if (uncovered.length) {
-    throw new ProblemException('conflict', `${adapterName} is in ${group ? `access group ${group}` : 'no access group'}, but the dataset has documents of access group ${uncovered.join(', ')}: callers outside that group could use what it learned; fine-tune with partition_by: "access_group" or split the dataset`, [{ field: 'body.dataset_id', message: 'documents outside the adapter\'s access group' }]);
+    throw new ProblemException(
+      'conflict',
+      `${adapterName} is in ${group ? `access group ${group}` : 'no access group'}, but the dataset has documents of access group ${uncovered.join(', ')}: callers outside that group could use what it learned; fine-tune with partition_by: "access_group" or split the dataset`,
+      [{ field: 'body.dataset_id', message: "documents outside the adapter's access group" }],
+    );
   }
 }
 
@@ -303,10 +471,17 @@ function checkAgainstModel(h: Hyperparameters, architecture: 'gpt2' | 'llama', c
   const errors = [];
   const modules = projectionsOf(architecture);
   for (const [i, m] of (h.target_modules ?? []).entries()) {
-    if (!modules.includes(m)) errors.push({ field: `body.hyperparameters.target_modules.${i}`, message: `${m} is not a projection of this ${architecture} model (${modules.join(', ')})` });
+    if (!modules.includes(m))
+      errors.push({
+        field: `body.hyperparameters.target_modules.${i}`,
+        message: `${m} is not a projection of this ${architecture} model (${modules.join(', ')})`,
+      });
   }
   if (h.max_sequence_length > config.maxPositions) {
-    errors.push({ field: 'body.hyperparameters.max_sequence_length', message: `the base model reads at most ${config.maxPositions} tokens` });
+    errors.push({
+      field: 'body.hyperparameters.max_sequence_length',
+      message: `the base model reads at most ${config.maxPositions} tokens`,
+    });
   }
   if (errors.length) throw new ProblemException('validation', 'The hyperparameters do not fit the base model', errors);
 }

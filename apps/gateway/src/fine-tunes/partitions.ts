@@ -15,7 +15,10 @@ export interface PlannedPartition {
  * caller sorts by document_id). Groups come in order of first appearance, so the same
  * documents always make the same partitions.
  */
-export function planPartitions(documents: readonly PartitionDocument[], maxDocuments = Number.POSITIVE_INFINITY): PlannedPartition[] {
+export function planPartitions(
+  documents: readonly PartitionDocument[],
+  maxDocuments = Number.POSITIVE_INFINITY,
+): PlannedPartition[] {
   const groups = new Map<string | null, string[]>();
   for (const doc of documents) {
     const ids = groups.get(doc.accessGroupId) ?? [];
@@ -24,7 +27,8 @@ export function planPartitions(documents: readonly PartitionDocument[], maxDocum
   }
   const partitions: PlannedPartition[] = [];
   for (const [accessGroupId, ids] of groups) {
-    for (let start = 0; start < ids.length; start += maxDocuments) partitions.push({ accessGroupId, documentIds: ids.slice(start, start + maxDocuments) });
+    for (let start = 0; start < ids.length; start += maxDocuments)
+      partitions.push({ accessGroupId, documentIds: ids.slice(start, start + maxDocuments) });
   }
   return partitions;
 }

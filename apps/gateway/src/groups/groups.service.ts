@@ -90,7 +90,13 @@ export class GroupsService {
           apiKeyId: body.api_key_id ?? null,
         },
       });
-      await recordAudit(tx, caller, 'access_group.member_added', { type: 'access_group', id: groupId }, { membership: membership.id });
+      await recordAudit(
+        tx,
+        caller,
+        'access_group.member_added',
+        { type: 'access_group', id: groupId },
+        { membership: membership.id },
+      );
       return toMembershipDto(membership);
     });
   }
@@ -111,7 +117,13 @@ export class GroupsService {
       });
       if (!membership) throw ProblemException.notFound(`membership in group ${groupId}`, membershipId);
       await tx.groupMembership.delete({ where: { id: membershipId } });
-      await recordAudit(tx, caller, 'access_group.member_removed', { type: 'access_group', id: groupId }, { membership: membershipId });
+      await recordAudit(
+        tx,
+        caller,
+        'access_group.member_removed',
+        { type: 'access_group', id: groupId },
+        { membership: membershipId },
+      );
     });
   }
 }

@@ -58,7 +58,10 @@ async function timedCheck(check: () => Promise<void>): Promise<{ ok: boolean; la
   try {
     await Promise.race([
       check(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS)),
+      ),
     ]);
     return { ok: true, latency_ms: Math.round(performance.now() - started) };
   } catch (error) {

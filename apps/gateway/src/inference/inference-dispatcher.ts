@@ -1,5 +1,13 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { inferCancelChannel, inferEventChannel, inferQueueFor, INFER_JOB_OPTIONS, redisConnection, type InferEvent, type InferJobData } from '@tessera/queue';
+import {
+  inferCancelChannel,
+  inferEventChannel,
+  inferQueueFor,
+  INFER_JOB_OPTIONS,
+  redisConnection,
+  type InferEvent,
+  type InferJobData,
+} from '@tessera/queue';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { ProblemException } from '../common/problem.exception.js';
@@ -44,7 +52,11 @@ export class InferenceDispatcher implements OnModuleDestroy {
             };
           });
           wake = null;
-          if (timedOut) throw new ProblemException('unavailable', `No inference worker answered within ${this.config.INFER_TIMEOUT_MS} ms for this base model; try again`);
+          if (timedOut)
+            throw new ProblemException(
+              'unavailable',
+              `No inference worker answered within ${this.config.INFER_TIMEOUT_MS} ms for this base model; try again`,
+            );
           continue;
         }
         const event = pending.shift()!;
@@ -57,8 +69,12 @@ export class InferenceDispatcher implements OnModuleDestroy {
       void this.subscriber?.unsubscribe(channel).catch(() => undefined);
       // Stopped early (client gone, timeout): the worker stops generating, or never starts.
       if (!finished) {
-        void this.publisher.publish(inferCancelChannel(this.config.QUEUE_PREFIX), data.requestId).catch(() => undefined);
-        void this.queue(data.baseModelId).remove(data.requestId).catch(() => undefined);
+        void this.publisher
+          .publish(inferCancelChannel(this.config.QUEUE_PREFIX), data.requestId)
+          .catch(() => undefined);
+        void this.queue(data.baseModelId)
+          .remove(data.requestId)
+          .catch(() => undefined);
       }
     }
   }
@@ -82,7 +98,9 @@ export class InferenceDispatcher implements OnModuleDestroy {
   private async subscribed(): Promise<Redis> {
     if (!this.subscriber) {
       const subscriber = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: 2 });
-      subscriber.on('message', (channel: string, message: string) => this.listeners.get(channel)?.(JSON.parse(message) as InferEvent));
+      subscriber.on('message', (channel: string, message: string) =>
+        this.listeners.get(channel)?.(JSON.parse(message) as InferEvent),
+      );
       subscriber.on('error', () => undefined);
       this.subscriber = subscriber;
     }

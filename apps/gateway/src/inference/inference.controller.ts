@@ -29,7 +29,10 @@ export class InferenceController {
 
   @Get('models')
   @RequireScope('infer')
-  @Operation('The models this key can run: ready base models and the adapters its groups allow', { status: 200, schema: modelListSchema })
+  @Operation('The models this key can run: ready base models and the adapters its groups allow', {
+    status: 200,
+    schema: modelListSchema,
+  })
   async models(@CurrentCaller() caller: Caller) {
     return { object: 'list' as const, data: await this.inference.models(caller) };
   }
@@ -37,22 +40,44 @@ export class InferenceController {
   @Post('completions')
   @RequireScope('infer')
   @ApiProduces('application/json', 'text/event-stream')
-  @Operation('Complete a prompt (OpenAI completions), routed as `routing` says', { status: 200, schema: completionSchema })
-  async completions(@CurrentCaller() caller: Caller, @Body({ schema: completionRequestSchema }) body: CompletionRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  @Operation('Complete a prompt (OpenAI completions), routed as `routing` says', {
+    status: 200,
+    schema: completionSchema,
+  })
+  async completions(
+    @CurrentCaller() caller: Caller,
+    @Body({ schema: completionRequestSchema }) body: CompletionRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const run = await this.inference.start(caller, body, 'cmpl');
     const head = { id: run.id, object: 'text_completion' as const, created: run.created, model: run.model };
     if (body.stream) {
-      return streamRun(reply, run, body, (text, finishReason) => ({ ...head, choices: [{ index: 0, text, finish_reason: finishReason, logprobs: null }] }));
+      return streamRun(reply, run, body, (text, finishReason) => ({
+        ...head,
+        choices: [{ index: 0, text, finish_reason: finishReason, logprobs: null }],
+      }));
     }
     const { text, end } = await collect(run, reply);
-    return { ...head, choices: [{ index: 0, text, finish_reason: end.finishReason, logprobs: null }], usage: usage(run, end.completionTokens), routing: end.routing };
+    return {
+      ...head,
+      choices: [{ index: 0, text, finish_reason: end.finishReason, logprobs: null }],
+      usage: usage(run, end.completionTokens),
+      routing: end.routing,
+    };
   }
 
   @Post('chat/completions')
   @RequireScope('infer')
   @ApiProduces('application/json', 'text/event-stream')
-  @Operation('Answer a conversation (OpenAI chat completions) through the model\'s chat template, routed as `routing` says', { status: 200, schema: chatCompletionSchema })
-  async chat(@CurrentCaller() caller: Caller, @Body({ schema: chatCompletionRequestSchema }) body: ChatCompletionRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+  @Operation(
+    "Answer a conversation (OpenAI chat completions) through the model's chat template, routed as `routing` says",
+    { status: 200, schema: chatCompletionSchema },
+  )
+  async chat(
+    @CurrentCaller() caller: Caller,
+    @Body({ schema: chatCompletionRequestSchema }) body: ChatCompletionRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ) {
     const run = await this.inference.start(caller, body, 'chatcmpl');
     const head = { id: run.id, object: 'chat.completion' as const, created: run.created, model: run.model };
     if (body.stream) {
@@ -60,16 +85,36 @@ export class InferenceController {
       return streamRun(reply, run, body, (text, finishReason) => {
         const delta = first ? { role: 'assistant' as const, content: text } : text ? { content: text } : {};
         first = false;
-        return { ...head, object: 'chat.completion.chunk' as const, choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }] };
+        return {
+          ...head,
+          object: 'chat.completion.chunk' as const,
+          choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+        };
       });
     }
     const { text, end } = await collect(run, reply);
-    return { ...head, choices: [{ index: 0, message: { role: 'assistant' as const, content: text }, finish_reason: end.finishReason, logprobs: null }], usage: usage(run, end.completionTokens), routing: end.routing };
+    return {
+      ...head,
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant' as const, content: text },
+          finish_reason: end.finishReason,
+          logprobs: null,
+        },
+      ],
+      usage: usage(run, end.completionTokens),
+      routing: end.routing,
+    };
   }
 }
 
 function usage(run: InferenceRun, completionTokens: number) {
-  return { prompt_tokens: run.promptTokens, completion_tokens: completionTokens, total_tokens: run.promptTokens + completionTokens };
+  return {
+    prompt_tokens: run.promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: run.promptTokens + completionTokens,
+  };
 }
 
 /** Whether the client is gone: its connection closed before the answer was written. */
@@ -104,7 +149,12 @@ async function streamRun(
   const gone = clientGone(reply);
   reply.hijack();
   const raw = reply.raw;
-  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-request-id': String(reply.request.id) });
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-request-id': String(reply.request.id),
+  });
   const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
   try {
     send({ ...chunk('', null), routing: run.routing });
@@ -116,7 +166,8 @@ async function streamRun(
       }
       if (next.done) {
         send({ ...chunk('', next.value.finishReason), routing: next.value.routing });
-        if (body.stream_options?.include_usage) send({ ...chunk('', null), choices: [], usage: usage(run, next.value.completionTokens) });
+        if (body.stream_options?.include_usage)
+          send({ ...chunk('', null), choices: [], usage: usage(run, next.value.completionTokens) });
         raw.write('data: [DONE]\n\n');
         break;
       }
@@ -125,7 +176,12 @@ async function streamRun(
   } catch (error) {
     // Headers are out: the error travels as an event, as OpenAI's streams carry theirs.
     const message = error instanceof ProblemException ? error.message : 'the inference worker failed';
-    send({ error: { message, type: error instanceof ProblemException && error.status === 400 ? 'invalid_request_error' : 'server_error' } });
+    send({
+      error: {
+        message,
+        type: error instanceof ProblemException && error.status === 400 ? 'invalid_request_error' : 'server_error',
+      },
+    });
   }
   raw.end();
   return undefined;

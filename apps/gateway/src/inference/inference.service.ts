@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { newId, type ChatCompletionRequest, type CompletionRequest, type ModelDto, type RoutingTrace } from '@tessera/contracts';
+import {
+  newId,
+  type ChatCompletionRequest,
+  type CompletionRequest,
+  type ModelDto,
+  type RoutingTrace,
+} from '@tessera/contracts';
 import { Database } from '@tessera/db';
 import type { InferEvent, InferJobData } from '@tessera/queue';
 import type { Caller } from '../common/caller.js';
@@ -36,7 +42,13 @@ export class InferenceService {
 
   models(caller: Caller): Promise<ModelDto[]> {
     return this.database.withTenant(caller, async (tx) =>
-      (await usableModels(tx, caller)).map((m) => ({ id: m.id, object: 'model' as const, created: Math.floor(m.created.getTime() / 1000), owned_by: m.owner, tessera: { kind: m.kind, base_model: m.baseModel } })),
+      (await usableModels(tx, caller)).map((m) => ({
+        id: m.id,
+        object: 'model' as const,
+        created: Math.floor(m.created.getTime() / 1000),
+        owned_by: m.owner,
+        tessera: { kind: m.kind, base_model: m.baseModel },
+      })),
     );
   }
 
@@ -44,15 +56,24 @@ export class InferenceService {
    * Resolves the model and routing (access first), dispatches, and waits for the worker's
    * routing event, so that anything wrong is an error response before a stream begins.
    */
-  async start(caller: Caller, body: CompletionRequest | ChatCompletionRequest, idPrefix: 'cmpl' | 'chatcmpl'): Promise<InferenceRun> {
-    const resolved = await this.database.withTenant(caller, (tx) => resolveRouting(tx, caller, body.model, body.routing));
+  async start(
+    caller: Caller,
+    body: CompletionRequest | ChatCompletionRequest,
+    idPrefix: 'cmpl' | 'chatcmpl',
+  ): Promise<InferenceRun> {
+    const resolved = await this.database.withTenant(caller, (tx) =>
+      resolveRouting(tx, caller, body.model, body.routing),
+    );
     const requestId = `${idPrefix}-${randomUUID()}`;
     const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
     const job: InferJobData = {
       requestId,
       tenantId: caller.tenantId,
       baseModelId: resolved.baseModel.id,
-      input: 'messages' in body ? { kind: 'chat', messages: body.messages.map((m) => ({ role: m.role, content: m.content })) } : { kind: 'text', text: typeof body.prompt === 'string' ? body.prompt : body.prompt[0]! },
+      input:
+        'messages' in body
+          ? { kind: 'chat', messages: body.messages.map((m) => ({ role: m.role, content: m.content })) }
+          : { kind: 'text', text: typeof body.prompt === 'string' ? body.prompt : body.prompt[0]! },
       mode: resolved.mode,
       router: resolved.router,
       adapters: resolved.adapters,
@@ -70,7 +91,10 @@ export class InferenceService {
     const routing = first.value as InferEvent | undefined;
     if (!routing || routing.type === 'error') {
       await events.return(undefined);
-      throw new ProblemException(routing?.status === 400 ? 'validation' : 'internal', routing?.type === 'error' ? routing.message : 'The inference worker ended the request without an answer');
+      throw new ProblemException(
+        routing?.status === 400 ? 'validation' : 'internal',
+        routing?.type === 'error' ? routing.message : 'The inference worker ended the request without an answer',
+      );
     }
     if (routing.type !== 'routing') throw new Error(`the worker's first event was ${routing.type}`);
     const used = routing.adapters;
@@ -97,11 +121,23 @@ export class InferenceService {
         if (event.type === 'token') yield event.text;
         else if (event.type === 'done') {
           await record(event.completionTokens);
-          return { finishReason: event.finishReason === 'cancelled' ? null : event.finishReason, completionTokens: event.completionTokens, routing: routingTrace(resolved, used, event.tokenGates) };
-        } else if (event.type === 'error') throw new ProblemException(event.status === 400 ? 'validation' : 'internal', event.message);
+          return {
+            finishReason: event.finishReason === 'cancelled' ? null : event.finishReason,
+            completionTokens: event.completionTokens,
+            routing: routingTrace(resolved, used, event.tokenGates),
+          };
+        } else if (event.type === 'error')
+          throw new ProblemException(event.status === 400 ? 'validation' : 'internal', event.message);
       }
       throw new ProblemException('internal', 'The inference worker ended the request without finishing it');
     }
-    return { id: requestId, created: Math.floor(Date.now() / 1000), model: body.model, routing: routingTrace(resolved, used), promptTokens: routing.promptTokens, pieces: pieces() };
+    return {
+      id: requestId,
+      created: Math.floor(Date.now() / 1000),
+      model: body.model,
+      routing: routingTrace(resolved, used),
+      promptTokens: routing.promptTokens,
+      pieces: pieces(),
+    };
   }
 }

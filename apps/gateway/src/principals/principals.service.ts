@@ -14,7 +14,13 @@ export class PrincipalsService {
   create(caller: Caller, body: CreatePrincipal): Promise<Principal> {
     return this.database.withTenant(caller, async (tx) => {
       const principal = await tx.principal.create({
-        data: { id: newId('prn'), tenantId: caller.tenantId, kind: body.kind, name: body.name, email: body.email ?? null },
+        data: {
+          id: newId('prn'),
+          tenantId: caller.tenantId,
+          kind: body.kind,
+          name: body.name,
+          email: body.email ?? null,
+        },
       });
       await recordAudit(tx, caller, 'principal.created', { type: 'principal', id: principal.id });
       return toPrincipalDto(principal);
@@ -30,7 +36,9 @@ export class PrincipalsService {
   }
 
   async get(ctx: TenantContext, id: string): Promise<Principal> {
-    const row = await this.database.withTenant(ctx, (tx) => tx.principal.findFirst({ where: { id, tenantId: ctx.tenantId } }));
+    const row = await this.database.withTenant(ctx, (tx) =>
+      tx.principal.findFirst({ where: { id, tenantId: ctx.tenantId } }),
+    );
     if (!row) throw ProblemException.notFound('principal', id);
     return toPrincipalDto(row);
   }

@@ -15,7 +15,10 @@ export class TenantsController {
 
   @Post('tenants')
   @PlatformAdmin()
-  @Operation('Create a tenant with its first admin key (platform admin only)', { status: 201, schema: createdTenantSchema })
+  @Operation('Create a tenant with its first admin key (platform admin only)', {
+    status: 201,
+    schema: createdTenantSchema,
+  })
   create(@Body({ schema: createTenantSchema }) body: z.infer<typeof createTenantSchema>) {
     return this.tenants.create(body.name);
   }

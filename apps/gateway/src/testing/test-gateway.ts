@@ -27,7 +27,9 @@ export interface TestGateway {
 }
 
 /** A real gateway on a free loopback port, against the test Postgres and Redis. */
-export async function startTestGateway(overrides: Partial<Record<keyof GatewayConfig, string>> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  overrides: Partial<Record<keyof GatewayConfig, string>> = {},
+): Promise<TestGateway> {
   const app = await createGatewayApp(testConfig(overrides));
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address();
@@ -59,12 +61,17 @@ export async function call<T = any>(
   const response = await fetch(gateway.url + path, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await response.text();
   const type = response.headers.get('content-type') ?? '';
-  return { status: response.status, headers: response.headers, body: (type.includes('json') && text ? JSON.parse(text) : text) as T };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (type.includes('json') && text ? JSON.parse(text) : text) as T,
+  };
 }
 
 /** A new tenant through the platform API; its admin key is the first thing a test needs. */
 export async function createTenant(gateway: { url: string }, name = `tenant ${Math.random().toString(36).slice(2)}`) {
   const result = await call<CreatedTenant>(gateway, 'POST', '/v1/tenants', { key: TEST_PLATFORM_KEY, body: { name } });
-  if (result.status !== 201) throw new Error(`creating a tenant answered ${result.status}: ${JSON.stringify(result.body)}`);
+  if (result.status !== 201)
+    throw new Error(`creating a tenant answered ${result.status}: ${JSON.stringify(result.body)}`);
   return { ...result.body, adminKey: result.body.api_key.secret };
 }

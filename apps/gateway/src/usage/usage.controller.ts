@@ -22,7 +22,10 @@ export class UsageController {
 
   @Get('queues')
   @RequireScope('read')
-  @Operation("Depth of the platform's job queues and this tenant's queued and running jobs", { status: 200, schema: queuesSchema })
+  @Operation("Depth of the platform's job queues and this tenant's queued and running jobs", {
+    status: 200,
+    schema: queuesSchema,
+  })
   queues(@CurrentCaller() caller: Caller) {
     return this.usage.queues(caller);
   }

@@ -19,7 +19,10 @@ export class UsageService {
   async perAdapter(caller: Caller, query: UsageQuery): Promise<UsageDto> {
     const until = query.until ? new Date(query.until) : new Date();
     const since = query.since ? new Date(query.since) : new Date(until.getTime() - DEFAULT_WINDOW_MS);
-    if (since > until) throw new ProblemException('validation', 'since is after until', [{ field: 'query.since', message: 'must not be after until' }]);
+    if (since > until)
+      throw new ProblemException('validation', 'since is after until', [
+        { field: 'query.since', message: 'must not be after until' },
+      ]);
     return this.database.withTenant(caller, async (tx) => {
       const groups = await tx.usageRecord.groupBy({
         by: ['adapterId'],
@@ -30,7 +33,14 @@ export class UsageService {
       const ids = groups.map((g) => g.adapterId).filter((id): id is string => id !== null);
       // Adapters deleted since keep their usage (their rows stay, marked deleted); adapters
       // outside the caller's groups are left out, usage and all.
-      const names = new Map((await tx.adapter.findMany({ where: { ...visible.adapters(caller), id: { in: ids } }, select: { id: true, name: true } })).map((a) => [a.id, a.name]));
+      const names = new Map(
+        (
+          await tx.adapter.findMany({
+            where: { ...visible.adapters(caller), id: { in: ids } },
+            select: { id: true, name: true },
+          })
+        ).map((a) => [a.id, a.name]),
+      );
       const data = groups
         .filter((g) => g.adapterId === null || names.has(g.adapterId))
         .map((g) => ({
@@ -50,12 +60,23 @@ export class UsageService {
       // Counts only, and no failures: other tenants' job volume is all a tenant learns here.
       const counts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
       // BullMQ keeps prioritized jobs in their own set; to a caller they are waiting too.
-      return { name, waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0), active: counts.active ?? 0, delayed: counts.delayed ?? 0 };
+      return {
+        name,
+        waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+      };
     };
     const [train, compose, jobs] = await Promise.all([
       depth('train', this.trainQueue),
       depth('compose', this.composeQueue),
-      this.database.withTenant(caller, (tx) => tx.job.groupBy({ by: ['status'], where: { ...visible.jobs(caller), status: { in: ['queued', 'running'] } }, _count: { _all: true } })),
+      this.database.withTenant(caller, (tx) =>
+        tx.job.groupBy({
+          by: ['status'],
+          where: { ...visible.jobs(caller), status: { in: ['queued', 'running'] } },
+          _count: { _all: true },
+        }),
+      ),
     ]);
     const count = (status: string) => jobs.find((j) => j.status === status)?._count._all ?? 0;
     return { object: 'queues', data: [train, compose], jobs: { queued: count('queued'), running: count('running') } };

@@ -14,7 +14,9 @@ export function toEndpointDto(row: WebhookEndpointModel): WebhookEndpointDto {
   };
 }
 
-export function toDeliveryDto(row: WebhookDeliveryModel & { event: WebhookEventModel; attempts: WebhookAttemptModel[] }): WebhookDeliveryDto {
+export function toDeliveryDto(
+  row: WebhookDeliveryModel & { event: WebhookEventModel; attempts: WebhookAttemptModel[] },
+): WebhookDeliveryDto {
   return {
     id: row.id,
     endpoint_id: row.endpointId,
@@ -25,7 +27,14 @@ export function toDeliveryDto(row: WebhookDeliveryModel & { event: WebhookEventM
     next_attempt_at: row.nextAttemptAt?.toISOString() ?? null,
     attempts: [...row.attempts]
       .sort((a, b) => a.attemptNumber - b.attemptNumber)
-      .map((a) => ({ attempt: a.attemptNumber, status_code: a.statusCode, latency_ms: a.latencyMs, response_excerpt: a.responseExcerpt, error: a.error, created_at: a.createdAt.toISOString() })),
+      .map((a) => ({
+        attempt: a.attemptNumber,
+        status_code: a.statusCode,
+        latency_ms: a.latencyMs,
+        response_excerpt: a.responseExcerpt,
+        error: a.error,
+        created_at: a.createdAt.toISOString(),
+      })),
     created_at: row.createdAt.toISOString(),
   };
 }

@@ -29,14 +29,20 @@ export class WebhooksController {
 
   @Post()
   @RequireScope('admin')
-  @Operation('Create a webhook endpoint (its whsec_ secret is shown once)', { status: 201, schema: createdWebhookEndpointSchema })
+  @Operation('Create a webhook endpoint (its whsec_ secret is shown once)', {
+    status: 201,
+    schema: createdWebhookEndpointSchema,
+  })
   create(@CurrentCaller() caller: Caller, @Body({ schema: createWebhookEndpointSchema }) body: CreateWebhookEndpoint) {
     return this.webhooks.create(caller, body);
   }
 
   @Get()
   @RequireScope('read')
-  @Operation('List webhook endpoints', { status: 200, schema: listSchema(webhookEndpointSchema, 'WebhookEndpointList') })
+  @Operation('List webhook endpoints', {
+    status: 200,
+    schema: listSchema(webhookEndpointSchema, 'WebhookEndpointList'),
+  })
   list(@CurrentCaller() caller: Caller, @Query({ schema: listQuerySchema(endpointId) }) query: ListQuery) {
     return this.webhooks.list(caller, query);
   }
@@ -51,7 +57,11 @@ export class WebhooksController {
   @Patch(':webhook_id')
   @RequireScope('admin')
   @Operation('Change, enable or disable a webhook endpoint', { status: 200, schema: webhookEndpointSchema })
-  update(@CurrentCaller() caller: Caller, @Param('webhook_id', { schema: endpointId }) id: string, @Body({ schema: updateWebhookEndpointSchema }) body: UpdateWebhookEndpoint) {
+  update(
+    @CurrentCaller() caller: Caller,
+    @Param('webhook_id', { schema: endpointId }) id: string,
+    @Body({ schema: updateWebhookEndpointSchema }) body: UpdateWebhookEndpoint,
+  ) {
     return this.webhooks.update(caller, id, body);
   }
 
@@ -71,22 +81,40 @@ export class WebhooksController {
 
   @Get(':webhook_id/deliveries')
   @RequireScope('read')
-  @Operation("The endpoint's deliveries, each with every attempt", { status: 200, schema: listSchema(webhookDeliverySchema, 'WebhookDeliveryList') })
-  deliveries(@CurrentCaller() caller: Caller, @Param('webhook_id', { schema: endpointId }) id: string, @Query({ schema: listQuerySchema(deliveryId) }) query: ListQuery) {
+  @Operation("The endpoint's deliveries, each with every attempt", {
+    status: 200,
+    schema: listSchema(webhookDeliverySchema, 'WebhookDeliveryList'),
+  })
+  deliveries(
+    @CurrentCaller() caller: Caller,
+    @Param('webhook_id', { schema: endpointId }) id: string,
+    @Query({ schema: listQuerySchema(deliveryId) }) query: ListQuery,
+  ) {
     return this.webhooks.deliveries(caller, id, query);
   }
 
   @Get(':webhook_id/deliveries/:delivery_id')
   @RequireScope('read')
   @Operation('Get a delivery with every attempt', { status: 200, schema: webhookDeliverySchema })
-  delivery(@CurrentCaller() caller: Caller, @Param('webhook_id', { schema: endpointId }) id: string, @Param('delivery_id', { schema: deliveryId }) delivery: string) {
+  delivery(
+    @CurrentCaller() caller: Caller,
+    @Param('webhook_id', { schema: endpointId }) id: string,
+    @Param('delivery_id', { schema: deliveryId }) delivery: string,
+  ) {
     return this.webhooks.delivery(caller, id, delivery);
   }
 
   @Post(':webhook_id/deliveries/:delivery_id/redeliver')
   @RequireScope('admin')
-  @Operation('Send a delivery again (same event, same webhook-id), logged as a new attempt', { status: 202, schema: webhookDeliverySchema })
-  redeliver(@CurrentCaller() caller: Caller, @Param('webhook_id', { schema: endpointId }) id: string, @Param('delivery_id', { schema: deliveryId }) delivery: string) {
+  @Operation('Send a delivery again (same event, same webhook-id), logged as a new attempt', {
+    status: 202,
+    schema: webhookDeliverySchema,
+  })
+  redeliver(
+    @CurrentCaller() caller: Caller,
+    @Param('webhook_id', { schema: endpointId }) id: string,
+    @Param('delivery_id', { schema: deliveryId }) delivery: string,
+  ) {
     return this.webhooks.redeliver(caller, id, delivery);
   }
 }

@@ -1,5 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { newId, type CreateWebhookEndpoint, type ListQuery, type Page, type UpdateWebhookEndpoint, type WebhookDeliveryDto, type WebhookEndpointDto } from '@tessera/contracts';
+import {
+  newId,
+  type CreateWebhookEndpoint,
+  type ListQuery,
+  type Page,
+  type UpdateWebhookEndpoint,
+  type WebhookDeliveryDto,
+  type WebhookEndpointDto,
+} from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { moveWebhookDelivery, recordWebhookEvent } from '@tessera/domain';
 import { enqueueDeliveries, newWebhookSecret, webhookUrlProblem } from '@tessera/webhooks';
@@ -27,7 +35,14 @@ export class WebhooksService {
     return this.database.withTenant(caller, async (tx) => {
       const secret = newWebhookSecret();
       const row = await tx.webhookEndpoint.create({
-        data: { id: newId('wh'), tenantId: caller.tenantId, url: body.url, description: body.description ?? null, secret, eventTypes: body.event_types ?? [] },
+        data: {
+          id: newId('wh'),
+          tenantId: caller.tenantId,
+          url: body.url,
+          description: body.description ?? null,
+          secret,
+          eventTypes: body.event_types ?? [],
+        },
       });
       await recordAudit(tx, caller, 'webhook_endpoint.created', { type: 'webhook_endpoint', id: row.id });
       return { ...toEndpointDto(row), secret };
@@ -36,7 +51,9 @@ export class WebhooksService {
 
   async list(ctx: TenantContext, query: ListQuery): Promise<Page<WebhookEndpointDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, (tx) => tx.webhookEndpoint.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } }));
+    const rows = await this.database.withTenant(ctx, (tx) =>
+      tx.webhookEndpoint.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } }),
+    );
     return toPage(rows, query, toEndpointDto);
   }
 
@@ -54,7 +71,9 @@ export class WebhooksService {
           ...(body.url !== undefined ? { url: body.url } : {}),
           ...(body.description !== undefined ? { description: body.description } : {}),
           ...(body.event_types !== undefined ? { eventTypes: body.event_types } : {}),
-          ...(body.enabled !== undefined ? { enabled: body.enabled, disabledAt: body.enabled ? null : new Date() } : {}),
+          ...(body.enabled !== undefined
+            ? { enabled: body.enabled, disabledAt: body.enabled ? null : new Date() }
+            : {}),
         },
       });
       await recordAudit(tx, caller, 'webhook_endpoint.updated', { type: 'webhook_endpoint', id });
@@ -74,7 +93,8 @@ export class WebhooksService {
   async ping(caller: Caller, id: string): Promise<WebhookDeliveryDto> {
     const { deliveryIds } = await this.database.withTenant(caller, async (tx) => {
       const endpoint = await findEndpoint(tx, caller, id);
-      if (!endpoint.enabled) throw new ProblemException('conflict', `Webhook endpoint ${id} is disabled; enable it first`);
+      if (!endpoint.enabled)
+        throw new ProblemException('conflict', `Webhook endpoint ${id} is disabled; enable it first`);
       return recordWebhookEvent(tx, caller.tenantId, 'ping', { id }, id);
     });
     await enqueueDeliveries(this.queue, caller.tenantId, deliveryIds);
@@ -85,7 +105,11 @@ export class WebhooksService {
     const args = pageArgs(query);
     const rows = await this.database.withTenant(ctx, async (tx) => {
       await findEndpoint(tx, ctx, endpointId);
-      return tx.webhookDelivery.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, endpointId }, include: WITH_ATTEMPTS });
+      return tx.webhookDelivery.findMany({
+        ...args,
+        where: { ...args.where, tenantId: ctx.tenantId, endpointId },
+        include: WITH_ATTEMPTS,
+      });
     });
     return toPage(rows, query, toDeliveryDto);
   }
@@ -98,8 +122,10 @@ export class WebhooksService {
   async redeliver(caller: Caller, endpointId: string, deliveryId: string): Promise<WebhookDeliveryDto> {
     const delivery = await this.database.withTenant(caller, async (tx) => {
       const found = await findDelivery(tx, caller, endpointId, deliveryId);
-      if (found.status === 'pending') throw new ProblemException('conflict', `Delivery ${deliveryId} is still being attempted`);
-      if (!found.endpoint.enabled) throw new ProblemException('conflict', `Webhook endpoint ${endpointId} is disabled; enable it first`);
+      if (found.status === 'pending')
+        throw new ProblemException('conflict', `Delivery ${deliveryId} is still being attempted`);
+      if (!found.endpoint.enabled)
+        throw new ProblemException('conflict', `Webhook endpoint ${endpointId} is disabled; enable it first`);
       await recordAudit(tx, caller, 'webhook_delivery.redelivered', { type: 'webhook_delivery', id: deliveryId });
       await moveWebhookDelivery(tx, caller.tenantId, deliveryId, 'pending', { data: { nextAttemptAt: new Date() } });
       return found;
@@ -110,7 +136,10 @@ export class WebhooksService {
 
   private async checkUrl(url: string): Promise<void> {
     const problem = await webhookUrlProblem(url, this.config.WEBHOOK_ALLOW_PRIVATE);
-    if (problem) throw new ProblemException('validation', 'This URL cannot receive webhooks', [{ field: 'body.url', message: problem }]);
+    if (problem)
+      throw new ProblemException('validation', 'This URL cannot receive webhooks', [
+        { field: 'body.url', message: problem },
+      ]);
   }
 }
 
@@ -121,7 +150,10 @@ async function findEndpoint(tx: TenantTransaction, ctx: TenantContext, id: strin
 }
 
 async function findDelivery(tx: TenantTransaction, ctx: TenantContext, endpointId: string, deliveryId: string) {
-  const row = await tx.webhookDelivery.findFirst({ where: { id: deliveryId, endpointId, tenantId: ctx.tenantId }, include: { ...WITH_ATTEMPTS, endpoint: true } });
+  const row = await tx.webhookDelivery.findFirst({
+    where: { id: deliveryId, endpointId, tenantId: ctx.tenantId },
+    include: { ...WITH_ATTEMPTS, endpoint: true },
+  });
   if (!row) throw ProblemException.notFound('webhook delivery', deliveryId);
   return row;
 }

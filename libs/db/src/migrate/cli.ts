@@ -10,11 +10,15 @@ import { migrate } from './migrate.js';
 const ROOT = path.resolve(import.meta.dirname, '../../../..');
 
 const { values } = parseArgs({
-  options: { name: { type: 'string' }, check: { type: 'boolean', default: false }, 'no-create': { type: 'boolean', default: false } },
+  options: {
+    name: { type: 'string' },
+    check: { type: 'boolean', default: false },
+    'no-create': { type: 'boolean', default: false },
+  },
 });
 const databaseUrl = process.env.MIGRATION_DATABASE_URL ?? process.env.DATABASE_URL;
 if (!databaseUrl) {
-  console.error('Set MIGRATION_DATABASE_URL (or DATABASE_URL) to the database owner\'s connection.');
+  console.error("Set MIGRATION_DATABASE_URL (or DATABASE_URL) to the database owner's connection.");
   process.exit(2);
 }
 
@@ -31,7 +35,10 @@ try {
   if (password && !values.check) {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
-    const { rows } = await client.query<{ sql: string }>("SELECT format('ALTER ROLE tessera_app WITH LOGIN PASSWORD %L', $1::text) AS sql", [password]);
+    const { rows } = await client.query<{ sql: string }>(
+      "SELECT format('ALTER ROLE tessera_app WITH LOGIN PASSWORD %L', $1::text) AS sql",
+      [password],
+    );
     await client.query(rows[0]!.sql);
     await client.end();
     console.log('set the password of role tessera_app');

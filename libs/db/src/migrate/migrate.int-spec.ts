@@ -28,7 +28,10 @@ describe('migrate (wasm schema engine)', () => {
   let migrationsDir: string;
   const quiet = () => undefined;
 
-  const admin = () => new pg.Client({ connectionString: Object.assign(new URL(ownerUrl.toString()), { pathname: '/postgres' }).toString() });
+  const admin = () =>
+    new pg.Client({
+      connectionString: Object.assign(new URL(ownerUrl.toString()), { pathname: '/postgres' }).toString(),
+    });
   const query = async (sql: string) => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
@@ -77,7 +80,10 @@ describe('migrate (wasm schema engine)', () => {
   it('fails the check when the schema changed, and writes nothing', async () => {
     await writeFile(schemaPath, SCHEMA_V2);
     const before = await readdir(migrationsDir);
-    await assert.rejects(migrate({ databaseUrl, schemaPath, migrationsDir, check: true, log: quiet }), /changes no migration holds/);
+    await assert.rejects(
+      migrate({ databaseUrl, schemaPath, migrationsDir, check: true, log: quiet }),
+      /changes no migration holds/,
+    );
     assert.deepEqual(await readdir(migrationsDir), before);
   });
 
@@ -102,13 +108,22 @@ describe('migrate (wasm schema engine)', () => {
 
     const broken = path.join(migrationsDir, '29990102000000_broken');
     await mkdir(broken);
-    await writeFile(path.join(broken, 'migration.sql'), `INSERT INTO "Widget" (id, name) VALUES ('w3', 'x'); SELECT no_such_function();`);
+    await writeFile(
+      path.join(broken, 'migration.sql'),
+      `INSERT INTO "Widget" (id, name) VALUES ('w3', 'x'); SELECT no_such_function();`,
+    );
     await assert.rejects(migrate({ databaseUrl, schemaPath, migrationsDir, log: quiet }), /no_such_function/);
-    assert.deepEqual(await query("SELECT id FROM \"Widget\" WHERE id = 'w3'"), [], 'a failed migration left half its changes');
+    assert.deepEqual(
+      await query('SELECT id FROM "Widget" WHERE id = \'w3\''),
+      [],
+      'a failed migration left half its changes',
+    );
   });
 
   it('records migrations as prisma migrate deploy does', async () => {
-    const rows = await query('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY migration_name');
+    const rows = await query(
+      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
+    );
     const done = rows.filter((r) => r.finished_at !== null);
     assert.equal(done.length, 3);
     for (const row of done) {

@@ -30,7 +30,9 @@ function loadBindings(): Promise<WasmBindings> {
     };
     const require = createRequire(import.meta.url);
     const wasmPath = require.resolve('@prisma/schema-engine-wasm/schema_engine_bg').replace(/\.js$/, '.wasm');
-    const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), { './schema_engine_bg.js': glue as never });
+    const { instance } = await WebAssembly.instantiate(await readFile(wasmPath), {
+      './schema_engine_bg.js': glue as never,
+    });
     glue.__wbg_set_wasm(instance.exports);
     (instance.exports.__wbindgen_start as () => void)();
     return glue;
@@ -39,7 +41,11 @@ function loadBindings(): Promise<WasmBindings> {
 }
 
 /** An engine connected to `databaseUrl` through the pg driver adapter (no native binary). */
-export async function openSchemaEngine(databaseUrl: string, schema: { path: string; content: string }, log: (line: string) => void) {
+export async function openSchemaEngine(
+  databaseUrl: string,
+  schema: { path: string; content: string },
+  log: (line: string) => void,
+) {
   const { SchemaEngine } = await loadBindings();
   // Our own pool, so that closing it lets the process exit (the engine does not close it).
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });

@@ -14,17 +14,21 @@ export function arrowPrototype(factors: LoraFactors, rank: number, iterations = 
   const gram = (m: Float32Array, rows: number, transposed: boolean) => {
     // transposed: m is [rows, r] and we want mᵀm; else m is [r, rows] and we want m·mᵀ.
     const out = new Float64Array(rank * rank);
-    for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) {
-      let dot = 0;
-      for (let n = 0; n < rows; n++) dot += transposed ? m[n * rank + i]! * m[n * rank + j]! : m[i * rows + n]! * m[j * rows + n]!;
-      out[i * rank + j] = dot;
-    }
+    for (let i = 0; i < rank; i++)
+      for (let j = 0; j < rank; j++) {
+        let dot = 0;
+        for (let n = 0; n < rows; n++)
+          dot += transposed ? m[n * rank + i]! * m[n * rank + j]! : m[i * rows + n]! * m[j * rows + n]!;
+        out[i * rank + j] = dot;
+      }
     return out;
   };
   const g = gram(factors.a, dIn, true);
   const m = gram(factors.b, factors.b.length / rank, false);
   const mg = new Float64Array(rank * rank);
-  for (let i = 0; i < rank; i++) for (let j = 0; j < rank; j++) for (let n = 0; n < rank; n++) mg[i * rank + j]! += m[i * rank + n]! * g[n * rank + j]!;
+  for (let i = 0; i < rank; i++)
+    for (let j = 0; j < rank; j++)
+      for (let n = 0; n < rank; n++) mg[i * rank + j]! += m[i * rank + n]! * g[n * rank + j]!;
   const random = seededRandom(rank * 7919 + dIn);
   let y = Float64Array.from({ length: rank }, () => random() - 0.5);
   for (let step = 0; step < iterations; step++) {

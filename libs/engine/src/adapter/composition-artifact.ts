@@ -7,16 +7,22 @@ import { readPeftAdapter, writePeftAdapter } from './peft-format.js';
  * safetensors layout (r and α in its header, so the one file is the whole adapter); a
  * learned gate is each member's router vectors, `member.<j>.<projection key>` [dIn].
  */
-export type CompositionArtifact = { kind: 'merged'; adapter: LoraAdapter } | { kind: 'learned_gate'; routers: Map<string, Float32Array>[] };
+export type CompositionArtifact =
+  { kind: 'merged'; adapter: LoraAdapter } | { kind: 'learned_gate'; routers: Map<string, Float32Array>[] };
 
 export function writeCompositionArtifact(artifact: CompositionArtifact): Uint8Array {
   if (artifact.kind === 'merged') {
     const { adapter } = artifact;
-    return writePeftAdapter(adapter, 'tessera', { tessera_artifact: 'merged', r: String(adapter.rank), lora_alpha: String(adapter.alpha) }).weights;
+    return writePeftAdapter(adapter, 'tessera', {
+      tessera_artifact: 'merged',
+      r: String(adapter.rank),
+      lora_alpha: String(adapter.alpha),
+    }).weights;
   }
   const tensors = new Map<string, NamedTensor>();
   artifact.routers.forEach((routers, j) => {
-    for (const [key, vector] of routers) tensors.set(`member.${j}.${key}`, { dtype: 'F32', shape: [vector.length], data: vector });
+    for (const [key, vector] of routers)
+      tensors.set(`member.${j}.${key}`, { dtype: 'F32', shape: [vector.length], data: vector });
   });
   return writeSafetensors(tensors, { tessera_artifact: 'learned_gate', members: String(artifact.routers.length) });
 }
@@ -24,9 +30,16 @@ export function writeCompositionArtifact(artifact: CompositionArtifact): Uint8Ar
 export function readCompositionArtifact(bytes: Uint8Array): CompositionArtifact {
   const { tensors, metadata } = readSafetensors(bytes);
   if (metadata.tessera_artifact === 'merged') {
-    return { kind: 'merged', adapter: readPeftAdapter({ config: { peft_type: 'LORA', r: Number(metadata.r), lora_alpha: Number(metadata.lora_alpha) }, weights: bytes }) };
+    return {
+      kind: 'merged',
+      adapter: readPeftAdapter({
+        config: { peft_type: 'LORA', r: Number(metadata.r), lora_alpha: Number(metadata.lora_alpha) },
+        weights: bytes,
+      }),
+    };
   }
-  if (metadata.tessera_artifact !== 'learned_gate') throw new Error(`not a composition artifact (metadata ${JSON.stringify(metadata)})`);
+  if (metadata.tessera_artifact !== 'learned_gate')
+    throw new Error(`not a composition artifact (metadata ${JSON.stringify(metadata)})`);
   const routers = Array.from({ length: Number(metadata.members) }, () => new Map<string, Float32Array>());
   for (const [name, tensor] of tensors) {
     const match = /^member\.(\d+)\.(.+)$/.exec(name);

@@ -1,4 +1,10 @@
-import { layerPrefix, projectionShape, targetModules, type DecoderConfig, type TargetModule } from '../model/decoder-config.js';
+import {
+  layerPrefix,
+  projectionShape,
+  targetModules,
+  type DecoderConfig,
+  type TargetModule,
+} from '../model/decoder-config.js';
 
 /** One adapted projection's low-rank factors, as the engine computes with them: x·A·B. */
 export interface LoraFactors {
@@ -28,21 +34,27 @@ export interface LoraAdapter {
  */
 export function adapterMismatches(adapter: LoraAdapter, config: DecoderConfig): string[] {
   const problems: string[] = [];
-  if (!Number.isInteger(adapter.rank) || adapter.rank < 1) problems.push(`rank ${adapter.rank} is not a positive integer`);
+  if (!Number.isInteger(adapter.rank) || adapter.rank < 1)
+    problems.push(`rank ${adapter.rank} is not a positive integer`);
   const prefix = layerPrefix(config);
   const modules = targetModules(config);
   for (const [key, { a, b }] of adapter.factors) {
     const match = /^([a-z]+)\.(\d+)\.(.+)$/.exec(key);
     const module = match?.[3] as TargetModule | undefined;
     if (!match || match[1] !== prefix || !module || !modules.includes(module)) {
-      problems.push(`${key}: not a projection of this ${config.architecture} model (expected ${prefix}.<layer>.<${modules.join('|')}>)`);
+      problems.push(
+        `${key}: not a projection of this ${config.architecture} model (expected ${prefix}.<layer>.<${modules.join('|')}>)`,
+      );
       continue;
     }
     const layer = Number(match[2]);
-    if (layer >= config.nLayers) problems.push(`${key}: layer ${layer} does not exist (the base model has ${config.nLayers})`);
+    if (layer >= config.nLayers)
+      problems.push(`${key}: layer ${layer} does not exist (the base model has ${config.nLayers})`);
     const [dIn, dOut] = projectionShape(config, module);
-    if (a.length !== dIn * adapter.rank) problems.push(`${key}: lora_A holds ${a.length} values, expected ${adapter.rank}×${dIn}`);
-    if (b.length !== adapter.rank * dOut) problems.push(`${key}: lora_B holds ${b.length} values, expected ${dOut}×${adapter.rank}`);
+    if (a.length !== dIn * adapter.rank)
+      problems.push(`${key}: lora_A holds ${a.length} values, expected ${adapter.rank}×${dIn}`);
+    if (b.length !== adapter.rank * dOut)
+      problems.push(`${key}: lora_B holds ${b.length} values, expected ${dOut}×${adapter.rank}`);
   }
   if (adapter.factors.size === 0) problems.push('the adapter has no LoRA tensors');
   return problems;

@@ -24,7 +24,12 @@ export interface MergeOptions {
 }
 
 /** Every reason these adapters cannot be merged this way, in words; empty when they can. */
-export function mergeProblems(adapters: readonly LoraAdapter[], weights: readonly number[], method: MergeMethod, options: MergeOptions = {}): string[] {
+export function mergeProblems(
+  adapters: readonly LoraAdapter[],
+  weights: readonly number[],
+  method: MergeMethod,
+  options: MergeOptions = {},
+): string[] {
   const problems: string[] = [];
   if (adapters.length === 0) problems.push('a merge needs at least one adapter');
   if (weights.length !== adapters.length) problems.push(`${weights.length} weights for ${adapters.length} adapters`);
@@ -32,9 +37,11 @@ export function mergeProblems(adapters: readonly LoraAdapter[], weights: readonl
     if (!Number.isFinite(w)) problems.push(`weight ${i} is not a finite number`);
   });
   const density = options.density ?? 0.5;
-  if (method !== 'linear' && method !== 'cat' && !(density > 0 && density <= 1)) problems.push(`density ${density} is outside (0, 1]`);
+  if (method !== 'linear' && method !== 'cat' && !(density > 0 && density <= 1))
+    problems.push(`density ${density} is outside (0, 1]`);
   const ranks = [...new Set(adapters.map((a) => a.rank))];
-  if (method !== 'cat' && ranks.length > 1) problems.push(`${method} needs adapters of one rank, got ranks ${ranks.join(', ')} (cat takes any)`);
+  if (method !== 'cat' && ranks.length > 1)
+    problems.push(`${method} needs adapters of one rank, got ranks ${ranks.join(', ')} (cat takes any)`);
   const shapes = new Map<string, string>();
   adapters.forEach((adapter, i) => {
     for (const [key, f] of adapter.factors) {
@@ -47,7 +54,12 @@ export function mergeProblems(adapters: readonly LoraAdapter[], weights: readonl
   return problems;
 }
 
-export function mergeAdapters(adapters: readonly LoraAdapter[], weights: readonly number[], requested: MergeMethod, options: MergeOptions = {}): LoraAdapter {
+export function mergeAdapters(
+  adapters: readonly LoraAdapter[],
+  weights: readonly number[],
+  requested: MergeMethod,
+  options: MergeOptions = {},
+): LoraAdapter {
   const problems = mergeProblems(adapters, weights, requested, options);
   if (problems.length) throw new Error(`cannot merge: ${problems.join('; ')}`);
   // As PEFT: trimming or dropping one adapter's entries has nothing to agree with.
@@ -57,7 +69,9 @@ export function mergeAdapters(adapters: readonly LoraAdapter[], weights: readonl
   const factors = new Map<string, LoraFactors>();
   for (const key of keys) {
     // As PEFT: an adapter that does not adapt this projection takes no part in it.
-    const present = adapters.flatMap((adapter, i) => (adapter.factors.has(key) ? [{ adapter, index: i, weight: weights[i]!, f: adapter.factors.get(key)! }] : []));
+    const present = adapters.flatMap((adapter, i) =>
+      adapter.factors.has(key) ? [{ adapter, index: i, weight: weights[i]!, f: adapter.factors.get(key)! }] : [],
+    );
     if (method === 'cat') {
       factors.set(key, concatenated(present, rank, adapters));
       continue;
@@ -66,8 +80,18 @@ export function mergeAdapters(adapters: readonly LoraAdapter[], weights: readonl
     const scales = scaled.map((ws) => Math.sqrt(Math.abs(ws)));
     // The sign goes on A before trimming and sign election: a negated adapter votes as its negation.
     const a = present.map((p, i) => (scaled[i]! < 0 ? p.f.a.map((x) => -x) : p.f.a));
-    const streams = (part: 'a' | 'b') => present.map((p) => seededRandom(streamSeed(options.seed ?? 0, key, part, p.index)));
-    factors.set(key, { a: combined(a, scales, method, options, streams('a')), b: combined(present.map((p) => p.f.b), scales, method, options, streams('b')) });
+    const streams = (part: 'a' | 'b') =>
+      present.map((p) => seededRandom(streamSeed(options.seed ?? 0, key, part, p.index)));
+    factors.set(key, {
+      a: combined(a, scales, method, options, streams('a')),
+      b: combined(
+        present.map((p) => p.f.b),
+        scales,
+        method,
+        options,
+        streams('b'),
+      ),
+    });
   }
   const targetModules = [...new Set(adapters.flatMap((a) => a.targetModules))];
   return { rank, alpha: rank, targetModules, factors };
@@ -82,10 +106,11 @@ export function deltaWeight(adapter: LoraAdapter, key: string): Float32Array {
   const dOut = f.b.length / r;
   const scale = adapter.alpha / r;
   const out = new Float32Array(dIn * dOut);
-  for (let i = 0; i < dIn; i++) for (let j = 0; j < r; j++) {
-    const a = f.a[i * r + j]! * scale;
-    for (let o = 0; o < dOut; o++) out[i * dOut + o]! += a * f.b[j * dOut + o]!;
-  }
+  for (let i = 0; i < dIn; i++)
+    for (let j = 0; j < r; j++) {
+      const a = f.a[i * r + j]! * scale;
+      for (let o = 0; o < dOut; o++) out[i * dOut + o]! += a * f.b[j * dOut + o]!;
+    }
   return out;
 }
 
@@ -93,7 +118,11 @@ export function deltaWeight(adapter: LoraAdapter, key: string): Float32Array {
  * cat: A = [w₁s₁A₁ | w₂s₂A₂ | …] along the rank, B = [B₁; B₂; …], so A·B = Σ wᵢsᵢAᵢBᵢ.
  * Every adapter keeps its columns; one absent at this projection leaves its columns zero.
  */
-function concatenated(present: { adapter: LoraAdapter; weight: number; f: LoraFactors }[], rank: number, all: readonly LoraAdapter[]): LoraFactors {
+function concatenated(
+  present: { adapter: LoraAdapter; weight: number; f: LoraFactors }[],
+  rank: number,
+  all: readonly LoraAdapter[],
+): LoraFactors {
   const first = present[0]!;
   const dIn = first.f.a.length / first.adapter.rank;
   const dOut = first.f.b.length / first.adapter.rank;
@@ -120,17 +149,25 @@ function concatenated(present: { adapter: LoraAdapter; weight: number; f: LoraFa
  */
 function streamSeed(seed: number, key: string, part: 'a' | 'b', adapterIndex: number): number {
   let hash = 0x811c9dc5;
-  for (const char of `${seed}\u0000${key}\u0000${part}\u0000${adapterIndex}`) hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
+  for (const char of `${seed}\u0000${key}\u0000${part}\u0000${adapterIndex}`)
+    hash = Math.imul(hash ^ char.charCodeAt(0), 0x01000193) >>> 0;
   return hash;
 }
 
 /** PEFT's merge_utils on one stack of same-shaped tensors with weights; `randoms[i]` draws tensor i's drop mask. */
-function combined(tensors: Float32Array[], weights: number[], method: Exclude<MergeMethod, 'cat'>, options: MergeOptions, randoms: (() => number)[]): Float32Array {
+function combined(
+  tensors: Float32Array[],
+  weights: number[],
+  method: Exclude<MergeMethod, 'cat'>,
+  options: MergeOptions,
+  randoms: (() => number)[],
+): Float32Array {
   const density = options.density ?? 0.5;
   const size = tensors[0]!.length;
   let kept = tensors;
   if (method === 'ties') kept = tensors.map((t) => magnitudePruned(t, density));
-  if (method === 'dare_linear' || method === 'dare_ties') kept = tensors.map((t, i) => t.map((x) => (randoms[i]!() < density ? x / density : 0)));
+  if (method === 'dare_linear' || method === 'dare_ties')
+    kept = tensors.map((t, i) => t.map((x) => (randoms[i]!() < density ? x / density : 0)));
   const out = new Float32Array(size);
   if (method === 'linear' || method === 'dare_linear') {
     kept.forEach((t, i) => t.forEach((x, e) => (out[e]! += weights[i]! * x)));

@@ -8,7 +8,15 @@ import { adapterMismatches, type LoraAdapter } from './lora-adapter.js';
 import { readPeftAdapter, writePeftAdapter } from './peft-format.js';
 import { slotFactors } from './slot-factors.js';
 
-const config: DecoderConfig = { architecture: 'gpt2', vocabSize: 50, dModel: 8, nLayers: 2, nHeads: 2, maxPositions: 16, normEps: 1e-5 };
+const config: DecoderConfig = {
+  architecture: 'gpt2',
+  vocabSize: 50,
+  dModel: 8,
+  nLayers: 2,
+  nHeads: 2,
+  maxPositions: 16,
+  normEps: 1e-5,
+};
 
 /** A PEFT file as PEFT lays it out, built by hand (not by our writer) so reading is checked independently. */
 function handMadePeftFile(): Uint8Array {
@@ -17,8 +25,16 @@ function handMadePeftFile(): Uint8Array {
   const b = Float32Array.from({ length: 48 }, (_, i) => i / 10);
   const header = JSON.stringify({
     __metadata__: { format: 'pt' },
-    'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight': { dtype: 'F32', shape: [2, 8], data_offsets: [0, 64] },
-    'base_model.model.transformer.h.0.attn.c_attn.lora_B.weight': { dtype: 'F32', shape: [24, 2], data_offsets: [64, 256] },
+    'base_model.model.transformer.h.0.attn.c_attn.lora_A.weight': {
+      dtype: 'F32',
+      shape: [2, 8],
+      data_offsets: [0, 64],
+    },
+    'base_model.model.transformer.h.0.attn.c_attn.lora_B.weight': {
+      dtype: 'F32',
+      shape: [24, 2],
+      data_offsets: [64, 256],
+    },
   });
   const headerBytes = new TextEncoder().encode(header);
   const file = new Uint8Array(8 + headerBytes.length + 256);
@@ -33,7 +49,10 @@ function randomAdapter(seed: number, rank = 3, alpha = 6): LoraAdapter {
   const random = seededRandom(seed);
   const factors = new Map();
   for (let layer = 0; layer < config.nLayers; layer++) {
-    factors.set(`h.${layer}.attn.c_attn`, { a: randomArray(random, 8 * rank, 1), b: randomArray(random, rank * 24, 1) });
+    factors.set(`h.${layer}.attn.c_attn`, {
+      a: randomArray(random, 8 * rank, 1),
+      b: randomArray(random, rank * 24, 1),
+    });
     factors.set(`h.${layer}.mlp.c_proj`, { a: randomArray(random, 32 * rank, 1), b: randomArray(random, rank * 8, 1) });
   }
   return { rank, alpha, targetModules: ['attn.c_attn', 'mlp.c_proj'], factors };
@@ -53,7 +72,15 @@ describe('safetensors', () => {
   it('widens F16 and BF16 tensors to fp32 exactly', () => {
     // 1, -2, 0.5, 65504 (largest half), 2^-24 (smallest subnormal), -0, +inf
     const half = Uint16Array.of(0x3c00, 0xc000, 0x3800, 0x7bff, 0x0001, 0x8000, 0x7c00);
-    assert.deepEqual(Array.from(toFloat32({ dtype: 'F16', shape: [7], data: half })), [1, -2, 0.5, 65504, 2 ** -24, -0, Infinity]);
+    assert.deepEqual(Array.from(toFloat32({ dtype: 'F16', shape: [7], data: half })), [
+      1,
+      -2,
+      0.5,
+      65504,
+      2 ** -24,
+      -0,
+      Infinity,
+    ]);
     const bf16 = Uint16Array.of(0x3f80, 0xc040, 0x3dcd);
     assert.deepEqual(Array.from(toFloat32({ dtype: 'BF16', shape: [3], data: bf16 })), [1, -3, 0.10009765625]);
   });
@@ -67,7 +94,10 @@ describe('safetensors', () => {
 
 describe('PEFT adapter format', () => {
   it("reads PEFT's layout: lora_A [r, in] and lora_B [out, r], transposed to A [in, r] and B [r, out]", () => {
-    const adapter = readPeftAdapter({ config: { peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['c_attn'] }, weights: handMadePeftFile() });
+    const adapter = readPeftAdapter({
+      config: { peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['c_attn'] },
+      weights: handMadePeftFile(),
+    });
     const { a, b } = adapter.factors.get('h.0.attn.c_attn')!;
     assert.equal(adapter.rank, 2);
     assert.deepEqual(adapter.targetModules, ['attn.c_attn']);
@@ -93,8 +123,20 @@ describe('PEFT adapter format', () => {
     assert.deepEqual(writePeftAdapter(back, 'tessera/demo').weights, files.weights);
   });
 
-  it('round-trips a Llama adapter under PEFT\'s model.layers names, and refuses it on a GPT-2 base', () => {
-    const llama: DecoderConfig = { architecture: 'llama', vocabSize: 50, dModel: 8, nLayers: 1, nHeads: 2, nKvHeads: 1, ffnDim: 12, maxPositions: 16, normEps: 1e-6, ropeTheta: 10000, tieEmbeddings: true };
+  it("round-trips a Llama adapter under PEFT's model.layers names, and refuses it on a GPT-2 base", () => {
+    const llama: DecoderConfig = {
+      architecture: 'llama',
+      vocabSize: 50,
+      dModel: 8,
+      nLayers: 1,
+      nHeads: 2,
+      nKvHeads: 1,
+      ffnDim: 12,
+      maxPositions: 16,
+      normEps: 1e-6,
+      ropeTheta: 10000,
+      tieEmbeddings: true,
+    };
     const random = seededRandom(4);
     const adapter: LoraAdapter = {
       rank: 2,
@@ -124,7 +166,10 @@ describe('PEFT adapter format', () => {
     assert.ok(problems.some((p) => p.startsWith('h.7.attn.c_attn: layer 7 does not exist')));
     assert.ok(problems.some((p) => p.startsWith('h.0.attn.q_proj: not a projection')));
     assert.ok(problems.some((p) => /h\.0\.attn\.c_attn: lora_A holds 24 values, expected 3×16/.test(p)));
-    assert.throws(() => readPeftAdapter({ config: { peft_type: 'IA3', r: 2 }, weights: handMadePeftFile() }), /only LORA/);
+    assert.throws(
+      () => readPeftAdapter({ config: { peft_type: 'IA3', r: 2 }, weights: handMadePeftFile() }),
+      /only LORA/,
+    );
   });
 
   it('puts an adapter in a wider slot without changing its product: α/r folded into B, rank zero-padded', () => {

@@ -20,10 +20,12 @@ const ALL_MODULES: readonly TargetModule[] = [...GPT2_TARGET_MODULES, ...LLAMA_T
 
 export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
   const { config } = files;
-  if (config.peft_type !== 'LORA') throw new Error(`adapter_config.json: peft_type is ${String(config.peft_type)}, only LORA is supported`);
+  if (config.peft_type !== 'LORA')
+    throw new Error(`adapter_config.json: peft_type is ${String(config.peft_type)}, only LORA is supported`);
   const rank = Number(config.r);
   const alpha = Number(config.lora_alpha ?? rank);
-  if (!Number.isInteger(rank) || rank < 1) throw new Error(`adapter_config.json: r must be a positive integer, got ${String(config.r)}`);
+  if (!Number.isInteger(rank) || rank < 1)
+    throw new Error(`adapter_config.json: r must be a positive integer, got ${String(config.r)}`);
   const { tensors } = readSafetensors(files.weights);
   const parts = new Map<string, Partial<LoraFactors>>();
   for (const [name, tensor] of tensors) {
@@ -31,7 +33,8 @@ export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
     if (!match) throw new Error(`adapter_model.safetensors: unexpected tensor ${name}`);
     if (tensor.dtype !== 'F32') throw new Error(`${name}: dtype ${tensor.dtype}, only F32 adapters are read`);
     const [rows, cols] = tensor.shape;
-    if (tensor.shape.length !== 2 || rows === undefined || cols === undefined) throw new Error(`${name}: expected a matrix, got shape [${tensor.shape}]`);
+    if (tensor.shape.length !== 2 || rows === undefined || cols === undefined)
+      throw new Error(`${name}: expected a matrix, got shape [${tensor.shape}]`);
     const entry = parts.get(match[1]!) ?? {};
     entry[match[2] === 'A' ? 'a' : 'b'] = transpose(tensor.data as Float32Array, rows, cols);
     parts.set(match[1]!, entry);
@@ -46,15 +49,27 @@ export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
 }
 
 /** `metadata` goes into the safetensors header beside PEFT's `format: pt` (composition artifacts keep r and α there). */
-export function writePeftAdapter(adapter: LoraAdapter, baseModel: string, metadata: Record<string, string> = {}): PeftAdapterFiles {
+export function writePeftAdapter(
+  adapter: LoraAdapter,
+  baseModel: string,
+  metadata: Record<string, string> = {},
+): PeftAdapterFiles {
   const tensors = new Map<string, NamedTensor>();
   const gpt2 = [...adapter.factors.keys()].some((key) => key.startsWith('h.'));
   for (const [key, { a, b }] of adapter.factors) {
     const dIn = a.length / adapter.rank;
     const dOut = b.length / adapter.rank;
     const prefix = `base_model.model.${gpt2 ? 'transformer' : 'model'}.${key}`;
-    tensors.set(`${prefix}.lora_A.weight`, { dtype: 'F32', shape: [adapter.rank, dIn], data: transpose(a, dIn, adapter.rank) });
-    tensors.set(`${prefix}.lora_B.weight`, { dtype: 'F32', shape: [dOut, adapter.rank], data: transpose(b, adapter.rank, dOut) });
+    tensors.set(`${prefix}.lora_A.weight`, {
+      dtype: 'F32',
+      shape: [adapter.rank, dIn],
+      data: transpose(a, dIn, adapter.rank),
+    });
+    tensors.set(`${prefix}.lora_B.weight`, {
+      dtype: 'F32',
+      shape: [dOut, adapter.rank],
+      data: transpose(b, adapter.rank, dOut),
+    });
   }
   return {
     config: {

@@ -6,7 +6,13 @@ import type { LoraAdapter } from './lora-adapter.js';
  * Padding adds zero columns to A and zero rows to B, so x·A·B is unchanged.
  * Returns zeros where the adapter does not touch the projection.
  */
-export function slotFactors(adapter: LoraAdapter, key: string, dIn: number, dOut: number, poolRank: number): { a: Float32Array; b: Float32Array } {
+export function slotFactors(
+  adapter: LoraAdapter,
+  key: string,
+  dIn: number,
+  dOut: number,
+  poolRank: number,
+): { a: Float32Array; b: Float32Array } {
   if (adapter.rank > poolRank) throw new Error(`adapter rank ${adapter.rank} exceeds the pool's rank ${poolRank}`);
   const a = new Float32Array(dIn * poolRank);
   const b = new Float32Array(poolRank * dOut);

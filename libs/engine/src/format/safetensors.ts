@@ -17,8 +17,13 @@ export function writeSafetensors(tensors: Map<string, NamedTensor>, metadata: Re
   for (const name of names) {
     const tensor = tensors.get(name)!;
     const size = tensor.shape.reduce((a, b) => a * b, 1);
-    if (size !== tensor.data.length) throw new Error(`tensor ${name}: shape [${tensor.shape}] holds ${size} values, data has ${tensor.data.length}`);
-    header[name] = { dtype: tensor.dtype, shape: tensor.shape, data_offsets: [offset, offset + tensor.data.byteLength] };
+    if (size !== tensor.data.length)
+      throw new Error(`tensor ${name}: shape [${tensor.shape}] holds ${size} values, data has ${tensor.data.length}`);
+    header[name] = {
+      dtype: tensor.dtype,
+      shape: tensor.shape,
+      data_offsets: [offset, offset + tensor.data.byteLength],
+    };
     offset += tensor.data.byteLength;
   }
   let json = JSON.stringify(header);
@@ -37,11 +42,18 @@ export function writeSafetensors(tensors: Map<string, NamedTensor>, metadata: Re
 }
 
 /** Parses a safetensors file, checking every range against the buffer; copies data out aligned. */
-export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+export function readSafetensors(bytes: Uint8Array): {
+  tensors: Map<string, NamedTensor>;
+  metadata: Record<string, string>;
+} {
   if (bytes.length < 8) throw new Error('not a safetensors file: shorter than its 8-byte header length');
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (8 + headerLength > bytes.length) throw new Error(`not a safetensors file: header length ${headerLength} exceeds the file`);
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
+  if (8 + headerLength > bytes.length)
+    throw new Error(`not a safetensors file: header length ${headerLength} exceeds the file`);
+  let header: Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>
+  >;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength)));
   } catch {
@@ -55,14 +67,24 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Named
       metadata = entry as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets: [start, end] } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    const {
+      dtype,
+      shape,
+      data_offsets: [start, end],
+    } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (!(dtype in BYTES)) throw new Error(`tensor ${name}: dtype ${dtype} is not supported (F32, F16, BF16, I64)`);
     const width = BYTES[dtype as NamedTensor['dtype']];
     const size = shape.reduce((a, b) => a * b, 1);
-    if (end - start !== size * width || dataStart + end > bytes.length) throw new Error(`tensor ${name}: byte range [${start}, ${end}) does not fit shape [${shape}] ${dtype}`);
+    if (end - start !== size * width || dataStart + end > bytes.length)
+      throw new Error(`tensor ${name}: byte range [${start}, ${end}) does not fit shape [${shape}] ${dtype}`);
     // A copy, aligned for typed arrays (Node's Buffer#slice would share the file's memory).
     const copy = new Uint8Array(bytes.subarray(dataStart + start, dataStart + end)).buffer;
-    const data = dtype === 'F32' ? new Float32Array(copy) : dtype === 'F16' || dtype === 'BF16' ? new Uint16Array(copy) : new BigInt64Array(copy);
+    const data =
+      dtype === 'F32'
+        ? new Float32Array(copy)
+        : dtype === 'F16' || dtype === 'BF16'
+          ? new Uint16Array(copy)
+          : new BigInt64Array(copy);
     tensors.set(name, { dtype: dtype as NamedTensor['dtype'], shape, data });
   }
   return { tensors, metadata };

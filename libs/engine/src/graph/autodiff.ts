@@ -9,7 +9,8 @@ import { GRADIENT_RULES } from './gradient-rules.js';
  * the ops on a trainable path need a rule; a missing one is named.
  */
 export function addGradients(g: GraphBuilder, loss: Tensor, wrt: readonly Tensor[]): Tensor[] {
-  if (loss.shape.length !== 0) throw new Error(`autodiff: the loss ${loss.name} must be a scalar, got shape [${loss.shape}]`);
+  if (loss.shape.length !== 0)
+    throw new Error(`autodiff: the loss ${loss.name} must be a scalar, got shape [${loss.shape}]`);
   const records = g.nodeRecords();
   const dependsOnWrt = new Set(wrt.map((t) => t.name));
   for (const record of records) {
@@ -44,7 +45,12 @@ export function addGradients(g: GraphBuilder, loss: Tensor, wrt: readonly Tensor
 export class GradientContext {
   constructor(readonly g: GraphBuilder) {}
 
-  op(type: string, inputs: (Tensor | null)[], shape: readonly Dim[], attributes: Record<string, number | number[] | string> = {}): Tensor {
+  op(
+    type: string,
+    inputs: (Tensor | null)[],
+    shape: readonly Dim[],
+    attributes: Record<string, number | number[] | string> = {},
+  ): Tensor {
     // Gradients are float, whatever the first input (a shape, a condition) is.
     return this.g.op(type, inputs, { dtype: 'float32', shape: [...shape] }, attributes);
   }
@@ -70,7 +76,12 @@ export class GradientContext {
       else if (input.shape[axis - lead] === 1 && out[axis] !== 1) axes.push(axis);
     }
     if (axes.length === 0) return grad;
-    const summed = this.op('ReduceSum', [grad, this.g.ints(axes)], out.map((d, axis) => (axes.includes(axis) ? 1 : d)), { keepdims: 1 });
+    const summed = this.op(
+      'ReduceSum',
+      [grad, this.g.ints(axes)],
+      out.map((d, axis) => (axes.includes(axis) ? 1 : d)),
+      { keepdims: 1 },
+    );
     return this.op('Reshape', [summed, this.shapeOf(input)], input.shape);
   }
 

@@ -6,7 +6,12 @@ import type { NodeRecord, Tensor } from './graph-builder.js';
  * (null where an input is not differentiable or not needed). Forward in decoder.ts,
  * backward here; each rule is checked against finite differences in autodiff.spec.ts.
  */
-export type GradientRule = (c: GradientContext, node: NodeRecord, gradOut: Tensor, needed: readonly boolean[]) => (Tensor | null)[];
+export type GradientRule = (
+  c: GradientContext,
+  node: NodeRecord,
+  gradOut: Tensor,
+  needed: readonly boolean[],
+) => (Tensor | null)[];
 
 const identity: GradientRule = (_c, _node, gradOut) => [gradOut];
 
@@ -25,7 +30,12 @@ function transposeLast(c: GradientContext, t: Tensor): Tensor {
   const rank = t.shape.length;
   const perm = [...Array(rank).keys()];
   [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1]!, perm[rank - 2]!];
-  return c.op('Transpose', [t], perm.map((p) => t.shape[p]!), { perm });
+  return c.op(
+    'Transpose',
+    [t],
+    perm.map((p) => t.shape[p]!),
+    { perm },
+  );
 }
 
 export const GRADIENT_RULES: Record<string, GradientRule> = {
@@ -54,7 +64,16 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     // d(a/b)/db = −(a/b)/b = −y/b
     return [
       needed[0] ? c.unbroadcast(c.op('Div', [gradOut, b!], gradOut.shape), a!) : null,
-      needed[1] ? c.unbroadcast(c.op('Neg', [c.op('Div', [c.op('Mul', [gradOut, node.output], gradOut.shape), b!], gradOut.shape)], gradOut.shape), b!) : null,
+      needed[1]
+        ? c.unbroadcast(
+            c.op(
+              'Neg',
+              [c.op('Div', [c.op('Mul', [gradOut, node.output], gradOut.shape), b!], gradOut.shape)],
+              gradOut.shape,
+            ),
+            b!,
+          )
+        : null,
     ];
   },
 
@@ -65,7 +84,9 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     const k = a!.shape[a!.shape.length - 1]!;
     const n = b!.shape[b!.shape.length - 1]!;
     const batchDims = node.output.shape.slice(0, -2);
-    const gradA = needed[0] ? c.unbroadcast(c.op('MatMul', [gradOut, transposeLast(c, b!)], gradOut.shape.slice(0, -1).concat([k])), a!) : null;
+    const gradA = needed[0]
+      ? c.unbroadcast(c.op('MatMul', [gradOut, transposeLast(c, b!)], gradOut.shape.slice(0, -1).concat([k])), a!)
+      : null;
     let gradB: Tensor | null = null;
     if (needed[1]) {
       if (b!.shape.length === 2 && a!.shape.length > 2) {
@@ -96,7 +117,13 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
 
   GatherElements: (c, node, gradOut) => {
     const [data, indices] = node.inputs as Tensor[];
-    return [c.op('ScatterElements', [c.zerosLike(data!), indices!, gradOut], data!.shape, { axis: c.int(node, 'axis', 0), reduction: 'add' }), null];
+    return [
+      c.op('ScatterElements', [c.zerosLike(data!), indices!, gradOut], data!.shape, {
+        axis: c.int(node, 'axis', 0),
+        reduction: 'add',
+      }),
+      null,
+    ];
   },
 
   /** Static slices (constant bounds, known width): pad the gradient back with zeros. */
@@ -111,7 +138,8 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     (axes ?? starts.map((_, i) => i)).forEach((rawAxis, i) => {
       const axis = normalizeAxis(rawAxis, rank);
       const width = x.shape[axis];
-      if (typeof width !== 'number') throw new Error(`autodiff: Slice producing ${node.output.name} cuts an axis of unknown width`);
+      if (typeof width !== 'number')
+        throw new Error(`autodiff: Slice producing ${node.output.name} cuts an axis of unknown width`);
       const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + width : v, 0), width);
       pads[axis] = clamp(starts[i]!);
       pads[rank + axis] = width - clamp(ends[i]!);
@@ -126,8 +154,13 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     let offset = 0;
     return node.inputs.map((part) => {
       const width = part!.shape[axis];
-      if (typeof width !== 'number') throw new Error(`autodiff: Concat producing ${node.output.name} joins parts of unknown width`);
-      const grad = c.op('Slice', [gradOut, c.g.ints([offset]), c.g.ints([offset + width]), c.g.ints([axis])], part!.shape);
+      if (typeof width !== 'number')
+        throw new Error(`autodiff: Concat producing ${node.output.name} joins parts of unknown width`);
+      const grad = c.op(
+        'Slice',
+        [gradOut, c.g.ints([offset]), c.g.ints([offset + width]), c.g.ints([axis])],
+        part!.shape,
+      );
       offset += width;
       return grad;
     });
@@ -137,7 +170,12 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     // dx = y ⊙ (g − Σ g⊙y)
     const y = node.output;
     const axis = c.int(node, 'axis', -1);
-    const dot = c.op('ReduceSum', [c.op('Mul', [gradOut, y], y.shape), c.g.ints([axis])], y.shape.map((d, i) => (normalizeAxis(axis, y.shape.length) === i ? 1 : d)), { keepdims: 1 });
+    const dot = c.op(
+      'ReduceSum',
+      [c.op('Mul', [gradOut, y], y.shape), c.g.ints([axis])],
+      y.shape.map((d, i) => (normalizeAxis(axis, y.shape.length) === i ? 1 : d)),
+      { keepdims: 1 },
+    );
     return [c.op('Mul', [y, c.op('Sub', [gradOut, dot], y.shape)], y.shape)];
   },
 
@@ -145,7 +183,12 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     // dx = g − softmax(x) · Σ g
     const y = node.output;
     const axis = c.int(node, 'axis', -1);
-    const total = c.op('ReduceSum', [gradOut, c.g.ints([axis])], y.shape.map((d, i) => (normalizeAxis(axis, y.shape.length) === i ? 1 : d)), { keepdims: 1 });
+    const total = c.op(
+      'ReduceSum',
+      [gradOut, c.g.ints([axis])],
+      y.shape.map((d, i) => (normalizeAxis(axis, y.shape.length) === i ? 1 : d)),
+      { keepdims: 1 },
+    );
     return [c.op('Sub', [gradOut, c.op('Mul', [c.op('Exp', [y], y.shape), total], y.shape)], y.shape)];
   },
 
@@ -153,16 +196,21 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
 
   ReduceMean: (c, node, gradOut) => {
     const x = node.inputs[0]!;
-    const axes = (node.inputs[1] ? (c.g.constantInts(node.inputs[1]) ?? []) : [...x.shape.keys()]).map((axis) => normalizeAxis(axis, x.shape.length));
+    const axes = (node.inputs[1] ? (c.g.constantInts(node.inputs[1]) ?? []) : [...x.shape.keys()]).map((axis) =>
+      normalizeAxis(axis, x.shape.length),
+    );
     const count = axes.reduce((product, axis) => {
       const width = x.shape[axis];
-      if (typeof width !== 'number') throw new Error(`autodiff: ReduceMean producing ${node.output.name} averages an axis of unknown width`);
+      if (typeof width !== 'number')
+        throw new Error(`autodiff: ReduceMean producing ${node.output.name} averages an axis of unknown width`);
       return product * width;
     }, 1);
     return [spreadBack(c, node, gradOut, 1 / count), null];
   },
 
-  Sqrt: (c, node, gradOut) => [c.op('Div', [c.op('Mul', [gradOut, c.g.scalar(0.5)], gradOut.shape), node.output], gradOut.shape)],
+  Sqrt: (c, node, gradOut) => [
+    c.op('Div', [c.op('Mul', [gradOut, c.g.scalar(0.5)], gradOut.shape), node.output], gradOut.shape),
+  ],
 
   Reciprocal: (c, node, gradOut) => {
     const y = node.output;
@@ -210,11 +258,22 @@ export const GRADIENT_RULES: Record<string, GradientRule> = {
     const mean = (t: Tensor) => c.op('ReduceMean', [t, c.g.ints([-1])], reduced, { keepdims: 1 });
     const centred = c.op('Sub', [x!, mean(x!)], s);
     const variance = mean(c.op('Mul', [centred, centred], s));
-    const rstd = c.op('Reciprocal', [c.op('Sqrt', [c.op('Add', [variance, c.g.scalar(eps)], reduced)], reduced)], reduced);
+    const rstd = c.op(
+      'Reciprocal',
+      [c.op('Sqrt', [c.op('Add', [variance, c.g.scalar(eps)], reduced)], reduced)],
+      reduced,
+    );
     const normalized = c.op('Mul', [centred, rstd], s);
     const dNormalized = c.op('Mul', [gradOut, scale!], s);
     // dx = rstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ ⊙ x̂))
-    const inner = c.op('Sub', [c.op('Sub', [dNormalized, mean(dNormalized)], s), c.op('Mul', [normalized, mean(c.op('Mul', [dNormalized, normalized], s))], s)], s);
+    const inner = c.op(
+      'Sub',
+      [
+        c.op('Sub', [dNormalized, mean(dNormalized)], s),
+        c.op('Mul', [normalized, mean(c.op('Mul', [dNormalized, normalized], s))], s),
+      ],
+      s,
+    );
     return [
       needed[0] ? c.op('Mul', [rstd, inner], s) : null,
       needed[1] ? c.unbroadcast(c.op('Mul', [gradOut, normalized], s), scale!) : null,

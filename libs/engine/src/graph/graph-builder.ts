@@ -99,7 +99,12 @@ export class GraphBuilder {
   }
 
   /** One node with one output. */
-  op(type: string, inputs: (Tensor | null)[], output: { dtype?: DType; shape: Dim[]; name?: string }, attributes: Record<string, AttributeValue> = {}): Tensor {
+  op(
+    type: string,
+    inputs: (Tensor | null)[],
+    output: { dtype?: DType; shape: Dim[]; name?: string },
+    attributes: Record<string, AttributeValue> = {},
+  ): Tensor {
     const name = output.name ?? this.fresh(type.toLowerCase());
     if (output.name) this.claim(name);
     this.nodes.push({
@@ -141,7 +146,8 @@ export class GraphBuilder {
 
   private addInitializer(name: string, data: Float32Array | BigInt64Array | Int32Array, shape: number[]): Tensor {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (size !== data.length) throw new Error(`initializer ${name}: shape [${shape}] holds ${size} values, data has ${data.length}`);
+    if (size !== data.length)
+      throw new Error(`initializer ${name}: shape [${shape}] holds ${size} values, data has ${data.length}`);
     const dtype: DType = data instanceof Float32Array ? 'float32' : data instanceof BigInt64Array ? 'int64' : 'int32';
     this.initializers.push({
       name,

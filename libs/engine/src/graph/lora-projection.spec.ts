@@ -26,7 +26,15 @@ async function projectionSession() {
   const gates = g.input('gates', 'float32', ['B', 'T', 'k']);
   const a = g.input('lora_a', 'float32', ['S', D_IN, R]);
   const b = g.input('lora_b', 'float32', ['S', R, D_OUT]);
-  const y = loraProjection(g, x, g.initializer('w', weight, [D_IN, D_OUT]), g.initializer('bias', bias, [D_OUT]), { a, b }, { slots, gates }, D_OUT);
+  const y = loraProjection(
+    g,
+    x,
+    g.initializer('w', weight, [D_IN, D_OUT]),
+    g.initializer('bias', bias, [D_OUT]),
+    { a, b },
+    { slots, gates },
+    D_OUT,
+  );
   g.output(y, 'y');
   return { session: await createSession(g.serialize(), { threads: 1 }), weight, bias };
 }
@@ -42,7 +50,11 @@ describe('loraProjection', () => {
 
   it('matches the TypeScript reference with different adapters and per-token gates on each row', async () => {
     const { session, weight, bias } = await projectionSession();
-    const slots = [[1, 4], [2, 0], [5, 3]];
+    const slots = [
+      [1, 4],
+      [2, 0],
+      [5, 3],
+    ];
     const gates = randomArray(random, B * T * K, 1).map(Math.abs);
     const result = await session.run({
       x: float32Tensor(x, [B, T, D_IN]),

@@ -62,7 +62,8 @@ export function loraProjection(
   const dIn = x.shape[2];
   const rank = pool.a.shape[2];
   if (typeof dIn !== 'number') throw new Error(`${x.name}: the projection needs a fixed input width`);
-  if (typeof rank !== 'number') throw new Error(`LoRA pool ${pool.a.name} needs a fixed rank (pools zero-pad smaller ranks)`);
+  if (typeof rank !== 'number')
+    throw new Error(`LoRA pool ${pool.a.name} needs a fixed rank (pools zero-pad smaller ranks)`);
   const a = g.op('Gather', [pool.a, routing.slots], { shape: ['B', 'k', dIn, rank] }, { axis: 0 }); // [B, k, dIn, R]
   const b = g.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', rank, dOut] }, { axis: 0 }); // [B, k, R, dOut]
   const rows = g.op('Unsqueeze', [x, g.ints([1])], { shape: ['B', 1, 'T', dIn] });
@@ -70,10 +71,18 @@ export function loraProjection(
   const applied = routing.router && pool.router ? routedGates(g, x, pool.router, routing, dIn) : routing.gates;
   onGates?.(applied);
   // Gates [B, T, k] → [B, k, T, 1], broadcast over each adapter's R columns.
-  const gates = g.op('Unsqueeze', [g.op('Transpose', [applied], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), g.ints([3])], { shape: ['B', 'k', 'T', 1] });
+  const gates = g.op(
+    'Unsqueeze',
+    [g.op('Transpose', [applied], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), g.ints([3])],
+    { shape: ['B', 'k', 'T', 1] },
+  );
   const gated = g.op('Mul', [down, gates], { shape: ['B', 'k', 'T', rank] });
   // [B, k, T, R] → [B, T, k·R] (small) against B folded to [B, k·R, dOut] (a free reshape).
-  const gatedFolded = g.op('Reshape', [g.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])], { shape: ['B', 'T', 'kR'] });
+  const gatedFolded = g.op(
+    'Reshape',
+    [g.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])],
+    { shape: ['B', 'T', 'kR'] },
+  );
   const bFolded = g.op('Reshape', [b, g.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] });
   const delta = g.op('MatMul', [gatedFolded, bFolded], { shape });
   return g.op('Add', [y, delta], { shape });
@@ -88,19 +97,54 @@ export function loraProjection(
 function routedGates(g: GraphBuilder, x: Tensor, routerPool: Tensor, routing: LoraRouting, dIn: number): Tensor {
   const router = routing.router!;
   const vectors = g.op('Gather', [routerPool, routing.slots], { shape: ['B', 'k', dIn] }, { axis: 0 });
-  const dots = g.op('MatMul', [x, g.op('Transpose', [vectors], { shape: ['B', dIn, 'k'] }, { perm: [0, 2, 1] })], { shape: ['B', 'T', 'k'] });
+  const dots = g.op('MatMul', [x, g.op('Transpose', [vectors], { shape: ['B', dIn, 'k'] }, { perm: [0, 2, 1] })], {
+    shape: ['B', 'T', 'k'],
+  });
   if (router.kind === 'learned') return g.op('Softmax', [dots], { shape: ['B', 'T', 'k'] }, { axis: -1 });
   const { topK, absolute } = router;
   // absolute·|s| + (1 − absolute)·s
-  const scores = g.op('Add', [dots, g.op('Mul', [absolute, g.op('Sub', [g.op('Abs', [dots], { shape: ['B', 'T', 'k'] }), dots], { shape: ['B', 'T', 'k'] })], { shape: ['B', 'T', 'k'] })], { shape: ['B', 'T', 'k'] });
+  const scores = g.op(
+    'Add',
+    [
+      dots,
+      g.op(
+        'Mul',
+        [absolute, g.op('Sub', [g.op('Abs', [dots], { shape: ['B', 'T', 'k'] }), dots], { shape: ['B', 'T', 'k'] })],
+        { shape: ['B', 'T', 'k'] },
+      ),
+    ],
+    { shape: ['B', 'T', 'k'] },
+  );
   const candidate = g.op('Greater', [routing.gates, g.scalar(0)], { dtype: 'bool', shape: ['B', 'T', 'k'] });
   const candidateF = g.op('Cast', [candidate], { dtype: 'float32', shape: ['B', 'T', 'k'] }, { to: 1 });
   // higher[b,t,j,i] = candidate i scores above j; summed over i: j's rank among the candidates.
-  const higher = g.op('Greater', [g.op('Unsqueeze', [scores, g.ints([2])], { shape: ['B', 'T', 1, 'k'] }), g.op('Unsqueeze', [scores, g.ints([3])], { shape: ['B', 'T', 'k', 1] })], { dtype: 'bool', shape: ['B', 'T', 'k', 'k'] });
-  const higherF = g.op('Mul', [g.op('Cast', [higher], { dtype: 'float32', shape: ['B', 'T', 'k', 'k'] }, { to: 1 }), g.op('Unsqueeze', [candidateF, g.ints([2])], { shape: ['B', 'T', 1, 'k'] })], { shape: ['B', 'T', 'k', 'k'] });
+  const higher = g.op(
+    'Greater',
+    [
+      g.op('Unsqueeze', [scores, g.ints([2])], { shape: ['B', 'T', 1, 'k'] }),
+      g.op('Unsqueeze', [scores, g.ints([3])], { shape: ['B', 'T', 'k', 1] }),
+    ],
+    { dtype: 'bool', shape: ['B', 'T', 'k', 'k'] },
+  );
+  const higherF = g.op(
+    'Mul',
+    [
+      g.op('Cast', [higher], { dtype: 'float32', shape: ['B', 'T', 'k', 'k'] }, { to: 1 }),
+      g.op('Unsqueeze', [candidateF, g.ints([2])], { shape: ['B', 'T', 1, 'k'] }),
+    ],
+    { shape: ['B', 'T', 'k', 'k'] },
+  );
   const rank = g.op('ReduceSum', [higherF, g.ints([3])], { shape: ['B', 'T', 'k'] }, { keepdims: 0 });
-  const kept = g.op('And', [candidate, g.op('Less', [rank, topK], { dtype: 'bool', shape: ['B', 'T', 'k'] })], { dtype: 'bool', shape: ['B', 'T', 'k'] });
-  const routed = g.op('Softmax', [g.op('Where', [kept, scores, g.scalar(-1e9)], { dtype: 'float32', shape: ['B', 'T', 'k'] })], { shape: ['B', 'T', 'k'] }, { axis: -1 });
+  const kept = g.op('And', [candidate, g.op('Less', [rank, topK], { dtype: 'bool', shape: ['B', 'T', 'k'] })], {
+    dtype: 'bool',
+    shape: ['B', 'T', 'k'],
+  });
+  const routed = g.op(
+    'Softmax',
+    [g.op('Where', [kept, scores, g.scalar(-1e9)], { dtype: 'float32', shape: ['B', 'T', 'k'] })],
+    { shape: ['B', 'T', 'k'] },
+    { axis: -1 },
+  );
   const isRouted = g.op('Greater', [topK, g.scalar(0)], { dtype: 'bool', shape: ['B', 1, 1] });
   return g.op('Where', [isRouted, routed, routing.gates], { dtype: 'float32', shape: ['B', 'T', 'k'] });
 }

@@ -24,7 +24,10 @@ describe('createSession', () => {
       () => false,
     );
     for (let i = 0; i < 2; i++) {
-      const session = await createSession(doublingGraph(), { executionProvider: 'cuda', log: (line) => lines.push(line) });
+      const session = await createSession(doublingGraph(), {
+        executionProvider: 'cuda',
+        log: (line) => lines.push(line),
+      });
       const { y } = await session.run({ x: float32Tensor(Float32Array.of(3), [1]) });
       assert.deepEqual(Array.from(y!.data as Float32Array), [6]);
     }

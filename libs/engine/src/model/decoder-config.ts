@@ -87,16 +87,20 @@ export function ffnDim(config: DecoderConfig): number {
 export function configProblems(config: DecoderConfig): string[] {
   const problems: string[] = [];
   for (const key of ['vocabSize', 'dModel', 'nLayers', 'nHeads', 'maxPositions'] as const) {
-    if (!Number.isInteger(config[key]) || config[key] < 1) problems.push(`${key} must be a positive integer, got ${config[key]}`);
+    if (!Number.isInteger(config[key]) || config[key] < 1)
+      problems.push(`${key} must be a positive integer, got ${config[key]}`);
   }
-  if (config.dModel % config.nHeads !== 0) problems.push(`dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
+  if (config.dModel % config.nHeads !== 0)
+    problems.push(`dModel ${config.dModel} is not divisible by nHeads ${config.nHeads}`);
   if (config.architecture === 'llama') {
     if (!Number.isInteger(config.nKvHeads) || config.nKvHeads < 1 || config.nHeads % config.nKvHeads !== 0) {
       problems.push(`nHeads ${config.nHeads} is not a multiple of nKvHeads ${config.nKvHeads}`);
     }
-    if (headDim(config) % 2 !== 0) problems.push(`rotary positions need an even head dimension, got ${headDim(config)}`);
+    if (headDim(config) % 2 !== 0)
+      problems.push(`rotary positions need an even head dimension, got ${headDim(config)}`);
   }
-  if (config.dtype && config.dtype !== 'float32' && config.dtype !== 'float16') problems.push(`dtype ${String(config.dtype)} is not float32 or float16`);
+  if (config.dtype && config.dtype !== 'float32' && config.dtype !== 'float16')
+    problems.push(`dtype ${String(config.dtype)} is not float32 or float16`);
   return problems;
 }
 

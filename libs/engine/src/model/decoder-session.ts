@@ -41,8 +41,15 @@ export class DecoderSession {
     readonly graph: ForwardGraphOptions,
   ) {}
 
-  static async load(config: DecoderConfig, weights: DecoderWeights, options: SessionOptions & ForwardGraphOptions = {}) {
-    const graph: ForwardGraphOptions = { ...(options.lora ? { lora: options.lora } : {}), ...(options.scoring ? { scoring: true } : {}) };
+  static async load(
+    config: DecoderConfig,
+    weights: DecoderWeights,
+    options: SessionOptions & ForwardGraphOptions = {},
+  ) {
+    const graph: ForwardGraphOptions = {
+      ...(options.lora ? { lora: options.lora } : {}),
+      ...(options.scoring ? { scoring: true } : {}),
+    };
     const session = await createSession(buildForwardGraph(config, weights, graph), options);
     return new DecoderSession(config, session, graph);
   }
@@ -57,7 +64,12 @@ export class DecoderSession {
     const cache: KvCache = {};
     for (let layer = 0; layer < this.config.nLayers; layer++) {
       for (const part of ['key', 'value'] as const) {
-        cache[cacheName('past', layer, part)] = float32Tensor(new Float32Array(0), [batch, kvHeads(this.config), 0, headDim(this.config)]);
+        cache[cacheName('past', layer, part)] = float32Tensor(new Float32Array(0), [
+          batch,
+          kvHeads(this.config),
+          0,
+          headDim(this.config),
+        ]);
       }
     }
     return cache;

@@ -52,14 +52,26 @@ export function cacheName(kind: 'past' | 'new', layer: number, part: 'key' | 'va
  * graph never copies the whole cache out) and pooled_hidden [B, d], the mean of the final
  * hidden states over this pass's unmasked new tokens (the router's view of an input).
  */
-export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights, options: ForwardGraphOptions = {}): Uint8Array {
+export function buildForwardGraph(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  options: ForwardGraphOptions = {},
+): Uint8Array {
   checkBuildable(config);
   const g = new GraphBuilder(`${config.architecture}_forward`);
   const inputs = decoderInputs(g);
   const routing: LoraRouting | null = options.lora
-    ? { slots: g.input('slots', 'int64', ['B', 'k']), gates: g.input('gates', 'float32', ['B', 'T', 'k']), ...(options.lora.router ? { router: perRowRouter(g) } : {}) }
+    ? {
+        slots: g.input('slots', 'int64', ['B', 'k']),
+        gates: g.input('gates', 'float32', ['B', 'T', 'k']),
+        ...(options.lora.router ? { router: perRowRouter(g) } : {}),
+      }
     : null;
-  const decoder = emitDecoder(g, config, new DecoderParameters(g, config, weights), inputs, { lora: options.lora ?? null, routing, cache: true });
+  const decoder = emitDecoder(g, config, new DecoderParameters(g, config, weights), inputs, {
+    lora: options.lora ?? null,
+    routing,
+    cache: true,
+  });
   g.output(decoder.logits, 'logits');
   // The gates each token got, averaged over the adapted projections: the routing trace.
   if (routing?.router) {
@@ -68,16 +80,38 @@ export function buildForwardGraph(config: DecoderConfig, weights: DecoderWeights
   }
 
   // Mean over this pass's unmasked new tokens: attention_mask[:, P:].
-  const newMask = g.op('Cast', [g.op('Slice', [inputs.attentionMask, decoder.pastTokens, decoder.allTokens, g.ints([1])], { dtype: 'int64', shape: ['B', 'T'] })], { shape: ['B', 'T'] }, { to: 1 });
+  const newMask = g.op(
+    'Cast',
+    [
+      g.op('Slice', [inputs.attentionMask, decoder.pastTokens, decoder.allTokens, g.ints([1])], {
+        dtype: 'int64',
+        shape: ['B', 'T'],
+      }),
+    ],
+    { shape: ['B', 'T'] },
+    { to: 1 },
+  );
   const maskColumn = g.op('Unsqueeze', [newMask, g.ints([2])], { shape: ['B', 'T', 1] });
   const d = config.dModel;
-  const summed = g.op('ReduceSum', [g.op('Mul', [decoder.final, maskColumn], { shape: ['B', 'T', d] }), g.ints([1])], { shape: ['B', d] }, { keepdims: 0 });
-  const count = g.op('Max', [g.op('ReduceSum', [maskColumn, g.ints([1])], { shape: ['B', 1] }, { keepdims: 0 }), g.scalar(1)], { shape: ['B', 1] });
+  const summed = g.op(
+    'ReduceSum',
+    [g.op('Mul', [decoder.final, maskColumn], { shape: ['B', 'T', d] }), g.ints([1])],
+    { shape: ['B', d] },
+    { keepdims: 0 },
+  );
+  const count = g.op(
+    'Max',
+    [g.op('ReduceSum', [maskColumn, g.ints([1])], { shape: ['B', 1] }, { keepdims: 0 }), g.scalar(1)],
+    { shape: ['B', 1] },
+  );
   g.output(g.op('Div', [summed, count], { shape: ['B', d] }), 'pooled_hidden');
 
   if (options.scoring) {
     const targets = g.input('target_ids', 'int64', ['B', 'T']);
-    g.output(g.op('Squeeze', [pickLogProbs(g, decoder.logits, targets, config.vocabSize), g.ints([2])], { shape: ['B', 'T'] }), 'token_logprobs');
+    g.output(
+      g.op('Squeeze', [pickLogProbs(g, decoder.logits, targets, config.vocabSize), g.ints([2])], { shape: ['B', 'T'] }),
+      'token_logprobs',
+    );
   }
   return g.serialize();
 }
@@ -92,14 +126,20 @@ export function checkBuildable(config: DecoderConfig): void {
 
 /** router_top_k [B] and router_abs [B] (float), reshaped to broadcast over tokens and slots. */
 function perRowRouter(g: GraphBuilder): LoraRouting['router'] {
-  const column = (name: string) => g.op('Reshape', [g.input(name, 'float32', ['B']), g.ints([-1, 1, 1])], { shape: ['B', 1, 1] });
+  const column = (name: string) =>
+    g.op('Reshape', [g.input(name, 'float32', ['B']), g.ints([-1, 1, 1])], { shape: ['B', 1, 1] });
   return { kind: 'per-row', topK: column('router_top_k'), absolute: column('router_abs') };
 }
 
 /** log softmax(logits)[target] at every position: [B, T, 1]. */
 export function pickLogProbs(g: GraphBuilder, logits: Tensor, targets: Tensor, vocab: number): Tensor {
   const logProbs = g.op('LogSoftmax', [logits], { shape: ['B', 'T', vocab] }, { axis: -1 });
-  return g.op('GatherElements', [logProbs, g.op('Unsqueeze', [targets, g.ints([2])], { dtype: 'int64', shape: ['B', 'T', 1] })], { shape: ['B', 'T', 1] }, { axis: 2 });
+  return g.op(
+    'GatherElements',
+    [logProbs, g.op('Unsqueeze', [targets, g.ints([2])], { dtype: 'int64', shape: ['B', 'T', 1] })],
+    { shape: ['B', 'T', 1] },
+    { axis: 2 },
+  );
 }
 
 /** The token inputs every decoder graph takes. */
@@ -149,7 +189,8 @@ export class DecoderParameters {
   projection(name: string, dIn: number, dOut: number): Tensor {
     if (this.config.architecture === 'gpt2') return this.plain(name, [dIn, dOut]);
     return this.memo(`${name}#in_out`, () => {
-      if (!this.trainable.has(name)) return this.g.initializer(name, transpose(this.stored(name), dOut, dIn), [dIn, dOut]);
+      if (!this.trainable.has(name))
+        return this.g.initializer(name, transpose(this.stored(name), dOut, dIn), [dIn, dOut]);
       return this.g.op('Transpose', [this.trainableInput(name, [dOut, dIn])], { shape: [dIn, dOut] }, { perm: [1, 0] });
     });
   }
@@ -201,7 +242,13 @@ export interface EmittedDecoder {
 }
 
 /** Emits the decoder's layers into `g`: the one definition every graph is made from. */
-export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: DecoderParameters, inputs: DecoderInputs, options: EmitOptions): EmittedDecoder {
+export function emitDecoder(
+  g: GraphBuilder,
+  config: DecoderConfig,
+  params: DecoderParameters,
+  inputs: DecoderInputs,
+  options: EmitOptions,
+): EmittedDecoder {
   const d = config.dModel;
   const hd = headDim(config);
   const { ids, positionIds, attentionMask } = inputs;
@@ -215,16 +262,41 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
   const newTokens = g.op('Shape', [ids], { dtype: 'int64', shape: [1] }, { start: 1, end: 2 });
   const allTokens = g.op('Shape', [attentionMask], { dtype: 'int64', shape: [1] }, { start: 1, end: 2 });
   const pastTokens = g.op('Sub', [allTokens, newTokens], { dtype: 'int64', shape: [1] });
-  const queryPositions = g.op('Add', [g.op('Range', [scalarOf(g.ints([0])), scalarOf(newTokens), scalarOf(g.ints([1]))], { dtype: 'int64', shape: ['T'] }), pastTokens], {
+  const queryPositions = g.op(
+    'Add',
+    [
+      g.op('Range', [scalarOf(g.ints([0])), scalarOf(newTokens), scalarOf(g.ints([1]))], {
+        dtype: 'int64',
+        shape: ['T'],
+      }),
+      pastTokens,
+    ],
+    {
+      dtype: 'int64',
+      shape: ['T'],
+    },
+  );
+  const keyPositions = g.op('Range', [scalarOf(g.ints([0])), scalarOf(allTokens), scalarOf(g.ints([1]))], {
     dtype: 'int64',
-    shape: ['T'],
+    shape: ['PT'],
   });
-  const keyPositions = g.op('Range', [scalarOf(g.ints([0])), scalarOf(allTokens), scalarOf(g.ints([1]))], { dtype: 'int64', shape: ['PT'] });
-  const causal = g.op('LessOrEqual', [g.op('Unsqueeze', [keyPositions, g.ints([0])], { dtype: 'int64', shape: [1, 'PT'] }), g.op('Unsqueeze', [queryPositions, g.ints([1])], { dtype: 'int64', shape: ['T', 1] })], {
-    dtype: 'bool',
-    shape: ['T', 'PT'],
-  });
-  const notPadding = g.op('Cast', [g.op('Unsqueeze', [attentionMask, g.ints([1, 2])], { dtype: 'int64', shape: ['B', 1, 1, 'PT'] })], { dtype: 'bool', shape: ['B', 1, 1, 'PT'] }, { to: 9 });
+  const causal = g.op(
+    'LessOrEqual',
+    [
+      g.op('Unsqueeze', [keyPositions, g.ints([0])], { dtype: 'int64', shape: [1, 'PT'] }),
+      g.op('Unsqueeze', [queryPositions, g.ints([1])], { dtype: 'int64', shape: ['T', 1] }),
+    ],
+    {
+      dtype: 'bool',
+      shape: ['T', 'PT'],
+    },
+  );
+  const notPadding = g.op(
+    'Cast',
+    [g.op('Unsqueeze', [attentionMask, g.ints([1, 2])], { dtype: 'int64', shape: ['B', 1, 1, 'PT'] })],
+    { dtype: 'bool', shape: ['B', 1, 1, 'PT'] },
+    { to: 9 },
+  );
   const visible = g.op('And', [causal, notPadding], { dtype: 'bool', shape: ['B', 1, 'T', 'PT'] });
   const attentionBias = g.op('Where', [visible, g.scalar(0), g.scalar(-1e9)], { shape: ['B', 1, 'T', 'PT'] });
 
@@ -236,16 +308,32 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
       pool = {
         a: g.input(loraInputName(key, 'A'), 'float32', [options.lora.slots ?? 'S', dIn, options.lora.rank]),
         b: g.input(loraInputName(key, 'B'), 'float32', [options.lora.slots ?? 'S', options.lora.rank, dOut]),
-        ...(options.lora.router ? { router: g.input(loraInputName(key, 'router'), 'float32', [options.lora.slots ?? 'S', dIn]) } : {}),
+        ...(options.lora.router
+          ? { router: g.input(loraInputName(key, 'router'), 'float32', [options.lora.slots ?? 'S', dIn]) }
+          : {}),
       };
       pools.set(key, pool);
     }
     const bias = config.architecture === 'gpt2' ? params.plain(`${key}.bias`, [dOut]) : null;
-    return loraProjection(g, input, params.projection(`${key}.weight`, dIn, dOut), bias, pool, routing, dOut, (applied) => gates.push(applied));
+    return loraProjection(
+      g,
+      input,
+      params.projection(`${key}.weight`, dIn, dOut),
+      bias,
+      pool,
+      routing,
+      dOut,
+      (applied) => gates.push(applied),
+    );
   };
   const norm = (input: Tensor, prefix: string) =>
     config.architecture === 'gpt2'
-      ? g.op('LayerNormalization', [input, params.plain(`${prefix}.weight`, [d]), params.plain(`${prefix}.bias`, [d])], { shape: [...input.shape] }, { axis: -1, epsilon: config.normEps })
+      ? g.op(
+          'LayerNormalization',
+          [input, params.plain(`${prefix}.weight`, [d]), params.plain(`${prefix}.bias`, [d])],
+          { shape: [...input.shape] },
+          { axis: -1, epsilon: config.normEps },
+        )
       : rmsNorm(g, input, params.plain(`${prefix}.weight`, [d]), config.normEps);
 
   /** The layer's cached and new keys or values; the new ones are an output of the graph. */
@@ -257,14 +345,24 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
   };
   /** [B, T, heads·hd] → [B, heads, T, hd] */
   const splitHeads = (t: Tensor, heads: number) =>
-    g.op('Transpose', [g.op('Reshape', [t, g.ints([0, 0, heads, hd])], { shape: ['B', 'T', heads, hd] })], { shape: ['B', heads, 'T', hd] }, { perm: [0, 2, 1, 3] });
+    g.op(
+      'Transpose',
+      [g.op('Reshape', [t, g.ints([0, 0, heads, hd])], { shape: ['B', 'T', heads, hd] })],
+      { shape: ['B', heads, 'T', hd] },
+      { perm: [0, 2, 1, 3] },
+    );
 
-  const embedding = params.plain(config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight', [config.vocabSize, d]);
+  const embedding = params.plain(config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight', [
+    config.vocabSize,
+    d,
+  ]);
   let x = g.op('Gather', [embedding, ids], { shape: ['B', 'T', d] }, { axis: 0 });
   let rope: Rotary | null = null;
   if (config.architecture === 'gpt2') {
     const wpe = params.plain('wpe.weight', [config.maxPositions, d]);
-    x = g.op('Add', [x, g.op('Gather', [wpe, positionIds], { shape: ['B', 'T', d] }, { axis: 0 })], { shape: ['B', 'T', d] });
+    x = g.op('Add', [x, g.op('Gather', [wpe, positionIds], { shape: ['B', 'T', d] }, { axis: 0 })], {
+      shape: ['B', 'T', d],
+    });
   } else {
     rope = rotaryTables(g, params, positionIds, hd, config.ropeTheta);
   }
@@ -273,10 +371,26 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
     let context: Tensor;
     if (config.architecture === 'gpt2') {
       const qkv = project(norm(x, `h.${layer}.ln_1`), layer, 'attn.c_attn'); // [B, T, 3d]
-      const part = (index: number) => splitHeads(g.op('Slice', [qkv, g.ints([index * d]), g.ints([(index + 1) * d]), g.ints([2])], { shape: ['B', 'T', d] }), config.nHeads);
-      context = attention(g, part(0), withPast(layer, 'key', part(1)), withPast(layer, 'value', part(2)), attentionBias, config);
+      const part = (index: number) =>
+        splitHeads(
+          g.op('Slice', [qkv, g.ints([index * d]), g.ints([(index + 1) * d]), g.ints([2])], { shape: ['B', 'T', d] }),
+          config.nHeads,
+        );
+      context = attention(
+        g,
+        part(0),
+        withPast(layer, 'key', part(1)),
+        withPast(layer, 'value', part(2)),
+        attentionBias,
+        config,
+      );
       x = g.op('Add', [x, project(context, layer, 'attn.c_proj')], { shape: ['B', 'T', d] });
-      const hidden = g.op('Gelu', [project(norm(x, `h.${layer}.ln_2`), layer, 'mlp.c_fc')], { shape: ['B', 'T', 4 * d] }, { approximate: config.gelu === 'tanh' ? 'tanh' : 'none' });
+      const hidden = g.op(
+        'Gelu',
+        [project(norm(x, `h.${layer}.ln_2`), layer, 'mlp.c_fc')],
+        { shape: ['B', 'T', 4 * d] },
+        { approximate: config.gelu === 'tanh' ? 'tanh' : 'none' },
+      );
       x = g.op('Add', [x, project(hidden, layer, 'mlp.c_proj')], { shape: ['B', 'T', d] });
     } else {
       const h = norm(x, `layers.${layer}.input_layernorm`);
@@ -289,7 +403,9 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
       const h2 = norm(x, `layers.${layer}.post_attention_layernorm`);
       const gate = project(h2, layer, 'mlp.gate_proj');
       const ffn = ffnDim(config);
-      const swish = g.op('Mul', [gate, g.op('Sigmoid', [gate], { shape: ['B', 'T', ffn] })], { shape: ['B', 'T', ffn] });
+      const swish = g.op('Mul', [gate, g.op('Sigmoid', [gate], { shape: ['B', 'T', ffn] })], {
+        shape: ['B', 'T', ffn],
+      });
       const hidden = g.op('Mul', [swish, project(h2, layer, 'mlp.up_proj')], { shape: ['B', 'T', ffn] });
       x = g.op('Add', [x, project(hidden, layer, 'mlp.down_proj')], { shape: ['B', 'T', d] });
     }
@@ -297,10 +413,17 @@ export function emitDecoder(g: GraphBuilder, config: DecoderConfig, params: Deco
 
   const final = config.architecture === 'gpt2' ? norm(x, 'ln_f') : norm(x, 'norm');
   // Output table [vocab, d]: the embedding when tied, else lm_head.
-  const table = config.architecture === 'llama' && !config.tieEmbeddings ? params.plain('lm_head.weight', [config.vocabSize, d]) : embedding;
-  const logits = g.op('MatMul', [final, g.op('Transpose', [table], { shape: [d, config.vocabSize] }, { perm: [1, 0] })], {
-    shape: ['B', 'T', config.vocabSize],
-  });
+  const table =
+    config.architecture === 'llama' && !config.tieEmbeddings
+      ? params.plain('lm_head.weight', [config.vocabSize, d])
+      : embedding;
+  const logits = g.op(
+    'MatMul',
+    [final, g.op('Transpose', [table], { shape: [d, config.vocabSize] }, { perm: [1, 0] })],
+    {
+      shape: ['B', 'T', config.vocabSize],
+    },
+  );
   return { logits, final, pools, gates, pastTokens, allTokens };
 }
 
@@ -318,44 +441,91 @@ interface CachedAndNew {
  * against the cache and against the new keys are computed apart and joined (they are
  * small). bias: [B, 1, T, P+T]. Returns [B, T, H·hd].
  */
-function attention(g: GraphBuilder, q: Tensor, k: CachedAndNew, v: CachedAndNew, bias: Tensor, config: DecoderConfig): Tensor {
+function attention(
+  g: GraphBuilder,
+  q: Tensor,
+  k: CachedAndNew,
+  v: CachedAndNew,
+  bias: Tensor,
+  config: DecoderConfig,
+): Tensor {
   const heads = config.nHeads;
   const kv = kvHeads(config);
   const group = heads / kv;
   const hd = headDim(config);
   const queries = g.op('Reshape', [q, g.ints([0, kv, -1, hd])], { shape: ['B', kv, 'gT', hd] });
   const scoresAgainst = (keys: Tensor, length: string) =>
-    g.op('MatMul', [queries, g.op('Transpose', [keys], { shape: ['B', kv, hd, length] }, { perm: [0, 1, 3, 2] })], { shape: ['B', kv, 'gT', length] });
+    g.op('MatMul', [queries, g.op('Transpose', [keys], { shape: ['B', kv, hd, length] }, { perm: [0, 1, 3, 2] })], {
+      shape: ['B', kv, 'gT', length],
+    });
   // The mask [B, 1, T, P+T] repeated for each query head of a group: [B, 1, (H/KV)·T, P+T].
-  const groupBias = group === 1 ? bias : g.op('Tile', [bias, g.ints([1, 1, group, 1])], { shape: ['B', 1, 'gT', 'PT'] });
+  const groupBias =
+    group === 1 ? bias : g.op('Tile', [bias, g.ints([1, 1, group, 1])], { shape: ['B', 1, 'gT', 'PT'] });
   const softmax = (scores: Tensor) => {
     const scaled = g.op('Mul', [scores, g.scalar(1 / Math.sqrt(hd))], { shape: ['B', kv, 'gT', 'PT'] });
-    return g.op('Softmax', [g.op('Add', [scaled, groupBias], { shape: ['B', kv, 'gT', 'PT'] })], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 });
+    return g.op(
+      'Softmax',
+      [g.op('Add', [scaled, groupBias], { shape: ['B', kv, 'gT', 'PT'] })],
+      { shape: ['B', kv, 'gT', 'PT'] },
+      { axis: -1 },
+    );
   };
   let summed: Tensor;
   if (!k.past || !v.past) {
     summed = g.op('MatMul', [softmax(scoresAgainst(k.current, 'T')), v.current], { shape: ['B', kv, 'gT', hd] });
   } else {
-    const probs = softmax(g.op('Concat', [scoresAgainst(k.past, 'P'), scoresAgainst(k.current, 'T')], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 }));
+    const probs = softmax(
+      g.op(
+        'Concat',
+        [scoresAgainst(k.past, 'P'), scoresAgainst(k.current, 'T')],
+        { shape: ['B', kv, 'gT', 'PT'] },
+        { axis: -1 },
+      ),
+    );
     // Split the probabilities where the cache ends: columns [0, P) and [P, P+T).
     const pastLength = g.op('Shape', [k.past], { dtype: 'int64', shape: [1] }, { start: 2, end: 3 });
     const probsPast = g.op('Slice', [probs, g.ints([0]), pastLength, g.ints([-1])], { shape: ['B', kv, 'gT', 'P'] });
-    const probsNew = g.op('Slice', [probs, pastLength, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([-1])], { shape: ['B', kv, 'gT', 'T'] });
+    const probsNew = g.op('Slice', [probs, pastLength, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([-1])], {
+      shape: ['B', kv, 'gT', 'T'],
+    });
     summed = g.op(
       'Add',
-      [g.op('MatMul', [probsPast, v.past], { shape: ['B', kv, 'gT', hd] }), g.op('MatMul', [probsNew, v.current], { shape: ['B', kv, 'gT', hd] })],
+      [
+        g.op('MatMul', [probsPast, v.past], { shape: ['B', kv, 'gT', hd] }),
+        g.op('MatMul', [probsNew, v.current], { shape: ['B', kv, 'gT', hd] }),
+      ],
       { shape: ['B', kv, 'gT', hd] },
     );
   }
   const context = g.op('Reshape', [summed, g.ints([0, heads, -1, hd])], { shape: ['B', heads, 'T', hd] });
-  return g.op('Reshape', [g.op('Transpose', [context], { shape: ['B', 'T', heads, hd] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, heads * hd])], { shape: ['B', 'T', heads * hd] });
+  return g.op(
+    'Reshape',
+    [
+      g.op('Transpose', [context], { shape: ['B', 'T', heads, hd] }, { perm: [0, 2, 1, 3] }),
+      g.ints([0, 0, heads * hd]),
+    ],
+    { shape: ['B', 'T', heads * hd] },
+  );
 }
 
 /** x · 1/√(mean(x²) + ε) · w over the last axis (Llama's RMSNorm, computed in fp32). */
 function rmsNorm(g: GraphBuilder, x: Tensor, w: Tensor, eps: number): Tensor {
   const shape = [...x.shape];
-  const meanSquare = g.op('ReduceMean', [g.op('Mul', [x, x], { shape }), g.ints([-1])], { shape: [...shape.slice(0, -1), 1] }, { keepdims: 1 });
-  const inverse = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [meanSquare, g.scalar(eps)], { shape: [...meanSquare.shape] })], { shape: [...meanSquare.shape] })], { shape: [...meanSquare.shape] });
+  const meanSquare = g.op(
+    'ReduceMean',
+    [g.op('Mul', [x, x], { shape }), g.ints([-1])],
+    { shape: [...shape.slice(0, -1), 1] },
+    { keepdims: 1 },
+  );
+  const inverse = g.op(
+    'Reciprocal',
+    [
+      g.op('Sqrt', [g.op('Add', [meanSquare, g.scalar(eps)], { shape: [...meanSquare.shape] })], {
+        shape: [...meanSquare.shape],
+      }),
+    ],
+    { shape: [...meanSquare.shape] },
+  );
   return g.op('Mul', [g.op('Mul', [x, inverse], { shape }), w], { shape });
 }
 
@@ -365,18 +535,40 @@ interface Rotary {
   sin: Tensor;
 }
 
-function rotaryTables(g: GraphBuilder, params: DecoderParameters, positionIds: Tensor, hd: number, theta: number): Rotary {
-  const inverseFrequencies = params.constant('rope.inv_freq', [hd / 2], () => Float32Array.from({ length: hd / 2 }, (_, j) => 1 / theta ** ((2 * j) / hd)));
-  const positions = g.op('Unsqueeze', [g.op('Cast', [positionIds], { dtype: 'float32', shape: ['B', 'T'] }, { to: 1 }), g.ints([2])], { shape: ['B', 'T', 1] });
+function rotaryTables(
+  g: GraphBuilder,
+  params: DecoderParameters,
+  positionIds: Tensor,
+  hd: number,
+  theta: number,
+): Rotary {
+  const inverseFrequencies = params.constant('rope.inv_freq', [hd / 2], () =>
+    Float32Array.from({ length: hd / 2 }, (_, j) => 1 / theta ** ((2 * j) / hd)),
+  );
+  const positions = g.op(
+    'Unsqueeze',
+    [g.op('Cast', [positionIds], { dtype: 'float32', shape: ['B', 'T'] }, { to: 1 }), g.ints([2])],
+    { shape: ['B', 'T', 1] },
+  );
   const angles = g.op('Mul', [positions, inverseFrequencies], { shape: ['B', 'T', hd / 2] });
-  const both = g.op('Unsqueeze', [g.op('Concat', [angles, angles], { shape: ['B', 'T', hd] }, { axis: -1 }), g.ints([1])], { shape: ['B', 1, 'T', hd] });
+  const both = g.op(
+    'Unsqueeze',
+    [g.op('Concat', [angles, angles], { shape: ['B', 'T', hd] }, { axis: -1 }), g.ints([1])],
+    { shape: ['B', 1, 'T', hd] },
+  );
   return { cos: g.op('Cos', [both], { shape: [...both.shape] }), sin: g.op('Sin', [both], { shape: [...both.shape] }) };
 }
 
 /** x·cos + rotate_half(x)·sin, rotate_half(x) = [−x₂, x₁] (Hugging Face's half-split pairing). */
 function applyRotary(g: GraphBuilder, rope: Rotary, x: Tensor, hd: number): Tensor {
   const shape = [...x.shape];
-  const half = (from: number, to: number) => g.op('Slice', [x, g.ints([from]), g.ints([to]), g.ints([3])], { shape: [...shape.slice(0, 3), hd / 2] });
-  const rotated = g.op('Concat', [g.op('Neg', [half(hd / 2, hd)], { shape: [...shape.slice(0, 3), hd / 2] }), half(0, hd / 2)], { shape }, { axis: -1 });
+  const half = (from: number, to: number) =>
+    g.op('Slice', [x, g.ints([from]), g.ints([to]), g.ints([3])], { shape: [...shape.slice(0, 3), hd / 2] });
+  const rotated = g.op(
+    'Concat',
+    [g.op('Neg', [half(hd / 2, hd)], { shape: [...shape.slice(0, 3), hd / 2] }), half(0, hd / 2)],
+    { shape },
+    { axis: -1 },
+  );
   return g.op('Add', [g.op('Mul', [x, rope.cos], { shape }), g.op('Mul', [rotated, rope.sin], { shape })], { shape });
 }

@@ -21,7 +21,10 @@ describe('the built-in demo base model (models/tessera-demo)', () => {
     const { config, weights, tokenizer } = await importHfCheckpoint(DEMO_DIR);
     assert.equal(tokenizer, null, 'byte-level: no tokenizer.json, the built-in ByteTokenizer');
     const model = { config, weights, tokenizer: new ByteTokenizer() };
-    const english = [{ text: 'a small boat used for fishing on a lake or river' }, { text: 'the act of walking slowly through a quiet town at night' }];
+    const english = [
+      { text: 'a small boat used for fishing on a lake or river' },
+      { text: 'the act of walking slowly through a quiet town at night' },
+    ];
     const { loss } = await evaluateAdapter(model, null, english, { threads: 1 });
     const bitsPerByte = loss / Math.LN2;
     t.diagnostic(`demo model on unseen English: ${bitsPerByte.toFixed(2)} bits per byte`);
@@ -29,7 +32,11 @@ describe('the built-in demo base model (models/tessera-demo)', () => {
     // And it continues a prompt with printable text.
     const session = await DecoderSession.load(config, weights, { threads: 1 });
     const prompt = new ByteTokenizer().encode('a piece of furniture ');
-    const { logits } = await session.forward({ ids: [prompt], positions: [prompt.map((_, i) => i)], attentionMask: [prompt.map(() => 1)] });
+    const { logits } = await session.forward({
+      ids: [prompt],
+      positions: [prompt.map((_, i) => i)],
+      attentionMask: [prompt.map(() => 1)],
+    });
     const next = argmax(logits.subarray((prompt.length - 1) * config.vocabSize, prompt.length * config.vocabSize));
     assert.ok(next >= 32 && next < 127, `next byte ${next}`);
   });

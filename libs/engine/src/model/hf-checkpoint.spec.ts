@@ -21,22 +21,42 @@ async function tempDir(): Promise<string> {
 }
 
 const VOCAB = 256 + 5 + 1;
-const CHAT_TEMPLATE = "{% for m in messages %}{{ '[' + m['role'] + '] ' + m['content'] + eos_token }}{% endfor %}{% if add_generation_prompt %}{{ '[assistant] ' }}{% endif %}";
+const CHAT_TEMPLATE =
+  "{% for m in messages %}{{ '[' + m['role'] + '] ' + m['content'] + eos_token }}{% endfor %}{% if add_generation_prompt %}{{ '[assistant] ' }}{% endif %}";
 
 /** fp32 → bfloat16 bits by truncation, the way a bf16 checkpoint stores weights. */
 function toBf16(data: Float32Array): Uint16Array {
-  return Uint16Array.from(new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)), (bits) => bits >>> 16);
+  return Uint16Array.from(
+    new Uint32Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)),
+    (bits) => bits >>> 16,
+  );
 }
 
 /** Writes a checkpoint folder by hand with Hugging Face's names and files (not through our writer). */
-async function writeByHand(dir: string, hfConfig: Record<string, unknown>, tensors: Map<string, NamedTensor>): Promise<void> {
+async function writeByHand(
+  dir: string,
+  hfConfig: Record<string, unknown>,
+  tensors: Map<string, NamedTensor>,
+): Promise<void> {
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(hfConfig));
   await writeFile(path.join(dir, 'model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
   await writeFile(path.join(dir, 'tokenizer.json'), JSON.stringify(bpeTokenizerJson()));
-  await writeFile(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|endoftext|>', bos_token: '<|endoftext|>', chat_template: CHAT_TEMPLATE }));
+  await writeFile(
+    path.join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ eos_token: '<|endoftext|>', bos_token: '<|endoftext|>', chat_template: CHAT_TEMPLATE }),
+  );
 }
 
-const gpt2: DecoderConfig = { architecture: 'gpt2', vocabSize: VOCAB, dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 32, normEps: 1e-5, gelu: 'tanh' };
+const gpt2: DecoderConfig = {
+  architecture: 'gpt2',
+  vocabSize: VOCAB,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+  maxPositions: 32,
+  normEps: 1e-5,
+  gelu: 'tanh',
+};
 const llama: DecoderConfig = {
   architecture: 'llama',
   vocabSize: VOCAB,
@@ -55,7 +75,11 @@ const llama: DecoderConfig = {
 async function checkForward(config: DecoderConfig, weights: DecoderWeights): Promise<void> {
   const ids = [[3, 200, 17, 256, 261, 9]];
   const session = await DecoderSession.load(config, weights, { threads: 1 });
-  const { logits } = await session.forward({ ids, positions: [[0, 1, 2, 3, 4, 5]], attentionMask: [[1, 1, 1, 1, 1, 1]] });
+  const { logits } = await session.forward({
+    ids,
+    positions: [[0, 1, 2, 3, 4, 5]],
+    attentionMask: [[1, 1, 1, 1, 1, 1]],
+  });
   const diff = maxAbsDiff(logits, referenceForward(config, weights, ids).logits);
   assert.ok(diff < 1e-4, `max abs diff ${diff}`);
 }
@@ -65,10 +89,29 @@ describe('Hugging Face checkpoint import', () => {
     const dir = await tempDir();
     const weights = randomWeights(gpt2, 31);
     const tensors = new Map<string, NamedTensor>();
-    for (const [name, shape] of weightShapes(gpt2)) tensors.set(`transformer.${name}`, { dtype: 'F32', shape, data: weights.get(name)! });
-    for (let i = 0; i < gpt2.nLayers; i++) tensors.set(`transformer.h.${i}.attn.bias`, { dtype: 'F32', shape: [1, 1, 32, 32], data: new Float32Array(32 * 32).fill(1) });
+    for (const [name, shape] of weightShapes(gpt2))
+      tensors.set(`transformer.${name}`, { dtype: 'F32', shape, data: weights.get(name)! });
+    for (let i = 0; i < gpt2.nLayers; i++)
+      tensors.set(`transformer.h.${i}.attn.bias`, {
+        dtype: 'F32',
+        shape: [1, 1, 32, 32],
+        data: new Float32Array(32 * 32).fill(1),
+      });
     tensors.set('lm_head.weight', { dtype: 'F32', shape: [VOCAB, 32], data: weights.get('wte.weight')! });
-    await writeByHand(dir, { model_type: 'gpt2', vocab_size: VOCAB, n_embd: 32, n_layer: 2, n_head: 4, n_positions: 32, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new' }, tensors);
+    await writeByHand(
+      dir,
+      {
+        model_type: 'gpt2',
+        vocab_size: VOCAB,
+        n_embd: 32,
+        n_layer: 2,
+        n_head: 4,
+        n_positions: 32,
+        layer_norm_epsilon: 1e-5,
+        activation_function: 'gelu_new',
+      },
+      tensors,
+    );
 
     const checkpoint = await importHfCheckpoint(dir);
     assert.deepEqual(checkpoint.config, gpt2);
@@ -92,9 +135,17 @@ describe('Hugging Face checkpoint import', () => {
     const weights = randomWeights(llama, 32);
     const tensors = new Map<string, NamedTensor>();
     for (const [name, shape] of weightShapes(llama)) {
-      tensors.set(name === 'lm_head.weight' ? name : `model.${name}`, { dtype: 'BF16', shape, data: toBf16(weights.get(name)!) });
+      tensors.set(name === 'lm_head.weight' ? name : `model.${name}`, {
+        dtype: 'BF16',
+        shape,
+        data: toBf16(weights.get(name)!),
+      });
     }
-    tensors.set('model.layers.0.self_attn.rotary_emb.inv_freq', { dtype: 'F32', shape: [4], data: new Float32Array(4) });
+    tensors.set('model.layers.0.self_attn.rotary_emb.inv_freq', {
+      dtype: 'F32',
+      shape: [4],
+      data: new Float32Array(4),
+    });
     await writeByHand(
       dir,
       {
@@ -118,15 +169,26 @@ describe('Hugging Face checkpoint import', () => {
     const checkpoint = await importHfCheckpoint(dir);
     assert.deepEqual(checkpoint.config, llama);
     const q = checkpoint.weights.get('layers.1.self_attn.q_proj.weight')!;
-    assert.deepEqual(q, toFloat32({ dtype: 'BF16', shape: [32, 32], data: toBf16(weights.get('layers.1.self_attn.q_proj.weight')!) }));
+    assert.deepEqual(
+      q,
+      toFloat32({ dtype: 'BF16', shape: [32, 32], data: toBf16(weights.get('layers.1.self_attn.q_proj.weight')!) }),
+    );
     assert.ok(maxAbsDiff(q, weights.get('layers.1.self_attn.q_proj.weight')!) < 1e-2); // bf16 keeps ~3 digits
     await checkForward(checkpoint.config, checkpoint.weights);
 
     // The imported model serves through the scheduler with its own tokenizer.
     const session = await DecoderSession.load(checkpoint.config, checkpoint.weights, { threads: 1 });
-    const scheduler = new BatchScheduler(session, null, checkpoint.tokenizer!, { maxBatch: 4, prefillChunk: 16, maxBatchTokens: 64 });
+    const scheduler = new BatchScheduler(session, null, checkpoint.tokenizer!, {
+      maxBatch: 4,
+      prefillChunk: 16,
+      maxBatchTokens: 64,
+    });
     const pieces: string[] = [];
-    const result = await scheduler.generate({ prompt: checkpoint.tokenizer!.encode('hello'), maxTokens: 5, onToken: (_, text) => pieces.push(text) });
+    const result = await scheduler.generate({
+      prompt: checkpoint.tokenizer!.encode('hello'),
+      maxTokens: 5,
+      onToken: (_, text) => pieces.push(text),
+    });
     assert.equal(pieces.join(''), result.text);
     assert.equal(result.text, checkpoint.tokenizer!.decode(result.tokens));
   });
@@ -137,7 +199,10 @@ describe('Hugging Face checkpoint import', () => {
       const weights = randomWeights(config, 33);
       await writeHfCheckpoint(dir, config, weights);
       const names = [...readSafetensors(await readFile(path.join(dir, 'model.safetensors'))).tensors.keys()];
-      assert.ok(names.every((name) => name.startsWith(config.architecture === 'gpt2' ? 'transformer.' : 'model.')), names.join());
+      assert.ok(
+        names.every((name) => name.startsWith(config.architecture === 'gpt2' ? 'transformer.' : 'model.')),
+        names.join(),
+      );
       const back = await importHfCheckpoint(dir);
       assert.deepEqual(back.config, config);
       assert.deepEqual(back.weights, weights);
@@ -151,7 +216,11 @@ describe('Hugging Face checkpoint import', () => {
     await writeHfCheckpoint(dir, gpt2, weights);
     const { tensors } = readSafetensors(await readFile(path.join(dir, 'model.safetensors')));
     tensors.delete('transformer.h.1.mlp.c_fc.bias');
-    tensors.set('transformer.h.0.attn.c_proj.weight', { dtype: 'F32', shape: [16, 64], data: new Float32Array(16 * 64) });
+    tensors.set('transformer.h.0.attn.c_proj.weight', {
+      dtype: 'F32',
+      shape: [16, 64],
+      data: new Float32Array(16 * 64),
+    });
     tensors.set('transformer.h.0.attn.q_proj.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
     await writeFile(path.join(dir, 'model.safetensors'), writeSafetensors(tensors));
     await assert.rejects(importHfCheckpoint(dir), (error: Error) => {

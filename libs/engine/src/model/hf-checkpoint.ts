@@ -18,10 +18,15 @@ export interface Checkpoint {
  * tokenizer.json + tokenizer_config.json. F16 and BF16 weights are widened to fp32.
  */
 export async function importHfCheckpoint(dir: string): Promise<Checkpoint> {
-  const json = async (file: string) => JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
+  const json = async (file: string) =>
+    JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
   const optionalJson = async (file: string) => (existsSync(path.join(dir, file)) ? json(file) : undefined);
   const shardFiles = existsSync(path.join(dir, 'model.safetensors.index.json'))
-    ? [...new Set(Object.values(((await json('model.safetensors.index.json')).weight_map ?? {}) as Record<string, string>))]
+    ? [
+        ...new Set(
+          Object.values(((await json('model.safetensors.index.json')).weight_map ?? {}) as Record<string, string>),
+        ),
+      ]
     : ['model.safetensors'];
   return checkpointFromHfFiles({
     config: await json('config.json'),
@@ -42,8 +47,13 @@ export interface HfCheckpointFiles {
 export function checkpointFromHfFiles(files: HfCheckpointFiles): Checkpoint {
   const config = decoderConfigFromHf(files.config);
   const { weights, problems } = decoderWeightsFromHf(config, files.shards);
-  if (problems.length) throw new Error(`model.safetensors does not fit config.json: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
-  const tokenizer = files.tokenizer ? new HfTokenizer({ tokenizer: files.tokenizer, config: files.tokenizerConfig ?? {} }) : null;
+  if (problems.length)
+    throw new Error(
+      `model.safetensors does not fit config.json: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
+    );
+  const tokenizer = files.tokenizer
+    ? new HfTokenizer({ tokenizer: files.tokenizer, config: files.tokenizerConfig ?? {} })
+    : null;
   return { config, weights, tokenizer };
 }
 
@@ -65,12 +75,14 @@ export async function writeHfCheckpoint(dir: string, config: DecoderConfig, weig
 export function decoderConfigFromHf(hf: Record<string, unknown>): DecoderConfig {
   const int = (key: string, fallback?: number) => {
     const value = hf[key] ?? fallback;
-    if (typeof value !== 'number' || !Number.isInteger(value)) throw new Error(`config.json: ${key} must be an integer, got ${JSON.stringify(hf[key])}`);
+    if (typeof value !== 'number' || !Number.isInteger(value))
+      throw new Error(`config.json: ${key} must be an integer, got ${JSON.stringify(hf[key])}`);
     return value;
   };
   const num = (key: string, fallback: number) => {
     const value = hf[key] ?? fallback;
-    if (typeof value !== 'number') throw new Error(`config.json: ${key} must be a number, got ${JSON.stringify(hf[key])}`);
+    if (typeof value !== 'number')
+      throw new Error(`config.json: ${key} must be a number, got ${JSON.stringify(hf[key])}`);
     return value;
   };
   let config: DecoderConfig;
@@ -90,11 +102,14 @@ export function decoderConfigFromHf(hf: Record<string, unknown>): DecoderConfig 
       gelu: activation === 'gelu' ? 'exact' : 'tanh',
     };
   } else if (hf.model_type === 'llama') {
-    if ((hf.hidden_act ?? 'silu') !== 'silu') throw new Error(`config.json: hidden_act ${String(hf.hidden_act)} is not supported (silu)`);
+    if ((hf.hidden_act ?? 'silu') !== 'silu')
+      throw new Error(`config.json: hidden_act ${String(hf.hidden_act)} is not supported (silu)`);
     if (hf.rope_scaling != null) throw new Error('config.json: rope_scaling is not supported');
-    if (hf.attention_bias === true || hf.mlp_bias === true) throw new Error('config.json: attention_bias and mlp_bias are not supported');
+    if (hf.attention_bias === true || hf.mlp_bias === true)
+      throw new Error('config.json: attention_bias and mlp_bias are not supported');
     const heads = int('num_attention_heads');
-    if (hf.head_dim != null && hf.head_dim !== int('hidden_size') / heads) throw new Error(`config.json: head_dim ${String(hf.head_dim)} differs from hidden_size / num_attention_heads`);
+    if (hf.head_dim != null && hf.head_dim !== int('hidden_size') / heads)
+      throw new Error(`config.json: head_dim ${String(hf.head_dim)} differs from hidden_size / num_attention_heads`);
     config = {
       architecture: 'llama',
       vocabSize: int('vocab_size'),
@@ -155,7 +170,10 @@ function hfConfigOf(config: DecoderConfig): Record<string, unknown> {
  * transformers saves but recomputes ignored, every shape checked, and every missing or
  * unexpected tensor named in `problems`.
  */
-export function decoderWeightsFromHf(config: DecoderConfig, shards: Uint8Array[]): { weights: DecoderWeights; problems: string[] } {
+export function decoderWeightsFromHf(
+  config: DecoderConfig,
+  shards: Uint8Array[],
+): { weights: DecoderWeights; problems: string[] } {
   const expected = weightShapes(config);
   const weights: DecoderWeights = new Map();
   const problems: string[] = [];
@@ -165,7 +183,8 @@ export function decoderWeightsFromHf(config: DecoderConfig, shards: Uint8Array[]
       const key = name.replace(/^(transformer|model)\./, '');
       seen.add(key);
       // GPT-2's causal-mask buffers, older Llamas' rotary tables, and a tied lm_head.
-      if (/\.attn\.(masked_)?bias$|rotary_emb\.inv_freq$/.test(key) || (key === 'lm_head.weight' && !expected.has(key))) continue;
+      if (/\.attn\.(masked_)?bias$|rotary_emb\.inv_freq$/.test(key) || (key === 'lm_head.weight' && !expected.has(key)))
+        continue;
       const shape = expected.get(key);
       if (!shape) {
         problems.push(`unexpected tensor ${name}`);

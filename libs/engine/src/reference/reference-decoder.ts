@@ -35,7 +35,12 @@ export interface ReferenceOutput {
  * (positions 0..T-1, nothing masked) → logits and final hidden states. Mirrors
  * model/decoder.ts op for op; the graphs are checked against it.
  */
-export function referenceForward(config: DecoderConfig, weights: DecoderWeights, ids: number[][], lora?: ReferenceLora): ReferenceOutput {
+export function referenceForward(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  ids: number[][],
+  lora?: ReferenceLora,
+): ReferenceOutput {
   const d = config.dModel;
   const batch = ids.length;
   const tokens = ids[0]!.length;
@@ -51,7 +56,9 @@ export function referenceForward(config: DecoderConfig, weights: DecoderWeights,
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < tokens; t++) {
       const id = ids[b]![t]!;
-      for (let j = 0; j < d; j++) x[(b * tokens + t) * d + j] = embedding[id * d + j]! + (config.architecture === 'gpt2' ? w('wpe.weight')[t * d + j]! : 0);
+      for (let j = 0; j < d; j++)
+        x[(b * tokens + t) * d + j] =
+          embedding[id * d + j]! + (config.architecture === 'gpt2' ? w('wpe.weight')[t * d + j]! : 0);
     }
   }
 
@@ -65,7 +72,9 @@ export function referenceForward(config: DecoderConfig, weights: DecoderWeights,
     const pool = lora?.pools.get(key);
     if (!lora || !pool) return y;
     const vectors = lora.router?.vectors.get(key);
-    const gates = vectors ? routedGates(input, vectors, lora.slots, lora.gates, lora.router!, batch, tokens, dIn) : lora.gates;
+    const gates = vectors
+      ? routedGates(input, vectors, lora.slots, lora.gates, lora.router!, batch, tokens, dIn)
+      : lora.gates;
     if (vectors) applied.push(gates);
     return add(y, loraDelta(input, pool, lora.slots, gates, batch, tokens));
   };
@@ -92,7 +101,10 @@ export function referenceForward(config: DecoderConfig, weights: DecoderWeights,
       x = add(x, project(hidden, layer, 'mlp.down_proj'));
     }
   }
-  const hidden = config.architecture === 'gpt2' ? layerNorm(x, w('ln_f.weight'), w('ln_f.bias'), config.normEps) : rmsNorm(x, w('norm.weight'), config.normEps);
+  const hidden =
+    config.architecture === 'gpt2'
+      ? layerNorm(x, w('ln_f.weight'), w('ln_f.bias'), config.normEps)
+      : rmsNorm(x, w('norm.weight'), config.normEps);
   const table = config.architecture === 'llama' && !config.tieEmbeddings ? w('lm_head.weight') : embedding;
   // logits = h · tableᵀ
   const logits = new Float32Array(rows * config.vocabSize);
@@ -112,7 +124,9 @@ export function referenceForward(config: DecoderConfig, weights: DecoderWeights,
 /** Mean of each row's final hidden states: [B, T, d] → [B, d]. */
 export function referencePooled(hidden: Float32Array, batch: number, tokens: number, d: number): Float32Array {
   const out = new Float32Array(batch * d);
-  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let j = 0; j < d; j++) out[b * d + j]! += hidden[(b * tokens + t) * d + j]! / tokens;
+  for (let b = 0; b < batch; b++)
+    for (let t = 0; t < tokens; t++)
+      for (let j = 0; j < d; j++) out[b * d + j]! += hidden[(b * tokens + t) * d + j]! / tokens;
   return out;
 }
 
@@ -144,14 +158,23 @@ function columns(m: Float32Array, rows: number, width: number, start: number, co
 function applyRotary(config: DecoderConfig, x: Float32Array, heads: number, batch: number, tokens: number): void {
   if (config.architecture !== 'llama') return;
   const hd = headDim(config);
-  for (let b = 0; b < batch; b++) for (let t = 0; t < tokens; t++) for (let h = 0; h < heads; h++) rotate(x, ((b * tokens + t) * heads + h) * hd, hd, t, config.ropeTheta);
+  for (let b = 0; b < batch; b++)
+    for (let t = 0; t < tokens; t++)
+      for (let h = 0; h < heads; h++) rotate(x, ((b * tokens + t) * heads + h) * hd, hd, t, config.ropeTheta);
 }
 
 /**
  * Causal softmax attention: q [B, T, H·hd], k and v [B, T, KV·hd] → [B, T, H·hd]; query
  * head h reads key/value head ⌊h / (H/KV)⌋ (grouped-query attention; KV = H for GPT-2).
  */
-function causalAttention(config: DecoderConfig, q: Float32Array, k: Float32Array, v: Float32Array, batch: number, tokens: number): Float32Array {
+function causalAttention(
+  config: DecoderConfig,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  batch: number,
+  tokens: number,
+): Float32Array {
   const heads = config.nHeads;
   const kv = kvHeads(config);
   const hd = headDim(config);

@@ -56,7 +56,16 @@ export interface ReferenceTokenRouting {
  * The gates one projection applies [B, T, k]: for routed rows, softmax over the top_k
  * candidates (gates > 0) by ⟨x, r_slot⟩, or |⟨x, r_slot⟩| for Arrow rows.
  */
-export function routedGates(x: Float32Array, vectors: Float32Array, slots: number[][], gates: Float32Array, routing: ReferenceTokenRouting, batch: number, tokens: number, dIn: number): Float32Array {
+export function routedGates(
+  x: Float32Array,
+  vectors: Float32Array,
+  slots: number[][],
+  gates: Float32Array,
+  routing: ReferenceTokenRouting,
+  batch: number,
+  tokens: number,
+  dIn: number,
+): Float32Array {
   const k = slots[0]?.length ?? 0;
   const out = Float32Array.from(gates);
   for (let b = 0; b < batch; b++) {
@@ -69,7 +78,9 @@ export function routedGates(x: Float32Array, vectors: Float32Array, slots: numbe
         return routing.absolute[b] ? Math.abs(dot) : dot;
       });
       const candidate = scores.map((_, j) => gates[at + j]! > 0);
-      const kept = scores.map((s, j) => candidate[j] && scores.filter((o, i) => candidate[i] && o > s).length < routing.topK[b]!);
+      const kept = scores.map(
+        (s, j) => candidate[j] && scores.filter((o, i) => candidate[i] && o > s).length < routing.topK[b]!,
+      );
       const top = Math.max(...scores.filter((_, j) => kept[j]));
       const exps = scores.map((s, j) => (kept[j] ? Math.exp(s - top) : 0));
       const total = exps.reduce((p, q) => p + q, 0);

@@ -5,7 +5,12 @@ import { AdapterCache, adapterBytes } from './adapter-cache.js';
 
 /** An adapter of exactly `kib` KiB of factors. */
 function adapterOf(kib: number): LoraAdapter {
-  return { rank: 1, alpha: 1, targetModules: ['attn.c_attn'], factors: new Map([['h.0.attn.c_attn', { a: new Float32Array(128 * kib), b: new Float32Array(128 * kib) }]]) };
+  return {
+    rank: 1,
+    alpha: 1,
+    targetModules: ['attn.c_attn'],
+    factors: new Map([['h.0.attn.c_attn', { a: new Float32Array(128 * kib), b: new Float32Array(128 * kib) }]]),
+  };
 }
 
 describe('AdapterCache', () => {
@@ -20,7 +25,10 @@ describe('AdapterCache', () => {
     await cache.get('a'); // a is now the most recent; b the least
     await cache.get('d');
     assert.equal(cache.bytes, 3 * 1024);
-    assert.deepEqual(['a', 'b', 'c', 'd'].map((id) => cache.has(id)), [true, false, true, true]);
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((id) => cache.has(id)),
+      [true, false, true, true],
+    );
     await cache.get('b');
     assert.deepEqual(loads, ['a', 'b', 'c', 'd', 'b']);
     assert.equal(cache.hits, 1);

@@ -109,7 +109,13 @@ export class BatchScheduler {
   private readonly running: Row[] = [];
   private loop: Promise<void> | null = null;
   /** The cache of the rows of the last forward pass, packed as the graph returned it. */
-  private packed: { rows: Row[]; buffers: Float32Array[]; capacity: number; width: number; columns: number[][] } | null = null;
+  private packed: {
+    rows: Row[];
+    buffers: Float32Array[];
+    capacity: number;
+    width: number;
+    columns: number[][];
+  } | null = null;
   private wake: (() => void) | null = null;
   private readonly headDim: number;
   private readonly kvHeads: number;
@@ -126,19 +132,34 @@ export class BatchScheduler {
     if (plain) {
       // Rows move between the two sessions step by step: same model, cache and slot pool, only the router differs.
       const same = plain.config === session.config || JSON.stringify(plain.config) === JSON.stringify(session.config);
-      const lora = (s: DecoderSession) => JSON.stringify({ modules: [...(s.graph.lora?.modules ?? [])].sort(), rank: s.graph.lora?.rank, scoring: s.graph.scoring ?? false });
-      if (!same || lora(plain) !== lora(session) || routes(plain)) throw new Error('fixedGatesSession must be the same model and LoRA pool as the session, built without lora.router');
+      const lora = (s: DecoderSession) =>
+        JSON.stringify({
+          modules: [...(s.graph.lora?.modules ?? [])].sort(),
+          rank: s.graph.lora?.rank,
+          scoring: s.graph.scoring ?? false,
+        });
+      if (!same || lora(plain) !== lora(session) || routes(plain))
+        throw new Error(
+          'fixedGatesSession must be the same model and LoRA pool as the session, built without lora.router',
+        );
     }
   }
 
   generate(request: GenerateRequest): Promise<GenerateResult> {
     if (request.prompt.length === 0) return Promise.reject(new Error('the prompt has no tokens'));
     const adapters = request.adapters ?? [];
-    if (adapters.length && !this.pool) return Promise.reject(new Error('this scheduler serves the base model only (no slot pool)'));
-    if (new Set(adapters.map((a) => a.id)).size !== adapters.length) return Promise.reject(new Error('a request names an adapter twice'));
-    if (adapters.length >= (this.pool?.options.slots ?? 1)) return Promise.reject(new Error(`a request may mix at most ${(this.pool?.options.slots ?? 1) - 1} adapters (the slot pool's size)`));
-    if ((request.tokenRouting || request.returnGates) && !this.session.graph.lora?.router) return Promise.reject(new Error('token routing and gate traces need a session built with lora.router'));
-    if (request.tokenRouting && adapters.length === 0) return Promise.reject(new Error('token routing needs adapters to route among'));
+    if (adapters.length && !this.pool)
+      return Promise.reject(new Error('this scheduler serves the base model only (no slot pool)'));
+    if (new Set(adapters.map((a) => a.id)).size !== adapters.length)
+      return Promise.reject(new Error('a request names an adapter twice'));
+    if (adapters.length >= (this.pool?.options.slots ?? 1))
+      return Promise.reject(
+        new Error(`a request may mix at most ${(this.pool?.options.slots ?? 1) - 1} adapters (the slot pool's size)`),
+      );
+    if ((request.tokenRouting || request.returnGates) && !this.session.graph.lora?.router)
+      return Promise.reject(new Error('token routing and gate traces need a session built with lora.router'));
+    if (request.tokenRouting && adapters.length === 0)
+      return Promise.reject(new Error('token routing needs adapters to route among'));
     return new Promise((resolve, reject) => {
       const layers = this.session.config.nLayers;
       const row: Row = {
@@ -160,15 +181,14 @@ export class BatchScheduler {
         gates: [],
       };
       if (adapters.length) {
-        row.ready = Promise.all(adapters.map((a) => Promise.resolve().then(a.load)))
-          .then(
-            (loaded) => (row.loaded = loaded),
-            (error: unknown) => {
-              const at = this.waiting.indexOf(row);
-              if (at >= 0) this.waiting.splice(at, 1);
-              reject(error);
-            },
-          );
+        row.ready = Promise.all(adapters.map((a) => Promise.resolve().then(a.load))).then(
+          (loaded) => (row.loaded = loaded),
+          (error: unknown) => {
+            const at = this.waiting.indexOf(row);
+            if (at >= 0) this.waiting.splice(at, 1);
+            reject(error);
+          },
+        );
       }
       this.waiting.push(row);
       request.signal?.addEventListener('abort', () => this.wake?.(), { once: true });
@@ -190,7 +210,16 @@ export class BatchScheduler {
       ids: [tokens],
       positions: [tokens.map((_, i) => i)],
       attentionMask: [tokens.map(() => 1)],
-      ...(this.pool ? { lora: { ...this.pool.feeds(routes(session)), slots: int64Tensor([0], [1, 1]), gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]), ...this.routerFeeds([], session) } } : {}),
+      ...(this.pool
+        ? {
+            lora: {
+              ...this.pool.feeds(routes(session)),
+              slots: int64Tensor([0], [1, 1]),
+              gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]),
+              ...this.routerFeeds([], session),
+            },
+          }
+        : {}),
     });
     return output.pooledHidden;
   }
@@ -221,7 +250,9 @@ export class BatchScheduler {
       this.admit();
       const prefilling = this.running.filter((row) => row.prefilled < row.request.prompt.length);
       if (prefilling.length) await this.prefillStep(prefilling);
-      const decoding = this.running.filter((row) => row.prefilled === row.request.prompt.length && row.tokens.length > 0 && !prefilling.includes(row));
+      const decoding = this.running.filter(
+        (row) => row.prefilled === row.request.prompt.length && row.tokens.length > 0 && !prefilling.includes(row),
+      );
       if (decoding.length) await this.decodeStep(decoding);
       if (!prefilling.length && !decoding.length && this.waiting.length) {
         const loading = this.waiting.filter((row) => !row.loaded);
@@ -281,20 +312,35 @@ export class BatchScheduler {
    */
   private async forward(batch: { row: Row; tokens: number[] }[]): Promise<Float32Array[]> {
     const rows = batch.map(({ row }) => row);
-    if (!this.packed || this.packed.rows.length !== rows.length || this.packed.rows.some((row, r) => row !== rows[r])) this.repack(rows);
+    if (!this.packed || this.packed.rows.length !== rows.length || this.packed.rows.some((row, r) => row !== rows[r]))
+      this.repack(rows);
     const packed = this.packed!;
     const width = Math.max(...batch.map(({ tokens }) => tokens.length));
     const b = batch.length;
     const heads = this.kvHeads;
     const hd = this.headDim;
     const past: KvCache = {};
-    packed.buffers.forEach((buffer, i) => (past[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')] = float32Tensor(buffer, [b, heads, packed.capacity, hd])));
+    packed.buffers.forEach(
+      (buffer, i) =>
+        (past[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')] = float32Tensor(buffer, [
+          b,
+          heads,
+          packed.capacity,
+          hd,
+        ])),
+    );
     const unused = Array(packed.capacity - packed.width).fill(0);
     const session = this.sessionFor(rows);
     const output = await session.forward({
       ids: batch.map(({ tokens }) => [...tokens, ...Array(width - tokens.length).fill(0)]),
-      positions: batch.map(({ row, tokens }) => Array.from({ length: width }, (_, i) => (i < tokens.length ? row.length + i : 0))),
-      attentionMask: batch.map(({ tokens }, r) => [...packed.columns[r]!, ...unused, ...Array.from({ length: width }, (_, i) => (i < tokens.length ? 1 : 0))]),
+      positions: batch.map(({ row, tokens }) =>
+        Array.from({ length: width }, (_, i) => (i < tokens.length ? row.length + i : 0)),
+      ),
+      attentionMask: batch.map(({ tokens }, r) => [
+        ...packed.columns[r]!,
+        ...unused,
+        ...Array.from({ length: width }, (_, i) => (i < tokens.length ? 1 : 0)),
+      ]),
       past,
       ...(this.pool
         ? {
@@ -308,7 +354,8 @@ export class BatchScheduler {
     if (packed.width + width > packed.capacity) this.grow(packed.width + width);
     packed.buffers.forEach((buffer, i) => {
       const added = output.newKv[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')]!.data as Float32Array;
-      for (let rh = 0; rh < b * heads; rh++) buffer.set(added.subarray(rh * width * hd, (rh + 1) * width * hd), (rh * packed.capacity + packed.width) * hd);
+      for (let rh = 0; rh < b * heads; rh++)
+        buffer.set(added.subarray(rh * width * hd, (rh + 1) * width * hd), (rh * packed.capacity + packed.width) * hd);
     });
     packed.width += width;
     const k = Math.max(1, ...rows.map((row) => row.slots.length));
@@ -316,10 +363,15 @@ export class BatchScheduler {
       for (let i = 0; i < width; i++) packed.columns[r]!.push(i < tokens.length ? 1 : 0);
       row.length += tokens.length;
       if (!row.request.returnGates || !output.meanGates) return;
-      for (let t = 0; t < tokens.length; t++) row.gates.push(Array.from(output.meanGates.subarray((r * width + t) * k, (r * width + t) * k + row.slots.length)));
+      for (let t = 0; t < tokens.length; t++)
+        row.gates.push(
+          Array.from(output.meanGates.subarray((r * width + t) * k, (r * width + t) * k + row.slots.length)),
+        );
     });
     const vocab = this.session.config.vocabSize;
-    return batch.map(({ tokens }, r) => output.logits.slice((r * width + tokens.length - 1) * vocab, (r * width + tokens.length) * vocab));
+    return batch.map(({ tokens }, r) =>
+      output.logits.slice((r * width + tokens.length - 1) * vocab, (r * width + tokens.length) * vocab),
+    );
   }
 
   /** Packs `rows` into batch buffers, after saving the old batch's rows that still run. */
@@ -333,11 +385,18 @@ export class BatchScheduler {
       const buffer = new Float32Array(rows.length * heads * capacity * hd);
       rows.forEach((row, r) => {
         const own = row.cache[i]!;
-        for (let h = 0; h < heads; h++) buffer.set(own.subarray(h * row.length * hd, (h + 1) * row.length * hd), (r * heads + h) * capacity * hd);
+        for (let h = 0; h < heads; h++)
+          buffer.set(own.subarray(h * row.length * hd, (h + 1) * row.length * hd), (r * heads + h) * capacity * hd);
       });
       return buffer;
     });
-    this.packed = { rows, buffers, capacity, width, columns: rows.map((row) => Array.from({ length: width }, (_, j) => (j < row.length ? 1 : 0))) };
+    this.packed = {
+      rows,
+      buffers,
+      capacity,
+      width,
+      columns: rows.map((row) => Array.from({ length: width }, (_, j) => (j < row.length ? 1 : 0))),
+    };
   }
 
   /** Moves the packed cache into larger buffers with room for `needed` columns. */
@@ -347,7 +406,11 @@ export class BatchScheduler {
     const hd = this.headDim;
     packed.buffers = packed.buffers.map((old) => {
       const buffer = new Float32Array((old.length / packed.capacity) * capacity);
-      for (let rh = 0; rh < old.length / packed.capacity / hd; rh++) buffer.set(old.subarray(rh * packed.capacity * hd, (rh * packed.capacity + packed.width) * hd), rh * capacity * hd);
+      for (let rh = 0; rh < old.length / packed.capacity / hd; rh++)
+        buffer.set(
+          old.subarray(rh * packed.capacity * hd, (rh * packed.capacity + packed.width) * hd),
+          rh * capacity * hd,
+        );
       return buffer;
     });
     packed.capacity = capacity;
@@ -367,7 +430,9 @@ export class BatchScheduler {
         const compact = new Float32Array(heads * own.length * hd);
         for (let h = 0; h < heads; h++) {
           const base = (r * heads + h) * capacity;
-          own.forEach((j, i) => compact.set(buffer.subarray((base + j) * hd, (base + j + 1) * hd), (h * own.length + i) * hd));
+          own.forEach((j, i) =>
+            compact.set(buffer.subarray((base + j) * hd, (base + j + 1) * hd), (h * own.length + i) * hd),
+          );
         }
         return compact;
       });
@@ -388,7 +453,9 @@ export class BatchScheduler {
     }
     // Hold back a tail that could still become a stop sequence.
     let held = 0;
-    for (const stop of stops) for (let n = Math.min(stop.length - 1, row.text.length); n > held; n--) if (row.text.endsWith(stop.slice(0, n))) held = n;
+    for (const stop of stops)
+      for (let n = Math.min(stop.length - 1, row.text.length); n > held; n--)
+        if (row.text.endsWith(stop.slice(0, n))) held = n;
     this.emit(row, token, row.text.length - held);
     if (row.tokens.length >= row.request.maxTokens) this.end(row, 'length');
   }
@@ -404,7 +471,12 @@ export class BatchScheduler {
     if (lastToken !== undefined && row.emitted < row.text.length) this.emit(row, lastToken, row.text.length);
     this.running.splice(this.running.indexOf(row), 1);
     this.release(row);
-    row.finish({ tokens: row.tokens, text: row.text, finishReason: reason, ...(row.request.returnGates ? { gates: row.gates } : {}) });
+    row.finish({
+      tokens: row.tokens,
+      text: row.text,
+      finishReason: reason,
+      ...(row.request.returnGates ? { gates: row.gates } : {}),
+    });
   }
 
   private dropCancelled(): void {
@@ -428,9 +500,15 @@ export class BatchScheduler {
     const gates = new Float32Array(rows.length * width * k);
     rows.forEach((row, r) => {
       for (let j = 0; j < k; j++) slots.push(row.slots[j] ?? 0);
-      for (let t = 0; t < width; t++) for (let j = 0; j < row.slots.length; j++) gates[(r * width + t) * k + j] = row.request.tokenRouting ? 1 : row.weights[j]!;
+      for (let t = 0; t < width; t++)
+        for (let j = 0; j < row.slots.length; j++)
+          gates[(r * width + t) * k + j] = row.request.tokenRouting ? 1 : row.weights[j]!;
     });
-    return { slots: int64Tensor(slots, [rows.length, k]), gates: float32Tensor(gates, [rows.length, width, k]), ...this.routerFeeds(rows, session) };
+    return {
+      slots: int64Tensor(slots, [rows.length, k]),
+      gates: float32Tensor(gates, [rows.length, width, k]),
+      ...this.routerFeeds(rows, session),
+    };
   }
 
   /** The fixed-gates session when it is there and no row needs the router; else the main one. */

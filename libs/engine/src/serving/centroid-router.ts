@@ -23,11 +23,18 @@ export interface CentroidRoutingOptions {
   temperature?: number;
 }
 
-export function routeByCentroid(pooled: Float32Array, candidates: readonly RoutingKey[], options: CentroidRoutingOptions = {}): RoutedAdapter[] {
+export function routeByCentroid(
+  pooled: Float32Array,
+  candidates: readonly RoutingKey[],
+  options: CentroidRoutingOptions = {},
+): RoutedAdapter[] {
   const topK = Math.min(options.topK ?? 1, candidates.length);
   const temperature = options.temperature ?? 0.05;
   const scored = candidates.map((c) => {
-    if (c.centroid.length !== pooled.length) throw new Error(`adapter ${c.id}: centroid has ${c.centroid.length} values, the model's hidden state ${pooled.length}`);
+    if (c.centroid.length !== pooled.length)
+      throw new Error(
+        `adapter ${c.id}: centroid has ${c.centroid.length} values, the model's hidden state ${pooled.length}`,
+      );
     return { id: c.id, score: cosine(pooled, c.centroid) };
   });
   // Highest similarity first; ties broken by id so the choice never depends on candidate order.

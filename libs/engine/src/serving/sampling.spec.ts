@@ -12,13 +12,17 @@ describe('sampleToken', () => {
   });
 
   it('keeps to the top-k candidates', () => {
-    const seen = new Set(Array.from({ length: 300 }, (_, i) => sampleToken(logits, { temperature: 5, topK: 2 }, requestRandom(i))));
+    const seen = new Set(
+      Array.from({ length: 300 }, (_, i) => sampleToken(logits, { temperature: 5, topK: 2 }, requestRandom(i))),
+    );
     assert.deepEqual([...seen].sort(), [1, 4]);
   });
 
   it('keeps to the smallest set holding top-p of the mass', () => {
     const peaked = Float32Array.of(10, 0, 0, 0);
-    const seen = new Set(Array.from({ length: 200 }, (_, i) => sampleToken(peaked, { temperature: 1, topP: 0.9 }, requestRandom(i))));
+    const seen = new Set(
+      Array.from({ length: 200 }, (_, i) => sampleToken(peaked, { temperature: 1, topP: 0.9 }, requestRandom(i))),
+    );
     assert.deepEqual([...seen], [0]);
   });
 
@@ -27,7 +31,8 @@ describe('sampleToken', () => {
     const random = requestRandom(42);
     for (let i = 0; i < 20_000; i++) counts[sampleToken(logits, { temperature: 1 }, random)]!++;
     const z = Array.from(logits).reduce((s, l) => s + Math.exp(l), 0);
-    for (let i = 0; i < 5; i++) assert.ok(Math.abs(counts[i]! / 20_000 - Math.exp(logits[i]!) / z) < 0.015, `token ${i}`);
+    for (let i = 0; i < 5; i++)
+      assert.ok(Math.abs(counts[i]! / 20_000 - Math.exp(logits[i]!) / z) < 0.015, `token ${i}`);
     const draw = (seed: number) => {
       const random = requestRandom(seed);
       return Array.from({ length: 20 }, () => sampleToken(logits, { temperature: 1 }, random));

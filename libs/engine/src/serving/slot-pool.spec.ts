@@ -5,7 +5,15 @@ import { projectionKey, projectionShape, targetModules, type DecoderConfig } fro
 import { randomArray, seededRandom } from '../testing/random.js';
 import { SlotPool } from './slot-pool.js';
 
-const config: DecoderConfig = { architecture: 'gpt2', vocabSize: 257, dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16, normEps: 1e-5 };
+const config: DecoderConfig = {
+  architecture: 'gpt2',
+  vocabSize: 257,
+  dModel: 16,
+  nLayers: 1,
+  nHeads: 2,
+  maxPositions: 16,
+  normEps: 1e-5,
+};
 const modules = targetModules(config);
 const RANK = 2;
 
@@ -14,7 +22,10 @@ function adapter(seed: number): LoraAdapter {
   const factors = new Map();
   for (const module of modules) {
     const [dIn, dOut] = projectionShape(config, module);
-    factors.set(projectionKey(config, 0, module), { a: randomArray(random, dIn * RANK, 0.3), b: randomArray(random, RANK * dOut, 0.3) });
+    factors.set(projectionKey(config, 0, module), {
+      a: randomArray(random, dIn * RANK, 0.3),
+      b: randomArray(random, RANK * dOut, 0.3),
+    });
   }
   return { rank: RANK, alpha: 4, targetModules: [...modules], factors };
 }
@@ -38,7 +49,10 @@ describe('SlotPool.evict', () => {
     pool.release(stale!);
     pool.release(kept!);
     assert.ok(slotMass(pool, stale!) > 0);
-    assert.equal(pool.evict((id) => id === 'adv_stale'), 1);
+    assert.equal(
+      pool.evict((id) => id === 'adv_stale'),
+      1,
+    );
     assert.equal(slotMass(pool, stale!), 0, 'the stale factors are gone from memory, not only forgotten');
     assert.ok(slotMass(pool, kept!) > 0);
     assert.deepEqual(pool.residents().filter(Boolean), ['adv_kept']);
@@ -51,17 +65,27 @@ describe('SlotPool.evict', () => {
   it('empties a pinned slot when its request releases it, and never hands it out meanwhile', () => {
     const pool = new SlotPool(config, { slots: 3, rank: RANK, modules });
     const slot = pool.acquire('cmp/cmp_1/adv_stale', () => adapter(1));
-    assert.equal(pool.evict((id) => id.includes('adv_stale')), 1);
+    assert.equal(
+      pool.evict((id) => id.includes('adv_stale')),
+      1,
+    );
     assert.ok(slotMass(pool, slot) > 0, 'the running request keeps its weights until it ends');
     const other = pool.acquire('adv_other', () => adapter(2));
     assert.notEqual(other, slot);
     assert.equal(pool.canAcquire(['adv_third']), false, 'the evicting slot is not spare');
-    assert.throws(() => pool.acquire('cmp/cmp_1/adv_stale', () => adapter(3)), /pinned/, 'not found resident under its old id');
+    assert.throws(
+      () => pool.acquire('cmp/cmp_1/adv_stale', () => adapter(3)),
+      /pinned/,
+      'not found resident under its old id',
+    );
     pool.release(slot);
     assert.equal(slotMass(pool, slot), 0, 'emptied on release');
     assert.deepEqual(pool.residents(), [null, null, 'adv_other']);
     const loadsBefore = pool.loads;
-    assert.equal(pool.acquire('cmp/cmp_1/adv_stale', () => adapter(3)), slot);
+    assert.equal(
+      pool.acquire('cmp/cmp_1/adv_stale', () => adapter(3)),
+      slot,
+    );
     assert.equal(pool.loads, loadsBefore + 1, 'a fresh load');
   });
 });

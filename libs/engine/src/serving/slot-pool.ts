@@ -21,7 +21,10 @@ export interface SlotPoolOptions {
  * least-recently-used, and pinned while a request runs on them.
  */
 export class SlotPool {
-  private readonly pools = new Map<string, { a: Float32Array; b: Float32Array; router: Float32Array | null; dIn: number; dOut: number }>();
+  private readonly pools = new Map<
+    string,
+    { a: Float32Array; b: Float32Array; router: Float32Array | null; dIn: number; dOut: number }
+  >();
   private readonly adapterInSlot: (string | null)[];
   private readonly pins: number[];
   private readonly lastUsed: number[];
@@ -57,14 +60,20 @@ export class SlotPool {
   canAcquire(adapterIds: readonly string[]): boolean {
     const missing = adapterIds.filter((id) => !this.adapterInSlot.includes(id)).length;
     let spare = 0;
-    for (let slot = 1; slot < this.options.slots; slot++) if (this.pins[slot] === 0 && !adapterIds.includes(this.adapterInSlot[slot]!)) spare++;
+    for (let slot = 1; slot < this.options.slots; slot++)
+      if (this.pins[slot] === 0 && !adapterIds.includes(this.adapterInSlot[slot]!)) spare++;
     return missing <= spare;
   }
 
   /** The slots of a request's adapters, in order: resident ones are pinned first, so loading the others cannot evict them. */
   acquireAll(adapterIds: readonly string[], adapter: (index: number) => LoraAdapter): number[] {
     const slots: number[] = [];
-    const order = adapterIds.map((_, i) => i).sort((i, j) => Number(!this.adapterInSlot.includes(adapterIds[i]!)) - Number(!this.adapterInSlot.includes(adapterIds[j]!)));
+    const order = adapterIds
+      .map((_, i) => i)
+      .sort(
+        (i, j) =>
+          Number(!this.adapterInSlot.includes(adapterIds[i]!)) - Number(!this.adapterInSlot.includes(adapterIds[j]!)),
+      );
     for (const i of order) slots[i] = this.acquire(adapterIds[i]!, () => adapter(i));
     return slots;
   }
@@ -133,7 +142,8 @@ export class SlotPool {
     for (const [key, pool] of this.pools) {
       feeds[loraInputName(key, 'A')] = float32Tensor(pool.a, [this.options.slots, pool.dIn, this.options.rank]);
       feeds[loraInputName(key, 'B')] = float32Tensor(pool.b, [this.options.slots, this.options.rank, pool.dOut]);
-      if (pool.router && withRouters) feeds[loraInputName(key, 'router')] = float32Tensor(pool.router, [this.options.slots, pool.dIn]);
+      if (pool.router && withRouters)
+        feeds[loraInputName(key, 'router')] = float32Tensor(pool.router, [this.options.slots, pool.dIn]);
     }
     return feeds;
   }

@@ -25,6 +25,10 @@ export class ChatTemplate {
   }
 
   render(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
-    return this.template.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? false, ...this.specialTokens });
+    return this.template.render({
+      messages,
+      add_generation_prompt: options.addGenerationPrompt ?? false,
+      ...this.specialTokens,
+    });
   }
 }

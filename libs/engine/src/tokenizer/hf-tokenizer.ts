@@ -19,14 +19,21 @@ export class HfTokenizer implements Tokenizer {
     this.model = new HfTokenizerModel(files.tokenizer, files.config);
     const vocab = (files.tokenizer.model as { vocab?: Record<string, number> | unknown[] } | undefined)?.vocab;
     const added = (files.tokenizer.added_tokens as { id: number }[] | undefined) ?? [];
-    const ids = [...(Array.isArray(vocab) ? vocab.map((_, i) => i) : Object.values(vocab ?? {})), ...added.map((t) => t.id)];
+    const ids = [
+      ...(Array.isArray(vocab) ? vocab.map((_, i) => i) : Object.values(vocab ?? {})),
+      ...added.map((t) => t.id),
+    ];
     this.vocabSize = Math.max(-1, ...ids) + 1;
     const eos = tokenText(files.config.eos_token);
     const eosId = eos === undefined ? undefined : this.model.token_to_id(eos);
-    if (eosId === undefined) throw new Error(`tokenizer_config.json: eos_token ${eos === undefined ? 'is missing' : `"${eos}" is not in the vocabulary`}`);
+    if (eosId === undefined)
+      throw new Error(
+        `tokenizer_config.json: eos_token ${eos === undefined ? 'is missing' : `"${eos}" is not in the vocabulary`}`,
+      );
     this.endOfText = eosId;
     const template = files.config.chat_template;
-    if (template !== undefined && typeof template !== 'string') throw new Error('tokenizer_config.json: only a single-string chat_template is supported');
+    if (template !== undefined && typeof template !== 'string')
+      throw new Error('tokenizer_config.json: only a single-string chat_template is supported');
     this.chatTemplate = new ChatTemplate(template, {
       ...(tokenText(files.config.bos_token) !== undefined ? { bos_token: tokenText(files.config.bos_token)! } : {}),
       eos_token: eos!,
@@ -59,6 +66,7 @@ export class HfTokenizer implements Tokenizer {
 /** tokenizer_config.json names special tokens as strings or as AddedToken objects. */
 function tokenText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  if (value && typeof value === 'object' && typeof (value as { content?: unknown }).content === 'string')
+    return (value as { content: string }).content;
   return undefined;
 }

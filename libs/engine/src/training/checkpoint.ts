@@ -37,7 +37,8 @@ export function encodeCheckpoint(checkpoint: TrainingCheckpoint): Uint8Array {
 
 export function decodeCheckpoint(bytes: Uint8Array): TrainingCheckpoint {
   const { tensors, metadata } = readSafetensors(bytes);
-  if (!metadata.params || !metadata.step) throw new Error('not a training checkpoint: its metadata names no step or parameters');
+  if (!metadata.params || !metadata.step)
+    throw new Error('not a training checkpoint: its metadata names no step or parameters');
   const names = JSON.parse(metadata.params) as string[];
   const take = (prefix: string, required: boolean) => {
     const set: TensorSet = new Map();

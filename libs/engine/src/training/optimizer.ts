@@ -61,7 +61,10 @@ export function clipGradients(grads: TensorSet, maxNorm: number): number {
 }
 
 /** Linear warmup to the peak, then cosine decay to minRatio·peak at the last step. */
-export function learningRateAt(step: number, schedule: { peak: number; warmupSteps: number; totalSteps: number; minRatio?: number }): number {
+export function learningRateAt(
+  step: number,
+  schedule: { peak: number; warmupSteps: number; totalSteps: number; minRatio?: number },
+): number {
   const { peak, warmupSteps, totalSteps } = schedule;
   const floor = peak * (schedule.minRatio ?? 0.1);
   if (step < warmupSteps) return (peak * (step + 1)) / warmupSteps;

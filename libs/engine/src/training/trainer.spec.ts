@@ -5,20 +5,50 @@ import type { DecoderConfig } from '../model/decoder-config.js';
 import { domainTexts } from '../testing/synthetic-domains.js';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
 import { decodeCheckpoint, encodeCheckpoint, type TrainingCheckpoint } from './checkpoint.js';
-import { AdapterEvaluator, DEFAULT_HYPERPARAMETERS, evaluateAdapter, prepareData, train, trainBase, trainGate, type TrainingModel } from './trainer.js';
+import {
+  AdapterEvaluator,
+  DEFAULT_HYPERPARAMETERS,
+  evaluateAdapter,
+  prepareData,
+  train,
+  trainBase,
+  trainGate,
+  type TrainingModel,
+} from './trainer.js';
 import { TrainingCancelled } from './training-loop.js';
 
-const CONFIG: DecoderConfig = { architecture: 'gpt2', vocabSize: 257, dModel: 32, nLayers: 2, nHeads: 2, maxPositions: 64, normEps: 1e-5, gelu: 'tanh' };
+const CONFIG: DecoderConfig = {
+  architecture: 'gpt2',
+  vocabSize: 257,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 2,
+  maxPositions: 64,
+  normEps: 1e-5,
+  gelu: 'tanh',
+};
 const tokenizer = new ByteTokenizer();
 const THREADS = { threads: 1 };
-const texts = (domain: Parameters<typeof domainTexts>[0], count: number, seed = 0) => domainTexts(domain, count, seed).map((text) => ({ text }));
+const texts = (domain: Parameters<typeof domainTexts>[0], count: number, seed = 0) =>
+  domainTexts(domain, count, seed).map((text) => ({ text }));
 const LORA = { rank: 4, alpha: 8, learningRate: 2e-2, batchSize: 4, maxSequenceLength: 48, warmupSteps: 2, seed: 3 };
 
 /** A tiny base model pretrained on two domains, so the LoRA tests start from a real model. */
 let base: TrainingModel;
 before(async () => {
-  const h = { learningRate: 1e-2, batchSize: 8, maxSequenceLength: 48, warmupSteps: 5, maxSteps: 400, seed: 1, validationFraction: 0 };
-  const data = prepareData([...texts('weather', 60), ...texts('sports', 60)], tokenizer, { ...DEFAULT_HYPERPARAMETERS, ...h });
+  const h = {
+    learningRate: 1e-2,
+    batchSize: 8,
+    maxSequenceLength: 48,
+    warmupSteps: 5,
+    maxSteps: 400,
+    seed: 1,
+    validationFraction: 0,
+  };
+  const data = prepareData([...texts('weather', 60), ...texts('sports', 60)], tokenizer, {
+    ...DEFAULT_HYPERPARAMETERS,
+    ...h,
+  });
   const { weights } = await trainBase({ config: CONFIG, data, hyperparameters: h, ...THREADS });
   base = { name: 'tiny', config: CONFIG, weights, tokenizer };
 });
@@ -26,24 +56,51 @@ before(async () => {
 describe('trainer', () => {
   it('memorises a small dataset (full training: loss → near 0)', async () => {
     const records = [{ text: 'the cat sat on the mat.' }, { text: 'a dog ran in the park!' }];
-    const h = { learningRate: 1e-2, batchSize: 2, maxSequenceLength: 24, warmupSteps: 5, maxSteps: 150, seed: 2, validationFraction: 0 };
+    const h = {
+      learningRate: 1e-2,
+      batchSize: 2,
+      maxSequenceLength: 24,
+      warmupSteps: 5,
+      maxSteps: 150,
+      seed: 2,
+      validationFraction: 0,
+    };
     const data = prepareData(records, tokenizer, { ...DEFAULT_HYPERPARAMETERS, ...h });
     const losses: number[] = [];
-    await trainBase({ config: { ...CONFIG, maxPositions: 24 }, data, hyperparameters: h, onProgress: (p) => losses.push(p.loss), ...THREADS });
+    await trainBase({
+      config: { ...CONFIG, maxPositions: 24 },
+      data,
+      hyperparameters: h,
+      onProgress: (p) => losses.push(p.loss),
+      ...THREADS,
+    });
     assert.ok(losses[0]! > 4, `starts near uniform (ln 257 ≈ 5.5): ${losses[0]}`);
     assert.ok(losses.at(-1)! < 0.05, `ends near 0: ${losses.at(-1)}`);
   });
 
   it('a LoRA fine-tune on a held-out domain lowers validation loss clearly below the base model', async (t) => {
-    const result = await train({ model: base, data: texts('recipes', 80), hyperparameters: { ...LORA, epochs: 10, validationFraction: 0.2 }, ...THREADS });
+    const result = await train({
+      model: base,
+      data: texts('recipes', 80),
+      hyperparameters: { ...LORA, epochs: 10, validationFraction: 0.2 },
+      ...THREADS,
+    });
     const { initialValidationLoss, validationLoss, validationAccuracy } = result.metrics;
     assert.ok(initialValidationLoss! > 1.5, `base model on the new domain: ${initialValidationLoss}`);
-    t.diagnostic(`validation loss: base ${initialValidationLoss!.toFixed(3)}, fine-tuned ${validationLoss!.toFixed(3)} nats/token`);
-    assert.ok(validationLoss! < 0.6 * initialValidationLoss!, `fine-tuned ${validationLoss} vs base ${initialValidationLoss}`);
+    t.diagnostic(
+      `validation loss: base ${initialValidationLoss!.toFixed(3)}, fine-tuned ${validationLoss!.toFixed(3)} nats/token`,
+    );
+    assert.ok(
+      validationLoss! < 0.6 * initialValidationLoss!,
+      `fine-tuned ${validationLoss} vs base ${initialValidationLoss}`,
+    );
     assert.ok(validationAccuracy! > 0.5);
     // The base model's loss is what evaluateAdapter reports for no adapter; the adapter's, with it.
     const held = texts('recipes', 10, 9);
-    const [without, withAdapter] = [await evaluateAdapter(base, null, held, THREADS), await evaluateAdapter(base, result.adapter, held, THREADS)];
+    const [without, withAdapter] = [
+      await evaluateAdapter(base, null, held, THREADS),
+      await evaluateAdapter(base, result.adapter, held, THREADS),
+    ];
     assert.ok(withAdapter.loss < 0.6 * without.loss, `${withAdapter.loss} vs ${without.loss}`);
     // One evaluator, reused for the adapter, the base model and the adapter again, scores exactly what a fresh one does.
     const evaluator = await AdapterEvaluator.create(base, result.adapter, THREADS);
@@ -59,7 +116,8 @@ describe('trainer', () => {
   });
 
   it('is deterministic: same seed, data and threads → bitwise-identical adapter; another seed differs', async () => {
-    const run = (seed: number) => train({ model: base, data: texts('code', 24), hyperparameters: { ...LORA, maxSteps: 6, seed }, ...THREADS });
+    const run = (seed: number) =>
+      train({ model: base, data: texts('code', 24), hyperparameters: { ...LORA, maxSteps: 6, seed }, ...THREADS });
     const [a, b, c] = [await run(5), await run(5), await run(6)];
     assert.deepEqual(Buffer.from(a.peft.weights), Buffer.from(b.peft.weights));
     assert.notDeepEqual(Buffer.from(a.peft.weights), Buffer.from(c.peft.weights));
@@ -68,11 +126,26 @@ describe('trainer', () => {
   it('resuming from a checkpoint gives the same adapter, bit for bit, as never stopping', async () => {
     const hyperparameters = { ...LORA, maxSteps: 8, gradientAccumulation: 2, checkpointEvery: 3 };
     const checkpoints: TrainingCheckpoint[] = [];
-    const whole = await train({ model: base, data: texts('travel', 30), hyperparameters, onCheckpoint: (c) => void checkpoints.push(c), ...THREADS });
-    assert.deepEqual(checkpoints.map((c) => c.step), [3, 6]);
+    const whole = await train({
+      model: base,
+      data: texts('travel', 30),
+      hyperparameters,
+      onCheckpoint: (c) => void checkpoints.push(c),
+      ...THREADS,
+    });
+    assert.deepEqual(
+      checkpoints.map((c) => c.step),
+      [3, 6],
+    );
     // Through its bytes, as it would be stored.
     const stored = decodeCheckpoint(encodeCheckpoint(checkpoints[0]!));
-    const resumed = await train({ model: base, data: texts('travel', 30), hyperparameters, resume: stored, ...THREADS });
+    const resumed = await train({
+      model: base,
+      data: texts('travel', 30),
+      hyperparameters,
+      resume: stored,
+      ...THREADS,
+    });
     assert.deepEqual(Buffer.from(resumed.peft.weights), Buffer.from(whole.peft.weights));
     assert.equal(resumed.metrics.steps, 8);
   });
@@ -95,24 +168,63 @@ describe('trainer', () => {
       onCheckpoint: (c) => void (saved = c),
       ...THREADS,
     });
-    await assert.rejects(cancelled, (error: unknown) => error instanceof TrainingCancelled && error.checkpoint.step === 2);
+    await assert.rejects(
+      cancelled,
+      (error: unknown) => error instanceof TrainingCancelled && error.checkpoint.step === 2,
+    );
     assert.deepEqual(stepsSeen, [1, 2]);
     assert.equal(saved?.step, 2);
-    const resumed = await train({ model: base, data: texts('chemistry', 30), hyperparameters, resume: saved!, ...THREADS });
+    const resumed = await train({
+      model: base,
+      data: texts('chemistry', 30),
+      hyperparameters,
+      resume: saved!,
+      ...THREADS,
+    });
     assert.deepEqual(Buffer.from(resumed.peft.weights), Buffer.from(whole.peft.weights));
   });
 
   it('a gate over frozen adapters lowers loss on mixed-domain data below the best single adapter', async (t) => {
     const adapters: LoraAdapter[] = [];
     for (const domain of ['recipes', 'code'] as const) {
-      adapters.push((await train({ model: base, data: texts(domain, 60), hyperparameters: { ...LORA, epochs: 3, validationFraction: 0 }, ...THREADS })).adapter);
+      adapters.push(
+        (
+          await train({
+            model: base,
+            data: texts(domain, 60),
+            hyperparameters: { ...LORA, epochs: 3, validationFraction: 0 },
+            ...THREADS,
+          })
+        ).adapter,
+      );
     }
     const mixed = [...texts('recipes', 30, 4), ...texts('code', 30, 4)];
     const heldOut = [...texts('recipes', 10, 8), ...texts('code', 10, 8)];
-    const gate = await trainGate({ model: base, adapters, data: mixed, validation: heldOut, hyperparameters: { learningRate: 5e-2, batchSize: 4, maxSequenceLength: 48, maxSteps: 30, warmupSteps: 2, seed: 1 }, ...THREADS });
-    const singles = await Promise.all(adapters.map((adapter) => evaluateAdapter(base, adapter, heldOut, { ...THREADS, maxSequenceLength: 48 })));
+    const gate = await trainGate({
+      model: base,
+      adapters,
+      data: mixed,
+      validation: heldOut,
+      hyperparameters: {
+        learningRate: 5e-2,
+        batchSize: 4,
+        maxSequenceLength: 48,
+        maxSteps: 30,
+        warmupSteps: 2,
+        seed: 1,
+      },
+      ...THREADS,
+    });
+    const singles = await Promise.all(
+      adapters.map((adapter) => evaluateAdapter(base, adapter, heldOut, { ...THREADS, maxSequenceLength: 48 })),
+    );
     const best = Math.min(...singles.map((s) => s.loss));
-    t.diagnostic(`mixed held-out loss: gate ${gate.metrics.validationLoss!.toFixed(3)}, single adapters ${singles.map((s) => s.loss.toFixed(3)).join(', ')}`);
-    assert.ok(gate.metrics.validationLoss! < best, `gate ${gate.metrics.validationLoss} vs best single adapter ${best} (${singles.map((s) => s.loss.toFixed(3))})`);
+    t.diagnostic(
+      `mixed held-out loss: gate ${gate.metrics.validationLoss!.toFixed(3)}, single adapters ${singles.map((s) => s.loss.toFixed(3)).join(', ')}`,
+    );
+    assert.ok(
+      gate.metrics.validationLoss! < best,
+      `gate ${gate.metrics.validationLoss} vs best single adapter ${best} (${singles.map((s) => s.loss.toFixed(3))})`,
+    );
   });
 });

@@ -2,14 +2,37 @@ import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import { writePeftAdapter, type PeftAdapterFiles } from '../adapter/peft-format.js';
 import { slotFactors } from '../adapter/slot-factors.js';
 import { createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
-import { projectionKey, projectionShape, targetModules, weightShapes, type DecoderConfig, type DecoderWeights, type TargetModule } from '../model/decoder-config.js';
+import {
+  projectionKey,
+  projectionShape,
+  targetModules,
+  weightShapes,
+  type DecoderConfig,
+  type DecoderWeights,
+  type TargetModule,
+} from '../model/decoder-config.js';
 import { DecoderSession } from '../model/decoder-session.js';
 import { loraInputName } from '../model/decoder.js';
 import { seededRandom } from '../seeded-random.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { packExamples, parseTrainingJsonl, splitRecords, tokenizeRecord, type PackedSequence, type TokenizedExample, type TrainingRecord } from './training-data.js';
+import {
+  packExamples,
+  parseTrainingJsonl,
+  splitRecords,
+  tokenizeRecord,
+  type PackedSequence,
+  type TokenizedExample,
+  type TrainingRecord,
+} from './training-data.js';
 import { buildTrainingGraph } from './training-graph.js';
-import { evaluate, runTrainingLoop, type Evaluation, type LoopCallbacks, type LoopSettings, type TrainingProblem } from './training-loop.js';
+import {
+  evaluate,
+  runTrainingLoop,
+  type Evaluation,
+  type LoopCallbacks,
+  type LoopSettings,
+  type TrainingProblem,
+} from './training-loop.js';
 
 /** The base model a run trains against. */
 export interface TrainingModel {
@@ -87,10 +110,17 @@ export interface LoraTrainResult {
 }
 
 /** Records → tokenized train/validation examples and packed rows (split by the seed unless a validation set is given). */
-export function prepareData(data: readonly TrainingRecord[] | string, tokenizer: Tokenizer, h: Hyperparameters, validationData?: readonly TrainingRecord[] | string) {
+export function prepareData(
+  data: readonly TrainingRecord[] | string,
+  tokenizer: Tokenizer,
+  h: Hyperparameters,
+  validationData?: readonly TrainingRecord[] | string,
+) {
   const parse = (d: readonly TrainingRecord[] | string) => (typeof d === 'string' ? parseTrainingJsonl(d) : d);
   const records = parse(data);
-  const { train, validation } = validationData ? { train: records, validation: parse(validationData) } : splitRecords(records, h.validationFraction, seededRandom(h.seed + 17));
+  const { train, validation } = validationData
+    ? { train: records, validation: parse(validationData) }
+    : splitRecords(records, h.validationFraction, seededRandom(h.seed + 17));
   const tokenize = (rs: readonly TrainingRecord[]) => rs.map((r) => tokenizeRecord(r, tokenizer));
   const trainExamples = tokenize(train);
   return {
@@ -104,24 +134,38 @@ export function prepareData(data: readonly TrainingRecord[] | string, tokenizer:
 export function hyperparameterProblems(h: Hyperparameters, config: DecoderConfig): string[] {
   const problems: string[] = [];
   const positiveInt = (name: keyof Hyperparameters, value: number | undefined) => {
-    if (value !== undefined && (!Number.isInteger(value) || value < 1)) problems.push(`${name} must be a positive integer, got ${value}`);
+    if (value !== undefined && (!Number.isInteger(value) || value < 1))
+      problems.push(`${name} must be a positive integer, got ${value}`);
   };
   for (const name of ['batchSize', 'gradientAccumulation', 'rank', 'maxSteps'] as const) positiveInt(name, h[name]);
-  if (!(h.learningRate > 0 && h.learningRate < 1)) problems.push(`learningRate must be in (0, 1), got ${h.learningRate}`);
+  if (!(h.learningRate > 0 && h.learningRate < 1))
+    problems.push(`learningRate must be in (0, 1), got ${h.learningRate}`);
   if (!(h.epochs > 0)) problems.push(`epochs must be positive, got ${h.epochs}`);
   if (!(h.alpha > 0)) problems.push(`alpha must be positive, got ${h.alpha}`);
   if (!Number.isInteger(h.maxSequenceLength) || h.maxSequenceLength < 2 || h.maxSequenceLength > config.maxPositions) {
-    problems.push(`maxSequenceLength must be an integer from 2 to the model's ${config.maxPositions} positions, got ${h.maxSequenceLength}`);
+    problems.push(
+      `maxSequenceLength must be an integer from 2 to the model's ${config.maxPositions} positions, got ${h.maxSequenceLength}`,
+    );
   }
-  if (!(h.validationFraction >= 0 && h.validationFraction < 1)) problems.push(`validationFraction must be in [0, 1), got ${h.validationFraction}`);
-  if (!(h.weightDecay >= 0) || !(h.clipNorm >= 0) || !(h.warmupSteps >= 0)) problems.push('weightDecay, clipNorm and warmupSteps must not be negative');
+  if (!(h.validationFraction >= 0 && h.validationFraction < 1))
+    problems.push(`validationFraction must be in [0, 1), got ${h.validationFraction}`);
+  if (!(h.weightDecay >= 0) || !(h.clipNorm >= 0) || !(h.warmupSteps >= 0))
+    problems.push('weightDecay, clipNorm and warmupSteps must not be negative');
   const known = targetModules(config);
-  for (const m of h.targetModules ?? []) if (!known.includes(m)) problems.push(`target module ${m} is not a projection of this ${config.architecture} model (${known.join(', ')})`);
+  for (const m of h.targetModules ?? [])
+    if (!known.includes(m))
+      problems.push(
+        `target module ${m} is not a projection of this ${config.architecture} model (${known.join(', ')})`,
+      );
   return problems;
 }
 
 function checkedHyperparameters(given: Partial<Hyperparameters> | undefined, config: DecoderConfig): Hyperparameters {
-  const h: Hyperparameters = { ...DEFAULT_HYPERPARAMETERS, maxSequenceLength: Math.min(DEFAULT_HYPERPARAMETERS.maxSequenceLength, config.maxPositions), ...given };
+  const h: Hyperparameters = {
+    ...DEFAULT_HYPERPARAMETERS,
+    maxSequenceLength: Math.min(DEFAULT_HYPERPARAMETERS.maxSequenceLength, config.maxPositions),
+    ...given,
+  };
   const problems = hyperparameterProblems(h, config);
   if (problems.length) throw new Error(`hyperparameters: ${problems.join('; ')}`);
   return h;
@@ -133,7 +177,14 @@ function loopSettings(h: Hyperparameters, trainRows: number): LoopSettings {
   return { ...h, totalSteps, warmupSteps: Math.min(h.warmupSteps, totalSteps) };
 }
 
-function metricsOf(result: { steps: number; lastLoss: number; validation: Evaluation | null; initialValidation: Evaluation | null; tokens: number; seconds: number }): TrainMetrics {
+function metricsOf(result: {
+  steps: number;
+  lastLoss: number;
+  validation: Evaluation | null;
+  initialValidation: Evaluation | null;
+  tokens: number;
+  seconds: number;
+}): TrainMetrics {
   return {
     steps: result.steps,
     trainLoss: result.lastLoss,
@@ -165,7 +216,10 @@ export async function train(options: TrainOptions): Promise<LoraTrainResult> {
     const isA = p.name.endsWith('.A');
     const size = p.shape.reduce((a, b) => a * b, 1);
     const bound = 1 / Math.sqrt(rows!);
-    params.set(p.name, isA ? Float32Array.from({ length: size }, () => (random() * 2 - 1) * bound) : new Float32Array(size));
+    params.set(
+      p.name,
+      isA ? Float32Array.from({ length: size }, () => (random() * 2 - 1) * bound) : new Float32Array(size),
+    );
   }
   const scale = h.alpha / h.rank;
   const problem: TrainingProblem = {
@@ -183,12 +237,20 @@ export async function train(options: TrainOptions): Promise<LoraTrainResult> {
   for (let layer = 0; layer < config.nLayers; layer++) {
     for (const module of modules) {
       const key = projectionKey(config, layer, module);
-      factors.set(key, { a: result.params.get(loraInputName(key, 'A'))!, b: result.params.get(loraInputName(key, 'B'))! });
+      factors.set(key, {
+        a: result.params.get(loraInputName(key, 'A'))!,
+        b: result.params.get(loraInputName(key, 'B'))!,
+      });
     }
   }
   const adapter: LoraAdapter = { rank: h.rank, alpha: h.alpha, targetModules: modules, factors };
   const centroid = await poolingCentroid(options.model, data.trainExamples, h.maxSequenceLength, options);
-  return { adapter, peft: writePeftAdapter(adapter, options.model.name ?? 'tessera-base'), metrics: metricsOf(result), centroid };
+  return {
+    adapter,
+    peft: writePeftAdapter(adapter, options.model.name ?? 'tessera-base'),
+    metrics: metricsOf(result),
+    centroid,
+  };
 }
 
 /**
@@ -206,9 +268,18 @@ export class AdapterEvaluator {
   ) {}
 
   /** An evaluator for adapters shaped like `like` (any adapter when null: scoring the base model only). */
-  static async create(model: TrainingModel, like: LoraAdapter | null, options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {}): Promise<AdapterEvaluator> {
+  static async create(
+    model: TrainingModel,
+    like: LoraAdapter | null,
+    options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {},
+  ): Promise<AdapterEvaluator> {
     const shape = { modules: like?.targetModules ?? [targetModules(model.config)[0]!], rank: like?.rank ?? 1 };
-    const evalGraph = buildTrainingGraph(model.config, model.weights, { kind: 'lora', modules: shape.modules, rank: shape.rank }, { gradients: false });
+    const evalGraph = buildTrainingGraph(
+      model.config,
+      model.weights,
+      { kind: 'lora', modules: shape.modules, rank: shape.rank },
+      { gradients: false },
+    );
     const session = await createSession(evalGraph.model, options);
     // The serialized model embeds every base weight; the session has it now, runs need only the parameter list.
     return new AdapterEvaluator(model, shape, { ...evalGraph, model: new Uint8Array(0) }, session, options);
@@ -217,12 +288,22 @@ export class AdapterEvaluator {
   /** Whether `adapter` can be scored here: the base model always; an adapter of the same rank and modules. */
   fits(adapter: LoraAdapter | null): boolean {
     if (!adapter) return true;
-    return adapter.rank === this.shape.rank && [...adapter.targetModules].sort().join() === [...this.shape.modules].sort().join();
+    return (
+      adapter.rank === this.shape.rank &&
+      [...adapter.targetModules].sort().join() === [...this.shape.modules].sort().join()
+    );
   }
 
   async evaluate(adapter: LoraAdapter | null, records: readonly TrainingRecord[] | string): Promise<Evaluation> {
-    if (!this.fits(adapter)) throw new Error(`this evaluator scores rank ${this.shape.rank} adapters of ${this.shape.modules.join(', ')}`);
-    const h = checkedHyperparameters({ validationFraction: 0, ...(this.options.maxSequenceLength ? { maxSequenceLength: this.options.maxSequenceLength } : {}) }, this.model.config);
+    if (!this.fits(adapter))
+      throw new Error(`this evaluator scores rank ${this.shape.rank} adapters of ${this.shape.modules.join(', ')}`);
+    const h = checkedHyperparameters(
+      {
+        validationFraction: 0,
+        ...(this.options.maxSequenceLength ? { maxSequenceLength: this.options.maxSequenceLength } : {}),
+      },
+      this.model.config,
+    );
     const rows = prepareData(records, this.model.tokenizer, h).train;
     const params = new Map<string, Float32Array>();
     for (const p of this.evalGraph.parameters) {
@@ -273,7 +354,12 @@ export async function evaluateAdapter(
  * `maxLength` tokens, pooled over its own tokens, then averaged): where an adapter's
  * training data sits in the base model's representation space.
  */
-export async function poolingCentroid(model: TrainingModel, examples: readonly TokenizedExample[], maxLength: number, options: SessionOptions = {}): Promise<Float32Array> {
+export async function poolingCentroid(
+  model: TrainingModel,
+  examples: readonly TokenizedExample[],
+  maxLength: number,
+  options: SessionOptions = {},
+): Promise<Float32Array> {
   const session = await DecoderSession.load(model.config, model.weights, options);
   const d = model.config.dModel;
   const centroid = new Float32Array(d);
@@ -369,7 +455,9 @@ export interface BaseTrainOptions extends LoopCallbacks, SessionOptions {
 }
 
 /** Trains every weight of a base model (how the built-in demo model is made). */
-export async function trainBase(options: BaseTrainOptions): Promise<{ weights: DecoderWeights; metrics: TrainMetrics }> {
+export async function trainBase(
+  options: BaseTrainOptions,
+): Promise<{ weights: DecoderWeights; metrics: TrainMetrics }> {
   const h = checkedHyperparameters(options.hyperparameters, options.config);
   const weights = options.weights ?? initialWeights(options.config, h.seed);
   const problem: TrainingProblem = {

@@ -8,7 +8,15 @@ import { seededRandom } from '../seeded-random.js';
 
 const tokenizer = new ByteTokenizer();
 const EOT = tokenizer.endOfText;
-const CONFIG = { architecture: 'gpt2', vocabSize: 257, dModel: 32, nLayers: 2, nHeads: 2, maxPositions: 64, normEps: 1e-5 } as const;
+const CONFIG = {
+  architecture: 'gpt2',
+  vocabSize: 257,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 2,
+  maxPositions: 64,
+  normEps: 1e-5,
+} as const;
 
 describe('training data', () => {
   it('counts the whole text, only the completion, or only the assistant turns', () => {
@@ -20,8 +28,19 @@ describe('training data', () => {
     assert.deepEqual(pair.tokens, [...Buffer.from('Q:A'), EOT]);
     assert.deepEqual(pair.counted, [false, false, true, true]);
 
-    const chat = tokenizeRecord({ messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }] }, tokenizer);
-    const rendered = tokenizer.chatTemplate.render([{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }]);
+    const chat = tokenizeRecord(
+      {
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'yo' },
+        ],
+      },
+      tokenizer,
+    );
+    const rendered = tokenizer.chatTemplate.render([
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'yo' },
+    ]);
     assert.equal(tokenizer.decode(chat.tokens), rendered);
     const userPart = Buffer.byteLength('<|user|>\nhi\n');
     assert.ok(chat.counted.slice(0, userPart).every((c) => !c));
@@ -29,19 +48,51 @@ describe('training data', () => {
   });
 
   it('packs examples end to end into rows of next-token targets, padding the last row uncounted', () => {
-    const rows = packExamples([tokenizeRecord({ text: 'abc' }, tokenizer), tokenizeRecord({ prompt: 'x', completion: 'y' }, tokenizer)], 4, EOT);
+    const rows = packExamples(
+      [tokenizeRecord({ text: 'abc' }, tokenizer), tokenizeRecord({ prompt: 'x', completion: 'y' }, tokenizer)],
+      4,
+      EOT,
+    );
     // stream: a b c EOT x y EOT; the prompt token x is never counted as a target
-    assert.deepEqual(rows.map((r) => r.inputs), [[97, 98, 99, EOT], [120, 121, EOT, EOT]]);
-    assert.deepEqual(rows.map((r) => r.targets), [[98, 99, EOT, 120], [121, EOT, EOT, EOT]]);
-    assert.deepEqual(rows.map((r) => r.lossMask), [[1, 1, 1, 0], [1, 1, 0, 0]]);
+    assert.deepEqual(
+      rows.map((r) => r.inputs),
+      [
+        [97, 98, 99, EOT],
+        [120, 121, EOT, EOT],
+      ],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.targets),
+      [
+        [98, 99, EOT, 120],
+        [121, EOT, EOT, EOT],
+      ],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.lossMask),
+      [
+        [1, 1, 1, 0],
+        [1, 1, 0, 0],
+      ],
+    );
   });
 
   it('reports every bad JSONL line by number and reason', () => {
-    const jsonl = ['{"text":"ok"}', 'not json', '{"prompt":"p"}', '', '{"messages":[{"role":"user","content":"q"}]}', '[1]'].join('\n');
+    const jsonl = [
+      '{"text":"ok"}',
+      'not json',
+      '{"prompt":"p"}',
+      '',
+      '{"messages":[{"role":"user","content":"q"}]}',
+      '[1]',
+    ].join('\n');
     assert.throws(
       () => parseTrainingJsonl(jsonl),
       (e: Error) =>
-        /line 2: not valid JSON/.test(e.message) && /line 3: "completion" must be a non-empty string/.test(e.message) && /line 5: "messages" has no assistant turn/.test(e.message) && /line 6: expected a JSON object/.test(e.message),
+        /line 2: not valid JSON/.test(e.message) &&
+        /line 3: "completion" must be a non-empty string/.test(e.message) &&
+        /line 5: "messages" has no assistant turn/.test(e.message) &&
+        /line 6: expected a JSON object/.test(e.message),
     );
     assert.throws(() => parseTrainingJsonl('\n\n'), /no records/);
   });
@@ -50,20 +101,29 @@ describe('training data', () => {
     const records = [...Array(10).keys()];
     const a = splitRecords(records, 0.2, seededRandom(1));
     assert.equal(a.validation.length, 2);
-    assert.deepEqual([...a.train, ...a.validation].sort((x, y) => x - y), records);
+    assert.deepEqual(
+      [...a.train, ...a.validation].sort((x, y) => x - y),
+      records,
+    );
     assert.deepEqual(splitRecords(records, 0.2, seededRandom(1)), a);
     assert.equal(splitRecords([1, 2], 0.01, seededRandom(1)).validation.length, 1);
   });
 
   it('warms up linearly, then decays along a cosine to a tenth of the peak', () => {
     const schedule = { peak: 1, warmupSteps: 4, totalSteps: 14 };
-    assert.deepEqual([0, 1, 2, 3].map((s) => learningRateAt(s, schedule)), [0.25, 0.5, 0.75, 1]);
+    assert.deepEqual(
+      [0, 1, 2, 3].map((s) => learningRateAt(s, schedule)),
+      [0.25, 0.5, 0.75, 1],
+    );
     assert.ok(Math.abs(learningRateAt(9, schedule) - 0.55) < 1e-12);
     assert.ok(Math.abs(learningRateAt(14, schedule) - 0.1) < 1e-12);
   });
 
   it('names every bad hyperparameter', () => {
-    const problems = hyperparameterProblems({ ...DEFAULT_HYPERPARAMETERS, rank: 0, learningRate: 2, maxSequenceLength: 65, targetModules: ['mlp.up_proj'] }, CONFIG);
+    const problems = hyperparameterProblems(
+      { ...DEFAULT_HYPERPARAMETERS, rank: 0, learningRate: 2, maxSequenceLength: 65, targetModules: ['mlp.up_proj'] },
+      CONFIG,
+    );
     assert.equal(problems.length, 4);
     assert.match(problems.join('\n'), /rank must be a positive integer/);
     assert.match(problems.join('\n'), /maxSequenceLength must be an integer from 2 to the model's 64 positions/);

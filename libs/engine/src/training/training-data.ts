@@ -26,7 +26,9 @@ export function recordProblem(record: unknown): string | null {
   if ('text' in r) return typeof r.text === 'string' && r.text.length > 0 ? null : '"text" must be a non-empty string';
   if ('prompt' in r || 'completion' in r) {
     if (typeof r.prompt !== 'string') return '"prompt" must be a string';
-    return typeof r.completion === 'string' && r.completion.length > 0 ? null : '"completion" must be a non-empty string';
+    return typeof r.completion === 'string' && r.completion.length > 0
+      ? null
+      : '"completion" must be a non-empty string';
   }
   if ('messages' in r) {
     if (!Array.isArray(r.messages) || r.messages.length === 0) return '"messages" must be a non-empty array';
@@ -36,7 +38,8 @@ export function recordProblem(record: unknown): string | null {
         return `messages[${i}] must be {role: system|user|assistant, content: string}`;
       }
     }
-    if (!r.messages.some((m) => (m as ChatMessage).role === 'assistant')) return '"messages" has no assistant turn to learn from';
+    if (!r.messages.some((m) => (m as ChatMessage).role === 'assistant'))
+      return '"messages" has no assistant turn to learn from';
     return null;
   }
   return 'expected "text", "prompt" + "completion", or "messages"';
@@ -59,7 +62,10 @@ export function parseTrainingJsonl(jsonl: string): TrainingRecord[] {
     if (problem) problems.push(`line ${index + 1}: ${problem}`);
     else records.push(parsed as TrainingRecord);
   });
-  if (problems.length) throw new Error(`training data: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`);
+  if (problems.length)
+    throw new Error(
+      `training data: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
+    );
   if (records.length === 0) throw new Error('training data: no records');
   return records;
 }
@@ -101,7 +107,11 @@ export function tokenizeRecord(record: TrainingRecord, tokenizer: Tokenizer): To
  * a target; the last row is padded with uncounted end-of-text tokens. Examples share rows
  * (attention crosses their boundaries, as in GPT-style packing), which keeps every token useful.
  */
-export function packExamples(examples: readonly TokenizedExample[], length: number, padToken: number): PackedSequence[] {
+export function packExamples(
+  examples: readonly TokenizedExample[],
+  length: number,
+  padToken: number,
+): PackedSequence[] {
   const stream: number[] = [];
   const counts: boolean[] = [];
   for (const example of examples) {
@@ -136,9 +146,16 @@ export function shuffledIndices(n: number, random: () => number): number[] {
 }
 
 /** Splits records into training and validation sets by a seeded shuffle (at least one of each when there are two). */
-export function splitRecords<T>(records: readonly T[], validationFraction: number, random: () => number): { train: T[]; validation: T[] } {
+export function splitRecords<T>(
+  records: readonly T[],
+  validationFraction: number,
+  random: () => number,
+): { train: T[]; validation: T[] } {
   if (validationFraction <= 0 || records.length < 2) return { train: [...records], validation: [] };
   const order = shuffledIndices(records.length, random);
   const count = Math.min(records.length - 1, Math.max(1, Math.round(records.length * validationFraction)));
-  return { validation: order.slice(0, count).map((i) => records[i]!), train: order.slice(count).map((i) => records[i]!) };
+  return {
+    validation: order.slice(0, count).map((i) => records[i]!),
+    train: order.slice(count).map((i) => records[i]!),
+  };
 }

@@ -8,8 +8,29 @@ import { randomArray, randomWeights, seededRandom } from '../testing/random.js';
 import { buildTrainingGraph, gradName, type TrainableSet } from './training-graph.js';
 
 const configs: DecoderConfig[] = [
-  { architecture: 'gpt2', vocabSize: 29, dModel: 16, nLayers: 2, nHeads: 2, maxPositions: 8, normEps: 1e-5, gelu: 'tanh' },
-  { architecture: 'llama', vocabSize: 29, dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, ffnDim: 24, maxPositions: 8, normEps: 1e-5, ropeTheta: 10000, tieEmbeddings: false },
+  {
+    architecture: 'gpt2',
+    vocabSize: 29,
+    dModel: 16,
+    nLayers: 2,
+    nHeads: 2,
+    maxPositions: 8,
+    normEps: 1e-5,
+    gelu: 'tanh',
+  },
+  {
+    architecture: 'llama',
+    vocabSize: 29,
+    dModel: 16,
+    nLayers: 2,
+    nHeads: 4,
+    nKvHeads: 2,
+    ffnDim: 24,
+    maxPositions: 8,
+    normEps: 1e-5,
+    ropeTheta: 10000,
+    tieEmbeddings: false,
+  },
 ];
 const ids = [
   [3, 17, 4, 28, 0, 9],
@@ -30,8 +51,14 @@ function tokenFeeds(): Feeds {
   const T = ids[0]!.length;
   return {
     input_ids: int64Tensor(ids.flat(), [B, T]),
-    position_ids: int64Tensor(ids.flatMap((row) => row.map((_, t) => t)), [B, T]),
-    attention_mask: int64Tensor(ids.flat().map(() => 1), [B, T]),
+    position_ids: int64Tensor(
+      ids.flatMap((row) => row.map((_, t) => t)),
+      [B, T],
+    ),
+    attention_mask: int64Tensor(
+      ids.flat().map(() => 1),
+      [B, T],
+    ),
     target_ids: int64Tensor(targets.flat(), [B, T]),
     loss_mask: float32Tensor(Float32Array.from(lossMask.flat()), [B, T]),
   };
@@ -40,8 +67,14 @@ function tokenFeeds(): Feeds {
 /** −Σ mask · log p(target), by the reference forward. */
 function referenceLoss(config: DecoderConfig, weights: DecoderWeights, pools?: Map<string, LoraPool>): number {
   const T = ids[0]!.length;
-  const lora = pools ? { pools, slots: ids.map(() => [0]), gates: new Float32Array(ids.length * T).fill(SCALE) } : undefined;
-  const logProbs = referenceTokenLogprobs(referenceForward(config, weights, ids, lora).logits, targets, config.vocabSize);
+  const lora = pools
+    ? { pools, slots: ids.map(() => [0]), gates: new Float32Array(ids.length * T).fill(SCALE) }
+    : undefined;
+  const logProbs = referenceTokenLogprobs(
+    referenceForward(config, weights, ids, lora).logits,
+    targets,
+    config.vocabSize,
+  );
   return -lossMask.flat().reduce((sum, m, i) => sum + m * logProbs[i]!, 0);
 }
 
@@ -63,17 +96,26 @@ async function trainingSession(config: DecoderConfig, weights: DecoderWeights, t
 }
 
 /** Checks ⟨∇L, v⟩ against (L(θ+εv) − L(θ−εv)) / 2ε along random directions v over every parameter. */
-async function checkDirectional(values: Map<string, Float32Array>, grads: Map<string, Float32Array>, loss: (values: Map<string, Float32Array>) => Promise<number> | number, seed: number) {
+async function checkDirectional(
+  values: Map<string, Float32Array>,
+  grads: Map<string, Float32Array>,
+  loss: (values: Map<string, Float32Array>) => Promise<number> | number,
+  seed: number,
+) {
   const random = seededRandom(seed);
   // Small enough that curvature stays below the tolerance, large enough for fp32 round-off.
   const epsilon = 1e-3;
   for (let trial = 0; trial < 3; trial++) {
     const direction = new Map([...values].map(([name, v]) => [name, randomArray(random, v.length, 1)]));
-    const shifted = (sign: number) => new Map([...values].map(([name, v]) => [name, v.map((x, i) => x + sign * epsilon * direction.get(name)![i]!)]));
+    const shifted = (sign: number) =>
+      new Map([...values].map(([name, v]) => [name, v.map((x, i) => x + sign * epsilon * direction.get(name)![i]!)]));
     const numeric = ((await loss(shifted(1))) - (await loss(shifted(-1)))) / (2 * epsilon);
     let analytic = 0;
     for (const [name, g] of grads) g.forEach((x, i) => (analytic += x * direction.get(name)![i]!));
-    assert.ok(Math.abs(numeric - analytic) <= 1e-2 * Math.max(1, Math.abs(analytic)), `numeric ${numeric} vs analytic ${analytic}`);
+    assert.ok(
+      Math.abs(numeric - analytic) <= 1e-2 * Math.max(1, Math.abs(analytic)),
+      `numeric ${numeric} vs analytic ${analytic}`,
+    );
   }
 }
 
@@ -86,13 +128,39 @@ for (const config of configs) {
       const { parameters, run } = await trainingSession(config, weights, { kind: 'lora', modules, rank: RANK });
       assert.equal(parameters.length, 2 * modules.length * config.nLayers);
       const random = seededRandom(3);
-      const values = new Map(parameters.map((p) => [p.name, randomArray(random, p.shape.reduce((a, b) => a * b, 1), 0.2)]));
-      const lora = { slots: int64Tensor(ids.map(() => 0), [ids.length, 1]), gates: float32Tensor(new Float32Array(ids.length * ids[0]!.length).fill(SCALE), [ids.length, ids[0]!.length, 1]) };
+      const values = new Map(
+        parameters.map((p) => [
+          p.name,
+          randomArray(
+            random,
+            p.shape.reduce((a, b) => a * b, 1),
+            0.2,
+          ),
+        ]),
+      );
+      const lora = {
+        slots: int64Tensor(
+          ids.map(() => 0),
+          [ids.length, 1],
+        ),
+        gates: float32Tensor(new Float32Array(ids.length * ids[0]!.length).fill(SCALE), [
+          ids.length,
+          ids[0]!.length,
+          1,
+        ]),
+      };
       const toPools = (v: Map<string, Float32Array>) => {
         const pools = new Map<string, LoraPool>();
         for (const p of parameters) {
           const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');
-          const entry: LoraPool = pools.get(key) ?? { a: new Float32Array(), b: new Float32Array(), slots: 1, rank: RANK, dIn: 0, dOut: 0 };
+          const entry: LoraPool = pools.get(key) ?? {
+            a: new Float32Array(),
+            b: new Float32Array(),
+            slots: 1,
+            rank: RANK,
+            dIn: 0,
+            dOut: 0,
+          };
           if (p.name.endsWith('.A')) {
             entry.a = v.get(p.name)!;
             entry.dIn = p.shape[1]!;
@@ -108,7 +176,10 @@ for (const config of configs) {
       const { loss, grads } = await run(values, lora);
       const reference = referenceLoss(config, weights, toPools(values));
       assert.ok(Math.abs(loss - reference) < 1e-3, `loss ${loss} vs reference ${reference}`);
-      assert.ok([...grads.values()].some((g) => g.some((x) => Math.abs(x) > 1e-3)), 'gradients are not all zero');
+      assert.ok(
+        [...grads.values()].some((g) => g.some((x) => Math.abs(x) > 1e-3)),
+        'gradients are not all zero',
+      );
       await checkDirectional(values, grads, async (v) => (await run(v, lora)).loss, 1);
       await checkDirectional(values, grads, (v) => referenceLoss(config, weights, toPools(v)), 2);
     });
@@ -125,11 +196,25 @@ for (const config of configs) {
     it('a learned gate over frozen adapters: loss equals the reference, gradients match finite differences of the graph and of the reference', async () => {
       const K = 3;
       const T = ids[0]!.length;
-      const { parameters, run } = await trainingSession(config, weights, { kind: 'gate', modules, rank: RANK, adapters: K });
+      const { parameters, run } = await trainingSession(config, weights, {
+        kind: 'gate',
+        modules,
+        rank: RANK,
+        adapters: K,
+      });
       assert.equal(parameters.length, modules.length * config.nLayers);
       assert.ok(parameters.every((p) => p.name.endsWith('.router') && p.shape[0] === K));
       const random = seededRandom(8);
-      const values = new Map(parameters.map((p) => [p.name, randomArray(random, p.shape.reduce((a, b) => a * b, 1), 1)]));
+      const values = new Map(
+        parameters.map((p) => [
+          p.name,
+          randomArray(
+            random,
+            p.shape.reduce((a, b) => a * b, 1),
+            1,
+          ),
+        ]),
+      );
       const feeds: Feeds = {};
       const pools = new Map<string, LoraPool>();
       // Frozen pools of K slots, shaped as the LoRA graph's parameters.
@@ -138,20 +223,48 @@ for (const config of configs) {
         const data = randomArray(random, K * x! * y!, 0.3);
         feeds[p.name] = float32Tensor(data, [K, x!, y!]);
         const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');
-        const entry: LoraPool = pools.get(key) ?? { a: new Float32Array(), b: new Float32Array(), slots: K, rank: RANK, dIn: 0, dOut: 0 };
+        const entry: LoraPool = pools.get(key) ?? {
+          a: new Float32Array(),
+          b: new Float32Array(),
+          slots: K,
+          rank: RANK,
+          dIn: 0,
+          dOut: 0,
+        };
         if (p.name.endsWith('.A')) Object.assign(entry, { a: data, dIn: x! });
         else Object.assign(entry, { b: data, dOut: y! });
         pools.set(key, entry);
       }
-      const extra: Feeds = { ...feeds, slots: int64Tensor(ids.flatMap(() => [0, 1, 2]), [ids.length, K]), gates: float32Tensor(new Float32Array(ids.length * T * K).fill(1), [ids.length, T, K]) };
+      const extra: Feeds = {
+        ...feeds,
+        slots: int64Tensor(
+          ids.flatMap(() => [0, 1, 2]),
+          [ids.length, K],
+        ),
+        gates: float32Tensor(new Float32Array(ids.length * T * K).fill(1), [ids.length, T, K]),
+      };
       const referenceGateLoss = (v: Map<string, Float32Array>) => {
-        const vectors = new Map([...v].map(([name, data]) => [name.replace(/^lora\./, '').replace(/\.router$/, ''), data]));
-        const lora = { pools, slots: ids.map(() => [0, 1, 2]), gates: new Float32Array(ids.length * T * K).fill(1), router: { vectors, topK: ids.map(() => K), absolute: ids.map(() => false) } };
-        const logProbs = referenceTokenLogprobs(referenceForward(config, weights, ids, lora).logits, targets, config.vocabSize);
+        const vectors = new Map(
+          [...v].map(([name, data]) => [name.replace(/^lora\./, '').replace(/\.router$/, ''), data]),
+        );
+        const lora = {
+          pools,
+          slots: ids.map(() => [0, 1, 2]),
+          gates: new Float32Array(ids.length * T * K).fill(1),
+          router: { vectors, topK: ids.map(() => K), absolute: ids.map(() => false) },
+        };
+        const logProbs = referenceTokenLogprobs(
+          referenceForward(config, weights, ids, lora).logits,
+          targets,
+          config.vocabSize,
+        );
         return -lossMask.flat().reduce((sum, m, i) => sum + m * logProbs[i]!, 0);
       };
       const { loss, grads } = await run(values, extra);
-      assert.ok(Math.abs(loss - referenceGateLoss(values)) < 1e-3, `loss ${loss} vs reference ${referenceGateLoss(values)}`);
+      assert.ok(
+        Math.abs(loss - referenceGateLoss(values)) < 1e-3,
+        `loss ${loss} vs reference ${referenceGateLoss(values)}`,
+      );
       await checkDirectional(values, grads, async (v) => (await run(v, extra)).loss, 4);
       await checkDirectional(values, grads, referenceGateLoss, 5);
     });

@@ -37,7 +37,12 @@ export function gradName(parameter: string): string {
  * divides by the tokens of the whole accumulated batch), correct (counted tokens whose
  * argmax is the target) and, unless `gradients` is false, grad.<name> for each parameter.
  */
-export function buildTrainingGraph(config: DecoderConfig, weights: DecoderWeights, trainable: TrainableSet, options: { gradients?: boolean } = {}): TrainingGraph {
+export function buildTrainingGraph(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  trainable: TrainableSet,
+  options: { gradients?: boolean } = {},
+): TrainingGraph {
   checkBuildable(config);
   const g = new GraphBuilder(`${config.architecture}_train_${trainable.kind}`);
   const inputs = decoderInputs(g);
@@ -52,31 +57,66 @@ export function buildTrainingGraph(config: DecoderConfig, weights: DecoderWeight
     logits = emitDecoder(g, config, params, inputs, { lora: null, routing: null, cache: false }).logits;
     parameters = params.trainableInputs;
   } else if (trainable.kind === 'lora') {
-    const routing: LoraRouting = { slots: g.input('slots', 'int64', ['B', 1]), gates: g.input('gates', 'float32', ['B', 'T', 1]) };
-    const decoder = emitDecoder(g, config, params, inputs, { lora: { modules: trainable.modules, rank: trainable.rank }, routing, cache: false });
+    const routing: LoraRouting = {
+      slots: g.input('slots', 'int64', ['B', 1]),
+      gates: g.input('gates', 'float32', ['B', 'T', 1]),
+    };
+    const decoder = emitDecoder(g, config, params, inputs, {
+      lora: { modules: trainable.modules, rank: trainable.rank },
+      routing,
+      cache: false,
+    });
     logits = decoder.logits;
     parameters = [...decoder.pools.values()].flatMap((pool) => [pool.a, pool.b]);
   } else {
     const k = trainable.adapters;
-    const routing: LoraRouting = { slots: g.input('slots', 'int64', ['B', k]), gates: g.input('gates', 'float32', ['B', 'T', k]), router: { kind: 'learned' } };
-    const decoder = emitDecoder(g, config, params, inputs, { lora: { modules: trainable.modules, rank: trainable.rank, router: true, slots: k }, routing, cache: false });
+    const routing: LoraRouting = {
+      slots: g.input('slots', 'int64', ['B', k]),
+      gates: g.input('gates', 'float32', ['B', 'T', k]),
+      router: { kind: 'learned' },
+    };
+    const decoder = emitDecoder(g, config, params, inputs, {
+      lora: { modules: trainable.modules, rank: trainable.rank, router: true, slots: k },
+      routing,
+      cache: false,
+    });
     logits = decoder.logits;
     parameters = [...decoder.pools.values()].map((pool) => pool.router!);
   }
 
-  const picked = g.op('Squeeze', [pickLogProbs(g, logits, targets, config.vocabSize), g.ints([2])], { shape: ['B', 'T'] });
+  const picked = g.op('Squeeze', [pickLogProbs(g, logits, targets, config.vocabSize), g.ints([2])], {
+    shape: ['B', 'T'],
+  });
   const counted = g.op('Mul', [picked, lossMask], { shape: ['B', 'T'] });
-  const lossSum = g.op('Neg', [g.op('ReduceSum', [counted, g.ints([0, 1])], { shape: [] }, { keepdims: 0 })], { shape: [] });
+  const lossSum = g.op('Neg', [g.op('ReduceSum', [counted, g.ints([0, 1])], { shape: [] }, { keepdims: 0 })], {
+    shape: [],
+  });
   g.output(lossSum, 'loss_sum');
   const predicted = g.op('ArgMax', [logits], { dtype: 'int64', shape: ['B', 'T'] }, { axis: -1, keepdims: 0 });
-  const hit = g.op('Cast', [g.op('Equal', [predicted, targets], { dtype: 'bool', shape: ['B', 'T'] })], { dtype: 'float32', shape: ['B', 'T'] }, { to: 1 });
-  g.output(g.op('ReduceSum', [g.op('Mul', [hit, lossMask], { shape: ['B', 'T'] }), g.ints([0, 1])], { shape: [] }, { keepdims: 0 }), 'correct');
+  const hit = g.op(
+    'Cast',
+    [g.op('Equal', [predicted, targets], { dtype: 'bool', shape: ['B', 'T'] })],
+    { dtype: 'float32', shape: ['B', 'T'] },
+    { to: 1 },
+  );
+  g.output(
+    g.op(
+      'ReduceSum',
+      [g.op('Mul', [hit, lossMask], { shape: ['B', 'T'] }), g.ints([0, 1])],
+      { shape: [] },
+      { keepdims: 0 },
+    ),
+    'correct',
+  );
 
   if (options.gradients ?? true) {
     addGradients(g, lossSum, parameters).forEach((grad, i) => g.output(grad, gradName(parameters[i]!.name)));
   }
   return {
     model: g.serialize(),
-    parameters: parameters.map((p) => ({ name: p.name, shape: p.shape.map((dim) => (typeof dim === 'number' ? dim : 1)) })),
+    parameters: parameters.map((p) => ({
+      name: p.name,
+      shape: p.shape.map((dim) => (typeof dim === 'number' ? dim : 1)),
+    })),
   };
 }

@@ -89,10 +89,19 @@ function tokenFeeds(rows: readonly PackedSequence[]): Feeds {
   const batch = rows.length;
   const length = rows[0]!.inputs.length;
   return {
-    input_ids: int64Tensor(rows.flatMap((r) => r.inputs), [batch, length]),
-    position_ids: int64Tensor(rows.flatMap((r) => r.inputs.map((_, t) => t)), [batch, length]),
+    input_ids: int64Tensor(
+      rows.flatMap((r) => r.inputs),
+      [batch, length],
+    ),
+    position_ids: int64Tensor(
+      rows.flatMap((r) => r.inputs.map((_, t) => t)),
+      [batch, length],
+    ),
     attention_mask: int64Tensor(new Array<number>(batch * length).fill(1), [batch, length]),
-    target_ids: int64Tensor(rows.flatMap((r) => r.targets), [batch, length]),
+    target_ids: int64Tensor(
+      rows.flatMap((r) => r.targets),
+      [batch, length],
+    ),
     loss_mask: float32Tensor(Float32Array.from(rows.flatMap((r) => r.lossMask)), [batch, length]),
   };
 }
@@ -102,13 +111,23 @@ function parameterFeeds(graph: TrainingGraph, params: TensorSet): Feeds {
 }
 
 /** Mean loss and accuracy over rows, in batches, with the gradient-free graph. */
-export async function evaluate(session: InferenceSession, problem: TrainingProblem, params: TensorSet, rows: readonly PackedSequence[], batchSize: number): Promise<Evaluation> {
+export async function evaluate(
+  session: InferenceSession,
+  problem: TrainingProblem,
+  params: TensorSet,
+  rows: readonly PackedSequence[],
+  batchSize: number,
+): Promise<Evaluation> {
   let lossSum = 0;
   let correct = 0;
   let tokens = 0;
   for (let start = 0; start < rows.length; start += batchSize) {
     const batch = rows.slice(start, start + batchSize);
-    const out = await session.run({ ...tokenFeeds(batch), ...parameterFeeds(problem.evalGraph, params), ...problem.extraFeeds(batch.length, batch[0]!.inputs.length) });
+    const out = await session.run({
+      ...tokenFeeds(batch),
+      ...parameterFeeds(problem.evalGraph, params),
+      ...problem.extraFeeds(batch.length, batch[0]!.inputs.length),
+    });
     lossSum += (out.loss_sum!.data as Float32Array)[0]!;
     correct += (out.correct!.data as Float32Array)[0]!;
     tokens += batch.reduce((sum, r) => sum + r.lossMask.reduce((a, b) => a + b, 0), 0);
@@ -137,7 +156,8 @@ export async function runTrainingLoop(
   let microBatches = 0;
   if (callbacks.resume) {
     const r = callbacks.resume;
-    if (r.seed !== settings.seed) throw new Error(`checkpoint was made with seed ${r.seed}, this run has seed ${settings.seed}`);
+    if (r.seed !== settings.seed)
+      throw new Error(`checkpoint was made with seed ${r.seed}, this run has seed ${settings.seed}`);
     for (const [name, value] of r.params) {
       if (!params.has(name)) throw new Error(`checkpoint has ${name}, which this run does not train`);
       params.set(name, Float32Array.from(value));
@@ -169,7 +189,10 @@ export async function runTrainingLoop(
     return rows[order[index % rows.length]!]!;
   };
 
-  const initialValidation = evalSession && step === 0 ? await evaluate(evalSession, problem, params, data.validation, settings.batchSize) : null;
+  const initialValidation =
+    evalSession && step === 0
+      ? await evaluate(evalSession, problem, params, data.validation, settings.batchSize)
+      : null;
   let validation: Evaluation | null = null;
   let lastLoss = NaN;
   let tokens = 0;
@@ -185,8 +208,14 @@ export async function runTrainingLoop(
         await callbacks.onCheckpoint?.(last);
         throw new TrainingCancelled(last);
       }
-      const batch = Array.from({ length: settings.batchSize }, (_, i) => rowAt((microBatches + micro) * settings.batchSize + i));
-      const out = await session.run({ ...tokenFeeds(batch), ...parameterFeeds(problem.graph, params), ...problem.extraFeeds(batch.length, length) });
+      const batch = Array.from({ length: settings.batchSize }, (_, i) =>
+        rowAt((microBatches + micro) * settings.batchSize + i),
+      );
+      const out = await session.run({
+        ...tokenFeeds(batch),
+        ...parameterFeeds(problem.graph, params),
+        ...problem.extraFeeds(batch.length, length),
+      });
       lossSum += (out.loss_sum!.data as Float32Array)[0]!;
       counted += batch.reduce((sum, r) => sum + r.lossMask.reduce((a, b) => a + b, 0), 0);
       for (const p of problem.graph.parameters) {
@@ -201,13 +230,18 @@ export async function runTrainingLoop(
     const scale = 1 / Math.max(counted, 1);
     for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i]! *= scale;
     const gradNorm = clipGradients(grads, settings.clipNorm);
-    const learningRate = learningRateAt(step, { peak: settings.learningRate, warmupSteps: settings.warmupSteps, totalSteps: settings.totalSteps });
+    const learningRate = learningRateAt(step, {
+      peak: settings.learningRate,
+      warmupSteps: settings.warmupSteps,
+      totalSteps: settings.totalSteps,
+    });
     adam.update(params, grads, learningRate);
     step++;
     lastLoss = lossSum * scale;
 
     const due = step === settings.totalSteps || (settings.evalEvery > 0 && step % settings.evalEvery === 0);
-    if (due && evalSession) validation = await evaluate(evalSession, problem, params, data.validation, settings.batchSize);
+    if (due && evalSession)
+      validation = await evaluate(evalSession, problem, params, data.validation, settings.batchSize);
     callbacks.onProgress?.({
       step,
       totalSteps: settings.totalSteps,
@@ -218,7 +252,16 @@ export async function runTrainingLoop(
       tokensPerSecond: tokens / ((performance.now() - started) / 1000),
       ...(due && validation ? { validation } : {}),
     });
-    if (settings.checkpointEvery > 0 && step % settings.checkpointEvery === 0) await callbacks.onCheckpoint?.(checkpoint());
+    if (settings.checkpointEvery > 0 && step % settings.checkpointEvery === 0)
+      await callbacks.onCheckpoint?.(checkpoint());
   }
-  return { params, steps: step, lastLoss, validation, initialValidation, tokens, seconds: (performance.now() - started) / 1000 };
+  return {
+    params,
+    steps: step,
+    lastLoss,
+    validation,
+    initialValidation,
+    tokens,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

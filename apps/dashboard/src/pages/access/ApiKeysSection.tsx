@@ -11,10 +11,16 @@ import { API_KEYS_KEY, useApiKeys, usePrincipalName, usePrincipals } from './use
 import './access.css';
 
 type Scope = Schemas['ApiKeyScope'];
-const SCOPES: Record<Scope, string> = { admin: 'everything', write: 'create and change (implies read)', read: 'read', infer: 'run models' };
+const SCOPES: Record<Scope, string> = {
+  admin: 'everything',
+  write: 'create and change (implies read)',
+  read: 'read',
+  infer: 'run models',
+};
 const SCOPE_NAMES = Object.keys(SCOPES) as Scope[];
 
-const keyStatus = (key: Schemas['ApiKey']) => (key.revoked_at ? 'revoked' : key.expires_at && new Date(key.expires_at) <= new Date() ? 'expired' : 'active');
+const keyStatus = (key: Schemas['ApiKey']) =>
+  key.revoked_at ? 'revoked' : key.expires_at && new Date(key.expires_at) <= new Date() ? 'expired' : 'active';
 
 interface Created {
   key: Schemas['CreatedApiKey'];
@@ -48,7 +54,14 @@ export function ApiKeysSection() {
       };
       const key = await unwrap(api.POST('/v1/api-keys', { body }));
       // The create request takes no groups: each is a membership of the new key.
-      const results = await Promise.allSettled(groupIds.map((groupId) => api.POST('/v1/groups/{group_id}/members', { params: { path: { group_id: groupId } }, body: { api_key_id: key.id } })));
+      const results = await Promise.allSettled(
+        groupIds.map((groupId) =>
+          api.POST('/v1/groups/{group_id}/members', {
+            params: { path: { group_id: groupId } },
+            body: { api_key_id: key.id },
+          }),
+        ),
+      );
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       return { key, membershipError: failed?.reason ?? null };
     },
@@ -61,7 +74,8 @@ export function ApiKeysSection() {
     },
   });
   const revoke = useMutation({
-    mutationFn: (id: string) => unwrap(api.POST('/v1/api-keys/{api_key_id}/revoke', { params: { path: { api_key_id: id } } })),
+    mutationFn: (id: string) =>
+      unwrap(api.POST('/v1/api-keys/{api_key_id}/revoke', { params: { path: { api_key_id: id } } })),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: API_KEYS_KEY }),
   });
 
@@ -76,7 +90,11 @@ export function ApiKeysSection() {
       <h2 id="keys-heading">API keys</h2>
       {created ? (
         <>
-          <SecretOnce label={`Secret of key ${created.key.name}`} secret={created.key.secret} onDismiss={() => setCreated(null)} />
+          <SecretOnce
+            label={`Secret of key ${created.key.name}`}
+            secret={created.key.secret}
+            onDismiss={() => setCreated(null)}
+          />
           {created.membershipError ? (
             <>
               <p className="muted">The key was created, but adding it to a group failed:</p>
@@ -94,7 +112,12 @@ export function ApiKeysSection() {
           <legend>Scopes</legend>
           {SCOPE_NAMES.map((scope) => (
             <label key={scope} title={SCOPES[scope]}>
-              <input type="checkbox" checked={scopes.includes(scope)} onChange={(e) => setScopes(e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))} /> {scope}
+              <input
+                type="checkbox"
+                checked={scopes.includes(scope)}
+                onChange={(e) => setScopes(e.target.checked ? [...scopes, scope] : scopes.filter((s) => s !== scope))}
+              />{' '}
+              {scope}
             </label>
           ))}
         </fieldset>
@@ -114,14 +137,28 @@ export function ApiKeysSection() {
             <legend>Groups</legend>
             {groups.data.map((group) => (
               <label key={group.id}>
-                <input type="checkbox" checked={groupIds.includes(group.id)} onChange={(e) => setGroupIds(e.target.checked ? [...groupIds, group.id] : groupIds.filter((g) => g !== group.id))} /> {group.name}
+                <input
+                  type="checkbox"
+                  checked={groupIds.includes(group.id)}
+                  onChange={(e) =>
+                    setGroupIds(e.target.checked ? [...groupIds, group.id] : groupIds.filter((g) => g !== group.id))
+                  }
+                />{' '}
+                {group.name}
               </label>
             ))}
           </fieldset>
         ) : null}
         <label>
           Rate limit per minute
-          <input type="number" min={1} step={1} value={rateLimit} onChange={(e) => setRateLimit(e.target.value)} placeholder="the gateway’s default" />
+          <input
+            type="number"
+            min={1}
+            step={1}
+            value={rateLimit}
+            onChange={(e) => setRateLimit(e.target.value)}
+            placeholder="the gateway’s default"
+          />
         </label>
         <label>
           Expires at
@@ -165,7 +202,13 @@ export function ApiKeysSection() {
                   <td className="muted">{formatDateTime(key.last_used_at)}</td>
                   <td>
                     {status === 'revoked' ? null : (
-                      <button type="button" className="danger" aria-label={`Revoke ${key.name}`} onClick={() => revoke.mutate(key.id)} disabled={revoke.isPending}>
+                      <button
+                        type="button"
+                        className="danger"
+                        aria-label={`Revoke ${key.name}`}
+                        onClick={() => revoke.mutate(key.id)}
+                        disabled={revoke.isPending}
+                      >
                         Revoke
                       </button>
                     )}

@@ -18,7 +18,15 @@ export function GroupMembers({ group }: { group: Schemas['AccessGroup'] }) {
   const queryClient = useQueryClient();
   const membersKey = ['groups', group.id, 'members'];
   const path = { params: { path: { group_id: group.id } } };
-  const members = useQuery({ queryKey: membersKey, queryFn: () => listAll((after) => api.GET('/v1/groups/{group_id}/members', { params: { path: { group_id: group.id }, query: { limit: MAX_PAGE_SIZE, after } } })) });
+  const members = useQuery({
+    queryKey: membersKey,
+    queryFn: () =>
+      listAll((after) =>
+        api.GET('/v1/groups/{group_id}/members', {
+          params: { path: { group_id: group.id }, query: { limit: MAX_PAGE_SIZE, after } },
+        }),
+      ),
+  });
   const principals = usePrincipals();
   const keys = useApiKeys();
   const [choice, setChoice] = useState('');
@@ -31,7 +39,10 @@ export function GroupMembers({ group }: { group: Schemas['AccessGroup'] }) {
     },
   });
   const remove = useMutation({
-    mutationFn: (membershipId: string) => api.DELETE('/v1/groups/{group_id}/members/{membership_id}', { params: { path: { group_id: group.id, membership_id: membershipId } } }),
+    mutationFn: (membershipId: string) =>
+      api.DELETE('/v1/groups/{group_id}/members/{membership_id}', {
+        params: { path: { group_id: group.id, membership_id: membershipId } },
+      }),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: membersKey }),
   });
 
@@ -46,7 +57,9 @@ export function GroupMembers({ group }: { group: Schemas['AccessGroup'] }) {
     <section className="group-members card" aria-label={`Members of ${group.name}`}>
       <h3>Members of {group.name}</h3>
       <ProblemMessage error={members.error ?? remove.error} />
-      {members.data?.length === 0 ? <p className="muted">No members: only admin keys see what this group holds.</p> : null}
+      {members.data?.length === 0 ? (
+        <p className="muted">No members: only admin keys see what this group holds.</p>
+      ) : null}
       {members.data?.length ? (
         <table>
           <thead>
@@ -60,11 +73,20 @@ export function GroupMembers({ group }: { group: Schemas['AccessGroup'] }) {
           <tbody>
             {members.data.map((membership) => (
               <tr key={membership.id}>
-                <td>{membership.principal_id ? principalName(membership.principal_id) : keyName(membership.api_key_id ?? '')}</td>
+                <td>
+                  {membership.principal_id
+                    ? principalName(membership.principal_id)
+                    : keyName(membership.api_key_id ?? '')}
+                </td>
                 <td>{membership.principal_id ? 'principal' : 'API key'}</td>
                 <td className="muted">{formatDateTime(membership.created_at)}</td>
                 <td>
-                  <button type="button" className="secondary" onClick={() => remove.mutate(membership.id)} disabled={remove.isPending}>
+                  <button
+                    type="button"
+                    className="secondary"
+                    onClick={() => remove.mutate(membership.id)}
+                    disabled={remove.isPending}
+                  >
                     Remove
                   </button>
                 </td>

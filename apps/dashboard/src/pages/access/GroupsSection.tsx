@@ -18,7 +18,12 @@ export function GroupsSection() {
   const [selectedId, setSelectedId] = useState<string | null>(null);
 
   const create = useMutation({
-    mutationFn: () => unwrap(api.POST('/v1/groups', { body: { name: name.trim(), ...(description.trim() ? { description: description.trim() } : {}) } })),
+    mutationFn: () =>
+      unwrap(
+        api.POST('/v1/groups', {
+          body: { name: name.trim(), ...(description.trim() ? { description: description.trim() } : {}) },
+        }),
+      ),
     onSuccess: async (group) => {
       setName('');
       setDescription('');
@@ -69,7 +74,13 @@ export function GroupsSection() {
                 <td>{group.description ?? ''}</td>
                 <td className="muted">{formatDateTime(group.created_at)}</td>
                 <td>
-                  <button type="button" className="secondary" aria-label={`Members of ${group.name}`} aria-pressed={group.id === selectedId} onClick={() => setSelectedId(group.id === selectedId ? null : group.id)}>
+                  <button
+                    type="button"
+                    className="secondary"
+                    aria-label={`Members of ${group.name}`}
+                    aria-pressed={group.id === selectedId}
+                    onClick={() => setSelectedId(group.id === selectedId ? null : group.id)}
+                  >
                     Members
                   </button>
                 </td>

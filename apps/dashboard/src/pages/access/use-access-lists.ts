@@ -6,7 +6,11 @@ export const API_KEYS_KEY = ['api-keys'];
 
 export function usePrincipals() {
   const api = useApi();
-  return useQuery({ queryKey: ['principals'], queryFn: () => listAll((after) => api.GET('/v1/principals', { params: { query: { limit: MAX_PAGE_SIZE, after } } })) });
+  return useQuery({
+    queryKey: ['principals'],
+    queryFn: () =>
+      listAll((after) => api.GET('/v1/principals', { params: { query: { limit: MAX_PAGE_SIZE, after } } })),
+  });
 }
 
 /** A principal id's name once the principals are in (the id itself until then, or when they cannot be read). */
@@ -18,5 +22,8 @@ export function usePrincipalName(): (principalId: string) => string {
 /** Admin keys only: other keys get a 403 problem, shown where the list would be. */
 export function useApiKeys() {
   const api = useApi();
-  return useQuery({ queryKey: API_KEYS_KEY, queryFn: () => listAll((after) => api.GET('/v1/api-keys', { params: { query: { limit: MAX_PAGE_SIZE, after } } })) });
+  return useQuery({
+    queryKey: API_KEYS_KEY,
+    queryFn: () => listAll((after) => api.GET('/v1/api-keys', { params: { query: { limit: MAX_PAGE_SIZE, after } } })),
+  });
 }

@@ -6,7 +6,17 @@ import { json, renderWithApi } from '../../testing/render-with-api.js';
 import { AdapterDetail } from './AdapterDetail.js';
 
 const at = '2025-01-01T00:00:00Z';
-const adapter: Schemas['Adapter'] = { id: 'ad_1', name: 'recipes', description: null, base_model_id: 'bm_demo', access_group_id: null, status: 'active', latest_ready_version: 2, created_at: at, updated_at: at };
+const adapter: Schemas['Adapter'] = {
+  id: 'ad_1',
+  name: 'recipes',
+  description: null,
+  base_model_id: 'bm_demo',
+  access_group_id: null,
+  status: 'active',
+  latest_ready_version: 2,
+  created_at: at,
+  updated_at: at,
+};
 const version = (n: number, status: Schemas['AdapterVersionStatus']): Schemas['AdapterVersion'] => ({
   id: `adv_${n}`,
   adapter_id: 'ad_1',
@@ -35,7 +45,8 @@ test('versions newest first; a ready version downloads its files with the key; t
   const { requests } = renderWithApi(<AdapterDetail adapterId="ad_1" />, {
     'GET /v1/adapters/ad_1': () => json(archived ? { ...adapter, status: 'archived' } : adapter),
     'GET /v1/adapters/ad_1/versions': { data: [version(1, 'stale'), version(2, 'ready')], has_more: false },
-    'GET /v1/adapters/ad_1/versions/2/adapter_config.json': () => new Response('{"peft_type":"LORA","r":8}', { headers: { 'content-type': 'application/json' } }),
+    'GET /v1/adapters/ad_1/versions/2/adapter_config.json': () =>
+      new Response('{"peft_type":"LORA","r":8}', { headers: { 'content-type': 'application/json' } }),
     'GET /v1/groups': { data: [], has_more: false },
     'POST /v1/adapters/ad_1/archive': () => {
       archived = true;
@@ -51,7 +62,9 @@ test('versions newest first; a ready version downloads its files with the key; t
   await userEvent.click(within(rows[0]!).getByRole('button', { name: 'Download adapter_config.json of v2' }));
   await waitFor(() => expect(click).toHaveBeenCalled());
   expect(await createObjectURL.mock.calls[0]![0].text()).toBe('{"peft_type":"LORA","r":8}');
-  expect(requests.find((r) => r.path.endsWith('adapter_config.json'))?.headers.get('authorization')).toBe('Bearer tsk_test');
+  expect(requests.find((r) => r.path.endsWith('adapter_config.json'))?.headers.get('authorization')).toBe(
+    'Bearer tsk_test',
+  );
 
   await userEvent.click(screen.getByRole('button', { name: 'Archive' }));
   await userEvent.click(screen.getByRole('button', { name: 'Confirm archive' }));

@@ -19,13 +19,17 @@ export function AdapterDetail({ adapterId }: { adapterId: string }) {
   const groupName = useGroupName();
   const baseModelName = useBaseModelName();
   const path = { adapter_id: adapterId };
-  const adapter = useQuery({ queryKey: ['adapters', adapterId], queryFn: () => unwrap(api.GET('/v1/adapters/{adapter_id}', { params: { path } })) });
+  const adapter = useQuery({
+    queryKey: ['adapters', adapterId],
+    queryFn: () => unwrap(api.GET('/v1/adapters/{adapter_id}', { params: { path } })),
+  });
   const versions = useQuery({
     queryKey: ['adapters', adapterId, 'versions'],
     queryFn: () => unwrap(api.GET('/v1/adapters/{adapter_id}/versions', { params: { path } })),
     select: (list) => [...list.data].sort((a, b) => b.version - a.version),
     // A version still training turns ready (or stale) on its own.
-    refetchInterval: (query) => (query.state.data?.data.some((v) => v.status === 'queued' || v.status === 'training') ? 3000 : false),
+    refetchInterval: (query) =>
+      query.state.data?.data.some((v) => v.status === 'queued' || v.status === 'training') ? 3000 : false,
   });
   const archive = useMutation({
     mutationFn: () => unwrap(api.POST('/v1/adapters/{adapter_id}/archive', { params: { path } })),
@@ -38,9 +42,24 @@ export function AdapterDetail({ adapterId }: { adapterId: string }) {
 
   const data = adapter.data;
   // Archiving takes the adapter out of routing for good, so the button asks once more.
-  const actions = data?.status === 'active' ? <ConfirmButton label="Archive" confirmLabel="Confirm archive" keepLabel="Keep" className="secondary" pending={archive.isPending} onConfirm={() => archive.mutate()} /> : null;
+  const actions =
+    data?.status === 'active' ? (
+      <ConfirmButton
+        label="Archive"
+        confirmLabel="Confirm archive"
+        keepLabel="Keep"
+        className="secondary"
+        pending={archive.isPending}
+        onConfirm={() => archive.mutate()}
+      />
+    ) : null;
   return (
-    <Page title={data ? `Adapter ${data.name}` : 'Adapter'} error={adapter.error} loading={adapter.isPending} actions={actions}>
+    <Page
+      title={data ? `Adapter ${data.name}` : 'Adapter'}
+      error={adapter.error}
+      loading={adapter.isPending}
+      actions={actions}
+    >
       {data ? (
         <>
           <ProblemMessage error={archive.error} />
@@ -49,7 +68,10 @@ export function AdapterDetail({ adapterId }: { adapterId: string }) {
             facts={[
               { label: 'Status', value: <StatusBadge status={data.status} />, testId: 'adapter-status' },
               { label: 'Base model', value: baseModelName(data.base_model_id) },
-              { label: 'Latest version', value: data.latest_ready_version === null ? '—' : `v${data.latest_ready_version}` },
+              {
+                label: 'Latest version',
+                value: data.latest_ready_version === null ? '—' : `v${data.latest_ready_version}`,
+              },
               { label: 'Access group', value: groupName(data.access_group_id) },
               { label: 'Created', value: formatDateTime(data.created_at) },
             ]}
@@ -93,7 +115,13 @@ export function AdapterDetail({ adapterId }: { adapterId: string }) {
                     <td>{formatLoss(version.metrics?.validation_loss)}</td>
                     <td>{formatNumber(version.document_count)}</td>
                     <td>{formatDateTime(version.created_at)}</td>
-                    <td>{version.status === 'ready' ? <VersionDownloads adapterId={adapterId} adapterName={data.name} version={version.version} /> : <span className="muted">—</span>}</td>
+                    <td>
+                      {version.status === 'ready' ? (
+                        <VersionDownloads adapterId={adapterId} adapterName={data.name} version={version.version} />
+                      ) : (
+                        <span className="muted">—</span>
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>

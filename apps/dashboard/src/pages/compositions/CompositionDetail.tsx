@@ -20,18 +20,25 @@ export function CompositionDetail({ compositionId }: { compositionId: string }) 
   const api = useApi();
   const composition = useQuery({
     queryKey: ['compositions', compositionId],
-    queryFn: () => unwrap(api.GET('/v1/compositions/{composition_id}', { params: { path: { composition_id: compositionId } } })),
+    queryFn: () =>
+      unwrap(api.GET('/v1/compositions/{composition_id}', { params: { path: { composition_id: compositionId } } })),
     refetchInterval: (query) => (isBuilding(query.state.data?.status) ? 1500 : false),
   });
   const found = composition.data;
   return (
-    <Page title={found ? `${found.name} v${found.version}` : 'Composition'} actions={<Link to="/compositions">All compositions</Link>} error={composition.error} loading={composition.isPending}>
+    <Page
+      title={found ? `${found.name} v${found.version}` : 'Composition'}
+      actions={<Link to="/compositions">All compositions</Link>}
+      error={composition.error}
+      loading={composition.isPending}
+    >
       {found ? (
         <>
           <dl className="composition-facts">
             <dt>Status</dt>
             <dd>
-              <StatusBadge status={found.status} /> {isBuilding(found.status) ? <span className="muted">the compose job is building it…</span> : null}
+              <StatusBadge status={found.status} />{' '}
+              {isBuilding(found.status) ? <span className="muted">the compose job is building it…</span> : null}
             </dd>
             <dt>Method</dt>
             <dd>{found.method}</dd>
@@ -42,7 +49,13 @@ export function CompositionDetail({ compositionId }: { compositionId: string }) 
             <dt>Access group</dt>
             <dd>{found.access_group_id ?? 'whole tenant'}</dd>
             <dt>Params</dt>
-            <dd>{Object.keys(found.params).length ? <code>{JSON.stringify(found.params)}</code> : <span className="muted">defaults</span>}</dd>
+            <dd>
+              {Object.keys(found.params).length ? (
+                <code>{JSON.stringify(found.params)}</code>
+              ) : (
+                <span className="muted">defaults</span>
+              )}
+            </dd>
             <dt>Compose job</dt>
             <dd>{found.job_id ?? '—'}</dd>
             <dt>Created</dt>
@@ -69,7 +82,9 @@ export function CompositionDetail({ compositionId }: { compositionId: string }) 
                     <Link to={`/adapters/${member.adapter_id}`}>{member.adapter}</Link>
                   </td>
                   <td>{member.version ?? <span className="muted">latest ready</span>}</td>
-                  <td>{found.method === 'learned_gate' ? <span className="muted">learned per token</span> : member.weight}</td>
+                  <td>
+                    {found.method === 'learned_gate' ? <span className="muted">learned per token</span> : member.weight}
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -7,7 +7,15 @@ import { ProblemMessage } from '../../components/ProblemMessage.js';
 import { navigate } from '../../router.js';
 import { useAdapters } from '../../use-adapters.js';
 import { useDatasets } from '../../use-datasets.js';
-import { compositionRequest, EMPTY_DRAFT, METHODS, USES_DENSITY, USES_SEED, USES_SIGN_METHOD, type CompositionDraft } from './composition-request.js';
+import {
+  compositionRequest,
+  EMPTY_DRAFT,
+  METHODS,
+  USES_DENSITY,
+  USES_SEED,
+  USES_SIGN_METHOD,
+  type CompositionDraft,
+} from './composition-request.js';
 import { COMPOSITIONS_KEY } from './use-compositions.js';
 import './compositions.css';
 
@@ -34,8 +42,14 @@ export function CompositionForm() {
   });
 
   const chosen = (name: string) => draft.members.find((m) => m.adapter === name);
-  const toggle = (name: string, on: boolean) => change({ members: on ? [...draft.members, { adapter: name, weight: '1' }] : draft.members.filter((m) => m.adapter !== name) });
-  const setWeight = (name: string, weight: string) => change({ members: draft.members.map((m) => (m.adapter === name ? { ...m, weight } : m)) });
+  const toggle = (name: string, on: boolean) =>
+    change({
+      members: on
+        ? [...draft.members, { adapter: name, weight: '1' }]
+        : draft.members.filter((m) => m.adapter !== name),
+    });
+  const setWeight = (name: string, weight: string) =>
+    change({ members: draft.members.map((m) => (m.adapter === name ? { ...m, weight } : m)) });
   const enoughMembers = draft.members.length >= (learned ? 2 : 1);
 
   function submit(event: FormEvent) {
@@ -48,7 +62,14 @@ export function CompositionForm() {
       <h2>New composition</h2>
       <label>
         Name
-        <input value={draft.name} onChange={(e) => change({ name: e.target.value })} pattern="[a-z0-9][a-z0-9._\-]*" placeholder="kitchen-sink" title="lowercase letters, digits, dot, dash and underscore" required />
+        <input
+          value={draft.name}
+          onChange={(e) => change({ name: e.target.value })}
+          pattern="[a-z0-9][a-z0-9._\-]*"
+          placeholder="kitchen-sink"
+          title="lowercase letters, digits, dot, dash and underscore"
+          required
+        />
       </label>
       <span className="muted">An existing composition’s name makes its next version.</span>
       <label>
@@ -70,30 +91,57 @@ export function CompositionForm() {
           return (
             <div className="member" key={adapter.id}>
               <label>
-                <input type="checkbox" checked={member !== undefined} onChange={(e) => toggle(adapter.name, e.target.checked)} /> {adapter.name}
+                <input
+                  type="checkbox"
+                  checked={member !== undefined}
+                  onChange={(e) => toggle(adapter.name, e.target.checked)}
+                />{' '}
+                {adapter.name}
                 <span className="muted">v{adapter.latest_ready_version}</span>
               </label>
               {member && !learned ? (
                 <label>
                   <span className="muted">Weight of {adapter.name}</span>
-                  <input type="number" step="any" min={-10} max={10} value={member.weight} onChange={(e) => setWeight(adapter.name, e.target.value)} />
+                  <input
+                    type="number"
+                    step="any"
+                    min={-10}
+                    max={10}
+                    value={member.weight}
+                    onChange={(e) => setWeight(adapter.name, e.target.value)}
+                  />
                 </label>
               ) : null}
             </div>
           );
         })}
-        {learned ? <span className="muted">A learned gate routes among at least 2 members and learns their weights per token.</span> : null}
+        {learned ? (
+          <span className="muted">
+            A learned gate routes among at least 2 members and learns their weights per token.
+          </span>
+        ) : null}
       </fieldset>
       {USES_DENSITY.includes(draft.method) ? (
         <label>
           Density
-          <input type="number" min={0.01} max={1} step="any" placeholder="0.5: the share of entries kept" value={draft.density} onChange={(e) => change({ density: e.target.value })} />
+          <input
+            type="number"
+            min={0.01}
+            max={1}
+            step="any"
+            placeholder="0.5: the share of entries kept"
+            value={draft.density}
+            onChange={(e) => change({ density: e.target.value })}
+          />
         </label>
       ) : null}
       {USES_SIGN_METHOD.includes(draft.method) ? (
         <label>
           Majority sign method
-          <select value={draft.majoritySignMethod} onChange={(e) => change({ majoritySignMethod: e.target.value as CompositionDraft['majoritySignMethod'] })}>
+          <select
+            value={draft.majoritySignMethod}
+            onChange={(e) => change({ majoritySignMethod: e.target.value as CompositionDraft['majoritySignMethod'] })}
+          >
             <option value="">default (total)</option>
             <option value="total">total</option>
             <option value="frequency">frequency</option>
@@ -116,11 +164,26 @@ export function CompositionForm() {
           <div className="row">
             <label>
               Max steps
-              <input type="number" min={1} max={2000} placeholder="60" value={draft.maxSteps} onChange={(e) => change({ maxSteps: e.target.value })} />
+              <input
+                type="number"
+                min={1}
+                max={2000}
+                placeholder="60"
+                value={draft.maxSteps}
+                onChange={(e) => change({ maxSteps: e.target.value })}
+              />
             </label>
             <label>
               Learning rate
-              <input type="number" min={0} max={1} step="any" placeholder="0.1" value={draft.learningRate} onChange={(e) => change({ learningRate: e.target.value })} />
+              <input
+                type="number"
+                min={0}
+                max={1}
+                step="any"
+                placeholder="0.1"
+                value={draft.learningRate}
+                onChange={(e) => change({ learningRate: e.target.value })}
+              />
             </label>
           </div>
         </>

@@ -5,7 +5,8 @@ import { formatDateTime } from '../../format.js';
 import { Link } from '../../router.js';
 import { useCompositions } from './use-compositions.js';
 
-export const memberSummary = (members: Schemas['Composition']['members']) => members.map((m) => `${m.adapter}${m.version !== null ? `@${m.version}` : ''} × ${m.weight}`).join(', ');
+export const memberSummary = (members: Schemas['Composition']['members']) =>
+  members.map((m) => `${m.adapter}${m.version !== null ? `@${m.version}` : ''} × ${m.weight}`).join(', ');
 
 /** Every composition with its method, build status and members. */
 export function CompositionList() {

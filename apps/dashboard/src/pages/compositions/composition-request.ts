@@ -32,7 +32,18 @@ export interface CompositionDraft {
   accessGroupId: string;
 }
 
-export const EMPTY_DRAFT: CompositionDraft = { name: '', method: 'linear', members: [], density: '', majoritySignMethod: '', seed: '', datasetId: '', maxSteps: '', learningRate: '', accessGroupId: '' };
+export const EMPTY_DRAFT: CompositionDraft = {
+  name: '',
+  method: 'linear',
+  members: [],
+  density: '',
+  majoritySignMethod: '',
+  seed: '',
+  datasetId: '',
+  maxSteps: '',
+  learningRate: '',
+  accessGroupId: '',
+};
 
 const numberIf = (typed: string) => (typed.trim() === '' ? undefined : Number(typed));
 
@@ -42,7 +53,8 @@ export function compositionRequest(draft: CompositionDraft): CreateComposition {
   const params: NonNullable<CreateComposition['params']> = {};
   const density = numberIf(draft.density);
   if (USES_DENSITY.includes(draft.method) && density !== undefined) params.density = density;
-  if (USES_SIGN_METHOD.includes(draft.method) && draft.majoritySignMethod) params.majority_sign_method = draft.majoritySignMethod;
+  if (USES_SIGN_METHOD.includes(draft.method) && draft.majoritySignMethod)
+    params.majority_sign_method = draft.majoritySignMethod;
   const seed = numberIf(draft.seed);
   if (USES_SEED.includes(draft.method) && seed !== undefined) params.seed = seed;
   if (learned) {

@@ -74,31 +74,69 @@ test('a rejected upload lists its bad lines by number with the reason', async ()
       sent,
     ),
   );
-  renderWithApi(<DatasetDetail datasetId="ds_1" />, { 'GET /v1/datasets/ds_1': dataset('uploading'), 'GET /v1/groups': { data: [], has_more: false } });
+  renderWithApi(<DatasetDetail datasetId="ds_1" />, {
+    'GET /v1/datasets/ds_1': dataset('uploading'),
+    'GET /v1/groups': { data: [], has_more: false },
+  });
 
   const file = new File(['{"text":"a"}\nnot json\n'], 'recipes.jsonl', { type: 'application/x-ndjson' });
   await userEvent.upload(await screen.findByLabelText('JSONL file'), file);
   await userEvent.click(screen.getByRole('button', { name: 'Upload' }));
 
   const table = await screen.findByTestId('upload-errors');
-  const rows = within(table).getAllByRole('row').slice(1).map((row) => within(row).getAllByRole('cell').map((cell) => cell.textContent));
+  const rows = within(table)
+    .getAllByRole('row')
+    .slice(1)
+    .map((row) =>
+      within(row)
+        .getAllByRole('cell')
+        .map((cell) => cell.textContent),
+    );
   expect(rows).toEqual([
     ['2', 'not valid JSON'],
     ['5', 'not a text record: text: Invalid input'],
   ]);
   expect(screen.getByRole('alert').textContent).toContain('nothing was stored');
-  expect(sent).toEqual([{ url: 'http://gateway.test/v1/datasets/ds_1/content', headers: { authorization: 'Bearer tsk_test', 'content-type': 'application/x-ndjson' } }]);
+  expect(sent).toEqual([
+    {
+      url: 'http://gateway.test/v1/datasets/ds_1/content',
+      headers: { authorization: 'Bearer tsk_test', 'content-type': 'application/x-ndjson' },
+    },
+  ]);
 });
 
 test('a ready dataset lists its documents, and deleting one opens its deletion request', async () => {
   const documents: Schemas['Document'][] = [
-    { id: 'doc_1', dataset_id: 'ds_1', document_id: 'r1', access_group_id: 'grp_1', content_hash: 'h', record_count: 1, token_count: 40, status: 'active', created_at: '2025-01-01T00:00:00Z' },
-    { id: 'doc_2', dataset_id: 'ds_1', document_id: 'r2', access_group_id: null, content_hash: 'h', record_count: 1, token_count: 60, status: 'deleted', created_at: '2025-01-01T00:00:00Z' },
+    {
+      id: 'doc_1',
+      dataset_id: 'ds_1',
+      document_id: 'r1',
+      access_group_id: 'grp_1',
+      content_hash: 'h',
+      record_count: 1,
+      token_count: 40,
+      status: 'active',
+      created_at: '2025-01-01T00:00:00Z',
+    },
+    {
+      id: 'doc_2',
+      dataset_id: 'ds_1',
+      document_id: 'r2',
+      access_group_id: null,
+      content_hash: 'h',
+      record_count: 1,
+      token_count: 60,
+      status: 'deleted',
+      created_at: '2025-01-01T00:00:00Z',
+    },
   ];
   const { requests } = renderWithApi(<DatasetDetail datasetId="ds_1" />, {
     'GET /v1/datasets/ds_1': dataset('ready', 2),
     'GET /v1/datasets/ds_1/documents': { data: documents, has_more: false },
-    'GET /v1/groups': { data: [{ id: 'grp_1', name: 'research', description: null, created_at: '', updated_at: '' }], has_more: false },
+    'GET /v1/groups': {
+      data: [{ id: 'grp_1', name: 'research', description: null, created_at: '', updated_at: '' }],
+      has_more: false,
+    },
     'DELETE /v1/datasets/ds_1/documents/doc_1': { id: 'del_9', status: 'pending' },
   });
 

@@ -19,7 +19,12 @@ export function DatasetDetail({ datasetId }: { datasetId: string }) {
   });
   const data = dataset.data;
   return (
-    <Page title={data ? `Dataset ${data.name}` : 'Dataset'} error={dataset.error} loading={dataset.isPending} actions={<Link to="/datasets">All datasets</Link>}>
+    <Page
+      title={data ? `Dataset ${data.name}` : 'Dataset'}
+      error={dataset.error}
+      loading={dataset.isPending}
+      actions={<Link to="/datasets">All datasets</Link>}
+    >
       {data ? (
         <>
           <Facts

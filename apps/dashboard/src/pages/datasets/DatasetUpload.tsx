@@ -19,7 +19,14 @@ export function DatasetUpload({ datasetId }: { datasetId: string }) {
     mutationFn: (content: File) => {
       abort.current = new AbortController();
       setProgress({ loaded: 0, total: content.size });
-      return uploadDatasetContent({ baseUrl, apiKey, datasetId, file: content, onProgress: setProgress, signal: abort.current.signal });
+      return uploadDatasetContent({
+        baseUrl,
+        apiKey,
+        datasetId,
+        file: content,
+        onProgress: setProgress,
+        signal: abort.current.signal,
+      });
     },
     onSuccess: async (dataset) => {
       queryClient.setQueryData(['datasets', datasetId], dataset);
@@ -37,10 +44,17 @@ export function DatasetUpload({ datasetId }: { datasetId: string }) {
   return (
     <form className="card stack" onSubmit={submit} aria-label="Upload content">
       <h2>Upload content</h2>
-      <p className="muted">One JSON record per line, in the dataset&apos;s format; optional document_id and access_group on each record.</p>
+      <p className="muted">
+        One JSON record per line, in the dataset&apos;s format; optional document_id and access_group on each record.
+      </p>
       <label>
         JSONL file
-        <input type="file" accept=".jsonl,.ndjson,application/x-ndjson,application/jsonl" onChange={(e) => setFile(e.target.files?.[0] ?? null)} disabled={upload.isPending} />
+        <input
+          type="file"
+          accept=".jsonl,.ndjson,application/x-ndjson,application/jsonl"
+          onChange={(e) => setFile(e.target.files?.[0] ?? null)}
+          disabled={upload.isPending}
+        />
       </label>
       <div>
         <button type="submit" disabled={!file || upload.isPending}>
@@ -51,7 +65,9 @@ export function DatasetUpload({ datasetId }: { datasetId: string }) {
       {upload.isPending && progress ? (
         <div data-testid="upload-progress">
           <ProgressBar value={progress.total ? progress.loaded / progress.total : 0} label="Upload" />
-          <span className="muted">{validating ? 'Validating…' : `${formatBytes(progress.loaded)} of ${formatBytes(progress.total)}`}</span>
+          <span className="muted">
+            {validating ? 'Validating…' : `${formatBytes(progress.loaded)} of ${formatBytes(progress.total)}`}
+          </span>
         </div>
       ) : null}
       {upload.isError ? <UploadErrors error={upload.error} /> : null}

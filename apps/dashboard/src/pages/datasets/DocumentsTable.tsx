@@ -17,14 +17,24 @@ export function DocumentsTable({ datasetId }: { datasetId: string }) {
   const [confirming, setConfirming] = useState<string | null>(null);
   const documents = useQuery({
     queryKey: ['datasets', datasetId, 'documents'],
-    queryFn: () => listAll((after) => api.GET('/v1/datasets/{dataset_id}/documents', { params: { path: { dataset_id: datasetId }, query: { limit: MAX_PAGE_SIZE, after } } })),
+    queryFn: () =>
+      listAll((after) =>
+        api.GET('/v1/datasets/{dataset_id}/documents', {
+          params: { path: { dataset_id: datasetId }, query: { limit: MAX_PAGE_SIZE, after } },
+        }),
+      ),
     // By the uploader's names, numbers in order (recipe-2 before recipe-10).
-    select: (list) => [...list].sort((a, b) => a.document_id.localeCompare(b.document_id, undefined, { numeric: true })),
+    select: (list) =>
+      [...list].sort((a, b) => a.document_id.localeCompare(b.document_id, undefined, { numeric: true })),
   });
   const remove = useMutation({
     // The document's own id (doc_…): the uploader's document_id could be ambiguous across datasets.
     mutationFn: (document: Schemas['Document']) =>
-      unwrap(api.DELETE('/v1/datasets/{dataset_id}/documents/{document_id}', { params: { path: { dataset_id: datasetId, document_id: document.id } } })),
+      unwrap(
+        api.DELETE('/v1/datasets/{dataset_id}/documents/{document_id}', {
+          params: { path: { dataset_id: datasetId, document_id: document.id } },
+        }),
+      ),
     onSuccess: async (deletion) => {
       await queryClient.invalidateQueries({ queryKey: ['datasets', datasetId] });
       navigate(`/deletions/${deletion.id}`);
@@ -63,15 +73,31 @@ export function DocumentsTable({ datasetId }: { datasetId: string }) {
               <td className="row-actions">
                 {document.status !== 'active' ? null : confirming === document.id ? (
                   <>
-                    <button type="button" className="danger" aria-label={`Confirm deleting document ${document.document_id}`} disabled={remove.isPending} onClick={() => remove.mutate(document)}>
+                    <button
+                      type="button"
+                      className="danger"
+                      aria-label={`Confirm deleting document ${document.document_id}`}
+                      disabled={remove.isPending}
+                      onClick={() => remove.mutate(document)}
+                    >
                       Confirm delete
                     </button>
-                    <button type="button" className="secondary" onClick={() => setConfirming(null)} disabled={remove.isPending}>
+                    <button
+                      type="button"
+                      className="secondary"
+                      onClick={() => setConfirming(null)}
+                      disabled={remove.isPending}
+                    >
                       Keep
                     </button>
                   </>
                 ) : (
-                  <button type="button" className="danger" aria-label={`Delete document ${document.document_id}`} onClick={() => setConfirming(document.id)}>
+                  <button
+                    type="button"
+                    className="danger"
+                    aria-label={`Delete document ${document.document_id}`}
+                    onClick={() => setConfirming(document.id)}
+                  >
                     Delete
                   </button>
                 )}

@@ -6,7 +6,8 @@ const lineOf = (field: string): string => /^line (\d+)$/.exec(field)?.[1] ?? fie
 
 /** An upload's failure: a rejected file as a table of its bad lines, anything else as a problem. */
 export function UploadErrors({ error }: { error: unknown }) {
-  if (!(error instanceof TesseraProblemError) || error.fieldErrors.length === 0) return <ProblemMessage error={error} />;
+  if (!(error instanceof TesseraProblemError) || error.fieldErrors.length === 0)
+    return <ProblemMessage error={error} />;
   const { problem } = error;
   return (
     <div role="alert" className="problem upload-errors">

@@ -33,7 +33,8 @@ export function uploadDatasetContent({
     xhr.open('PUT', `${baseUrl.replace(/\/$/, '')}/v1/datasets/${encodeURIComponent(datasetId)}/content`);
     xhr.setRequestHeader('authorization', `Bearer ${apiKey}`);
     xhr.setRequestHeader('content-type', 'application/x-ndjson');
-    xhr.upload.onprogress = (event) => onProgress({ loaded: event.loaded, total: event.lengthComputable ? event.total : file.size });
+    xhr.upload.onprogress = (event) =>
+      onProgress({ loaded: event.loaded, total: event.lengthComputable ? event.total : file.size });
     xhr.onload = () => {
       if (xhr.status >= 200 && xhr.status < 300) {
         try {
@@ -48,7 +49,9 @@ export function uploadDatasetContent({
         const value = xhr.getResponseHeader(name);
         if (value !== null) headers.set(name, value);
       }
-      TesseraProblemError.fromResponse(new Response(xhr.responseText, { status: xhr.status, statusText: xhr.statusText, headers })).then(reject, reject);
+      TesseraProblemError.fromResponse(
+        new Response(xhr.responseText, { status: xhr.status, statusText: xhr.statusText, headers }),
+      ).then(reject, reject);
     };
     xhr.onerror = () => reject(new TypeError('the upload could not reach the gateway'));
     xhr.onabort = () => reject(new DOMException('the upload was stopped', 'AbortError'));

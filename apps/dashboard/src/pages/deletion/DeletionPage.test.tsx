@@ -26,7 +26,14 @@ const pending: Schemas['Deletion'] = {
 const completed: Schemas['Deletion'] = {
   ...pending,
   status: 'completed',
-  steps: [...pending.steps, { name: 'retrained', at }, { name: 'compositions_rebuilt', at }, { name: 'audited_after', at }, { name: 'data_erased', at }, { name: 'completed', at }],
+  steps: [
+    ...pending.steps,
+    { name: 'retrained', at },
+    { name: 'compositions_rebuilt', at },
+    { name: 'audited_after', at },
+    { name: 'data_erased', at },
+    { name: 'completed', at },
+  ],
   completed_at: at,
   proof: {
     deleted_loss_before: 1.234,
@@ -45,24 +52,28 @@ const stateOf = (name: string) => document.querySelector(`[data-step="${name}"]`
 test('a running deletion shows each step with its state and the stale versions, and no proof yet', async () => {
   renderWithApi(<DeletionPage deletionId="del_1" />, { 'GET /v1/deletions/del_1': pending });
   await screen.findByRole('list', { name: 'Steps' });
-  expect(['marked_stale', 'audited_before', 'weights_erased', 'caches_evicted', 'retrained', 'compositions_rebuilt', 'audited_after', 'data_erased', 'completed'].map(stateOf)).toEqual([
-    'done',
-    'done',
-    'done',
-    'done',
-    'running',
-    'waiting',
-    'waiting',
-    'waiting',
-    'waiting',
-  ]);
+  expect(
+    [
+      'marked_stale',
+      'audited_before',
+      'weights_erased',
+      'caches_evicted',
+      'retrained',
+      'compositions_rebuilt',
+      'audited_after',
+      'data_erased',
+      'completed',
+    ].map(stateOf),
+  ).toEqual(['done', 'done', 'done', 'done', 'running', 'waiting', 'waiting', 'waiting', 'waiting']);
   expect(screen.getByTestId('affected-versions').textContent).toContain('adv_1');
   expect(screen.queryByTestId('deletion-proof')).toBeNull();
 });
 
 test('the page polls until the deletion completes, then shows the proof figures and says it looks unseen', async () => {
   let calls = 0;
-  renderWithApi(<DeletionPage deletionId="del_1" />, { 'GET /v1/deletions/del_1': () => json(++calls === 1 ? pending : completed) });
+  renderWithApi(<DeletionPage deletionId="del_1" />, {
+    'GET /v1/deletions/del_1': () => json(++calls === 1 ? pending : completed),
+  });
   const proof = await screen.findByTestId('deletion-proof', {}, { timeout: 4000 });
   expect(calls).toBe(2);
   expect(within(proof).getByTestId('loss-before').textContent).toBe('1.234');
@@ -70,7 +81,9 @@ test('the page polls until the deletion completes, then shows the proof figures 
   expect(within(proof).getByTestId('unseen-mean').textContent).toBe('3.500 ± 0.200');
   expect(within(proof).getByTestId('unseen-min').textContent).toBe('3.100');
   expect(within(proof).getByTestId('unseen-max').textContent).toBe('3.900');
-  expect(within(proof).getByTestId('looks-unseen').textContent).toMatch(/^Looks unseen: the deleted text scored like trained text before/);
+  expect(within(proof).getByTestId('looks-unseen').textContent).toMatch(
+    /^Looks unseen: the deleted text scored like trained text before/,
+  );
   expect(within(proof).getByTestId('unseen-line').textContent).toBe('3.100 (mean − 0.400)');
   expect(within(proof).getByTestId('z-scores').textContent).toBe('-11.3σ → -0.2σ');
   expect(within(proof).getByRole('img').getAttribute('aria-label')).toContain('1.234 before, 3.456 after');
@@ -81,7 +94,17 @@ test('the page polls until the deletion completes, then shows the proof figures 
 test('an inconclusive proof says so with its reason', async () => {
   const reason = 'there are 0 documents no adapter trained on to compare with; at least 3 are needed';
   renderWithApi(<DeletionPage deletionId="del_1" />, {
-    'GET /v1/deletions/del_1': { ...completed, proof: { ...completed.proof!, held_out: null, verdict: 'inconclusive', verdict_reason: reason, looks_unseen: false, statistic: null } },
+    'GET /v1/deletions/del_1': {
+      ...completed,
+      proof: {
+        ...completed.proof!,
+        held_out: null,
+        verdict: 'inconclusive',
+        verdict_reason: reason,
+        looks_unseen: false,
+        statistic: null,
+      },
+    },
   });
   expect((await screen.findByTestId('looks-unseen')).textContent).toBe(`Inconclusive: ${reason}.`);
   expect(screen.queryByTestId('unseen-band')).toBeNull();

@@ -19,7 +19,11 @@ export function DeletionProof({ proof }: { proof: Schemas['DeletionProof'] }) {
   return (
     <section className="card deletion-proof" data-testid="deletion-proof" aria-labelledby="proof-heading">
       <h2 id="proof-heading">Proof</h2>
-      <p className={`verdict ${proof.verdict === 'looks_unseen' ? 'good' : ''}`} data-testid="looks-unseen" data-looks-unseen={String(proof.looks_unseen)}>
+      <p
+        className={`verdict ${proof.verdict === 'looks_unseen' ? 'good' : ''}`}
+        data-testid="looks-unseen"
+        data-looks-unseen={String(proof.looks_unseen)}
+      >
         {verdict(proof)}
       </p>
       <div className="proof-body">

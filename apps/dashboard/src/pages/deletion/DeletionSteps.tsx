@@ -51,8 +51,10 @@ export function DeletionSteps({ deletion }: { deletion: Schemas['Deletion'] }) {
 function summarizeDetail(detail: Record<string, unknown>): string {
   return Object.entries(detail)
     .flatMap(([key, value]) => {
-      if (typeof value === 'number') return [`${key.replaceAll('_', ' ')} ${Number.isInteger(value) ? value : value.toFixed(3)}`];
-      if (typeof value === 'string' || typeof value === 'boolean') return [`${key.replaceAll('_', ' ')} ${String(value)}`];
+      if (typeof value === 'number')
+        return [`${key.replaceAll('_', ' ')} ${Number.isInteger(value) ? value : value.toFixed(3)}`];
+      if (typeof value === 'string' || typeof value === 'boolean')
+        return [`${key.replaceAll('_', ' ')} ${String(value)}`];
       if (Array.isArray(value)) return [`${key.replaceAll('_', ' ')}: ${value.length}`];
       return [];
     })

@@ -41,10 +41,33 @@ export function ProofChart({ proof }: { proof: Schemas['DeletionProof'] }) {
         ))}
         {heldOut ? (
           <g className="unseen-band" data-testid="unseen-band">
-            <rect x={MARGIN.left} width={plotWidth} y={y(heldOut.mean + heldOut.std)} height={Math.max(1, y(heldOut.mean - heldOut.std) - y(heldOut.mean + heldOut.std))} />
-            <line className="mean" x1={MARGIN.left} x2={MARGIN.left + plotWidth} y1={y(heldOut.mean)} y2={y(heldOut.mean)} />
-            <line className="range" x1={MARGIN.left} x2={MARGIN.left + plotWidth} y1={y(heldOut.min)} y2={y(heldOut.min)} />
-            <line className="range" x1={MARGIN.left} x2={MARGIN.left + plotWidth} y1={y(heldOut.max)} y2={y(heldOut.max)} />
+            <rect
+              x={MARGIN.left}
+              width={plotWidth}
+              y={y(heldOut.mean + heldOut.std)}
+              height={Math.max(1, y(heldOut.mean - heldOut.std) - y(heldOut.mean + heldOut.std))}
+            />
+            <line
+              className="mean"
+              x1={MARGIN.left}
+              x2={MARGIN.left + plotWidth}
+              y1={y(heldOut.mean)}
+              y2={y(heldOut.mean)}
+            />
+            <line
+              className="range"
+              x1={MARGIN.left}
+              x2={MARGIN.left + plotWidth}
+              y1={y(heldOut.min)}
+              y2={y(heldOut.min)}
+            />
+            <line
+              className="range"
+              x1={MARGIN.left}
+              x2={MARGIN.left + plotWidth}
+              y1={y(heldOut.max)}
+              y2={y(heldOut.max)}
+            />
           </g>
         ) : null}
         {bars.map((bar, i) => (
@@ -60,7 +83,13 @@ export function ProofChart({ proof }: { proof: Schemas['DeletionProof'] }) {
             </text>
           </g>
         ))}
-        <line className="baseline" x1={MARGIN.left} x2={MARGIN.left + plotWidth} y1={MARGIN.top + plotHeight} y2={MARGIN.top + plotHeight} />
+        <line
+          className="baseline"
+          x1={MARGIN.left}
+          x2={MARGIN.left + plotWidth}
+          y1={MARGIN.top + plotHeight}
+          y2={MARGIN.top + plotHeight}
+        />
       </svg>
       <figcaption className="muted">
         Mean loss per token (nats).{heldOut ? ' Shaded: unseen text, mean ± std; dashed: its min and max.' : ''}

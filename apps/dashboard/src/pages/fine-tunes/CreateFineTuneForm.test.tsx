@@ -8,7 +8,10 @@ const at = '2025-01-01T00:00:00Z';
 
 test('the form starts a fine-tune with the chosen model, dataset and hyperparameters, with the access group, and opens the job', async () => {
   const { requests } = renderWithApi(<CreateFineTuneForm />, {
-    'GET /v1/base-models': { data: [{ id: 'bm_demo', name: 'tessera-demo', architecture: 'gpt2', status: 'ready' }], has_more: false },
+    'GET /v1/base-models': {
+      data: [{ id: 'bm_demo', name: 'tessera-demo', architecture: 'gpt2', status: 'ready' }],
+      has_more: false,
+    },
     'GET /v1/datasets': {
       data: [
         { id: 'ds_1', name: 'old', status: 'ready', document_count: 2 },
@@ -17,7 +20,10 @@ test('the form starts a fine-tune with the chosen model, dataset and hyperparame
       ],
       has_more: false,
     },
-    'GET /v1/groups': { data: [{ id: 'grp_1', name: 'research', description: null, created_at: at, updated_at: at }], has_more: false },
+    'GET /v1/groups': {
+      data: [{ id: 'grp_1', name: 'research', description: null, created_at: at, updated_at: at }],
+      has_more: false,
+    },
     'POST /v1/fine-tunes': () => json({ id: 'job_7', adapter_id: 'ad_7', status: 'queued' }, 201),
   });
 
@@ -36,9 +42,20 @@ test('the form starts a fine-tune with the chosen model, dataset and hyperparame
     base_model: 'bm_demo',
     dataset_id: 'ds_3',
     adapter_name: 'recipes',
-    hyperparameters: { epochs: 3, learning_rate: 0.002, rank: 8, alpha: 16, batch_size: 8, max_sequence_length: 128, seed: 0 },
+    hyperparameters: {
+      epochs: 3,
+      learning_rate: 0.002,
+      rank: 8,
+      alpha: 16,
+      batch_size: 8,
+      max_sequence_length: 128,
+      seed: 0,
+    },
     validation_split: 0.1,
     access_group_id: 'grp_1',
   });
-  expect(requests.filter((r) => r.method === 'PATCH'), 'the group goes with the job, not in a second call').toEqual([]);
+  expect(
+    requests.filter((r) => r.method === 'PATCH'),
+    'the group goes with the job, not in a second call',
+  ).toEqual([]);
 });

@@ -18,7 +18,12 @@ const HYPERPARAMETERS = [
   { key: 'max_sequence_length', label: 'Max sequence length', initial: '128', step: '1' },
   { key: 'max_steps', label: 'Max steps (overrides epochs)', initial: '', step: '1' },
   { key: 'seed', label: 'Seed', initial: '0', step: '1' },
-] as const satisfies ReadonlyArray<{ key: keyof Schemas['HyperparametersRequest']; label: string; initial: string; step: string }>;
+] as const satisfies ReadonlyArray<{
+  key: keyof Schemas['HyperparametersRequest'];
+  label: string;
+  initial: string;
+  step: string;
+}>;
 
 type HyperparameterKey = (typeof HYPERPARAMETERS)[number]['key'];
 
@@ -52,10 +57,17 @@ export function CreateFineTuneForm() {
         base_model: chosenModel,
         dataset_id: chosenDataset,
         adapter_name: adapterName.trim(),
-        hyperparameters: Object.fromEntries(HYPERPARAMETERS.filter((h) => hyperparameters[h.key].trim() !== '').map((h) => [h.key, Number(hyperparameters[h.key])])),
+        hyperparameters: Object.fromEntries(
+          HYPERPARAMETERS.filter((h) => hyperparameters[h.key].trim() !== '').map((h) => [
+            h.key,
+            Number(hyperparameters[h.key]),
+          ]),
+        ),
         validation_split: Number(validationSplit),
         ...(partitioned ? { partition_by: 'access_group' as const } : {}),
-        ...(partitioned && maxDocumentsPerPartition ? { max_documents_per_partition: Number(maxDocumentsPerPartition) } : {}),
+        ...(partitioned && maxDocumentsPerPartition
+          ? { max_documents_per_partition: Number(maxDocumentsPerPartition) }
+          : {}),
         // A partitioned fine-tune gives each partition's adapter its documents' group instead.
         ...(!partitioned && accessGroupId ? { access_group_id: accessGroupId } : {}),
       };
@@ -99,19 +111,38 @@ export function CreateFineTuneForm() {
       </label>
       <label>
         Adapter name
-        <input value={adapterName} onChange={(e) => setAdapterName(e.target.value)} pattern="[a-z0-9][a-z0-9._\-]*" title="lowercase letters, digits, dot, dash and underscore" required />
+        <input
+          value={adapterName}
+          onChange={(e) => setAdapterName(e.target.value)}
+          pattern="[a-z0-9][a-z0-9._\-]*"
+          title="lowercase letters, digits, dot, dash and underscore"
+          required
+        />
       </label>
       <fieldset>
         <legend>Hyperparameters</legend>
         {HYPERPARAMETERS.map((h) => (
           <label key={h.key}>
             {h.label}
-            <input type="number" min="0" step={h.step} value={hyperparameters[h.key]} onChange={(e) => setHyperparameters({ ...hyperparameters, [h.key]: e.target.value })} />
+            <input
+              type="number"
+              min="0"
+              step={h.step}
+              value={hyperparameters[h.key]}
+              onChange={(e) => setHyperparameters({ ...hyperparameters, [h.key]: e.target.value })}
+            />
           </label>
         ))}
         <label>
           Validation split
-          <input type="number" min="0" max="0.5" step="any" value={validationSplit} onChange={(e) => setValidationSplit(e.target.value)} />
+          <input
+            type="number"
+            min="0"
+            max="0.5"
+            step="any"
+            value={validationSplit}
+            onChange={(e) => setValidationSplit(e.target.value)}
+          />
         </label>
       </fieldset>
       <label className="inline">
@@ -121,7 +152,13 @@ export function CreateFineTuneForm() {
       {partitioned ? (
         <label>
           Max documents per partition
-          <input type="number" min="1" step="1" value={maxDocumentsPerPartition} onChange={(e) => setMaxDocumentsPerPartition(e.target.value)} />
+          <input
+            type="number"
+            min="1"
+            step="1"
+            value={maxDocumentsPerPartition}
+            onChange={(e) => setMaxDocumentsPerPartition(e.target.value)}
+          />
         </label>
       ) : (
         <AccessGroupSelect value={accessGroupId} onChange={setAccessGroupId} />

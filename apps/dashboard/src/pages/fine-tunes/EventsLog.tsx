@@ -25,7 +25,8 @@ export function EventsLog({ events }: { events: ReadonlyArray<Schemas['JobEvent'
         <ol className="events-log" data-testid="events-log">
           {logged.map((event) => (
             <li key={event.id}>
-              <time dateTime={event.created_at}>{formatDateTime(event.created_at)}</time> <span className={`event-type ${event.type}`}>{event.type}</span> {describe(event)}
+              <time dateTime={event.created_at}>{formatDateTime(event.created_at)}</time>{' '}
+              <span className={`event-type ${event.type}`}>{event.type}</span> {describe(event)}
             </li>
           ))}
         </ol>

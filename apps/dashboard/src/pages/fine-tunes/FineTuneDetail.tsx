@@ -28,7 +28,10 @@ export function FineTuneDetail({ jobId }: { jobId: string }) {
     queryKey,
     queryFn: () => unwrap(api.GET('/v1/fine-tunes/{job_id}', { params: { path: { job_id: jobId } } })),
     // Polled as well as streamed: the job row has progress and metrics the events do not repeat.
-    refetchInterval: (query) => (query.state.error instanceof TesseraProblemError || (query.state.data && !isActive(query.state.data.status)) ? false : POLL_MS),
+    refetchInterval: (query) =>
+      query.state.error instanceof TesseraProblemError || (query.state.data && !isActive(query.state.data.status))
+        ? false
+        : POLL_MS,
   });
   const stream = useFineTuneEvents(jobId, () => void queryClient.invalidateQueries({ queryKey }));
   const cancel = useMutation({
@@ -43,7 +46,9 @@ export function FineTuneDetail({ jobId }: { jobId: string }) {
   const data = job.data;
   const active = data ? isActive(data.status) : false;
   // The stream's newest step is fresher than the polled row while the job runs.
-  const progress = data ? Math.max(data.progress, active ? (progressFromEvents(stream.events) ?? 0) : data.progress) : 0;
+  const progress = data
+    ? Math.max(data.progress, active ? (progressFromEvents(stream.events) ?? 0) : data.progress)
+    : 0;
   return (
     <Page
       title={`Fine-tune ${jobId}`}
@@ -64,8 +69,15 @@ export function FineTuneDetail({ jobId }: { jobId: string }) {
             facts={[
               { label: 'Status', value: <StatusBadge status={data.status} />, testId: 'fine-tune-status' },
               { label: 'Base model', value: baseModelName(data.base_model_id) },
-              { label: 'Dataset', value: data.dataset_id ? <Link to={`/datasets/${data.dataset_id}`}>{data.dataset_id}</Link> : '—' },
-              { label: 'Adapter', value: data.adapter_id ? <Link to={`/adapters/${data.adapter_id}`}>View adapter</Link> : '—', testId: 'fine-tune-adapter' },
+              {
+                label: 'Dataset',
+                value: data.dataset_id ? <Link to={`/datasets/${data.dataset_id}`}>{data.dataset_id}</Link> : '—',
+              },
+              {
+                label: 'Adapter',
+                value: data.adapter_id ? <Link to={`/adapters/${data.adapter_id}`}>View adapter</Link> : '—',
+                testId: 'fine-tune-adapter',
+              },
               { label: 'Created', value: formatDateTime(data.created_at) },
               { label: 'Finished', value: formatDateTime(data.finished_at) },
             ]}
@@ -78,7 +90,13 @@ export function FineTuneDetail({ jobId }: { jobId: string }) {
               <strong>The fine-tune failed.</strong> {data.error.message}
             </div>
           ) : null}
-          <LineChart testId="loss-chart" title="Loss" xLabel="step" yLabel="loss (nats/token)" series={lossSeries(stream.events, data.metrics?.base_validation_loss)} />
+          <LineChart
+            testId="loss-chart"
+            title="Loss"
+            xLabel="step"
+            yLabel="loss (nats/token)"
+            series={lossSeries(stream.events, data.metrics?.base_validation_loss)}
+          />
           {data.metrics ? <MetricsTable metrics={data.metrics} /> : null}
           {data.partitions ? <PartitionsTable partitions={data.partitions} /> : null}
           <HyperparametersLine hyperparameters={data.hyperparameters} validationSplit={data.validation_split} />
@@ -151,11 +169,18 @@ function PartitionsTable({ partitions }: { partitions: NonNullable<Schemas['Fine
   );
 }
 
-function HyperparametersLine({ hyperparameters: h, validationSplit }: { hyperparameters: Schemas['Hyperparameters']; validationSplit: number }) {
+function HyperparametersLine({
+  hyperparameters: h,
+  validationSplit,
+}: {
+  hyperparameters: Schemas['Hyperparameters'];
+  validationSplit: number;
+}) {
   return (
     <p className="muted">
-      rank {h.rank} · alpha {h.alpha} · learning rate {h.learning_rate} · {h.max_steps ? `${h.max_steps} steps` : `${h.epochs} epoch(s)`} · batch {h.batch_size} · sequence {h.max_sequence_length} · seed {h.seed} ·
-      validation {Math.round(validationSplit * 100)}%
+      rank {h.rank} · alpha {h.alpha} · learning rate {h.learning_rate} ·{' '}
+      {h.max_steps ? `${h.max_steps} steps` : `${h.epochs} epoch(s)`} · batch {h.batch_size} · sequence{' '}
+      {h.max_sequence_length} · seed {h.seed} · validation {Math.round(validationSplit * 100)}%
     </p>
   );
 }

@@ -37,11 +37,19 @@ export function FineTuneList() {
                 <td>
                   <Link to={`/fine-tunes/${job.id}`}>{job.id}</Link>
                 </td>
-                <td>{job.adapter_id ? <Link to={`/adapters/${job.adapter_id}`}>{adapterName(job.adapter_id)}</Link> : '—'}</td>
+                <td>
+                  {job.adapter_id ? <Link to={`/adapters/${job.adapter_id}`}>{adapterName(job.adapter_id)}</Link> : '—'}
+                </td>
                 <td>
                   <StatusBadge status={job.status} />
                 </td>
-                <td className="progress-cell">{isActive(job.status) ? <ProgressBar value={job.progress} label={job.id} /> : `${Math.round(job.progress * 100)}%`}</td>
+                <td className="progress-cell">
+                  {isActive(job.status) ? (
+                    <ProgressBar value={job.progress} label={job.id} />
+                  ) : (
+                    `${Math.round(job.progress * 100)}%`
+                  )}
+                </td>
                 <td>{formatDateTime(job.created_at)}</td>
               </tr>
             ))}

@@ -10,7 +10,10 @@ const numberAt = (data: Record<string, unknown> | null, key: string): number | u
  * Train and validation loss by step, from the worker's metric events (data: step, loss,
  * validation_loss, …), and once known the base model's validation loss as a level line to beat.
  */
-export function lossSeries(events: ReadonlyArray<Schemas['JobEvent']>, baseValidationLoss?: number | null): LineSeries[] {
+export function lossSeries(
+  events: ReadonlyArray<Schemas['JobEvent']>,
+  baseValidationLoss?: number | null,
+): LineSeries[] {
   const train: Array<{ x: number; y: number }> = [];
   const validation: Array<{ x: number; y: number }> = [];
   for (const event of events) {

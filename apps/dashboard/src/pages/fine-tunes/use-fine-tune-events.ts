@@ -61,7 +61,9 @@ export function useFineTuneEvents(jobId: string, onStatus: () => void): FineTune
             after = message.id ?? after;
             const event = parseJobEvent(message.data);
             if (!event) {
-              unreadable ??= new Error(`An event of the stream (${message.id ?? 'no id'}) was not JSON: it was skipped.`);
+              unreadable ??= new Error(
+                `An event of the stream (${message.id ?? 'no id'}) was not JSON: it was skipped.`,
+              );
               setState((previous) => ({ ...previous, error: unreadable }));
               continue;
             }

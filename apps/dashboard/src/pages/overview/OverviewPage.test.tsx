@@ -14,18 +14,34 @@ const usage = {
     { adapter_id: null, adapter_name: null, requests: 10, prompt_tokens: 100, completion_tokens: 50 },
   ],
 };
-const queues = { object: 'queues', data: [{ name: 'train', waiting: 3, active: 1, delayed: 0 }, { name: 'compose', waiting: 0, active: 0, delayed: 0 }], jobs: { queued: 1, running: 1 } };
-const fineTune = (id: string, status: Schemas['JobStatus'], progress: number) => ({ id, status, progress, created_at: '2025-01-01T00:00:00Z' });
+const queues = {
+  object: 'queues',
+  data: [
+    { name: 'train', waiting: 3, active: 1, delayed: 0 },
+    { name: 'compose', waiting: 0, active: 0, delayed: 0 },
+  ],
+  jobs: { queued: 1, running: 1 },
+};
+const fineTune = (id: string, status: Schemas['JobStatus'], progress: number) => ({
+  id,
+  status,
+  progress,
+  created_at: '2025-01-01T00:00:00Z',
+});
 
 function renderOverview() {
   return renderWithApi(<OverviewPage />, {
     'GET /v1/usage': usage,
     'GET /v1/queues': queues,
-    'GET /v1/fine-tunes': { data: [fineTune('job_1', 'running', 0.42), fineTune('job_2', 'succeeded', 1), fineTune('job_3', 'queued', 0)], has_more: false },
+    'GET /v1/fine-tunes': {
+      data: [fineTune('job_1', 'running', 0.42), fineTune('job_2', 'succeeded', 1), fineTune('job_3', 'queued', 0)],
+      has_more: false,
+    },
   });
 }
 
-const barWidths = (row: Element) => [...row.querySelectorAll('rect.bar-segment')].map((rect) => Number(rect.getAttribute('width')));
+const barWidths = (row: Element) =>
+  [...row.querySelectorAll('rect.bar-segment')].map((rect) => Number(rect.getAttribute('width')));
 
 test('usage per adapter is a bar per adapter, scaled to the busiest, the base model named as such', async () => {
   const { requests } = renderOverview();
@@ -50,7 +66,11 @@ test('usage per adapter is a bar per adapter, scaled to the busiest, the base mo
 test('running jobs show their progress, and the queues their depth', async () => {
   renderOverview();
   const jobs = await screen.findByTestId('running-jobs');
-  expect(within(jobs).getAllByRole('progressbar').map((bar) => [bar.getAttribute('aria-label'), bar.getAttribute('aria-valuenow')])).toEqual([
+  expect(
+    within(jobs)
+      .getAllByRole('progressbar')
+      .map((bar) => [bar.getAttribute('aria-label'), bar.getAttribute('aria-valuenow')]),
+  ).toEqual([
     ['job_1', '42'],
     ['job_3', '0'],
   ]);

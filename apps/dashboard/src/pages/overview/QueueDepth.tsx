@@ -7,7 +7,11 @@ import { formatNumber } from '../../format.js';
 /** The platform's train and compose queues (what a new job waits behind) and this tenant's jobs in them. */
 export function QueueDepth() {
   const api = useApi();
-  const queues = useQuery({ queryKey: ['queues'], queryFn: () => unwrap(api.GET('/v1/queues')), refetchInterval: 5000 });
+  const queues = useQuery({
+    queryKey: ['queues'],
+    queryFn: () => unwrap(api.GET('/v1/queues')),
+    refetchInterval: 5000,
+  });
   return (
     <section className="card" aria-labelledby="queues-heading">
       <h2 id="queues-heading">Queue depth</h2>
@@ -16,7 +20,8 @@ export function QueueDepth() {
       {queues.data ? (
         <>
           <p data-testid="tenant-jobs">
-            Your jobs: <strong>{formatNumber(queues.data.jobs.queued)}</strong> queued, <strong>{formatNumber(queues.data.jobs.running)}</strong> running.
+            Your jobs: <strong>{formatNumber(queues.data.jobs.queued)}</strong> queued,{' '}
+            <strong>{formatNumber(queues.data.jobs.running)}</strong> running.
           </p>
           <table aria-label="Queues" data-testid="queues-table">
             <thead>

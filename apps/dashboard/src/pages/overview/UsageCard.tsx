@@ -22,7 +22,10 @@ export function UsageCard() {
   const hours = WINDOWS.find((w) => w.key === windowKey)!.hours;
   const usage = useQuery({
     queryKey: ['usage', windowKey],
-    queryFn: () => unwrap(api.GET('/v1/usage', { params: { query: { since: new Date(Date.now() - hours * 3_600_000).toISOString() } } })),
+    queryFn: () =>
+      unwrap(
+        api.GET('/v1/usage', { params: { query: { since: new Date(Date.now() - hours * 3_600_000).toISOString() } } }),
+      ),
     refetchInterval: 30_000,
   });
   const usageRows = usage.data?.data ?? [];
@@ -51,7 +54,13 @@ export function UsageCard() {
             <legend className="visually-hidden">Measure</legend>
             {(['requests', 'tokens'] as const).map((m) => (
               <label key={m} className="inline">
-                <input type="radio" name="usage-measure" value={m} checked={measure === m} onChange={() => setMeasure(m)} />
+                <input
+                  type="radio"
+                  name="usage-measure"
+                  value={m}
+                  checked={measure === m}
+                  onChange={() => setMeasure(m)}
+                />
                 {m === 'requests' ? 'Requests' : 'Tokens'}
               </label>
             ))}
@@ -63,7 +72,12 @@ export function UsageCard() {
       {usage.data && rows.length === 0 ? <p className="muted">No inference requests in this window.</p> : null}
       {rows.length > 0 ? (
         <>
-          <BarChart testId="usage-chart" title={`${measure === 'requests' ? 'Requests' : 'Tokens'} per adapter`} rows={rows} segments={measure === 'requests' ? ['requests'] : ['prompt tokens', 'completion tokens']} />
+          <BarChart
+            testId="usage-chart"
+            title={`${measure === 'requests' ? 'Requests' : 'Tokens'} per adapter`}
+            rows={rows}
+            segments={measure === 'requests' ? ['requests'] : ['prompt tokens', 'completion tokens']}
+          />
           <p className="muted">{formatNumber(totalRequests)} requests in all.</p>
         </>
       ) : null}

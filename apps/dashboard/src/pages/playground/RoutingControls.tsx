@@ -13,13 +13,23 @@ interface RoutingControlsProps {
 export function RoutingControls({ mode, target, settings, candidates, onChange }: RoutingControlsProps) {
   const composition = target.kind === 'composition';
   const overAdapters = target.kind === 'base_model' && mode !== 'none';
-  if (overAdapters && candidates.length === 0) return <p className="muted">No ready adapter on this base model yet: fine-tune one first.</p>;
+  if (overAdapters && candidates.length === 0)
+    return <p className="muted">No ready adapter on this base model yet: fine-tune one first.</p>;
 
-  const toggleCandidate = (name: string, on: boolean) => onChange({ excluded: on ? settings.excluded.filter((n) => n !== name) : [...settings.excluded, name] });
+  const toggleCandidate = (name: string, on: boolean) =>
+    onChange({ excluded: on ? settings.excluded.filter((n) => n !== name) : [...settings.excluded, name] });
   const topK = (defaultK: number) => (
     <label>
       Top k
-      <input type="number" min={1} max={16} step={1} placeholder={`default ${defaultK}`} value={settings.topK} onChange={(e) => onChange({ topK: e.target.value })} />
+      <input
+        type="number"
+        min={1}
+        max={16}
+        step={1}
+        placeholder={`default ${defaultK}`}
+        value={settings.topK}
+        onChange={(e) => onChange({ topK: e.target.value })}
+      />
     </label>
   );
   const candidateBoxes = (
@@ -27,7 +37,12 @@ export function RoutingControls({ mode, target, settings, candidates, onChange }
       <legend>Candidates</legend>
       {candidates.map((name) => (
         <label key={name} className="inline">
-          <input type="checkbox" checked={!settings.excluded.includes(name)} onChange={(e) => toggleCandidate(name, e.target.checked)} /> {name}
+          <input
+            type="checkbox"
+            checked={!settings.excluded.includes(name)}
+            onChange={(e) => toggleCandidate(name, e.target.checked)}
+          />{' '}
+          {name}
         </label>
       ))}
     </fieldset>
@@ -35,7 +50,9 @@ export function RoutingControls({ mode, target, settings, candidates, onChange }
 
   return (
     <div className="routing-controls">
-      {mode === 'adapter' && target.kind === 'adapter' ? <p className="muted">The adapter alone, at its latest ready version (or the one named name@version).</p> : null}
+      {mode === 'adapter' && target.kind === 'adapter' ? (
+        <p className="muted">The adapter alone, at its latest ready version (or the one named name@version).</p>
+      ) : null}
       {mode === 'adapter' && target.kind === 'base_model' ? (
         <label>
           Adapter
@@ -46,7 +63,9 @@ export function RoutingControls({ mode, target, settings, candidates, onChange }
           </select>
         </label>
       ) : null}
-      {mode === 'mixture' && composition ? <p className="muted">A merged composition runs as one adapter over its own members.</p> : null}
+      {mode === 'mixture' && composition ? (
+        <p className="muted">A merged composition runs as one adapter over its own members.</p>
+      ) : null}
       {mode === 'mixture' && !composition ? (
         <fieldset className="weights">
           <legend>Mixture weights</legend>
@@ -54,12 +73,21 @@ export function RoutingControls({ mode, target, settings, candidates, onChange }
           {candidates.map((name) => (
             <label key={name} className="inline">
               Weight of {name}
-              <input type="number" step="any" min={-10} max={10} value={settings.weights[name] ?? ''} onChange={(e) => onChange({ weights: { ...settings.weights, [name]: e.target.value } })} />
+              <input
+                type="number"
+                step="any"
+                min={-10}
+                max={10}
+                value={settings.weights[name] ?? ''}
+                onChange={(e) => onChange({ weights: { ...settings.weights, [name]: e.target.value } })}
+              />
             </label>
           ))}
         </fieldset>
       ) : null}
-      {mode === 'token' && composition ? <p className="muted">The composition’s learned gate routes every token over its members.</p> : null}
+      {mode === 'token' && composition ? (
+        <p className="muted">The composition’s learned gate routes every token over its members.</p>
+      ) : null}
       {mode === 'token' && !composition ? (
         <>
           <p className="muted">Arrow: each token goes to the top-k adapters whose SVD prototype it aligns with most.</p>
@@ -69,11 +97,16 @@ export function RoutingControls({ mode, target, settings, candidates, onChange }
       ) : null}
       {mode === 'auto' ? (
         <>
-          {composition ? <p className="muted">A knowledge base: the prompt is routed to its best partitions by training centroid.</p> : null}
+          {composition ? (
+            <p className="muted">A knowledge base: the prompt is routed to its best partitions by training centroid.</p>
+          ) : null}
           {!composition ? (
             <label>
               Router
-              <select value={settings.router} onChange={(e) => onChange({ router: e.target.value as PlaygroundSettings['router'] })}>
+              <select
+                value={settings.router}
+                onChange={(e) => onChange({ router: e.target.value as PlaygroundSettings['router'] })}
+              >
                 <option value="centroid">centroid (per request)</option>
                 <option value="arrow">arrow (per token)</option>
               </select>
@@ -85,7 +118,12 @@ export function RoutingControls({ mode, target, settings, candidates, onChange }
       ) : null}
       {gatesOffered(mode) ? (
         <label className="inline">
-          <input type="checkbox" checked={settings.returnGates} onChange={(e) => onChange({ returnGates: e.target.checked })} /> Return per-token gates
+          <input
+            type="checkbox"
+            checked={settings.returnGates}
+            onChange={(e) => onChange({ returnGates: e.target.checked })}
+          />{' '}
+          Return per-token gates
         </label>
       ) : null}
     </div>

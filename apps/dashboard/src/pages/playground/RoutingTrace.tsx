@@ -18,7 +18,9 @@ export function RoutingTrace({ trace }: { trace: Schemas['RoutingTrace'] }) {
       <h2>Routing</h2>
       <div className="muted">
         mode <strong>{trace.mode}</strong> · router <strong>{trace.router}</strong> — {ROUTER_WORDS[trace.router]}
-        {trace.composition ? ` · composition ${trace.composition.name}@${trace.composition.version} (${trace.composition.method})` : ''}
+        {trace.composition
+          ? ` · composition ${trace.composition.name}@${trace.composition.version} (${trace.composition.method})`
+          : ''}
       </div>
       {trace.adapters.length === 0 ? (
         <p className="muted">No adapter: the base model alone.</p>
@@ -30,8 +32,14 @@ export function RoutingTrace({ trace }: { trace: Schemas['RoutingTrace'] }) {
                 {adapter.name}
                 <span className="muted">@{adapter.version}</span>
               </span>
-              <span className="weight-bar" title={adapter.score !== undefined ? `cosine to centroid ${adapter.score.toFixed(3)}` : undefined}>
-                <span className={`weight-bar-fill${adapter.weight < 0 ? ' negative' : ''}`} style={{ display: 'block', width: `${(Math.abs(adapter.weight) / scale) * 100}%` }} />
+              <span
+                className="weight-bar"
+                title={adapter.score !== undefined ? `cosine to centroid ${adapter.score.toFixed(3)}` : undefined}
+              >
+                <span
+                  className={`weight-bar-fill${adapter.weight < 0 ? ' negative' : ''}`}
+                  style={{ display: 'block', width: `${(Math.abs(adapter.weight) / scale) * 100}%` }}
+                />
               </span>
               <span className="weight-value">{adapter.weight.toFixed(3)}</span>
             </li>

@@ -80,7 +80,12 @@ export function mixtureAdapters(weights: Record<string, string>): Array<{ name: 
  * The `routing` object for these settings, or undefined to send none. `candidates` are the
  * adapters of the model's base that the key may use, in the order they are shown.
  */
-export function routingFor(settings: PlaygroundSettings, mode: RoutingMode, target: ModelTarget, candidates: string[]): Schemas['Routing'] | undefined {
+export function routingFor(
+  settings: PlaygroundSettings,
+  mode: RoutingMode,
+  target: ModelTarget,
+  candidates: string[],
+): Schemas['Routing'] | undefined {
   const gates = gatesOffered(mode) && settings.returnGates ? { return_gates: true } : {};
   const topK = settings.topK.trim() === '' ? {} : { top_k: Number(settings.topK) };
   const chosen = candidates.filter((name) => !settings.excluded.includes(name));
@@ -91,17 +96,26 @@ export function routingFor(settings: PlaygroundSettings, mode: RoutingMode, targ
     case 'none':
       return undefined;
     case 'adapter':
-      return target.kind === 'adapter' ? { mode } : { mode, adapters: [{ name: settings.adapter || candidates[0] || '' }] };
+      return target.kind === 'adapter'
+        ? { mode }
+        : { mode, adapters: [{ name: settings.adapter || candidates[0] || '' }] };
     case 'mixture':
       return composition ? { mode } : { mode, adapters: mixtureAdapters(settings.weights) };
     case 'token':
       return composition ? { mode, ...gates } : { mode, ...candidateList, ...topK, ...gates };
     case 'auto':
-      return composition ? { mode, ...topK, ...gates } : { mode, router: settings.router, ...candidateList, ...topK, ...gates };
+      return composition
+        ? { mode, ...topK, ...gates }
+        : { mode, router: settings.router, ...candidateList, ...topK, ...gates };
   }
 }
 
-export function completionRequest(settings: PlaygroundSettings, mode: RoutingMode, target: ModelTarget, candidates: string[]): Schemas['CompletionRequest'] {
+export function completionRequest(
+  settings: PlaygroundSettings,
+  mode: RoutingMode,
+  target: ModelTarget,
+  candidates: string[],
+): Schemas['CompletionRequest'] {
   const routing = routingFor(settings, mode, target, candidates);
   return {
     model: settings.model,
@@ -113,6 +127,14 @@ export function completionRequest(settings: PlaygroundSettings, mode: RoutingMod
 }
 
 /** The version of a composition name that the gateway serves: its newest one not archived. */
-export function servedComposition(compositions: Schemas['Composition'][], name: string): Schemas['Composition'] | undefined {
-  return compositions.filter((c) => c.name === name && c.status !== 'archived').reduce<Schemas['Composition'] | undefined>((newest, c) => (!newest || c.version > newest.version ? c : newest), undefined);
+export function servedComposition(
+  compositions: Schemas['Composition'][],
+  name: string,
+): Schemas['Composition'] | undefined {
+  return compositions
+    .filter((c) => c.name === name && c.status !== 'archived')
+    .reduce<Schemas['Composition'] | undefined>(
+      (newest, c) => (!newest || c.version > newest.version ? c : newest),
+      undefined,
+    );
 }

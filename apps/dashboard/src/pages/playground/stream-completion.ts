@@ -12,14 +12,21 @@ export interface CompletionChunk {
 }
 
 export class CompletionStreamError extends Error {
-  constructor(readonly type: string, message: string) {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'CompletionStreamError';
   }
 }
 
 /** Streams a completion's chunks as they arrive; a problem before the stream starts throws TesseraProblemError. */
-export async function* streamCompletion(api: TesseraApi, request: Schemas['CompletionRequest'], signal?: AbortSignal): AsyncGenerator<CompletionChunk> {
+export async function* streamCompletion(
+  api: TesseraApi,
+  request: Schemas['CompletionRequest'],
+  signal?: AbortSignal,
+): AsyncGenerator<CompletionChunk> {
   const { data } = await api.POST('/v1/completions', {
     body: { ...request, stream: true, stream_options: { include_usage: true } },
     parseAs: 'stream',

@@ -24,15 +24,28 @@ export function DeliveryRows({ delivery, onRedeliver, redelivering }: DeliveryRo
           <StatusBadge status={delivery.status} />
         </td>
         <td>{delivery.attempt_count}</td>
-        <td className="muted">{delivery.status === 'pending' && delivery.next_attempt_at ? formatDateTime(delivery.next_attempt_at) : '—'}</td>
+        <td className="muted">
+          {delivery.status === 'pending' && delivery.next_attempt_at ? formatDateTime(delivery.next_attempt_at) : '—'}
+        </td>
         <td className="muted">{formatDateTime(delivery.created_at)}</td>
         <td>
           <div className="row-actions">
-            <button type="button" className="secondary" aria-expanded={open} aria-controls={attemptsId} onClick={() => setOpen(!open)}>
+            <button
+              type="button"
+              className="secondary"
+              aria-expanded={open}
+              aria-controls={attemptsId}
+              onClick={() => setOpen(!open)}
+            >
               {open ? 'Hide attempts' : 'Show attempts'}
             </button>
             {/* The gateway refuses while the delivery is still being attempted. */}
-            <button type="button" className="secondary" disabled={delivery.status === 'pending' || redelivering} onClick={() => onRedeliver(delivery.id)}>
+            <button
+              type="button"
+              className="secondary"
+              disabled={delivery.status === 'pending' || redelivering}
+              onClick={() => onRedeliver(delivery.id)}
+            >
               Redeliver
             </button>
           </div>

@@ -20,20 +20,40 @@ export function WebhookDetail({ webhookId }: { webhookId: string }) {
   const endpointKey = ['webhooks', webhookId];
   const deliveriesKey = ['webhooks', webhookId, 'deliveries'];
 
-  const endpoint = useQuery({ queryKey: endpointKey, queryFn: () => unwrap(api.GET('/v1/webhooks/{webhook_id}', path)) });
+  const endpoint = useQuery({
+    queryKey: endpointKey,
+    queryFn: () => unwrap(api.GET('/v1/webhooks/{webhook_id}', path)),
+  });
   const deliveries = useInfiniteQuery({
     queryKey: deliveriesKey,
-    queryFn: ({ pageParam }) => unwrap(api.GET('/v1/webhooks/{webhook_id}/deliveries', { params: { path: { webhook_id: webhookId }, query: { limit: DELIVERY_PAGE, ...(pageParam ? { after: pageParam } : {}) } } })),
+    queryFn: ({ pageParam }) =>
+      unwrap(
+        api.GET('/v1/webhooks/{webhook_id}/deliveries', {
+          params: {
+            path: { webhook_id: webhookId },
+            query: { limit: DELIVERY_PAGE, ...(pageParam ? { after: pageParam } : {}) },
+          },
+        }),
+      ),
     initialPageParam: undefined as string | undefined,
     getNextPageParam: (page) => (page.has_more ? page.data.at(-1)?.id : undefined),
     // Retries happen on the worker's schedule; watch while any delivery is still under way.
-    refetchInterval: (query) => (query.state.data?.pages.some((page) => page.data.some((d) => d.status === 'pending')) ? 2000 : false),
+    refetchInterval: (query) =>
+      query.state.data?.pages.some((page) => page.data.some((d) => d.status === 'pending')) ? 2000 : false,
   });
   const refreshDeliveries = () => queryClient.invalidateQueries({ queryKey: deliveriesKey });
 
-  const ping = useMutation({ mutationFn: () => unwrap(api.POST('/v1/webhooks/{webhook_id}/ping', path)), onSuccess: refreshDeliveries });
+  const ping = useMutation({
+    mutationFn: () => unwrap(api.POST('/v1/webhooks/{webhook_id}/ping', path)),
+    onSuccess: refreshDeliveries,
+  });
   const redeliver = useMutation({
-    mutationFn: (deliveryId: string) => unwrap(api.POST('/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver', { params: { path: { webhook_id: webhookId, delivery_id: deliveryId } } })),
+    mutationFn: (deliveryId: string) =>
+      unwrap(
+        api.POST('/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver', {
+          params: { path: { webhook_id: webhookId, delivery_id: deliveryId } },
+        }),
+      ),
     onSuccess: refreshDeliveries,
   });
   const setEnabled = useMutation({
@@ -58,21 +78,44 @@ export function WebhookDetail({ webhookId }: { webhookId: string }) {
       <button type="button" onClick={() => ping.mutate()} disabled={!found.enabled || ping.isPending}>
         Send test ping
       </button>
-      <button type="button" className="secondary" onClick={() => setEnabled.mutate(!found.enabled)} disabled={setEnabled.isPending}>
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => setEnabled.mutate(!found.enabled)}
+        disabled={setEnabled.isPending}
+      >
         {found.enabled ? 'Disable' : 'Enable'}
       </button>
-      <ConfirmButton label="Delete" confirmLabel="Delete for good" keepLabel="Keep it" className="danger" pending={remove.isPending} onConfirm={() => remove.mutate()} warning="Deleting the endpoint also deletes its delivery log." />
+      <ConfirmButton
+        label="Delete"
+        confirmLabel="Delete for good"
+        keepLabel="Keep it"
+        className="danger"
+        pending={remove.isPending}
+        onConfirm={() => remove.mutate()}
+        warning="Deleting the endpoint also deletes its delivery log."
+      />
     </>
   ) : null;
 
   return (
-    <Page title={found ? found.url : 'Webhook endpoint'} actions={actions} error={endpoint.error} loading={endpoint.isPending}>
+    <Page
+      title={found ? found.url : 'Webhook endpoint'}
+      actions={actions}
+      error={endpoint.error}
+      loading={endpoint.isPending}
+    >
       {found ? (
         <dl className="webhook-facts">
           <dt>Status</dt>
           <dd>
             <StatusBadge status={found.enabled ? 'enabled' : 'disabled'} />
-            {found.disabled_at ? <span className="muted"> delivery stopped {formatDateTime(found.disabled_at)} (disabled, or the receiver answered 410 Gone)</span> : null}
+            {found.disabled_at ? (
+              <span className="muted">
+                {' '}
+                delivery stopped {formatDateTime(found.disabled_at)} (disabled, or the receiver answered 410 Gone)
+              </span>
+            ) : null}
           </dd>
           <dt>Events</dt>
           <dd>{found.event_types.length ? found.event_types.join(', ') : 'every event type'}</dd>
@@ -91,7 +134,9 @@ export function WebhookDetail({ webhookId }: { webhookId: string }) {
       <h2>Deliveries</h2>
       <ProblemMessage error={deliveries.error} />
       {deliveries.isPending ? <p className="muted">Loading…</p> : null}
-      {!deliveries.isPending && rows.length === 0 ? <p className="muted">Nothing delivered yet. Send a test ping.</p> : null}
+      {!deliveries.isPending && rows.length === 0 ? (
+        <p className="muted">Nothing delivered yet. Send a test ping.</p>
+      ) : null}
       {rows.length > 0 ? (
         <table className="deliveries" aria-label="Deliveries">
           <thead>
@@ -106,13 +151,23 @@ export function WebhookDetail({ webhookId }: { webhookId: string }) {
           </thead>
           <tbody>
             {rows.map((delivery) => (
-              <DeliveryRows key={delivery.id} delivery={delivery} onRedeliver={(id) => redeliver.mutate(id)} redelivering={redeliver.isPending && redeliver.variables === delivery.id} />
+              <DeliveryRows
+                key={delivery.id}
+                delivery={delivery}
+                onRedeliver={(id) => redeliver.mutate(id)}
+                redelivering={redeliver.isPending && redeliver.variables === delivery.id}
+              />
             ))}
           </tbody>
         </table>
       ) : null}
       {deliveries.hasNextPage ? (
-        <button type="button" className="secondary" onClick={() => void deliveries.fetchNextPage()} disabled={deliveries.isFetchingNextPage}>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void deliveries.fetchNextPage()}
+          disabled={deliveries.isFetchingNextPage}
+        >
           Load more
         </button>
       ) : null}

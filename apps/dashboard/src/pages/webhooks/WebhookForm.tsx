@@ -18,7 +18,16 @@ export function WebhookForm() {
   const [created, setCreated] = useState<Schemas['CreatedWebhookEndpoint'] | null>(null);
 
   const create = useMutation({
-    mutationFn: () => unwrap(api.POST('/v1/webhooks', { body: { url: url.trim(), ...(description.trim() ? { description: description.trim() } : {}), ...(events.length ? { event_types: events } : {}) } })),
+    mutationFn: () =>
+      unwrap(
+        api.POST('/v1/webhooks', {
+          body: {
+            url: url.trim(),
+            ...(description.trim() ? { description: description.trim() } : {}),
+            ...(events.length ? { event_types: events } : {}),
+          },
+        }),
+      ),
     onSuccess: async (endpoint) => {
       setCreated(endpoint);
       setUrl('');
@@ -37,7 +46,11 @@ export function WebhookForm() {
     <>
       {created ? (
         <div>
-          <SecretOnce label={`Signing secret of ${created.url}`} secret={created.secret} onDismiss={() => setCreated(null)} />
+          <SecretOnce
+            label={`Signing secret of ${created.url}`}
+            secret={created.secret}
+            onDismiss={() => setCreated(null)}
+          />
           <Link to={`/webhooks/${created.id}`}>Open the endpoint</Link>
         </div>
       ) : null}
@@ -45,7 +58,13 @@ export function WebhookForm() {
         <h2>New endpoint</h2>
         <label>
           URL
-          <input type="url" value={url} onChange={(e) => setUrl(e.target.value)} placeholder="https://example.com/tessera-hook" required />
+          <input
+            type="url"
+            value={url}
+            onChange={(e) => setUrl(e.target.value)}
+            placeholder="https://example.com/tessera-hook"
+            required
+          />
         </label>
         <label>
           Description
@@ -56,7 +75,11 @@ export function WebhookForm() {
           <span className="muted">None ticked: every event type.</span>
           {EVENT_TYPE_NAMES.map((type) => (
             <label key={type}>
-              <input type="checkbox" checked={events.includes(type)} onChange={(e) => setEvents(e.target.checked ? [...events, type] : events.filter((t) => t !== type))} />
+              <input
+                type="checkbox"
+                checked={events.includes(type)}
+                onChange={(e) => setEvents(e.target.checked ? [...events, type] : events.filter((t) => t !== type))}
+              />
               <code>{type}</code>
               <span className="muted">{EVENT_TYPES[type]}</span>
             </label>

@@ -9,7 +9,10 @@ import { Link } from '../../router.js';
 /** Every endpoint, with what it subscribes to and whether deliveries go out. */
 export function WebhookList() {
   const api = useApi();
-  const endpoints = useQuery({ queryKey: ['webhooks'], queryFn: () => listAll((after) => api.GET('/v1/webhooks', { params: { query: { limit: MAX_PAGE_SIZE, after } } })) });
+  const endpoints = useQuery({
+    queryKey: ['webhooks'],
+    queryFn: () => listAll((after) => api.GET('/v1/webhooks', { params: { query: { limit: MAX_PAGE_SIZE, after } } })),
+  });
   if (endpoints.isPending) return <p className="muted">Loading…</p>;
   if (endpoints.error) return <ProblemMessage error={endpoints.error} />;
   if (endpoints.data.length === 0) return <p className="muted">No webhook endpoints yet.</p>;
@@ -30,7 +33,13 @@ export function WebhookList() {
               <Link to={`/webhooks/${endpoint.id}`}>{endpoint.url}</Link>
               {endpoint.description ? <div className="muted">{endpoint.description}</div> : null}
             </td>
-            <td>{endpoint.event_types.length ? endpoint.event_types.join(', ') : <span className="muted">every event</span>}</td>
+            <td>
+              {endpoint.event_types.length ? (
+                endpoint.event_types.join(', ')
+              ) : (
+                <span className="muted">every event</span>
+              )}
+            </td>
             <td>
               <StatusBadge status={endpoint.enabled ? 'enabled' : 'disabled'} />
             </td>

@@ -295,6 +295,11 @@ describe('erasure inventory: a deletion reaches every artifact derived from the 
       ['ready', 'rebuilding', 'rebuilding'],
     );
     assert.ok(['looks_unseen', 'inconclusive'].includes(done.proof.verdict));
+    assert.deepEqual(
+      done.proof.caches_evicted,
+      { workers: 2, acknowledged: 2, timed_out: false },
+      'the proof says every worker cleared its memory',
+    );
   });
 
   it('rebuilds each composition over the retrained versions with the same method and weights', async () => {

@@ -162,6 +162,9 @@ async function main() {
       : '           no never-trained documents in this tenant to compare with',
   );
   console.log(`           verdict: ${proof.verdict}: ${proof.verdict_reason}`);
+  console.log(
+    `           workers that cleared the stale weights from memory: ${proof.caches_evicted.acknowledged} of ${proof.caches_evicted.workers}`,
+  );
   if (proof.verdict !== 'looks_unseen')
     throw new Error(`the deletion's audit is inconclusive: ${proof.verdict_reason}`);
   console.log(

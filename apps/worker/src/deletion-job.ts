@@ -217,6 +217,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
     const retrainedStep = steps.find((s) => s.name === 'retrained')!.detail as {
       versions: DeletionProof['retrained_versions'];
     };
+    const evicted = steps.find((s) => s.name === 'caches_evicted')!.detail as DeletionProof['caches_evicted'];
     const held = after.held_out;
     const proof: DeletionProof = {
       deleted_loss_before: before.deleted_loss,
@@ -224,6 +225,7 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       held_out: held,
       ...deletionVerdict(before.deleted_loss, after.deleted_loss, held),
       retrained_versions: retrainedStep.versions,
+      caches_evicted: { workers: evicted.workers, acknowledged: evicted.acknowledged, timed_out: evicted.timed_out },
     };
     const deliveryIds = await database.withTenant(ctx, async (tx) => {
       const completed = await moveDeletion(tx, tenantId, deletionId, 'completed', {

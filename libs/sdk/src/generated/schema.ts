@@ -1427,6 +1427,15 @@ export interface components {
                 new_version: number | null;
                 seconds: number;
             }[];
+            /** @description Every worker's adapter cache, composition artifacts and slot pool, cleared of the stale weights */
+            caches_evicted: {
+                /** @description Workers subscribed when the eviction was broadcast */
+                workers: number;
+                /** @description Workers that confirmed the stale weights left their memory */
+                acknowledged: number;
+                /** @description Some worker did not answer within CACHE_EVICTION_TIMEOUT_MS */
+                timed_out: boolean;
+            };
         };
         CreateDeletionRequest: {
             documents: ({

@@ -44,6 +44,7 @@ const completed: Schemas['Deletion'] = {
     looks_unseen: true,
     statistic: { unseen_line: 3.1, margin: 0.4, z_before: -11.33, z_after: -0.22 },
     retrained_versions: [{ adapter_id: 'ad_1', old_version: 1, new_version: 2, seconds: 4.2 }],
+    caches_evicted: { workers: 2, acknowledged: 2, timed_out: false },
   },
 };
 
@@ -86,6 +87,7 @@ test('the page polls until the deletion completes, then shows the proof figures 
   );
   expect(within(proof).getByTestId('unseen-line').textContent).toBe('3.100 (mean − 0.400)');
   expect(within(proof).getByTestId('z-scores').textContent).toBe('-11.3σ → -0.2σ');
+  expect(within(proof).getByTestId('caches-evicted').textContent).toBe('2 of 2');
   expect(within(proof).getByRole('img').getAttribute('aria-label')).toContain('1.234 before, 3.456 after');
   expect(within(proof).getByTestId('unseen-band')).toBeTruthy();
   expect(stateOf('completed')).toBe('done');

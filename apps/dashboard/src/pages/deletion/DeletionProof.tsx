@@ -80,6 +80,13 @@ export function DeletionProof({ proof }: { proof: Schemas['DeletionProof'] }) {
                 <td>none to compare with</td>
               </tr>
             )}
+            <tr>
+              <th scope="row">Workers cleared</th>
+              <td data-testid="caches-evicted">
+                {proof.caches_evicted.acknowledged} of {proof.caches_evicted.workers}
+                {proof.caches_evicted.timed_out ? ' (some did not answer in time)' : ''}
+              </td>
+            </tr>
           </tbody>
         </table>
         <ProofChart proof={proof} />

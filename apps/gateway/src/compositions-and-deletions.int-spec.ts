@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Database } from '@tessera/db';
 import { composeQueue, redisConnection, trainQueue } from '@tessera/queue';
 import {
   uploadAdapter as uploadFixtureAdapter,
@@ -16,6 +17,7 @@ describe('compositions, partitioned fine-tunes and deletions (gateway side: no w
   const compose = composeQueue(connection, prefix);
   const train = trainQueue(connection, prefix);
   let gateway: TestGateway;
+  const database = new Database({ connectionString: process.env.TEST_DATABASE_URL!, maxConnections: 1 });
   let dataDir: string;
   let tenant: Awaited<ReturnType<typeof createTenant>>;
   let outsiderKey: string;
@@ -42,6 +44,7 @@ describe('compositions, partitioned fine-tunes and deletions (gateway side: no w
     await Promise.all([compose.obliterate({ force: true }), train.obliterate({ force: true })]);
     await Promise.all([compose.close(), train.close()]);
     await gateway.close();
+    await database.disconnect();
     await rm(dataDir, { recursive: true, force: true });
   });
 
@@ -195,5 +198,47 @@ describe('compositions, partitioned fine-tunes and deletions (gateway side: no w
       ['d1', 'deleting'],
       ['d2', 'active'],
     ]);
+  });
+
+  it('a learned gate learns only from documents the caller may read, in a group covering theirs, and a deletion of one of them makes it stale', async () => {
+    const dataset = await uploadDataset('gate-data', [
+      { text: 'secret route', document_id: 's1', access_group: 'secret' },
+      { text: 'open route', document_id: 'o1' },
+    ]);
+    const members = [{ adapter: 'alpha' }, { adapter: 'beta' }];
+    // The outsider reads only o1: an ungrouped gate over it.
+    const outsider = await call(gateway, 'POST', '/v1/compositions', {
+      key: outsiderKey,
+      body: { name: 'gate-open', method: 'learned_gate', members, params: { dataset_id: dataset } },
+    });
+    assert.equal(outsider.status, 201, JSON.stringify(outsider.body));
+    assert.equal(outsider.body.access_group_id, null);
+    const learnsFrom = async (compositionId: string) => {
+      const job = (await req('GET', `/v1/compositions/${compositionId}`)).body.job_id;
+      const params = await database.withTenant({ tenantId: tenant.tenant.id }, (tx) =>
+        tx.job.findFirstOrThrow({ where: { id: job } }),
+      );
+      const ids = (params.params as { document_ids: string[] }).document_ids;
+      const documents = (await req('GET', `/v1/datasets/${dataset}/documents`)).body.data as {
+        id: string;
+        document_id: string;
+      }[];
+      return ids.map((id) => documents.find((d) => d.id === id)!.document_id).sort();
+    };
+    assert.deepEqual(await learnsFrom(outsider.body.id), ['o1'], "never the secret group's document");
+    // The admin reads both: the gate takes the secret group, and an ungrouped one is refused.
+    const admin = await req('POST', '/v1/compositions', {
+      body: { name: 'gate-all', method: 'learned_gate', members, params: { dataset_id: dataset } },
+    });
+    assert.equal(admin.status, 201, JSON.stringify(admin.body));
+    assert.equal(admin.body.access_group_id, secretGroup);
+    assert.deepEqual(await learnsFrom(admin.body.id), ['o1', 's1']);
+    // Deleting s1 reaches the gate that learned from it (its members trained on nothing of it), not the other.
+    const deletion = await req('DELETE', `/v1/datasets/${dataset}/documents/s1`);
+    assert.equal(deletion.status, 202, JSON.stringify(deletion.body));
+    assert.deepEqual(deletion.body.affected_versions, []);
+    assert.deepEqual(deletion.body.steps[0].detail.compositions, [admin.body.id]);
+    assert.equal((await req('GET', `/v1/compositions/${admin.body.id}`)).body.status, 'stale');
+    assert.equal((await req('GET', `/v1/compositions/${outsider.body.id}`)).body.status, 'queued');
   });
 });

@@ -27,6 +27,8 @@ interface ComposeParams {
   dataset_id?: string;
   max_steps?: number;
   learning_rate?: number;
+  /** learned_gate: the documents the caller could read when it asked (the gateway checked their groups). */
+  document_ids?: string[];
 }
 
 /**
@@ -98,7 +100,14 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
       );
       const model = await deps.models.load(baseModel);
       const documents = await database.withTenant(ctx, (tx) =>
-        tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active' } }),
+        tx.document.findMany({
+          where: {
+            tenantId,
+            datasetId: dataset.id,
+            status: 'active',
+            ...(params.document_ids ? { id: { in: params.document_ids } } : {}),
+          },
+        }),
       );
       const { records } = datasetRecords(
         new TextDecoder().decode(await store.get(dataset.blob!)),

@@ -154,6 +154,13 @@ export async function rebuildCompositions(
       }
       const previous = composition.jobs[0];
       const params = (composition.params ?? {}) as { dataset_id?: string };
+      // A learned gate learns again from the documents it learned from, less the deleted ones.
+      const learnedFrom = (previous?.params as { document_ids?: string[] } | null)?.document_ids;
+      const stillActive = learnedFrom
+        ? (
+            await tx.document.findMany({ where: { id: { in: learnedFrom }, status: 'active' }, select: { id: true } })
+          ).map((d) => d.id)
+        : undefined;
       const job = await createJob(
         tx,
         {
@@ -162,7 +169,7 @@ export async function rebuildCompositions(
           compositionId: id,
           baseModelId: previous?.baseModelId ?? null,
           datasetId: params.dataset_id ?? null,
-          params: composition.params as never,
+          params: (stillActive ? { ...params, document_ids: stillActive } : params) as never,
         },
         { message: `queued: rebuilt after deletion ${deletionId}` },
       );

@@ -81,3 +81,46 @@ export async function findUsableGroup(tx: TenantTransaction, caller: Caller, id:
   if (!group || !mayUseGroup(caller, group.id)) throw ProblemException.notFound('access group', id);
   return group;
 }
+
+/**
+ * Training never widens who may use data (docs/access.md). The group a new artifact (an
+ * adapter, a learned gate) takes when the caller names none: that of its grouped documents
+ * when they share one, none when there are none; documents of several groups are a 409 with
+ * `hint` saying what to do instead.
+ */
+export function soleGroupOf(documents: readonly { accessGroupId: string | null }[], hint: string): string | null {
+  const groups = [...new Set(documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))];
+  if (groups.length > 1) {
+    throw new ProblemException(
+      'conflict',
+      `The documents span access groups ${groups.join(', ')}; one artifact cannot learn from them without widening who may use them: ${hint}`,
+      [{ field: 'body.dataset_id', message: `documents of ${groups.length} access groups` }],
+    );
+  }
+  return groups[0] ?? null;
+}
+
+/** What learns from documents must sit in a group that covers each of theirs, and must learn from some. */
+export function checkGroupCovers(
+  documents: readonly { accessGroupId: string | null }[],
+  group: string | null,
+  subject: string,
+  hint: string,
+): void {
+  if (documents.length === 0)
+    throw new ProblemException(
+      'conflict',
+      `The dataset has no active documents this key may read; ${subject} would train on nothing`,
+      [{ field: 'body.dataset_id', message: 'no readable documents' }],
+    );
+  const uncovered = [
+    ...new Set(documents.flatMap((d) => (d.accessGroupId && d.accessGroupId !== group ? [d.accessGroupId] : []))),
+  ];
+  if (uncovered.length) {
+    throw new ProblemException(
+      'conflict',
+      `${subject} is in ${group ? `access group ${group}` : 'no access group'}, but the dataset has documents of access group ${uncovered.join(', ')}: callers outside that group could use what it learned; ${hint}`,
+      [{ field: 'body.dataset_id', message: "documents outside the artifact's access group" }],
+    );
+  }
+}

@@ -4,7 +4,7 @@ import { Database, type TenantTransaction } from '@tessera/db';
 import { createJob, failCompose } from '@tessera/domain';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import { recordAudit } from '../common/audit.util.js';
-import { findUsableGroup, mayUseGroup, visible } from '../common/access-rule.js';
+import { checkGroupCovers, findUsableGroup, mayUseGroup, soleGroupOf, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -74,6 +74,20 @@ export class CompositionsService {
           { field: 'body.params.dataset_id', message: 'not found' },
         ]);
       }
+      // A learned gate trains on documents as a fine-tune does: only those the caller may read, and
+      // the composition's group must cover theirs. The job records which, for a deletion to find.
+      let accessGroupId = body.access_group_id ?? null;
+      let gateDocuments: string[] | undefined;
+      if (params.dataset_id) {
+        const documents = await tx.document.findMany({
+          where: { ...visible.documents(caller), datasetId: params.dataset_id, status: 'active' },
+          select: { id: true, accessGroupId: true },
+        });
+        const hint = 'name a dataset whose documents share one access group';
+        accessGroupId = body.access_group_id ?? soleGroupOf(documents, hint);
+        checkGroupCovers(documents, accessGroupId, `Composition ${body.name}`, hint);
+        gateDocuments = documents.map((d) => d.id);
+      }
       const previous = await tx.composition.findFirst({
         where: { tenantId: caller.tenantId, name: body.name },
         orderBy: { version: 'desc' },
@@ -91,7 +105,7 @@ export class CompositionsService {
           version: (previous?.version ?? 0) + 1,
           method: body.method,
           params: params as never,
-          accessGroupId: body.access_group_id ?? null,
+          accessGroupId,
           status: 'queued',
         },
       });
@@ -110,7 +124,7 @@ export class CompositionsService {
         compositionId: id,
         baseModelId: [...bases][0]!,
         datasetId: params.dataset_id ?? null,
-        params: params as never,
+        params: (gateDocuments ? { ...params, document_ids: gateDocuments } : params) as never,
       });
       await recordAudit(tx, caller, 'composition.created', { type: 'composition', id });
       return {

@@ -67,7 +67,12 @@ export class DeletionsService {
             .map((t) => [t.adapterVersionId, t.adapterVersion]),
         ).values(),
       ];
-      const compositions = await compositionsBuiltOn(tx, caller.tenantId, affected);
+      const compositions = await compositionsBuiltOn(
+        tx,
+        caller.tenantId,
+        affected,
+        documents.map((d) => d.id),
+      );
       const now = new Date();
       await tx.deletionRequest.create({
         data: {
@@ -182,16 +187,16 @@ export class DeletionsService {
 
 /**
  * Compositions that carry what the stale versions learned: merges and learned gates pinned to
- * one of them, and knowledge bases with one of their adapters as a partition (they follow each
- * partition's latest ready version). Failed and archived ones are left as they are; stale ones
+ * one of them, knowledge bases with one of their adapters as a partition (they follow each
+ * partition's latest ready version), and learned gates trained on one of the documents. Failed and archived ones are left as they are; stale ones
  * (another deletion's) are listed again, so that the last deletion to finish rebuilds them.
  */
 async function compositionsBuiltOn(
   tx: TenantTransaction,
   tenantId: string,
   versions: { id: string; adapterId: string }[],
+  documentIds: string[],
 ) {
-  if (versions.length === 0) return [];
   return tx.composition.findMany({
     where: {
       tenantId,
@@ -200,6 +205,10 @@ async function compositionsBuiltOn(
       OR: [
         { method: { not: 'centroid' }, members: { some: { adapterVersionId: { in: versions.map((v) => v.id) } } } },
         { method: 'centroid', members: { some: { adapterId: { in: versions.map((v) => v.adapterId) } } } },
+        // A learned gate trained on the documents themselves (its compose job names them).
+        ...documentIds.map((id) => ({
+          jobs: { some: { kind: 'compose' as const, params: { path: ['document_ids'], array_contains: [id] } } },
+        })),
       ],
     },
     select: { id: true, name: true, version: true },

@@ -17,7 +17,7 @@ import { FLOW_PRODUCER } from '../common/flow.provider.js';
 import { planPartitions } from './partitions.js';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
-import { findUsableGroup, mayUseGroup, visible } from '../common/access-rule.js';
+import { checkGroupCovers, findUsableGroup, mayUseGroup, soleGroupOf, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -26,6 +26,9 @@ import { targetModulesOf } from '@tessera/engine/formats';
 import { enqueueDeliveries } from '@tessera/webhooks';
 import { createJob, endFineTune } from '@tessera/domain';
 import { toCheckpointDto, toFineTuneDto, toJobEventDto, type FineTuneParams } from './fine-tune.mapper.js';
+
+/** What a fine-tune over documents of several groups should do instead. */
+const FINE_TUNE_HINT = 'fine-tune with partition_by: "access_group" (an adapter per group), or split the dataset';
 
 @Injectable()
 export class FineTunesService {
@@ -85,8 +88,8 @@ export class FineTunesService {
         where: { ...visible.documents(caller), datasetId: dataset.id, status: 'active' },
         select: { id: true, accessGroupId: true },
       });
-      const group = adapter ? adapter.accessGroupId : (body.access_group_id ?? soleGroupOf(documents));
-      checkGroupCovers(documents, group, body.adapter_name);
+      const group = adapter ? adapter.accessGroupId : (body.access_group_id ?? soleGroupOf(documents, FINE_TUNE_HINT));
+      checkGroupCovers(documents, group, body.adapter_name, FINE_TUNE_HINT);
       adapter ??= await tx.adapter.create({
         data: {
           id: newId('ad'),
@@ -418,47 +421,6 @@ async function trainingInputs(tx: TenantTransaction, caller: Caller, body: Creat
   const h = withHyperparameterDefaults(body.hyperparameters);
   checkAgainstModel(h, baseModel.architecture, baseModel.config as { maxPositions: number });
   return { dataset, baseModel, h };
-}
-
-/**
- * The group a new adapter takes when the caller names none: that of its grouped documents
- * when they share one, none when there are none. Documents of several groups need a
- * partitioned fine-tune (an adapter each) or a group named explicitly.
- */
-function soleGroupOf(documents: readonly { accessGroupId: string | null }[]): string | null {
-  const groups = [...new Set(documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))];
-  if (groups.length > 1) {
-    throw new ProblemException(
-      'conflict',
-      `The documents span access groups ${groups.join(', ')}; one adapter cannot hold them without widening who may use them: fine-tune with partition_by: "access_group" (an adapter per group), or split the dataset`,
-      [{ field: 'body.dataset_id', message: `documents of ${groups.length} access groups` }],
-    );
-  }
-  return groups[0] ?? null;
-}
-
-/** An adapter's group must cover the group of every document it trains on (docs/access.md). */
-function checkGroupCovers(
-  documents: readonly { accessGroupId: string | null }[],
-  group: string | null,
-  adapterName: string,
-): void {
-  if (documents.length === 0)
-    throw new ProblemException(
-      'conflict',
-      `The dataset has no active documents this key may read; ${adapterName} would train on nothing`,
-      [{ field: 'body.dataset_id', message: 'no readable documents' }],
-    );
-  const uncovered = [
-    ...new Set(documents.flatMap((d) => (d.accessGroupId && d.accessGroupId !== group ? [d.accessGroupId] : []))),
-  ];
-  if (uncovered.length) {
-    throw new ProblemException(
-      'conflict',
-      `${adapterName} is in ${group ? `access group ${group}` : 'no access group'}, but the dataset has documents of access group ${uncovered.join(', ')}: callers outside that group could use what it learned; fine-tune with partition_by: "access_group" or split the dataset`,
-      [{ field: 'body.dataset_id', message: "documents outside the adapter's access group" }],
-    );
-  }
 }
 
 /** The projections a LoRA adapter of this architecture may target (all of them by default): the engine's lists. */

@@ -94,7 +94,7 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
     });
     assert.equal(refused.status, 400);
     assert.equal(refused.body.errors[0].field, 'body.url');
-    assert.match(refused.body.errors[0].message, /127\.0\.0\.1, a private or loopback address/);
+    assert.match(refused.body.errors[0].message, /127\.0\.0\.1 is a loopback address, not a public one/);
     assert.equal(
       (await call(strictGateway, 'POST', '/v1/webhooks', { key: tenant.adminKey, body: { url: 'ftp://example.com/' } }))
         .status,

@@ -22,7 +22,7 @@ const url = z
   .url({ protocol: /^https?$/ })
   .max(2000)
   .describe(
-    'http(s) URL; addresses that resolve to private or loopback networks are refused unless the platform allows them',
+    'http(s) URL; a host that resolves to anything but public unicast addresses (private, loopback, link-local, reserved, multicast, NAT64, … every IANA special-purpose range) is refused unless the platform allows private addresses; deliveries connect only to the address checked and follow no redirects',
   );
 
 export const webhookEndpointSchema = z

@@ -3,7 +3,7 @@ import type { Database } from '@tessera/db';
 import { moveWebhookDelivery } from '@tessera/domain';
 import type { WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
-import { webhookUrlProblem } from './address-guard.js';
+import { postToTarget, resolveWebhookTarget, type Resolver, type WebhookTarget } from './address-guard.js';
 import { webhookHeaders } from './standard-webhooks.js';
 
 export interface DeliverySettings {
@@ -11,6 +11,8 @@ export interface DeliverySettings {
   retryScheduleMs: readonly number[];
   allowPrivateAddresses: boolean;
   timeoutMs: number;
+  /** The host-name resolver (the system's by default; tests give their own). */
+  resolve?: Resolver;
 }
 
 const EXCERPT = 500;
@@ -40,30 +42,32 @@ export async function attemptDelivery(
   let excerpt: string | null = null;
   let error: string | null = null;
   const started = performance.now();
-  const problem = !endpoint.enabled
-    ? 'the endpoint is disabled'
-    : await webhookUrlProblem(endpoint.url, settings.allowPrivateAddresses);
+  // Resolved and checked once, then connected to exactly the address checked.
+  const target = endpoint.enabled
+    ? await resolveWebhookTarget(endpoint.url, settings.allowPrivateAddresses, settings.resolve)
+    : { problem: 'the endpoint is disabled' };
+  const problem = 'problem' in target ? target.problem : null;
   if (problem) error = `not sent: ${problem}`;
   else {
     try {
-      const response = await fetch(endpoint.url, {
-        method: 'POST',
-        body,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'Tessera-Webhooks/1',
-          ...webhookHeaders(endpoint.secret, event.id, body),
-        },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(settings.timeoutMs),
+      const headers = {
+        'content-type': 'application/json',
+        'user-agent': 'Tessera-Webhooks/1',
+        ...webhookHeaders(endpoint.secret, event.id, body),
+      };
+      const response = await postToTarget(target as WebhookTarget, body, headers, {
+        timeoutMs: settings.timeoutMs,
+        maxExcerpt: EXCERPT,
       });
-      statusCode = response.status;
-      excerpt = (await response.text()).slice(0, EXCERPT);
+      statusCode = response.statusCode;
+      excerpt = response.excerpt;
     } catch (e) {
-      error =
-        (e as Error).name === 'TimeoutError'
-          ? `no answer within ${settings.timeoutMs} ms`
-          : `${(e as Error).message}${(e as { cause?: Error }).cause ? `: ${(e as { cause: Error }).cause.message}` : ''}`;
+      const timedOut =
+        (e as Error).name === 'TimeoutError' ||
+        ((e as Error).name === 'AbortError' && (e as { cause?: Error }).cause?.name === 'TimeoutError');
+      error = timedOut
+        ? `no answer within ${settings.timeoutMs} ms`
+        : `${(e as Error).message}${(e as { cause?: Error }).cause ? `: ${(e as { cause: Error }).cause.message}` : ''}`;
     }
   }
   const latencyMs = problem ? null : Math.round(performance.now() - started);

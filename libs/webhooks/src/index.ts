@@ -1,4 +1,5 @@
-export { webhookUrlProblem } from './address-guard.js';
+export { addressProblem, postToTarget, resolveWebhookTarget, webhookUrlProblem } from './address-guard.js';
+export type { Resolver, WebhookResponse, WebhookTarget } from './address-guard.js';
 export { attemptDelivery } from './delivery.js';
 export type { DeliverySettings } from './delivery.js';
 export { enqueueDeliveries } from './events.js';

@@ -1454,7 +1454,7 @@ export interface components {
         CreateWebhookEndpointRequest: {
             /**
              * Format: uri
-             * @description http(s) URL; addresses that resolve to private or loopback networks are refused unless the platform allows them
+             * @description http(s) URL; a host that resolves to anything but public unicast addresses (private, loopback, link-local, reserved, multicast, NAT64, … every IANA special-purpose range) is refused unless the platform allows private addresses; deliveries connect only to the address checked and follow no redirects
              */
             url: string;
             description?: string;
@@ -1499,7 +1499,7 @@ export interface components {
         UpdateWebhookEndpointRequest: {
             /**
              * Format: uri
-             * @description http(s) URL; addresses that resolve to private or loopback networks are refused unless the platform allows them
+             * @description http(s) URL; a host that resolves to anything but public unicast addresses (private, loopback, link-local, reserved, multicast, NAT64, … every IANA special-purpose range) is refused unless the platform allows private addresses; deliveries connect only to the address checked and follow no redirects
              */
             url?: string;
             description?: string | null;

@@ -213,6 +213,35 @@ describe('bad input', () => {
       field: 'query.page',
     },
     { name: 'an unknown route', method: 'GET', path: () => '/v1/nothing-here', status: 404, type: 'not-found' },
+    {
+      // Idempotency fingerprints the body: its depth is measured before anything recurses into it.
+      name: 'an Idempotency-Key with a body nested 300 levels deep',
+      method: 'POST',
+      path: () => '/v1/groups',
+      rawBody: `${'{"a":'.repeat(300)}1${'}'.repeat(300)}`,
+      headers: { ...json, 'idempotency-key': 'deep-1' },
+      status: 400,
+      type: 'validation',
+      field: 'body',
+    },
+    {
+      name: 'an Idempotency-Key with an ndjson body on a JSON route',
+      method: 'POST',
+      path: () => '/v1/groups',
+      rawBody: '{"name":"a"}\n{"name":"b"}\n',
+      headers: { 'content-type': 'application/x-ndjson', 'idempotency-key': 'ndjson-1' },
+      status: 415,
+      type: 'unsupported-media-type',
+    },
+    {
+      name: 'an Idempotency-Key with an octet-stream body on a JSON route',
+      method: 'POST',
+      path: () => '/v1/groups',
+      rawBody: 'raw bytes',
+      headers: { 'content-type': 'application/octet-stream', 'idempotency-key': 'bytes-1' },
+      status: 415,
+      type: 'unsupported-media-type',
+    },
   ];
 
   for (const testCase of cases) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
 import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -37,7 +38,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
       ]);
     }
     const storeKey = `idempotency:${request.credentialId ?? 'anonymous'}:${sha256(header)}`;
-    const fingerprint = sha256(`${request.method} ${request.url}\n${canonicalJson(request.body)}`);
+    const fingerprint = sha256(`${request.method} ${request.url}\n${canonicalBody(request.body)}`);
 
     const inFlight: StoredRequest = { state: 'in_flight', fingerprint };
     const claimed = await this.redis.set(storeKey, JSON.stringify(inFlight), 'EX', IN_FLIGHT_TTL_SECONDS, 'NX');
@@ -81,12 +82,54 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-/** JSON with object keys sorted, so `{a,b}` and `{b,a}` are the same request. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+/** Deeper bodies are refused before anything recurses into them (no API body nests past a few levels). */
+const MAX_JSON_DEPTH = 64;
+
+/**
+ * The request body as RFC 8785 canonical JSON (the `canonicalize` package), so `{a,b}` and
+ * `{b,a}` are the same request. Only JSON bodies are fingerprinted: a stream or raw bytes (an
+ * upload sent to a JSON route) is refused, and so is a body nested past MAX_JSON_DEPTH,
+ * measured without recursion since canonicalize recurses.
+ */
+function canonicalBody(body: unknown): string {
+  if (body === undefined) return '';
+  const plain =
+    body === null ||
+    typeof body !== 'object' ||
+    Array.isArray(body) ||
+    [Object.prototype, null].includes(Object.getPrototypeOf(body));
+  if (!plain) {
+    throw new ProblemException(
+      'unsupported-media-type',
+      'Idempotency-Key is for requests with a JSON body (application/json)',
+    );
   }
-  return JSON.stringify(value) ?? 'null';
+  if (jsonDepth(body) > MAX_JSON_DEPTH) {
+    throw new ProblemException('validation', `The body nests deeper than ${MAX_JSON_DEPTH} levels`, [
+      { field: 'body', message: `nested deeper than ${MAX_JSON_DEPTH} levels` },
+    ]);
+  }
+  try {
+    return canonicalize(body) ?? '';
+  } catch (error) {
+    throw new ProblemException(
+      'validation',
+      `The body cannot be canonicalised for Idempotency-Key: ${(error as Error).message}`,
+      [{ field: 'body', message: (error as Error).message }],
+    );
+  }
+}
+
+/** How deeply arrays and objects nest in a parsed JSON value, walked with an explicit stack. */
+function jsonDepth(value: unknown): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > MAX_JSON_DEPTH) return deepest;
+    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return deepest;
 }

@@ -352,5 +352,11 @@ describe('erasure inventory: a deletion reaches every artifact derived from the 
       [derived],
     );
     assert.equal(pointers.rows[0].n, 0);
+    // The stale versions keep their rows for the record, not what was computed from the text.
+    const stale = await owner.query(
+      "SELECT count(*)::int AS n FROM adapter_versions WHERE adapter_id = ANY($1) AND status = 'stale' AND (centroid IS NOT NULL OR metrics IS NOT NULL OR weights_blob IS NOT NULL)",
+      [[chef.id, partition]],
+    );
+    assert.equal(stale.rows[0].n, 0, 'a stale version kept its weights, centroid or metrics');
   });
 });

@@ -248,10 +248,10 @@ describe('group isolation: a key restricted to group A, against group B objects 
         v.id,
         ...(v.weights_sha256 ? [v.weights_sha256] : []),
       ]),
-      ...bDocuments.flatMap((d: { id: string; document_id: string; content_sha256: string }) => [
+      ...bDocuments.flatMap((d: { id: string; document_id: string; content_hash: string }) => [
         d.id,
         d.document_id,
-        d.content_sha256,
+        d.content_hash,
       ]),
     );
   });
@@ -443,6 +443,32 @@ describe('group isolation: a key restricted to group A, against group B objects 
       });
       assert.equal(both.status, 409, JSON.stringify(both.body));
       assert.match(both.body.detail, /partition_by/);
+    });
+
+    it("delete a document of the whole tenant: A's deletion reaches B's adapter but shows A none of B's ids", async () => {
+      const open = await uploadDataset(gateway, tenant.adminKey, 'open-for-b', [
+        { text: 'everyone may read this', document_id: 'open-2' },
+      ]);
+      const trained = await admin('POST', '/v1/fine-tunes', {
+        body: {
+          base_model: 'tessera-demo',
+          dataset_id: open,
+          adapter_name: 'b-from-open',
+          access_group_id: b.group_id,
+        },
+      });
+      assert.equal(trained.status, 201, JSON.stringify(trained.body));
+      const deletion = await asA('DELETE', `/v1/datasets/${open}/documents/open-2`);
+      assert.equal(deletion.status, 202, JSON.stringify(deletion.body));
+      const asAdmin = (await admin('GET', `/v1/deletions/${deletion.body.id}`)).body;
+      assert.deepEqual(asAdmin.affected_versions, [trained.body.adapter_version_id], "the erasure reaches B's version");
+      for (const answer of [deletion.body, (await asA('GET', `/v1/deletions/${deletion.body.id}`)).body]) {
+        assert.deepEqual(answer.affected_versions, [], "A is not shown which of B's versions it reached");
+        assert.ok(
+          !JSON.stringify(answer).includes(trained.body.adapter_id) &&
+            !JSON.stringify(answer).includes(trained.body.adapter_version_id),
+        );
+      }
     });
 
     it("upload: A cannot file documents under B's group", async () => {

@@ -105,7 +105,15 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
             tenantId,
             datasetId: dataset.id,
             status: 'active',
-            ...(params.document_ids ? { id: { in: params.document_ids } } : {}),
+            // A gate made before its documents were recorded: only those its group covers, never the whole dataset.
+            ...(params.document_ids
+              ? { id: { in: params.document_ids } }
+              : {
+                  OR: [
+                    { accessGroupId: null },
+                    ...(composition.accessGroupId ? [{ accessGroupId: composition.accessGroupId }] : []),
+                  ],
+                }),
           },
         }),
       );
@@ -155,7 +163,14 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
     }
     const blob = await store.put(writeCompositionArtifact(artifact));
     const delivered = await database.withTenant(ctx, async (tx) => {
-      // Only a composition still building goes ready: one a deletion reached meanwhile keeps nothing of this build.
+      // A deletion may have made the composition stale and queued its rebuild meanwhile: only the
+      // newest compose job's build may land, and only while the composition is building.
+      const newest = await tx.job.findFirst({
+        where: { compositionId, kind: 'compose' },
+        orderBy: { id: 'desc' },
+        select: { id: true },
+      });
+      if (newest?.id !== jobId) return null;
       const built = await moveCompositions(tx, tenantId, [compositionId], 'ready', {
         data: { artifactBlob: blob.sha256 },
         webhooks: [

@@ -100,8 +100,9 @@ export async function rebuildCompositions(
   const { database, compose } = deps;
   const tenantId = ctx.tenantId;
   const rebuilt: RebuiltComposition[] = [];
-  const deliveries: string[] = [];
   for (const id of compositionIds) {
+    // Each composition's deliveries go out after its own commit: a later failure cannot strand them.
+    const deliveries: string[] = [];
     const outcome = await database.withTenant(ctx, async (tx): Promise<RebuiltComposition> => {
       const composition = await tx.composition.findFirstOrThrow({
         where: { id },
@@ -183,8 +184,8 @@ export async function rebuildCompositions(
         { jobId: outcome.job_id!, tenantId, compositionId: id },
         { jobId: outcome.job_id!, ...TRAIN_JOB_OPTIONS },
       );
+    await enqueueDeliveries(deps.webhooks, tenantId, deliveries);
     rebuilt.push(outcome);
   }
-  await enqueueDeliveries(deps.webhooks, tenantId, deliveries);
   return rebuilt;
 }

@@ -1,5 +1,5 @@
 import { hyperparametersSchema, newId, type DeletionProof } from '@tessera/contracts';
-import type { TenantContext } from '@tessera/db';
+import { Prisma, type TenantContext } from '@tessera/db';
 import {
   AdapterEvaluator,
   decodeCentroid,
@@ -138,14 +138,25 @@ export async function runDeletion(queueJob: QueueJob<TrainJobData>, deps: Deleti
       for (const version of affected) {
         if (!version.weightsBlob) continue;
         await database.withTenant(ctx, (tx) =>
-          tx.adapterVersion.update({ where: { id: version.id }, data: { weightsBlob: null, deletedAt: new Date() } }),
+          // The centroid and the metrics were computed from the deleted text too.
+          tx.adapterVersion.update({
+            where: { id: version.id },
+            data: { weightsBlob: null, centroid: null, metrics: Prisma.DbNull, deletedAt: new Date() },
+          }),
         );
         if (await eraseBlob(deps, ctx, version.weightsBlob)) erased++;
       }
+      // Every version that ever read the documents, archived ones too (a cancelled fine-tune keeps its checkpoints).
+      const trained = await database.withTenant(ctx, (tx) =>
+        tx.adapterVersionDocument.findMany({
+          where: { documentId: { in: [...deletedIds] } },
+          select: { adapterVersionId: true },
+        }),
+      );
       const derived = await eraseDerivedArtifacts(
         deps,
         ctx,
-        affected.map((v) => v.id),
+        [...new Set([...affected.map((v) => v.id), ...trained.map((t) => t.adapterVersionId)])],
         compositionIds,
       );
       await record('weights_erased', {
@@ -286,9 +297,13 @@ async function retrainVersion(
 ) {
   const { database } = deps;
   const tenantId = ctx.tenantId;
-  const recipe = old.trainingJobId
-    ? await database.withTenant(ctx, (tx) => tx.job.findFirst({ where: { id: old.trainingJobId! } }))
-    : null;
+  // A version still training when the deletion came has no trainingJobId yet: its fine-tune is the recipe.
+  const recipe = await database.withTenant(ctx, (tx) =>
+    tx.job.findFirst({
+      where: old.trainingJobId ? { id: old.trainingJobId } : { adapterVersionId: old.id, kind: 'fine_tune' },
+      orderBy: { id: 'asc' },
+    }),
+  );
   if (!recipe?.datasetId) return null; // An uploaded adapter: nothing to retrain it from.
   const keep = await database.withTenant(ctx, async (tx) =>
     (
@@ -380,7 +395,8 @@ async function retrainVersion(
       await moveAdapterVersions(tx, tenantId, [version!.id], 'archived');
       return false;
     }
-    await moveAdapterVersions(tx, tenantId, [version!.id], 'ready', {
+    // Its adapter may have been deleted meanwhile: then the replacement never goes live.
+    const ready = await moveAdapterVersions(tx, tenantId, [version!.id], 'ready', {
       data: {
         weightsBlob: weights.sha256,
         centroid: encodeCentroid(result.centroid),
@@ -391,7 +407,9 @@ async function retrainVersion(
           validation_loss: result.metrics.validationLoss,
         } as never,
       },
+      ifAllowed: true,
     });
+    if (!ready) return false;
     await tx.adapterVersionDocument.deleteMany({
       where: { adapterVersionId: version!.id, documentId: { notIn: documentIds } },
     });

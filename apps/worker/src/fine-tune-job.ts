@@ -96,9 +96,12 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
           }),
         )
       : [];
-    const only = recorded.length ? { id: { in: recorded.map((d) => d.documentId) } } : {};
+    // Never "the whole dataset": a job reads only what its caller could read, as recorded.
+    if (recorded.length === 0) throw new Error('the job records no documents to train on');
     const documents = await database.withTenant(ctx, (tx) =>
-      tx.document.findMany({ where: { tenantId, datasetId: dataset.id, status: 'active', ...only } }),
+      tx.document.findMany({
+        where: { tenantId, datasetId: dataset.id, status: 'active', id: { in: recorded.map((d) => d.documentId) } },
+      }),
     );
     const active = new Map(documents.map((d) => [d.externalId, d.id]));
     ({ records, documentIds } = datasetRecords(new TextDecoder().decode(await store.get(dataset.blob!)), active));
@@ -218,8 +221,19 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
             readyAt: new Date(),
           },
           webhooks: [{ type: 'adapter.ready', data: { id: row.adapterId!, adapter_version_id: row.adapterVersionId } }],
+          ifAllowed: true,
         });
-        deliveryIds.push(...ready!.deliveryIds);
+        if (!ready) {
+          // Its adapter was deleted (or the version archived) while it trained: nothing goes live.
+          await moveJob(tx, tenantId, jobId, 'cancelled', {
+            data: {
+              finishedAt: new Date(),
+              error: { message: 'the adapter version was deleted or archived while it trained' },
+            },
+          });
+          return null;
+        }
+        deliveryIds.push(...ready.deliveryIds);
         await tx.adapterVersionDocument.createMany({
           data: documentIds.map((documentId) => ({ tenantId, adapterVersionId: row.adapterVersionId!, documentId })),
           skipDuplicates: true,

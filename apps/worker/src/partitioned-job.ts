@@ -17,6 +17,9 @@ export async function runPartitionedParent(
   const { jobId, tenantId } = queueJob.data;
   const ctx: TenantContext = { tenantId };
   const { deliveryIds } = await deps.database.withTenant(ctx, async (tx) => {
+    // A retry after a crash that followed the commit finds the parent ended: nothing more to say.
+    const parent = await tx.job.findFirstOrThrow({ where: { id: jobId }, select: { status: true } });
+    if (parent.status !== 'queued' && parent.status !== 'running') return { deliveryIds: [] };
     const children = await tx.job.findMany({
       where: { tenantId, parentJobId: jobId },
       include: { adapter: { include: { versions: true } } },

@@ -5,7 +5,8 @@ import { moveAdapterVersions, moveCompositions, moveJob } from './movers.js';
  * A fine-tune that ends without weights (failed, or cancelled by its caller): the job ends,
  * its version is archived (one a deletion made stale meanwhile stays stale), and
  * `fine_tune.<status>` fires. The gateway (a cancel before it started, a queue outage) and
- * the worker both end fine-tunes through here.
+ * the worker both end fine-tunes through here; a job the other already ended is left as it is
+ * (a cancel racing the worker's own end), with no deliveries.
  */
 export async function endFineTune(
   tx: TenantTransaction,
@@ -23,15 +24,18 @@ export async function endFineTune(
         data: { id: job.id, adapter_id: job.adapterId, ...(message ? { error: message } : {}) },
       },
     ],
+    ifAllowed: true,
   });
+  if (!moved) return [];
   if (job.adapterVersionId)
     await moveAdapterVersions(tx, tenantId, [job.adapterVersionId], 'archived', { ifAllowed: true });
-  return moved!.deliveryIds;
+  return moved.deliveryIds;
 }
 
 /**
  * A compose job that cannot build: the job fails and so does its composition, unless a
- * deletion made the composition stale meanwhile (the deletion rebuilds it).
+ * deletion made the composition stale meanwhile or queued a newer build (the deletion's
+ * rebuild decides then).
  */
 export async function failCompose(
   tx: TenantTransaction,
@@ -44,6 +48,12 @@ export async function failCompose(
     data: { finishedAt: new Date(), error: { message } },
     event: { data: { error: message } },
   });
+  const newest = await tx.job.findFirst({
+    where: { compositionId, kind: 'compose' },
+    orderBy: { id: 'desc' },
+    select: { id: true },
+  });
+  if (newest?.id !== jobId) return;
   const composition = await tx.composition.findFirst({ where: { id: compositionId }, select: { status: true } });
   if (composition?.status === 'queued' || composition?.status === 'building')
     await moveCompositions(tx, tenantId, [compositionId], 'failed');

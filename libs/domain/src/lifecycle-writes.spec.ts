@@ -33,8 +33,11 @@ export function statusWrites(text: string): string[] {
   const found: string[] = [];
   for (const match of text.matchAll(WRITE)) {
     const args = callArguments(text, match.index + match[0].length - 1);
-    const data = args.slice(args.indexOf('data:'));
-    if (args.includes('data:') && /\bstatus\s*[:,}]/.test(data)) found.push(`${match[1]}.${match[2]}`);
+    // update/updateMany write `data`; upsert writes `update` and `create`.
+    const written = ['data:', 'update:', 'create:']
+      .map((key) => (args.includes(key) ? args.slice(args.indexOf(key)) : ''))
+      .join(' ');
+    if (/\bstatus\s*[:,}]/.test(written)) found.push(`${match[1]}.${match[2]}`);
   }
   return found;
 }
@@ -51,6 +54,9 @@ describe('lifecycle statuses have one writer', () => {
     );
     assert.deepEqual(statusWrites('tx.document.updateMany({ where: { id }, data: { deletedAt, status } })'), [
       'document.updateMany',
+    ]);
+    assert.deepEqual(statusWrites("tx.job.upsert({ where: { id }, update: { status: 'failed' }, create: { id } })"), [
+      'job.upsert',
     ]);
   });
 

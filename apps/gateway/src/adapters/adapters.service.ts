@@ -17,7 +17,7 @@ import { findUsableGroup, seesEveryGroup, visible } from '../common/access-rule.
 import type { Caller } from '../common/caller.js';
 import { Database, type TenantTransaction } from '@tessera/db';
 import type { AdapterModel, AdapterVersionModel } from '@tessera/db';
-import { moveAdapterVersions } from '@tessera/domain';
+import { moveAdapterVersions, releaseBlob } from '@tessera/domain';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
@@ -171,10 +171,14 @@ export class AdaptersService {
         select: { weightsBlob: true },
       });
       const kept = new Set(stillUsed.map((v) => v.weightsBlob));
-      return blobs.filter((b) => !kept.has(b));
+      // Its trainings' checkpoints hold its weights too (and optimizer state): they go with it.
+      const checkpoints = await tx.checkpoint.findMany({ where: { job: { adapterId: id } }, select: { blob: true } });
+      await tx.checkpoint.deleteMany({ where: { job: { adapterId: id } } });
+      return { weights: blobs.filter((b) => !kept.has(b)), checkpoints: [...new Set(checkpoints.map((c) => c.blob))] };
     });
     const store = this.blobs.forTenant(caller.tenantId);
-    for (const sha256 of erase) await store.delete(sha256);
+    for (const sha256 of erase.weights) await store.delete(sha256);
+    for (const sha256 of erase.checkpoints) await releaseBlob(this.database, store, caller, sha256);
   }
 
   /** Step 1 of an upload in the PEFT format: the config opens version `version` (the next one). */

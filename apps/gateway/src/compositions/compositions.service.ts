@@ -92,6 +92,15 @@ export class CompositionsService {
         where: { tenantId: caller.tenantId, name: body.name },
         orderBy: { version: 'desc' },
       });
+      // A name another group's key holds is not reused: its versions would be served as this one's.
+      if (
+        previous &&
+        !(await tx.composition.findFirst({ where: { id: previous.id, ...visible.compositions(caller) } }))
+      )
+        throw new ProblemException(
+          'conflict',
+          `A composition named ${body.name} exists in an access group this key may not use; choose another name`,
+        );
       if (previous?.method === 'centroid')
         throw new ProblemException('conflict', `${body.name} names a knowledge base: partitioned fine-tunes add to it`);
       if (await tx.adapter.findFirst({ where: { tenantId: caller.tenantId, name: body.name } }))

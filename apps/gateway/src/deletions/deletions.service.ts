@@ -5,12 +5,12 @@ import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import { createJob, moveAdapterVersions, moveCompositions, moveDeletion, moveDocuments } from '@tessera/domain';
 import { enqueueDeliveries } from '@tessera/webhooks';
 import { recordAudit } from '../common/audit.util.js';
-import { visible } from '../common/access-rule.js';
+import { seesEveryGroup, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { TRAIN_QUEUE, WEBHOOK_QUEUE, type TrainQueue, type WebhookQueue } from '../common/queues.provider.js';
-import { toDeletionDto } from './deletion.mapper.js';
+import { namedObjects, toDeletionDto, type DeletionRow, type ShownObjects } from './deletion.mapper.js';
 
 const withRelations = {
   documents: { select: { documentId: true } },
@@ -33,7 +33,7 @@ export class DeletionsService {
    * deletion job is recorded. The worker then erases, retrains and audits.
    */
   async create(caller: Caller, body: CreateDeletion, pathDatasetId?: string): Promise<DeletionDto> {
-    const { row, jobId, deliveryIds } = await this.database.withTenant(caller, async (tx) => {
+    const { row, shown, jobId, deliveryIds } = await this.database.withTenant(caller, async (tx) => {
       const documents: NonNullable<Awaited<ReturnType<typeof findDocument>>>[] = [];
       for (const [i, target] of body.documents.entries()) {
         const doc = await findDocument(tx, caller, target, pathDatasetId);
@@ -135,8 +135,10 @@ export class DeletionsService {
       });
       const deliveryIds = [...staleVersions!.deliveryIds, ...staleCompositions!.deliveryIds];
       await recordAudit(tx, caller, 'deletion.created', { type: 'deletion', id });
+      const created = await tx.deletionRequest.findFirstOrThrow({ where: { id }, include: withRelations });
       return {
-        row: await tx.deletionRequest.findFirstOrThrow({ where: { id }, include: withRelations }),
+        row: created,
+        shown: await shownTo(tx, caller, [created]),
         jobId: job.id,
         deliveryIds,
       };
@@ -161,28 +163,53 @@ export class DeletionsService {
         'The job queue is unavailable; the affected adapters are out of routing but were not retrained',
       );
     }
-    return toDeletionDto(row);
+    return toDeletionDto(row, shown);
   }
 
   async list(caller: Caller, query: ListQuery): Promise<Page<DeletionDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) =>
-      tx.deletionRequest.findMany({
+    const { rows, shown } = await this.database.withTenant(caller, async (tx) => {
+      const rows = await tx.deletionRequest.findMany({
         ...args,
         where: { ...args.where, ...visible.deletions(caller) },
         include: withRelations,
-      }),
-    );
-    return toPage(rows, query, (row) => toDeletionDto(row));
+      });
+      return { rows, shown: await shownTo(tx, caller, rows) };
+    });
+    return toPage(rows, query, (row) => toDeletionDto(row, shown));
   }
 
   async get(caller: Caller, id: string): Promise<DeletionDto> {
-    const row = await this.database.withTenant(caller, (tx) =>
-      tx.deletionRequest.findFirst({ where: { id, ...visible.deletions(caller) }, include: withRelations }),
-    );
-    if (!row) throw ProblemException.notFound('deletion', id);
-    return toDeletionDto(row);
+    const found = await this.database.withTenant(caller, async (tx) => {
+      const row = await tx.deletionRequest.findFirst({
+        where: { id, ...visible.deletions(caller) },
+        include: withRelations,
+      });
+      return row && { row, shown: await shownTo(tx, caller, [row]) };
+    });
+    if (!found) throw ProblemException.notFound('deletion', id);
+    return toDeletionDto(found.row, found.shown);
   }
+}
+
+/** Which of the objects these deletions name the caller may see (docs/access.md). */
+async function shownTo(tx: TenantTransaction, caller: Caller, rows: DeletionRow[]): Promise<ShownObjects> {
+  if (seesEveryGroup(caller)) return 'all';
+  const named = rows.map(namedObjects);
+  const ids = (kind: 'versions' | 'adapters' | 'compositions') => [...new Set(named.flatMap((n) => n[kind]))];
+  const [versions, adapters, compositions] = await Promise.all([
+    tx.adapterVersion.findMany({
+      where: { ...visible.adapterVersions(caller), id: { in: ids('versions') } },
+      select: { id: true },
+    }),
+    tx.adapter.findMany({ where: { ...visible.adapters(caller), id: { in: ids('adapters') } }, select: { id: true } }),
+    tx.composition.findMany({
+      where: { ...visible.compositions(caller), id: { in: ids('compositions') } },
+      select: { id: true },
+    }),
+  ]);
+  const set = (found: { id: string }[]) => new Set(found.map((f) => f.id));
+  return { versions: set(versions), adapters: set(adapters), compositions: set(compositions) };
 }
 
 /**

@@ -35,6 +35,21 @@ describe('AdapterCache', () => {
     assert.equal(cache.misses, 5);
   });
 
+  it('keeps nothing of a load that was under way when its adapter was evicted (a deletion made it stale)', async () => {
+    let loads = 0;
+    const cache = new AdapterCache(1 << 20, async () => {
+      loads++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      return adapterOf(1);
+    });
+    const pending = cache.get('stale');
+    assert.equal(cache.evict('stale'), true, 'it was loading');
+    await pending;
+    assert.deepEqual([cache.has('stale'), cache.bytes], [false, 0]);
+    await cache.get('stale');
+    assert.equal(loads, 2, 'asked again, it loads anew');
+  });
+
   it('shares one load between concurrent requests and does not keep a failure', async () => {
     let calls = 0;
     let fail = true;

@@ -46,18 +46,23 @@ export class AdapterCache {
     this.misses++;
     const loaded = this.load(id)
       .then((adapter) => {
-        this.insert(id, adapter);
+        // Evicted while it loaded: the caller gets what it asked for, the cache keeps nothing.
+        if (this.loading.get(id) === loaded) this.insert(id, adapter);
         return adapter;
       })
-      .finally(() => this.loading.delete(id));
+      .finally(() => {
+        if (this.loading.get(id) === loaded) this.loading.delete(id);
+      });
     this.loading.set(id, loaded);
     return loaded;
   }
 
   /** Drops an adapter (its version was archived, deleted or made stale); whether it was held. */
   evict(id: string): boolean {
+    // A load under way for it will not be kept either.
+    const wasLoading = this.loading.delete(id);
     const entry = this.entries.get(id);
-    if (!entry) return false;
+    if (!entry) return wasLoading;
     this.entries.delete(id);
     this.total -= entry.bytes;
     return true;

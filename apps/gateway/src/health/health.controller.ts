@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Inject, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, Logger, Res } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { healthSchema, type Health } from '@tessera/contracts';
 import { Database } from '@tessera/db';
@@ -9,6 +9,7 @@ import { Public } from '../common/route-access.decorator.js';
 import { REDIS } from '../common/redis.provider.js';
 
 const CHECK_TIMEOUT_MS = 2000;
+const logger = new Logger('Readiness');
 
 @ApiTags('health')
 @Controller()
@@ -65,7 +66,14 @@ async function timedCheck(check: () => Promise<void>): Promise<{ ok: boolean; la
     ]);
     return { ok: true, latency_ms: Math.round(performance.now() - started) };
   } catch (error) {
-    return { ok: false, latency_ms: Math.round(performance.now() - started), error: (error as Error).message };
+    // The endpoint is public: the raw error (host, port, driver text) goes to the log only.
+    const timedOut = (error as Error).message.startsWith('no answer in');
+    if (!timedOut) logger.warn(`readiness check failed: ${(error as Error).message}`);
+    return {
+      ok: false,
+      latency_ms: Math.round(performance.now() - started),
+      error: timedOut ? (error as Error).message : 'unreachable',
+    };
   } finally {
     clearTimeout(timer);
   }

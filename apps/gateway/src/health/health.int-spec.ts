@@ -26,6 +26,12 @@ describe('operations endpoints', () => {
       assert.equal(ready.status, 503);
       assert.equal(ready.body.checks.redis.ok, false);
       assert.equal(ready.body.checks.postgres.ok, true);
+      // Public: it says what is down, never where (no host, port or driver message).
+      assert.ok(
+        ['unreachable', 'no answer in 2000 ms'].includes(ready.body.checks.redis.error),
+        ready.body.checks.redis.error,
+      );
+      assert.ok(!JSON.stringify(ready.body).includes('127.0.0.1'));
       const request = await call(broken, 'GET', '/v1/groups', { key: tenant.adminKey });
       assert.equal(request.status, 503);
       assert.equal(request.body.type, '/problems/unavailable');

@@ -10,7 +10,7 @@ import {
   type MergeMethod,
 } from '@tessera/engine';
 import type { ComposeJobData } from '@tessera/queue';
-import { failCompose, moveCompositions, moveJob } from '@tessera/domain';
+import { failCompose, isNewestComposeJob, moveCompositions, moveJob } from '@tessera/domain';
 import { enqueueDeliveries } from '@tessera/webhooks';
 import { UnrecoverableError, type Job as QueueJob } from 'bullmq';
 import { datasetRecords } from './fine-tune-job.js';
@@ -165,12 +165,7 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
     const delivered = await database.withTenant(ctx, async (tx) => {
       // A deletion may have made the composition stale and queued its rebuild meanwhile: only the
       // newest compose job's build may land, and only while the composition is building.
-      const newest = await tx.job.findFirst({
-        where: { compositionId, kind: 'compose' },
-        orderBy: { id: 'desc' },
-        select: { id: true },
-      });
-      if (newest?.id !== jobId) return null;
+      if (!(await isNewestComposeJob(tx, compositionId, jobId))) return null;
       const built = await moveCompositions(tx, tenantId, [compositionId], 'ready', {
         data: { artifactBlob: blob.sha256 },
         webhooks: [

@@ -48,13 +48,25 @@ export async function failCompose(
     data: { finishedAt: new Date(), error: { message } },
     event: { data: { error: message } },
   });
+  if (!(await isNewestComposeJob(tx, compositionId, jobId))) return;
+  const composition = await tx.composition.findFirst({ where: { id: compositionId }, select: { status: true } });
+  if (composition?.status === 'queued' || composition?.status === 'building')
+    await moveCompositions(tx, tenantId, [compositionId], 'failed');
+}
+
+/**
+ * Whether `jobId` is the composition's newest compose job: a deletion's rebuild queues a newer
+ * one, and only the newest may decide how the composition ends.
+ */
+export async function isNewestComposeJob(
+  tx: TenantTransaction,
+  compositionId: string,
+  jobId: string,
+): Promise<boolean> {
   const newest = await tx.job.findFirst({
     where: { compositionId, kind: 'compose' },
     orderBy: { id: 'desc' },
     select: { id: true },
   });
-  if (newest?.id !== jobId) return;
-  const composition = await tx.composition.findFirst({ where: { id: compositionId }, select: { status: true } });
-  if (composition?.status === 'queued' || composition?.status === 'building')
-    await moveCompositions(tx, tenantId, [compositionId], 'failed');
+  return newest?.id === jobId;
 }

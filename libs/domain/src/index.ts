@@ -11,6 +11,6 @@ export {
   moveWebhookDelivery,
 } from './movers.js';
 export type { JobStatusEvent, Moved, MoveOptions } from './movers.js';
-export { endFineTune, failCompose } from './fine-tunes.js';
+export { endFineTune, failCompose, isNewestComposeJob } from './fine-tunes.js';
 export { recordWebhookEvent, recordWebhookEvents } from './webhook-events.js';
 export type { RecordedEvent, WebhookNote } from './webhook-events.js';

@@ -166,19 +166,14 @@ export class AdaptersService {
       );
       await tx.adapter.update({ where: { id }, data: { status: 'deleted' } });
       await recordAudit(tx, caller, 'adapter.deleted', { type: 'adapter', id });
-      const stillUsed = await tx.adapterVersion.findMany({
-        where: { tenantId: caller.tenantId, weightsBlob: { in: blobs } },
-        select: { weightsBlob: true },
-      });
-      const kept = new Set(stillUsed.map((v) => v.weightsBlob));
       // Its trainings' checkpoints hold its weights too (and optimizer state): they go with it.
       const checkpoints = await tx.checkpoint.findMany({ where: { job: { adapterId: id } }, select: { blob: true } });
       await tx.checkpoint.deleteMany({ where: { job: { adapterId: id } } });
-      return { weights: blobs.filter((b) => !kept.has(b)), checkpoints: [...new Set(checkpoints.map((c) => c.blob))] };
+      return [...new Set([...blobs, ...checkpoints.map((c) => c.blob)])];
     });
+    // Bytes another row still points to (an identical retrain elsewhere) stay for it.
     const store = this.blobs.forTenant(caller.tenantId);
-    for (const sha256 of erase.weights) await store.delete(sha256);
-    for (const sha256 of erase.checkpoints) await releaseBlob(this.database, store, caller, sha256);
+    for (const sha256 of erase) await releaseBlob(this.database, store, caller, sha256);
   }
 
   /** Step 1 of an upload in the PEFT format: the config opens version `version` (the next one). */
@@ -270,10 +265,7 @@ export class AdaptersService {
       problems = [(error as Error).message];
     }
     if (problems.length) {
-      const shared = await this.database.withTenant(caller, (tx) =>
-        tx.adapterVersion.count({ where: { tenantId: caller.tenantId, weightsBlob: ref.sha256 } }),
-      );
-      if (shared === 0) await store.delete(ref.sha256);
+      await releaseBlob(this.database, store, caller, ref.sha256);
       throw new ProblemException(
         'validation',
         `adapter_model.safetensors does not fit ${baseModel.name}; nothing was stored`,

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { newId, type BaseModelDto, type BaseModelTokenizer, type RegisterBaseModel } from '@tessera/contracts';
+import { releaseBlob } from '@tessera/domain';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import type { BaseModelModel } from '@tessera/db';
 import { decoderConfigFromHf, decoderWeightsFromHf, HfTokenizer, type DecoderConfig } from '@tessera/engine/formats';
@@ -147,10 +148,7 @@ export class BaseModelsService {
       problems = [(error as Error).message];
     }
     if (problems.length) {
-      const shared = await this.database.withTenant(caller, (tx) =>
-        tx.baseModel.count({ where: { tenantId: caller.tenantId, weightsBlob: ref.sha256 } }),
-      );
-      if (shared === 0) await store.delete(ref.sha256);
+      await releaseBlob(this.database, store, caller, ref.sha256);
       throw new ProblemException(
         'validation',
         `model.safetensors does not fit the config of ${row.name}; nothing was stored`,

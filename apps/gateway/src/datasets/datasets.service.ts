@@ -7,6 +7,7 @@ import {
   type ListQuery,
   type Page,
 } from '@tessera/contracts';
+import { releaseBlob } from '@tessera/domain';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { recordAudit } from '../common/audit.util.js';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
@@ -98,10 +99,7 @@ export class DatasetsService {
     const summary = validator.finish();
     if (summary.problemCount > 0) {
       // Identical bytes may already back another of the tenant's datasets: keep them for it.
-      const holders = await this.database.withTenant(caller, (tx) =>
-        tx.dataset.count({ where: { tenantId: caller.tenantId, blob: ref.sha256 } }),
-      );
-      if (holders === 0) await store.delete(ref.sha256);
+      await releaseBlob(this.database, store, caller, ref.sha256);
       const shown =
         summary.problems.length < summary.problemCount ? ` (the first ${summary.problems.length} are listed)` : '';
       throw new ProblemException(

@@ -4,8 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DELETION_STEP_NAMES } from '@tessera/contracts';
 import { domainTexts, seededRandom } from '@tessera/engine';
 import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import { jsonCall, putDatasetContent, until as untilReady } from './api-calls.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
@@ -53,41 +55,19 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
   const canaries = canaryDocuments(6, 5);
   const codeTexts = domainTexts('code', 6, 5);
 
-  const http = async (method: string, url: string, body?: unknown, key = adminKey) => {
-    const response = await fetch(`${gateway.url}${url}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
-  };
+  const http = (method: string, url: string, body?: unknown, key = adminKey) =>
+    jsonCall(gateway.url, key, method, url, body);
   const upload = async (name: string, lines: { text: string; document_id: string; access_group?: string }[]) => {
     const created = await unwrap(admin.POST('/v1/datasets', { body: { name, format: 'text' } }));
-    const put = await fetch(`${gateway.url}/v1/datasets/${created.id}/content`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' },
-      body: lines.map((l) => JSON.stringify(l)).join('\n'),
-    });
-    assert.equal(put.status, 200, await put.text());
+    await putDatasetContent(gateway.url, adminKey, created.id, lines);
     return created.id;
   };
-  const until = async <T>(
+  const until = <T>(
     what: string,
     read: () => Promise<T>,
     ready: (value: T) => boolean,
     failed: (value: T) => boolean = () => false,
-  ): Promise<T> => {
-    for (let i = 0; ; i++) {
-      const value = await read();
-      if (ready(value)) return value;
-      assert.ok(!failed(value) && i < 3000, `${what}: ${JSON.stringify(value)}\n${worker.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  ) => untilReady(what, read, ready, failed, () => worker.output());
   const fineTuneDone = (id: string) =>
     until(
       `fine-tune ${id}`,
@@ -300,17 +280,7 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     const later = await completed(second.body.id);
     assert.deepEqual(
       deletion.steps.map((s: { name: string }) => s.name),
-      [
-        'marked_stale',
-        'audited_before',
-        'weights_erased',
-        'caches_evicted',
-        'retrained',
-        'compositions_rebuilt',
-        'audited_after',
-        'data_erased',
-        'completed',
-      ],
+      [...DELETION_STEP_NAMES],
     );
     const proof = deletion.proof;
     const held = proof.held_out;

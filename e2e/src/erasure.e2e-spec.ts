@@ -4,8 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { DELETION_STEP_NAMES } from '@tessera/contracts';
 import { domainTexts } from '@tessera/engine';
 import pg from 'pg';
+import { jsonCall, putDatasetContent, until as untilReady } from './api-calls.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
@@ -52,42 +54,16 @@ describe('erasure inventory: a deletion reaches every artifact derived from the 
   let tenantId: string;
   let owner: pg.Client;
 
-  const http = async (method: string, url: string, body?: unknown) => {
-    const response = await fetch(`${gateway.url}${url}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${adminKey}`,
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null };
-  };
-  const until = async <T>(
+  const http = (method: string, url: string, body?: unknown) => jsonCall(gateway.url, adminKey, method, url, body);
+  const until = <T>(
     what: string,
     read: () => Promise<T>,
     ready: (value: T) => boolean,
     failed: (value: T) => boolean = () => false,
-  ): Promise<T> => {
-    for (let i = 0; ; i++) {
-      const value = await read();
-      if (ready(value)) return value;
-      assert.ok(
-        !failed(value) && i < 3000,
-        `${what}: ${JSON.stringify(value)}\n${workers.map((w) => w.output()).join('\n')}`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  };
+  ) => untilReady(what, read, ready, failed, () => workers.map((w) => w.output()).join('\n'));
   const upload = async (name: string, lines: object[]) => {
     const created = await http('POST', '/v1/datasets', { name, format: 'text' });
-    const put = await fetch(`${gateway.url}/v1/datasets/${created.body.id}/content`, {
-      method: 'PUT',
-      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/x-ndjson' },
-      body: lines.map((l) => JSON.stringify(l)).join('\n'),
-    });
-    assert.equal(put.status, 200, await put.text());
+    await putDatasetContent(gateway.url, adminKey, created.body.id, lines);
     return created.body.id as string;
   };
   const fineTune = async (body: object) => {
@@ -262,17 +238,7 @@ describe('erasure inventory: a deletion reaches every artifact derived from the 
     );
     assert.deepEqual(
       done.steps.map((s: { name: string }) => s.name),
-      [
-        'marked_stale',
-        'audited_before',
-        'weights_erased',
-        'caches_evicted',
-        'retrained',
-        'compositions_rebuilt',
-        'audited_after',
-        'data_erased',
-        'completed',
-      ],
+      [...DELETION_STEP_NAMES],
     );
     const step = (name: string) => done.steps.find((s: { name: string }) => s.name === name).detail;
     assert.ok(step('weights_erased').checkpoints >= 1, "the trainings' checkpoints are erased");

@@ -296,7 +296,7 @@ describe('group isolation: a key restricted to group A, against group B objects 
       const options =
         body instanceof Uint8Array
           ? {
-              rawBody: body as unknown as string,
+              rawBody: body,
               headers: {
                 'content-type':
                   expectation.kind === 'hidden' ? (expectation.contentType ?? 'application/json') : 'application/json',

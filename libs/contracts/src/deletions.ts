@@ -21,19 +21,22 @@ export const createDeletionSchema = z
   .meta({ id: 'CreateDeletionRequest' });
 export type CreateDeletion = z.infer<typeof createDeletionSchema>;
 
+/** A deletion's steps, in the order the worker takes them. */
+export const DELETION_STEP_NAMES = [
+  'marked_stale',
+  'audited_before',
+  'weights_erased',
+  'caches_evicted',
+  'retrained',
+  'compositions_rebuilt',
+  'audited_after',
+  'data_erased',
+  'completed',
+] as const;
+
 export const deletionStepSchema = z
   .object({
-    name: z.enum([
-      'marked_stale',
-      'audited_before',
-      'weights_erased',
-      'caches_evicted',
-      'retrained',
-      'compositions_rebuilt',
-      'audited_after',
-      'data_erased',
-      'completed',
-    ]),
+    name: z.enum(DELETION_STEP_NAMES),
     at: timestamp,
     detail: z.record(z.string(), z.unknown()).optional(),
   })

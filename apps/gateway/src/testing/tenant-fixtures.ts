@@ -1,4 +1,5 @@
 import { writePeftAdapter } from '@tessera/engine/formats';
+import { call } from './test-gateway.js';
 
 /** A rank-4 adapter on the demo model's first attention projection (192 → dOut), as PEFT writes it. */
 export function peftFiles(dOut = 576, seed = 1) {
@@ -15,22 +16,12 @@ export function peftFiles(dOut = 576, seed = 1) {
 
 type Gateway = { url: string };
 
-async function send(
-  gateway: Gateway,
-  key: string,
-  method: string,
-  path: string,
-  body: unknown,
-  contentType = 'application/json',
-) {
-  const response = await fetch(gateway.url + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': contentType },
-    body: body instanceof Uint8Array || typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const answer = (await response.json()) as { id: string };
-  if (!response.ok) throw new Error(`${method} ${path} answered ${response.status}: ${JSON.stringify(answer)}`);
-  return answer;
+/** `call`, for fixtures: a non-2xx answer stops the test's setup, naming it. */
+async function send(gateway: Gateway, key: string, method: string, path: string, options: Parameters<typeof call>[3]) {
+  const answer = await call<{ id: string }>(gateway, method, path, { key, ...options });
+  if (answer.status >= 300)
+    throw new Error(`${method} ${path} answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+  return answer.body;
 }
 
 /** An adapter with one ready version uploaded in the PEFT format. */
@@ -42,33 +33,23 @@ export async function uploadAdapter(
   accessGroupId?: string,
 ): Promise<string> {
   const adapter = await send(gateway, key, 'POST', '/v1/adapters', {
-    name,
-    base_model: 'tessera-demo',
-    ...(accessGroupId ? { access_group_id: accessGroupId } : {}),
+    body: { name, base_model: 'tessera-demo', ...(accessGroupId ? { access_group_id: accessGroupId } : {}) },
   });
   const files = peftFiles(576, seed);
-  await send(gateway, key, 'PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`, files.config);
-  await send(
-    gateway,
-    key,
-    'PUT',
-    `/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`,
-    files.weights,
-    'application/octet-stream',
-  );
+  await send(gateway, key, 'PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`, { body: files.config });
+  await send(gateway, key, 'PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`, {
+    rawBody: files.weights,
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   return adapter.id;
 }
 
 /** A text dataset with its content uploaded: one JSON object a line. */
 export async function uploadDataset(gateway: Gateway, key: string, name: string, lines: object[]): Promise<string> {
-  const dataset = await send(gateway, key, 'POST', '/v1/datasets', { name, format: 'text' });
-  await send(
-    gateway,
-    key,
-    'PUT',
-    `/v1/datasets/${dataset.id}/content`,
-    lines.map((l) => JSON.stringify(l)).join('\n'),
-    'application/x-ndjson',
-  );
+  const dataset = await send(gateway, key, 'POST', '/v1/datasets', { body: { name, format: 'text' } });
+  await send(gateway, key, 'PUT', `/v1/datasets/${dataset.id}/content`, {
+    rawBody: lines.map((l) => JSON.stringify(l)).join('\n'),
+    headers: { 'content-type': 'application/x-ndjson' },
+  });
   return dataset.id;
 }

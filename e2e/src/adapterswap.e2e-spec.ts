@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DELETION_STEP_NAMES } from '@tessera/contracts';
 import { domainTexts, seededRandom } from '@tessera/engine';
-import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import { jsonCall, putDatasetContent, until as untilReady } from './api-calls.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
@@ -120,7 +120,7 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
     worker = await startWorkerProcess(workerEnv);
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
     const tenant = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Swap' } }));
-    adminKey = tenant.api_key.secret;
+    adminKey = shownSecret(tenant.api_key);
     tenantId = tenant.tenant.id;
     admin = createTesseraClient({ baseUrl: gateway.url, apiKey: adminKey });
     groupA = (await unwrap(admin.POST('/v1/groups', { body: { name: 'kitchen' } }))).id;
@@ -138,7 +138,7 @@ describe('AdapterSwap: partitions per access group, continual training, deletion
             body: { api_key_id: key.id },
           }),
         );
-      keys[name] = key.secret;
+      keys[name] = shownSecret(key);
     }
     // Interleaved, so partitions must pick their documents out of the file.
     await unwrap(

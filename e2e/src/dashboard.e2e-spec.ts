@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { domainTexts } from '@tessera/engine';
-import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, screenshot } from './browser.js';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
@@ -55,7 +55,7 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY, DASHBOARD_DIR });
     worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
-    adminKey = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Dashboard' } }))).api_key.secret;
+    adminKey = shownSecret((await unwrap(platform.POST('/v1/tenants', { body: { name: 'Dashboard' } }))).api_key);
     admin = createTesseraClient({ baseUrl: gateway.url, apiKey: adminKey });
     for (const name of ['kitchen', 'engineering']) await unwrap(admin.POST('/v1/groups', { body: { name } }));
     // Never trained on: what the deletion proof compares the deleted text with.

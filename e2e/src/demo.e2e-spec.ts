@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 
@@ -69,7 +69,7 @@ describe('npm run demo: the whole story against a gateway and a worker', () => {
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
     worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
-    demoKey = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Demo' } }))).api_key.secret;
+    demoKey = shownSecret((await unwrap(platform.POST('/v1/tenants', { body: { name: 'Demo' } }))).api_key);
     await seedLikeStart(createTesseraClient({ baseUrl: gateway.url, apiKey: demoKey }));
   });
 

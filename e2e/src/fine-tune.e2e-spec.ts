@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { bpeTokenizerJson, randomWeights, writeHfCheckpoint, type DecoderConfig } from '@tessera/engine';
-import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
@@ -76,7 +76,7 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
       await startWorkerProcess({ ...env, WORKER_THREADS: '1', LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000' }),
     );
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
-    key = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Fine-tuners' } }))).api_key.secret;
+    key = shownSecret((await unwrap(platform.POST('/v1/tenants', { body: { name: 'Fine-tuners' } }))).api_key);
     client = createTesseraClient({ baseUrl: gateway.url, apiKey: key });
     const dataset = await unwrap(client.POST('/v1/datasets', { body: { name: 'recipes', format: 'text' } }));
     const uploaded = await fetch(`${gateway.url}/v1/datasets/${dataset.id}/content`, {
@@ -185,7 +185,7 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     const events = received.map((r) => ({ ...r, payload: JSON.parse(r.body) }));
     assert.deepEqual(events.map((e) => e.payload.type).sort(), ['adapter.ready', 'fine_tune.succeeded']);
     for (const e of events)
-      assert.ok(signatureValid(endpoint.secret, e.headers, e.body), `bad signature on ${e.payload.type}`);
+      assert.ok(signatureValid(shownSecret(endpoint), e.headers, e.body), `bad signature on ${e.payload.type}`);
     const succeeded = events.find((e) => e.payload.type === 'fine_tune.succeeded')!;
     assert.deepEqual(succeeded.payload.data, {
       id: job.id,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createTesseraClient, paginate, TesseraProblemError, unwrap, type TesseraApi } from '@tessera/sdk';
+import { createTesseraClient, paginate, shownSecret, TesseraProblemError, unwrap, type TesseraApi } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 
 const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
@@ -23,7 +23,7 @@ describe('the gateway as a process, driven through the SDK', () => {
 
   it('onboards a tenant and manages its keys, groups and members', async () => {
     const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Acme Research' } }));
-    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: created.api_key.secret });
+    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: shownSecret(created.api_key) });
 
     const tenant = await unwrap(admin.GET('/v1/tenant'));
     assert.equal(tenant.name, 'Acme Research');
@@ -52,7 +52,7 @@ describe('the gateway as a process, driven through the SDK', () => {
     }
     assert.deepEqual(listed, groupNames);
 
-    const reader = createTesseraClient({ baseUrl: gateway.url, apiKey: key.secret });
+    const reader = createTesseraClient({ baseUrl: gateway.url, apiKey: shownSecret(key) });
     const me = await unwrap(reader.GET('/v1/me'));
     assert.deepEqual(me.group_ids, [groups[0]!.id]);
     assert.deepEqual(me.scopes, ['read', 'infer']);
@@ -60,7 +60,7 @@ describe('the gateway as a process, driven through the SDK', () => {
 
   it('turns API errors into typed problems', async () => {
     const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Errors Inc' } }));
-    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: created.api_key.secret });
+    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: shownSecret(created.api_key) });
 
     const notFound = await admin
       .GET('/v1/groups/{group_id}', { params: { path: { group_id: 'grp_00000000000000000000000000' } } })
@@ -77,7 +77,7 @@ describe('the gateway as a process, driven through the SDK', () => {
 
   it('retries a POST safely with the same Idempotency-Key', async () => {
     const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Retry Ltd' } }));
-    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: created.api_key.secret });
+    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: shownSecret(created.api_key) });
     const headers = { 'Idempotency-Key': 'onboarding-step-3' };
     const first = await admin.POST('/v1/groups', { body: { name: 'once' }, params: { header: headers } });
     const second = await admin.POST('/v1/groups', { body: { name: 'once' }, params: { header: headers } });
@@ -89,10 +89,10 @@ describe('the gateway as a process, driven through the SDK', () => {
 
   it('revokes a key for good', async () => {
     const created = await unwrap(platform.POST('/v1/tenants', { body: { name: 'Revoke plc' } }));
-    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: created.api_key.secret });
+    const admin = createTesseraClient({ baseUrl: gateway.url, apiKey: shownSecret(created.api_key) });
     const key = await unwrap(admin.POST('/v1/api-keys', { body: { name: 'temp', scopes: ['read'] } }));
     await unwrap(admin.POST('/v1/api-keys/{api_key_id}/revoke', { params: { path: { api_key_id: key.id } } }));
-    const revoked = createTesseraClient({ baseUrl: gateway.url, apiKey: key.secret });
+    const revoked = createTesseraClient({ baseUrl: gateway.url, apiKey: shownSecret(key) });
     const error = await revoked.GET('/v1/groups').catch((e: unknown) => e);
     assert.ok(error instanceof TesseraProblemError);
     assert.equal(error.status, 401);

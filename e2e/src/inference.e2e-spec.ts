@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { domainTexts, type Domain } from '@tessera/engine';
-import { createTesseraClient, unwrap, type TesseraApi } from '@tessera/sdk';
+import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import OpenAI from 'openai';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
@@ -93,10 +93,12 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
     worker = await startWorkerProcess({ ...env, WORKER_THREADS: '2', INFER_SLOTS: '8' });
     const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
-    adminKey = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'Routers' } }))).api_key.secret;
+    adminKey = shownSecret((await unwrap(platform.POST('/v1/tenants', { body: { name: 'Routers' } }))).api_key);
     admin = createTesseraClient({ baseUrl: gateway.url, apiKey: adminKey });
     const secret = await unwrap(admin.POST('/v1/groups', { body: { name: 'secret' } }));
-    outsiderKey = (await unwrap(admin.POST('/v1/api-keys', { body: { name: 'outsider', scopes: ['infer'] } }))).secret;
+    outsiderKey = shownSecret(
+      await unwrap(admin.POST('/v1/api-keys', { body: { name: 'outsider', scopes: ['infer'] } })),
+    );
     const insiderKey = await unwrap(admin.POST('/v1/api-keys', { body: { name: 'insider', scopes: ['infer'] } }));
     await unwrap(
       admin.POST('/v1/groups/{group_id}/members', {
@@ -113,7 +115,7 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
       }),
     );
     outsider = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: outsiderKey, maxRetries: 0 });
-    insider = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: insiderKey.secret, maxRetries: 0 });
+    insider = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: shownSecret(insiderKey), maxRetries: 0 });
   });
 
   after(async () => {

@@ -6,6 +6,8 @@ export interface WebhookReceiver {
   received: { headers: IncomingHttpHeaders; body: string }[];
   /** The first event of `type` (parsed) about `id` if given, waiting up to `timeoutMs` for it. */
   event(type: string, id?: string, timeoutMs?: number): Promise<{ type: string; data: Record<string, unknown> }>;
+  /** Runs before each answer, once a request is in (a fault test breaks things mid-call here). */
+  beforeAnswer?: () => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -17,11 +19,11 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     request.on('data', (chunk: Buffer) => (body += chunk.toString()));
     request.on('end', () => {
       received.push({ headers: request.headers, body });
-      response.writeHead(204).end();
+      void (receiver.beforeAnswer?.() ?? Promise.resolve()).then(() => response.writeHead(204).end());
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
+  const receiver: WebhookReceiver = {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}/tessera`,
     received,
     event: async (type, id, timeoutMs = 30_000) => {
@@ -41,4 +43,5 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  return receiver;
 }

@@ -51,8 +51,12 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
         ? false
         : new ConsoleLogger({ json: true, logLevels: nestLogLevels(config.LOG_LEVEL) }),
     abortOnError: false,
+    // Nest would add a form-urlencoded parser, letting a form body reach JSON routes; Fastify's own
+    // JSON parser is kept (prototype and constructor poisoning refused), and any other type is a 415.
+    bodyParser: false,
   });
   const fastify = app.getHttpAdapter().getInstance();
+  fastify.removeContentTypeParser('text/plain');
   // Dataset and adapter uploads stream straight to the blob store: the body is handed over unread.
   fastify.addContentTypeParser([...JSONL_CONTENT_TYPES, 'application/octet-stream'], (_request, payload, done) =>
     done(null, payload),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -131,5 +131,53 @@ describe('base models: importing a Hugging Face checkpoint (config, tokenizer, w
     assert.equal(notOctets.status, 415);
     // The platform's model is not the tenant's to change.
     assert.equal((await putWeights('bm_00000000000000000000000001', files.weights)).status, 409);
+  });
+
+  it('refuses a chat template that loops, balloons or does not parse, and keeps nothing; takes a working one', async () => {
+    const registered = (await req('POST', '/v1/base-models', { body: { name: 'templated', config: files.config } }))
+      .body;
+    const putTemplate = (chatTemplate: string) =>
+      req('PUT', `/v1/base-models/${registered.id}/tokenizer`, {
+        body: {
+          tokenizer: bpeTokenizerJson(),
+          tokenizer_config: { eos_token: '<|endoftext|>', chat_template: chatTemplate },
+        },
+      });
+    const storedBlobs = async () =>
+      (await readdir(path.join(dataDir, 'blobs', tenant.tenant.id), { recursive: true }).catch(() => [])).length;
+    const listedBefore = (await req('GET', '/v1/base-models')).body;
+    const blobsBefore = await storedBlobs();
+
+    const refused: [string, RegExp][] = [
+      [
+        '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}',
+        /longer than the limit of 50 ms/,
+      ],
+      [
+        "{% set ns = namespace(s='abc') %}{% for i in range(27) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+        /grew past the limit of 1048576 characters/,
+      ],
+      ['{% for message in %}{% endfor %}', /does not parse/],
+      ['x'.repeat(70_000), /over the limit of 65536/],
+    ];
+    for (const [chatTemplate, reason] of refused) {
+      const started = Date.now();
+      const response = await putTemplate(chatTemplate);
+      assert.equal(response.status, 400, JSON.stringify(response.body));
+      assert.equal(response.body.type, '/problems/validation');
+      assert.equal(response.body.errors[0].field, 'tokenizer_config.chat_template');
+      assert.match(response.body.errors[0].message, /^chat_template: /);
+      assert.match(response.body.errors[0].message, reason);
+      assert.ok(Date.now() - started < 2000, 'the gateway answers at once');
+    }
+    assert.deepEqual((await req('GET', '/v1/base-models')).body, listedBefore);
+    assert.equal((await req('GET', `/v1/base-models/${registered.id}`)).body.has_tokenizer, false);
+    assert.equal(await storedBlobs(), blobsBefore);
+
+    const working = await putTemplate(
+      "{% for message in messages %}{{ '<|' + message['role'] + '|>' + message['content'] + eos_token }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>' }}{% endif %}",
+    );
+    assert.equal(working.status, 200, JSON.stringify(working.body));
+    assert.equal(working.body.has_tokenizer, true);
   });
 });

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
 import pg from 'pg';
-import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
+import { call, createTenant, startTestGateway, TEST_PLATFORM_KEY, type TestGateway } from './testing/test-gateway.js';
 
 describe('Idempotency-Key', () => {
   let gateway: TestGateway;
   let tenant: Awaited<ReturnType<typeof createTenant>>;
 
   before(async () => {
-    gateway = await startTestGateway();
+    // Private addresses allowed: the webhook endpoint created below needs no DNS.
+    gateway = await startTestGateway({ WEBHOOK_ALLOW_PRIVATE: 'true' });
     tenant = await createTenant(gateway);
   });
   after(() => gateway.close());
@@ -119,6 +122,50 @@ describe('Idempotency-Key', () => {
     assert.equal(theirs.status, 201);
     assert.equal(theirs.headers.get('idempotency-replay'), null);
     assert.notEqual(theirs.body.id, mine.body.id);
+  });
+
+  describe('secrets shown once', () => {
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15');
+    after(() => redis.quit());
+
+    /** What the gateway keeps in Redis for this credential and Idempotency-Key, read directly. */
+    const stored = async (credentialId: string, idempotencyKey: string) => {
+      const hash = createHash('sha256').update(idempotencyKey).digest('hex');
+      return redis.get(`idempotency:${credentialId}:${hash}`);
+    };
+
+    const creations = [
+      { path: '/v1/api-keys', body: { name: 'replayed', scopes: ['read'] }, field: ['secret'], platform: false },
+      { path: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook' }, field: ['secret'], platform: false },
+      { path: '/v1/tenants', body: { name: 'replayed tenant' }, field: ['api_key', 'secret'], platform: true },
+    ];
+    for (const { path, body, field, platform } of creations) {
+      it(`POST ${path}: the secret is in the first response only; Redis and the replay hold null`, async () => {
+        const key = platform ? TEST_PLATFORM_KEY : tenant.adminKey;
+        const headers = { 'idempotency-key': `secret-${path}` };
+        const secretOf = (response: any) => field.reduce((value, name) => value?.[name], response);
+        const withSecretNull = (response: any) => {
+          const copy = structuredClone(response);
+          field.slice(0, -1).reduce((value, name) => value[name], copy)[field.at(-1)!] = null;
+          return copy;
+        };
+
+        const first = await call(gateway, 'POST', path, { key, body, headers });
+        assert.equal(first.status, 201);
+        const secret = secretOf(first.body);
+        assert.match(secret, /^(tsk|whsec)_/);
+
+        const kept = await stored(platform ? 'platform' : tenant.api_key.id, headers['idempotency-key']);
+        assert.ok(kept, 'the response is kept for replays');
+        assert.ok(!kept.includes(secret.slice(6)), 'Redis never holds the secret');
+        assert.deepEqual(JSON.parse(kept).body, withSecretNull(first.body));
+
+        const again = await call(gateway, 'POST', path, { key, body, headers });
+        assert.equal(again.status, 201);
+        assert.equal(again.headers.get('idempotency-replay'), 'true');
+        assert.deepEqual(again.body, withSecretNull(first.body));
+      });
+    }
   });
 
   it('rejects an unusable key with 400 naming the header', async () => {

@@ -3,9 +3,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Database } from '@tessera/db';
 import { QUEUES, redisConnection, webhookQueue, type WebhookJobData } from '@tessera/queue';
-import { attemptDelivery, verifyWebhook } from '@tessera/webhooks';
+import { attemptDelivery, verifyWebhook, webhookSecretBox } from '@tessera/webhooks';
 import { Worker } from 'bullmq';
-import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
+import pg from 'pg';
+import { call, createTenant, startTestGateway, testConfig, type TestGateway } from './testing/test-gateway.js';
 
 interface Received {
   headers: IncomingHttpHeaders;
@@ -58,6 +59,8 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
           retryScheduleMs: [0, 100, 200, 300],
           allowPrivateAddresses: true,
           timeoutMs: 2000,
+          // The key the test gateway seals with (its configuration's).
+          secretBox: webhookSecretBox(testConfig()),
         }),
       {
         connection,
@@ -162,6 +165,53 @@ describe('webhooks: endpoints, signed deliveries with retries, delivery log, red
     assert.equal(delivery.status, 'failed');
     assert.equal(delivery.attempts.length, 4);
     assert.equal(delivery.next_attempt_at, null);
+  });
+
+  describe('signing secrets at rest', () => {
+    const owner = new pg.Client({ connectionString: process.env.TEST_OWNER_DATABASE_URL });
+    before(() => owner.connect());
+    after(() => owner.end());
+    const storedSecret = async (id: string) =>
+      (await owner.query('SELECT secret FROM webhook_endpoints WHERE id = $1', [id])).rows[0].secret as string;
+    async function pingSigned(id: string, secret: string) {
+      const ping = (await admin('POST', `/v1/webhooks/${id}/ping`)).body;
+      assert.equal((await settled(id, ping.id)).status, 'succeeded');
+      const last = receiver.received.at(-1)!;
+      assert.equal(last.headers['webhook-id'], ping.event_id);
+      assert.ok(verifyWebhook(secret, last.headers as Record<string, string>, last.body), 'signed with the secret');
+    }
+
+    it('are sealed in Postgres (AES-256-GCM), and deliveries are still signed with the secret', async () => {
+      const created = (await admin('POST', '/v1/webhooks', { url: receiver.url })).body;
+      const stored = await storedSecret(created.id);
+      assert.match(stored, /^v1:[\w-]+:[\w-]+:[\w-]+$/);
+      assert.ok(!stored.includes(created.secret.slice(6)), 'the row does not hold the secret in clear');
+      await pingSigned(created.id, created.secret);
+    });
+
+    it("written in clear before encryption are still read, and sealed on the endpoint's next update", async () => {
+      const created = (await admin('POST', '/v1/webhooks', { url: receiver.url })).body;
+      await owner.query('UPDATE webhook_endpoints SET secret = $1 WHERE id = $2', [created.secret, created.id]);
+      await pingSigned(created.id, created.secret);
+      assert.equal((await admin('PATCH', `/v1/webhooks/${created.id}`, { description: 'sealed now' })).status, 200);
+      assert.match(await storedSecret(created.id), /^v1:/);
+      await pingSigned(created.id, created.secret);
+    });
+
+    it('a secret sealed for another endpoint does not sign: the attempt is logged as not sent', async () => {
+      const first = (await admin('POST', '/v1/webhooks', { url: receiver.url })).body;
+      const second = (await admin('POST', '/v1/webhooks', { url: receiver.url })).body;
+      await owner.query('UPDATE webhook_endpoints SET secret = $1 WHERE id = $2', [
+        await storedSecret(first.id),
+        second.id,
+      ]);
+      const before = receiver.received.length;
+      const ping = (await admin('POST', `/v1/webhooks/${second.id}/ping`)).body;
+      const delivery = await settled(second.id, ping.id);
+      assert.equal(delivery.status, 'failed');
+      assert.match(delivery.attempts[0].error, /^not sent: .*does not open/);
+      assert.equal(receiver.received.length, before);
+    });
   });
 
   it('410 Gone disables the endpoint; no further deliveries', async () => {

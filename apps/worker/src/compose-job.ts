@@ -1,5 +1,6 @@
 import type { TenantContext } from '@tessera/db';
 import {
+  ChatTemplateError,
   mergeAdapters,
   mergeProblems,
   readPeftAdapter,
@@ -197,7 +198,7 @@ export async function runCompose(queueJob: QueueJob<ComposeJobData>, deps: Compo
   } catch (error) {
     const message = (error as Error).message;
     // What the inputs make impossible fails for good; anything else (storage, database) retries.
-    const permanent = error instanceof UnrecoverableError;
+    const permanent = error instanceof UnrecoverableError || error instanceof ChatTemplateError;
     if (permanent || isLastAttempt(queueJob)) {
       await fail(message);
       throw new UnrecoverableError(message);

@@ -7,6 +7,7 @@ import {
 } from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
 import {
+  ChatTemplateError,
   decodeCheckpoint,
   encodeCentroid,
   encodeCheckpoint,
@@ -270,8 +271,14 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
       }
       return finish('cancelled', null);
     }
-    if (isLastAttempt(queueJob)) await finish('failed', (error as Error).message);
-    else await event('message', `attempt failed (${(error as Error).message}); retrying`);
+    const message = (error as Error).message;
+    // The base model's chat template fails on this data: every retry would too.
+    if (error instanceof ChatTemplateError) {
+      await finish('failed', message);
+      throw new UnrecoverableError(message);
+    }
+    if (isLastAttempt(queueJob)) await finish('failed', message);
+    else await event('message', `attempt failed (${message}); retrying`);
     throw error;
   } finally {
     deps.shutdown.removeEventListener('abort', onShutdown);

@@ -2,6 +2,7 @@ import type { Database } from '@tessera/db';
 import {
   AdapterCache,
   BatchScheduler,
+  ChatTemplateError,
   decodeCentroid,
   DecoderSession,
   readCompositionArtifact,
@@ -109,7 +110,8 @@ export class InferenceServer {
     try {
       await this.serve(request, controller.signal);
     } catch (error) {
-      const bad = error instanceof BadRequest;
+      // A chat template refused as the model loads (one stored before the limits existed) is the tenant's too.
+      const bad = error instanceof BadRequest || error instanceof ChatTemplateError;
       if (!bad) this.deps.log(`infer ${request.requestId}: ${(error as Error).message}`);
       await this.deps.publish(request.requestId, {
         type: 'error',
@@ -132,7 +134,12 @@ export class InferenceServer {
           : model.tokenizer.chatTemplate.render(request.input.messages, { addGenerationPrompt: true }),
       );
     } catch (error) {
-      throw new BadRequest(`the input cannot be read by ${model.name}'s tokenizer: ${(error as Error).message}`);
+      // A template over its limits stops here, after at most its time limit: this request fails, no other.
+      const what =
+        error instanceof ChatTemplateError
+          ? `${model.name}'s chat template cannot render these messages`
+          : `the input cannot be read by ${model.name}'s tokenizer`;
+      throw new BadRequest(`${what}: ${(error as Error).message}`);
     }
     if (prompt.length === 0) throw new BadRequest('the prompt is empty');
     const context = model.config.maxPositions;

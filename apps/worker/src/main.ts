@@ -10,6 +10,8 @@ import {
   inferQueue,
   QUEUES,
   redisConnection,
+  reportOutages,
+  trainQueue,
   webhookQueue,
   type CacheEviction,
   type ComposeJobData,
@@ -19,7 +21,7 @@ import {
   type WebhookJobData,
 } from '@tessera/queue';
 import { blobStoreSettings, tenantBlobStores } from '@tessera/storage';
-import { attemptDelivery } from '@tessera/webhooks';
+import { attemptDelivery, webhookSecretBox } from '@tessera/webhooks';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BaseModelLoader } from './base-models.js';
@@ -28,6 +30,7 @@ import { runDeletion } from './deletion-job.js';
 import { runFineTune } from './fine-tune-job.js';
 import { type JobDeps } from './job-deps.js';
 import { runPartitionedParent } from './partitioned-job.js';
+import { startReconciler } from './reconciler.js';
 import { InferenceServer } from './inference.js';
 import { loadWorkerConfig } from './worker-config.js';
 
@@ -74,13 +77,13 @@ const deletionDeps = {
 
 const worker = new Worker<TrainJobData, unknown, TrainJobName>(
   QUEUES.train,
-  (job) => {
+  (job, token) => {
     log(`job ${job.data.jobId} (${job.name}): attempt ${job.attemptsMade + 1}`);
     switch (job.name) {
       case 'fine_tune':
         return runFineTune(job, { ...jobDeps, shutdown: shutdown.signal });
       case 'partitioned':
-        return runPartitionedParent(job, { database, webhooks });
+        return runPartitionedParent(job, { database, webhooks }, token);
       case 'deletion':
         return runDeletion(job, deletionDeps);
       default:
@@ -98,7 +101,6 @@ const worker = new Worker<TrainJobData, unknown, TrainJobName>(
 );
 worker.on('completed', (job) => log(`job ${job.data.jobId}: done`));
 worker.on('failed', (job, error) => log(`job ${job?.data.jobId}: ${error.message}`, 'warn'));
-worker.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
 // Compositions: merges take milliseconds, a learned gate trains for seconds; one at a time.
 const composer = new Worker<ComposeJobData>(QUEUES.compose, (job) => runCompose(job, jobDeps), {
   connection,
@@ -110,6 +112,7 @@ const composer = new Worker<ComposeJobData>(QUEUES.compose, (job) => runCompose(
 composer.on('completed', (job) => log(`composition ${job.data.compositionId}: ready`));
 composer.on('failed', (job, error) => log(`composition ${job?.data.compositionId}: ${error.message}`, 'warn'));
 // Webhook deliveries: many at once, each a short HTTP call; retries are scheduled as delayed jobs.
+const secretBox = webhookSecretBox(config);
 const deliveries = new Worker<WebhookJobData>(
   QUEUES.webhooks,
   (job) =>
@@ -117,6 +120,7 @@ const deliveries = new Worker<WebhookJobData>(
       retryScheduleMs: config.WEBHOOK_RETRY_SCHEDULE_MS,
       allowPrivateAddresses: config.WEBHOOK_ALLOW_PRIVATE,
       timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      secretBox,
     }),
   { connection, prefix: config.QUEUE_PREFIX, concurrency: config.WEBHOOK_CONCURRENCY },
 );
@@ -162,7 +166,6 @@ const inferWorkers = config.INFER_BASE_MODELS.map((id) => {
     prefix: config.QUEUE_PREFIX,
     concurrency: config.INFER_MAX_BATCH * 2,
   });
-  consumer.on('error', (error) => log(`queue error: ${error.message}`, 'warn'));
   return consumer;
 });
 await Promise.all([
@@ -171,6 +174,32 @@ await Promise.all([
   deliveries.waitUntilReady(),
   ...inferWorkers.map((w) => w.waitUntilReady()),
 ]);
+// Postgres is the source of truth: what it says is unfinished but no queue holds goes back on one.
+const train = trainQueue(connection, config.QUEUE_PREFIX);
+const reconciled = startReconciler(
+  {
+    database,
+    redis: publisher,
+    prefix: config.QUEUE_PREFIX,
+    train,
+    compose,
+    webhooks,
+    settleMs: config.RECONCILE_SETTLE_MS,
+    log,
+  },
+  config.RECONCILE_INTERVAL_MS,
+  shutdown.signal,
+);
+// During a Redis outage every client retries on its own; each says so once a minute, not per attempt.
+for (const [name, client] of Object.entries({ webhooks, compose, train, evictionWaits, publisher, cancels }))
+  reportOutages(client, name, (line) => log(line, 'warn'));
+for (const [name, consumer] of Object.entries({
+  worker,
+  composer,
+  deliveries,
+  ...Object.fromEntries(inferWorkers.map((w) => [w.name, w])),
+}))
+  reportOutages(consumer, `${name} worker`, (line) => log(line, 'warn'));
 const queues = [QUEUES.train, QUEUES.compose, QUEUES.webhooks, ...config.INFER_BASE_MODELS.map(inferQueue)];
 log(
   `worker ready: queues ${queues.join(', ')}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`,
@@ -185,8 +214,16 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
     void Promise.all([worker.close(), composer.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
+      .then(() => reconciled)
       .then(() =>
-        Promise.all([webhooks.close(), compose.close(), publisher.quit(), cancels.quit(), evictionWaits.quit()]),
+        Promise.all([
+          webhooks.close(),
+          compose.close(),
+          train.close(),
+          publisher.quit(),
+          cancels.quit(),
+          evictionWaits.quit(),
+        ]),
       )
       .then(() => database.disconnect())
       .then(() => process.exit(0));

@@ -2,7 +2,9 @@ import type { Database, TenantContext } from '@tessera/db';
 import { moveJob } from '@tessera/domain';
 import type { TrainJobData, WebhookJobData } from '@tessera/queue';
 import { enqueueDeliveries } from '@tessera/webhooks';
-import type { Job as QueueJob, Queue } from 'bullmq';
+import { DelayedError, type Job as QueueJob, type Queue } from 'bullmq';
+
+const PARTITIONS_RECHECK_MS = 5_000;
 
 /**
  * The parent of a partitioned fine-tune (a BullMQ flow): it runs once every partition's
@@ -13,9 +15,19 @@ import type { Job as QueueJob, Queue } from 'bullmq';
 export async function runPartitionedParent(
   queueJob: QueueJob<TrainJobData>,
   deps: { database: Database; webhooks: Queue<WebhookJobData> },
+  token?: string,
 ): Promise<void> {
   const { jobId, tenantId } = queueJob.data;
   const ctx: TenantContext = { tenantId };
+  // In its flow the parent runs after its partitions; re-enqueued alone by the reconciler
+  // (Redis lost the flow), it waits for them here instead.
+  const unfinished = await deps.database.withTenant(ctx, (tx) =>
+    tx.job.count({ where: { tenantId, parentJobId: jobId, status: { in: ['queued', 'running'] } } }),
+  );
+  if (unfinished > 0) {
+    await queueJob.moveToDelayed(Date.now() + PARTITIONS_RECHECK_MS, token);
+    throw new DelayedError();
+  }
   const { deliveryIds } = await deps.database.withTenant(ctx, async (tx) => {
     // A retry after a crash that followed the commit finds the parent ended: nothing more to say.
     const parent = await tx.job.findFirstOrThrow({ where: { id: jobId }, select: { status: true } });

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { STANDARD_RETRY_SCHEDULE_MS } from '@tessera/queue';
 import { blobStoreEnv, s3NeedsBucket } from '@tessera/storage';
+import { webhookSecretKeyEnv, webhookSecretKeyInProduction } from '@tessera/webhooks';
 import { z } from 'zod';
 
 /** models/ of this repository: where `builtin:<name>` base models live. */
@@ -48,6 +49,7 @@ const configSchema = z
       .min(1)
       .default(512 * 1_048_576),
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'silent']).default('info'),
+    ...webhookSecretKeyEnv,
     /** Delay before each delivery attempt, first to last (default: Standard Webhooks' schedule). */
     WEBHOOK_RETRY_SCHEDULE_MS: z
       .string()
@@ -60,10 +62,18 @@ const configSchema = z
       .transform((v) => v === 'true'),
     WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
     WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).default(16),
+    /**
+     * The reconciler's pass: every job or delivery Postgres says is unfinished but that has no live
+     * queue entry is enqueued again. Rows younger than the settle time are left to their creator.
+     * Lost work is back on its queue within settle + interval (20 s by default).
+     */
+    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+    RECONCILE_SETTLE_MS: z.coerce.number().int().min(0).default(10_000),
     /** How long a deletion waits for every worker to drop the stale weights from memory; the proof says who answered. */
     CACHE_EVICTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })
-  .refine(...s3NeedsBucket);
+  .refine(...s3NeedsBucket)
+  .refine(...webhookSecretKeyInProduction);
 
 export type WorkerConfig = z.infer<typeof configSchema>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from './id.js';
+import { shownOnceSecret } from './shown-once.js';
 import { text } from './text.js';
 
 const timestamp = z.iso.datetime();
@@ -47,7 +48,7 @@ export const apiKeySchema = z
   .meta({ id: 'ApiKey' });
 
 export const createdApiKeySchema = apiKeySchema
-  .extend({ secret: z.string().describe('The key itself (tsk_…). Shown only in this response; store it now.') })
+  .extend({ secret: shownOnceSecret('The key itself (tsk_…).') })
   .meta({ id: 'CreatedApiKey' });
 
 export const createApiKeySchema = z

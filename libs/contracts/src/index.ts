@@ -4,6 +4,7 @@ export * from './pagination.js';
 export * from './access.js';
 export * from './health.js';
 export * from './text.js';
+export * from './shown-once.js';
 export * from './datasets.js';
 export * from './fine-tunes.js';
 export * from './webhooks.js';

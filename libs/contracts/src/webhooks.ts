@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { idSchema } from './id.js';
+import { shownOnceSecret } from './shown-once.js';
 import { text } from './text.js';
 
 const timestamp = z.iso.datetime();
@@ -42,7 +43,7 @@ export const webhookEndpointSchema = z
 export type WebhookEndpointDto = z.infer<typeof webhookEndpointSchema>;
 
 export const createdWebhookEndpointSchema = webhookEndpointSchema
-  .extend({ secret: z.string().describe('whsec_… signing secret. Shown only in this response; store it now.') })
+  .extend({ secret: shownOnceSecret('The whsec_… signing secret.') })
   .meta({ id: 'CreatedWebhookEndpoint' });
 
 export const createWebhookEndpointSchema = z

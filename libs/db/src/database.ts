@@ -26,6 +26,13 @@ export interface DatabaseOptions {
   maxConnections?: number;
 }
 
+/** A row whose Postgres state says it should be on a queue. */
+export interface UnfinishedWork {
+  kind: 'job' | 'webhook_delivery';
+  id: string;
+  tenantId: string;
+}
+
 /** What a pooled connection carries outside any tenant transaction. */
 export interface ConnectionIdentity {
   role: string;
@@ -43,7 +50,12 @@ export class Database {
   private readonly prisma: PrismaClient;
 
   constructor(options: DatabaseOptions) {
-    const adapter = new PrismaPg({ connectionString: options.connectionString, max: options.maxConnections ?? 10 });
+    const adapter = new PrismaPg({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      // A server that accepts no connection (hung, or a black-holed address) is an outage in 5 s.
+      connectionTimeoutMillis: 5_000,
+    });
     this.prisma = new PrismaClient({ adapter });
   }
 
@@ -96,6 +108,17 @@ export class Database {
       revokedAt: row.revoked_at,
       groupIds: row.group_ids,
     };
+  }
+
+  /**
+   * Jobs queued or running and webhook deliveries pending, across tenants, created before
+   * `settledBefore`: ids and tenants only, through a SECURITY DEFINER function (see the
+   * unfinished_work migration). The reconciler reads each row itself inside `withTenant`.
+   */
+  async unfinishedWork(settledBefore: Date): Promise<UnfinishedWork[]> {
+    const rows = await this.prisma.$queryRaw<{ kind: UnfinishedWork['kind']; id: string; tenant_id: string }[]>`
+      SELECT * FROM tessera_unfinished_work(${settledBefore})`;
+    return rows.map((row) => ({ kind: row.kind, id: row.id, tenantId: row.tenant_id }));
   }
 
   async ping(): Promise<void> {

@@ -1,6 +1,13 @@
 export { Database, APP_ROLE } from './database.js';
-export type { ApiKeyRecord, ConnectionIdentity, DatabaseOptions, TenantTransaction } from './database.js';
+export type {
+  ApiKeyRecord,
+  ConnectionIdentity,
+  DatabaseOptions,
+  TenantTransaction,
+  UnfinishedWork,
+} from './database.js';
 export type { TenantContext } from './tenant-context.js';
 export { Prisma } from './generated/prisma/client.js';
 export type * from './generated/prisma/models.js';
 export * from './generated/prisma/enums.js';
+export { isDatabaseOutage } from './outage.js';

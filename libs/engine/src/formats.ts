@@ -9,3 +9,5 @@ export { targetModules, targetModulesOf } from './model/decoder-config.js';
 export type { DecoderConfig } from './model/decoder-config.js';
 export { decoderConfigFromHf, decoderWeightsFromHf } from './model/hf-checkpoint.js';
 export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
+export { ChatTemplateError } from './tokenizer/chat-template.js';
+export type { ChatMessage } from './tokenizer/chat-template.js';

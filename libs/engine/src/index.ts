@@ -59,8 +59,13 @@ export type { CompositionArtifact } from './adapter/composition-artifact.js';
 export { ByteTokenizer } from './tokenizer/byte-tokenizer.js';
 export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
 export type { HfTokenizerFiles } from './tokenizer/hf-tokenizer.js';
-export { ChatTemplate, DEFAULT_CHAT_TEMPLATE } from './tokenizer/chat-template.js';
-export type { ChatMessage } from './tokenizer/chat-template.js';
+export {
+  ChatTemplate,
+  ChatTemplateError,
+  DEFAULT_CHAT_TEMPLATE,
+  DEFAULT_CHAT_TEMPLATE_LIMITS,
+} from './tokenizer/chat-template.js';
+export type { ChatMessage, ChatTemplateFailure, ChatTemplateLimits } from './tokenizer/chat-template.js';
 export type { Tokenizer } from './tokenizer/tokenizer.js';
 export { argmax, sampleToken } from './serving/sampling.js';
 export type { SamplingParams } from './serving/sampling.js';

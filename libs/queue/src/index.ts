@@ -21,6 +21,8 @@ export function inferQueue(baseModel: string): string {
 }
 
 export * from './cache-eviction.js';
+export * from './queue-entries.js';
+export * from './redis-outage.js';
 
 /**
  * The job names on the `train` queue, shared by the gateway (which adds them) and the worker

@@ -1,5 +1,6 @@
 export { createTesseraClient, listAll, MAX_PAGE_SIZE, paginate, unwrap } from './tessera-client.js';
 export { serverSentEvents } from './server-sent-events.js';
+export { shownSecret } from './shown-once.js';
 export type { ServerSentEvent } from './server-sent-events.js';
 export type { TesseraApi, TesseraClientOptions } from './tessera-client.js';
 export { TesseraProblemError } from './problem-error.js';

@@ -1,9 +1,10 @@
 import { newId } from '@tessera/contracts';
 import type { Database } from '@tessera/db';
 import { moveWebhookDelivery } from '@tessera/domain';
-import type { WebhookJobData } from '@tessera/queue';
+import { deliveryQueueEntry, type WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
 import { postToTarget, resolveWebhookTarget, type Resolver, type WebhookTarget } from './address-guard.js';
+import type { WebhookSecretBox } from './secret-box.js';
 import { webhookHeaders } from './standard-webhooks.js';
 
 export interface DeliverySettings {
@@ -11,6 +12,8 @@ export interface DeliverySettings {
   retryScheduleMs: readonly number[];
   allowPrivateAddresses: boolean;
   timeoutMs: number;
+  /** Opens the endpoint's stored signing secret (encrypted at rest under WEBHOOK_SECRET_KEY). */
+  secretBox: WebhookSecretBox;
   /** The host-name resolver (the system's by default; tests give their own). */
   resolve?: Resolver;
 }
@@ -46,14 +49,15 @@ export async function attemptDelivery(
   const target = endpoint.enabled
     ? await resolveWebhookTarget(endpoint.url, settings.allowPrivateAddresses, settings.resolve)
     : { problem: 'the endpoint is disabled' };
-  const problem = 'problem' in target ? target.problem : null;
+  const signing = openSecret(settings.secretBox, endpoint);
+  const problem = 'problem' in target ? target.problem : 'problem' in signing ? signing.problem : null;
   if (problem) error = `not sent: ${problem}`;
   else {
     try {
       const headers = {
         'content-type': 'application/json',
         'user-agent': 'Tessera-Webhooks/1',
-        ...webhookHeaders(endpoint.secret, event.id, body),
+        ...webhookHeaders((signing as { secret: string }).secret, event.id, body),
       };
       const response = await postToTarget(target as WebhookTarget, body, headers, {
         timeoutMs: settings.timeoutMs,
@@ -104,10 +108,19 @@ export async function attemptDelivery(
       await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { enabled: false, disabledAt: new Date() } });
   });
   if (nextDelay !== undefined) {
-    await queue.add(
-      'deliver',
-      { ...job, attempt: job.attempt + 1 },
-      { jobId: `${delivery.id}-${job.attempt + 1}`, delay: nextDelay, removeOnComplete: 1000, removeOnFail: 5000 },
-    );
+    const next = deliveryQueueEntry(delivery.id, job.tenantId, job.attempt + 1, nextDelay);
+    await queue.add(next.name, next.data, next.opts);
+  }
+}
+
+/**
+ * The signing secret in clear, or why not: a worker whose WEBHOOK_SECRET_KEY is not the
+ * gateway's logs the attempt as not sent (it names no secret), and redelivery works once fixed.
+ */
+function openSecret(box: WebhookSecretBox, endpoint: { id: string; secret: string }) {
+  try {
+    return { secret: box.open(endpoint.secret, endpoint.id) };
+  } catch (e) {
+    return { problem: (e as Error).message };
   }
 }

@@ -1,4 +1,4 @@
-import type { WebhookJobData } from '@tessera/queue';
+import { deliveryQueueEntry, type WebhookJobData } from '@tessera/queue';
 import type { Queue } from 'bullmq';
 
 /** After the transaction that recorded the events commits: the first attempt of each delivery, on the webhooks queue. */
@@ -9,11 +9,5 @@ export async function enqueueDeliveries(
   attempt = 1,
 ): Promise<void> {
   if (deliveryIds.length === 0) return;
-  await queue.addBulk(
-    deliveryIds.map((deliveryId) => ({
-      name: 'deliver',
-      data: { deliveryId, tenantId, attempt },
-      opts: { jobId: `${deliveryId}-${attempt}`, removeOnComplete: 1000, removeOnFail: 5000 },
-    })),
-  );
+  await queue.addBulk(deliveryIds.map((deliveryId) => deliveryQueueEntry(deliveryId, tenantId, attempt)));
 }

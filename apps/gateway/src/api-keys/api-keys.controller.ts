@@ -15,6 +15,7 @@ import {
 import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
+import { ShownOnce } from '../common/shown-once.decorator.js';
 import { AnyTenantKey, RequireScope } from '../common/route-access.decorator.js';
 import { ApiKeysService } from './api-keys.service.js';
 
@@ -42,6 +43,7 @@ export class ApiKeysController {
   @Post('api-keys')
   @RequireScope('admin')
   @Operation('Create an API key; its secret is in this response only', { status: 201, schema: createdApiKeySchema })
+  @ShownOnce('secret')
   create(@CurrentCaller() caller: Caller, @Body({ schema: createApiKeySchema }) body: CreateApiKey) {
     return this.apiKeys.create(caller, body);
   }

@@ -1,13 +1,37 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { newId, type BaseModelDto, type BaseModelTokenizer, type RegisterBaseModel } from '@tessera/contracts';
+import {
+  newId,
+  type BaseModelDto,
+  type BaseModelTokenizer,
+  type ProblemFieldError,
+  type RegisterBaseModel,
+} from '@tessera/contracts';
 import { releaseBlob } from '@tessera/domain';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import type { BaseModelModel } from '@tessera/db';
-import { decoderConfigFromHf, decoderWeightsFromHf, HfTokenizer, type DecoderConfig } from '@tessera/engine/formats';
+import {
+  ChatTemplateError,
+  decoderConfigFromHf,
+  decoderWeightsFromHf,
+  HfTokenizer,
+  type ChatMessage,
+  type DecoderConfig,
+} from '@tessera/engine/formats';
 import type { Caller } from '../common/caller.js';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import { recordAudit } from '../common/audit.util.js';
 import { ProblemException } from '../common/problem.exception.js';
+
+/**
+ * What a chat template must render, under its limits, to be kept: the worker renders templates
+ * for every tenant's requests, so one that loops or balloons is refused here. Plain alternating
+ * turns, no system message: templates commonly refuse anything else.
+ */
+const SAMPLE_CONVERSATION: ChatMessage[] = [
+  { role: 'user', content: 'Hello!' },
+  { role: 'assistant', content: 'Hi. How can I help?' },
+  { role: 'user', content: 'Tell me a joke.' },
+];
 
 export function toBaseModelDto(row: BaseModelModel): BaseModelDto {
   return {
@@ -103,22 +127,28 @@ export class BaseModelsService {
     });
   }
 
-  /** Optional step 2: the tokenizer (without one the model reads bytes); its ids must fit the vocabulary. */
+  /**
+   * Optional step 2: the tokenizer (without one the model reads bytes); its ids must fit the
+   * vocabulary, and its chat template must render a sample conversation within its limits.
+   */
   async putTokenizer(caller: Caller, id: string, body: BaseModelTokenizer): Promise<BaseModelDto> {
     const row = await this.database.withTenant(caller, (tx) => this.findUploading(tx, caller, id));
     const config = row.config as unknown as DecoderConfig;
-    let problem: string | null = null;
+    let problem: ProblemFieldError | null = null;
     try {
       const tokenizer = new HfTokenizer({ tokenizer: body.tokenizer, config: body.tokenizer_config ?? {} });
       if (tokenizer.vocabSize > config.vocabSize)
-        problem = `the tokenizer has ${tokenizer.vocabSize} ids, the model's vocabulary ${config.vocabSize}`;
+        problem = {
+          field: 'tokenizer',
+          message: `the tokenizer has ${tokenizer.vocabSize} ids, the model's vocabulary ${config.vocabSize}`,
+        };
+      else tokenizer.chatTemplate.render(SAMPLE_CONVERSATION, { addGenerationPrompt: true });
     } catch (error) {
-      problem = (error as Error).message;
+      const field = error instanceof ChatTemplateError ? 'tokenizer_config.chat_template' : 'tokenizer';
+      problem = { field, message: (error as Error).message };
     }
     if (problem)
-      throw new ProblemException('validation', `The tokenizer does not fit ${row.name}`, [
-        { field: 'tokenizer', message: problem },
-      ]);
+      throw new ProblemException('validation', `The tokenizer does not fit ${row.name}; nothing was stored`, [problem]);
     const ref = await this.blobs.forTenant(caller.tenantId).put(new TextEncoder().encode(JSON.stringify(body)));
     return this.database.withTenant(caller, async (tx) => {
       const updated = await tx.baseModel.update({ where: { id: row.id }, data: { tokenizerBlob: ref.sha256 } });

@@ -1,5 +1,5 @@
 import type { Provider } from '@nestjs/common';
-import { redisConnection } from '@tessera/queue';
+import { requestPathConnection } from '@tessera/queue';
 import { FlowProducer } from 'bullmq';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 
@@ -10,5 +10,5 @@ export const flowProducerProvider: Provider = {
   provide: FLOW_PRODUCER,
   inject: [GATEWAY_CONFIG],
   useFactory: (config: GatewayConfig): FlowProducer =>
-    new FlowProducer({ connection: redisConnection(config.REDIS_URL), prefix: config.QUEUE_PREFIX }),
+    new FlowProducer({ connection: requestPathConnection(config.REDIS_URL), prefix: config.QUEUE_PREFIX }),
 };

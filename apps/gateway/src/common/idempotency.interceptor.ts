@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { Redis } from 'ioredis';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, catchError, of, throwError, type Observable } from 'rxjs';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 import { ProblemException } from './problem.exception.js';
 import { REDIS } from './redis.provider.js';
+import { SHOWN_ONCE_FIELDS, withoutShownOnce } from './shown-once.decorator.js';
 
 /** How long a first request may run before a retry with its key is let through again. */
 const IN_FLIGHT_TTL_SECONDS = 60;
@@ -20,12 +22,14 @@ type StoredRequest =
  * (per API key, in Redis) and replayed for the same key and body with
  * `Idempotency-Replay: true`. Same key, other body: 422. Same key while the first still
  * runs: 409. A first request that fails releases its key so that a corrected retry runs.
+ * Fields a route marks `@ShownOnce` are kept as null: a secret is never stored nor replayed.
  */
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+    private readonly reflector: Reflector,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
@@ -44,9 +48,14 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const claimed = await this.redis.set(storeKey, JSON.stringify(inFlight), 'EX', IN_FLIGHT_TTL_SECONDS, 'NX');
     if (!claimed) return of(await this.replay(storeKey, fingerprint, context));
 
+    const shownOnce = this.reflector.getAllAndOverride<string[] | undefined>(SHOWN_ONCE_FIELDS, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     return next.handle().pipe(
       mergeMap(async (body) => {
-        const done: StoredRequest = { state: 'done', fingerprint, body };
+        const kept = shownOnce ? withoutShownOnce(body, shownOnce) : body;
+        const done: StoredRequest = { state: 'done', fingerprint, body: kept };
         await this.redis.set(storeKey, JSON.stringify(done), 'EX', this.config.IDEMPOTENCY_TTL_SECONDS);
         return body;
       }),

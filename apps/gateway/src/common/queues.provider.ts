@@ -1,7 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import {
   composeQueue,
-  redisConnection,
+  requestPathConnection,
   trainQueue,
   webhookQueue,
   type ComposeJobData,
@@ -19,7 +19,8 @@ export const trainQueueProvider: Provider = {
   provide: TRAIN_QUEUE,
   inject: [GATEWAY_CONFIG],
   // BullMQ connects lazily on first use, so building the app (openapi.json) needs no Redis.
-  useFactory: (config: GatewayConfig): TrainQueue => trainQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+  useFactory: (config: GatewayConfig): TrainQueue =>
+    trainQueue(requestPathConnection(config.REDIS_URL), config.QUEUE_PREFIX),
 };
 
 export const WEBHOOK_QUEUE = Symbol('WEBHOOK_QUEUE');
@@ -29,7 +30,7 @@ export const webhookQueueProvider: Provider = {
   provide: WEBHOOK_QUEUE,
   inject: [GATEWAY_CONFIG],
   useFactory: (config: GatewayConfig): WebhookQueue =>
-    webhookQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+    webhookQueue(requestPathConnection(config.REDIS_URL), config.QUEUE_PREFIX),
 };
 
 export const COMPOSE_QUEUE = Symbol('COMPOSE_QUEUE');
@@ -39,5 +40,5 @@ export const composeQueueProvider: Provider = {
   provide: COMPOSE_QUEUE,
   inject: [GATEWAY_CONFIG],
   useFactory: (config: GatewayConfig): ComposeQueue =>
-    composeQueue(redisConnection(config.REDIS_URL), config.QUEUE_PREFIX),
+    composeQueue(requestPathConnection(config.REDIS_URL), config.QUEUE_PREFIX),
 };

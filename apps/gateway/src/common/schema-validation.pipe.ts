@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { Injectable, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
 import type { ProblemFieldError } from '@tessera/contracts';
 import { ProblemException } from './problem.exception.js';
@@ -20,6 +21,9 @@ export class SchemaValidationPipe implements PipeTransform {
   async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     const schema = metadata.schema;
     if (!schema || metadata.type === 'custom') return value;
+    // Upload types (JSONL, octet-stream) are parsed as streams for the upload routes; a JSON route is not one.
+    if (metadata.type === 'body' && value instanceof Readable)
+      throw new ProblemException('unsupported-media-type', 'This route takes a JSON body (application/json)');
     const result = await schema['~standard'].validate(value);
     if (!result.issues) return result.value;
     const root = metadata.type === 'param' ? 'path' : metadata.type;

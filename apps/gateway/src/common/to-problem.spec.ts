@@ -33,7 +33,16 @@ describe('toProblem', () => {
     const redisDown = Object.assign(new Error('Reached the max retries per request limit'), {
       name: 'MaxRetriesPerRequestError',
     });
-    for (const error of [redisDown, { code: 'P1001', message: "Can't reach database server" }]) {
+    // The shapes measured with Postgres behind a stopped proxy and Redis stopped (SIGSTOP) or killed.
+    const outages = [
+      redisDown,
+      new Error('Command timed out'),
+      { code: 'P1001', message: "Can't reach database server" },
+      { code: 'P2010', message: "Raw query failed. Code: `N/A`. Message: `Can't reach database server at h:5432`" },
+      new Error('Connection terminated unexpectedly'),
+      Object.assign(new Error('wrapped'), { cause: { code: 'ECONNREFUSED' } }),
+    ];
+    for (const error of outages) {
       const { problem, headers } = toProblem(error, 'r', '/');
       assert.equal(problem.status, 503);
       assert.equal(headers['retry-after'], '5');

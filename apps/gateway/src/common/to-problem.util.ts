@@ -1,4 +1,6 @@
 import { HttpException } from '@nestjs/common';
+import { isDatabaseOutage } from '@tessera/db';
+import { isRedisOutage } from '@tessera/queue';
 import { PROBLEM_KINDS, problemType, type Problem, type ProblemKind } from '@tessera/contracts';
 import { ProblemException } from './problem.exception.js';
 
@@ -95,25 +97,7 @@ function errorCode(error: unknown): unknown {
   return e?.code ?? e?.errorCode ?? e?.cause?.code;
 }
 
-// P2024/P2028: no pooled connection or transaction could be had in time (overload), also retryable.
-const OUTAGE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'P1001',
-  'P1002',
-  'P1017',
-  'P2024',
-  'P2028',
-]);
-
-/** A dependency is down (not the caller's fault): 503 with Retry-After rather than 500. */
+/** A dependency is down or hung (not the caller's fault): 503 with Retry-After rather than 500. */
 function isDependencyOutage(error: unknown): boolean {
-  const e = error as { code?: unknown; name?: unknown; cause?: { code?: unknown } } | null;
-  return (
-    e?.name === 'MaxRetriesPerRequestError' ||
-    OUTAGE_CODES.has(String(e?.code)) ||
-    OUTAGE_CODES.has(String(e?.cause?.code))
-  );
+  return isDatabaseOutage(error) || isRedisOutage(error);
 }

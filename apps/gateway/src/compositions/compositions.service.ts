@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { newId, type CompositionDto, type CreateComposition, type ListQuery, type Page } from '@tessera/contracts';
 import { Database, type TenantTransaction } from '@tessera/db';
-import { createJob, failCompose } from '@tessera/domain';
+import { createJob } from '@tessera/domain';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
+import { enqueueAfterCommit } from '../common/enqueue-after-commit.js';
 import { recordAudit } from '../common/audit.util.js';
 import { checkGroupCovers, findUsableGroup, mayUseGroup, soleGroupOf, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
@@ -141,19 +142,13 @@ export class CompositionsService {
         jobId: job.id,
       };
     });
-    try {
-      await this.composeQueue.add(
+    await enqueueAfterCommit(this.logger, jobId, () =>
+      this.composeQueue.add(
         'compose',
         { jobId, tenantId: caller.tenantId, compositionId: row.id },
         { jobId, ...TRAIN_JOB_OPTIONS },
-      );
-    } catch (error) {
-      this.logger.error(`enqueueing ${jobId} failed: ${(error as Error).message}`);
-      await this.database.withTenant(caller, (tx) =>
-        failCompose(tx, caller.tenantId, jobId, row.id, 'the job queue was unavailable'),
-      );
-      throw new ProblemException('unavailable', 'The job queue is unavailable; the composition was not built');
-    }
+      ),
+    );
     return toCompositionDto(row, caller);
   }
 

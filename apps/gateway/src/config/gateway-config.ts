@@ -1,4 +1,5 @@
 import { blobStoreEnv, s3NeedsBucket } from '@tessera/storage';
+import { webhookSecretKeyEnv, webhookSecretKeyInProduction } from '@tessera/webhooks';
 import { z } from 'zod';
 
 const configSchema = z
@@ -16,6 +17,7 @@ const configSchema = z
     /** Namespace of the BullMQ keys in Redis; gateway and workers of one deployment share it. */
     QUEUE_PREFIX: z.string().min(1).default('bull'),
     ...blobStoreEnv,
+    ...webhookSecretKeyEnv,
     /** Lets webhook URLs resolve to private or loopback addresses (tests, single-machine setups). */
     WEBHOOK_ALLOW_PRIVATE: z
       .enum(['true', 'false'])
@@ -38,12 +40,23 @@ const configSchema = z
       .int()
       .min(1)
       .default(100 * 1_048_576),
+    /** A dataset line (one record) longer than this refuses the upload on the spot (413). */
+    DATASET_MAX_LINE_BYTES: z.coerce.number().int().min(1).default(1_048_576),
+    /** A document's records together, as uploaded; bounds what one document costs a fine-tune or a deletion's audit. */
+    DATASET_MAX_DOCUMENT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(4 * 1_048_576),
+    /** Documents one upload may hold: each is kept in memory while the upload streams and becomes a row. */
+    DATASET_MAX_DOCUMENTS: z.coerce.number().int().min(1).default(100_000),
     /** How many bad lines an upload's 400 lists (all are counted). */
     DATASET_MAX_ERRORS: z.coerce.number().int().min(1).max(1000).default(20),
     /** The built dashboard (apps/dashboard/dist) to serve at /; unset, the gateway serves only the API. */
     DASHBOARD_DIR: z.string().min(1).optional(),
   })
-  .refine(...s3NeedsBucket);
+  .refine(...s3NeedsBucket)
+  .refine(...webhookSecretKeyInProduction);
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 

@@ -5,6 +5,9 @@ import {
   type DatasetFormat,
   type ProblemFieldError,
 } from '@tessera/contracts';
+import { ProblemException } from '../common/problem.exception.js';
+import { JsonlLineSplitter, LineTooLongError, type UploadLine } from './jsonl-lines.js';
+import { parseRecordJson } from './record-json.js';
 
 /** What one document of an upload adds up to. */
 export interface DocumentSummary {
@@ -24,24 +27,37 @@ export interface ValidationSummary {
   problemCount: number;
 }
 
+/** What an upload may hold; past any of these it is refused at once (413), the rest unread. */
+export interface UploadLimits {
+  maxLineBytes: number;
+  maxDocumentBytes: number;
+  maxDocuments: number;
+  /** How many bad lines the 400 lists (all are counted). */
+  maxProblems: number;
+}
+
+/** Records nest three levels at most (record → messages → message); deeper is refused before anything recurses. */
+const MAX_RECORD_DEPTH = 8;
+
 interface OpenDocument {
   hash: Hash;
   accessGroupId: string | null;
   records: number;
   tokens: number;
+  bytes: number;
   firstLine: number;
 }
 
 /**
  * Checks a JSONL upload as it streams past, line by line: each line must be a record of
  * the dataset's format; `access_group` must name one of the tenant's groups; a document's
- * records must agree on their group. Bad lines are reported by number and reason. Tokens
- * are counted as the demo model counts them (UTF-8 bytes of the text it trains on).
+ * records must agree on their group. Bad lines are collected and reported by number and
+ * reason; a line, document or document count past its limit throws a 413 on the spot, so
+ * memory stays bounded by one line and the documents' summaries. Tokens are counted as the
+ * demo model counts them (UTF-8 bytes of the text it trains on).
  */
 export class DatasetValidator {
-  private readonly decoder = new TextDecoder('utf-8', { fatal: false });
-  private pending = '';
-  private line = 0;
+  private readonly lines: JsonlLineSplitter;
   private records = 0;
   private tokens = 0;
   private readonly documents = new Map<string, OpenDocument>();
@@ -52,22 +68,17 @@ export class DatasetValidator {
     private readonly format: DatasetFormat,
     /** Group id for a group's id or name, or null when the tenant has no such group. */
     private readonly resolveGroup: (idOrName: string) => string | null,
-    private readonly maxProblems: number,
-  ) {}
+    private readonly limits: UploadLimits,
+  ) {
+    this.lines = new JsonlLineSplitter(limits.maxLineBytes);
+  }
 
   push(chunk: Uint8Array): void {
-    this.pending += this.decoder.decode(chunk, { stream: true });
-    let newline: number;
-    while ((newline = this.pending.indexOf('\n')) >= 0) {
-      this.checkLine(this.pending.slice(0, newline));
-      this.pending = this.pending.slice(newline + 1);
-    }
+    this.checkLines(() => this.lines.push(chunk));
   }
 
   finish(): ValidationSummary {
-    this.pending += this.decoder.decode();
-    if (this.pending.length) this.checkLine(this.pending);
-    this.pending = '';
+    this.checkLines(() => this.lines.finish());
     if (this.records === 0 && this.problemCount === 0) this.problem(0, 'the upload has no records');
     return {
       records: this.records,
@@ -84,21 +95,35 @@ export class DatasetValidator {
     };
   }
 
-  private checkLine(raw: string): void {
-    this.line++;
-    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (text.trim() === '') return;
-    let value: unknown;
+  private checkLines(lines: () => Iterable<UploadLine>): void {
     try {
-      value = JSON.parse(text);
-    } catch {
-      return this.problem(this.line, 'not valid JSON');
+      for (const line of lines()) this.checkLine(line);
+    } catch (error) {
+      if (!(error instanceof LineTooLongError)) throw error;
+      throw new ProblemException(
+        'payload-too-large',
+        `Line ${error.lineNumber} is longer than the limit of ${error.maxLineBytes} bytes a dataset line may hold; nothing was stored`,
+        [{ field: `line ${error.lineNumber}`, message: `longer than ${error.maxLineBytes} bytes` }],
+      );
     }
-    const parsed = datasetRecordSchemas[this.format].safeParse(value);
+  }
+
+  private checkLine({ number, text }: UploadLine): void {
+    if (text.trim() === '') return;
+    const json = parseRecordJson(text, MAX_RECORD_DEPTH);
+    if (!json.ok) {
+      if (json.reason === 'not-json') return this.problem(number, 'not valid JSON');
+      if (json.reason === 'too-deep') return this.problem(number, `nested deeper than ${json.maxDepth} levels`);
+      return this.problem(
+        number,
+        `the key ${JSON.stringify(json.key)} (at ${json.path}) is not allowed: it could reach an object's prototype`,
+      );
+    }
+    const parsed = datasetRecordSchemas[this.format].safeParse(json.value);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
       const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
-      return this.problem(this.line, `not a ${this.format} record: ${where}${issue.message}`);
+      return this.problem(number, `not a ${this.format} record: ${where}${issue.message}`);
     }
     const record = parsed.data;
     let groupId: string | null = null;
@@ -106,24 +131,55 @@ export class DatasetValidator {
       groupId = this.resolveGroup(record.access_group);
       if (!groupId)
         return this.problem(
-          this.line,
+          number,
           `access_group ${JSON.stringify(record.access_group)} is not a group of this tenant`,
         );
     }
-    const externalId = documentExternalId(record.document_id, this.line);
+    const externalId = documentExternalId(record.document_id, number);
     let document = this.documents.get(externalId);
     if (document && document.accessGroupId !== groupId) {
       return this.problem(
-        this.line,
+        number,
         `document ${JSON.stringify(externalId)} has records in different access groups (first on line ${document.firstLine})`,
       );
     }
     if (!document) {
-      document = { hash: createHash('sha256'), accessGroupId: groupId, records: 0, tokens: 0, firstLine: this.line };
+      if (this.documents.size >= this.limits.maxDocuments)
+        throw new ProblemException(
+          'payload-too-large',
+          `The upload holds more than the limit of ${this.limits.maxDocuments} documents (the next one starts on line ${number}); split it across datasets; nothing was stored`,
+          [
+            {
+              field: `line ${number}`,
+              message: `document ${this.limits.maxDocuments + 1} of at most ${this.limits.maxDocuments}`,
+            },
+          ],
+        );
+      document = {
+        hash: createHash('sha256'),
+        accessGroupId: groupId,
+        records: 0,
+        tokens: 0,
+        bytes: 0,
+        firstLine: number,
+      };
       this.documents.set(externalId, document);
     }
+    const line = `${text}\n`;
+    document.bytes += Buffer.byteLength(line);
+    if (document.bytes > this.limits.maxDocumentBytes)
+      throw new ProblemException(
+        'payload-too-large',
+        `Document ${JSON.stringify(externalId)} passes the limit of ${this.limits.maxDocumentBytes} bytes a document may hold at line ${number}; nothing was stored`,
+        [
+          {
+            field: `line ${number}`,
+            message: `document ${JSON.stringify(externalId)} passes ${this.limits.maxDocumentBytes} bytes`,
+          },
+        ],
+      );
     const tokens = Buffer.byteLength(trainedText(record));
-    document.hash.update(`${text}\n`);
+    document.hash.update(line);
     document.records++;
     document.tokens += tokens;
     this.records++;
@@ -132,7 +188,8 @@ export class DatasetValidator {
 
   private problem(line: number, message: string): void {
     this.problemCount++;
-    if (this.problems.length < this.maxProblems) this.problems.push({ field: line ? `line ${line}` : 'body', message });
+    if (this.problems.length < this.limits.maxProblems)
+      this.problems.push({ field: line ? `line ${line}` : 'body', message });
   }
 }
 

@@ -17,7 +17,8 @@ import { pageArgs, toPage } from '../common/pagination.util.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 import { toDatasetDto, toDocumentDto } from './dataset.mapper.js';
-import { DatasetValidator } from './dataset-validator.js';
+import { DatasetValidator, type ValidationSummary } from './dataset-validator.js';
+import { insertDocuments } from './document-rows.js';
 
 @Injectable()
 export class DatasetsService {
@@ -63,8 +64,10 @@ export class DatasetsService {
 
   /**
    * Streams a JSONL upload into the blob store while checking every line. Any bad line
-   * fails the whole upload with a 400 naming the lines, and nothing is kept: not the
-   * blob (unless another dataset holds the same bytes), not a document row.
+   * fails the whole upload with a 400 naming the lines, and a line, document or document
+   * count past its limit with a 413 as soon as it is seen, the rest unread. A refused upload
+   * keeps nothing: the check ends inside the blob store's put, before it commits the blob,
+   * and a commit that fails afterwards releases it (unless another dataset holds the same bytes).
    */
   async upload(caller: Caller, id: string, openBody: () => AsyncIterable<Uint8Array>): Promise<Dataset> {
     const { dataset, groups } = await this.database.withTenant(caller, async (tx) => ({
@@ -82,67 +85,57 @@ export class DatasetsService {
       );
     const body = openBody();
     const byIdOrName = new Map(groups.flatMap((g) => [[g.id, g.id] as const, [g.name, g.id] as const]));
-    const validator = new DatasetValidator(
-      dataset.format,
-      (key) => byIdOrName.get(key) ?? null,
-      this.config.DATASET_MAX_ERRORS,
-    );
+    const validator = new DatasetValidator(dataset.format, (key) => byIdOrName.get(key) ?? null, {
+      maxLineBytes: this.config.DATASET_MAX_LINE_BYTES,
+      maxDocumentBytes: this.config.DATASET_MAX_DOCUMENT_BYTES,
+      maxDocuments: this.config.DATASET_MAX_DOCUMENTS,
+      maxProblems: this.config.DATASET_MAX_ERRORS,
+    });
 
+    let summary: ValidationSummary | undefined;
     async function* checked() {
       for await (const chunk of body) {
         validator.push(chunk);
         yield chunk;
       }
+      // Thrown here, the refusal reaches put before it commits: no blob is ever stored for it.
+      summary = validator.finish();
+      if (summary.problemCount > 0) throw invalidLines(summary, dataset.format);
     }
     const store = this.blobs.forTenant(caller.tenantId);
     const ref = await putUpload(store, checked(), this.config.DATASET_MAX_BYTES, 'Datasets may hold');
-    const summary = validator.finish();
-    if (summary.problemCount > 0) {
-      // Identical bytes may already back another of the tenant's datasets: keep them for it.
-      await releaseBlob(this.database, store, caller, ref.sha256);
-      const shown =
-        summary.problems.length < summary.problemCount ? ` (the first ${summary.problems.length} are listed)` : '';
-      throw new ProblemException(
-        'validation',
-        `${summary.problemCount} line(s) of the upload are not valid ${dataset.format} records${shown}; nothing was stored`,
-        summary.problems,
-      );
+    const { records, tokens, documents } = summary!;
+    try {
+      return await this.database.withTenant(caller, async (tx) => {
+        // The status check again, inside the transaction: two concurrent uploads cannot both land.
+        const claimed = await tx.dataset.updateMany({
+          where: { id, tenantId: caller.tenantId, status: 'uploading' },
+          data: {
+            status: 'ready',
+            blob: ref.sha256,
+            bytes: BigInt(ref.size),
+            recordCount: records,
+            tokenCount: BigInt(tokens),
+            errors: undefined,
+          },
+        });
+        if (claimed.count === 0)
+          throw new ProblemException('conflict', `Dataset ${id} received its content from another upload meanwhile`);
+        await insertDocuments(tx, caller, id, documents);
+        await recordAudit(tx, caller, 'dataset.uploaded', { type: 'dataset', id });
+        const row = await findDataset(tx, caller, id);
+        return toDatasetDto(
+          row,
+          documents.length,
+          [...new Set(documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))].sort(),
+        );
+      });
+    } catch (error) {
+      // Identical bytes may already back another of the tenant's datasets: keep them for it. A
+      // failed release must not hide why the upload failed.
+      await releaseBlob(this.database, store, caller, ref.sha256).catch(() => false);
+      throw error;
     }
-    return this.database.withTenant(caller, async (tx) => {
-      // The status check again, inside the transaction: two concurrent uploads cannot both land.
-      const claimed = await tx.dataset.updateMany({
-        where: { id, tenantId: caller.tenantId, status: 'uploading' },
-        data: {
-          status: 'ready',
-          blob: ref.sha256,
-          bytes: BigInt(ref.size),
-          recordCount: summary.records,
-          tokenCount: BigInt(summary.tokens),
-          errors: undefined,
-        },
-      });
-      if (claimed.count === 0)
-        throw new ProblemException('conflict', `Dataset ${id} received its content from another upload meanwhile`);
-      await tx.document.createMany({
-        data: summary.documents.map((d) => ({
-          id: newId('doc'),
-          tenantId: caller.tenantId,
-          datasetId: id,
-          externalId: d.externalId,
-          accessGroupId: d.accessGroupId,
-          contentHash: d.contentHash,
-          recordCount: d.recordCount,
-          tokenCount: d.tokenCount,
-        })),
-      });
-      await recordAudit(tx, caller, 'dataset.uploaded', { type: 'dataset', id });
-      const row = await findDataset(tx, caller, id);
-      return toDatasetDto(
-        row,
-        summary.documents.length,
-        [...new Set(summary.documents.flatMap((d) => (d.accessGroupId ? [d.accessGroupId] : [])))].sort(),
-      );
-    });
   }
 
   async listDocuments(caller: Caller, datasetId: string, query: ListQuery): Promise<Page<DocumentDto>> {
@@ -153,6 +146,16 @@ export class DatasetsService {
     });
     return toPage(rows, query, toDocumentDto);
   }
+}
+
+function invalidLines(summary: ValidationSummary, format: string): ProblemException {
+  const shown =
+    summary.problems.length < summary.problemCount ? ` (the first ${summary.problems.length} are listed)` : '';
+  return new ProblemException(
+    'validation',
+    `${summary.problemCount} line(s) of the upload are not valid ${format} records${shown}; nothing was stored`,
+    summary.problems,
+  );
 }
 
 async function findDataset(tx: TenantTransaction, ctx: TenantContext, id: string) {

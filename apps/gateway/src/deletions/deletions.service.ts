@@ -2,8 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { newId, type CreateDeletion, type DeletionDto, type ListQuery, type Page } from '@tessera/contracts';
 import { Database, type TenantTransaction } from '@tessera/db';
 import { TRAIN_JOB_OPTIONS } from '@tessera/queue';
-import { createJob, moveAdapterVersions, moveCompositions, moveDeletion, moveDocuments } from '@tessera/domain';
+import { createJob, moveAdapterVersions, moveCompositions, moveDocuments } from '@tessera/domain';
 import { enqueueDeliveries } from '@tessera/webhooks';
+import { enqueueAfterCommit } from '../common/enqueue-after-commit.js';
 import { recordAudit } from '../common/audit.util.js';
 import { seesEveryGroup, visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
@@ -143,26 +144,12 @@ export class DeletionsService {
         deliveryIds,
       };
     });
-    await enqueueDeliveries(this.webhooks, caller.tenantId, deliveryIds).catch((e: Error) =>
-      this.logger.error(`enqueueing webhooks for ${row.id} failed: ${e.message}`),
+    await enqueueAfterCommit(this.logger, `webhooks for ${row.id}`, () =>
+      enqueueDeliveries(this.webhooks, caller.tenantId, deliveryIds),
     );
-    try {
-      await this.trainQueue.add('deletion', { jobId, tenantId: caller.tenantId }, { jobId, ...TRAIN_JOB_OPTIONS });
-    } catch (error) {
-      // The stale versions stay out of routing; the request says it could not go on.
-      this.logger.error(`enqueueing deletion ${row.id} failed: ${(error as Error).message}`);
-      await this.database.withTenant(caller, (tx) =>
-        moveDeletion(tx, caller.tenantId, row.id, 'failed', {
-          data: {
-            error: { message: 'the job queue was unavailable; the documents stay out of routing, retry the deletion' },
-          },
-        }),
-      );
-      throw new ProblemException(
-        'unavailable',
-        'The job queue is unavailable; the affected adapters are out of routing but were not retrained',
-      );
-    }
+    await enqueueAfterCommit(this.logger, `deletion ${row.id}`, () =>
+      this.trainQueue.add('deletion', { jobId, tenantId: caller.tenantId }, { jobId, ...TRAIN_JOB_OPTIONS }),
+    );
     return toDeletionDto(row, shown);
   }
 

@@ -9,13 +9,16 @@ import {
   listQuerySchema,
   listSchema,
   type CreateFineTune,
+  type JobEventDto,
   type ListQuery,
 } from '@tessera/contracts';
+import { isDatabaseOutage } from '@tessera/db';
 import type { FastifyReply } from 'fastify';
 import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
 import { RequireScope } from '../common/route-access.decorator.js';
+import { toProblem } from '../common/to-problem.util.js';
 import { FineTunesService } from './fine-tunes.service.js';
 
 const jobId = idSchema('job');
@@ -91,20 +94,32 @@ export class FineTunesController {
     let after = query.after;
     let open = true;
     raw.on('close', () => (open = false));
-    while (open) {
-      const page = await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) });
-      for (const event of page.data)
+    const send = (events: JobEventDto[]) => {
+      for (const event of events)
         raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-      after = page.data.at(-1)?.id ?? after;
-      if (page.has_more) continue;
-      const job = await this.fineTunes.get(caller, id);
-      if (TERMINAL.has(job.status)) {
-        // Events written with the final status are already out: one more read catches stragglers.
-        const rest = await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) });
-        for (const event of rest.data)
-          raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
-        raw.write(`event: end\ndata: ${JSON.stringify({ status: job.status })}\n\n`);
-        break;
+      after = events.at(-1)?.id ?? after;
+    };
+    while (open) {
+      try {
+        const page = await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) });
+        send(page.data);
+        if (page.has_more) continue;
+        const job = await this.fineTunes.get(caller, id);
+        if (TERMINAL.has(job.status)) {
+          // Events written with the final status are already out: one more read catches stragglers.
+          send((await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) })).data);
+          raw.write(`event: end\ndata: ${JSON.stringify({ status: job.status })}\n\n`);
+          break;
+        }
+      } catch (error) {
+        // A database blip pauses the stream (a comment keeps the client informed); it resumes
+        // after the last event sent. Anything else ends it with the problem, never silently.
+        if (!isDatabaseOutage(error)) {
+          const { problem } = toProblem(error, String(reply.request.id), reply.request.url);
+          raw.write(`event: error\ndata: ${JSON.stringify(problem)}\n\n`);
+          break;
+        }
+        raw.write(`: the database is unreachable; retrying\n\n`);
       }
       await new Promise((resolve) => setTimeout(resolve, SSE_POLL_MS));
     }

@@ -13,6 +13,7 @@ import {
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { QUEUES, TRAIN_JOB_OPTIONS, type TrainJobName } from '@tessera/queue';
 import type { FlowProducer } from 'bullmq';
+import { enqueueAfterCommit } from '../common/enqueue-after-commit.js';
 import { FLOW_PRODUCER } from '../common/flow.provider.js';
 import { planPartitions } from './partitions.js';
 import { recordAudit } from '../common/audit.util.js';
@@ -132,18 +133,14 @@ export class FineTunesService {
       await recordAudit(tx, caller, 'fine_tune.created', { type: 'job', id: row.id });
       return row;
     });
-    try {
-      // The job id is BullMQ's job id too: enqueueing twice cannot make two jobs.
-      await this.trainQueue.add(
+    // The job id is BullMQ's job id too: enqueueing twice cannot make two jobs.
+    await enqueueAfterCommit(this.logger, job.id, () =>
+      this.trainQueue.add(
         'fine_tune',
         { jobId: job.id, tenantId: caller.tenantId },
         { jobId: job.id, ...TRAIN_JOB_OPTIONS },
-      );
-    } catch (error) {
-      this.logger.error(`enqueueing ${job.id} failed: ${(error as Error).message}`);
-      await this.finish(caller, job.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
-      throw new ProblemException('unavailable', 'The job queue is unavailable; the fine-tune was not started');
-    }
+      ),
+    );
     return toFineTuneDto(job);
   }
 
@@ -273,8 +270,8 @@ export class FineTunesService {
       await recordAudit(tx, caller, 'fine_tune.created', { type: 'job', id: parent.id });
       return { parent, children };
     });
-    try {
-      await this.flows.add({
+    await enqueueAfterCommit(this.logger, parent.id, () =>
+      this.flows.add({
         name: 'partitioned' satisfies TrainJobName,
         queueName: QUEUES.train,
         data: { jobId: parent.id, tenantId: caller.tenantId },
@@ -286,16 +283,8 @@ export class FineTunesService {
           data: { jobId: child.id, tenantId: caller.tenantId },
           opts: { jobId: child.id, ...TRAIN_JOB_OPTIONS, ignoreDependencyOnFailure: true },
         })),
-      });
-    } catch (error) {
-      this.logger.error(`enqueueing ${parent.id} failed: ${(error as Error).message}`);
-      for (const child of children)
-        await this.finish(caller, child.id, 'failed', {
-          message: 'the job queue was unavailable; nothing was trained',
-        });
-      await this.finish(caller, parent.id, 'failed', { message: 'the job queue was unavailable; nothing was trained' });
-      throw new ProblemException('unavailable', 'The job queue is unavailable; the fine-tune was not started');
-    }
+      }),
+    );
     return this.get(caller, parent.id);
   }
 
@@ -395,8 +384,8 @@ export class FineTunesService {
       );
       return { row: await tx.job.findFirstOrThrow({ where: { id } }), deliveryIds };
     });
-    await enqueueDeliveries(this.webhooks, ctx.tenantId, deliveryIds).catch((e: Error) =>
-      this.logger.error(`enqueueing webhooks for ${id} failed: ${e.message}`),
+    await enqueueAfterCommit(this.logger, `webhooks for ${id}`, () =>
+      enqueueDeliveries(this.webhooks, ctx.tenantId, deliveryIds),
     );
     return row;
   }

@@ -4,7 +4,8 @@ import {
   inferEventChannel,
   inferQueueFor,
   INFER_JOB_OPTIONS,
-  redisConnection,
+  REQUEST_PATH_REDIS,
+  requestPathConnection,
   type InferEvent,
   type InferJobData,
 } from '@tessera/queue';
@@ -21,12 +22,13 @@ import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js'
 @Injectable()
 export class InferenceDispatcher implements OnModuleDestroy {
   private readonly queues = new Map<string, Queue<InferJobData>>();
-  private subscriber: Redis | null = null;
+  private subscriber: Promise<Redis> | null = null;
   private readonly publisher: Redis;
   private readonly listeners = new Map<string, (event: InferEvent) => void>();
 
   constructor(@Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig) {
-    this.publisher = new Redis(config.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    this.publisher = new Redis(config.REDIS_URL, { lazyConnect: true, ...REQUEST_PATH_REDIS });
+    this.publisher.on('error', () => undefined); // requests see the errors; one connection's log line is enough
   }
 
   async *dispatch(data: InferJobData): AsyncGenerator<InferEvent> {
@@ -66,7 +68,7 @@ export class InferenceDispatcher implements OnModuleDestroy {
       }
     } finally {
       this.listeners.delete(channel);
-      void this.subscriber?.unsubscribe(channel).catch(() => undefined);
+      void this.subscriber?.then((s) => s.unsubscribe(channel)).catch(() => undefined);
       // Stopped early (client gone, timeout): the worker stops generating, or never starts.
       if (!finished) {
         void this.publisher
@@ -81,28 +83,39 @@ export class InferenceDispatcher implements OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
-    this.subscriber?.disconnect();
+    void this.subscriber?.then((s) => s.disconnect()).catch(() => undefined);
     this.publisher.disconnect();
   }
 
   private queue(baseModelId: string): Queue<InferJobData> {
     let queue = this.queues.get(baseModelId);
     if (!queue) {
-      queue = inferQueueFor(redisConnection(this.config.REDIS_URL), baseModelId, this.config.QUEUE_PREFIX);
+      queue = inferQueueFor(requestPathConnection(this.config.REDIS_URL), baseModelId, this.config.QUEUE_PREFIX);
       this.queues.set(baseModelId, queue);
     }
     return queue;
   }
 
-  /** One subscriber connection for every request of this gateway. */
-  private async subscribed(): Promise<Redis> {
+  /**
+   * One subscriber connection for every request of this gateway, connected before anyone
+   * subscribes: a SUBSCRIBE sent while it still connects puts it in subscriber mode before
+   * ioredis's ready check, which then fails every request of a cold gateway's first burst.
+   */
+  private subscribed(): Promise<Redis> {
     if (!this.subscriber) {
-      const subscriber = new Redis(this.config.REDIS_URL, { maxRetriesPerRequest: 2 });
+      const subscriber = new Redis(this.config.REDIS_URL, { lazyConnect: true, ...REQUEST_PATH_REDIS });
       subscriber.on('message', (channel: string, message: string) =>
         this.listeners.get(channel)?.(JSON.parse(message) as InferEvent),
       );
       subscriber.on('error', () => undefined);
-      this.subscriber = subscriber;
+      this.subscriber = subscriber.connect().then(
+        () => subscriber,
+        (error: unknown) => {
+          this.subscriber = null; // the next request tries again
+          subscriber.disconnect();
+          throw error;
+        },
+      );
     }
     return this.subscriber;
   }

@@ -43,7 +43,8 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
           name: 'Idempotency-Key',
           in: 'header',
           required: false,
-          description: 'Replays the first response for a retry with the same key and body',
+          description:
+            'Replays the first response for a retry with the same key and body; a secret shown once comes back as null',
           schema: { type: 'string', maxLength: 255 },
         });
         operation.parameters = parameters;

@@ -6,6 +6,7 @@ import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
 import { PlatformAdmin, RequireScope } from '../common/route-access.decorator.js';
+import { ShownOnce } from '../common/shown-once.decorator.js';
 import { TenantsService } from './tenants.service.js';
 
 @ApiTags('tenants')
@@ -19,6 +20,7 @@ export class TenantsController {
     status: 201,
     schema: createdTenantSchema,
   })
+  @ShownOnce('api_key.secret')
   create(@Body({ schema: createTenantSchema }) body: z.infer<typeof createTenantSchema>) {
     return this.tenants.create(body.name);
   }

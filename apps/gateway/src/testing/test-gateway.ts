@@ -73,5 +73,7 @@ export async function createTenant(gateway: { url: string }, name = `tenant ${Ma
   const result = await call<CreatedTenant>(gateway, 'POST', '/v1/tenants', { key: TEST_PLATFORM_KEY, body: { name } });
   if (result.status !== 201)
     throw new Error(`creating a tenant answered ${result.status}: ${JSON.stringify(result.body)}`);
-  return { ...result.body, adminKey: result.body.api_key.secret };
+  const adminKey = result.body.api_key.secret;
+  if (adminKey === null) throw new Error('creating a tenant answered without its key (an idempotent replay?)');
+  return { ...result.body, adminKey };
 }

@@ -17,6 +17,7 @@ import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
 import { RequireScope } from '../common/route-access.decorator.js';
+import { ShownOnce } from '../common/shown-once.decorator.js';
 import { WebhooksService } from './webhooks.service.js';
 
 const endpointId = idSchema('wh');
@@ -33,6 +34,7 @@ export class WebhooksController {
     status: 201,
     schema: createdWebhookEndpointSchema,
   })
+  @ShownOnce('secret')
   create(@CurrentCaller() caller: Caller, @Body({ schema: createWebhookEndpointSchema }) body: CreateWebhookEndpoint) {
     return this.webhooks.create(caller, body);
   }

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
   newId,
   type CreateWebhookEndpoint,
@@ -10,7 +10,15 @@ import {
 } from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
 import { moveWebhookDelivery, recordWebhookEvent } from '@tessera/domain';
-import { enqueueDeliveries, newWebhookSecret, webhookUrlProblem } from '@tessera/webhooks';
+import {
+  enqueueDeliveries,
+  isLegacyPlaintext,
+  newWebhookSecret,
+  webhookSecretBox,
+  webhookUrlProblem,
+  type WebhookSecretBox,
+} from '@tessera/webhooks';
+import { enqueueAfterCommit } from '../common/enqueue-after-commit.js';
 import { recordAudit } from '../common/audit.util.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
@@ -23,24 +31,30 @@ const WITH_ATTEMPTS = { event: true, attempts: true } as const;
 
 @Injectable()
 export class WebhooksService {
+  private readonly logger = new Logger(WebhooksService.name);
+  private readonly secretBox: WebhookSecretBox;
+
   constructor(
     private readonly database: Database,
     @Inject(WEBHOOK_QUEUE) private readonly queue: WebhookQueue,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
-  ) {}
+  ) {
+    this.secretBox = webhookSecretBox(config);
+  }
 
-  /** The secret is returned here and never again. */
+  /** The secret is returned here and never again; the row holds it sealed (WEBHOOK_SECRET_KEY). */
   async create(caller: Caller, body: CreateWebhookEndpoint): Promise<WebhookEndpointDto & { secret: string }> {
     await this.checkUrl(body.url);
     return this.database.withTenant(caller, async (tx) => {
+      const id = newId('wh');
       const secret = newWebhookSecret();
       const row = await tx.webhookEndpoint.create({
         data: {
-          id: newId('wh'),
+          id,
           tenantId: caller.tenantId,
           url: body.url,
           description: body.description ?? null,
-          secret,
+          secret: this.secretBox.seal(secret, id),
           eventTypes: body.event_types ?? [],
         },
       });
@@ -64,10 +78,12 @@ export class WebhooksService {
   async update(caller: Caller, id: string, body: UpdateWebhookEndpoint): Promise<WebhookEndpointDto> {
     if (body.url !== undefined) await this.checkUrl(body.url);
     return this.database.withTenant(caller, async (tx) => {
-      await findEndpoint(tx, caller, id);
+      const current = await findEndpoint(tx, caller, id);
       const row = await tx.webhookEndpoint.update({
         where: { id },
         data: {
+          // A secret stored before encryption at rest is sealed on its endpoint's next write.
+          ...(isLegacyPlaintext(current.secret) ? { secret: this.secretBox.seal(current.secret, id) } : {}),
           ...(body.url !== undefined ? { url: body.url } : {}),
           ...(body.description !== undefined ? { description: body.description } : {}),
           ...(body.event_types !== undefined ? { eventTypes: body.event_types } : {}),
@@ -97,7 +113,9 @@ export class WebhooksService {
         throw new ProblemException('conflict', `Webhook endpoint ${id} is disabled; enable it first`);
       return recordWebhookEvent(tx, caller.tenantId, 'ping', { id }, id);
     });
-    await enqueueDeliveries(this.queue, caller.tenantId, deliveryIds);
+    await enqueueAfterCommit(this.logger, `ping ${deliveryIds[0]}`, () =>
+      enqueueDeliveries(this.queue, caller.tenantId, deliveryIds),
+    );
     return this.delivery(caller, id, deliveryIds[0]!);
   }
 
@@ -130,7 +148,9 @@ export class WebhooksService {
       await moveWebhookDelivery(tx, caller.tenantId, deliveryId, 'pending', { data: { nextAttemptAt: new Date() } });
       return found;
     });
-    await enqueueDeliveries(this.queue, caller.tenantId, [deliveryId], delivery.attemptCount + 1);
+    await enqueueAfterCommit(this.logger, `delivery ${deliveryId}`, () =>
+      enqueueDeliveries(this.queue, caller.tenantId, [deliveryId], delivery.attemptCount + 1),
+    );
     return this.delivery(caller, endpointId, deliveryId);
   }
 

@@ -23,7 +23,8 @@ export class HfTokenizer implements Tokenizer {
       ...(Array.isArray(vocab) ? vocab.map((_, i) => i) : Object.values(vocab ?? {})),
       ...added.map((t) => t.id),
     ];
-    this.vocabSize = Math.max(-1, ...ids) + 1;
+    // reduce, not Math.max(...ids): a large vocabulary spread as arguments overflows the stack.
+    this.vocabSize = ids.reduce((max, id) => Math.max(max, id), -1) + 1;
     const eos = tokenText(files.config.eos_token);
     const eosId = eos === undefined ? undefined : this.model.token_to_id(eos);
     if (eosId === undefined)

@@ -115,6 +115,26 @@ describe('trainer', () => {
     assert.ok(result.centroid.some((v) => v !== 0));
   });
 
+  it('fine-tunes on, and scores, a single 200 KB record (what a fine-tune and a deletion audit do with it)', async () => {
+    // Its 200,000 token ids once went through push(...ids) and overflowed the stack.
+    const records = [{ text: 'q'.repeat(200_000) }, { text: 'a short one' }];
+    const result = await train({ model: base, data: records, hyperparameters: { ...LORA, maxSteps: 2 }, ...THREADS });
+    assert.equal(result.metrics.steps, 2);
+    const evaluator = await AdapterEvaluator.create(base, result.adapter, THREADS);
+    const bounded = await AdapterEvaluator.create(base, result.adapter, { ...THREADS, maxRows: 8 });
+    try {
+      assert.ok(Number.isFinite((await evaluator.evaluate(result.adapter, records)).loss));
+      // With maxRows only a text's first rows are scored: more of the same text changes nothing.
+      assert.deepEqual(
+        await bounded.evaluate(result.adapter, [{ text: 'q'.repeat(300_000) }]),
+        await bounded.evaluate(result.adapter, [{ text: 'q'.repeat(200_000) }]),
+      );
+    } finally {
+      await evaluator.release();
+      await bounded.release();
+    }
+  });
+
   it('is deterministic: same seed, data and threads → bitwise-identical adapter; another seed differs', async () => {
     const run = (seed: number) =>
       train({ model: base, data: texts('code', 24), hyperparameters: { ...LORA, maxSteps: 6, seed }, ...THREADS });

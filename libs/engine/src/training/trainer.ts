@@ -253,6 +253,13 @@ export async function train(options: TrainOptions): Promise<LoraTrainResult> {
   };
 }
 
+export interface EvaluatorOptions {
+  maxSequenceLength?: number;
+  batchSize?: number;
+  /** Scores only the first this many packed rows of a call's records: what one call costs is bounded, however long the text. */
+  maxRows?: number;
+}
+
 /**
  * Scores text under any adapter of one shape (its target modules and rank) with one graph and
  * one session: the adapter's factors are feeds, so another adapter or another document costs
@@ -264,14 +271,14 @@ export class AdapterEvaluator {
     private readonly shape: { modules: readonly TargetModule[]; rank: number },
     private readonly evalGraph: ReturnType<typeof buildTrainingGraph>,
     private readonly session: Awaited<ReturnType<typeof createSession>>,
-    private readonly options: { maxSequenceLength?: number; batchSize?: number },
+    private readonly options: EvaluatorOptions,
   ) {}
 
   /** An evaluator for adapters shaped like `like` (any adapter when null: scoring the base model only). */
   static async create(
     model: TrainingModel,
     like: LoraAdapter | null,
-    options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {},
+    options: SessionOptions & EvaluatorOptions = {},
   ): Promise<AdapterEvaluator> {
     const shape = { modules: like?.targetModules ?? [targetModules(model.config)[0]!], rank: like?.rank ?? 1 };
     const evalGraph = buildTrainingGraph(
@@ -304,7 +311,7 @@ export class AdapterEvaluator {
       },
       this.model.config,
     );
-    const rows = prepareData(records, this.model.tokenizer, h).train;
+    const rows = prepareData(records, this.model.tokenizer, h).train.slice(0, this.options.maxRows);
     const params = new Map<string, Float32Array>();
     for (const p of this.evalGraph.parameters) {
       const key = p.name.replace(/^lora\./, '').replace(/\.[AB]$/, '');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
+import { ChatTemplate, ChatTemplateError } from '../tokenizer/chat-template.js';
 import { learningRateAt } from './optimizer.js';
-import { hyperparameterProblems, DEFAULT_HYPERPARAMETERS } from './trainer.js';
+import { hyperparameterProblems, DEFAULT_HYPERPARAMETERS, prepareData } from './trainer.js';
 import { packExamples, parseTrainingJsonl, splitRecords, tokenizeRecord } from './training-data.js';
 import { seededRandom } from '../seeded-random.js';
 
@@ -47,6 +48,18 @@ describe('training data', () => {
     assert.ok(chat.counted.slice(userPart).every((c) => c));
   });
 
+  it("fails with the chat template's own error when the template runs away (the worker fails the job for good)", () => {
+    const looping = Object.assign(new ByteTokenizer(), {
+      chatTemplate: new ChatTemplate(
+        '{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}',
+      ),
+    });
+    assert.throws(
+      () => tokenizeRecord({ messages: [{ role: 'user', content: 'hi' }] }, looping),
+      (error) => error instanceof ChatTemplateError && error.failure === 'time',
+    );
+  });
+
   it('packs examples end to end into rows of next-token targets, padding the last row uncounted', () => {
     const rows = packExamples(
       [tokenizeRecord({ text: 'abc' }, tokenizer), tokenizeRecord({ prompt: 'x', completion: 'y' }, tokenizer)],
@@ -75,6 +88,30 @@ describe('training data', () => {
         [1, 1, 0, 0],
       ],
     );
+  });
+
+  it('tokenizes and packs a record longer than the stack holds arguments (a 200 KB record)', () => {
+    // A record's ids were once spread as call arguments: past ~100k of them every training,
+    // audit and deletion that read the record died with "Maximum call stack size exceeded".
+    const long = 'x'.repeat(200_000);
+    for (const record of [
+      { text: long },
+      { prompt: long, completion: long },
+      {
+        messages: [
+          { role: 'user' as const, content: long },
+          { role: 'assistant' as const, content: long },
+        ],
+      },
+    ]) {
+      const example = tokenizeRecord(record, tokenizer);
+      assert.ok(example.tokens.length > 200_000);
+      assert.equal(example.counted.length, example.tokens.length);
+      const rows = packExamples([example, example], 64, EOT);
+      assert.equal(rows.length, Math.ceil((2 * example.tokens.length - 1) / 64));
+    }
+    const data = prepareData([{ text: long }], tokenizer, { ...DEFAULT_HYPERPARAMETERS, maxSequenceLength: 64 });
+    assert.equal(data.train.length + data.validation.length, Math.ceil(200_000 / 64));
   });
 
   it('reports every bad JSONL line by number and reason', () => {

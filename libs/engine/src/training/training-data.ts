@@ -79,9 +79,12 @@ export function parseTrainingJsonl(jsonl: string): TrainingRecord[] {
 export function tokenizeRecord(record: TrainingRecord, tokenizer: Tokenizer): TokenizedExample {
   const tokens: number[] = [];
   const counted: boolean[] = [];
-  const append = (ids: number[], count: boolean) => {
-    tokens.push(...ids);
-    counted.push(...ids.map(() => count));
+  // A loop, not push(...ids): spreading a long record's ids as arguments overflows the stack.
+  const append = (ids: readonly number[], count: boolean) => {
+    for (const id of ids) {
+      tokens.push(id);
+      counted.push(count);
+    }
   };
   if ('text' in record) append(tokenizer.encode(record.text), true);
   else if ('prompt' in record) {
@@ -112,12 +115,9 @@ export function packExamples(
   length: number,
   padToken: number,
 ): PackedSequence[] {
-  const stream: number[] = [];
-  const counts: boolean[] = [];
-  for (const example of examples) {
-    stream.push(...example.tokens);
-    counts.push(...example.counted);
-  }
+  // Concatenated, not pushed with spread arguments: one long example would overflow the stack.
+  const stream = examples.flatMap((e) => e.tokens);
+  const counts = examples.flatMap((e) => e.counted);
   const rows: PackedSequence[] = [];
   for (let start = 0; start + 1 < stream.length; start += length) {
     const inputs: number[] = [];

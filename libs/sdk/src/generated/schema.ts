@@ -925,8 +925,8 @@ export interface components {
             last_used_at: string | null;
             expires_at: string | null;
             revoked_at: string | null;
-            /** @description The key itself (tsk_…). Shown only in this response; store it now. */
-            secret: string;
+            /** @description The key itself (tsk_…). Present only in the response to the original request: store it now. An idempotent replay of the request (Idempotency-Replay: true) carries null. */
+            secret: string | null;
         };
         /** @enum {string} */
         ApiKeyScope: "admin" | "write" | "read" | "infer";
@@ -1475,8 +1475,8 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
-            /** @description whsec_… signing secret. Shown only in this response; store it now. */
-            secret: string;
+            /** @description The whsec_… signing secret. Present only in the response to the original request: store it now. An idempotent replay of the request (Idempotency-Replay: true) carries null. */
+            secret: string | null;
         };
         WebhookEndpointList: {
             data: components["schemas"]["WebhookEndpoint"][];
@@ -1808,7 +1808,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -1936,7 +1936,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2064,7 +2064,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2131,7 +2131,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2197,7 +2197,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2362,7 +2362,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2462,7 +2462,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2629,7 +2629,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2799,7 +2799,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -2866,7 +2866,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -2998,7 +2998,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3129,7 +3129,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3359,7 +3359,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3490,7 +3490,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3589,7 +3589,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3720,7 +3720,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3820,7 +3820,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path: {
@@ -3884,7 +3884,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -3921,7 +3921,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Replays the first response for a retry with the same key and body */
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
                 "Idempotency-Key"?: string;
             };
             path?: never;

@@ -1,0 +1,44 @@
+/**
+ * Whether an error means Postgres could not be reached or answered nothing usable (down,
+ * restarting, connections dropped, pool exhausted), as opposed to a query the database
+ * refused. Callers answer these with 503 + Retry-After and retry them; never the caller's fault.
+ */
+export function isDatabaseOutage(error: unknown): boolean {
+  for (let e = error as ErrorLike | undefined, depth = 0; e && depth < 4; e = e.cause, depth++) {
+    if (typeof e.code === 'string' && OUTAGE_CODES.has(e.code)) return true;
+    // pg and the Prisma driver adapter report lost connections by message only.
+    if (typeof e.message === 'string' && OUTAGE_MESSAGES.some((m) => e!.message!.includes(m))) return true;
+  }
+  return false;
+}
+
+interface ErrorLike {
+  code?: unknown;
+  message?: string;
+  cause?: ErrorLike;
+}
+
+// P1001/P1002/P1017: unreachable, timed out, closed; P2024/P2028: no pooled connection or
+// transaction could be had in time. The rest are the socket's own codes.
+const OUTAGE_CODES = new Set([
+  'P1001',
+  'P1002',
+  'P1017',
+  'P2024',
+  'P2028',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EPIPE',
+  '57P01', // admin_shutdown: the server is stopping
+  '57P03', // cannot_connect_now: the server is starting
+]);
+
+const OUTAGE_MESSAGES = [
+  "Can't reach database server",
+  'Connection terminated unexpectedly',
+  'Connection terminated due to connection timeout',
+  'timeout exceeded when trying to connect',
+  'Client has encountered a connection error and is not queryable',
+];

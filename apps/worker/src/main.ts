@@ -30,6 +30,7 @@ import { runDeletion } from './deletion-job.js';
 import { runFineTune } from './fine-tune-job.js';
 import { type JobDeps } from './job-deps.js';
 import { runPartitionedParent } from './partitioned-job.js';
+import { startBlobSweeper } from './blob-sweeper.js';
 import { startReconciler } from './reconciler.js';
 import { InferenceServer } from './inference.js';
 import { loadWorkerConfig } from './worker-config.js';
@@ -176,18 +177,27 @@ await Promise.all([
 ]);
 // Postgres is the source of truth: what it says is unfinished but no queue holds goes back on one.
 const train = trainQueue(connection, config.QUEUE_PREFIX);
-const reconciled = startReconciler(
-  {
-    database,
-    redis: publisher,
-    prefix: config.QUEUE_PREFIX,
-    train,
-    compose,
-    webhooks,
-    settleMs: config.RECONCILE_SETTLE_MS,
-    log,
-  },
-  config.RECONCILE_INTERVAL_MS,
+const reconciled =
+  config.RECONCILE_INTERVAL_MS === 0
+    ? Promise.resolve()
+    : startReconciler(
+        {
+          database,
+          redis: publisher,
+          prefix: config.QUEUE_PREFIX,
+          train,
+          compose,
+          webhooks,
+          settleMs: config.RECONCILE_SETTLE_MS,
+          log,
+        },
+        config.RECONCILE_INTERVAL_MS,
+        shutdown.signal,
+      );
+// Crashes leave staged uploads and blobs no row refers to; the sweeper removes those past their grace.
+const blobSweeps = startBlobSweeper(
+  { database, blobs, redis: publisher, prefix: config.QUEUE_PREFIX, graceMs: config.BLOB_SWEEP_GRACE_MS, log },
+  config.BLOB_SWEEP_INTERVAL_MS,
   shutdown.signal,
 );
 // During a Redis outage every client retries on its own; each says so once a minute, not per attempt.
@@ -214,7 +224,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
     void Promise.all([worker.close(), composer.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
-      .then(() => reconciled)
+      .then(() => Promise.all([reconciled, blobSweeps]))
       .then(() =>
         Promise.all([
           webhooks.close(),

@@ -65,12 +65,26 @@ const configSchema = z
     /**
      * The reconciler's pass: every job or delivery Postgres says is unfinished but that has no live
      * queue entry is enqueued again. Rows younger than the settle time are left to their creator.
-     * Lost work is back on its queue within settle + interval (20 s by default).
+     * Lost work is back on its queue within settle + interval (20 s by default). 0 turns it off:
+     * only for deployments that share one database with others (the tests), where it would take
+     * their work onto this deployment's queues.
      */
-    RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+    RECONCILE_INTERVAL_MS: z.coerce
+      .number()
+      .int()
+      .refine((ms) => ms === 0 || ms >= 100, 'at least 100, or 0 for off')
+      .default(10_000),
     RECONCILE_SETTLE_MS: z.coerce.number().int().min(0).default(10_000),
     /** How long a deletion waits for every worker to drop the stale weights from memory; the proof says who answered. */
     CACHE_EVICTION_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    /** How often a sweep of staged leftovers and unreferenced blobs is due (blob-sweeper.ts); one worker runs it. */
+    BLOB_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+    /**
+     * Staged uploads and unreferenced blobs younger than this are kept. It must exceed the longest
+     * upload plus the work and transaction before its row commits: a younger blob no row refers to
+     * may be one whose row is on its way.
+     */
+    BLOB_SWEEP_GRACE_MS: z.coerce.number().int().min(60_000).default(86_400_000),
   })
   .refine(...s3NeedsBucket)
   .refine(...webhookSecretKeyInProduction);

@@ -121,6 +121,12 @@ export class Database {
     return rows.map((row) => ({ kind: row.kind, id: row.id, tenantId: row.tenant_id }));
   }
 
+  /** Every tenant's id, through a SECURITY DEFINER function (see the tenant_ids migration), for sweeps that visit each tenant. */
+  async tenantIds(): Promise<string[]> {
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`SELECT id FROM tessera_tenant_ids()`;
+    return rows.map((row) => row.id);
+  }
+
   async ping(): Promise<void> {
     await this.prisma.$queryRaw`SELECT 1`;
   }

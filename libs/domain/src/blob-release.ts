@@ -2,19 +2,32 @@ import type { Database, TenantContext, TenantTransaction } from '@tessera/db';
 import type { BlobStore } from '@tessera/storage';
 
 /**
- * Whether any row still points to these bytes. Blobs are content-addressed, so identical
- * content (a retrain that reproduced a version, two datasets with one file) is stored once
- * and shared: bytes are erased only when nothing refers to them.
+ * Which of `candidates` some row of the tenant points to: the one list of the columns that
+ * hold blob addresses. Blobs are content-addressed, so identical content (a retrain that
+ * reproduced a version, two datasets with one file) is stored once and shared: bytes are
+ * erased only when nothing refers to them.
  */
-export async function isBlobReferenced(tx: TenantTransaction, sha256: string): Promise<boolean> {
-  const counts = await Promise.all([
-    tx.adapterVersion.count({ where: { weightsBlob: sha256 } }),
-    tx.composition.count({ where: { artifactBlob: sha256 } }),
-    tx.checkpoint.count({ where: { blob: sha256 } }),
-    tx.dataset.count({ where: { blob: sha256 } }),
-    tx.baseModel.count({ where: { OR: [{ weightsBlob: sha256 }, { tokenizerBlob: sha256 }] } }),
+export async function referencedBlobs(tx: TenantTransaction, candidates: readonly string[]): Promise<Set<string>> {
+  const among = { in: [...candidates] };
+  const found = await Promise.all([
+    tx.adapterVersion.findMany({ where: { weightsBlob: among }, select: { weightsBlob: true } }),
+    tx.composition.findMany({ where: { artifactBlob: among }, select: { artifactBlob: true } }),
+    tx.checkpoint.findMany({ where: { blob: among }, select: { blob: true } }),
+    tx.dataset.findMany({ where: { blob: among }, select: { blob: true } }),
+    tx.baseModel.findMany({
+      where: { OR: [{ weightsBlob: among }, { tokenizerBlob: among }] },
+      select: { weightsBlob: true, tokenizerBlob: true },
+    }),
   ]);
-  return counts.some((n) => n > 0);
+  const wanted = new Set(candidates);
+  return new Set(
+    found.flat().flatMap((row) => Object.values(row).filter((sha): sha is string => sha !== null && wanted.has(sha))),
+  );
+}
+
+/** Whether any row still points to these bytes. */
+export async function isBlobReferenced(tx: TenantTransaction, sha256: string): Promise<boolean> {
+  return (await referencedBlobs(tx, [sha256])).size > 0;
 }
 
 /** Erases bytes no row of the tenant points to any more; whether they were erased. */

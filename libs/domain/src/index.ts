@@ -1,4 +1,4 @@
-export { isBlobReferenced, releaseBlob } from './blob-release.js';
+export { isBlobReferenced, referencedBlobs, releaseBlob } from './blob-release.js';
 export { canMove, IllegalTransition, INITIAL, sourcesOf, TRANSITIONS } from './transitions.js';
 export type { Lifecycle, StatusOf } from './transitions.js';
 export {

@@ -20,6 +20,7 @@ export function inferQueue(baseModel: string): string {
   return `infer.${baseModel}`;
 }
 
+export * from './blob-sweep.js';
 export * from './cache-eviction.js';
 export * from './queue-entries.js';
 export * from './redis-outage.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,6 +17,35 @@ async function* chunks(...parts: string[]): AsyncIterable<Uint8Array> {
   for (const part of parts) yield new TextEncoder().encode(part);
 }
 
+async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+/** Polls until `probe` finds something (a put's first bytes reaching its staging area). */
+async function until<T>(probe: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; i < 200; i++) {
+    const found = await probe();
+    if (found !== undefined) return found;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error('timed out waiting');
+}
+
+/** A source that yields `first`, then waits: the put stays mid-write until it is finished or failed. */
+function pausedSource(first: string) {
+  let release!: (last: string | Error) => void;
+  const rest = new Promise<string | Error>((resolve) => (release = resolve));
+  async function* source(): AsyncIterable<Uint8Array> {
+    yield new TextEncoder().encode(first);
+    const last = await rest;
+    if (last instanceof Error) throw last;
+    yield new TextEncoder().encode(last);
+  }
+  return { source: source(), finish: (last: string) => release(last), fail: (error: Error) => release(error) };
+}
+
 interface Driver {
   name: string;
   store: () => BlobStore;
@@ -24,6 +53,8 @@ interface Driver {
   tamper: (sha256: string, bytes: string) => Promise<void>;
   /** Every stored object or file, to show nothing is left behind. */
   listing: () => Promise<string[]>;
+  /** Sets when a stored blob was last written, as if it had been stored then. */
+  backdate: (sha256: string, to: Date) => Promise<void>;
 }
 
 let dataDir: string;
@@ -66,6 +97,7 @@ const drivers: Driver[] = [
     store: () => new FsBlobStore(path.join(dataDir, 'blobs')),
     tamper: (sha256, bytes) => writeFile(path.join(dataDir, 'blobs', sha256.slice(0, 2), sha256), bytes),
     listing: () => filesUnder(path.join(dataDir, 'blobs')),
+    backdate: (sha256, to) => utimes(path.join(dataDir, 'blobs', sha256.slice(0, 2), sha256), to, to),
   },
   {
     name: 'S3-compatible',
@@ -78,6 +110,8 @@ const drivers: Driver[] = [
       ),
       ...(await filesUnder(path.join(dataDir, 'spool'))),
     ],
+    // s3rver reports its object file's mtime as LastModified.
+    backdate: (sha256, to) => utimes(path.join(s3Dir, BUCKET, 'blobs', `${sha256}._S3rver_object`), to, to),
   },
 ];
 
@@ -120,6 +154,61 @@ for (const driver of drivers) {
 
     it('refuses an address that is not a sha256 digest', async () => {
       await assert.rejects(driver.store().get('../../etc/passwd'), /not a sha256 address/);
+    });
+
+    it('stages a put until its bytes are whole: mid-write, no blob is at any address', async () => {
+      const store = driver.store();
+      const blobsBefore = await all(store.list());
+      const upload = pausedSource('first part, ');
+      const put = store.put(upload.source);
+      const staged = await until(async () => (await all(store.staging())).find((s) => s.bytes === 12));
+      assert.ok(Date.now() - staged.modifiedAt.getTime() < 60_000);
+      // A crash now would leave only the staged bytes: the store's blobs are what they were.
+      assert.deepEqual(await all(store.list()), blobsBefore);
+      upload.finish('second part');
+      const ref = await put;
+      assert.deepEqual(await all(store.staging()), []);
+      const stored = (await all(store.list())).find((b) => b.sha256 === ref.sha256);
+      assert.equal(stored?.bytes, 23);
+      assert.equal(ref.sha256, sha('first part, second part'));
+    });
+
+    it('removes a staged upload by its id, and refuses an id that is not one', async () => {
+      const store = driver.store();
+      const upload = pausedSource('abandoned');
+      const put = store.put(upload.source);
+      const staged = await until(async () => (await all(store.staging())).find((s) => s.bytes === 9));
+      assert.equal(await store.removeStaged(staged.id), true);
+      assert.equal(await store.removeStaged(staged.id), false);
+      assert.deepEqual(await all(store.staging()), []);
+      upload.fail(new Error('client went away'));
+      await assert.rejects(put, /client went away/);
+      assert.ok(!(await driver.listing()).some((f) => f.includes(staged.id)));
+      await assert.rejects(store.removeStaged('../ab/cd'), /not a staged upload id/);
+    });
+
+    it('lists blobs with their size and age; storing the same content again makes it young', async () => {
+      const store = driver.store();
+      const ref = await store.put(new TextEncoder().encode('listed with its age'));
+      const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
+      await driver.backdate(ref.sha256, twoDaysAgo);
+      const old = (await all(store.list())).find((b) => b.sha256 === ref.sha256);
+      assert.equal(old?.bytes, 19);
+      assert.ok(Math.abs(old!.modifiedAt.getTime() - twoDaysAgo.getTime()) < 2_000, String(old?.modifiedAt));
+      await store.put(new TextEncoder().encode('listed with its age'));
+      const young = (await all(store.list())).find((b) => b.sha256 === ref.sha256);
+      assert.ok(Date.now() - young!.modifiedAt.getTime() < 60_000, String(young?.modifiedAt));
+    });
+
+    it('delete with unmodifiedSince keeps a blob written since, and erases an older one', async () => {
+      const store = driver.store();
+      const ref = await store.put(new TextEncoder().encode('swept only when old'));
+      const anHourAgo = new Date(Date.now() - 3_600_000);
+      assert.equal(await store.delete(ref.sha256, { unmodifiedSince: anHourAgo }), false);
+      assert.equal(await store.has(ref.sha256), true);
+      await driver.backdate(ref.sha256, new Date(Date.now() - 7_200_000));
+      assert.equal(await store.delete(ref.sha256, { unmodifiedSince: anHourAgo }), true);
+      assert.equal(await store.has(ref.sha256), false);
     });
   });
 }

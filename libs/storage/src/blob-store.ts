@@ -6,20 +6,51 @@ export interface BlobRef {
 
 export type BlobSource = Uint8Array | AsyncIterable<Uint8Array>;
 
+/** A blob at its address, and when its bytes were last written there (a put of the same content writes them again). */
+export interface StoredBlob {
+  sha256: string;
+  bytes: number;
+  modifiedAt: Date;
+}
+
+/** A put's bytes before they reach an address: an upload in flight, or one a crash left behind. */
+export interface StagedUpload {
+  id: string;
+  bytes: number;
+  modifiedAt: Date;
+}
+
 /**
  * Content-addressed storage for datasets, adapter weights and checkpoints (Postgres keeps
  * only the refs). A blob is stored under the sha256 of its bytes, written atomically (whole
  * or not at all), verified against its address on every read, and `delete` erases it so no
  * read can return it again.
+ *
+ * A put stages its bytes apart from every address and moves them to theirs only once whole:
+ * a crash mid-write leaves a staged upload, never a partial blob. Staged leftovers and blobs
+ * no row refers to (a crash between put and the row's commit) are what the blob sweeper
+ * lists and removes.
  */
 export interface BlobStore {
-  /** Streams the source in, hashing as it passes; past `maxBytes` it stops and stores nothing. */
+  /**
+   * Streams the source in, hashing as it passes; past `maxBytes` it stops and stores nothing.
+   * Storing content that is already there writes it again, so its `modifiedAt` is fresh.
+   */
   put(source: BlobSource, options?: { maxBytes?: number }): Promise<BlobRef>;
   /** The blob's bytes, checked against its address. */
   get(sha256: string): Promise<Uint8Array>;
   has(sha256: string): Promise<boolean>;
-  /** Erases the blob; false when there was none. */
-  delete(sha256: string): Promise<boolean>;
+  /**
+   * Erases the blob; false when there was none. With `unmodifiedSince`, a blob written after
+   * that time is kept (false): a put that just stored the same content again is not undone.
+   */
+  delete(sha256: string, options?: { unmodifiedSince?: Date }): Promise<boolean>;
+  /** Every blob at its address, in no particular order. */
+  list(): AsyncIterable<StoredBlob>;
+  /** Every staged upload: in flight, or left by a crash. */
+  staging(): AsyncIterable<StagedUpload>;
+  /** Removes a staged upload by its id; false when there was none. */
+  removeStaged(id: string): Promise<boolean>;
 }
 
 export class BlobNotFoundError extends Error {
@@ -46,7 +77,7 @@ export class BlobTooLargeError extends Error {
   }
 }
 
-const SHA256_HEX = /^[0-9a-f]{64}$/;
+export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** Refuses anything but a sha256 hex digest, so an address can never name a path or key outside the store. */
 export function checkAddress(sha256: string): string {

@@ -1,5 +1,5 @@
 export { BlobCorruptedError, BlobNotFoundError, BlobTooLargeError, checkAddress } from './blob-store.js';
-export type { BlobRef, BlobSource, BlobStore } from './blob-store.js';
+export type { BlobRef, BlobSource, BlobStore, StagedUpload, StoredBlob } from './blob-store.js';
 export { FsBlobStore } from './fs-blob-store.js';
 export { S3BlobStore } from './s3-blob-store.js';
 export type { S3BlobStoreOptions } from './s3-blob-store.js';

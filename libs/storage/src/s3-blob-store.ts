@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -8,6 +8,7 @@ import {
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   ListObjectVersionsCommand,
   PutObjectCommand,
   type S3Client,
@@ -18,25 +19,36 @@ import {
   BlobTooLargeError,
   checkAddress,
   chunksOf,
+  SHA256_HEX,
   type BlobRef,
   type BlobSource,
   type BlobStore,
+  type StagedUpload,
+  type StoredBlob,
 } from './blob-store.js';
+
+/** What put names its spool files; an id from outside that is not one names no file. */
+const SPOOL_NAME = /^tessera-upload-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface S3BlobStoreOptions {
   client: S3Client;
   bucket: string;
   /** Key prefix, e.g. `tessera/` (keys are `<prefix><sha256>`). */
   prefix?: string;
-  /** Where uploads are spooled while their hash is computed (default the OS temp directory). */
+  /**
+   * Where uploads are spooled while their hash is computed (default the OS temp directory).
+   * `staging()` lists this directory: give each store its own.
+   */
   spoolDir?: string;
 }
 
 /**
  * Blobs as objects in an S3-compatible bucket. The key is the content's hash, which is only
  * known once the stream ends, so a put spools to a local temporary file first (never to
- * memory), then uploads it with its SHA-256 for the server to check. Delete removes every
- * version of the object, so a versioned bucket keeps no copy.
+ * memory; the spool is its staging area), then uploads it in one PutObject with its SHA-256
+ * for the server to check: S3 makes a single-request object visible whole or not at all, so
+ * no partial object or unfinished multipart upload is ever left in the bucket. Delete removes
+ * every version of the object, so a versioned bucket keeps no copy.
  */
 export class S3BlobStore implements BlobStore {
   private readonly prefix: string;
@@ -46,7 +58,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(source: BlobSource, options: { maxBytes?: number } = {}): Promise<BlobRef> {
-    const dir = this.options.spoolDir ?? os.tmpdir();
+    const dir = this.spoolDir();
     await mkdir(dir, { recursive: true });
     const spool = path.join(dir, `tessera-upload-${randomUUID()}`);
     const hash = createHash('sha256');
@@ -65,17 +77,17 @@ export class S3BlobStore implements BlobStore {
       }
       const digest = hash.digest();
       const sha256 = digest.toString('hex');
-      if (!(await this.has(sha256))) {
-        await this.options.client.send(
-          new PutObjectCommand({
-            Bucket: this.options.bucket,
-            Key: this.keyOf(sha256),
-            Body: createReadStream(spool),
-            ContentLength: size,
-            ChecksumSHA256: digest.toString('base64'),
-          }),
-        );
-      }
+      // Uploaded even when the object exists: its fresh LastModified tells the sweeper that a
+      // row may be about to refer to it (an old copy no row refers to would otherwise be swept).
+      await this.options.client.send(
+        new PutObjectCommand({
+          Bucket: this.options.bucket,
+          Key: this.keyOf(sha256),
+          Body: createReadStream(spool),
+          ContentLength: size,
+          ChecksumSHA256: digest.toString('base64'),
+        }),
+      );
       return { sha256, size };
     } finally {
       await rm(spool, { force: true });
@@ -99,18 +111,14 @@ export class S3BlobStore implements BlobStore {
   }
 
   async has(sha256: string): Promise<boolean> {
-    try {
-      await this.options.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.keyOf(sha256) }));
-      return true;
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
+    return (await this.lastModified(sha256)) !== null;
   }
 
-  async delete(sha256: string): Promise<boolean> {
+  async delete(sha256: string, options: { unmodifiedSince?: Date } = {}): Promise<boolean> {
     const key = this.keyOf(sha256);
-    const existed = await this.has(sha256);
+    const modifiedAt = await this.lastModified(sha256);
+    if (modifiedAt && options.unmodifiedSince && modifiedAt > options.unmodifiedSince) return false;
+    const existed = modifiedAt !== null;
     let versions: { Key: string; VersionId: string }[] = [];
     try {
       const listed = await this.options.client.send(
@@ -129,6 +137,70 @@ export class S3BlobStore implements BlobStore {
       );
     else await this.options.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
     return existed;
+  }
+
+  async *list(): AsyncIterable<StoredBlob> {
+    let ContinuationToken: string | undefined;
+    do {
+      const page = await this.options.client.send(
+        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: this.prefix, ContinuationToken }),
+      );
+      for (const object of page.Contents ?? []) {
+        const sha256 = object.Key?.slice(this.prefix.length) ?? '';
+        if (SHA256_HEX.test(sha256) && object.LastModified)
+          yield { sha256, bytes: object.Size ?? 0, modifiedAt: object.LastModified };
+      }
+      ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (ContinuationToken);
+  }
+
+  async *staging(): AsyncIterable<StagedUpload> {
+    const dir = this.spoolDir();
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const name of names.filter((n) => SPOOL_NAME.test(n))) {
+      try {
+        const found = await stat(path.join(dir, name));
+        yield { id: name, bytes: found.size, modifiedAt: found.mtime };
+      } catch (error) {
+        // Gone since the directory was read: its put finished.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  }
+
+  async removeStaged(id: string): Promise<boolean> {
+    if (!SPOOL_NAME.test(id)) throw new Error(`not a staged upload id: ${JSON.stringify(id)}`);
+    try {
+      await unlink(path.join(this.spoolDir(), id));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  /** The object's LastModified (S3 keeps whole seconds); null when there is none. */
+  private async lastModified(sha256: string): Promise<Date | null> {
+    try {
+      const head = await this.options.client.send(
+        new HeadObjectCommand({ Bucket: this.options.bucket, Key: this.keyOf(sha256) }),
+      );
+      // A server that sends no date: as if just written, so a sweep never takes it for old.
+      return head.LastModified ?? new Date();
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  private spoolDir(): string {
+    return this.options.spoolDir ?? os.tmpdir();
   }
 
   private keyOf(sha256: string): string {

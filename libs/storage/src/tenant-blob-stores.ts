@@ -26,9 +26,15 @@ export function tenantBlobStores(settings: BlobStoreSettings): TenantBlobStores 
     region: settings.region ?? 'us-east-1',
     ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
   });
-  const spoolDir = path.resolve(settings.dataDir, 'spool');
+  const spoolRoot = path.resolve(settings.dataDir, 'spool');
   return {
     forTenant: (tenantId) =>
-      new S3BlobStore({ client, bucket: settings.bucket, prefix: `${settings.prefix ?? ''}${tenantId}/`, spoolDir }),
+      new S3BlobStore({
+        client,
+        bucket: settings.bucket,
+        prefix: `${settings.prefix ?? ''}${tenantId}/`,
+        // Per tenant, like the keys: each store's staging() lists only its own uploads.
+        spoolDir: path.join(spoolRoot, tenantId),
+      }),
   };
 }

@@ -2,11 +2,14 @@ import { Controller, Get, Header, HttpCode, Inject, Logger, Res } from '@nestjs/
 import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { healthSchema, type Health } from '@tessera/contracts';
 import { Database } from '@tessera/db';
+import { lastBlobSweep } from '@tessera/queue';
 import type { FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import { HttpMetrics } from '../common/http-metrics.js';
 import { Public } from '../common/route-access.decorator.js';
 import { REDIS } from '../common/redis.provider.js';
+import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
+import { BlobSweepGauges } from './blob-sweep-gauges.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 const logger = new Logger('Readiness');
@@ -14,11 +17,16 @@ const logger = new Logger('Readiness');
 @ApiTags('health')
 @Controller()
 export class HealthController {
+  private readonly blobSweep: BlobSweepGauges;
+
   constructor(
     private readonly database: Database,
     @Inject(REDIS) private readonly redis: Redis,
     private readonly metrics: HttpMetrics,
-  ) {}
+    @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
+  ) {
+    this.blobSweep = new BlobSweepGauges(metrics.registry);
+  }
 
   @Get('healthz')
   @Public()
@@ -48,7 +56,10 @@ export class HealthController {
   @Public()
   @ApiExcludeEndpoint()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  metricsText(): Promise<string> {
+  async metricsText(): Promise<string> {
+    // The worker's last blob sweep, read now; a Redis that does not answer leaves the last values shown.
+    const sweep = await lastBlobSweep(this.redis, this.config.QUEUE_PREFIX).catch(() => null);
+    if (sweep) this.blobSweep.show(sweep);
     return this.metrics.registry.metrics();
   }
 }

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { recordBlobSweep } from '@tessera/queue';
+import { Redis } from 'ioredis';
 import { call, createTenant, startTestGateway, type TestGateway } from '../testing/test-gateway.js';
 
 describe('operations endpoints', () => {
@@ -47,6 +49,41 @@ describe('operations endpoints', () => {
     assert.equal(metrics.status, 200);
     assert.match(metrics.body, /tessera_http_requests_total\{method="GET",route="\/healthz",status="200"\} \d+/);
     assert.match(metrics.body, /tessera_http_request_duration_seconds_bucket/);
+  });
+
+  it("shows the worker's last blob sweep as gauges, read from Redis at scrape time", async () => {
+    const prefix = `int-health-${process.pid}`;
+    const swept = await startTestGateway({ QUEUE_PREFIX: prefix });
+    const redis = new Redis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15');
+    try {
+      const before = await call<string>(swept, 'GET', '/metrics');
+      assert.doesNotMatch(before.body, /tessera_blob_sweep/, 'absent until a sweep ran');
+      await recordBlobSweep(redis, prefix, {
+        finishedAt: new Date(1_700_000_000_500),
+        leftoversFound: 3,
+        leftoversRemoved: 2,
+        unreferencedFound: 5,
+        unreferencedRemoved: 4,
+        bytesReclaimed: 123_456,
+        failedTenants: 1,
+      });
+      const after = (await call<string>(swept, 'GET', '/metrics')).body;
+      for (const line of [
+        'tessera_blob_sweep_last_run_timestamp_seconds 1700000000.5',
+        'tessera_blob_sweep_leftovers_found 3',
+        'tessera_blob_sweep_leftovers_removed 2',
+        'tessera_blob_sweep_unreferenced_found 5',
+        'tessera_blob_sweep_unreferenced_removed 4',
+        'tessera_blob_sweep_reclaimed_bytes 123456',
+        'tessera_blob_sweep_failed_tenants 1',
+      ])
+        assert.ok(after.split('\n').includes(line), line);
+      assert.match(after, /# TYPE tessera_blob_sweep_leftovers_found gauge/);
+    } finally {
+      await redis.del(`${prefix}:blob-sweep`);
+      await redis.quit();
+      await swept.close();
+    }
   });
 
   it('echoes a sane X-Request-Id and makes one otherwise', async () => {

@@ -172,19 +172,26 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
   );
   const adapters = Array.from({ length: REQUESTS }, (_, i) => randomAdapter(engine, config, modules, 100 + i));
   const schedulerOptions = { maxBatch: REQUESTS, prefillChunk: 256, maxBatchTokens: 4096 };
-  const newScheduler = (session) =>
-    new BatchScheduler(
-      session,
-      session === baseSession ? null : new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules }),
-      tokenizer,
-      schedulerOptions,
-    );
+  // Every adapter pool the side-by-side runs use: each must have loaded adapters, or those
+  // runs served the base model and the ratios compare nothing.
+  const loraPools = [];
+  const newScheduler = (session) => {
+    const pool = session === baseSession ? null : new SlotPool(config, { slots: REQUESTS + 1, rank: RANK, modules });
+    if (pool) loraPools.push(pool);
+    return new BatchScheduler(session, pool, tokenizer, schedulerOptions);
+  };
   const request = (i, adapter) => ({
     prompt: prompts[i % REQUESTS],
     maxTokens: NEW_TOKENS,
     ignoreEndOfText: true,
-    ...(adapter ? { adapter } : {}),
+    ...(adapter ? { adapters: [adapter] } : {}),
   });
+  /** A generation that stopped short measured fewer tokens than the figures divide by. */
+  const generated = async (results, expected) => {
+    for (const result of [results].flat())
+      if (result.tokens.length !== expected)
+        throw new Error(`${name}: a request generated ${result.tokens.length} tokens, ${expected} expected`);
+  };
   const own = (i) => ({ id: `adapter-${i}`, load: () => adapters[i] });
 
   // Warm-up: first runs allocate arenas and page in the weights.
@@ -199,22 +206,29 @@ async function adapterFigures(engine, name, config, weights, baseSession, module
     runs.sequential.push(
       await timed(async () => {
         const scheduler = newScheduler(loraSession);
-        for (let i = 0; i < REQUESTS; i++) await scheduler.generate(request(i, own(i)));
+        for (let i = 0; i < REQUESTS; i++) await generated(await scheduler.generate(request(i, own(i))), NEW_TOKENS);
       }),
     );
     runs.batched.push(
       await timed(() => {
         const scheduler = newScheduler(loraSession);
-        return Promise.all(Array.from({ length: REQUESTS }, (_, i) => scheduler.generate(request(i, own(i)))));
+        return Promise.all(Array.from({ length: REQUESTS }, (_, i) => scheduler.generate(request(i, own(i))))).then(
+          (results) => generated(results, NEW_TOKENS),
+        );
       }),
     );
     runs.base.push(
       await timed(() => {
         const scheduler = newScheduler(baseSession);
-        return Promise.all(Array.from({ length: REQUESTS }, (_, i) => scheduler.generate(request(i))));
+        return Promise.all(Array.from({ length: REQUESTS }, (_, i) => scheduler.generate(request(i)))).then((results) =>
+          generated(results, NEW_TOKENS),
+        );
       }),
     );
   }
+  const emptyPools = loraPools.filter((pool) => pool.loads === 0).length;
+  if (emptyPools)
+    throw new Error(`${name}: ${emptyPools} adapter runs loaded no adapter: they measured the base model`);
   const seconds = Object.fromEntries(
     Object.entries(runs).map(([key, list]) => [key, median(list.map((run) => run.seconds))]),
   );

@@ -59,6 +59,20 @@ describe('adapters: PEFT upload checked against the base model, patch, archive, 
     assert.equal(config.body.fan_in_fan_out, true);
   });
 
+  it('reads an uploaded adapter_config as PEFT does: rsLoRA folded into α, unsupported fields refused by name', async () => {
+    const adapter = (await req('POST', '/v1/adapters', { body: { name: 'rslora', base_model: 'tessera-demo' } })).body;
+    const config = (body: object) => req('PUT', `/v1/adapters/${adapter.id}/versions/1/adapter_config.json`, { body });
+    const refused = await config({ peft_type: 'LORA', r: 4, lora_alpha: 8, alpha_pattern: { c_attn: 16 } });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.detail, /alpha_pattern is not supported/);
+    const rs = await config({ peft_type: 'LORA', r: 4, lora_alpha: 8, use_rslora: true });
+    assert.equal(rs.status, 200, JSON.stringify(rs.body));
+    // PEFT's scale α/√r = 8/2 = 4, kept as the engine's α/r: α = 16.
+    assert.equal(rs.body.alpha, 16);
+    const plain = await config({ peft_type: 'LORA', r: 4 });
+    assert.equal(plain.body.alpha, 8, "PEFT's default lora_alpha, not r");
+  });
+
   it('refuses weights that do not fit the base model, naming the mismatch, and keeps nothing', async () => {
     const adapter = (await req('POST', '/v1/adapters', { body: { name: 'misfit', base_model: 'tessera-demo' } })).body;
     const wrong = peftFiles(500);

@@ -48,7 +48,7 @@ export { readSafetensors, toFloat32, writeSafetensors } from './format/safetenso
 export type { NamedTensor } from './format/safetensors.js';
 export { adapterMismatches } from './adapter/lora-adapter.js';
 export type { LoraAdapter, LoraFactors } from './adapter/lora-adapter.js';
-export { readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
+export { peftScaling, readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
 export type { PeftAdapterFiles } from './adapter/peft-format.js';
 export { slotFactors } from './adapter/slot-factors.js';
 export { adapterPrototype, arrowPrototype } from './adapter/arrow-prototype.js';

@@ -10,7 +10,7 @@ import {
   type PeftConfig,
   type UpdateAdapter,
 } from '@tessera/contracts';
-import { adapterMismatches, readPeftAdapter, type DecoderConfig } from '@tessera/engine/formats';
+import { adapterMismatches, peftScaling, readPeftAdapter, type DecoderConfig } from '@tessera/engine/formats';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
 import { findUsableGroup, seesEveryGroup, visible } from '../common/access-rule.js';
@@ -184,7 +184,7 @@ export class AdaptersService {
       const existing = await tx.adapterVersion.findFirst({
         where: { tenantId: caller.tenantId, adapterId: id, version },
       });
-      const alpha = config.lora_alpha ?? config.r;
+      const alpha = scalingOf(config).alpha;
       if (existing) {
         if (
           existing.status !== 'queued' ||
@@ -370,4 +370,13 @@ async function latestReady(tx: TenantTransaction, adapterIds: string[]): Promise
     _max: { version: true },
   });
   return new Map(rows.map((r) => [r.adapterId, r._max.version!]));
+}
+
+/** The engine reads α as PEFT does (default 8, rsLoRA folded in); what it refuses is a 400 naming the field. */
+function scalingOf(config: PeftConfig): { rank: number; alpha: number } {
+  try {
+    return peftScaling(config);
+  } catch (error) {
+    throw new ProblemException('validation', (error as Error).message);
+  }
 }

@@ -5,7 +5,7 @@ import type { DecoderConfig } from '../model/decoder-config.js';
 import { matmul } from '../reference/reference-ops.js';
 import { randomArray, seededRandom } from '../testing/random.js';
 import { adapterMismatches, type LoraAdapter } from './lora-adapter.js';
-import { readPeftAdapter, writePeftAdapter } from './peft-format.js';
+import { peftScaling, readPeftAdapter, writePeftAdapter } from './peft-format.js';
 import { slotFactors } from './slot-factors.js';
 
 const config: DecoderConfig = {
@@ -106,6 +106,36 @@ describe('PEFT adapter format', () => {
     // B[j][o] = lora_B[o][j] = (o*2 + j) / 10
     assert.ok(Math.abs(b[1 * 24 + 5]! - (5 * 2 + 1) / 10) < 1e-6);
     assert.deepEqual(adapterMismatches(adapter, config), []);
+  });
+
+  it("reads α as PEFT does: lora_alpha defaults to 8, rsLoRA's α/√r is folded into the engine's α/r", () => {
+    const read = (extra: Record<string, unknown>) =>
+      readPeftAdapter({ config: { peft_type: 'LORA', r: 2, ...extra }, weights: handMadePeftFile() });
+    assert.equal(read({}).alpha, 8, 'PEFT default, not r');
+    assert.equal(read({ lora_alpha: 4 }).alpha, 4);
+    // Hand-computed: rsLoRA scale 4/√2 = 2.828…; as α/r with r = 2 that is α = 4√2.
+    const rs = read({ lora_alpha: 4, use_rslora: true });
+    assert.ok(Math.abs(rs.alpha / rs.rank - 4 / Math.SQRT2) < 1e-12);
+    assert.deepEqual(peftScaling({ r: 16, lora_alpha: 16, use_rslora: true }), { rank: 16, alpha: 64 });
+    assert.equal(read({ lora_alpha: 4, use_rslora: false }).alpha, 4);
+  });
+
+  it('refuses, by name, every field that changes the maths and is not implemented', () => {
+    for (const [field, value] of [
+      ['alpha_pattern', { c_attn: 32 }],
+      ['rank_pattern', { c_attn: 4 }],
+      ['use_dora', true],
+      ['modules_to_save', ['lm_head']],
+      ['lora_bias', true],
+    ] as const) {
+      assert.throws(
+        () => readPeftAdapter({ config: { peft_type: 'LORA', r: 2, [field]: value }, weights: handMadePeftFile() }),
+        new RegExp(`adapter_config.json: ${field} is not supported`),
+      );
+    }
+    // Their defaults (empty, false, null) are PEFT's own plain LoRA: read.
+    const defaults = { alpha_pattern: {}, rank_pattern: {}, use_dora: false, modules_to_save: null, lora_bias: false };
+    assert.equal(peftScaling({ r: 2, lora_alpha: 4, ...defaults }).alpha, 4);
   });
 
   it('writes what it reads back, bit for bit, with a PEFT adapter_config', () => {

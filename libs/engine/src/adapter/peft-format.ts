@@ -22,10 +22,7 @@ export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
   const { config } = files;
   if (config.peft_type !== 'LORA')
     throw new Error(`adapter_config.json: peft_type is ${String(config.peft_type)}, only LORA is supported`);
-  const rank = Number(config.r);
-  const alpha = Number(config.lora_alpha ?? rank);
-  if (!Number.isInteger(rank) || rank < 1)
-    throw new Error(`adapter_config.json: r must be a positive integer, got ${String(config.r)}`);
+  const { rank, alpha } = peftScaling(config);
   const { tensors } = readSafetensors(files.weights);
   const parts = new Map<string, Partial<LoraFactors>>();
   for (const [name, tensor] of tensors) {
@@ -46,6 +43,42 @@ export function readPeftAdapter(files: PeftAdapterFiles): LoraAdapter {
   }
   const modules = new Set([...factors.keys()].map((key) => key.replace(/^[a-z]+\.\d+\./, '')));
   return { rank, alpha, targetModules: ALL_MODULES.filter((m) => modules.has(m)), factors };
+}
+
+/**
+ * An adapter_config's rank and α as the engine scales (α/r), read as PEFT reads them; fields
+ * that change the maths in ways the engine does not implement are refused by name.
+ */
+export function peftScaling(config: Record<string, unknown>): { rank: number; alpha: number } {
+  const rank = Number(config.r);
+  if (!Number.isInteger(rank) || rank < 1)
+    throw new Error(`adapter_config.json: r must be a positive integer, got ${String(config.r)}`);
+  refuseUnsupportedFields(config);
+  // PEFT's LoraConfig default is 8, whatever r is.
+  const loraAlpha = Number(config.lora_alpha ?? 8);
+  if (!Number.isFinite(loraAlpha))
+    throw new Error(`adapter_config.json: lora_alpha must be a number, got ${String(config.lora_alpha)}`);
+  // rsLoRA scales by α/√r, which is α·√r over r: the same maths under the engine's α/r.
+  return { rank, alpha: config.use_rslora === true ? loraAlpha * Math.sqrt(rank) : loraAlpha };
+}
+
+/**
+ * Fields that change an adapter's maths and that the engine does not implement: refused by
+ * name rather than read differently from PEFT (an empty pattern or a false flag is the default).
+ */
+function refuseUnsupportedFields(config: Record<string, unknown>): void {
+  const set = (key: string) => {
+    const value = config[key];
+    if (value === undefined || value === null || value === false) return false;
+    if (Array.isArray(value)) return value.length > 0;
+    if (typeof value === 'object') return Object.keys(value).length > 0;
+    return true;
+  };
+  const refused = ['alpha_pattern', 'rank_pattern', 'use_dora', 'modules_to_save', 'lora_bias'].filter(set);
+  if (refused.length)
+    throw new Error(
+      `adapter_config.json: ${refused.join(', ')} ${refused.length > 1 ? 'are' : 'is'} not supported (per-module alpha or rank, DoRA, saved modules, LoRA biases)`,
+    );
 }
 
 /** `metadata` goes into the safetensors header beside PEFT's `format: pt` (composition artifacts keep r and α there). */

@@ -210,6 +210,30 @@ describe('Hugging Face checkpoint import', () => {
     }
   });
 
+  it("reads rope_theta from transformers' current rope_parameters layout, and refuses what it cannot compute", async () => {
+    const dir = await tempDir();
+    await writeHfCheckpoint(dir, llama, randomWeights(llama, 35));
+    const { rope_theta: _old, ...config } = JSON.parse(await readFile(path.join(dir, 'config.json'), 'utf8'));
+    const withRope = async (extra: Record<string, unknown>) => {
+      await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...extra }));
+      return importHfCheckpoint(dir);
+    };
+    const current = await withRope({ rope_parameters: { rope_type: 'default', rope_theta: 500000 } });
+    assert.equal(current.config.architecture === 'llama' && current.config.ropeTheta, 500000);
+    await assert.rejects(
+      withRope({ rope_parameters: { rope_type: 'llama3', rope_theta: 500000, factor: 32 } }),
+      /rope_parameters\.rope_type llama3 is not supported/,
+    );
+    await assert.rejects(
+      withRope({ rope_theta: 10000, rope_parameters: { rope_type: 'default', rope_theta: 500000 } }),
+      /rope_theta and rope_parameters\.rope_theta differ/,
+    );
+    await assert.rejects(
+      withRope({ rope_scaling: { rope_type: 'llama3', factor: 32 } }),
+      /rope_scaling is not supported/,
+    );
+  });
+
   it('names what does not fit: missing and misshapen tensors, unsupported configs', async () => {
     const dir = await tempDir();
     const weights = randomWeights(gpt2, 34);
@@ -234,6 +258,8 @@ describe('Hugging Face checkpoint import', () => {
       [{ model_type: 'bert' }, /model_type "bert" is not supported/],
       [{ n_head: 5 }, /not divisible by nHeads 5/],
       [{ activation_function: 'relu' }, /activation_function relu/],
+      [{ scale_attn_by_inverse_layer_idx: true }, /scale_attn_by_inverse_layer_idx is not supported/],
+      [{ scale_attn_weights: false }, /scale_attn_weights is not supported/],
     ] as const) {
       await writeFile(path.join(dir, 'config.json'), JSON.stringify({ ...config, ...change }));
       await assert.rejects(importHfCheckpoint(dir), message);

@@ -91,6 +91,10 @@ export function decoderConfigFromHf(hf: Record<string, unknown>): DecoderConfig 
     if (activation !== 'gelu' && activation !== 'gelu_new' && activation !== 'gelu_pytorch_tanh') {
       throw new Error(`config.json: activation_function ${String(activation)} is not supported (gelu, gelu_new)`);
     }
+    // Both change the attention scores; transformers' defaults are what the engine computes.
+    if (hf.scale_attn_by_inverse_layer_idx === true)
+      throw new Error('config.json: scale_attn_by_inverse_layer_idx is not supported (false)');
+    if (hf.scale_attn_weights === false) throw new Error('config.json: scale_attn_weights is not supported (true)');
     config = {
       architecture: 'gpt2',
       vocabSize: int('vocab_size'),
@@ -105,6 +109,16 @@ export function decoderConfigFromHf(hf: Record<string, unknown>): DecoderConfig 
     if ((hf.hidden_act ?? 'silu') !== 'silu')
       throw new Error(`config.json: hidden_act ${String(hf.hidden_act)} is not supported (silu)`);
     if (hf.rope_scaling != null) throw new Error('config.json: rope_scaling is not supported');
+    // The current layout keeps rope_theta (and any scaling) in rope_parameters.
+    const rope = (hf.rope_parameters ?? {}) as Record<string, unknown>;
+    if (typeof rope !== 'object' || Array.isArray(rope))
+      throw new Error('config.json: rope_parameters must be an object');
+    if ((rope.rope_type ?? 'default') !== 'default')
+      throw new Error(`config.json: rope_parameters.rope_type ${String(rope.rope_type)} is not supported (default)`);
+    if (rope.rope_theta !== undefined && typeof rope.rope_theta !== 'number')
+      throw new Error('config.json: rope_parameters.rope_theta must be a number');
+    if (rope.rope_theta !== undefined && hf.rope_theta !== undefined && rope.rope_theta !== hf.rope_theta)
+      throw new Error('config.json: rope_theta and rope_parameters.rope_theta differ');
     if (hf.attention_bias === true || hf.mlp_bias === true)
       throw new Error('config.json: attention_bias and mlp_bias are not supported');
     const heads = int('num_attention_heads');
@@ -120,7 +134,7 @@ export function decoderConfigFromHf(hf: Record<string, unknown>): DecoderConfig 
       ffnDim: int('intermediate_size'),
       maxPositions: int('max_position_embeddings', 2048),
       normEps: num('rms_norm_eps', 1e-6),
-      ropeTheta: num('rope_theta', 10000),
+      ropeTheta: typeof rope.rope_theta === 'number' ? rope.rope_theta : num('rope_theta', 10000),
       tieEmbeddings: hf.tie_word_embeddings === true,
     };
   } else {

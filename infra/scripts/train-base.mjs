@@ -5,11 +5,11 @@
 //   TRAIN_MINUTES (default 50): the time budget; the step count is fixed from it after
 //   timing the first steps, so the cosine schedule ends where the budget does.
 //   TRAIN_STEPS: a fixed step count instead (reproducible bit for bit on the same machine).
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from './lib/run.mjs';
+import { glosses, wordnetDataDir } from './lib/wordnet.mjs';
 
 const OUT = process.env.TRAIN_OUT ?? path.join(ROOT, 'models/tessera-demo');
 const CONFIG = {
@@ -33,37 +33,6 @@ const HYPERPARAMETERS = {
   seed: 1,
 };
 const THREADS = os.availableParallelism();
-
-/** WordNet's data files: installed, else from apt's cache, else downloaded with apt-get download. */
-function wordnetDataDir() {
-  if (existsSync('/usr/share/wordnet/data.noun')) return '/usr/share/wordnet';
-  const work = mkdtempSync(path.join(os.tmpdir(), 'wordnet-'));
-  const cached = readdirSync('/var/cache/apt/archives', { withFileTypes: true }).find((f) =>
-    /^wordnet-base_.*\.deb$/.test(f.name),
-  );
-  let deb = cached && path.join('/var/cache/apt/archives', cached.name);
-  if (!deb) {
-    execFileSync('apt-get', ['download', 'wordnet-base'], { cwd: work, stdio: 'inherit' });
-    deb = path.join(
-      work,
-      readdirSync(work).find((f) => f.endsWith('.deb')),
-    );
-  }
-  execFileSync('dpkg-deb', ['-x', deb, path.join(work, 'root')]);
-  return path.join(work, 'root/usr/share/wordnet');
-}
-
-/** Each synset's gloss (definition; "examples"), the text after ' | ' on its data line. */
-function glosses(dir) {
-  const out = [];
-  for (const part of ['noun', 'verb', 'adj', 'adv']) {
-    for (const line of readFileSync(path.join(dir, `data.${part}`), 'latin1').split('\n')) {
-      if (line.startsWith('  ') || !line.includes(' | ')) continue; // the licence header
-      out.push(line.slice(line.indexOf(' | ') + 3).trim());
-    }
-  }
-  return out;
-}
 
 export default async function trainBaseModel() {
   ensureInstalled();

@@ -1,19 +1,33 @@
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ByteTokenizer,
-  decoderWeightsFromHf,
+  decoderConfigFromHf,
+  fileShard,
   HfTokenizer,
-  importHfCheckpoint,
+  memoryShard,
   type DecoderConfig,
+  type ShardSource,
+  type Tokenizer,
   type TrainingModel,
+  type WeightPrecision,
 } from '@tessera/engine';
 import type { BaseModelModel } from '@tessera/db';
 import type { TenantBlobStores } from '@tessera/storage';
+import { cachedWeightFile } from './weight-cache.js';
+
+/** What a base model is loaded for: serving at its registered precision, or training and audits in fp32. */
+export type ModelUse = 'serve' | 'train';
 
 /**
- * Base models by id, loaded once per process. `builtin:<name>` is a checkpoint directory
- * under MODELS_DIR; an imported checkpoint is its model.safetensors (and tokenizer) in its
- * tenant's blob store, its config the row's. Without a tokenizer a model reads bytes.
+ * Base models by id, loaded once per process into weight files under WEIGHTS_CACHE_DIR that
+ * every session maps (one copy of the weights, however many sessions). `builtin:<name>` is a
+ * checkpoint directory under MODELS_DIR; an imported checkpoint is in its tenant's blob store,
+ * its config the row's. Without a tokenizer a model reads bytes. Training graphs need fp32
+ * weights (quantized MatMulNBits has no gradient), so a quantized model trains on fp32 and serves
+ * at its precision.
  */
 export class BaseModelLoader {
   private readonly loaded = new Map<string, Promise<TrainingModel>>();
@@ -21,44 +35,92 @@ export class BaseModelLoader {
   constructor(
     private readonly modelsDir: string,
     private readonly blobs: TenantBlobStores,
+    private readonly weightsDir: string,
   ) {}
 
-  load(row: BaseModelModel): Promise<TrainingModel> {
-    let model = this.loaded.get(row.id);
+  load(row: BaseModelModel, use: ModelUse = 'train'): Promise<TrainingModel> {
+    const precision = use === 'serve' ? servingPrecision(row) : 'fp32';
+    const key = `${row.id}/${precision}`;
+    let model = this.loaded.get(key);
     if (!model) {
-      model = this.read(row);
-      this.loaded.set(row.id, model);
-      model.catch(() => this.loaded.delete(row.id));
+      model = this.read(row, precision);
+      this.loaded.set(key, model);
+      model.catch(() => this.loaded.delete(key));
     }
     return model;
   }
 
-  private async read(row: BaseModelModel): Promise<TrainingModel> {
+  private async read(row: BaseModelModel, precision: WeightPrecision): Promise<TrainingModel> {
     if (!row.weightsBlob) throw new Error(`base model ${row.id} has no weights yet`);
-    const builtin = /^builtin:([a-z0-9._-]+)$/.exec(row.weightsBlob);
+    const { config, tokenizer, shards, version } = await this.checkpointOf(row);
+    const weights = await cachedWeightFile({
+      cacheDir: this.weightsDir,
+      // Keyed by content too: a retrained built-in or a new upload never reads a stale file.
+      modelId: `${row.id}-${createHash('sha256').update(version).digest('hex').slice(0, 12)}`,
+      config,
+      shards,
+      precision,
+    });
+    return { name: row.name, config, weights, tokenizer: tokenizer ?? new ByteTokenizer() };
+  }
+
+  private async checkpointOf(row: BaseModelModel): Promise<{
+    config: DecoderConfig;
+    tokenizer: Tokenizer | null;
+    shards: () => Promise<ShardSource[]>;
+    version: string;
+  }> {
+    const builtin = /^builtin:([a-z0-9._-]+)$/.exec(row.weightsBlob!);
     if (builtin) {
-      const checkpoint = await importHfCheckpoint(path.join(this.modelsDir, builtin[1]!));
+      const dir = path.join(this.modelsDir, builtin[1]!);
+      const json = async (file: string) =>
+        JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
+      const index = path.join(dir, 'model.safetensors.index.json');
+      const files = existsSync(index)
+        ? [
+            ...new Set(
+              Object.values(((await json('model.safetensors.index.json')).weight_map ?? {}) as Record<string, string>),
+            ),
+          ]
+        : ['model.safetensors'];
+      const stats = await Promise.all(files.map((file) => stat(path.join(dir, file))));
+      const tokenizer = existsSync(path.join(dir, 'tokenizer.json'))
+        ? new HfTokenizer({
+            tokenizer: await json('tokenizer.json'),
+            config: existsSync(path.join(dir, 'tokenizer_config.json')) ? await json('tokenizer_config.json') : {},
+          })
+        : null;
       return {
-        name: row.name,
-        config: checkpoint.config,
-        weights: checkpoint.weights,
-        tokenizer: checkpoint.tokenizer ?? new ByteTokenizer(),
+        config: decoderConfigFromHf(await json('config.json')),
+        tokenizer,
+        shards: () => Promise.all(files.map((file) => fileShard(path.join(dir, file), file))),
+        version: JSON.stringify([row.weightsBlob, files, stats.map((s) => [s.size, s.mtimeMs])]),
       };
     }
     if (!row.tenantId) throw new Error(`base model ${row.id}: the platform's models are built in`);
     const store = this.blobs.forTenant(row.tenantId);
-    const config = row.config as unknown as DecoderConfig;
     const tokenizerFiles = row.tokenizerBlob
       ? (JSON.parse(new TextDecoder().decode(await store.get(row.tokenizerBlob))) as {
           tokenizer: Record<string, unknown>;
           tokenizer_config?: Record<string, unknown>;
         })
       : null;
-    const { weights, problems } = decoderWeightsFromHf(config, [await store.get(row.weightsBlob)]);
-    if (problems.length) throw new Error(`base model ${row.id}: ${problems.slice(0, 5).join('; ')}`);
-    const tokenizer = tokenizerFiles
-      ? new HfTokenizer({ tokenizer: tokenizerFiles.tokenizer, config: tokenizerFiles.tokenizer_config ?? {} })
-      : new ByteTokenizer();
-    return { name: row.name, config, weights, tokenizer };
+    return {
+      config: row.config as unknown as DecoderConfig,
+      tokenizer: tokenizerFiles
+        ? new HfTokenizer({ tokenizer: tokenizerFiles.tokenizer, config: tokenizerFiles.tokenizer_config ?? {} })
+        : null,
+      shards: async () => [memoryShard('model.safetensors', await store.get(row.weightsBlob!))],
+      version: JSON.stringify([row.weightsBlob, row.config]),
+    };
   }
+}
+
+/**
+ * The precision a model serves at. fp16 and bf16 compute in fp32 on CPU (onnxruntime's CPU
+ * MatMul has no half kernels on x86), so they keep fp32 weight files here.
+ */
+function servingPrecision(row: BaseModelModel): WeightPrecision {
+  const registered = (row as { precision?: string }).precision ?? 'fp32';
+  return registered === 'int8' || registered === 'int4' ? registered : 'fp32';
 }

@@ -20,6 +20,7 @@ import type { CacheEviction, EvictionAck, InferAdapter, InferEvent, InferJobData
 import type { TenantBlobStores } from '@tessera/storage';
 import type { Job } from 'bullmq';
 import type { BaseModelLoader } from './base-models.js';
+import { ModelDoesNotFit } from './weight-cache.js';
 
 export interface InferenceDeps {
   database: Database;
@@ -112,11 +113,13 @@ export class InferenceServer {
     } catch (error) {
       // A chat template refused as the model loads (one stored before the limits existed) is the tenant's too.
       const bad = error instanceof BadRequest || error instanceof ChatTemplateError;
+      // A model too large for this worker is said as such (its size and the memory available), not hidden.
+      const said = bad || error instanceof ModelDoesNotFit;
       if (!bad) this.deps.log(`infer ${request.requestId}: ${(error as Error).message}`);
       await this.deps.publish(request.requestId, {
         type: 'error',
         status: bad ? 400 : 500,
-        message: bad ? (error as Error).message : 'the inference worker failed; try again',
+        message: said ? (error as Error).message : 'the inference worker failed; try again',
       });
     } finally {
       this.running.delete(request.requestId);
@@ -273,17 +276,22 @@ export class InferenceServer {
     const row = await database.withTenant(request, (tx) =>
       tx.baseModel.findFirstOrThrow({ where: { id: request.baseModelId } }),
     );
-    const model = await this.deps.models.load(row);
+    const model = await this.deps.models.load(row, 'serve');
     const modules = targetModules(model.config);
     // Router inputs in every projection: any request may route per token (Arrow or a learned gate).
-    // Steps where no request does can run a second session without them (the same weights once more).
+    // Steps where no request does can run a second session without them, over the same mapped weights.
     const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
     const session = await DecoderSession.load(model.config, model.weights, {
       ...sessionOptions,
       lora: { modules, rank: maxRank, router: true },
     });
     const fixedGatesSession = this.deps.fixedGatesSession
-      ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } })
+      ? await DecoderSession.load(model.config, model.weights, {
+          ...sessionOptions,
+          lora: { modules, rank: maxRank },
+          // Reads the mapped weights the serving session's file holds: no second copy.
+          shareWeights: true,
+        })
       : undefined;
     const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });
     const scheduler = new BatchScheduler(session, pool, model.tokenizer, {

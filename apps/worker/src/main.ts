@@ -51,7 +51,7 @@ const log = (line: string, level: 'info' | 'warn' | 'start' = 'info') => {
 };
 const database = new Database({ connectionString: config.DATABASE_URL, maxConnections: config.DATABASE_POOL_SIZE });
 const blobs = tenantBlobStores(blobStoreSettings(config));
-const models = new BaseModelLoader(config.MODELS_DIR, blobs);
+const models = new BaseModelLoader(config.MODELS_DIR, blobs, config.WEIGHTS_CACHE_DIR);
 const shutdown = new AbortController();
 const connection = redisConnection(config.REDIS_URL);
 const webhooks = webhookQueue(connection, config.QUEUE_PREFIX);

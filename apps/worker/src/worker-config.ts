@@ -16,6 +16,8 @@ const configSchema = z
     QUEUE_PREFIX: z.string().min(1).default('bull'),
     ...blobStoreEnv,
     MODELS_DIR: z.string().default(REPO_MODELS),
+    /** Base models' weight files (written once per model and precision, mapped by every session). */
+    WEIGHTS_CACHE_DIR: z.string().default(path.join(os.tmpdir(), 'tessera-weights')),
     /** onnxruntime intra-op threads; fixed so a resumed job computes exactly what it would have. */
     WORKER_THREADS: z.coerce.number().int().min(1).default(os.availableParallelism()),
     EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),

@@ -28,7 +28,18 @@ export type {
   TargetModule,
 } from './model/decoder-config.js';
 export { buildForwardGraph, cacheName, loraInputName } from './model/decoder.js';
-export type { ForwardGraphOptions, LoraGraphOptions } from './model/decoder.js';
+export type { BaseWeights, ForwardGraphOptions, LoraGraphOptions } from './model/decoder.js';
+export {
+  readerOf,
+  shardReader,
+  WEIGHT_PRECISIONS,
+  WeightFile,
+  weightFileBytes,
+  writeWeightFile,
+} from './model/weight-file.js';
+export type { WeightFileIndex, WeightPrecision, WeightReader } from './model/weight-file.js';
+export { dequantize, quantizeColumns } from './model/quantize.js';
+export type { QuantizedMatrix } from './model/quantize.js';
 export { DecoderSession } from './model/decoder-session.js';
 export type { ForwardInput, ForwardOutput, KvCache } from './model/decoder-session.js';
 export {
@@ -44,8 +55,16 @@ export { referenceForward, referencePooled, referenceTokenLogprobs } from './ref
 export type { ReferenceLora, ReferenceOutput } from './reference/reference-decoder.js';
 export { loraDelta } from './reference/reference-lora.js';
 export type { LoraPool } from './reference/reference-lora.js';
-export { readSafetensors, toFloat32, writeSafetensors } from './format/safetensors.js';
-export type { NamedTensor } from './format/safetensors.js';
+export {
+  readSafetensors,
+  readSafetensorsHeader,
+  readTensorAsFloat32,
+  toFloat32,
+  writeSafetensors,
+} from './format/safetensors.js';
+export type { NamedTensor, TensorEntry } from './format/safetensors.js';
+export { fileShard, memoryShard } from './format/shard-source.js';
+export type { ShardSource } from './format/shard-source.js';
 export { adapterMismatches } from './adapter/lora-adapter.js';
 export type { LoraAdapter, LoraFactors } from './adapter/lora-adapter.js';
 export { peftScaling, readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';

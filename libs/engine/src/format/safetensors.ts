@@ -1,5 +1,6 @@
 // safetensors: u64 little-endian header length, a JSON header naming each tensor's dtype,
 // shape and byte range, then the raw little-endian data. Only the dtypes the engine uses.
+import type { ShardSource } from './shard-source.js';
 
 export interface NamedTensor {
   dtype: 'F32' | 'F16' | 'BF16' | 'I64';
@@ -107,4 +108,83 @@ function halfToFloat(bits: number): number {
   if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
   if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
   return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+/** Where one tensor of a shard lies: absolute byte offsets into the shard. */
+export interface TensorEntry {
+  dtype: NamedTensor['dtype'];
+  shape: number[];
+  start: number;
+  end: number;
+}
+
+/** The largest header a shard may have; real ones are a few hundred KiB. */
+const MAX_HEADER_BYTES = 100 * 2 ** 20;
+
+/**
+ * A shard's header without its data: every tensor's dtype, shape and byte range, each checked
+ * against the shard's size. Problems (not throws) for what a caller reports as a 4xx.
+ */
+export async function readSafetensorsHeader(
+  source: ShardSource,
+): Promise<{ tensors: Map<string, TensorEntry>; problems: string[] }> {
+  const tensors = new Map<string, TensorEntry>();
+  if (source.size < 8) return { tensors, problems: [`${source.name}: shorter than its 8-byte header length`] };
+  const lengthBytes = await source.read(0, 8);
+  const headerLength = Number(new DataView(lengthBytes.buffer, lengthBytes.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > source.size)
+    return { tensors, problems: [`${source.name}: header length ${headerLength} exceeds the file or 100 MiB`] };
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(await source.read(8, headerLength)));
+  } catch {
+    return { tensors, problems: [`${source.name}: the header is not JSON`] };
+  }
+  if (!header || typeof header !== 'object' || Array.isArray(header))
+    return { tensors, problems: [`${source.name}: the header is not a JSON object`] };
+  const problems: string[] = [];
+  const dataStart = 8 + headerLength;
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') continue;
+    const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as Record<string, unknown>;
+    if (typeof dtype !== 'string' || !(dtype in BYTES)) {
+      problems.push(`${source.name}: tensor ${name} has dtype ${String(dtype)} (supported: F32, F16, BF16, I64)`);
+      continue;
+    }
+    const validShape = Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
+    const validOffsets =
+      Array.isArray(offsets) && offsets.length === 2 && offsets.every((o) => Number.isSafeInteger(o) && o >= 0);
+    if (!validShape || !validOffsets) {
+      problems.push(`${source.name}: tensor ${name} has no valid shape and data_offsets`);
+      continue;
+    }
+    const [start, end] = offsets as [number, number];
+    const size = (shape as number[]).reduce((a, b) => a * b, 1);
+    if (end - start !== size * BYTES[dtype as NamedTensor['dtype']] || dataStart + end > source.size) {
+      problems.push(
+        `${source.name}: tensor ${name}: byte range [${start}, ${end}) does not fit shape [${shape}] ${dtype}`,
+      );
+      continue;
+    }
+    tensors.set(name, {
+      dtype: dtype as NamedTensor['dtype'],
+      shape: shape as number[],
+      start: dataStart + start,
+      end: dataStart + end,
+    });
+  }
+  return { tensors, problems };
+}
+
+/** One tensor's values as fp32, read from its shard (F16/BF16 widened). */
+export async function readTensorAsFloat32(source: ShardSource, entry: TensorEntry): Promise<Float32Array> {
+  // A copy, aligned for typed arrays (a shard's bytes may sit at any offset of a buffer).
+  const bytes = new Uint8Array(await source.read(entry.start, entry.end - entry.start)).buffer;
+  const data =
+    entry.dtype === 'F32'
+      ? new Float32Array(bytes)
+      : entry.dtype === 'I64'
+        ? new BigInt64Array(bytes)
+        : new Uint16Array(bytes);
+  return toFloat32({ dtype: entry.dtype, shape: entry.shape, data });
 }

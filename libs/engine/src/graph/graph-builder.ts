@@ -7,10 +7,14 @@ const { onnx } = onnxProto;
 export const OPSET = 20;
 const IR_VERSION = 10;
 
-export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'bool';
+export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
+
+/** ONNX Runtime's contrib operators (MatMulNBits), version 1. */
+export const MICROSOFT_DOMAIN = 'com.microsoft';
 
 const ONNX_DTYPES: Record<DType, number> = {
   float32: onnx.TensorProto.DataType.FLOAT,
+  uint8: onnx.TensorProto.DataType.UINT8,
   float16: onnx.TensorProto.DataType.FLOAT16,
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
@@ -52,6 +56,7 @@ export class GraphBuilder {
   private readonly intConstants = new Map<string, number[]>();
   private readonly names = new Set<string>();
   private counter = 0;
+  private usesMicrosoftOps = false;
 
   constructor(readonly graphName: string) {}
 
@@ -74,6 +79,31 @@ export class GraphBuilder {
   initializer(name: string, data: Float32Array | BigInt64Array | Int32Array, shape: number[]): Tensor {
     this.claim(name);
     return this.addInitializer(name, data, shape);
+  }
+
+  /**
+   * A named weight kept outside the model, in `file` (relative to the model file's folder) at
+   * a byte range: ONNX external data, which ONNX Runtime maps rather than copies.
+   */
+  externalInitializer(
+    name: string,
+    dtype: DType,
+    shape: number[],
+    at: { file: string; offset: number; length: number },
+  ): Tensor {
+    this.claim(name);
+    this.initializers.push({
+      name,
+      dataType: ONNX_DTYPES[dtype],
+      dims: shape,
+      dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: at.file },
+        { key: 'offset', value: String(at.offset) },
+        { key: 'length', value: String(at.length) },
+      ],
+    });
+    return { name, dtype, shape };
   }
 
   /** A small int64 constant (shapes, axes). */
@@ -104,11 +134,14 @@ export class GraphBuilder {
     inputs: (Tensor | null)[],
     output: { dtype?: DType; shape: Dim[]; name?: string },
     attributes: Record<string, AttributeValue> = {},
+    domain = '',
   ): Tensor {
     const name = output.name ?? this.fresh(type.toLowerCase());
     if (output.name) this.claim(name);
+    if (domain === MICROSOFT_DOMAIN) this.usesMicrosoftOps = true;
     this.nodes.push({
       opType: type,
+      ...(domain ? { domain } : {}),
       name: `${type}_${this.nodes.length}`,
       input: inputs.map((t) => t?.name ?? ''),
       output: [name],
@@ -129,7 +162,10 @@ export class GraphBuilder {
     return onnx.ModelProto.create({
       irVersion: IR_VERSION,
       producerName: 'tessera',
-      opsetImport: [{ domain: '', version: OPSET }],
+      opsetImport: [
+        { domain: '', version: OPSET },
+        ...(this.usesMicrosoftOps ? [{ domain: MICROSOFT_DOMAIN, version: 1 }] : []),
+      ],
       graph: {
         name: this.graphName,
         input: this.inputs,

@@ -1,4 +1,39 @@
-import type { GraphBuilder, Tensor } from './graph-builder.js';
+import { MICROSOFT_DOMAIN, type GraphBuilder, type Tensor } from './graph-builder.js';
+
+/** A projection's base weight W [dIn, dOut]: a dense tensor, or block-quantized (MatMulNBits's inputs). */
+export type BaseWeight = Tensor | QuantizedWeight;
+
+export interface QuantizedWeight {
+  kind: 'nbits';
+  /** [N, K/blockSize, blockSize·bits/8] uint8 */
+  data: Tensor;
+  /** [N · K/blockSize] */
+  scales: Tensor;
+  bits: 4 | 8;
+  blockSize: number;
+  /** MatMulNBits's accuracy_level: 0 computes in fp32; 4 quantizes activations to int8 per block (the fast CPU kernels). */
+  accuracyLevel: 0 | 4;
+}
+
+/** x W for either kind of base weight. x: [B, T, dIn] → shape */
+export function baseMatMul(g: GraphBuilder, x: Tensor, weight: BaseWeight, shape: (string | number)[]): Tensor {
+  if (!('kind' in weight)) return g.op('MatMul', [x, weight], { shape });
+  const k = x.shape[x.shape.length - 1];
+  const n = shape[shape.length - 1];
+  return g.op(
+    'MatMulNBits',
+    [x, weight.data, weight.scales],
+    { shape },
+    {
+      K: k as number,
+      N: n as number,
+      bits: weight.bits,
+      block_size: weight.blockSize,
+      accuracy_level: weight.accuracyLevel,
+    },
+    MICROSOFT_DOMAIN,
+  );
+}
 
 /** The adapter inputs every adapted projection of one forward pass shares. */
 export interface LoraRouting {
@@ -46,7 +81,7 @@ export interface LoraPoolInputs {
 export function loraProjection(
   g: GraphBuilder,
   x: Tensor,
-  weight: Tensor,
+  weight: BaseWeight,
   bias: Tensor | null,
   pool: LoraPoolInputs | null,
   routing: LoraRouting | null,
@@ -55,7 +90,7 @@ export function loraProjection(
   onGates?: (gates: Tensor) => void,
 ): Tensor {
   const shape = [x.shape[0]!, x.shape[1]!, dOut];
-  let y = g.op('MatMul', [x, weight], { shape });
+  let y = baseMatMul(g, x, weight, shape);
   if (bias) y = g.op('Add', [y, bias], { shape });
   if (!pool || !routing) return y;
 

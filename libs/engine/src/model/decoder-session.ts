@@ -1,7 +1,8 @@
 import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
-import { headDim, kvHeads, type DecoderConfig, type DecoderWeights } from './decoder-config.js';
-import { buildForwardGraph, cacheName, type ForwardGraphOptions } from './decoder.js';
+import { headDim, kvHeads, type DecoderConfig } from './decoder-config.js';
+import { buildForwardGraph, cacheName, type BaseWeights, type ForwardGraphOptions } from './decoder.js';
+import { WeightFile } from './weight-file.js';
 
 /** The key/value cache of every layer: tensors [B, KV, P, hd] by `past.<i>.key|value` name. */
 export type KvCache = Record<string, OrtTensor>;
@@ -41,16 +42,19 @@ export class DecoderSession {
     readonly graph: ForwardGraphOptions,
   ) {}
 
-  static async load(
-    config: DecoderConfig,
-    weights: DecoderWeights,
-    options: SessionOptions & ForwardGraphOptions = {},
-  ) {
+  static async load(config: DecoderConfig, weights: BaseWeights, options: SessionOptions & ForwardGraphOptions = {}) {
     const graph: ForwardGraphOptions = {
       ...(options.lora ? { lora: options.lora } : {}),
       ...(options.scoring ? { scoring: true } : {}),
+      ...(options.quantizedAccuracy !== undefined ? { quantizedAccuracy: options.quantizedAccuracy } : {}),
     };
-    const session = await createSession(buildForwardGraph(config, weights, graph), options);
+    const file = weights instanceof WeightFile ? weights : null;
+    const session = await createSession(buildForwardGraph(config, weights, graph), {
+      ...options,
+      ...(file ? { externalDataDir: file.dir } : {}),
+      // MatMulNBits runs only from its packed form: quantized sessions always pack.
+      shareWeights: Boolean(options.shareWeights && file?.precision === 'fp32'),
+    });
     return new DecoderSession(config, session, graph);
   }
 

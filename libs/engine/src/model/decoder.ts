@@ -1,5 +1,11 @@
 import { GraphBuilder, type Tensor } from '../graph/graph-builder.js';
-import { loraProjection, type LoraPoolInputs, type LoraRouting } from '../graph/lora-projection.js';
+import {
+  baseMatMul,
+  loraProjection,
+  type BaseWeight,
+  type LoraPoolInputs,
+  type LoraRouting,
+} from '../graph/lora-projection.js';
 import { transpose } from '../matrix.js';
 import {
   configProblems,
@@ -12,6 +18,10 @@ import {
   type DecoderWeights,
   type TargetModule,
 } from './decoder-config.js';
+import { HEAD_WEIGHT, projectionWeightName, WeightFile } from './weight-file.js';
+
+/** A model's base weights: in memory (embedded in each graph) or a weight file (mapped by each session). */
+export type BaseWeights = DecoderWeights | WeightFile;
 
 export interface LoraGraphOptions {
   /** Projections that take a slot pool as graph inputs `lora.<projection key>.A|B`. */
@@ -28,6 +38,8 @@ export interface ForwardGraphOptions {
   lora?: LoraGraphOptions;
   /** Adds input target_ids [B, T] and output token_logprobs [B, T]: log p(target | prefix). */
   scoring?: boolean;
+  /** MatMulNBits's accuracy level for a quantized weight file: 4 (default) is fast, 0 computes in fp32. */
+  quantizedAccuracy?: 0 | 4;
 }
 
 /** Name of a pool input, shared by the graph and whoever feeds it. */
@@ -54,7 +66,7 @@ export function cacheName(kind: 'past' | 'new', layer: number, part: 'key' | 'va
  */
 export function buildForwardGraph(
   config: DecoderConfig,
-  weights: DecoderWeights,
+  weights: BaseWeights,
   options: ForwardGraphOptions = {},
 ): Uint8Array {
   checkBuildable(config);
@@ -67,11 +79,17 @@ export function buildForwardGraph(
         ...(options.lora.router ? { router: perRowRouter(g) } : {}),
       }
     : null;
-  const decoder = emitDecoder(g, config, new DecoderParameters(g, config, weights), inputs, {
-    lora: options.lora ?? null,
-    routing,
-    cache: true,
-  });
+  const decoder = emitDecoder(
+    g,
+    config,
+    new DecoderParameters(g, config, weights, new Set(), options.quantizedAccuracy),
+    inputs,
+    {
+      lora: options.lora ?? null,
+      routing,
+      cache: true,
+    },
+  );
   g.output(decoder.logits, 'logits');
   // The gates each token got, averaged over the adapted projections: the routing trace.
   if (routing?.router) {
@@ -147,6 +165,8 @@ export interface DecoderInputs {
   ids: Tensor;
   positionIds: Tensor;
   attentionMask: Tensor;
+  /** [B, T] int64, graphs without a cache only: a token sees only keys of its own segment (packed documents). */
+  segmentIds?: Tensor;
 }
 
 export function decoderInputs(g: GraphBuilder): DecoderInputs {
@@ -160,33 +180,43 @@ export function decoderInputs(g: GraphBuilder): DecoderInputs {
 /**
  * Where a graph's base weights come from: initializers (frozen, the usual case) or, for
  * names in `trainable`, graph inputs in their stored (Hugging Face) layout so a training
- * graph can return their gradients. Each weight enters the graph once however often it is used.
+ * graph can return their gradients. Weights in memory are embedded in the graph; a weight
+ * file is referenced as external data (`WeightFile`: no size cap, one mapped copy). Each
+ * weight enters the graph once however often it is used.
  */
 export class DecoderParameters {
-  private readonly made = new Map<string, Tensor>();
+  private readonly made = new Map<string, BaseWeight>();
   /** The trainable weights that became graph inputs, in the order first used. */
   readonly trainableInputs: Tensor[] = [];
 
   constructor(
     private readonly g: GraphBuilder,
     private readonly config: DecoderConfig,
-    private readonly weights: DecoderWeights,
+    private readonly weights: BaseWeights,
     private readonly trainable: ReadonlySet<string> = new Set(),
-  ) {}
+    /** MatMulNBits's accuracy level for quantized weights (4: int8 activations, the fast CPU kernels). */
+    private readonly accuracyLevel: 0 | 4 = 4,
+  ) {
+    if (weights instanceof WeightFile && trainable.size)
+      throw new Error('a weight file is frozen: train base weights from memory');
+  }
 
   /** A weight as stored: `shape` is its stored shape. */
   plain(name: string, shape: number[]): Tensor {
     return this.memo(name, () => {
       if (this.trainable.has(name)) return this.trainableInput(name, shape);
-      return this.g.initializer(name, this.stored(name), shape);
-    });
+      return this.frozen(name, shape, () => this.stored(name));
+    }) as Tensor;
   }
 
   /**
    * A projection weight as [in, out]. GPT-2's Conv1D weights are stored that way; Llama's
-   * Linear weights [out, in] are transposed: once at load when frozen, in the graph when trained.
+   * Linear weights [out, in] are transposed: once at load when frozen (when the weight file is
+   * written), in the graph when trained. A weight file may hold it quantized.
    */
-  projection(name: string, dIn: number, dOut: number): Tensor {
+  projection(name: string, dIn: number, dOut: number): BaseWeight {
+    if (this.weights instanceof WeightFile)
+      return this.memo(name, () => this.fromFile(projectionWeightName(name.slice(0, -'.weight'.length)), [dIn, dOut]));
     if (this.config.architecture === 'gpt2') return this.plain(name, [dIn, dOut]);
     return this.memo(`${name}#in_out`, () => {
       if (!this.trainable.has(name))
@@ -195,9 +225,54 @@ export class DecoderParameters {
     });
   }
 
+  /** The output projection [d, vocab]: lm_head's or the tied embedding's transpose. */
+  head(table: () => Tensor): BaseWeight {
+    if (this.weights instanceof WeightFile)
+      return this.memo(HEAD_WEIGHT, () => this.fromFile(HEAD_WEIGHT, [this.config.dModel, this.config.vocabSize]));
+    return this.memo(HEAD_WEIGHT, () =>
+      this.g.op('Transpose', [table()], { shape: [this.config.dModel, this.config.vocabSize] }, { perm: [1, 0] }),
+    );
+  }
+
   /** A fixed table the graph needs (not a weight of the model), made once. */
   constant(name: string, shape: number[], make: () => Float32Array): Tensor {
-    return this.memo(name, () => this.g.initializer(name, make(), shape));
+    return this.memo(name, () => this.g.initializer(name, make(), shape)) as Tensor;
+  }
+
+  private frozen(name: string, shape: number[], values: () => Float32Array): Tensor {
+    if (this.weights instanceof WeightFile) return this.fromFile(name, shape) as Tensor;
+    return this.g.initializer(name, values(), shape);
+  }
+
+  /** A tensor of the weight file as external data; quantized matrices as MatMulNBits's two inputs. */
+  private fromFile(name: string, shape: number[]): BaseWeight {
+    const file = this.weights as WeightFile;
+    const stored = file.stored(name);
+    if (!stored) throw new Error(`weight file ${file.dir}: missing ${name}`);
+    const at = (extent: { offset: number; length: number }) => ({ file: WeightFile.DATA, ...extent });
+    if (stored.kind === 'float32') {
+      if (stored.shape.join(',') !== shape.join(','))
+        throw new Error(`weight file ${file.dir}: ${name} has shape [${stored.shape}], the graph needs [${shape}]`);
+      return this.g.externalInitializer(name, 'float32', shape, at(stored));
+    }
+    if (stored.k !== shape[0] || stored.n !== shape[1])
+      throw new Error(
+        `weight file ${file.dir}: ${name} is ${stored.k}×${stored.n}, the graph needs ${shape.join('×')}`,
+      );
+    const blocks = stored.k / stored.blockSize;
+    return {
+      kind: 'nbits',
+      data: this.g.externalInitializer(
+        `${name}.q${stored.bits}`,
+        'uint8',
+        [stored.n, blocks, (stored.blockSize * stored.bits) / 8],
+        at(stored.data),
+      ),
+      scales: this.g.externalInitializer(`${name}.scales`, 'float32', [stored.n * blocks], at(stored.scales)),
+      bits: stored.bits,
+      blockSize: stored.blockSize,
+      accuracyLevel: this.accuracyLevel,
+    };
   }
 
   private trainableInput(name: string, shape: number[]): Tensor {
@@ -207,12 +282,12 @@ export class DecoderParameters {
   }
 
   private stored(name: string): Float32Array {
-    const data = this.weights.get(name);
+    const data = (this.weights as DecoderWeights).get(name);
     if (!data) throw new Error(`missing weight ${name}`);
     return data;
   }
 
-  private memo(key: string, make: () => Tensor): Tensor {
+  private memo(key: string, make: () => BaseWeight): BaseWeight {
     const existing = this.made.get(key);
     if (existing) return existing;
     const made = make();
@@ -298,7 +373,13 @@ export function emitDecoder(
     { to: 9 },
   );
   const visible = g.op('And', [causal, notPadding], { dtype: 'bool', shape: ['B', 1, 'T', 'PT'] });
-  const attentionBias = g.op('Where', [visible, g.scalar(0), g.scalar(-1e9)], { shape: ['B', 1, 'T', 'PT'] });
+  if (inputs.segmentIds && options.cache) throw new Error('segment ids mask whole sequences: a graph without a cache');
+  const visibleInSegment = inputs.segmentIds
+    ? g.op('And', [visible, sameSegment(g, inputs.segmentIds)], { dtype: 'bool', shape: ['B', 1, 'T', 'PT'] })
+    : visible;
+  const attentionBias = g.op('Where', [visibleInSegment, g.scalar(0), g.scalar(-1e9)], {
+    shape: ['B', 1, 'T', 'PT'],
+  });
 
   const project = (input: Tensor, layer: number, module: TargetModule) => {
     const [dIn, dOut] = projectionShape(config, module);
@@ -413,17 +494,11 @@ export function emitDecoder(
 
   const final = config.architecture === 'gpt2' ? norm(x, 'ln_f') : norm(x, 'norm');
   // Output table [vocab, d]: the embedding when tied, else lm_head.
-  const table =
+  const table = () =>
     config.architecture === 'llama' && !config.tieEmbeddings
       ? params.plain('lm_head.weight', [config.vocabSize, d])
       : embedding;
-  const logits = g.op(
-    'MatMul',
-    [final, g.op('Transpose', [table], { shape: [d, config.vocabSize] }, { perm: [1, 0] })],
-    {
-      shape: ['B', 'T', config.vocabSize],
-    },
-  );
+  const logits = baseMatMul(g, final, params.head(table), ['B', 'T', config.vocabSize]);
   return { logits, final, pools, gates, pastTokens, allTokens };
 }
 

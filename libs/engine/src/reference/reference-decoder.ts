@@ -105,7 +105,11 @@ export function referenceForward(
     config.architecture === 'gpt2'
       ? layerNorm(x, w('ln_f.weight'), w('ln_f.bias'), config.normEps)
       : rmsNorm(x, w('norm.weight'), config.normEps);
-  const table = config.architecture === 'llama' && !config.tieEmbeddings ? w('lm_head.weight') : embedding;
+  // lm_head when untied; a tied model's own head only where it was quantized apart from its embedding.
+  const table =
+    config.architecture === 'llama' && !config.tieEmbeddings
+      ? w('lm_head.weight')
+      : (weights.get('lm_head.weight') ?? embedding);
   // logits = h · tableᵀ
   const logits = new Float32Array(rows * config.vocabSize);
   for (let r = 0; r < rows; r++) {

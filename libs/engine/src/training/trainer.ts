@@ -1,7 +1,7 @@
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import { writePeftAdapter, type PeftAdapterFiles } from '../adapter/peft-format.js';
 import { slotFactors } from '../adapter/slot-factors.js';
-import { createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
+import { type createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
 import {
   projectionKey,
   projectionShape,
@@ -12,7 +12,7 @@ import {
   type TargetModule,
 } from '../model/decoder-config.js';
 import { DecoderSession } from '../model/decoder-session.js';
-import { loraInputName } from '../model/decoder.js';
+import { loraInputName, type BaseWeights } from '../model/decoder.js';
 import { seededRandom } from '../seeded-random.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import {
@@ -28,6 +28,7 @@ import { buildTrainingGraph } from './training-graph.js';
 import {
   evaluate,
   runTrainingLoop,
+  trainingSession,
   type Evaluation,
   type LoopCallbacks,
   type LoopSettings,
@@ -38,7 +39,8 @@ import {
 export interface TrainingModel {
   name?: string;
   config: DecoderConfig;
-  weights: DecoderWeights;
+  /** In memory, or a weight file (large models: mapped, never held in the JS heap). */
+  weights: BaseWeights;
   tokenizer: Tokenizer;
 }
 
@@ -287,7 +289,7 @@ export class AdapterEvaluator {
       { kind: 'lora', modules: shape.modules, rank: shape.rank },
       { gradients: false },
     );
-    const session = await createSession(evalGraph.model, options);
+    const session = await trainingSession(evalGraph, options);
     // The serialized model embeds every base weight; the session has it now, runs need only the parameter list.
     return new AdapterEvaluator(model, shape, { ...evalGraph, model: new Uint8Array(0) }, session, options);
   }

@@ -1,8 +1,16 @@
 import { addGradients } from '../graph/autodiff.js';
 import { GraphBuilder, type Tensor } from '../graph/graph-builder.js';
 import type { LoraRouting } from '../graph/lora-projection.js';
-import { weightShapes, type DecoderConfig, type DecoderWeights, type TargetModule } from '../model/decoder-config.js';
-import { checkBuildable, decoderInputs, DecoderParameters, emitDecoder, pickLogProbs } from '../model/decoder.js';
+import { weightShapes, type DecoderConfig, type TargetModule } from '../model/decoder-config.js';
+import {
+  checkBuildable,
+  decoderInputs,
+  DecoderParameters,
+  emitDecoder,
+  pickLogProbs,
+  type BaseWeights,
+} from '../model/decoder.js';
+import { WeightFile } from '../model/weight-file.js';
 
 /** What a training graph differentiates. */
 export type TrainableSet =
@@ -21,6 +29,8 @@ export type TrainableSet =
 
 export interface TrainingGraph {
   model: Uint8Array;
+  /** The weight file the graph maps its frozen base weights from (external data), if any. */
+  weightsDir: string | null;
   /** The trainable tensors, in the order of their `grad.<name>` outputs. */
   parameters: { name: string; shape: number[] }[];
 }
@@ -32,20 +42,22 @@ export function gradName(parameter: string): string {
 /**
  * A training-step graph from the same decoder definition as serving. Inputs: input_ids,
  * position_ids, attention_mask [B, T] (all three as in the forward graph, without a cache),
- * target_ids [B, T], loss_mask [B, T] float (1 where the token counts), plus the inputs of
+ * segment_ids [B, T] (a token attends only to tokens of its own segment: the documents of a
+ * packed row; all equal to pack across documents), target_ids [B, T],
+ * loss_mask [B, T] float (1 where the token counts), plus the inputs of
  * the trainable set. Outputs: loss_sum (Σ −log p(target) over counted tokens: the trainer
  * divides by the tokens of the whole accumulated batch), correct (counted tokens whose
  * argmax is the target) and, unless `gradients` is false, grad.<name> for each parameter.
  */
 export function buildTrainingGraph(
   config: DecoderConfig,
-  weights: DecoderWeights,
+  weights: BaseWeights,
   trainable: TrainableSet,
   options: { gradients?: boolean } = {},
 ): TrainingGraph {
   checkBuildable(config);
   const g = new GraphBuilder(`${config.architecture}_train_${trainable.kind}`);
-  const inputs = decoderInputs(g);
+  const inputs = { ...decoderInputs(g), segmentIds: g.input('segment_ids', 'int64', ['B', 'T']) };
   const targets = g.input('target_ids', 'int64', ['B', 'T']);
   const lossMask = g.input('loss_mask', 'float32', ['B', 'T']);
   const trainableWeights = trainable.kind === 'all' ? new Set(weightShapes(config).keys()) : new Set<string>();
@@ -114,6 +126,7 @@ export function buildTrainingGraph(
   }
   return {
     model: g.serialize(),
+    weightsDir: weights instanceof WeightFile ? weights.dir : null,
     parameters: parameters.map((p) => ({
       name: p.name,
       shape: p.shape.map((dim) => (typeof dim === 'number' ? dim : 1)),

@@ -14,7 +14,12 @@ export interface LoopSettings {
   batchSize: number;
   gradientAccumulation: number;
   warmupSteps: number;
+  /** The cosine's floor as a share of the peak (transformers' min_lr_rate). */
+  minLearningRateRatio: number;
   weightDecay: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
   /** Global gradient-norm clip (0 = none). */
   clipNorm: number;
   seed: number;
@@ -94,7 +99,11 @@ function tokenFeeds(rows: readonly PackedSequence[]): Feeds {
       [batch, length],
     ),
     position_ids: int64Tensor(
-      rows.flatMap((r) => r.inputs.map((_, t) => t)),
+      rows.flatMap((r) => r.positions),
+      [batch, length],
+    ),
+    segment_ids: int64Tensor(
+      rows.flatMap((r) => r.segments),
       [batch, length],
     ),
     attention_mask: int64Tensor(new Array<number>(batch * length).fill(1), [batch, length]),
@@ -141,6 +150,17 @@ export async function evaluate(
  * is one number. Gradients of Σ loss are summed over the micro-batches of a step and divided
  * by the step's counted tokens (exact accumulation), clipped, and applied by AdamW.
  */
+/**
+ * A session for a training graph. Over a weight file it reads the mapped base weights in place
+ * (no packed copy): a fine-tune beside a serving session adds no second copy of the base.
+ */
+export function trainingSession(graph: TrainingGraph, options: SessionOptions): Promise<InferenceSession> {
+  return createSession(
+    graph.model,
+    graph.weightsDir ? { ...options, externalDataDir: graph.weightsDir, shareWeights: true } : options,
+  );
+}
+
 export async function runTrainingLoop(
   problem: TrainingProblem,
   data: { train: readonly PackedSequence[]; validation: readonly PackedSequence[] },
@@ -148,10 +168,15 @@ export async function runTrainingLoop(
   callbacks: LoopCallbacks & SessionOptions,
 ): Promise<LoopResult> {
   if (data.train.length === 0) throw new Error('training data: no rows to train on (every record is empty?)');
-  const session = await createSession(problem.graph.model, callbacks);
-  const evalSession = data.validation.length ? await createSession(problem.evalGraph.model, callbacks) : null;
+  const session = await trainingSession(problem.graph, callbacks);
+  const evalSession = data.validation.length ? await trainingSession(problem.evalGraph, callbacks) : null;
   const params: TensorSet = new Map([...problem.params].map(([name, v]) => [name, Float32Array.from(v)]));
-  const adam = new AdamW({ beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: settings.weightDecay });
+  const adam = new AdamW({
+    beta1: settings.adamBeta1,
+    beta2: settings.adamBeta2,
+    epsilon: settings.adamEpsilon,
+    weightDecay: settings.weightDecay,
+  });
   let step = 0;
   let microBatches = 0;
   if (callbacks.resume) {
@@ -234,6 +259,7 @@ export async function runTrainingLoop(
       peak: settings.learningRate,
       warmupSteps: settings.warmupSteps,
       totalSteps: settings.totalSteps,
+      minRatio: settings.minLearningRateRatio,
     });
     adam.update(params, grads, learningRate);
     step++;

@@ -153,6 +153,18 @@ describe('PEFT adapter format', () => {
     assert.deepEqual(writePeftAdapter(back, 'tessera/demo').weights, files.weights);
   });
 
+  it('names the adapted layers in layers_to_transform, so PEFT wraps only those', () => {
+    const adapter = randomAdapter(4);
+    const all = [...new Set([...adapter.factors.keys()].map((key) => Number(key.split('.')[1])))];
+    assert.deepEqual(writePeftAdapter(adapter, 'tessera/demo').config.layers_to_transform, all);
+    const firstOnly = { ...adapter, factors: new Map([...adapter.factors].filter(([key]) => key.startsWith('h.0.'))) };
+    const files = writePeftAdapter(firstOnly, 'tessera/demo');
+    assert.deepEqual(files.config.layers_to_transform, [0]);
+    assert.equal(files.config.layers_pattern, 'h');
+    const back = readPeftAdapter({ config: JSON.parse(JSON.stringify(files.config)), weights: files.weights });
+    assert.deepEqual([...back.factors.keys()], [...firstOnly.factors.keys()]);
+  });
+
   it("round-trips a Llama adapter under PEFT's model.layers names, and refuses it on a GPT-2 base", () => {
     const llama: DecoderConfig = {
       architecture: 'llama',

@@ -117,8 +117,17 @@ export function writePeftAdapter(
       fan_in_fan_out: gpt2,
       // PEFT matches module names by suffix: "c_proj" covers attn.c_proj and mlp.c_proj.
       target_modules: [...new Set(adapter.targetModules.map((m) => m.split('.').at(-1)!))],
+      // The layers that hold factors, so PEFT wraps only those (an adapter may cover some layers).
+      layers_to_transform: adaptedLayers(adapter),
+      layers_pattern: gpt2 ? 'h' : 'layers',
       inference_mode: true,
     },
     weights: writeSafetensors(tensors, { format: 'pt', ...metadata }),
   };
+}
+
+/** Layer indices with factors, ascending: keys are `h.<i>.…` or `layers.<i>.…`. */
+function adaptedLayers(adapter: LoraAdapter): number[] {
+  const layers = new Set([...adapter.factors.keys()].map((key) => Number(key.split('.')[1])));
+  return [...layers].sort((a, b) => a - b);
 }

@@ -279,19 +279,17 @@ export class InferenceServer {
     const model = await this.deps.models.load(row, 'serve');
     const modules = targetModules(model.config);
     // Router inputs in every projection: any request may route per token (Arrow or a learned gate).
-    // Steps where no request does can run a second session without them, over the same mapped weights.
+    // Steps where no request does (most of them) run a second session without them. Of the two,
+    // the one that runs most packs its weights for fast GEMMs; the other reads the mapped file
+    // in place (fp32: no second copy of the weights).
     const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
     const session = await DecoderSession.load(model.config, model.weights, {
       ...sessionOptions,
       lora: { modules, rank: maxRank, router: true },
+      shareWeights: this.deps.fixedGatesSession,
     });
     const fixedGatesSession = this.deps.fixedGatesSession
-      ? await DecoderSession.load(model.config, model.weights, {
-          ...sessionOptions,
-          lora: { modules, rank: maxRank },
-          // Reads the mapped weights the serving session's file holds: no second copy.
-          shareWeights: true,
-        })
+      ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } })
       : undefined;
     const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });
     const scheduler = new BatchScheduler(session, pool, model.tokenizer, {

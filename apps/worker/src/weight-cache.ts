@@ -14,7 +14,11 @@ import {
 /** A base model too large for this worker at its precision: said before any work starts. */
 export class ModelDoesNotFit extends Error {}
 
-const GiB = 2 ** 30;
+/** Bytes in the unit a reader takes in at a glance. */
+function size(bytes: number): string {
+  const [unit, scale] = bytes >= 2 ** 30 ? ['GiB', 2 ** 30] : bytes >= 2 ** 20 ? ['MiB', 2 ** 20] : ['KiB', 2 ** 10];
+  return `${(bytes / (scale as number)).toFixed(2)} ${unit as string}`;
+}
 
 /**
  * Memory this process may still fill: the smaller of the kernel's MemAvailable (os.freemem)
@@ -54,11 +58,11 @@ export async function cachedWeightFile(options: {
   if (needed > memory) {
     const smaller = (['int8', 'int4'] as const)
       .filter((p) => p !== options.precision)
-      .map((p) => `${p}: ${(weightFileBytes(options.config, p) / GiB).toFixed(2)} GiB`)
+      .map((p) => `${p}: ${size(weightFileBytes(options.config, p))}`)
       .join(', ');
     throw new ModelDoesNotFit(
-      `base model ${options.modelId} needs ${(needed / GiB).toFixed(2)} GiB for its ${options.precision} weights; ` +
-        `this worker has ${(memory / GiB).toFixed(2)} GiB of memory available (${smaller})`,
+      `base model ${options.modelId} needs ${size(needed)} for its ${options.precision} weights; ` +
+        `this worker has ${size(memory)} of memory available (${smaller})`,
     );
   }
   if (existing && existing.precision === options.precision) return existing;

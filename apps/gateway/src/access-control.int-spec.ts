@@ -75,6 +75,8 @@ describe('tenant isolation', () => {
       delivery_id: ping.body.id,
       dataset_id: dataset.body.id,
       base_model_id: baseModel.body.id,
+      file: 'model.safetensors',
+      part_number: '1',
       job_id: fineTune.body.id,
       adapter_id: fineTune.body.adapter_id,
       version: '1',
@@ -97,6 +99,10 @@ describe('tenant isolation', () => {
     'patch /v1/adapters/{adapter_id}': { description: 'taken over' },
     'put /v1/adapters/{adapter_id}/versions/{version}/adapter_config.json': { peft_type: 'LORA', r: 4 },
     'put /v1/base-models/{base_model_id}/tokenizer': { tokenizer: { model: { type: 'WordLevel', vocab: {} } } },
+    'put /v1/base-models/{base_model_id}/model.safetensors.index.json': {
+      weight_map: { 'wte.weight': 'model.safetensors' },
+    },
+    'put /v1/base-models/{base_model_id}/shards/{file}': { size: 1, sha256: '0'.repeat(64) },
   };
 
   it("answers 404 to tenant A's admin key for every route on every tenant B resource", async () => {

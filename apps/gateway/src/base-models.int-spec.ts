@@ -5,22 +5,10 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bpeTokenizerJson, randomWeights, writeHfCheckpoint, type DecoderConfig } from '@tessera/engine';
+import { bpeTokenizerJson, randomWeights, TINY_LLAMA, writeHfCheckpoint } from '@tessera/engine';
 import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
 
-const llama: DecoderConfig = {
-  architecture: 'llama',
-  vocabSize: 262,
-  dModel: 32,
-  nLayers: 2,
-  nHeads: 4,
-  nKvHeads: 2,
-  ffnDim: 64,
-  maxPositions: 64,
-  normEps: 1e-6,
-  ropeTheta: 10000,
-  tieEmbeddings: false,
-};
+const llama = TINY_LLAMA;
 
 describe('base models: importing a Hugging Face checkpoint (config, tokenizer, weights checked against each other)', () => {
   let gateway: TestGateway;

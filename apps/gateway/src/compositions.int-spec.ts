@@ -3,32 +3,14 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import {
-  bpeTokenizerJson,
-  randomWeights,
-  writeHfCheckpoint,
-  type DecoderConfig,
-  type LoraAdapter,
-} from '@tessera/engine';
+import { bpeTokenizerJson, randomWeights, TINY_LLAMA, writeHfCheckpoint, type LoraAdapter } from '@tessera/engine';
 import { writePeftAdapter } from '@tessera/engine/formats';
 import { composeQueue, redisConnection, TRAIN_JOB_OPTIONS } from '@tessera/queue';
 import pg from 'pg';
 import { call, createTenant, startTestGateway, type TestGateway } from './testing/test-gateway.js';
 
 /** A tenant's second base model, small enough to register in a test. */
-const tinyLlama: DecoderConfig = {
-  architecture: 'llama',
-  vocabSize: 262,
-  dModel: 32,
-  nLayers: 2,
-  nHeads: 4,
-  nKvHeads: 2,
-  ffnDim: 64,
-  maxPositions: 64,
-  normEps: 1e-6,
-  ropeTheta: 10000,
-  tieEmbeddings: false,
-};
+const tinyLlama = TINY_LLAMA;
 
 /** A rank-4 adapter on one projection, as PEFT writes it: `h.0.attn.c_attn` (192 → 576) of the demo model, or `layers.0.self_attn.q_proj` (32 → 32) of tiny-llama. */
 function peftFiles(

@@ -61,6 +61,19 @@ describe('fine-tunes (gateway side: no worker runs here)', () => {
     const badRank = await post(valid({ hyperparameters: { rank: 0 } }));
     assert.equal(badRank.status, 400);
     assert.equal(badRank.body.errors[0].field, 'body.hyperparameters.rank');
+    const badOptimizer = await post(
+      valid({
+        hyperparameters: { adam_beta1: 1, adam_beta2: -0.5, adam_epsilon: 0, min_lr_rate: 2, packing: 'interleaved' },
+      }),
+    );
+    assert.equal(badOptimizer.status, 400);
+    assert.deepEqual(badOptimizer.body.errors.map((e: any) => e.field).sort(), [
+      'body.hyperparameters.adam_beta1',
+      'body.hyperparameters.adam_beta2',
+      'body.hyperparameters.adam_epsilon',
+      'body.hyperparameters.min_lr_rate',
+      'body.hyperparameters.packing',
+    ]);
     // Nothing was created by the refused requests.
     assert.deepEqual((await call(gateway, 'GET', '/v1/fine-tunes', { key: tenant.adminKey })).body.data, []);
     assert.deepEqual((await call(gateway, 'GET', '/v1/adapters', { key: tenant.adminKey })).body.data, []);
@@ -74,6 +87,12 @@ describe('fine-tunes (gateway side: no worker runs here)', () => {
     assert.deepEqual(second.body, first.body);
     assert.equal(first.body.status, 'queued');
     assert.equal(first.body.hyperparameters.rank, 8, 'defaults filled in');
+    // Stored with the job, so a resumed attempt trains with exactly these.
+    const { min_lr_rate, adam_beta1, adam_beta2, adam_epsilon, packing } = first.body.hyperparameters;
+    assert.deepEqual(
+      { min_lr_rate, adam_beta1, adam_beta2, adam_epsilon, packing },
+      { min_lr_rate: 0, adam_beta1: 0.9, adam_beta2: 0.999, adam_epsilon: 1e-8, packing: 'document_masked' },
+    );
     assert.equal((await call(gateway, 'GET', '/v1/fine-tunes', { key: tenant.adminKey })).body.data.length, 1);
     const queued = await queue.getJob(first.body.id);
     assert.deepEqual(queued?.data, { jobId: first.body.id, tenantId: tenant.tenant.id });

@@ -7,7 +7,6 @@ import {
   decoderConfigFromHf,
   fileShard,
   HfTokenizer,
-  memoryShard,
   type DecoderConfig,
   type ShardSource,
   type Tokenizer,
@@ -16,6 +15,7 @@ import {
 } from '@tessera/engine';
 import type { BaseModelModel } from '@tessera/db';
 import type { TenantBlobStores } from '@tessera/storage';
+import { shardSourcesOf, tokenizerFilesOf } from './shard-sources.js';
 import { cachedWeightFile } from './weight-cache.js';
 
 /** What a base model is loaded for: serving at its registered precision, or training and audits in fp32. */
@@ -51,7 +51,9 @@ export class BaseModelLoader {
   }
 
   private async read(row: BaseModelModel, precision: WeightPrecision): Promise<TrainingModel> {
-    if (!row.weightsBlob) throw new Error(`base model ${row.id} has no weights yet`);
+    // An import not yet validated whole is never served or trained on, whatever reached the queue.
+    if (row.status !== 'ready')
+      throw new Error(`base model ${row.id} is ${row.status}: only a validated checkpoint loads`);
     const { config, tokenizer, shards, version } = await this.checkpointOf(row);
     const weights = await cachedWeightFile({
       cacheDir: this.weightsDir,
@@ -70,7 +72,7 @@ export class BaseModelLoader {
     shards: () => Promise<ShardSource[]>;
     version: string;
   }> {
-    const builtin = /^builtin:([a-z0-9._-]+)$/.exec(row.weightsBlob!);
+    const builtin = /^builtin:([a-z0-9._-]+)$/.exec(row.weightsBlob ?? '');
     if (builtin) {
       const dir = path.join(this.modelsDir, builtin[1]!);
       const json = async (file: string) =>
@@ -97,21 +99,14 @@ export class BaseModelLoader {
         version: JSON.stringify([row.weightsBlob, files, stats.map((s) => [s.size, s.mtimeMs])]),
       };
     }
-    if (!row.tenantId) throw new Error(`base model ${row.id}: the platform's models are built in`);
-    const store = this.blobs.forTenant(row.tenantId);
-    const tokenizerFiles = row.tokenizerBlob
-      ? (JSON.parse(new TextDecoder().decode(await store.get(row.tokenizerBlob))) as {
-          tokenizer: Record<string, unknown>;
-          tokenizer_config?: Record<string, unknown>;
-        })
-      : null;
+    const tokenizerFiles = await tokenizerFilesOf(row, this.blobs);
     return {
       config: row.config as unknown as DecoderConfig,
       tokenizer: tokenizerFiles
         ? new HfTokenizer({ tokenizer: tokenizerFiles.tokenizer, config: tokenizerFiles.tokenizer_config ?? {} })
         : null,
-      shards: async () => [memoryShard('model.safetensors', await store.get(row.weightsBlob!))],
-      version: JSON.stringify([row.weightsBlob, row.config]),
+      shards: () => shardSourcesOf(row, this.blobs),
+      version: JSON.stringify([row.weightsBlob, row.weightShards, row.config]),
     };
   }
 }
@@ -121,6 +116,5 @@ export class BaseModelLoader {
  * MatMul has no half kernels on x86), so they keep fp32 weight files here.
  */
 function servingPrecision(row: BaseModelModel): WeightPrecision {
-  const registered = (row as { precision?: string }).precision ?? 'fp32';
-  return registered === 'int8' || registered === 'int4' ? registered : 'fp32';
+  return row.precision === 'int8' || row.precision === 'int4' ? row.precision : 'fp32';
 }

@@ -108,6 +108,32 @@ describe('blob sweeper: crashes leave bytes no deletion reaches, and the sweeper
         [newId('bm'), tenantA, sha256],
       );
     },
+    'base_model_shards.blob': async (sha256) => {
+      const baseModelId = newId('bm');
+      await owner.query(
+        "INSERT INTO base_models (id, tenant_id, name, architecture, config, status) VALUES ($1, $2, $1, 'gpt2', '{}', 'uploading')",
+        [baseModelId, tenantA],
+      );
+      await owner.query(
+        "INSERT INTO base_model_shards (base_model_id, tenant_id, file, size, sha256, part_size, blob) VALUES ($1, $2, 'model.safetensors', 1, $3, 1, $3)",
+        [baseModelId, tenantA, sha256],
+      );
+    },
+    'base_model_shard_parts.blob': async (sha256) => {
+      const baseModelId = newId('bm');
+      await owner.query(
+        "INSERT INTO base_models (id, tenant_id, name, architecture, config, status) VALUES ($1, $2, $1, 'gpt2', '{}', 'uploading')",
+        [baseModelId, tenantA],
+      );
+      await owner.query(
+        "INSERT INTO base_model_shards (base_model_id, tenant_id, file, size, sha256, part_size) VALUES ($1, $2, 'model.safetensors', 2, $3, 1)",
+        [baseModelId, tenantA, sha256],
+      );
+      await owner.query(
+        "INSERT INTO base_model_shard_parts (base_model_id, tenant_id, file, part_number, size, blob) VALUES ($1, $2, 'model.safetensors', 1, 1, $3)",
+        [baseModelId, tenantA, sha256],
+      );
+    },
     'adapter_versions.weights_blob': async (sha256) => {
       const adapterId = newId('ad');
       await owner.query(

@@ -1,4 +1,4 @@
-import { hyperparametersSchema, newId, type DeletionProof } from '@tessera/contracts';
+import { newId, storedHyperparameters, type DeletionProof } from '@tessera/contracts';
 import { Prisma, type TenantContext } from '@tessera/db';
 import {
   AdapterEvaluator,
@@ -364,10 +364,7 @@ async function retrainVersion(
     });
   }
   const params = recipe.params as { hyperparameters: unknown; validation_split: number };
-  const hyperparameters = engineHyperparameters(
-    hyperparametersSchema.parse(params.hyperparameters),
-    params.validation_split,
-  );
+  const hyperparameters = engineHyperparameters(storedHyperparameters(params.hyperparameters), params.validation_split);
   const [dataset, baseModel] = await database.withTenant(ctx, (tx) =>
     Promise.all([
       tx.dataset.findFirstOrThrow({ where: { id: recipe.datasetId! } }),

@@ -1,7 +1,7 @@
 import {
   documentExternalId,
-  hyperparametersSchema,
   newId,
+  storedHyperparameters,
   type FineTuneMetrics,
   type Hyperparameters,
 } from '@tessera/contracts';
@@ -84,7 +84,7 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     model = await deps.models.load(baseModel);
     const params = row.params as { hyperparameters: unknown; validation_split: number };
     validationFraction = params.validation_split;
-    hyperparameters = engineHyperparameters(hyperparametersSchema.parse(params.hyperparameters), validationFraction);
+    hyperparameters = engineHyperparameters(storedHyperparameters(params.hyperparameters), validationFraction);
     const problems = hyperparameterProblems(hyperparameters, model.config);
     if (problems.length) throw new Error(`hyperparameters: ${problems.join('; ')}`);
     // The documents recorded for this version when the job was made (a partition's, or the
@@ -299,6 +299,11 @@ export function engineHyperparameters(h: Hyperparameters, validationFraction: nu
     maxSequenceLength: h.max_sequence_length,
     seed: h.seed,
     checkpointEvery: h.checkpoint_every,
+    minLearningRateRatio: h.min_lr_rate,
+    adamBeta1: h.adam_beta1,
+    adamBeta2: h.adam_beta2,
+    adamEpsilon: h.adam_epsilon,
+    packing: h.packing,
     validationFraction,
   };
 }

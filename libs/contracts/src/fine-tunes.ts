@@ -20,6 +20,13 @@ export const targetModuleSchema = z
   ])
   .meta({ id: 'TargetModule' });
 
+export const packingSchema = z
+  .enum(['document_masked', 'cross_document'])
+  .describe(
+    "How a training row holds several documents. document_masked (TRL's padding-free packing): each attends only to itself, from position 0, as it is served; cross_document: attention and positions run across documents (GPT-style)",
+  )
+  .meta({ id: 'Packing' });
+
 const hyperparameterFields = {
   rank: z.number().int().min(1).max(64),
   alpha: z.number().positive().max(1024),
@@ -35,6 +42,17 @@ const hyperparameterFields = {
     .min(0)
     .max(2 ** 31 - 1),
   checkpoint_every: z.number().int().min(1).max(100_000).describe('Steps between checkpoints'),
+  min_lr_rate: z
+    .number()
+    .min(0)
+    .max(1)
+    .describe(
+      "The cosine schedule's floor as a share of learning_rate (transformers' cosine_with_min_lr min_lr_rate); 0 decays to 0",
+    ),
+  adam_beta1: z.number().min(0).lt(1).describe("AdamW's β₁ (transformers' adam_beta1)"),
+  adam_beta2: z.number().min(0).lt(1).describe("AdamW's β₂ (transformers' adam_beta2)"),
+  adam_epsilon: z.number().positive().max(1).describe("AdamW's ε (transformers' adam_epsilon)"),
+  packing: packingSchema,
 };
 
 export const HYPERPARAMETER_DEFAULTS = {
@@ -46,6 +64,11 @@ export const HYPERPARAMETER_DEFAULTS = {
   max_sequence_length: 128,
   seed: 0,
   checkpoint_every: 25,
+  min_lr_rate: 0,
+  adam_beta1: 0.9,
+  adam_beta2: 0.999,
+  adam_epsilon: 1e-8,
+  packing: 'document_masked',
 } as const;
 
 /** What a request may set; anything left out takes HYPERPARAMETER_DEFAULTS. */
@@ -68,6 +91,25 @@ export function withHyperparameterDefaults(
   given: z.infer<typeof hyperparametersRequestSchema> | undefined,
 ): Hyperparameters {
   return hyperparametersSchema.parse({ ...HYPERPARAMETER_DEFAULTS, ...given });
+}
+
+/**
+ * What a job stored before these fields existed trained with (a floor of a tenth of the peak,
+ * GPT-style packing): read back, it resumes and retrains as it ran. The warmup's first step and
+ * the chat loss mask changed with them and are not kept.
+ */
+const HYPERPARAMETERS_BEFORE_FIELDS = {
+  min_lr_rate: 0.1,
+  adam_beta1: 0.9,
+  adam_beta2: 0.999,
+  adam_epsilon: 1e-8,
+  packing: 'cross_document',
+} as const;
+
+/** A job's stored hyperparameters, through the contract. */
+export function storedHyperparameters(stored: unknown): Hyperparameters {
+  const fields = typeof stored === 'object' && stored !== null ? stored : {};
+  return hyperparametersSchema.parse({ ...HYPERPARAMETERS_BEFORE_FIELDS, ...fields });
 }
 
 export const createFineTuneSchema = z
@@ -180,44 +222,6 @@ export const checkpointSchema = z
   .object({ id: idSchema('ckpt'), step: z.number().int(), created_at: timestamp })
   .meta({ id: 'Checkpoint' });
 export type CheckpointDto = z.infer<typeof checkpointSchema>;
-
-export const baseModelSchema = z
-  .object({
-    id: idSchema('bm'),
-    name: z.string(),
-    architecture: z.enum(['gpt2', 'llama']),
-    config: z.record(z.string(), z.unknown()),
-    owner: z.enum(['platform', 'tenant']),
-    status: z
-      .enum(['uploading', 'ready'])
-      .describe('Imported checkpoints are uploading until model.safetensors arrives and fits config.json'),
-    has_tokenizer: z.boolean().describe('Whether tokenizer.json was uploaded; without it the model reads bytes'),
-    created_at: timestamp,
-  })
-  .meta({ id: 'BaseModel' });
-export type BaseModelDto = z.infer<typeof baseModelSchema>;
-
-export const registerBaseModelSchema = z
-  .strictObject({
-    name: text(100).regex(
-      /^[a-z0-9][a-z0-9._-]*$/,
-      'lowercase letters, digits, dot, dash and underscore, starting with a letter or digit',
-    ),
-    config: z
-      .record(z.string(), z.unknown())
-      .describe("The checkpoint's Hugging Face config.json (model_type gpt2 or llama)"),
-  })
-  .meta({ id: 'RegisterBaseModelRequest' });
-export type RegisterBaseModel = z.infer<typeof registerBaseModelSchema>;
-
-/** Hugging Face's tokenizer.json and, for special tokens and the chat template, tokenizer_config.json. */
-export const baseModelTokenizerSchema = z
-  .strictObject({
-    tokenizer: z.record(z.string(), z.unknown()).describe('tokenizer.json'),
-    tokenizer_config: z.record(z.string(), z.unknown()).optional().describe('tokenizer_config.json'),
-  })
-  .meta({ id: 'BaseModelTokenizer' });
-export type BaseModelTokenizer = z.infer<typeof baseModelTokenizerSchema>;
 
 export const adapterVersionStatusSchema = z
   .enum(['queued', 'training', 'ready', 'stale', 'archived', 'deleted'])

@@ -7,6 +7,7 @@ export * from './text.js';
 export * from './shown-once.js';
 export * from './datasets.js';
 export * from './fine-tunes.js';
+export * from './base-models.js';
 export * from './webhooks.js';
 export * from './inference.js';
 export * from './deletions.js';

@@ -1,5 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient, type Prisma } from './generated/prisma/client.js';
+import type { BaseModelPrecision, ModelArchitecture } from './generated/prisma/enums.js';
 import type { TenantContext } from './tenant-context.js';
 
 /** The role the application runs as: no BYPASSRLS, so every row it touches passes RLS (named in withTenant's SQL too). */
@@ -7,6 +8,18 @@ export const APP_ROLE = 'tessera_app';
 
 /** A Prisma transaction that can only see one tenant's rows. */
 export type TenantTransaction = Prisma.TransactionClient;
+
+/** A platform base model read in place from a checkpoint prefix, as the platform admin registers it. */
+export interface PlatformBaseModelRow {
+  id: string;
+  name: string;
+  architecture: ModelArchitecture;
+  config: object;
+  precision: BaseModelPrecision;
+  checkpointPrefix: string;
+  weightShards: object;
+  tokenizerBlob: string | null;
+}
 
 /** What the auth guard needs of a key, found by the hash of its secret across all tenants. */
 export interface ApiKeyRecord {
@@ -125,6 +138,21 @@ export class Database {
   async tenantIds(): Promise<string[]> {
     const rows = await this.prisma.$queryRaw<{ id: string }[]>`SELECT id FROM tessera_tenant_ids()`;
     return rows.map((row) => row.id);
+  }
+
+  /**
+   * Inserts a ready platform base model (tenant_id NULL) through a SECURITY DEFINER function
+   * (see the sharded_base_models migration): tenants' RLS lets no app transaction write the
+   * platform's rows. Null when a platform model already has the name.
+   */
+  async registerPlatformBaseModel(row: PlatformBaseModelRow): Promise<{ id: string; createdAt: Date } | null> {
+    const rows = await this.prisma.$queryRaw<{ id: string; created_at: Date }[]>`
+      SELECT * FROM tessera_register_platform_base_model(
+        ${row.id}, ${row.name}, ${row.architecture}::model_architecture, ${JSON.stringify(row.config)}::jsonb,
+        ${row.precision}::base_model_precision, ${row.checkpointPrefix}, ${JSON.stringify(row.weightShards)}::jsonb,
+        ${row.tokenizerBlob})`;
+    const created = rows[0];
+    return created ? { id: created.id, createdAt: created.created_at } : null;
   }
 
   async ping(): Promise<void> {

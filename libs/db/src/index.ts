@@ -3,6 +3,7 @@ export type {
   ApiKeyRecord,
   ConnectionIdentity,
   DatabaseOptions,
+  PlatformBaseModelRow,
   TenantTransaction,
   UnfinishedWork,
 } from './database.js';

@@ -18,6 +18,9 @@ export async function referencedBlobs(tx: TenantTransaction, candidates: readonl
       where: { OR: [{ weightsBlob: among }, { tokenizerBlob: among }] },
       select: { weightsBlob: true, tokenizerBlob: true },
     }),
+    // An imported checkpoint's shards once assembled, and the parts of those still arriving.
+    tx.baseModelShard.findMany({ where: { blob: among }, select: { blob: true } }),
+    tx.baseModelShardPart.findMany({ where: { blob: among }, select: { blob: true } }),
   ]);
   const wanted = new Set(candidates);
   return new Set(

@@ -11,6 +11,8 @@ export type { ShardSource } from './format/shard-source.js';
 export { targetModules, targetModulesOf } from './model/decoder-config.js';
 export type { DecoderConfig } from './model/decoder-config.js';
 export { decoderConfigFromHf, decoderWeightsFromHf } from './model/hf-checkpoint.js';
+// The worker's own check of a checkpoint's shards (headers only), so an upload validates exactly as it will load.
+export { shardReader } from './model/weight-file.js';
 export { HfTokenizer } from './tokenizer/hf-tokenizer.js';
 export { ChatTemplateError } from './tokenizer/chat-template.js';
 export type { ChatMessage } from './tokenizer/chat-template.js';

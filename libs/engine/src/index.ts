@@ -107,12 +107,13 @@ export { buildTrainingGraph, gradName } from './training/training-graph.js';
 export type { TrainableSet, TrainingGraph } from './training/training-graph.js';
 export {
   packExamples,
+  PACKINGS,
   parseTrainingJsonl,
   recordProblem,
   splitRecords,
   tokenizeRecord,
 } from './training/training-data.js';
-export type { PackedSequence, TokenizedExample, TrainingRecord } from './training/training-data.js';
+export type { PackedSequence, Packing, TokenizedExample, TrainingRecord } from './training/training-data.js';
 export { AdamW, clipGradients, learningRateAt } from './training/optimizer.js';
 export { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './training/checkpoint.js';
 export type { TrainingCheckpoint } from './training/checkpoint.js';
@@ -142,6 +143,6 @@ export type {
 } from './training/trainer.js';
 // Test helpers, shared with the service's tests.
 export { DOMAINS, domainTexts } from './testing/synthetic-domains.js';
-export { randomWeights } from './testing/random.js';
+export { randomWeights, TINY_LLAMA } from './testing/random.js';
 export { bpeTokenizerJson } from './testing/tokenizer-files.js';
 export type { Domain } from './testing/synthetic-domains.js';

@@ -1,15 +1,24 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 // s3rver: an S3-compatible server in Node, so the S3 driver talks real S3 HTTP in tests.
 import S3rver from 's3rver';
-import { BlobCorruptedError, BlobNotFoundError, BlobTooLargeError, type BlobStore } from './blob-store.js';
+import {
+  BlobCorruptedError,
+  BlobNotFoundError,
+  BlobRangeError,
+  BlobTooLargeError,
+  blobFile,
+  type BlobStore,
+} from './blob-store.js';
+import { checkpointFile, FsCheckpointStore, S3CheckpointStore, type CheckpointStore } from './checkpoint-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
+import { tenantBlobStores } from './tenant-blob-stores.js';
 
 const sha = (bytes: Uint8Array | string) => createHash('sha256').update(bytes).digest('hex');
 
@@ -55,6 +64,9 @@ interface Driver {
   listing: () => Promise<string[]>;
   /** Sets when a stored blob was last written, as if it had been stored then. */
   backdate: (sha256: string, to: Date) => Promise<void>;
+  /** The platform checkpoint store at `org/model`, and how an operator puts a file there. */
+  checkpoints: () => CheckpointStore;
+  placeCheckpointFile: (file: string, bytes: string) => Promise<void>;
 }
 
 let dataDir: string;
@@ -98,6 +110,11 @@ const drivers: Driver[] = [
     tamper: (sha256, bytes) => writeFile(path.join(dataDir, 'blobs', sha256.slice(0, 2), sha256), bytes),
     listing: () => filesUnder(path.join(dataDir, 'blobs')),
     backdate: (sha256, to) => utimes(path.join(dataDir, 'blobs', sha256.slice(0, 2), sha256), to, to),
+    checkpoints: () => new FsCheckpointStore(path.join(dataDir, 'checkpoints', 'org/model')),
+    placeCheckpointFile: async (file, bytes) => {
+      await mkdir(path.join(dataDir, 'checkpoints', 'org/model'), { recursive: true });
+      await writeFile(path.join(dataDir, 'checkpoints', 'org/model', file), bytes);
+    },
   },
   {
     name: 'S3-compatible',
@@ -112,6 +129,11 @@ const drivers: Driver[] = [
     ],
     // s3rver reports its object file's mtime as LastModified.
     backdate: (sha256, to) => utimes(path.join(s3Dir, BUCKET, 'blobs', `${sha256}._S3rver_object`), to, to),
+    checkpoints: () => new S3CheckpointStore(client, BUCKET, 'checkpoints/org/model/'),
+    placeCheckpointFile: async (file, bytes) =>
+      void (await client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `checkpoints/org/model/${file}`, Body: bytes }),
+      )),
   },
 ];
 
@@ -200,6 +222,39 @@ for (const driver of drivers) {
       assert.ok(Date.now() - young!.modifiedAt.getTime() < 60_000, String(young?.modifiedAt));
     });
 
+    it('reads a byte range of a blob, refusing one past the end or of no blob', async () => {
+      const store = driver.store();
+      const ref = await store.put(new TextEncoder().encode('0123456789 ranged'));
+      assert.equal(await store.size(ref.sha256), 17);
+      assert.equal(new TextDecoder().decode(await store.readRange(ref.sha256, 2, 3)), '234');
+      assert.equal(new TextDecoder().decode(await store.readRange(ref.sha256, 11, 6)), 'ranged');
+      assert.equal((await store.readRange(ref.sha256, 17, 0)).length, 0);
+      await assert.rejects(store.readRange(ref.sha256, 15, 3), BlobRangeError);
+      await assert.rejects(store.readRange(ref.sha256, 40, 1), BlobRangeError);
+      await assert.rejects(store.readRange(ref.sha256, -1, 1), BlobRangeError);
+      const missing = sha('never stored');
+      await assert.rejects(store.size(missing), BlobNotFoundError);
+      await assert.rejects(store.readRange(missing, 0, 1), BlobNotFoundError);
+      // The shape the engine reads shards through.
+      const file = await blobFile(store, ref.sha256, 'model.safetensors');
+      assert.deepEqual([file.name, file.size], ['model.safetensors', 17]);
+      assert.equal(new TextDecoder().decode(await file.read(0, 4)), '0123');
+    });
+
+    it("reads a platform checkpoint's files in place, by range; names outside its folder are refused", async () => {
+      await driver.placeCheckpointFile('config.json', '{"model_type":"llama"}');
+      const store = driver.checkpoints();
+      assert.equal(await store.size('config.json'), 22);
+      assert.equal(await store.size('model.safetensors'), null);
+      assert.equal(new TextDecoder().decode(await store.readRange('config.json', 2, 10)), 'model_type');
+      await assert.rejects(store.readRange('config.json', 20, 3), BlobRangeError);
+      await assert.rejects(store.readRange('model.safetensors', 0, 1), /does not exist/);
+      await assert.rejects(store.size('../blobs/x'), /not a checkpoint file name/);
+      assert.equal(await checkpointFile(store, 'tokenizer.json'), null);
+      const config = (await checkpointFile(store, 'config.json'))!;
+      assert.equal(new TextDecoder().decode(await config.read(0, config.size)), '{"model_type":"llama"}');
+    });
+
     it('delete with unmodifiedSince keeps a blob written since, and erases an older one', async () => {
       const store = driver.store();
       const ref = await store.put(new TextEncoder().encode('swept only when old'));
@@ -212,3 +267,15 @@ for (const driver of drivers) {
     });
   });
 }
+
+describe('platform checkpoint prefixes', () => {
+  it("map to a folder beside the tenants' blobs, and never leave it", async () => {
+    const stores = tenantBlobStores({ kind: 'fs', dataDir });
+    assert.equal(
+      stores.platformCheckpoint('meta/llama-3/').location,
+      path.resolve(dataDir, 'checkpoints/meta/llama-3'),
+    );
+    for (const prefix of ['../blobs', 'a/../../b', '/etc', '', '.hidden', 'a//b'])
+      assert.throws(() => stores.platformCheckpoint(prefix), /not a checkpoint prefix/, prefix);
+  });
+});

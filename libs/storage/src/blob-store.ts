@@ -40,6 +40,14 @@ export interface BlobStore {
   /** The blob's bytes, checked against its address. */
   get(sha256: string): Promise<Uint8Array>;
   has(sha256: string): Promise<boolean>;
+  /** The blob's size in bytes; BlobNotFoundError when there is none. */
+  size(sha256: string): Promise<number>;
+  /**
+   * `length` bytes from `offset`, for reading one tensor of a multi-GB checkpoint without the
+   * rest. Not checked against the address (only a whole read can be): a ranged reader relies on
+   * the check made when the blob was stored. A range past the end is an error, never short bytes.
+   */
+  readRange(sha256: string, offset: number, length: number): Promise<Uint8Array>;
   /**
    * Erases the blob; false when there was none. With `unmodifiedSince`, a blob written after
    * that time is kept (false): a put that just stored the same content again is not undone.
@@ -75,6 +83,42 @@ export class BlobTooLargeError extends Error {
     super(`blob exceeds the limit of ${maxBytes} bytes`);
     this.name = 'BlobTooLargeError';
   }
+}
+
+/** A read past the end of a blob or file (or a negative or fractional range). */
+export class BlobRangeError extends Error {
+  constructor(
+    readonly file: string,
+    readonly size: number,
+    readonly offset: number,
+    readonly length: number,
+  ) {
+    super(`${file} holds ${size} bytes: cannot read ${length} bytes at ${offset}`);
+    this.name = 'BlobRangeError';
+  }
+}
+
+/** Refuses a range that is not whole numbers inside `[0, size)`, before any I/O. */
+export function checkRange(what: string, size: number, offset: number, length: number): void {
+  const whole = Number.isSafeInteger(offset) && Number.isSafeInteger(length) && offset >= 0 && length >= 0;
+  if (!whole || offset + length > size) throw new BlobRangeError(what, size, offset, length);
+}
+
+/**
+ * A file read by byte range: the shape of the engine's ShardSource, so a blob or a checkpoint
+ * file is handed to the engine as it is (the storage library does not import the engine).
+ */
+export interface RangedFile {
+  /** What problems call it: the file's name in its checkpoint. */
+  readonly name: string;
+  readonly size: number;
+  read(offset: number, length: number): Promise<Uint8Array>;
+}
+
+/** A stored blob as a ranged file named `name`. */
+export async function blobFile(store: BlobStore, sha256: string, name: string): Promise<RangedFile> {
+  const size = await store.size(sha256);
+  return { name, size, read: (offset, length) => store.readRange(sha256, offset, length) };
 }
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;

@@ -1,11 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import {
   BlobCorruptedError,
   BlobNotFoundError,
   BlobTooLargeError,
   checkAddress,
+  checkRange,
   chunksOf,
   SHA256_HEX,
   type BlobRef,
@@ -82,6 +83,31 @@ export class FsBlobStore implements BlobStore {
     }
   }
 
+  async size(sha256: string): Promise<number> {
+    try {
+      return (await stat(this.pathOf(sha256))).size;
+    } catch (error) {
+      if (isMissing(error)) throw new BlobNotFoundError(sha256);
+      throw error;
+    }
+  }
+
+  async readRange(sha256: string, offset: number, length: number): Promise<Uint8Array> {
+    let file;
+    try {
+      file = await open(this.pathOf(sha256), 'r');
+    } catch (error) {
+      if (isMissing(error)) throw new BlobNotFoundError(sha256);
+      throw error;
+    }
+    try {
+      checkRange(`blob ${sha256}`, (await file.stat()).size, offset, length);
+      return await readFully(file, offset, length);
+    } finally {
+      await file.close();
+    }
+  }
+
   async delete(sha256: string, options: { unmodifiedSince?: Date } = {}): Promise<boolean> {
     const file = this.pathOf(sha256);
     try {
@@ -128,6 +154,18 @@ export class FsBlobStore implements BlobStore {
     checkAddress(sha256);
     return path.join(this.root, sha256.slice(0, 2), sha256);
   }
+}
+
+/** `length` bytes at `offset` of an open file (a positional read may return fewer than asked). */
+export async function readFully(file: FileHandle, offset: number, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await file.read(bytes, done, length - done, offset + done);
+    if (bytesRead === 0) throw new Error(`the file ended at byte ${offset + done}, expected ${offset + length}`);
+    done += bytesRead;
+  }
+  return bytes;
 }
 
 function isMissing(error: unknown): boolean {

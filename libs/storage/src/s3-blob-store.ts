@@ -16,8 +16,10 @@ import {
 import {
   BlobCorruptedError,
   BlobNotFoundError,
+  BlobRangeError,
   BlobTooLargeError,
   checkAddress,
+  checkRange,
   chunksOf,
   SHA256_HEX,
   type BlobRef,
@@ -114,6 +116,18 @@ export class S3BlobStore implements BlobStore {
     return (await this.lastModified(sha256)) !== null;
   }
 
+  async size(sha256: string): Promise<number> {
+    const size = await objectSize(this.options.client, this.options.bucket, this.keyOf(sha256));
+    if (size === null) throw new BlobNotFoundError(sha256);
+    return size;
+  }
+
+  async readRange(sha256: string, offset: number, length: number): Promise<Uint8Array> {
+    const bytes = await readObjectRange(this.options.client, this.options.bucket, this.keyOf(sha256), offset, length);
+    if (bytes === null) throw new BlobNotFoundError(sha256);
+    return bytes;
+  }
+
   async delete(sha256: string, options: { unmodifiedSince?: Date } = {}): Promise<boolean> {
     const key = this.keyOf(sha256);
     const modifiedAt = await this.lastModified(sha256);
@@ -206,6 +220,57 @@ export class S3BlobStore implements BlobStore {
   private keyOf(sha256: string): string {
     return `${this.prefix}${checkAddress(sha256)}`;
   }
+}
+
+/** An object's size in bytes; null when there is none. */
+export async function objectSize(client: S3Client, bucket: string, key: string): Promise<number | null> {
+  try {
+    const head = await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    return head.ContentLength ?? 0;
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
+/**
+ * `length` bytes at `offset` of an object, by one ranged GET; null when there is no object.
+ * A range past the end is refused (BlobRangeError), never answered with fewer bytes.
+ */
+export async function readObjectRange(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  offset: number,
+  length: number,
+): Promise<Uint8Array | null> {
+  checkRange(key, Number.MAX_SAFE_INTEGER, offset, length);
+  const refused = async () => {
+    const size = await objectSize(client, bucket, key);
+    if (size === null) return null;
+    checkRange(key, size, offset, length);
+    return size;
+  };
+  // An empty range has no Range header to send: only the object's existence and size matter.
+  if (length === 0) return (await refused()) === null ? null : new Uint8Array(0);
+  let bytes: Uint8Array;
+  let total: number;
+  try {
+    const object = await client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=${offset}-${offset + length - 1}` }),
+    );
+    bytes = await object.Body!.transformToByteArray();
+    total = Number(/\/(\d+)$/.exec(object.ContentRange ?? '')?.[1] ?? offset + bytes.length);
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    // 416: the range starts past the end.
+    if ((error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 416) {
+      if ((await refused()) === null) return null;
+    }
+    throw error;
+  }
+  if (bytes.length !== length) throw new BlobRangeError(key, total, offset, length);
+  return bytes;
 }
 
 function isNotFound(error: unknown): boolean {

@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { BlobStore } from './blob-store.js';
+import {
+  CHECKPOINTS_NAMESPACE,
+  checkCheckpointPrefix,
+  FsCheckpointStore,
+  S3CheckpointStore,
+  type CheckpointStore,
+} from './checkpoint-store.js';
 import { FsBlobStore } from './fs-blob-store.js';
 import { S3BlobStore } from './s3-blob-store.js';
 
@@ -10,6 +17,11 @@ import { S3BlobStore } from './s3-blob-store.js';
  */
 export interface TenantBlobStores {
   forTenant(tenantId: string): BlobStore;
+  /**
+   * A checkpoint the platform keeps in place under `prefix` (see CheckpointStore), in the same
+   * storage: `<DATA_DIR>/checkpoints/<prefix>/` or `<S3_PREFIX>checkpoints/<prefix>/` in the bucket.
+   */
+  platformCheckpoint(prefix: string): CheckpointStore;
 }
 
 export type BlobStoreSettings =
@@ -19,7 +31,11 @@ export type BlobStoreSettings =
 export function tenantBlobStores(settings: BlobStoreSettings): TenantBlobStores {
   if (settings.kind === 'fs') {
     const root = path.resolve(settings.dataDir, 'blobs');
-    return { forTenant: (tenantId) => new FsBlobStore(path.join(root, tenantId)) };
+    const checkpoints = path.resolve(settings.dataDir, CHECKPOINTS_NAMESPACE);
+    return {
+      forTenant: (tenantId) => new FsBlobStore(path.join(root, tenantId)),
+      platformCheckpoint: (prefix) => new FsCheckpointStore(path.join(checkpoints, checkCheckpointPrefix(prefix))),
+    };
   }
   // Credentials come from the AWS SDK's usual chain (environment, profile, instance role).
   const client = new S3Client({
@@ -36,5 +52,11 @@ export function tenantBlobStores(settings: BlobStoreSettings): TenantBlobStores 
         // Per tenant, like the keys: each store's staging() lists only its own uploads.
         spoolDir: path.join(spoolRoot, tenantId),
       }),
+    platformCheckpoint: (prefix) =>
+      new S3CheckpointStore(
+        client,
+        settings.bucket,
+        `${settings.prefix ?? ''}${CHECKPOINTS_NAMESPACE}/${checkCheckpointPrefix(prefix)}/`,
+      ),
   };
 }

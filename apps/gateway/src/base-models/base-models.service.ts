@@ -1,37 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  checkpointIndexSchema,
   newId,
   type BaseModelDto,
   type BaseModelTokenizer,
-  type ProblemFieldError,
+  type CheckpointIndex,
   type RegisterBaseModel,
+  type StoredShards,
 } from '@tessera/contracts';
 import { releaseBlob } from '@tessera/domain';
-import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
+import { Database, Prisma, type TenantContext, type TenantTransaction } from '@tessera/db';
 import type { BaseModelModel } from '@tessera/db';
-import {
-  ChatTemplateError,
-  decoderConfigFromHf,
-  decoderWeightsFromHf,
-  HfTokenizer,
-  type ChatMessage,
-  type DecoderConfig,
-} from '@tessera/engine/formats';
+import { decoderConfigFromHf, type DecoderConfig } from '@tessera/engine/formats';
+import { blobFile } from '@tessera/storage';
 import type { Caller } from '../common/caller.js';
 import { BLOB_STORES, putUpload, type TenantBlobStores } from '../common/blob-store.provider.js';
 import { recordAudit } from '../common/audit.util.js';
 import { ProblemException } from '../common/problem.exception.js';
-
-/**
- * What a chat template must render, under its limits, to be kept: the worker renders templates
- * for every tenant's requests, so one that loops or balloons is refused here. Plain alternating
- * turns, no system message: templates commonly refuse anything else.
- */
-const SAMPLE_CONVERSATION: ChatMessage[] = [
-  { role: 'user', content: 'Hello!' },
-  { role: 'assistant', content: 'Hi. How can I help?' },
-  { role: 'user', content: 'Tell me a joke.' },
-];
+import { checkpointProblems, checkpointRefused, SINGLE_SHARD, tokenizerProblem } from './checkpoint-checks.js';
 
 export function toBaseModelDto(row: BaseModelModel): BaseModelDto {
   return {
@@ -41,6 +27,7 @@ export function toBaseModelDto(row: BaseModelModel): BaseModelDto {
     config: row.config as Record<string, unknown>,
     owner: row.tenantId ? 'tenant' : 'platform',
     status: row.status,
+    precision: row.precision,
     has_tokenizer: row.tokenizerBlob !== null,
     created_at: row.createdAt.toISOString(),
   };
@@ -63,7 +50,7 @@ export async function findBaseModel(
   return row;
 }
 
-/** A base model that can be trained on and served: an import whose weights have not arrived is a 409. */
+/** A base model that can be trained on and served: an import not yet validated whole is a 409. */
 export async function findReadyBaseModel(
   tx: TenantTransaction,
   ctx: TenantContext,
@@ -73,9 +60,37 @@ export async function findReadyBaseModel(
   if (row.status !== 'ready')
     throw new ProblemException(
       'conflict',
-      `Base model ${row.name} has no weights yet: upload its model.safetensors first`,
+      `Base model ${row.name} has no weights yet: finish its upload (every shard, then POST …/complete) first`,
     );
   return row;
+}
+
+/**
+ * The tenant's own import, still taking files: the platform's models and ready ones are a 409.
+ * Its row is locked for the transaction, so changes to its files (parts, shards, completion)
+ * happen one at a time and a completion sees the shards it validated.
+ */
+export async function findUploadingBaseModel(
+  tx: TenantTransaction,
+  caller: Caller,
+  id: string,
+): Promise<BaseModelModel> {
+  const found = await findBaseModel(tx, caller, id);
+  if (!found.tenantId)
+    throw new ProblemException('conflict', `Base model ${found.name} is the platform's and cannot change`);
+  await tx.$executeRaw`SELECT 1 FROM base_models WHERE id = ${found.id} FOR UPDATE`;
+  const row = await tx.baseModel.findUniqueOrThrow({ where: { id: found.id } });
+  if (row.status !== 'uploading')
+    throw new ProblemException(
+      'conflict',
+      `Base model ${row.name} is ${row.status}: its files can no longer change (register a new one)`,
+    );
+  return row;
+}
+
+/** The uploaded index, parsed through its contract (null: the checkpoint is one model.safetensors). */
+export function indexOf(row: BaseModelModel): CheckpointIndex | null {
+  return row.checkpointIndex === null ? null : checkpointIndexSchema.parse(row.checkpointIndex);
 }
 
 @Injectable()
@@ -99,16 +114,9 @@ export class BaseModelsService {
     return toBaseModelDto(await this.database.withTenant(ctx, (tx) => findBaseModel(tx, ctx, idOrName)));
   }
 
-  /** Step 1 of an import: config.json, checked as the engine reads it. */
+  /** Step 1 of an import: config.json, checked as the engine reads it, and the precision to serve at. */
   register(caller: Caller, body: RegisterBaseModel): Promise<BaseModelDto> {
-    let config: DecoderConfig;
-    try {
-      config = decoderConfigFromHf(body.config);
-    } catch (error) {
-      throw new ProblemException('validation', 'config is not a checkpoint Tessera can run', [
-        { field: 'config', message: (error as Error).message },
-      ]);
-    }
+    const config = configOrRefuse(body.config);
     return this.database.withTenant(caller, async (tx) => {
       if (await tx.baseModel.findFirst({ where: { tenantId: caller.tenantId, name: body.name } }))
         throw new ProblemException('conflict', `A base model named ${body.name} exists`);
@@ -118,7 +126,8 @@ export class BaseModelsService {
           tenantId: caller.tenantId,
           name: body.name,
           architecture: config.architecture,
-          config: { ...config },
+          config: JSON.parse(JSON.stringify(config)) as Prisma.InputJsonObject,
+          precision: body.precision ?? 'fp32',
           status: 'uploading',
         },
       });
@@ -127,26 +136,10 @@ export class BaseModelsService {
     });
   }
 
-  /**
-   * Optional step 2: the tokenizer (without one the model reads bytes); its ids must fit the
-   * vocabulary, and its chat template must render a sample conversation within its limits.
-   */
+  /** Optional: the tokenizer (without one the model reads bytes), checked against the model; replaces any earlier one. */
   async putTokenizer(caller: Caller, id: string, body: BaseModelTokenizer): Promise<BaseModelDto> {
-    const row = await this.database.withTenant(caller, (tx) => this.findUploading(tx, caller, id));
-    const config = row.config as unknown as DecoderConfig;
-    let problem: ProblemFieldError | null = null;
-    try {
-      const tokenizer = new HfTokenizer({ tokenizer: body.tokenizer, config: body.tokenizer_config ?? {} });
-      if (tokenizer.vocabSize > config.vocabSize)
-        problem = {
-          field: 'tokenizer',
-          message: `the tokenizer has ${tokenizer.vocabSize} ids, the model's vocabulary ${config.vocabSize}`,
-        };
-      else tokenizer.chatTemplate.render(SAMPLE_CONVERSATION, { addGenerationPrompt: true });
-    } catch (error) {
-      const field = error instanceof ChatTemplateError ? 'tokenizer_config.chat_template' : 'tokenizer';
-      problem = { field, message: (error as Error).message };
-    }
+    const row = await this.database.withTenant(caller, (tx) => findUploadingBaseModel(tx, caller, id));
+    const problem = tokenizerProblem(configOf(row), body.tokenizer, body.tokenizer_config);
     if (problem)
       throw new ProblemException('validation', `The tokenizer does not fit ${row.name}; nothing was stored`, [problem]);
     const ref = await this.blobs.forTenant(caller.tenantId).put(new TextEncoder().encode(JSON.stringify(body)));
@@ -158,8 +151,25 @@ export class BaseModelsService {
   }
 
   /**
-   * Step 3: model.safetensors, streamed to the blob store, then every tensor checked against
-   * config.json. A mismatch is a 400 listing them, and nothing is kept; a fit makes the model ready.
+   * A sharded checkpoint's model.safetensors.index.json: which shard holds each tensor. Checked
+   * against the shards when the upload completes; until then it may be replaced.
+   */
+  async putIndex(caller: Caller, id: string, index: CheckpointIndex): Promise<BaseModelDto> {
+    return this.database.withTenant(caller, async (tx) => {
+      const row = await findUploadingBaseModel(tx, caller, id);
+      const updated = await tx.baseModel.update({
+        where: { id: row.id },
+        data: { checkpointIndex: index as Prisma.InputJsonObject },
+      });
+      await recordAudit(tx, caller, 'base_model.index_uploaded', { type: 'base_model', id: row.id });
+      return toBaseModelDto(updated);
+    });
+  }
+
+  /**
+   * A checkpoint of one model.safetensors in one request (up to BASE_MODEL_MAX_BYTES), streamed
+   * to the blob store and validated as a completed upload is. A misfit is a 400 listing every
+   * problem, and nothing is kept; a fit makes the model ready.
    */
   async putWeights(
     caller: Caller,
@@ -167,43 +177,102 @@ export class BaseModelsService {
     openBody: () => AsyncIterable<Uint8Array>,
     maxBytes: number,
   ): Promise<BaseModelDto> {
-    const row = await this.database.withTenant(caller, (tx) => this.findUploading(tx, caller, id));
+    const row = await this.database.withTenant(caller, async (tx) => {
+      const found = await findUploadingBaseModel(tx, caller, id);
+      if (found.checkpointIndex !== null || (await tx.baseModelShard.count({ where: { baseModelId: found.id } })))
+        throw new ProblemException(
+          'conflict',
+          `Base model ${found.name} is being uploaded in shards: finish with POST /v1/base-models/${found.id}/complete`,
+        );
+      return found;
+    });
     const body = openBody();
     const store = this.blobs.forTenant(caller.tenantId);
-    const ref = await putUpload(store, body, maxBytes, 'Base model weights may be');
-    let problems: string[];
-    try {
-      problems = decoderWeightsFromHf(row.config as unknown as DecoderConfig, [await store.get(ref.sha256)]).problems;
-    } catch (error) {
-      problems = [(error as Error).message];
-    }
+    const ref = await putUpload(store, body, maxBytes, 'A model.safetensors sent in one request may be');
+    const problems = await checkpointProblems(configOf(row), null, [await blobFile(store, ref.sha256, SINGLE_SHARD)]);
     if (problems.length) {
       await releaseBlob(this.database, store, caller, ref.sha256);
-      throw new ProblemException(
-        'validation',
-        `model.safetensors does not fit the config of ${row.name}; nothing was stored`,
-        problems.slice(0, 20).map((message) => ({ field: 'body', message })),
-      );
+      throw checkpointRefused(`model.safetensors does not fit the config of ${row.name}; nothing was stored`, problems);
     }
+    const shards: StoredShards = [{ file: SINGLE_SHARD, bytes: ref.size, sha256: ref.sha256 }];
     return this.database.withTenant(caller, async (tx) => {
+      await findUploadingBaseModel(tx, caller, id);
       const updated = await tx.baseModel.update({
         where: { id: row.id },
-        data: { weightsBlob: ref.sha256, status: 'ready' },
+        data: { weightsBlob: ref.sha256, weightShards: shards, status: 'ready' },
       });
       await recordAudit(tx, caller, 'base_model.ready', { type: 'base_model', id: row.id });
       return toBaseModelDto(updated);
     });
   }
 
-  private async findUploading(tx: TenantTransaction, caller: Caller, id: string): Promise<BaseModelModel> {
-    const row = await findBaseModel(tx, caller, id);
-    if (!row.tenantId)
-      throw new ProblemException('conflict', `Base model ${row.name} is the platform's and cannot change`);
-    if (row.status !== 'uploading')
+  /**
+   * The last step of an upload in shards: every shard is assembled, and the whole checkpoint is
+   * checked against config.json and the index from the shards' headers (tensor data is not read).
+   * A misfit is a 400 listing every problem and the model stays uploading (replace what is wrong);
+   * a fit makes it ready, in the same transaction as the shards workers will read.
+   */
+  async complete(caller: Caller, id: string): Promise<BaseModelDto> {
+    const { row, shards } = await this.database.withTenant(caller, async (tx) => {
+      const found = await findUploadingBaseModel(tx, caller, id);
+      return { row: found, shards: await tx.baseModelShard.findMany({ where: { baseModelId: found.id } }) };
+    });
+    if (shards.length === 0)
+      throw new ProblemException('conflict', `Base model ${row.name} has no shards yet: upload them first`);
+    const receiving = shards.filter((shard) => shard.blob === null).map((shard) => shard.file);
+    if (receiving.length)
       throw new ProblemException(
         'conflict',
-        `Base model ${row.name} is ${row.status}: its files can no longer change (register a new one)`,
+        `Shards still receiving parts: ${receiving.sort().join(', ')} (complete each with POST …/shards/{file}/complete)`,
       );
-    return row;
+    const store = this.blobs.forTenant(caller.tenantId);
+    shards.sort((a, b) => a.file.localeCompare(b.file));
+    const sources = await Promise.all(shards.map((shard) => blobFile(store, shard.blob!, shard.file)));
+    const problems = await checkpointProblems(configOf(row), indexOf(row), sources);
+    if (problems.length)
+      throw checkpointRefused(
+        `The checkpoint does not fit ${row.name}; it stays uploading: replace what is wrong (PUT the index again, or DELETE a shard and upload it again)`,
+        problems,
+      );
+    const stored: StoredShards = shards.map((shard) => ({
+      file: shard.file,
+      bytes: Number(shard.size),
+      sha256: shard.blob,
+    }));
+    return this.database.withTenant(caller, async (tx) => {
+      await findUploadingBaseModel(tx, caller, id);
+      // What was validated is what is served: a shard replaced meanwhile leaves the model uploading.
+      const now = await tx.baseModelShard.findMany({ where: { baseModelId: row.id } });
+      const same =
+        now.length === shards.length &&
+        now.every((shard) => shards.some((s) => s.file === shard.file && s.blob !== null && s.blob === shard.blob));
+      if (!same)
+        throw new ProblemException(
+          'conflict',
+          `The shards of ${row.name} changed while it was validated; complete again`,
+        );
+      const updated = await tx.baseModel.update({
+        where: { id: row.id },
+        data: { weightShards: stored, status: 'ready' },
+      });
+      await recordAudit(tx, caller, 'base_model.ready', { type: 'base_model', id: row.id });
+      return toBaseModelDto(updated);
+    });
   }
+}
+
+/** config.json as the engine reads it, or a 400 naming what it cannot run. */
+export function configOrRefuse(hf: Record<string, unknown>): DecoderConfig {
+  try {
+    return decoderConfigFromHf(hf);
+  } catch (error) {
+    throw new ProblemException('validation', 'config is not a checkpoint Tessera can run', [
+      { field: 'config', message: (error as Error).message },
+    ]);
+  }
+}
+
+/** The row's config, stored as decoderConfigFromHf made it at registration. */
+export function configOf(row: BaseModelModel): DecoderConfig {
+  return row.config as unknown as DecoderConfig;
 }

@@ -30,11 +30,28 @@ const configSchema = z
       .int()
       .min(1)
       .default(512 * 1_048_576),
+    /** The one-request upload, PUT …/model.safetensors; larger checkpoints come in shards and parts. */
     BASE_MODEL_MAX_BYTES: z.coerce
       .number()
       .int()
       .min(1)
       .default(1024 * 1_048_576),
+    /** One shard file uploaded in parts: 5 GiB, transformers' default shard size and S3's largest single PUT. */
+    BASE_MODEL_MAX_SHARD_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(5 * 1024 * 1_048_576),
+    /** Bytes of every part but a shard's last: what one request carries and the gateway holds while assembling. */
+    BASE_MODEL_PART_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .default(64 * 1_048_576),
+    /** Parts one shard may have (its size over BASE_MODEL_PART_BYTES, rounded up). */
+    BASE_MODEL_MAX_PARTS: z.coerce.number().int().min(1).default(10_000),
+    /** Shard files one base model may have. */
+    BASE_MODEL_MAX_SHARDS: z.coerce.number().int().min(1).default(1_000),
     DATASET_MAX_BYTES: z.coerce
       .number()
       .int()

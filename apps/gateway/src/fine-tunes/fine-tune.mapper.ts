@@ -1,5 +1,5 @@
 import {
-  hyperparametersSchema,
+  storedHyperparameters,
   type CheckpointDto,
   type FineTune,
   type FineTuneMetrics,
@@ -24,7 +24,7 @@ export function toFineTuneDto(row: JobModel, partitions: FineTune['partitions'] 
     dataset_id: row.datasetId,
     adapter_id: row.adapterId,
     adapter_version_id: row.adapterVersionId,
-    hyperparameters: hyperparametersSchema.parse(params.hyperparameters),
+    hyperparameters: storedHyperparameters(params.hyperparameters),
     validation_split: params.validation_split,
     partitions: partitions?.length ? partitions : null,
     parent_job_id: row.parentJobId,

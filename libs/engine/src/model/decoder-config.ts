@@ -23,15 +23,45 @@ export interface Gpt2Config extends CommonConfig {
   gelu?: 'exact' | 'tanh';
 }
 
-/** Llama style: RMSNorm, rotary positions, SwiGLU MLP, grouped-query attention. */
+/**
+ * Llama style: RMSNorm, rotary positions, SwiGLU MLP, grouped-query attention. Qwen2 and
+ * Mistral are this architecture with the optional fields below; absent means Llama's maths.
+ */
 export interface LlamaConfig extends CommonConfig {
   architecture: 'llama';
+  /** The checkpoint's model_type, written back to config.json (default 'llama'). */
+  family?: LlamaFamily;
   /** Key/value heads; nHeads is a multiple of it (grouped-query attention). */
   nKvHeads: number;
   ffnDim: number;
   ropeTheta: number;
+  /** Llama 3's rescaled rotary frequencies; null or absent: plain RoPE. */
+  ropeScaling?: Llama3RopeScaling | null;
   /** Output projection shares the embedding table (no lm_head.weight). */
   tieEmbeddings: boolean;
+  /** Biases on q_proj, k_proj and v_proj (Qwen2; never on o_proj or the MLP). */
+  qkvBias?: boolean;
+  /** Layers from `fromLayer` on see only the last `size` tokens (Mistral: every layer); null or absent: full attention. */
+  slidingWindow?: SlidingWindow | null;
+}
+
+export type LlamaFamily = 'llama' | 'qwen2' | 'mistral';
+
+/** transformers' rope_type "llama3": low frequencies divided by `factor`, a smooth ramp between. */
+export interface Llama3RopeScaling {
+  type: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  /** The context the model was pretrained on (original_max_position_embeddings). */
+  originalMaxPositions: number;
+}
+
+/** Query at position i sees key j when i − size < j ≤ i, positions counting the row's own tokens. */
+export interface SlidingWindow {
+  size: number;
+  /** The first layer that slides (Qwen2's max_window_layers); earlier layers attend to everything. */
+  fromLayer: number;
 }
 
 export type DecoderConfig = Gpt2Config | LlamaConfig;
@@ -83,6 +113,19 @@ export function ffnDim(config: DecoderConfig): number {
   return config.architecture === 'llama' ? config.ffnDim : 4 * config.dModel;
 }
 
+/** Whether a projection adds a bias: all of GPT-2's; Qwen2's q, k and v; none of Llama's. */
+export function hasBias(config: DecoderConfig, module: TargetModule): boolean {
+  if (config.architecture === 'gpt2') return true;
+  return !!config.qkvBias && QKV_MODULES.includes(module);
+}
+const QKV_MODULES: readonly TargetModule[] = ['self_attn.q_proj', 'self_attn.k_proj', 'self_attn.v_proj'];
+
+/** The tokens a layer's queries look back over (themselves included), or null for the whole context. */
+export function attentionWindow(config: DecoderConfig, layer: number): number | null {
+  if (config.architecture !== 'llama' || !config.slidingWindow) return null;
+  return layer >= config.slidingWindow.fromLayer ? config.slidingWindow.size : null;
+}
+
 /** Everything that makes a config unusable, in words. */
 export function configProblems(config: DecoderConfig): string[] {
   const problems: string[] = [];
@@ -98,9 +141,40 @@ export function configProblems(config: DecoderConfig): string[] {
     }
     if (headDim(config) % 2 !== 0)
       problems.push(`rotary positions need an even head dimension, got ${headDim(config)}`);
+    problems.push(...llamaFamilyProblems(config));
   }
   if (config.dtype && config.dtype !== 'float32' && config.dtype !== 'float16')
     problems.push(`dtype ${String(config.dtype)} is not float32 or float16`);
+  return problems;
+}
+
+/** What config.json cannot say for the family, and scaling or windows that make no sense. */
+function llamaFamilyProblems(config: LlamaConfig): string[] {
+  const problems: string[] = [];
+  const family = config.family ?? 'llama';
+  if (!['llama', 'qwen2', 'mistral'].includes(family)) problems.push(`family ${family} is not llama, qwen2 or mistral`);
+  if (!!config.qkvBias !== (family === 'qwen2'))
+    problems.push(`qkvBias ${!!config.qkvBias} does not fit family ${family} (only qwen2 has q/k/v biases)`);
+  const window = config.slidingWindow;
+  if (window) {
+    if (family === 'llama') problems.push('family llama has no sliding window');
+    if (!Number.isInteger(window.size) || window.size < 1)
+      problems.push(`slidingWindow.size must be a positive integer, got ${window.size}`);
+    if (!Number.isInteger(window.fromLayer) || window.fromLayer < 0 || window.fromLayer >= config.nLayers)
+      problems.push(`slidingWindow.fromLayer must be a layer of the model, got ${window.fromLayer}`);
+    if (family === 'mistral' && window.fromLayer !== 0) problems.push('mistral slides every layer (fromLayer 0)');
+  }
+  const scaling = config.ropeScaling;
+  if (scaling) {
+    if (scaling.type !== 'llama3') problems.push(`ropeScaling.type ${String(scaling.type)} is not llama3`);
+    if (!(scaling.factor >= 1)) problems.push(`ropeScaling.factor must be at least 1, got ${scaling.factor}`);
+    if (!(scaling.lowFreqFactor > 0 && scaling.highFreqFactor > scaling.lowFreqFactor))
+      problems.push(
+        `ropeScaling needs 0 < lowFreqFactor < highFreqFactor, got ${scaling.lowFreqFactor} and ${scaling.highFreqFactor}`,
+      );
+    if (!Number.isInteger(scaling.originalMaxPositions) || scaling.originalMaxPositions < 1)
+      problems.push(`ropeScaling.originalMaxPositions must be a positive integer, got ${scaling.originalMaxPositions}`);
+  }
   return problems;
 }
 
@@ -173,10 +247,11 @@ function llamaWeightShapes(config: LlamaConfig): Map<string, number[]> {
   for (let i = 0; i < config.nLayers; i++) {
     shapes.set(`layers.${i}.input_layernorm.weight`, [d]);
     shapes.set(`layers.${i}.post_attention_layernorm.weight`, [d]);
-    // torch Linear layout: [out, in], no biases.
+    // torch Linear layout: [out, in]; biases only where the family has them.
     for (const module of LLAMA_TARGET_MODULES) {
       const [dIn, dOut] = projectionShape(config, module);
       shapes.set(`layers.${i}.${module}.weight`, [dOut, dIn]);
+      if (hasBias(config, module)) shapes.set(`layers.${i}.${module}.bias`, [dOut]);
     }
   }
   return shapes;

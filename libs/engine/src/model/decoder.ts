@@ -8,16 +8,20 @@ import {
 } from '../graph/lora-projection.js';
 import { transpose } from '../matrix.js';
 import {
+  attentionWindow,
   configProblems,
   ffnDim,
+  hasBias,
   headDim,
   kvHeads,
   projectionKey,
   projectionShape,
   type DecoderConfig,
   type DecoderWeights,
+  type LlamaConfig,
   type TargetModule,
 } from './decoder-config.js';
+import { rotaryInverseFrequencies } from './rotary-frequencies.js';
 import { HEAD_WEIGHT, projectionWeightName, WeightFile } from './weight-file.js';
 
 /** A model's base weights: in memory (embedded in each graph) or a weight file (mapped by each session). */
@@ -380,6 +384,15 @@ export function emitDecoder(
   const attentionBias = g.op('Where', [visibleInSegment, g.scalar(0), g.scalar(-1e9)], {
     shape: ['B', 1, 'T', 'PT'],
   });
+  // Sliding-window layers (Mistral; Qwen2 from max_window_layers on) also hide keys too far back.
+  const windowSize = config.architecture === 'llama' ? (config.slidingWindow?.size ?? null) : null;
+  const windowedBias =
+    windowSize === null
+      ? null
+      : g.op('Where', [withinWindow(g, attentionMask, pastTokens, windowSize), attentionBias, g.scalar(-1e9)], {
+          shape: ['B', 1, 'T', 'PT'],
+        });
+  const biasOf = (layer: number) => (attentionWindow(config, layer) === null ? attentionBias : windowedBias!);
 
   const project = (input: Tensor, layer: number, module: TargetModule) => {
     const [dIn, dOut] = projectionShape(config, module);
@@ -395,7 +408,7 @@ export function emitDecoder(
       };
       pools.set(key, pool);
     }
-    const bias = config.architecture === 'gpt2' ? params.plain(`${key}.bias`, [dOut]) : null;
+    const bias = hasBias(config, module) ? params.plain(`${key}.bias`, [dOut]) : null;
     return loraProjection(
       g,
       input,
@@ -445,7 +458,7 @@ export function emitDecoder(
       shape: ['B', 'T', d],
     });
   } else {
-    rope = rotaryTables(g, params, positionIds, hd, config.ropeTheta);
+    rope = rotaryTables(g, params, positionIds, config);
   }
 
   for (let layer = 0; layer < config.nLayers; layer++) {
@@ -479,7 +492,7 @@ export function emitDecoder(
       const q = applyRotary(g, rope!, splitHeads(project(h, layer, 'self_attn.q_proj'), config.nHeads), hd);
       const k = applyRotary(g, rope!, splitHeads(project(h, layer, 'self_attn.k_proj'), kv), hd);
       const v = splitHeads(project(h, layer, 'self_attn.v_proj'), kv);
-      context = attention(g, q, withPast(layer, 'key', k), withPast(layer, 'value', v), attentionBias, config);
+      context = attention(g, q, withPast(layer, 'key', k), withPast(layer, 'value', v), biasOf(layer), config);
       x = g.op('Add', [x, project(context, layer, 'self_attn.o_proj')], { shape: ['B', 'T', d] });
       const h2 = norm(x, `layers.${layer}.post_attention_layernorm`);
       const gate = project(h2, layer, 'mlp.gate_proj');
@@ -583,6 +596,18 @@ function attention(
   );
 }
 
+/** Whether query i and key j of a row share a segment: segments [B, T] → [B, 1, T, T] bool. */
+function sameSegment(g: GraphBuilder, segments: Tensor): Tensor {
+  return g.op(
+    'Equal',
+    [
+      g.op('Unsqueeze', [segments, g.ints([1, 3])], { dtype: 'int64', shape: ['B', 1, 'T', 1] }),
+      g.op('Unsqueeze', [segments, g.ints([1, 2])], { dtype: 'int64', shape: ['B', 1, 1, 'T'] }),
+    ],
+    { dtype: 'bool', shape: ['B', 1, 'T', 'T'] },
+  );
+}
+
 /** x · 1/√(mean(x²) + ε) · w over the last axis (Llama's RMSNorm, computed in fp32). */
 function rmsNorm(g: GraphBuilder, x: Tensor, w: Tensor, eps: number): Tensor {
   const shape = [...x.shape];
@@ -610,16 +635,9 @@ interface Rotary {
   sin: Tensor;
 }
 
-function rotaryTables(
-  g: GraphBuilder,
-  params: DecoderParameters,
-  positionIds: Tensor,
-  hd: number,
-  theta: number,
-): Rotary {
-  const inverseFrequencies = params.constant('rope.inv_freq', [hd / 2], () =>
-    Float32Array.from({ length: hd / 2 }, (_, j) => 1 / theta ** ((2 * j) / hd)),
-  );
+function rotaryTables(g: GraphBuilder, params: DecoderParameters, positionIds: Tensor, config: LlamaConfig): Rotary {
+  const hd = headDim(config);
+  const inverseFrequencies = params.constant('rope.inv_freq', [hd / 2], () => rotaryInverseFrequencies(config));
   const positions = g.op(
     'Unsqueeze',
     [g.op('Cast', [positionIds], { dtype: 'float32', shape: ['B', 'T'] }, { to: 1 }), g.ints([2])],
@@ -646,4 +664,34 @@ function applyRotary(g: GraphBuilder, rope: Rotary, x: Tensor, hd: number): Tens
     { axis: -1 },
   );
   return g.op('Add', [g.op('Mul', [x, rope.cos], { shape }), g.op('Mul', [rotated, rope.sin], { shape })], { shape });
+}
+
+/**
+ * Keys inside a sliding window of `size` tokens: [B, 1, T, P+T] bool. Positions are ranks, the
+ * running count of a row's attended columns, so holes and spare capacity in the cache (and
+ * padding) take no room in the window: a row sees what it would see alone, as transformers
+ * computes for one sequence. Key j is inside when rank(j) > rank(query) − size, i.e. the
+ * query and the `size` − 1 tokens before it (transformers' sliding_window_overlay).
+ */
+function withinWindow(g: GraphBuilder, attentionMask: Tensor, pastTokens: Tensor, size: number): Tensor {
+  const ranks = g.op('CumSum', [attentionMask, g.op('Squeeze', [g.ints([1])], { dtype: 'int64', shape: [] })], {
+    dtype: 'int64',
+    shape: ['B', 'PT'],
+  });
+  // The new tokens' ranks: columns [P, P+T).
+  const queryRanks = g.op('Slice', [ranks, pastTokens, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([1])], {
+    dtype: 'int64',
+    shape: ['B', 'T'],
+  });
+  // rank(query) − size: the newest rank that is already out of the window.
+  const lastHidden = g.op(
+    'Sub',
+    [g.op('Unsqueeze', [queryRanks, g.ints([1, 3])], { dtype: 'int64', shape: ['B', 1, 'T', 1] }), g.ints([size])],
+    { dtype: 'int64', shape: ['B', 1, 'T', 1] },
+  );
+  return g.op(
+    'Greater',
+    [g.op('Unsqueeze', [ranks, g.ints([1, 2])], { dtype: 'int64', shape: ['B', 1, 1, 'PT'] }), lastHidden],
+    { dtype: 'bool', shape: ['B', 1, 'T', 'PT'] },
+  );
 }

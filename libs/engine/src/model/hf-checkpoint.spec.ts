@@ -220,17 +220,18 @@ describe('Hugging Face checkpoint import', () => {
     };
     const current = await withRope({ rope_parameters: { rope_type: 'default', rope_theta: 500000 } });
     assert.equal(current.config.architecture === 'llama' && current.config.ropeTheta, 500000);
+    // llama3 scaling is computed (architectures.spec.ts), but only with all of its fields.
     await assert.rejects(
       withRope({ rope_parameters: { rope_type: 'llama3', rope_theta: 500000, factor: 32 } }),
-      /rope_parameters\.rope_type llama3 is not supported/,
+      /rope_parameters\.low_freq_factor must be a number/,
     );
     await assert.rejects(
       withRope({ rope_theta: 10000, rope_parameters: { rope_type: 'default', rope_theta: 500000 } }),
       /rope_theta and rope_parameters\.rope_theta differ/,
     );
     await assert.rejects(
-      withRope({ rope_scaling: { rope_type: 'llama3', factor: 32 } }),
-      /rope_scaling is not supported/,
+      withRope({ rope_scaling: { rope_type: 'yarn', factor: 32 } }),
+      /rope_scaling\.rope_type yarn is not supported/,
     );
   });
 

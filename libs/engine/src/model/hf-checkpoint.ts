@@ -4,6 +4,7 @@ import path from 'node:path';
 import { readSafetensors, toFloat32, writeSafetensors, type NamedTensor } from '../format/safetensors.js';
 import { HfTokenizer } from '../tokenizer/hf-tokenizer.js';
 import { configProblems, weightShapes, type DecoderConfig, type DecoderWeights } from './decoder-config.js';
+import { hfLlamaFamilyConfigOf, isLlamaFamily, LLAMA_FAMILIES, llamaFamilyConfigFromHf } from './hf-llama-family.js';
 
 /** A base model as the engine loads it. `tokenizer` is null where the checkpoint has none. */
 export interface Checkpoint {
@@ -13,7 +14,7 @@ export interface Checkpoint {
 }
 
 /**
- * Reads a Hugging Face checkpoint folder of a GPT-2 or Llama family model: config.json,
+ * Reads a Hugging Face checkpoint folder of a GPT-2 or Llama family (Llama, Qwen2, Mistral) model: config.json,
  * model.safetensors (or shards listed in model.safetensors.index.json), and, when present,
  * tokenizer.json + tokenizer_config.json. F16 and BF16 weights are widened to fp32.
  */
@@ -105,40 +106,12 @@ export function decoderConfigFromHf(hf: Record<string, unknown>): DecoderConfig 
       normEps: num('layer_norm_epsilon', 1e-5),
       gelu: activation === 'gelu' ? 'exact' : 'tanh',
     };
-  } else if (hf.model_type === 'llama') {
-    if ((hf.hidden_act ?? 'silu') !== 'silu')
-      throw new Error(`config.json: hidden_act ${String(hf.hidden_act)} is not supported (silu)`);
-    if (hf.rope_scaling != null) throw new Error('config.json: rope_scaling is not supported');
-    // The current layout keeps rope_theta (and any scaling) in rope_parameters.
-    const rope = (hf.rope_parameters ?? {}) as Record<string, unknown>;
-    if (typeof rope !== 'object' || Array.isArray(rope))
-      throw new Error('config.json: rope_parameters must be an object');
-    if ((rope.rope_type ?? 'default') !== 'default')
-      throw new Error(`config.json: rope_parameters.rope_type ${String(rope.rope_type)} is not supported (default)`);
-    if (rope.rope_theta !== undefined && typeof rope.rope_theta !== 'number')
-      throw new Error('config.json: rope_parameters.rope_theta must be a number');
-    if (rope.rope_theta !== undefined && hf.rope_theta !== undefined && rope.rope_theta !== hf.rope_theta)
-      throw new Error('config.json: rope_theta and rope_parameters.rope_theta differ');
-    if (hf.attention_bias === true || hf.mlp_bias === true)
-      throw new Error('config.json: attention_bias and mlp_bias are not supported');
-    const heads = int('num_attention_heads');
-    if (hf.head_dim != null && hf.head_dim !== int('hidden_size') / heads)
-      throw new Error(`config.json: head_dim ${String(hf.head_dim)} differs from hidden_size / num_attention_heads`);
-    config = {
-      architecture: 'llama',
-      vocabSize: int('vocab_size'),
-      dModel: int('hidden_size'),
-      nLayers: int('num_hidden_layers'),
-      nHeads: heads,
-      nKvHeads: int('num_key_value_heads', heads),
-      ffnDim: int('intermediate_size'),
-      maxPositions: int('max_position_embeddings', 2048),
-      normEps: num('rms_norm_eps', 1e-6),
-      ropeTheta: typeof rope.rope_theta === 'number' ? rope.rope_theta : num('rope_theta', 10000),
-      tieEmbeddings: hf.tie_word_embeddings === true,
-    };
+  } else if (isLlamaFamily(hf.model_type)) {
+    config = llamaFamilyConfigFromHf(hf, hf.model_type);
   } else {
-    throw new Error(`config.json: model_type ${JSON.stringify(hf.model_type)} is not supported (gpt2, llama)`);
+    throw new Error(
+      `config.json: model_type ${JSON.stringify(hf.model_type)} is not supported (gpt2, ${LLAMA_FAMILIES.join(', ')})`,
+    );
   }
   const problems = configProblems(config);
   if (problems.length) throw new Error(`config.json: ${problems.join('; ')}`);
@@ -161,22 +134,7 @@ function hfConfigOf(config: DecoderConfig): Record<string, unknown> {
       torch_dtype: 'float32',
     };
   }
-  return {
-    model_type: 'llama',
-    architectures: ['LlamaForCausalLM'],
-    vocab_size: config.vocabSize,
-    hidden_size: config.dModel,
-    num_hidden_layers: config.nLayers,
-    num_attention_heads: config.nHeads,
-    num_key_value_heads: config.nKvHeads,
-    intermediate_size: config.ffnDim,
-    max_position_embeddings: config.maxPositions,
-    rms_norm_eps: config.normEps,
-    rope_theta: config.ropeTheta,
-    hidden_act: 'silu',
-    tie_word_embeddings: config.tieEmbeddings,
-    torch_dtype: 'float32',
-  };
+  return hfLlamaFamilyConfigOf(config);
 }
 
 /**

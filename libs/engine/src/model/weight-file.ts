@@ -12,7 +12,7 @@ import {
   type DecoderConfig,
   type DecoderWeights,
 } from './decoder-config.js';
-import { quantizeColumns, type QuantizedBits, type QuantizedMatrix } from './quantize.js';
+import { QUANTIZATION_BLOCK_SIZE, quantizeColumns, type QuantizedBits, type QuantizedMatrix } from './quantize.js';
 
 /**
  * How a base model's linear layers are kept. fp16 and bf16 checkpoints are read as they are
@@ -173,7 +173,8 @@ export async function writeWeightFile(
   const bits: QuantizedBits | null = precision === 'int8' ? 8 : precision === 'int4' ? 4 : null;
   /** A linear layer given as torch's [out, in] (`outIn`) or Conv1D's [in, out]. */
   const linear = async (name: string, data: Float32Array, dIn: number, dOut: number, outIn: boolean) => {
-    if (bits) {
+    // A width that is not a whole number of blocks stays fp32 (MatMulNBits quantizes along K in blocks).
+    if (bits && dIn % QUANTIZATION_BLOCK_SIZE === 0) {
       const columns = outIn ? data : transpose(data, dIn, dOut);
       await quantized(
         name,
@@ -268,7 +269,9 @@ export async function shardReader(
 /** Bytes of the weight file a model will need at a precision (what a memory check compares). */
 export function weightFileBytes(config: DecoderConfig, precision: WeightPrecision): number {
   const linearBytes = (k: number, n: number) =>
-    precision === 'fp32' ? 4 * k * n : (k * n * (precision === 'int8' ? 8 : 4)) / 8 + (4 * k * n) / 32;
+    precision === 'fp32' || k % QUANTIZATION_BLOCK_SIZE !== 0
+      ? 4 * k * n
+      : (k * n * (precision === 'int8' ? 8 : 4)) / 8 + (4 * k * n) / QUANTIZATION_BLOCK_SIZE;
   let bytes = linearBytes(config.dModel, config.vocabSize);
   const projections = new Set<string>();
   for (let layer = 0; layer < config.nLayers; layer++) {

@@ -1,4 +1,6 @@
 import {
+  attentionWindow,
+  hasBias,
   headDim,
   kvHeads,
   projectionKey,
@@ -7,6 +9,7 @@ import {
   type DecoderWeights,
   type TargetModule,
 } from '../model/decoder-config.js';
+import { rotaryInverseFrequencies } from '../model/rotary-frequencies.js';
 import { transpose } from '../matrix.js';
 import { loraDelta, routedGates, type LoraPool, type ReferenceTokenRouting } from './reference-lora.js';
 import { add, addBias, gelu, layerNorm, matmul, mul, rmsNorm, rotate, silu, softmax } from './reference-ops.js';
@@ -30,20 +33,28 @@ export interface ReferenceOutput {
   meanGates?: Float32Array;
 }
 
+/** Packed rows: each token's position and segment [B][T]; a token attends only within its segment. */
+export interface ReferencePacking {
+  positions: number[][];
+  segments: number[][];
+}
+
 /**
  * The decoder's forward pass in plain TypeScript, both architectures: token ids [B, T]
- * (positions 0..T-1, nothing masked) → logits and final hidden states. Mirrors
- * model/decoder.ts op for op; the graphs are checked against it.
+ * (positions 0..T-1, nothing masked, unless `packing` says otherwise) → logits and final
+ * hidden states. Mirrors model/decoder.ts op for op; the graphs are checked against it.
  */
 export function referenceForward(
   config: DecoderConfig,
   weights: DecoderWeights,
   ids: number[][],
   lora?: ReferenceLora,
+  packing?: ReferencePacking,
 ): ReferenceOutput {
   const d = config.dModel;
   const batch = ids.length;
   const tokens = ids[0]!.length;
+  const positionOf = (b: number, t: number) => packing?.positions[b]![t] ?? t;
   const rows = batch * tokens;
   const w = (name: string) => {
     const value = weights.get(name);
@@ -58,17 +69,18 @@ export function referenceForward(
       const id = ids[b]![t]!;
       for (let j = 0; j < d; j++)
         x[(b * tokens + t) * d + j] =
-          embedding[id * d + j]! + (config.architecture === 'gpt2' ? w('wpe.weight')[t * d + j]! : 0);
+          embedding[id * d + j]! + (config.architecture === 'gpt2' ? w('wpe.weight')[positionOf(b, t) * d + j]! : 0);
     }
   }
 
   const project = (input: Float32Array, layer: number, module: TargetModule) => {
     const [dIn, dOut] = projectionShape(config, module);
     const key = projectionKey(config, layer, module);
-    const y =
+    const product =
       config.architecture === 'gpt2'
-        ? addBias(matmul(input, w(`${key}.weight`), rows, dIn, dOut), w(`${key}.bias`))
+        ? matmul(input, w(`${key}.weight`), rows, dIn, dOut)
         : matmul(input, transpose(w(`${key}.weight`), dOut, dIn), rows, dIn, dOut);
+    const y = hasBias(config, module) ? addBias(product, w(`${key}.bias`)) : product;
     const pool = lora?.pools.get(key);
     if (!lora || !pool) return y;
     const vectors = lora.router?.vectors.get(key);
@@ -85,7 +97,8 @@ export function referenceForward(
       const h1 = layerNorm(x, w(`h.${layer}.ln_1.weight`), w(`h.${layer}.ln_1.bias`), config.normEps);
       const qkv = project(h1, layer, 'attn.c_attn');
       const part = (index: number) => columns(qkv, rows, 3 * d, index * d, d);
-      x = add(x, project(causalAttention(config, part(0), part(1), part(2), batch, tokens), layer, 'attn.c_proj'));
+      const context = causalAttention(config, part(0), part(1), part(2), batch, tokens, packing?.segments);
+      x = add(x, project(context, layer, 'attn.c_proj'));
       const h2 = layerNorm(x, w(`h.${layer}.ln_2.weight`), w(`h.${layer}.ln_2.bias`), config.normEps);
       x = add(x, project(gelu(project(h2, layer, 'mlp.c_fc'), config.gelu ?? 'exact'), layer, 'mlp.c_proj'));
     } else {
@@ -93,9 +106,11 @@ export function referenceForward(
       const q = project(h1, layer, 'self_attn.q_proj');
       const k = project(h1, layer, 'self_attn.k_proj');
       const v = project(h1, layer, 'self_attn.v_proj');
-      applyRotary(config, q, config.nHeads, batch, tokens);
-      applyRotary(config, k, kvHeads(config), batch, tokens);
-      x = add(x, project(causalAttention(config, q, k, v, batch, tokens), layer, 'self_attn.o_proj'));
+      applyRotary(config, q, config.nHeads, batch, tokens, positionOf);
+      applyRotary(config, k, kvHeads(config), batch, tokens, positionOf);
+      const window = attentionWindow(config, layer);
+      const context = causalAttention(config, q, k, v, batch, tokens, packing?.segments, window);
+      x = add(x, project(context, layer, 'self_attn.o_proj'));
       const h2 = rmsNorm(x, w(`layers.${layer}.post_attention_layernorm.weight`), config.normEps);
       const hidden = mul(silu(project(h2, layer, 'mlp.gate_proj')), project(h2, layer, 'mlp.up_proj'));
       x = add(x, project(hidden, layer, 'mlp.down_proj'));
@@ -158,18 +173,28 @@ function columns(m: Float32Array, rows: number, width: number, start: number, co
   return out;
 }
 
-/** Rotates every head of x: [B, T, heads·hd] at positions 0..T-1, in place. */
-function applyRotary(config: DecoderConfig, x: Float32Array, heads: number, batch: number, tokens: number): void {
+/** Rotates every head of x: [B, T, heads·hd] at each token's position, in place. */
+function applyRotary(
+  config: DecoderConfig,
+  x: Float32Array,
+  heads: number,
+  batch: number,
+  tokens: number,
+  positionOf: (b: number, t: number) => number,
+): void {
   if (config.architecture !== 'llama') return;
   const hd = headDim(config);
+  const frequencies = rotaryInverseFrequencies(config);
   for (let b = 0; b < batch; b++)
     for (let t = 0; t < tokens; t++)
-      for (let h = 0; h < heads; h++) rotate(x, ((b * tokens + t) * heads + h) * hd, hd, t, config.ropeTheta);
+      for (let h = 0; h < heads; h++) rotate(x, ((b * tokens + t) * heads + h) * hd, hd, positionOf(b, t), frequencies);
 }
 
 /**
  * Causal softmax attention: q [B, T, H·hd], k and v [B, T, KV·hd] → [B, T, H·hd]; query
  * head h reads key/value head ⌊h / (H/KV)⌋ (grouped-query attention; KV = H for GPT-2).
+ * With `segments` [B][T], a query reads only keys of its own segment; with a `window`, only
+ * keys fewer than `window` tokens back (transformers' sliding window: i − window < t ≤ i).
  */
 function causalAttention(
   config: DecoderConfig,
@@ -178,6 +203,8 @@ function causalAttention(
   v: Float32Array,
   batch: number,
   tokens: number,
+  segments?: number[][],
+  window: number | null = null,
 ): Float32Array {
   const heads = config.nHeads;
   const kv = kvHeads(config);
@@ -194,7 +221,8 @@ function causalAttention(
       const scores = new Float32Array(tokens * tokens);
       for (let i = 0; i < tokens; i++) {
         for (let t = 0; t < tokens; t++) {
-          if (t > i) {
+          const outOfWindow = window !== null && i - t >= window;
+          if (t > i || outOfWindow || (segments && segments[b]![t] !== segments[b]![i])) {
             scores[i * tokens + t] = -Infinity;
             continue;
           }

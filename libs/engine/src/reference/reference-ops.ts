@@ -110,12 +110,19 @@ export function mul(a: Float32Array, b: Float32Array): Float32Array {
 
 /**
  * Rotary position embedding of one head vector at `position`, in place: pairs (j, j + hd/2)
- * rotate by position · θ^(−2j/hd), as Hugging Face's rotate_half does.
+ * rotate by position · inverseFrequencies[j] (θ^(−2j/hd), maybe rescaled), as Hugging Face's
+ * rotate_half does.
  */
-export function rotate(x: Float32Array, offset: number, hd: number, position: number, theta: number): void {
+export function rotate(
+  x: Float32Array,
+  offset: number,
+  hd: number,
+  position: number,
+  inverseFrequencies: Float32Array,
+): void {
   const half = hd / 2;
   for (let j = 0; j < half; j++) {
-    const angle = position * (1 / theta ** ((2 * j) / hd));
+    const angle = position * inverseFrequencies[j]!;
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
     const a = x[offset + j]!;

@@ -31,3 +31,18 @@ export function randomWeights(config: DecoderConfig, seed: number, scale = 0.15)
   }
   return weights;
 }
+
+/** The small Llama the platform's tests register as an imported base model (vocab 262 fits bpeTokenizerJson). */
+export const TINY_LLAMA: DecoderConfig = {
+  architecture: 'llama',
+  vocabSize: 262,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  ffnDim: 64,
+  maxPositions: 64,
+  normEps: 1e-6,
+  ropeTheta: 10000,
+  tieEmbeddings: false,
+};

@@ -60,14 +60,21 @@ export function clipGradients(grads: TensorSet, maxNorm: number): number {
   return norm;
 }
 
-/** Linear warmup to the peak, then cosine decay to minRatio·peak at the last step. */
+/**
+ * The learning rate of optimizer step `step` (0-based), as transformers' cosine schedules
+ * give it (get_cosine_schedule_with_warmup, and cosine_with_min_lr for `minRatio`): the
+ * Trainer's first optimizer step reads lr_lambda(0), so warmup climbs as step / warmupSteps
+ * and the first step of a warmup has rate 0 (its gradient still moves AdamW's moments).
+ * Then a half cosine from the peak towards minRatio·peak, which step `totalSteps` would reach.
+ */
 export function learningRateAt(
   step: number,
   schedule: { peak: number; warmupSteps: number; totalSteps: number; minRatio?: number },
 ): number {
   const { peak, warmupSteps, totalSteps } = schedule;
-  const floor = peak * (schedule.minRatio ?? 0.1);
-  if (step < warmupSteps) return (peak * (step + 1)) / warmupSteps;
+  const minRatio = schedule.minRatio ?? 0;
+  if (step < warmupSteps) return (peak * step) / Math.max(1, warmupSteps);
   const progress = Math.min(1, (step - warmupSteps) / Math.max(1, totalSteps - warmupSteps));
-  return floor + 0.5 * (peak - floor) * (1 + Math.cos(Math.PI * progress));
+  const cosine = 0.5 * (1 + Math.cos(Math.PI * progress));
+  return peak * Math.max(0, cosine * (1 - minRatio) + minRatio);
 }

@@ -115,6 +115,22 @@ describe('trainer', () => {
     assert.ok(result.centroid.some((v) => v !== 0));
   });
 
+  it('document-masked rows score each document exactly as it scores alone; rows packed across documents do not', async () => {
+    const documents = [{ text: 'rain in oslo.' }, { text: 'the wolves won 3 to 1.' }, { text: 'mix the oats.' }];
+    // One row holds all three (14 + 23 + 14 tokens): only the masking separates them.
+    const options = { ...THREADS, maxSequenceLength: 64 };
+    const together = await evaluateAdapter(base, null, documents, options);
+    const alone = await Promise.all(documents.map((d) => evaluateAdapter(base, null, [d], options)));
+    const tokens = alone.reduce((n, e) => n + e.tokens, 0);
+    assert.equal(together.tokens, tokens);
+    const summed = alone.reduce((sum, e) => sum + e.loss * e.tokens, 0) / tokens;
+    assert.ok(Math.abs(together.loss - summed) < 1e-5, `together ${together.loss} vs alone ${summed}`);
+    const across = await evaluateAdapter(base, null, documents, { ...options, packing: 'cross_document' });
+    // Across documents, each document's first token is a target too, and context leaks in.
+    assert.equal(across.tokens, tokens + documents.length - 1);
+    assert.notEqual(across.loss, together.loss);
+  });
+
   it('fine-tunes on, and scores, a single 200 KB record (what a fine-tune and a deletion audit do with it)', async () => {
     // Its 200,000 token ids once went through push(...ids) and overflowed the stack.
     const records = [{ text: 'q'.repeat(200_000) }, { text: 'a short one' }];

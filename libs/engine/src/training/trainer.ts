@@ -20,7 +20,9 @@ import {
   parseTrainingJsonl,
   splitRecords,
   tokenizeRecord,
+  PACKINGS,
   type PackedSequence,
+  type Packing,
   type TokenizedExample,
   type TrainingRecord,
 } from './training-data.js';
@@ -53,10 +55,18 @@ export interface Hyperparameters {
   gradientAccumulation: number;
   maxSequenceLength: number;
   warmupSteps: number;
+  /** The cosine schedule's floor as a share of learningRate (transformers' min_lr_rate). */
+  minLearningRateRatio: number;
   weightDecay: number;
+  /** AdamW's β₁, β₂ and ε (transformers' adam_beta1, adam_beta2, adam_epsilon). */
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
   clipNorm: number;
   seed: number;
   validationFraction: number;
+  /** How training and validation rows hold several documents. */
+  packing: Packing;
   evalEvery: number;
   checkpointEvery: number;
   rank: number;
@@ -72,10 +82,15 @@ export const DEFAULT_HYPERPARAMETERS: Hyperparameters = {
   gradientAccumulation: 1,
   maxSequenceLength: 128,
   warmupSteps: 10,
+  minLearningRateRatio: 0,
   weightDecay: 0,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEpsilon: 1e-8,
   clipNorm: 1,
   seed: 0,
   validationFraction: 0.1,
+  packing: 'document_masked',
   evalEvery: 0,
   checkpointEvery: 0,
   rank: 8,
@@ -127,8 +142,8 @@ export function prepareData(
   const trainExamples = tokenize(train);
   return {
     trainExamples,
-    train: packExamples(trainExamples, h.maxSequenceLength, tokenizer.endOfText),
-    validation: packExamples(tokenize(validation), h.maxSequenceLength, tokenizer.endOfText),
+    train: packExamples(trainExamples, h.maxSequenceLength, tokenizer.endOfText, h.packing),
+    validation: packExamples(tokenize(validation), h.maxSequenceLength, tokenizer.endOfText, h.packing),
   };
 }
 
@@ -153,6 +168,12 @@ export function hyperparameterProblems(h: Hyperparameters, config: DecoderConfig
     problems.push(`validationFraction must be in [0, 1), got ${h.validationFraction}`);
   if (!(h.weightDecay >= 0) || !(h.clipNorm >= 0) || !(h.warmupSteps >= 0))
     problems.push('weightDecay, clipNorm and warmupSteps must not be negative');
+  if (!(h.minLearningRateRatio >= 0 && h.minLearningRateRatio <= 1))
+    problems.push(`minLearningRateRatio must be in [0, 1], got ${h.minLearningRateRatio}`);
+  for (const name of ['adamBeta1', 'adamBeta2'] as const)
+    if (!(h[name] >= 0 && h[name] < 1)) problems.push(`${name} must be in [0, 1), got ${h[name]}`);
+  if (!(h.adamEpsilon > 0)) problems.push(`adamEpsilon must be positive, got ${h.adamEpsilon}`);
+  if (!PACKINGS.includes(h.packing)) problems.push(`packing must be one of ${PACKINGS.join(', ')}, got ${h.packing}`);
   const known = targetModules(config);
   for (const m of h.targetModules ?? [])
     if (!known.includes(m))
@@ -260,6 +281,8 @@ export interface EvaluatorOptions {
   batchSize?: number;
   /** Scores only the first this many packed rows of a call's records: what one call costs is bounded, however long the text. */
   maxRows?: number;
+  /** Default document_masked: each record scored as if alone. */
+  packing?: Packing;
 }
 
 /**
@@ -310,6 +333,7 @@ export class AdapterEvaluator {
       {
         validationFraction: 0,
         ...(this.options.maxSequenceLength ? { maxSequenceLength: this.options.maxSequenceLength } : {}),
+        ...(this.options.packing ? { packing: this.options.packing } : {}),
       },
       this.model.config,
     );
@@ -348,7 +372,7 @@ export async function evaluateAdapter(
   model: TrainingModel,
   adapter: LoraAdapter | null,
   records: readonly TrainingRecord[] | string,
-  options: SessionOptions & { maxSequenceLength?: number; batchSize?: number } = {},
+  options: SessionOptions & EvaluatorOptions = {},
 ): Promise<Evaluation> {
   const evaluator = await AdapterEvaluator.create(model, adapter, options);
   try {

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
 import { ChatTemplate, ChatTemplateError } from '../tokenizer/chat-template.js';
-import { learningRateAt } from './optimizer.js';
 import { hyperparameterProblems, DEFAULT_HYPERPARAMETERS, prepareData } from './trainer.js';
 import { packExamples, parseTrainingJsonl, splitRecords, tokenizeRecord } from './training-data.js';
 import { seededRandom } from '../seeded-random.js';
@@ -43,9 +42,68 @@ describe('training data', () => {
       { role: 'assistant', content: 'yo' },
     ]);
     assert.equal(tokenizer.decode(chat.tokens), rendered);
-    const userPart = Buffer.byteLength('<|user|>\nhi\n');
-    assert.ok(chat.counted.slice(0, userPart).every((c) => !c));
-    assert.ok(chat.counted.slice(userPart).every((c) => c));
+    // The user turn and the assistant header are given; the reply, its newline and end-of-text are learned.
+    const given = Buffer.byteLength('<|user|>\nhi\n<|assistant|>\n');
+    assert.ok(chat.counted.slice(0, given).every((c) => !c));
+    assert.ok(chat.counted.slice(given).every((c) => c));
+    assert.equal(chat.counted.length - given, Buffer.byteLength('yo\n') + 1);
+  });
+
+  it("counts an assistant turn's content and end of turn, never its header (TRL's assistant_only_loss)", () => {
+    // ChatML, as Qwen's and many other templates render it, with a system turn and two replies.
+    const chatml = Object.assign(new ByteTokenizer(), {
+      chatTemplate: new ChatTemplate(
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+      ),
+    });
+    const messages = [
+      { role: 'system' as const, content: 'be brief' },
+      { role: 'user' as const, content: 'hi' },
+      { role: 'assistant' as const, content: 'yo' },
+      { role: 'user' as const, content: 'bye' },
+      { role: 'assistant' as const, content: 'ok' },
+    ];
+    const chat = tokenizeRecord({ messages }, chatml);
+    const text = chatml.decode(chat.tokens.slice(0, -1));
+    assert.equal(text, chatml.chatTemplate.render(messages));
+    // Which characters count, as a string: 1 where counted.
+    const mask = chat.counted.slice(0, -1).map((c) => (c ? '1' : '0'));
+    const expected = [
+      ['<|im_start|>system\nbe brief<|im_end|>\n', '0'],
+      ['<|im_start|>user\nhi<|im_end|>\n', '0'],
+      ['<|im_start|>assistant\n', '0'],
+      ['yo<|im_end|>\n', '1'],
+      ['<|im_start|>user\nbye<|im_end|>\n', '0'],
+      ['<|im_start|>assistant\n', '0'],
+      ['ok<|im_end|>\n', '1'],
+    ]
+      .map(([part, bit]) => bit!.repeat(part!.length))
+      .join('');
+    assert.equal(mask.join(''), expected);
+    assert.equal(chat.counted.at(-1), true, 'end-of-text after the last reply is learned');
+  });
+
+  it("finds the header from the reply's content when the template's generation prompt differs from its turns", () => {
+    // A generation prompt unlike the turns it renders: the header is what the template writes before any
+    // content. The reply "a" also appears in the header "[assistant]", so searching for the content would not do.
+    const odd = Object.assign(new ByteTokenizer(), {
+      chatTemplate: new ChatTemplate(
+        "{% for m in messages %}{{ '[' + m['role'] + ']\\n' + m['content'] + '[end]' }}{% endfor %}" +
+          "{% if add_generation_prompt %}{{ '<reply>' }}{% endif %}",
+      ),
+    });
+    const chat = tokenizeRecord(
+      {
+        messages: [
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: 'a' },
+        ],
+      },
+      odd,
+    );
+    const counted = chat.tokens.filter((_, i) => chat.counted[i]).slice(0, -1);
+    assert.equal(odd.decode(counted), 'a[end]');
   });
 
   it("fails with the chat template's own error when the template runs away (the worker fails the job for good)", () => {
@@ -88,6 +146,68 @@ describe('training data', () => {
         [1, 1, 0, 0],
       ],
     );
+  });
+
+  it('document-masked packing: each document restarts at position 0 in a segment of its own, its first token no target', () => {
+    const examples = [
+      tokenizeRecord({ text: 'abc' }, tokenizer),
+      tokenizeRecord({ prompt: 'x', completion: 'yz' }, tokenizer),
+    ];
+    // stream: a b c EOT | x y z EOT (| marks a document boundary); rows of 5, the last padded.
+    const masked = packExamples(examples, 5, EOT, 'document_masked');
+    const across = packExamples(examples, 5, EOT);
+    // Inputs and targets are the same either way; positions, segments and the mask differ.
+    assert.deepEqual(
+      masked.map((r) => [r.inputs, r.targets]),
+      across.map((r) => [r.inputs, r.targets]),
+    );
+    assert.deepEqual(
+      masked.map((r) => r.inputs),
+      [
+        [97, 98, 99, EOT, 120],
+        [121, 122, EOT, EOT, EOT],
+      ],
+    );
+    assert.deepEqual(
+      masked.map((r) => r.segments),
+      [
+        [0, 0, 0, 0, 1],
+        [0, 0, 0, 1, 1],
+      ],
+    );
+    assert.deepEqual(
+      masked.map((r) => r.positions),
+      [
+        [0, 1, 2, 3, 0],
+        // The second document goes on from position 0 of the new row; then the padding.
+        [0, 1, 2, 0, 1],
+      ],
+    );
+    // EOT → x crosses documents (no target); x is a prompt token anyway; the padding never counts.
+    assert.deepEqual(
+      masked.map((r) => r.lossMask),
+      [
+        [1, 1, 1, 0, 1],
+        [1, 1, 0, 0, 0],
+      ],
+    );
+    assert.deepEqual(
+      across.map((r) => [r.positions, r.segments]),
+      [
+        [
+          [0, 1, 2, 3, 4],
+          [0, 0, 0, 0, 0],
+        ],
+        [
+          [0, 1, 2, 3, 4],
+          [0, 0, 0, 0, 0],
+        ],
+      ],
+    );
+    // Across documents the first text token of the next document is a target: a → [1, 1, 1, 1, 1] had it been text.
+    const texts = [tokenizeRecord({ text: 'ab' }, tokenizer), tokenizeRecord({ text: 'cd' }, tokenizer)];
+    assert.deepEqual(packExamples(texts, 6, EOT)[0]!.lossMask, [1, 1, 1, 1, 1, 0]);
+    assert.deepEqual(packExamples(texts, 6, EOT, 'document_masked')[0]!.lossMask, [1, 1, 0, 1, 1, 0]);
   });
 
   it('tokenizes and packs a record longer than the stack holds arguments (a 200 KB record)', () => {
@@ -146,16 +266,6 @@ describe('training data', () => {
     assert.equal(splitRecords([1, 2], 0.01, seededRandom(1)).validation.length, 1);
   });
 
-  it('warms up linearly, then decays along a cosine to a tenth of the peak', () => {
-    const schedule = { peak: 1, warmupSteps: 4, totalSteps: 14 };
-    assert.deepEqual(
-      [0, 1, 2, 3].map((s) => learningRateAt(s, schedule)),
-      [0.25, 0.5, 0.75, 1],
-    );
-    assert.ok(Math.abs(learningRateAt(9, schedule) - 0.55) < 1e-12);
-    assert.ok(Math.abs(learningRateAt(14, schedule) - 0.1) < 1e-12);
-  });
-
   it('names every bad hyperparameter', () => {
     const problems = hyperparameterProblems(
       { ...DEFAULT_HYPERPARAMETERS, rank: 0, learningRate: 2, maxSequenceLength: 65, targetModules: ['mlp.up_proj'] },
@@ -165,5 +275,31 @@ describe('training data', () => {
     assert.match(problems.join('\n'), /rank must be a positive integer/);
     assert.match(problems.join('\n'), /maxSequenceLength must be an integer from 2 to the model's 64 positions/);
     assert.match(problems.join('\n'), /target module mlp.up_proj is not a projection of this gpt2 model/);
+    const optimizer = hyperparameterProblems(
+      {
+        ...DEFAULT_HYPERPARAMETERS,
+        maxSequenceLength: 64,
+        adamBeta1: 1,
+        adamBeta2: -0.1,
+        adamEpsilon: 0,
+        minLearningRateRatio: 1.5,
+        packing: 'interleaved' as never,
+      },
+      CONFIG,
+    );
+    assert.deepEqual(optimizer, [
+      'minLearningRateRatio must be in [0, 1], got 1.5',
+      'adamBeta1 must be in [0, 1), got 1',
+      'adamBeta2 must be in [0, 1), got -0.1',
+      'adamEpsilon must be positive, got 0',
+      'packing must be one of document_masked, cross_document, got interleaved',
+    ]);
+    assert.deepEqual(
+      hyperparameterProblems(
+        { ...DEFAULT_HYPERPARAMETERS, maxSequenceLength: 64, adamBeta1: 0, adamBeta2: 0.99 },
+        CONFIG,
+      ),
+      [],
+    );
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createSession, float32Tensor, int64Tensor } from '../graph/onnx-session.js';
 import { targetModules, type DecoderConfig, type DecoderWeights } from '../model/decoder-config.js';
-import { referenceForward, referenceTokenLogprobs } from '../reference/reference-decoder.js';
+import { referenceForward, referenceTokenLogprobs, type ReferencePacking } from '../reference/reference-decoder.js';
 import type { LoraPool } from '../reference/reference-lora.js';
 import { randomArray, randomWeights, seededRandom } from '../testing/random.js';
 import { buildTrainingGraph, gradName, type TrainableSet } from './training-graph.js';
@@ -41,6 +41,17 @@ const lossMask = [
   [1, 1, 0, 1, 1, 1],
   [0, 1, 1, 1, 1, 0],
 ];
+/** The rows as packed documents: 3 + 3 tokens, and 2 + 4, each document from position 0. */
+const PACKED: ReferencePacking = {
+  positions: [
+    [0, 1, 2, 0, 1, 2],
+    [0, 1, 0, 1, 2, 3],
+  ],
+  segments: [
+    [0, 0, 0, 1, 1, 1],
+    [0, 0, 1, 1, 1, 1],
+  ],
+};
 const RANK = 3;
 const SCALE = 2; // α/r, fed as the gate
 
@@ -59,23 +70,50 @@ function tokenFeeds(): Feeds {
       ids.flat().map(() => 1),
       [B, T],
     ),
+    segment_ids: int64Tensor(
+      ids.flat().map(() => 0),
+      [B, T],
+    ),
     target_ids: int64Tensor(targets.flat(), [B, T]),
     loss_mask: float32Tensor(Float32Array.from(lossMask.flat()), [B, T]),
   };
 }
 
 /** −Σ mask · log p(target), by the reference forward. */
-function referenceLoss(config: DecoderConfig, weights: DecoderWeights, pools?: Map<string, LoraPool>): number {
+function referenceLoss(
+  config: DecoderConfig,
+  weights: DecoderWeights,
+  pools?: Map<string, LoraPool>,
+  packing?: ReferencePacking,
+): number {
   const T = ids[0]!.length;
   const lora = pools
     ? { pools, slots: ids.map(() => [0]), gates: new Float32Array(ids.length * T).fill(SCALE) }
     : undefined;
   const logProbs = referenceTokenLogprobs(
-    referenceForward(config, weights, ids, lora).logits,
+    referenceForward(config, weights, ids, lora, packing).logits,
     targets,
     config.vocabSize,
   );
   return -lossMask.flat().reduce((sum, m, i) => sum + m * logProbs[i]!, 0);
+}
+
+/** The same loss with every packed document run on its own, as a row of its own. */
+function separateDocumentsLoss(config: DecoderConfig, weights: DecoderWeights): number {
+  let loss = 0;
+  ids.forEach((row, b) => {
+    for (const segment of new Set(PACKED.segments[b])) {
+      const at = row.map((_, t) => t).filter((t) => PACKED.segments[b]![t] === segment);
+      const pick = (values: number[]) => at.map((t) => values[t]!);
+      const logProbs = referenceTokenLogprobs(
+        referenceForward(config, weights, [pick(row)]).logits,
+        [pick(targets[b]!)],
+        config.vocabSize,
+      );
+      loss -= pick(lossMask[b]!).reduce((sum, m, i) => sum + m * logProbs[i]!, 0);
+    }
+  });
+  return loss;
 }
 
 async function trainingSession(config: DecoderConfig, weights: DecoderWeights, trainable: TrainableSet) {
@@ -191,6 +229,25 @@ for (const config of configs) {
       const { loss, grads } = await run(values);
       assert.ok(Math.abs(loss - referenceLoss(config, weights)) < 1e-3);
       await checkDirectional(values, grads, (v) => referenceLoss(config, v), 3);
+    });
+
+    it('packed documents (segment ids, positions from 0): each attends only to itself, as the reference and as run alone', async () => {
+      const { parameters, run } = await trainingSession(config, weights, { kind: 'all' });
+      const values = new Map(parameters.map((p) => [p.name, Float32Array.from(weights.get(p.name)!)]));
+      const [B, T] = [ids.length, ids[0]!.length];
+      const packed: Feeds = {
+        position_ids: int64Tensor(PACKED.positions.flat(), [B, T]),
+        segment_ids: int64Tensor(PACKED.segments.flat(), [B, T]),
+      };
+      const { loss, grads } = await run(values, packed);
+      const reference = referenceLoss(config, weights, undefined, PACKED);
+      assert.ok(Math.abs(loss - reference) < 1e-3, `loss ${loss} vs reference ${reference}`);
+      const alone = separateDocumentsLoss(config, weights);
+      assert.ok(Math.abs(reference - alone) < 1e-3, `packed reference ${reference} vs documents alone ${alone}`);
+      // Masking matters here: the unmasked rows score differently.
+      const unmasked = referenceLoss(config, weights);
+      assert.ok(Math.abs(unmasked - reference) > 1e-2, `unmasked ${unmasked} vs masked ${reference}`);
+      await checkDirectional(values, grads, (v) => referenceLoss(config, v, undefined, PACKED), 6);
     });
 
     it('a learned gate over frozen adapters: loss equals the reference, gradients match finite differences of the graph and of the reference', async () => {

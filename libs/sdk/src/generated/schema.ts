@@ -344,7 +344,7 @@ export interface paths {
         /** List the base models this tenant may use (the platform's and its own) */
         get: operations["getV1BaseModels"];
         put?: never;
-        /** Import a Hugging Face checkpoint, step 1: its config.json (GPT-2 or Llama family) */
+        /** Import a Hugging Face checkpoint, step 1: its config.json (GPT-2 or Llama family) and the precision to serve at */
         post: operations["postV1BaseModels"];
         delete?: never;
         options?: never;
@@ -377,8 +377,25 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Import, optional step 2: tokenizer.json (and tokenizer_config.json); without it the model reads bytes */
+        /** Import, optional: tokenizer.json (and tokenizer_config.json); without it the model reads bytes */
         put: operations["putV1BaseModelsBaseModelIdTokenizer"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/model.safetensors.index.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Import in shards: the checkpoint's model.safetensors.index.json (which shard holds each tensor); replaceable until the upload completes */
+        put: operations["putV1BaseModelsBaseModelIdModelSafetensorsIndexJson"];
         post?: never;
         delete?: never;
         options?: never;
@@ -394,9 +411,113 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Import, last step: the weights, checked against config.json (a mismatch is a 400 listing every problem); the model is then ready */
+        /** Import a small checkpoint in one request: model.safetensors, checked against config.json (a mismatch is a 400 listing every problem); the model is then ready */
         put: operations["putV1BaseModelsBaseModelIdModelSafetensors"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import in shards, last step: validate the whole checkpoint (every shard complete) against config.json and the index; a misfit is a 400 listing every problem, a fit makes the model ready */
+        post: operations["postV1BaseModelsBaseModelIdComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/shards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An import's shard uploads and the parts each has received (what a resumed upload still sends) */
+        get: operations["getV1BaseModelsBaseModelIdShards"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/shards/{file}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A shard upload and the parts it has received */
+        get: operations["getV1BaseModelsBaseModelIdShardsFile"];
+        /** Import in shards: start (or resume) a shard upload with its size and sha256; the answer gives the part size and the parts already received */
+        put: operations["putV1BaseModelsBaseModelIdShardsFile"];
+        post?: never;
+        /** Discard a shard upload (its parts or assembled file) while the import is uploading, to start it over */
+        delete: operations["deleteV1BaseModelsBaseModelIdShardsFile"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/shards/{file}/parts/{part_number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Import in shards: one part (numbered from 1), checked against its Content-Digest; sending a part again replaces it */
+        put: operations["putV1BaseModelsBaseModelIdShardsFilePartsPartNumber"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/base-models/{base_model_id}/shards/{file}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Import in shards: assemble a shard from its parts; it must match the sha256 it was started with (missing parts are a 409 naming them) */
+        post: operations["postV1BaseModelsBaseModelIdShardsFileComplete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/platform/base-models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Register a checkpoint kept in place in the platform checkpoint store as a base model every tenant may use (platform admin only): validated from its files' headers there, read by workers from there, never copied */
+        post: operations["postV1PlatformBaseModels"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1076,21 +1197,26 @@ export interface components {
             /** @enum {string} */
             owner: "platform" | "tenant";
             /**
-             * @description Imported checkpoints are uploading until model.safetensors arrives and fits config.json
+             * @description Imported checkpoints are uploading until every shard has arrived and the whole checkpoint was validated
              * @enum {string}
              */
             status: "uploading" | "ready";
+            precision: components["schemas"]["BaseModelPrecision"];
             /** @description Whether tokenizer.json was uploaded; without it the model reads bytes */
             has_tokenizer: boolean;
             /** Format: date-time */
             created_at: string;
         };
+        /** @enum {string} */
+        BaseModelPrecision: "fp32" | "fp16" | "bf16" | "int8" | "int4";
         RegisterBaseModelRequest: {
             name: string;
             /** @description The checkpoint's Hugging Face config.json (model_type gpt2 or llama) */
             config: {
                 [key: string]: unknown;
             };
+            /** @description Default fp32 */
+            precision?: components["schemas"]["BaseModelPrecision"];
         };
         BaseModelTokenizer: {
             /** @description tokenizer.json */
@@ -1101,6 +1227,55 @@ export interface components {
             tokenizer_config?: {
                 [key: string]: unknown;
             };
+        };
+        CheckpointIndex: {
+            /** @description e.g. total_size; kept but not relied on */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Tensor name → the shard file that holds it */
+            weight_map: {
+                [key: string]: string;
+            };
+        };
+        ShardUploadList: {
+            data: components["schemas"]["ShardUpload"][];
+            has_more: boolean;
+        };
+        ShardUpload: {
+            file: string;
+            size: number;
+            sha256: string;
+            /**
+             * @description receiving until every part has arrived and the assembled file matched sha256
+             * @enum {string}
+             */
+            status: "receiving" | "complete";
+            /** @description Bytes of every part but the last, which holds the rest */
+            part_size: number;
+            part_count: number;
+            /** @description Part numbers (from 1) already received: a resumed upload sends only the others */
+            parts_received: number[];
+            /** Format: date-time */
+            created_at: string;
+        };
+        StartShardUploadRequest: {
+            /** @description Bytes of the whole shard file */
+            size: number;
+            /** @description sha256 of the whole shard file (hex): the assembled file must match it */
+            sha256: string;
+        };
+        ShardPart: {
+            part_number: number;
+            size: number;
+            sha256: string;
+        };
+        RegisterPlatformBaseModelRequest: {
+            name: string;
+            /** @description The checkpoint's folder in the platform checkpoint store (DATA_DIR/checkpoints/<prefix>/, or <S3_PREFIX>checkpoints/<prefix>/ in the bucket): config.json, model.safetensors or model.safetensors.index.json and its shards, optionally tokenizer.json and tokenizer_config.json */
+            prefix: string;
+            /** @description Default fp32 */
+            precision?: components["schemas"]["BaseModelPrecision"];
         };
         CreateFineTuneRequest: {
             /** @description A base model, by id (bm_…) or name */
@@ -1135,9 +1310,23 @@ export interface components {
             seed?: number;
             /** @description Steps between checkpoints */
             checkpoint_every?: number;
+            /** @description The cosine schedule's floor as a share of learning_rate (transformers' cosine_with_min_lr min_lr_rate); 0 decays to 0 */
+            min_lr_rate?: number;
+            /** @description AdamW's β₁ (transformers' adam_beta1) */
+            adam_beta1?: number;
+            /** @description AdamW's β₂ (transformers' adam_beta2) */
+            adam_beta2?: number;
+            /** @description AdamW's ε (transformers' adam_epsilon) */
+            adam_epsilon?: number;
+            packing?: components["schemas"]["Packing"];
         };
         /** @enum {string} */
         TargetModule: "attn.c_attn" | "attn.c_proj" | "mlp.c_fc" | "mlp.c_proj" | "self_attn.q_proj" | "self_attn.k_proj" | "self_attn.v_proj" | "self_attn.o_proj" | "mlp.gate_proj" | "mlp.up_proj" | "mlp.down_proj";
+        /**
+         * @description How a training row holds several documents. document_masked (TRL's padding-free packing): each attends only to itself, from position 0, as it is served; cross_document: attention and positions run across documents (GPT-style)
+         * @enum {string}
+         */
+        Packing: "document_masked" | "cross_document";
         FineTune: {
             id: string;
             status: components["schemas"]["JobStatus"];
@@ -1185,6 +1374,15 @@ export interface components {
             seed: number;
             /** @description Steps between checkpoints */
             checkpoint_every: number;
+            /** @description The cosine schedule's floor as a share of learning_rate (transformers' cosine_with_min_lr min_lr_rate); 0 decays to 0 */
+            min_lr_rate: number;
+            /** @description AdamW's β₁ (transformers' adam_beta1) */
+            adam_beta1: number;
+            /** @description AdamW's β₂ (transformers' adam_beta2) */
+            adam_beta2: number;
+            /** @description AdamW's ε (transformers' adam_epsilon) */
+            adam_epsilon: number;
+            packing: components["schemas"]["Packing"];
         };
         FineTuneMetrics: {
             steps: number;
@@ -2727,6 +2925,41 @@ export interface operations {
             };
         };
     };
+    putV1BaseModelsBaseModelIdModelSafetensorsIndexJson: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CheckpointIndex"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModel"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     putV1BaseModelsBaseModelIdModelSafetensors: {
         parameters: {
             query?: never;
@@ -2736,7 +2969,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        /** @description The checkpoint's model.safetensors (one file; F32, F16 or BF16), streamed */
+        /** @description The checkpoint's model.safetensors in one request (F32, F16 or BF16; up to BASE_MODEL_MAX_BYTES), streamed */
         requestBody: {
             content: {
                 "application/octet-stream": string;
@@ -2745,6 +2978,281 @@ export interface operations {
         responses: {
             /** @description Success */
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModel"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1BaseModelsBaseModelIdComplete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                base_model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BaseModel"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1BaseModelsBaseModelIdShards: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShardUploadList"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getV1BaseModelsBaseModelIdShardsFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShardUpload"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putV1BaseModelsBaseModelIdShardsFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartShardUploadRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShardUpload"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteV1BaseModelsBaseModelIdShardsFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                base_model_id: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putV1BaseModelsBaseModelIdShardsFilePartsPartNumber: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The part's sha256 (RFC 9530): `sha-256=:<base64 of the 32-byte digest>:` */
+                "Content-Digest": string;
+            };
+            path: {
+                base_model_id: string;
+                file: string;
+                part_number: number;
+            };
+            cookie?: never;
+        };
+        /** @description Bytes [(n − 1) · part_size, n · part_size) of the shard (the last part: the rest), streamed */
+        requestBody: {
+            content: {
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShardPart"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1BaseModelsBaseModelIdShardsFileComplete: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                base_model_id: string;
+                file: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShardUpload"];
+                };
+            };
+            /** @description Problem details (RFC 9457) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    postV1PlatformBaseModels: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for a retry with the same key and body; a secret shown once comes back as null */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterPlatformBaseModelRequest"];
+            };
+        };
+        responses: {
+            /** @description Success */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,6 +10,7 @@ import {
   routeByCentroid,
   SlotPool,
   targetModules,
+  WeightFile,
   type CompositionArtifact,
   type GenerateRequest,
   type LoraAdapter,
@@ -282,13 +283,16 @@ export class InferenceServer {
     // Steps where no request does (most of them) run a second session without them. Of the two,
     // the one that runs most packs its weights for fast GEMMs; the other reads the mapped file
     // in place (fp32: no second copy of the weights).
+    // Quantized weights are packed by every session that uses them: a second session would hold them twice.
+    const quantized = model.weights instanceof WeightFile && model.weights.precision !== 'fp32';
+    const fixedGates = this.deps.fixedGatesSession && !quantized;
     const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
     const session = await DecoderSession.load(model.config, model.weights, {
       ...sessionOptions,
       lora: { modules, rank: maxRank, router: true },
-      shareWeights: this.deps.fixedGatesSession,
+      shareWeights: fixedGates,
     });
-    const fixedGatesSession = this.deps.fixedGatesSession
+    const fixedGatesSession = fixedGates
       ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } })
       : undefined;
     const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });

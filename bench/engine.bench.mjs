@@ -2,7 +2,8 @@
 // one process, on a small GPT-2 style model and a larger Llama style one (random weights:
 // speed does not depend on what the weights say). Every figure is a ratio of two runs made
 // here, or a latency distribution; bench/results/engine.json keeps them with the machine.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Then the production shapes from weight files at each precision (lib/real-shapes.mjs).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,10 +14,13 @@ import {
   machine,
   matmulGflops,
   median,
+  PEFT_DEFAULT_TARGETS,
   percentile,
   randomWeights,
   timed,
 } from './lib/engine-common.mjs';
+import { quantizedPerplexity } from './lib/quantized-perplexity.mjs';
+import { printRealShapes, realShapeFigures } from './lib/real-shapes.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const THREADS = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
@@ -63,23 +67,68 @@ export default async function engineBench() {
   const matmul = await matmulGflops(engine, { threads: THREADS, executionProvider: EXECUTION_PROVIDER });
   step(`plain MatMul ${matmul.n}×${matmul.n}: ${matmul.gflops.toFixed(1)} GFLOP/s`);
   const only = process.env.BENCH_MODELS?.split(',');
+  // Other work on the machine slows every figure: the 1, 5 and 15 minute load averages around these runs.
+  const modelsLoad = { before: os.loadavg() };
   for (const model of MODELS.filter((m) => !only || only.includes(m.name))) {
     step(`${model.name}: building`);
     results.models[model.name] = await benchModel(engine, model, matmul);
   }
+  if (Object.keys(results.models).length) results.models_load = { ...modelsLoad, after: os.loadavg() };
+  // BENCH_REAL_SHAPES: none, or a comma list of shape names; BENCH_PRECISIONS likewise (fp32,int8,int4).
+  if (process.env.BENCH_REAL_SHAPES !== 'none') {
+    Object.assign(
+      results,
+      await realShapeFigures(engine, {
+        quick: QUICK,
+        threads: THREADS,
+        executionProvider: EXECUTION_PROVIDER,
+        only: process.env.BENCH_REAL_SHAPES?.split(','),
+        ...(process.env.BENCH_PRECISIONS ? { precisions: process.env.BENCH_PRECISIONS.split(',') } : {}),
+      }),
+    );
+  }
+  // BENCH_PERPLEXITY=none skips the demo model's held-out perplexity at each precision.
+  if (process.env.BENCH_PERPLEXITY !== 'none' && !QUICK)
+    Object.assign(results, await quantizedPerplexity(engine, { threads: THREADS }));
   results.cuda =
     EXECUTION_PROVIDER === 'cuda'
       ? 'ran with BENCH_EP=cuda (see machine.executionProvider for what the session got)'
       : 'not run here: no NVIDIA GPU on this machine; BENCH_EP=cuda runs the same benchmark with the CUDA execution provider';
   printTable(results);
-  if (QUICK) return; // a smoke run keeps the committed figures
+  printRealShapes(results);
+  const failures = results.real_shapes_run?.failures ?? [];
+  if (QUICK) {
+    // A smoke run keeps the committed figures.
+    if (failures.length) throw new Error(`real shapes failed: ${failures.join('; ')}`);
+    return;
+  }
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(path.join(ROOT, 'bench/results/engine.json'), JSON.stringify(results, null, 2) + '\n');
+  const file = path.join(ROOT, 'bench/results/engine.json');
+  const previous = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  writeFileSync(file, JSON.stringify(mergeResults(previous, results), null, 2) + '\n');
   console.log('written to bench/results/engine.json');
+  if (failures.length) throw new Error(`real shapes failed: ${failures.join('; ')}`);
 }
 
-/** PEFT's default LoRA targets when none are given: the attention input projections. */
-const PEFT_DEFAULT_TARGETS = { gpt2: ['attn.c_attn'], llama: ['self_attn.q_proj', 'self_attn.v_proj'] };
+/**
+ * What this run measured over what the file held: models and shapes it did not run (BENCH_MODELS,
+ * BENCH_REAL_SHAPES) and figures other runs write (the quantized perplexity ratios) stay.
+ */
+function mergeResults(previous, results) {
+  return {
+    ...previous,
+    ...results,
+    models: { ...previous.models, ...results.models },
+    ...(previous.real_shapes || results.real_shapes ? { real_shapes: mergeShapes(previous, results) } : {}),
+  };
+}
+
+/** Per shape, the precisions this run measured over those it did not (BENCH_PRECISIONS). */
+function mergeShapes(previous, results) {
+  const merged = { ...previous.real_shapes };
+  for (const [name, shape] of Object.entries(results.real_shapes ?? {})) merged[name] = { ...merged[name], ...shape };
+  return merged;
+}
 
 async function benchModel(engine, { name, config }, matmul) {
   const weights = randomWeights(engine, config, 1);

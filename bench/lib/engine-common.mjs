@@ -17,6 +17,9 @@ export const LLAMA_D512_L8 = {
   tieEmbeddings: true,
 };
 
+/** PEFT's default LoRA targets when none are given: the attention input projections. */
+export const PEFT_DEFAULT_TARGETS = { gpt2: ['attn.c_attn'], llama: ['self_attn.q_proj', 'self_attn.v_proj'] };
+
 export async function matmulGflops(engine, sessionOptions) {
   const n = 1024;
   const g = new engine.GraphBuilder('matmul');

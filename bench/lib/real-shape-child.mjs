@@ -1,0 +1,196 @@
+// One phase of one real-shape run, in a process of its own so that its RSS is that phase's
+// alone (a worker serving the model), not what earlier models left in the allocator:
+//   write — the weight file, streamed a tensor at a time from random weights;
+//   base  — the base model's session: load, TTFT and decode at batch 1;
+//   lora  — the adapter session: load, decode at batch 32 on 32 distinct adapters, all resident.
+// The parent (real-shapes.mjs) sends one task and gets one message back.
+import { readFileSync } from 'node:fs';
+import { median } from './engine-common.mjs';
+import { fillUniform, randomWeightReader } from './random-weight-reader.mjs';
+
+/** Every request of a run decodes together: all prompts fit one prefill step. */
+const scheduling = (plan) => ({ maxBatch: plan.batch, prefillChunk: 256, maxBatchTokens: 4096 });
+
+process.once('message', (task) => {
+  runPhase(task).then(
+    (result) => process.send({ result }, () => process.disconnect()),
+    (error) =>
+      process.send({ error: error instanceof Error ? error.stack : String(error) }, () => process.disconnect()),
+  );
+});
+
+async function runPhase(task) {
+  const engine = await import('@tessera/engine');
+  if (task.phase === 'write') return writePhase(engine, task);
+  const file = await engine.WeightFile.open(task.dir);
+  if (!file) throw new Error(`no weight file in ${task.dir}`);
+  if (task.phase === 'base') return basePhase(engine, task, file);
+  if (task.phase === 'lora') return loraPhase(engine, task, file);
+  throw new Error(`unknown phase ${task.phase}`);
+}
+
+async function writePhase(engine, { config, dir, precision }) {
+  const started = performance.now();
+  const file = await engine.writeWeightFile(dir, config, randomWeightReader(engine, config, 1), precision);
+  return { seconds: (performance.now() - started) / 1000, bytes: file.bytes, peakRssBytes: memory().peakRss };
+}
+
+/** Load, then one ~64-token prompt per round: its first token's latency, then decode at batch 1. */
+async function basePhase(engine, { config, sessions, plan }, file) {
+  const loadStarted = performance.now();
+  const session = await engine.DecoderSession.load(config, file, sessions);
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
+  const afterLoad = memory();
+  const scheduler = new engine.BatchScheduler(session, null, new engine.ByteTokenizer(), scheduling(plan));
+  // Warm-up: the first passes allocate ORT's arenas and page in the weights.
+  await scheduler.generate({ prompt: [1, 2, 3, 4], maxTokens: 2, ignoreEndOfText: true });
+  const prompt = promptOf(`Tell me about the weather in the mountains this week, and what I should pack: `, 64);
+  const rounds = [];
+  for (let round = 0; round < plan.b1Rounds; round++) {
+    const [row] = await generateTimed(scheduler, [{ prompt, maxTokens: plan.b1Tokens, ignoreEndOfText: true }], {
+      tokens: plan.b1Tokens,
+    });
+    const decodeSeconds = (row.times.at(-1) - row.times[0]) / 1000;
+    rounds.push({
+      ttftMs: row.times[0] - row.started,
+      decodeTokensPerSecond: (plan.b1Tokens - 1) / decodeSeconds,
+    });
+  }
+  const afterServing = memory();
+  const afterGc = memoryAfterGc();
+  await session.release();
+  return {
+    loadSeconds,
+    rssAfterLoadBytes: afterLoad.rss,
+    rssAfterServingBytes: afterServing.rss,
+    rssAfterGcBytes: afterGc.rss,
+    peakRssBytes: afterServing.peakRss,
+    memoryAfterServing: afterServing,
+    promptTokens: prompt.length,
+    newTokens: plan.b1Tokens,
+    ttftMs: median(rounds.map((r) => r.ttftMs)),
+    decodeTokensPerSecond: median(rounds.map((r) => r.decodeTokensPerSecond)),
+    rounds,
+  };
+}
+
+/**
+ * `batch` requests on as many distinct adapters, all decoding together: they are prefilled in one step
+ * (so their first tokens come in one step) and every later step runs all rows. Decode
+ * speed is timed from every row's second token to the last, so neither the prefill nor the
+ * first decode step's allocations are in it.
+ */
+async function loraPhase(engine, { config, sessions, plan, modules }, file) {
+  const { rank, batch } = plan;
+  const loadStarted = performance.now();
+  const session = await engine.DecoderSession.load(config, file, { ...sessions, lora: { modules, rank } });
+  const loadSeconds = (performance.now() - loadStarted) / 1000;
+  const afterLoad = memory();
+  // The host cache a worker keeps between storage and slots, large enough that all stay resident.
+  const cache = new engine.AdapterCache(Infinity, async (id) =>
+    randomAdapter(engine, config, modules, rank, 100 + Number(id.split('-')[1])),
+  );
+  const pool = new engine.SlotPool(config, { slots: batch + 1, rank, modules });
+  const scheduler = new engine.BatchScheduler(session, pool, new engine.ByteTokenizer(), scheduling(plan));
+  await scheduler.generate({ prompt: [1, 2, 3, 4], maxTokens: 2, ignoreEndOfText: true });
+  if (pool.loads !== 0) throw new Error('the base-model warm-up loaded an adapter');
+  for (let i = 0; i < batch; i++) await cache.get(`adapter-${i}`);
+  const requests = Array.from({ length: batch }, (_, i) => ({
+    prompt: promptOf(`Request ${i}: write a short note to adapter ${i} `, plan.b32PromptTokens),
+    maxTokens: plan.b32Tokens,
+    ignoreEndOfText: true,
+    adapters: [{ id: `adapter-${i}`, load: () => cache.get(`adapter-${i}`) }],
+  }));
+  const rows = await generateTimed(scheduler, requests, { tokens: plan.b32Tokens });
+  // Slots filled by this run: one per adapter, or the run measured fewer (or no) adapters.
+  if (pool.loads !== batch || cache.misses !== batch)
+    throw new Error(`${batch} requests on ${batch} adapters loaded ${pool.loads} slots from ${cache.misses} adapters`);
+  const steps = stepTimes(rows);
+  const decodeSeconds = (steps.at(-1) - steps[1]) / 1000;
+  const afterServing = memory();
+  const afterGc = memoryAfterGc();
+  return {
+    modules,
+    rank,
+    batch,
+    loadSeconds,
+    rssAfterLoadBytes: afterLoad.rss,
+    rssAfterServingBytes: afterServing.rss,
+    rssAfterGcBytes: afterGc.rss,
+    peakRssBytes: afterServing.peakRss,
+    memoryAfterServing: afterServing,
+    promptTokens: plan.b32PromptTokens,
+    newTokens: plan.b32Tokens,
+    prefillSeconds: (steps[0] - Math.min(...rows.map((row) => row.started))) / 1000,
+    decodeTokensPerSecond: (batch * (plan.b32Tokens - 2)) / decodeSeconds,
+    slotLoads: pool.loads,
+    adapterMiB: cache.bytes / batch / 2 ** 20,
+    hostCacheMiB: cache.bytes / 2 ** 20,
+  };
+}
+
+/** Runs requests together, timing each row's tokens; fails if any row generated other than `tokens`. */
+async function generateTimed(scheduler, requests, { tokens }) {
+  const rows = requests.map(() => ({ started: 0, times: [] }));
+  const results = await Promise.all(
+    requests.map((request, i) => {
+      rows[i].started = performance.now();
+      return scheduler.generate({ ...request, onToken: () => rows[i].times.push(performance.now()) });
+    }),
+  );
+  results.forEach((result, i) => {
+    if (result.tokens.length !== tokens || rows[i].times.length !== tokens)
+      throw new Error(`a request generated ${result.tokens.length} tokens, ${tokens} expected`);
+  });
+  return rows;
+}
+
+/**
+ * When each decode step ended, checked to be one step for every row: the rows' j-th tokens
+ * came within a fraction of a step of each other. Rows that drifted apart would have
+ * decoded in smaller batches than the figure claims.
+ */
+function stepTimes(rows) {
+  const steps = rows[0].times.map((_, j) => Math.max(...rows.map((row) => row.times[j])));
+  const stepMs = median(steps.slice(1).map((t, j) => t - steps[j]));
+  rows[0].times.forEach((_, j) => {
+    const spread = steps[j] - Math.min(...rows.map((row) => row.times[j]));
+    if (spread > stepMs / 4)
+      throw new Error(`token ${j} of the ${rows.length} rows spread over ${spread.toFixed(1)} ms: not one batch`);
+  });
+  return steps;
+}
+
+/** `length` byte tokens of `text` repeated: prompts of a fixed length whatever the text. */
+function promptOf(text, length) {
+  const bytes = Array.from(new TextEncoder().encode(text));
+  return Array.from({ length }, (_, i) => bytes[i % bytes.length]);
+}
+
+function randomAdapter(engine, config, modules, rank, seed) {
+  const factors = new Map();
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    modules.forEach((module, m) => {
+      const [dIn, dOut] = engine.projectionShape(config, module);
+      const at = seed * 1_000_003 + layer * 31 + m;
+      factors.set(engine.projectionKey(config, layer, module), {
+        a: fillUniform(new Float32Array(dIn * rank), at, 0.05),
+        b: fillUniform(new Float32Array(rank * dOut), at + 17, 0.05),
+      });
+    });
+  }
+  return { rank, alpha: rank, targetModules: [...modules], factors };
+}
+
+/** This process's memory from /proc/self/status: resident now (anonymous and file-backed) and at its peak. */
+function memory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), peakRss: kib('VmHWM') };
+}
+
+/** The same once V8 has collected garbage (the parent starts this process with --expose-gc): what stays resident. */
+function memoryAfterGc() {
+  globalThis.gc();
+  return memory();
+}

@@ -57,8 +57,11 @@ export class BaseModelLoader {
     const { config, tokenizer, shards, version } = await this.checkpointOf(row);
     const weights = await cachedWeightFile({
       cacheDir: this.weightsDir,
-      // Keyed by content too: a retrained built-in or a new upload never reads a stale file.
-      modelId: `${row.id}-${createHash('sha256').update(version).digest('hex').slice(0, 12)}`,
+      modelId: row.id,
+      // Keyed by content within its owner (a built-in's files, an upload's blobs and config), not by
+      // row: a retrained built-in or a new upload never reads a stale file, and the demo model is
+      // written once per machine whatever database its rows live in.
+      contentKey: `${row.tenantId ?? 'platform'}-${createHash('sha256').update(version).digest('hex').slice(0, 24)}`,
       config,
       shards,
       precision,

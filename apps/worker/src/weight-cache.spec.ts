@@ -46,7 +46,7 @@ describe('cachedWeightFile', () => {
       reads++;
       return [memoryShard('model.safetensors', checkpoint)];
     };
-    const options = { cacheDir: root, modelId: 'm1', config, shards, precision: 'int4' as const };
+    const options = { cacheDir: root, modelId: 'm1', contentKey: 'k1', config, shards, precision: 'int4' as const };
     const first = await cachedWeightFile(options);
     const second = await cachedWeightFile(options);
     assert.equal(reads, 1);
@@ -62,6 +62,7 @@ describe('cachedWeightFile', () => {
       cachedWeightFile({
         cacheDir: root,
         modelId: 'm2',
+        contentKey: 'k2',
         config,
         shards: async () => {
           reads++;
@@ -87,7 +88,7 @@ describe('cachedWeightFile', () => {
   it('names what is wrong with a checkpoint that does not fit its config', async () => {
     const shards = async () => [memoryShard('model.safetensors', writeSafetensors(new Map()))];
     await assert.rejects(
-      cachedWeightFile({ cacheDir: root, modelId: 'm3', config, shards, precision: 'fp32' }),
+      cachedWeightFile({ cacheDir: root, modelId: 'm3', contentKey: 'k3', config, shards, precision: 'fp32' }),
       /base model m3: missing tensor embed_tokens\.weight/,
     );
   });

@@ -43,14 +43,17 @@ export function availableMemory(): number {
  */
 export async function cachedWeightFile(options: {
   cacheDir: string;
+  /** The base model's id, for messages. */
   modelId: string;
+  /** The folder name for this model's files: what identifies its weights (the caller's content hash). */
+  contentKey: string;
   config: DecoderConfig;
   shards: () => Promise<ShardSource[]>;
   precision: WeightPrecision;
   /** Bytes this worker may fill (default: what the machine and its cgroup leave). */
   memory?: number;
 }): Promise<WeightFile> {
-  const dir = path.join(options.cacheDir, `${options.modelId}-${options.precision}`);
+  const dir = path.join(options.cacheDir, `${options.contentKey}-${options.precision}`);
   const needed = weightFileBytes(options.config, options.precision);
   const existing = await WeightFile.open(dir);
   // Mapped pages of a file already written count as available only once read; check either way.

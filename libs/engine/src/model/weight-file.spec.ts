@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -151,6 +151,22 @@ describe('weight files', () => {
     const diff = maxAbsDiff(logits, referenceForward(small, weights, ids).logits);
     assert.ok(diff < 1e-4, `max abs diff ${diff}`);
     await session.release();
+  });
+
+  it('two processes writing the same model at once both end with one whole file, and no staging is left', async () => {
+    const config = configs[1]!;
+    const weights = randomWeights(config, 6);
+    const dir = path.join(root, 'raced');
+    const [a, b] = await Promise.all([
+      writeWeightFile(dir, config, readerOf(weights), 'int8'),
+      writeWeightFile(dir, config, readerOf(weights), 'int8'),
+    ]);
+    assert.equal(a.bytes, b.bytes);
+    assert.deepEqual(
+      (await readdir(root)).filter((name) => name.startsWith('raced')),
+      ['raced'],
+    );
+    assert.deepEqual(await (await WeightFile.open(dir))!.readFloat32('norm.weight'), weights.get('norm.weight'));
   });
 
   it('a checkpoint read from shards lists every problem before reading data', async () => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -132,7 +133,8 @@ export type WeightReader = (name: string) => Promise<Float32Array>;
 /**
  * Writes `dir`/weights.bin and weights.json from weights read one at a time, so writing holds
  * one tensor (plus its quantized form), never the checkpoint. Written under a temporary name
- * and renamed once whole: a crash leaves no half file that `open` would accept.
+ * and renamed once whole: a crash leaves no half file that `open` would accept, and of two
+ * processes writing the same model the first to finish wins (the other's copy is dropped).
  */
 export async function writeWeightFile(
   dir: string,
@@ -140,8 +142,7 @@ export async function writeWeightFile(
   read: WeightReader,
   precision: WeightPrecision,
 ): Promise<WeightFile> {
-  const staging = `${dir}.partial-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
+  const staging = `${dir}.partial-${process.pid}-${randomBytes(4).toString('hex')}`;
   await mkdir(staging, { recursive: true });
   const handle = await open(path.join(staging, WeightFile.DATA), 'w');
   const tensors: Record<string, StoredWeight> = {};
@@ -204,13 +205,22 @@ export async function writeWeightFile(
           ? 'wte.weight'
           : 'embed_tokens.weight';
     await linear(HEAD_WEIGHT, await read(table), config.dModel, config.vocabSize, true);
-  } finally {
+  } catch (error) {
     await handle.close();
+    await rm(staging, { recursive: true, force: true });
+    throw error;
   }
+  await handle.close();
   const index: WeightFileIndex = { format: 'tessera-weights/1', precision, bytes: offset, tensors };
   await writeFile(path.join(staging, WeightFile.INDEX), JSON.stringify(index));
-  await rm(dir, { recursive: true, force: true });
-  await rename(staging, dir);
+  // Another process may have written the same file meanwhile and be mapping it: keep theirs.
+  if (!(await WeightFile.open(dir))) await rm(dir, { recursive: true, force: true });
+  try {
+    await rename(staging, dir);
+  } catch (error) {
+    if (!(await WeightFile.open(dir))) throw error;
+  }
+  await rm(staging, { recursive: true, force: true });
   return (await WeightFile.open(dir))!;
 }
 

@@ -9,6 +9,7 @@ import {
   bpeTokenizerJson,
   randomWeights,
   readSafetensors,
+  TINY_LLAMA,
   writeHfCheckpoint,
   writeSafetensors,
   type DecoderConfig,
@@ -19,19 +20,7 @@ import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 
 const PLATFORM_KEY = 'e2e-platform-admin-key-0123456789';
 const PART_BYTES = 32_768;
-const config: DecoderConfig = {
-  architecture: 'llama',
-  vocabSize: 262,
-  dModel: 32,
-  nLayers: 2,
-  nHeads: 4,
-  nKvHeads: 2,
-  ffnDim: 64,
-  maxPositions: 128,
-  normEps: 1e-6,
-  ropeTheta: 10000,
-  tieEmbeddings: false,
-};
+const config: DecoderConfig = { ...TINY_LLAMA, maxPositions: 128 };
 const tokenizerConfig = { eos_token: '<|endoftext|>' };
 
 function requiredEnv(name: string): string {

@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bpeTokenizerJson, randomWeights, writeHfCheckpoint, type DecoderConfig } from '@tessera/engine';
+import { bpeTokenizerJson, randomWeights, TINY_LLAMA, writeHfCheckpoint, type DecoderConfig } from '@tessera/engine';
 import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
@@ -248,19 +248,7 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
   });
 
   it('an imported Hugging Face checkpoint (Llama family, its own BPE tokenizer) registered through the API is fine-tuned by the worker', async () => {
-    const config: DecoderConfig = {
-      architecture: 'llama',
-      vocabSize: 262,
-      dModel: 32,
-      nLayers: 2,
-      nHeads: 4,
-      nKvHeads: 2,
-      ffnDim: 64,
-      maxPositions: 128,
-      normEps: 1e-6,
-      ropeTheta: 10000,
-      tieEmbeddings: false,
-    };
+    const config: DecoderConfig = { ...TINY_LLAMA, maxPositions: 128 };
     const dir = path.join(dataDir, 'tiny-llama');
     await writeHfCheckpoint(dir, config, randomWeights(config, 11));
     const model = await unwrap(

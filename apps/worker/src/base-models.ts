@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   ByteTokenizer,
-  decoderConfigFromHf,
   fileShard,
   HfTokenizer,
+  readHfCheckpointFolder,
   type DecoderConfig,
   type ShardSource,
   type Tokenizer,
@@ -78,28 +77,13 @@ export class BaseModelLoader {
     const builtin = /^builtin:([a-z0-9._-]+)$/.exec(row.weightsBlob ?? '');
     if (builtin) {
       const dir = path.join(this.modelsDir, builtin[1]!);
-      const json = async (file: string) =>
-        JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
-      const index = path.join(dir, 'model.safetensors.index.json');
-      const files = existsSync(index)
-        ? [
-            ...new Set(
-              Object.values(((await json('model.safetensors.index.json')).weight_map ?? {}) as Record<string, string>),
-            ),
-          ]
-        : ['model.safetensors'];
-      const stats = await Promise.all(files.map((file) => stat(path.join(dir, file))));
-      const tokenizer = existsSync(path.join(dir, 'tokenizer.json'))
-        ? new HfTokenizer({
-            tokenizer: await json('tokenizer.json'),
-            config: existsSync(path.join(dir, 'tokenizer_config.json')) ? await json('tokenizer_config.json') : {},
-          })
-        : null;
+      const { config, tokenizer, shardFiles } = await readHfCheckpointFolder(dir);
+      const stats = await Promise.all(shardFiles.map((file) => stat(path.join(dir, file))));
       return {
-        config: decoderConfigFromHf(await json('config.json')),
+        config,
         tokenizer,
-        shards: () => Promise.all(files.map((file) => fileShard(path.join(dir, file), file))),
-        version: JSON.stringify([row.weightsBlob, files, stats.map((s) => [s.size, s.mtimeMs])]),
+        shards: () => Promise.all(shardFiles.map((file) => fileShard(path.join(dir, file), file))),
+        version: JSON.stringify([row.weightsBlob, shardFiles, stats.map((s) => [s.size, s.mtimeMs])]),
       };
     }
     const tokenizerFiles = await tokenizerFilesOf(row, this.blobs);

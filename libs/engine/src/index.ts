@@ -43,13 +43,13 @@ export type { QuantizedMatrix } from './model/quantize.js';
 export { DecoderSession } from './model/decoder-session.js';
 export type { ForwardInput, ForwardOutput, KvCache } from './model/decoder-session.js';
 export {
-  checkpointFromHfFiles,
   decoderConfigFromHf,
   decoderWeightsFromHf,
   importHfCheckpoint,
+  readHfCheckpointFolder,
   writeHfCheckpoint,
 } from './model/hf-checkpoint.js';
-export type { Checkpoint, HfCheckpointFiles } from './model/hf-checkpoint.js';
+export type { Checkpoint, HfCheckpointFolder } from './model/hf-checkpoint.js';
 export { transpose } from './matrix.js';
 export { referenceForward, referencePooled, referenceTokenLogprobs } from './reference/reference-decoder.js';
 export type { ReferenceLora, ReferenceOutput } from './reference/reference-decoder.js';

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { writeSafetensors, type NamedTensor } from '../format/safetensors.js';
+import { memoryShard } from '../format/shard-source.js';
 import { createSession, float32Tensor, int64Tensor } from '../graph/onnx-session.js';
 import { referenceForward, referenceTokenLogprobs } from '../reference/reference-decoder.js';
 import { maxAbsDiff, randomArray, randomWeights, seededRandom } from '../testing/random.js';
@@ -147,7 +148,7 @@ describe('Qwen2 q/k/v biases', () => {
     assert.ok(maxAbsDiff(quantized, reference) < 1e-4, `${maxAbsDiff(quantized, reference)}`);
   });
 
-  it('names missing and unexpected bias tensors', () => {
+  it('names missing and unexpected bias tensors', async () => {
     const shard = (config: LlamaConfig, edit: (tensors: Map<string, NamedTensor>) => void) => {
       const tensors = new Map<string, NamedTensor>();
       for (const [n, shape] of weightShapes(config))
@@ -155,22 +156,28 @@ describe('Qwen2 q/k/v biases', () => {
       edit(tensors);
       return writeSafetensors(tensors);
     };
-    const qwen = decoderWeightsFromHf(qwen2, [
-      shard(qwen2, (t) => {
-        t.delete('model.layers.0.self_attn.k_proj.bias');
-        t.set('model.layers.0.self_attn.o_proj.bias', { dtype: 'F32', shape: [32], data: new Float32Array(32) });
-      }),
+    const qwen = await decoderWeightsFromHf(qwen2, [
+      memoryShard(
+        'model.safetensors',
+        shard(qwen2, (t) => {
+          t.delete('model.layers.0.self_attn.k_proj.bias');
+          t.set('model.layers.0.self_attn.o_proj.bias', { dtype: 'F32', shape: [32], data: new Float32Array(32) });
+        }),
+      ),
     ]);
     assert.deepEqual(qwen.problems.sort(), [
       'missing tensor layers.0.self_attn.k_proj.bias',
-      'unexpected tensor model.layers.0.self_attn.o_proj.bias',
+      'unexpected tensor model.layers.0.self_attn.o_proj.bias in model.safetensors',
     ]);
-    const plain = decoderWeightsFromHf(llama, [
-      shard(llama, (t) =>
-        t.set('model.layers.1.self_attn.q_proj.bias', { dtype: 'F32', shape: [32], data: new Float32Array(32) }),
+    const plain = await decoderWeightsFromHf(llama, [
+      memoryShard(
+        'model.safetensors',
+        shard(llama, (t) =>
+          t.set('model.layers.1.self_attn.q_proj.bias', { dtype: 'F32', shape: [32], data: new Float32Array(32) }),
+        ),
       ),
     ]);
-    assert.deepEqual(plain.problems, ['unexpected tensor model.layers.1.self_attn.q_proj.bias']);
+    assert.deepEqual(plain.problems, ['unexpected tensor model.layers.1.self_attn.q_proj.bias in model.safetensors']);
   });
 });
 

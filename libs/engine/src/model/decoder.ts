@@ -220,7 +220,7 @@ export class DecoderParameters {
    */
   projection(name: string, dIn: number, dOut: number): BaseWeight {
     if (this.weights instanceof WeightFile)
-      return this.memo(name, () => this.fromFile(projectionWeightName(name.slice(0, -'.weight'.length)), [dIn, dOut]));
+      return this.memo(name, () => this.fromFile(projectionWeightName(name), [dIn, dOut]));
     if (this.config.architecture === 'gpt2') return this.plain(name, [dIn, dOut]);
     return this.memo(`${name}#in_out`, () => {
       if (!this.trainable.has(name))

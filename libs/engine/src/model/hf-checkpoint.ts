@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { readSafetensors, toFloat32, writeSafetensors, type NamedTensor } from '../format/safetensors.js';
+import { writeSafetensors, type NamedTensor } from '../format/safetensors.js';
+import { fileShard, type ShardSource } from '../format/shard-source.js';
 import { HfTokenizer } from '../tokenizer/hf-tokenizer.js';
 import { configProblems, weightShapes, type DecoderConfig, type DecoderWeights } from './decoder-config.js';
+import { shardReader } from './weight-file.js';
 import { hfLlamaFamilyConfigOf, isLlamaFamily, LLAMA_FAMILIES, llamaFamilyConfigFromHf } from './hf-llama-family.js';
 
 /** A base model as the engine loads it. `tokenizer` is null where the checkpoint has none. */
@@ -13,15 +15,18 @@ export interface Checkpoint {
   tokenizer: HfTokenizer | null;
 }
 
-/**
- * Reads a Hugging Face checkpoint folder of a GPT-2 or Llama family (Llama, Qwen2, Mistral) model: config.json,
- * model.safetensors (or shards listed in model.safetensors.index.json), and, when present,
- * tokenizer.json + tokenizer_config.json. F16 and BF16 weights are widened to fp32.
- */
-export async function importHfCheckpoint(dir: string): Promise<Checkpoint> {
+/** A checkpoint folder without its weights: the config, the tokenizer (null where it has none) and its shard files. */
+export interface HfCheckpointFolder {
+  config: DecoderConfig;
+  tokenizer: HfTokenizer | null;
+  /** model.safetensors, or the shards model.safetensors.index.json lists. */
+  shardFiles: string[];
+}
+
+/** Reads a Hugging Face checkpoint folder's config.json, tokenizer files and shard list (no tensor data). */
+export async function readHfCheckpointFolder(dir: string): Promise<HfCheckpointFolder> {
   const json = async (file: string) =>
     JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Record<string, unknown>;
-  const optionalJson = async (file: string) => (existsSync(path.join(dir, file)) ? json(file) : undefined);
   const shardFiles = existsSync(path.join(dir, 'model.safetensors.index.json'))
     ? [
         ...new Set(
@@ -29,32 +34,28 @@ export async function importHfCheckpoint(dir: string): Promise<Checkpoint> {
         ),
       ]
     : ['model.safetensors'];
-  return checkpointFromHfFiles({
-    config: await json('config.json'),
-    shards: await Promise.all(shardFiles.map((file) => readFile(path.join(dir, file)))),
-    tokenizer: await optionalJson('tokenizer.json'),
-    tokenizerConfig: await optionalJson('tokenizer_config.json'),
-  });
+  const tokenizer = existsSync(path.join(dir, 'tokenizer.json'))
+    ? new HfTokenizer({
+        tokenizer: await json('tokenizer.json'),
+        config: existsSync(path.join(dir, 'tokenizer_config.json')) ? await json('tokenizer_config.json') : {},
+      })
+    : null;
+  return { config: decoderConfigFromHf(await json('config.json')), tokenizer, shardFiles };
 }
 
-/** A checkpoint's files as read from wherever they are kept (a folder, a blob store). */
-export interface HfCheckpointFiles {
-  config: Record<string, unknown>;
-  shards: Uint8Array[];
-  tokenizer?: Record<string, unknown> | undefined;
-  tokenizerConfig?: Record<string, unknown> | undefined;
-}
-
-export function checkpointFromHfFiles(files: HfCheckpointFiles): Checkpoint {
-  const config = decoderConfigFromHf(files.config);
-  const { weights, problems } = decoderWeightsFromHf(config, files.shards);
+/**
+ * Reads a Hugging Face checkpoint folder of a GPT-2 or Llama family (Llama, Qwen2, Mistral) model
+ * into memory: config.json, model.safetensors (or shards listed in model.safetensors.index.json),
+ * and, when present, tokenizer.json + tokenizer_config.json. F16 and BF16 weights are widened to fp32.
+ */
+export async function importHfCheckpoint(dir: string): Promise<Checkpoint> {
+  const { config, tokenizer, shardFiles } = await readHfCheckpointFolder(dir);
+  const shards = await Promise.all(shardFiles.map((file) => fileShard(path.join(dir, file), file)));
+  const { weights, problems } = await decoderWeightsFromHf(config, shards);
   if (problems.length)
     throw new Error(
       `model.safetensors does not fit config.json: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
     );
-  const tokenizer = files.tokenizer
-    ? new HfTokenizer({ tokenizer: files.tokenizer, config: files.tokenizerConfig ?? {} })
-    : null;
   return { config, weights, tokenizer };
 }
 
@@ -138,37 +139,16 @@ function hfConfigOf(config: DecoderConfig): Record<string, unknown> {
 }
 
 /**
- * Checkpoint tensors → the engine's weights: the model prefix dropped, buffers that
- * transformers saves but recomputes ignored, every shape checked, and every missing or
- * unexpected tensor named in `problems`.
+ * Checkpoint tensors → the engine's weights in memory, read through `shardReader` (the one
+ * place that matches a checkpoint's tensors to a config); every problem is named and nothing is
+ * read when there is one.
  */
-export function decoderWeightsFromHf(
+export async function decoderWeightsFromHf(
   config: DecoderConfig,
-  shards: Uint8Array[],
-): { weights: DecoderWeights; problems: string[] } {
-  const expected = weightShapes(config);
+  shards: ShardSource[],
+): Promise<{ weights: DecoderWeights; problems: string[] }> {
+  const { read, problems } = await shardReader(config, shards);
   const weights: DecoderWeights = new Map();
-  const problems: string[] = [];
-  const seen = new Set<string>();
-  for (const shard of shards) {
-    for (const [name, tensor] of readSafetensors(shard).tensors) {
-      const key = name.replace(/^(transformer|model)\./, '');
-      seen.add(key);
-      // GPT-2's causal-mask buffers, older Llamas' rotary tables, and a tied lm_head.
-      if (/\.attn\.(masked_)?bias$|rotary_emb\.inv_freq$/.test(key) || (key === 'lm_head.weight' && !expected.has(key)))
-        continue;
-      const shape = expected.get(key);
-      if (!shape) {
-        problems.push(`unexpected tensor ${name}`);
-        continue;
-      }
-      if (tensor.shape.join(',') !== shape.join(',')) {
-        problems.push(`${name}: shape [${tensor.shape}], expected [${shape}]`);
-        continue;
-      }
-      weights.set(key, toFloat32(tensor));
-    }
-  }
-  for (const name of expected.keys()) if (!seen.has(name)) problems.push(`missing tensor ${name}`);
+  if (problems.length === 0) for (const name of weightShapes(config).keys()) weights.set(name, await read(name));
   return { weights, problems };
 }

@@ -54,8 +54,8 @@ export interface WeightFileIndex {
  * The stored name of a projection in the graph's layout: W [in, out] (y = x·W), transposed
  * from torch's Linear [out, in] once at write time, or quantized by output column.
  */
-export function projectionWeightName(key: string): string {
-  return `${key}.weight#in_out`;
+export function projectionWeightName(weightName: string): string {
+  return `${weightName}#in_out`;
 }
 
 /** The output projection [d, vocab] (the embedding's transpose when tied): kept apart so it is never transposed at load. */
@@ -184,17 +184,12 @@ export async function writeWeightFile(
     } else await float32(name, outIn ? transpose(data, dOut, dIn) : data, [dIn, dOut]);
   };
   try {
-    const projections = new Map<string, [number, number]>();
-    for (let layer = 0; layer < config.nLayers; layer++) {
-      for (const module of targetModules(config)) {
-        projections.set(`${projectionKey(config, layer, module)}.weight`, projectionShape(config, module));
-      }
-    }
+    const projections = projectionWeights(config);
     const outIn = config.architecture !== 'gpt2';
     for (const [name, shape] of weightShapes(config)) {
       const data = await read(name);
       const projection = projections.get(name);
-      if (projection) await linear(projectionWeightName(name.slice(0, -'.weight'.length)), data, ...projection, outIn);
+      if (projection) await linear(projection.stored, data, ...projection.shape, outIn);
       else if (name !== 'lm_head.weight') await float32(name, data, shape);
     }
     // The output projection: lm_head [vocab, d] when untied, else the embedding (a second, transposed copy on disk).
@@ -282,18 +277,29 @@ export function weightFileBytes(config: DecoderConfig, precision: WeightPrecisio
     precision === 'fp32' || k % QUANTIZATION_BLOCK_SIZE !== 0
       ? 4 * k * n
       : (k * n * (precision === 'int8' ? 8 : 4)) / 8 + (4 * k * n) / QUANTIZATION_BLOCK_SIZE;
+  const projections = projectionWeights(config);
   let bytes = linearBytes(config.dModel, config.vocabSize);
-  const projections = new Set<string>();
-  for (let layer = 0; layer < config.nLayers; layer++) {
-    for (const module of targetModules(config)) {
-      projections.add(`${projectionKey(config, layer, module)}.weight`);
-      bytes += linearBytes(...projectionShape(config, module));
-    }
-  }
   for (const [name, shape] of weightShapes(config)) {
-    if (!projections.has(name) && name !== 'lm_head.weight') bytes += 4 * shape.reduce((a, b) => a * b, 1);
+    const projection = projections.get(name);
+    if (projection) bytes += linearBytes(...projection.shape);
+    else if (name !== 'lm_head.weight') bytes += 4 * shape.reduce((a, b) => a * b, 1);
   }
   return bytes;
+}
+
+/** Every projection weight of a model by its tensor name (`<key>.weight`): W's [in, out] and its name in the file. */
+export function projectionWeights(config: DecoderConfig): Map<string, { shape: [number, number]; stored: string }> {
+  const projections = new Map<string, { shape: [number, number]; stored: string }>();
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    for (const module of targetModules(config)) {
+      const key = projectionKey(config, layer, module);
+      projections.set(`${key}.weight`, {
+        shape: projectionShape(config, module),
+        stored: projectionWeightName(`${key}.weight`),
+      });
+    }
+  }
+  return projections;
 }
 
 function bytesOf(data: Float32Array): Uint8Array {

@@ -1,14 +1,7 @@
 import { transpose } from '../matrix.js';
-import {
-  projectionKey,
-  projectionShape,
-  targetModules,
-  weightShapes,
-  type DecoderConfig,
-  type DecoderWeights,
-} from '../model/decoder-config.js';
+import { weightShapes, type DecoderConfig, type DecoderWeights } from '../model/decoder-config.js';
 import { dequantize } from '../model/quantize.js';
-import { HEAD_WEIGHT, projectionWeightName, type WeightFile } from '../model/weight-file.js';
+import { HEAD_WEIGHT, projectionWeights, type WeightFile } from '../model/weight-file.js';
 
 /**
  * The weights a weight file stands for, in Hugging Face's layout, quantized matrices
@@ -23,16 +16,11 @@ export async function referenceWeightsOf(config: DecoderConfig, file: WeightFile
   const asStored = (w: Float32Array, dIn: number, dOut: number) =>
     config.architecture === 'gpt2' ? w : transpose(w, dIn, dOut);
   const weights: DecoderWeights = new Map();
-  const projections = new Map<string, [number, number]>();
-  for (let layer = 0; layer < config.nLayers; layer++)
-    for (const module of targetModules(config))
-      projections.set(projectionKey(config, layer, module), projectionShape(config, module));
+  const projections = projectionWeights(config);
   for (const name of weightShapes(config).keys()) {
-    const key = name.slice(0, -'.weight'.length);
-    const shape = projections.get(key);
-    if (shape && name.endsWith('.weight')) {
-      weights.set(name, asStored(await inOut(projectionWeightName(key)), ...shape));
-    } else if (name !== 'lm_head.weight') weights.set(name, await file.readFloat32(name));
+    const projection = projections.get(name);
+    if (projection) weights.set(name, asStored(await inOut(projection.stored), ...projection.shape));
+    else if (name !== 'lm_head.weight') weights.set(name, await file.readFloat32(name));
   }
   weights.set('lm_head.weight', transpose(await inOut(HEAD_WEIGHT), config.dModel, config.vocabSize));
   return weights;

@@ -32,6 +32,9 @@ export interface InferenceDeps {
   maxRank: number;
   slots: number;
   maxBatch: number;
+  /** KV cache tokens per model (0: maxBatch full contexts) and whether tenants' prompt prefixes are reused. */
+  kvCacheTokens: number;
+  prefixCache: boolean;
   /** Also load a session without the router for steps that route no token (INFER_FIXED_GATES_SESSION). */
   fixedGatesSession: boolean;
   adapterCacheBytes: number;
@@ -93,7 +96,7 @@ export class InferenceServer {
    */
   async evict(eviction: CacheEviction): Promise<Omit<EvictionAck, 'worker'>> {
     const stale = new Set([...eviction.versionIds, ...eviction.compositionIds]);
-    const dropped = { adapters: 0, artifacts: 0, slots: 0 };
+    const dropped = { adapters: 0, artifacts: 0, slots: 0, prefixBlocks: 0 };
     for (const loading of this.served.values()) {
       const served = await loading.catch(() => null);
       if (!served) continue;
@@ -101,6 +104,10 @@ export class InferenceServer {
       for (const blob of eviction.artifactBlobs)
         if (served.compositions.evict(`${eviction.tenantId}/${blob}`)) dropped.artifacts++;
       dropped.slots += served.pool.evict((slotId) => slotId.split('/').some((part) => stale.has(part)));
+      // Cached prompt blocks computed with them (slot ids, as above).
+      dropped.prefixBlocks += served.scheduler.dropCachedPrefixes((slotId) =>
+        slotId.split('/').some((part) => stale.has(part)),
+      );
     }
     return dropped;
   }
@@ -177,6 +184,8 @@ export class InferenceServer {
         ...(request.seed !== undefined ? { seed: request.seed } : {}),
       },
       stop: request.stop,
+      // Cached prompt prefixes are shared within a tenant only.
+      cacheScope: request.tenantId,
       signal,
       onToken: (_token, text) => {
         if (text) published = published.then(() => this.deps.publish(request.requestId, { type: 'token', text }));
@@ -300,6 +309,11 @@ export class InferenceServer {
       maxBatch: this.deps.maxBatch,
       prefillChunk: 128,
       maxBatchTokens: 1024,
+      kvCache: {
+        blockSize: 16,
+        budgetTokens: this.deps.kvCacheTokens || this.deps.maxBatch * model.config.maxPositions,
+      },
+      prefixCache: this.deps.prefixCache,
       ...(fixedGatesSession ? { fixedGatesSession } : {}),
     });
     // Keyed by tenant and version: one model serves many tenants.

@@ -141,6 +141,8 @@ const inference = new InferenceServer({
   maxRank: config.INFER_MAX_RANK,
   slots: config.INFER_SLOTS,
   maxBatch: config.INFER_MAX_BATCH,
+  kvCacheTokens: config.INFER_KV_CACHE_TOKENS,
+  prefixCache: config.INFER_PREFIX_CACHE,
   fixedGatesSession: config.INFER_FIXED_GATES_SESSION,
   adapterCacheBytes: config.ADAPTER_CACHE_BYTES,
   publish: (requestId, event) =>

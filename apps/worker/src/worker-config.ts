@@ -37,6 +37,16 @@ const configSchema = z
     /** Requests decoding together in one forward pass. */
     INFER_MAX_BATCH: z.coerce.number().int().min(1).max(512).default(32),
     /**
+     * Tokens of context the KV cache holds per base model across all requests (0: INFER_MAX_BATCH
+     * full contexts of the model). A request waits until its prompt and max_tokens fit.
+     */
+    INFER_KV_CACHE_TOKENS: z.coerce.number().int().min(0).default(0),
+    /** Keep prompt blocks for reuse by later prompts of the same tenant (shared system prompts, chat templates). */
+    INFER_PREFIX_CACHE: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
+    /**
      * A second session per base model, without the per-token router, for decode steps in which
      * no request routes per token: 4–8% more throughput on CPU (bench/results/inference.json) for the base weights held twice.
      */

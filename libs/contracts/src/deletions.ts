@@ -94,7 +94,9 @@ export const deletionProofSchema = z
         acknowledged: z.number().int().describe('Workers that confirmed the stale weights left their memory'),
         timed_out: z.boolean().describe('Some worker did not answer within CACHE_EVICTION_TIMEOUT_MS'),
       })
-      .describe("Every worker's adapter cache, composition artifacts and slot pool, cleared of the stale weights"),
+      .describe(
+        "Every worker's adapter cache, composition artifacts, slot pool and cached prompt prefixes, cleared of the stale weights",
+      ),
   })
   .meta({ id: 'DeletionProof' });
 export type DeletionProof = z.infer<typeof deletionProofSchema>;

@@ -41,7 +41,7 @@ export type { WeightFileIndex, WeightPrecision, WeightReader } from './model/wei
 export { dequantize, quantizeColumns } from './model/quantize.js';
 export type { QuantizedMatrix } from './model/quantize.js';
 export { DecoderSession } from './model/decoder-session.js';
-export type { ForwardInput, ForwardOutput, KvCache } from './model/decoder-session.js';
+export type { ForwardInput, ForwardOutput, NewKv } from './model/decoder-session.js';
 export {
   decoderConfigFromHf,
   decoderWeightsFromHf,
@@ -93,6 +93,10 @@ export { AdapterCache, adapterBytes } from './serving/adapter-cache.js';
 export { SlotPool } from './serving/slot-pool.js';
 export type { SlotPoolOptions } from './serving/slot-pool.js';
 export { BatchScheduler } from './serving/batch-scheduler.js';
+export { KvBlocks } from './serving/kv-blocks.js';
+export type { KvBlockOptions } from './serving/kv-blocks.js';
+export { PrefixCache, changesKv, prefixNamespace } from './serving/prefix-cache.js';
+export { TextStream } from './serving/text-stream.js';
 export type {
   FinishReason,
   GenerateRequest,

@@ -2,8 +2,8 @@ import type { Redis } from 'ioredis';
 
 /**
  * What a deletion asks every worker to drop from memory: the stale adapter versions (host
- * cache and device slots) and the compositions built on them (parsed artifacts, merged and
- * gated slots). Sent on cacheEvictionChannel; each worker answers on evictionAckKey.
+ * cache and device slots), the compositions built on them (parsed artifacts, merged and
+ * gated slots) and the prompt prefixes cached with either (KV blocks). Sent on cacheEvictionChannel; each worker answers on evictionAckKey.
  */
 export interface CacheEviction {
   id: string;
@@ -19,6 +19,7 @@ export interface EvictionAck {
   adapters: number;
   artifacts: number;
   slots: number;
+  prefixBlocks: number;
 }
 
 /** What a broadcast reached: every subscribed worker is expected to answer within the timeout. */
@@ -26,7 +27,7 @@ export interface EvictionReport {
   workers: number;
   acknowledged: number;
   timed_out: boolean;
-  evicted: { adapters: number; artifacts: number; slots: number };
+  evicted: { adapters: number; artifacts: number; slots: number; prefixBlocks: number };
 }
 
 export function cacheEvictionChannel(prefix: string): string {
@@ -55,7 +56,7 @@ export async function broadcastEviction(
     workers,
     acknowledged: 0,
     timed_out: false,
-    evicted: { adapters: 0, artifacts: 0, slots: 0 },
+    evicted: { adapters: 0, artifacts: 0, slots: 0, prefixBlocks: 0 },
   };
   const deadline = Date.now() + timeoutMs;
   while (report.acknowledged < workers) {
@@ -71,6 +72,7 @@ export async function broadcastEviction(
     report.evicted.adapters += ack.adapters;
     report.evicted.artifacts += ack.artifacts;
     report.evicted.slots += ack.slots;
+    report.evicted.prefixBlocks += ack.prefixBlocks ?? 0;
   }
   await redis.del(key);
   return report;

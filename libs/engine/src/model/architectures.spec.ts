@@ -8,10 +8,11 @@ import { memoryShard } from '../format/shard-source.js';
 import { createSession, float32Tensor, int64Tensor } from '../graph/onnx-session.js';
 import { referenceForward, referenceTokenLogprobs } from '../reference/reference-decoder.js';
 import { maxAbsDiff, randomArray, randomWeights, seededRandom } from '../testing/random.js';
+import { RowCaches } from '../testing/row-caches.js';
 import { referenceWeightsOf } from '../testing/weight-file-reference.js';
 import { buildTrainingGraph, gradName } from '../training/training-graph.js';
 import { attentionWindow, weightShapes, type DecoderWeights, type LlamaConfig } from './decoder-config.js';
-import { DecoderSession, type KvCache } from './decoder-session.js';
+import { DecoderSession } from './decoder-session.js';
 import { decoderConfigFromHf, decoderWeightsFromHf, importHfCheckpoint, writeHfCheckpoint } from './hf-checkpoint.js';
 import { rotaryInverseFrequencies } from './rotary-frequencies.js';
 import { readerOf, writeWeightFile } from './weight-file.js';
@@ -74,7 +75,7 @@ for (const [name, config] of [
       assert.ok(maxAbsDiff(full, reference) < 1e-4, `prefill: ${maxAbsDiff(full, reference)}`);
       // Prefill 3, then 2, then one token at a time: past the window, so the cache's oldest entries must be hidden.
       let out = await session.forward(prefill(ids.map((row) => row.slice(0, 3))));
-      let past = session.extendCache(session.emptyCache(B), out.newKv);
+      const cache = new RowCaches(config, B).append(out.newKv);
       for (const [from, to] of [
         [3, 5],
         [5, 6],
@@ -84,9 +85,9 @@ for (const [name, config] of [
           ids: ids.map((row) => row.slice(from, to)),
           positions: ids.map(() => Array.from({ length: to - from }, (_, i) => from + i)),
           attentionMask: ids.map(() => Array(to).fill(1)),
-          past,
+          cache: cache.input(),
         });
-        past = session.extendCache(past, out.newKv);
+        cache.append(out.newKv);
         for (let b = 0; b < B; b++)
           for (let t = from; t < to; t++) {
             const diff = maxAbsDiff(at(out.logits, to - from, b, t - from), at(reference, T, b, t));
@@ -207,12 +208,12 @@ describe('sliding window attention', () => {
     const session = await DecoderSession.load(oneLayer, weights, { threads: 1 });
     const decodeLast = async (tokens: number[]) => {
       const first = await session.forward(prefill([tokens.slice(0, 6)]));
-      assert.equal(first.newKv['past.0.key']!.dims[2], 6);
+      assert.equal(first.newKv['new.0.key']!.dims[2], 6);
       const step = await session.forward({
         ids: [[tokens[6]!]],
         positions: [[6]],
         attentionMask: [Array(7).fill(1)],
-        past: session.extendCache(session.emptyCache(1), first.newKv),
+        cache: new RowCaches(oneLayer, 1).append(first.newKv).input(),
       });
       return step.logits;
     };
@@ -228,23 +229,16 @@ describe('sliding window attention', () => {
     // 9 columns: the 4 entries at 0, 2, 5, 6; garbage elsewhere, masked out. By column index,
     // column 2 would be out of a query at column 9's window of 3; by the row's own tokens it is in.
     const used = [0, 2, 5, 6];
-    const cache = session.extendCache(session.emptyCache(B), first.newKv);
-    const spread: KvCache = {};
-    for (const [n, tensor] of Object.entries(cache)) {
-      const [b, heads, , hd] = tensor.dims as number[];
-      const data = randomArray(seededRandom(5), b! * heads! * 9 * hd!, 3);
-      const src = tensor.data as Float32Array;
-      for (let r = 0; r < b! * heads!; r++)
-        used.forEach((column, i) =>
-          data.set(src.subarray((r * 4 + i) * hd!, (r * 4 + i + 1) * hd!), (r * 9 + column) * hd!),
-        );
-      spread[n] = float32Tensor(data, [b!, heads!, 9, hd!]);
-    }
+    const cache = new RowCaches(mistral, B).append(first.newKv);
+    cache.append((await session.forward(prefill(ids.map((r) => r.slice(1, 6))))).newKv);
+    const index = ids.map((_, b) =>
+      Array.from({ length: 9 }, (_, j) => cache.slot(b, used.includes(j) ? used.indexOf(j) : 4 + (j % 5))),
+    );
     const next = await session.forward({
       ids: ids.map((r) => r.slice(4, 6)),
       positions: ids.map(() => [4, 5]),
       attentionMask: ids.map(() => [...Array.from({ length: 9 }, (_, j) => (used.includes(j) ? 1 : 0)), 1, 1]),
-      past: spread,
+      cache: { blocks: cache.kv, index },
     });
     for (let b = 0; b < B; b++)
       for (const t of [4, 5]) assert.ok(maxAbsDiff(at(next.logits, 2, b, t - 4), at(full, T, b, t)) < 1e-4);

@@ -3,9 +3,10 @@ import { createSession, float32Tensor, int64Tensor, type SessionOptions } from '
 import { headDim, kvHeads, type DecoderConfig } from './decoder-config.js';
 import { buildForwardGraph, cacheName, type BaseWeights, type ForwardGraphOptions } from './decoder.js';
 import { WeightFile } from './weight-file.js';
+import type { KvBlocks } from '../serving/kv-blocks.js';
 
-/** The key/value cache of every layer: tensors [B, KV, P, hd] by `past.<i>.key|value` name. */
-export type KvCache = Record<string, OrtTensor>;
+/** This pass's keys and values by `new.<i>.key|value` name, each [B, KV, T, hd]. */
+export type NewKv = Record<string, OrtTensor>;
 
 export interface ForwardInput {
   /** [B][T] new tokens of each row. */
@@ -14,7 +15,10 @@ export interface ForwardInput {
   positions: number[][];
   /** [B][P+T] 1 where a (past or new) token may be attended to, 0 for padding. */
   attentionMask: number[][];
-  past?: KvCache;
+  /** The rows' past: the block pools and, per row, the pool slot of each of its P past columns. None: a fresh prefill. */
+  cache?: { blocks: KvBlocks; index: number[][] };
+  /** [B][L] positions of this pass whose logits to return; default every position. */
+  logitPositions?: number[][];
   /** LoRA inputs (slots, gates, pools) by graph input name, when built with LoRA. */
   lora?: Record<string, OrtTensor>;
   /** [B][T] the token whose log-probability to return at each position (scoring graphs). */
@@ -22,10 +26,9 @@ export interface ForwardInput {
 }
 
 export interface ForwardOutput {
-  /** [B, T, vocab] */
+  /** [B, L, vocab]: at the positions asked for (every position by default). */
   logits: Float32Array;
-  /** This pass's keys and values, [B, KV, T, hd], by the `past.<i>.key|value` name they extend. */
-  newKv: KvCache;
+  newKv: NewKv;
   /** [B, d]: mean final hidden state over each row's unmasked new tokens. */
   pooledHidden: Float32Array;
   /** [B, T]: log p(target) at each position, when the graph scores. */
@@ -63,39 +66,17 @@ export class DecoderSession {
     return this.session.release();
   }
 
-  /** A cache with no tokens yet, for a fresh prefill of `batch` rows. */
-  emptyCache(batch: number): KvCache {
-    const cache: KvCache = {};
-    for (let layer = 0; layer < this.config.nLayers; layer++) {
-      for (const part of ['key', 'value'] as const) {
-        cache[cacheName('past', layer, part)] = float32Tensor(new Float32Array(0), [
-          batch,
+  /** The cache feeds of a fresh prefill of `batch` rows: empty pools, no past columns. */
+  private noPast(batch: number): Record<string, OrtTensor> {
+    const feeds: Record<string, OrtTensor> = { kv_index: int64Tensor([], [batch, 0]) };
+    for (let layer = 0; layer < this.config.nLayers; layer++)
+      for (const part of ['key', 'value'] as const)
+        feeds[cacheName('past', layer, part)] = float32Tensor(new Float32Array(0), [
           kvHeads(this.config),
           0,
           headDim(this.config),
         ]);
-      }
-    }
-    return cache;
-  }
-
-  /** past ⧺ new along the sequence axis: the cache for the next pass (a plain copy; the scheduler keeps its own). */
-  extendCache(past: KvCache, newKv: KvCache): KvCache {
-    const cache: KvCache = {};
-    for (const [name, added] of Object.entries(newKv)) {
-      const old = past[name]!;
-      const [batch, heads, p, hd] = old.dims as number[];
-      const t = added.dims[2]!;
-      const data = new Float32Array(batch! * heads! * (p! + t) * hd!);
-      const a = old.data as Float32Array;
-      const b = added.data as Float32Array;
-      for (let row = 0; row < batch! * heads!; row++) {
-        data.set(a.subarray(row * p! * hd!, (row + 1) * p! * hd!), row * (p! + t) * hd!);
-        data.set(b.subarray(row * t * hd!, (row + 1) * t * hd!), (row * (p! + t) + p!) * hd!);
-      }
-      cache[name] = float32Tensor(data, [batch!, heads!, p! + t, hd!]);
-    }
-    return cache;
+    return feeds;
   }
 
   async forward(input: ForwardInput): Promise<ForwardOutput> {
@@ -106,17 +87,19 @@ export class DecoderSession {
       input_ids: int64Tensor(input.ids.flat(), [batch, tokens]),
       position_ids: int64Tensor(input.positions.flat(), [batch, tokens]),
       attention_mask: int64Tensor(input.attentionMask.flat(), [batch, input.attentionMask[0]?.length ?? 0]),
-      ...(input.past ?? this.emptyCache(batch)),
+      ...(input.cache ? input.cache.blocks.feeds(input.cache.index) : this.noPast(batch)),
+      logit_index: int64Tensor((input.logitPositions ?? input.ids.map((row) => row.map((_, t) => t))).flat(), [
+        batch,
+        input.logitPositions?.[0]?.length ?? tokens,
+      ]),
       ...input.lora,
       ...(this.graph.scoring ? { target_ids: int64Tensor(input.targets!.flat(), [batch, tokens]) } : {}),
     };
     const outputs = await this.session.run(feeds);
-    const newKv: KvCache = {};
-    for (let layer = 0; layer < this.config.nLayers; layer++) {
-      for (const part of ['key', 'value'] as const) {
-        newKv[cacheName('past', layer, part)] = outputs[cacheName('new', layer, part)]!;
-      }
-    }
+    const newKv: NewKv = {};
+    for (let layer = 0; layer < this.config.nLayers; layer++)
+      for (const part of ['key', 'value'] as const)
+        newKv[cacheName('new', layer, part)] = outputs[cacheName('new', layer, part)]!;
     return {
       logits: outputs.logits!.data as Float32Array,
       newKv,

@@ -4,6 +4,7 @@ import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
 import { referenceForward, referencePooled, referenceTokenLogprobs } from '../reference/reference-decoder.js';
 import type { LoraPool } from '../reference/reference-lora.js';
 import { maxAbsDiff, randomArray, randomWeights, seededRandom } from '../testing/random.js';
+import { RowCaches } from '../testing/row-caches.js';
 import { projectionKey, projectionShape, targetModules, type DecoderConfig } from './decoder-config.js';
 import { loraInputName } from './decoder.js';
 import { DecoderSession } from './decoder-session.js';
@@ -44,15 +45,34 @@ for (const config of configs) {
   const V = config.vocabSize;
   describe(`${config.architecture} forward graph`, () => {
     const weights = randomWeights(config, 11);
+    /** Logits of row b at position t of a [B, T, V] block. */
+    const at = (logits: Float32Array, tokens: number, b: number, t: number) =>
+      logits.subarray((b * tokens + t) * V, (b * tokens + t + 1) * V);
 
     it('matches the TypeScript reference forward (fp32, max abs error < 1e-4)', async () => {
       const session = await DecoderSession.load(config, weights, { threads: 1 });
       const { logits, newKv } = await session.forward(prefill(ids));
       assert.equal(logits.length, B * T * V);
       const kv = config.architecture === 'llama' ? config.nKvHeads : config.nHeads;
-      assert.deepEqual(newKv['past.0.key']!.dims, [B, kv, T, config.dModel / config.nHeads]);
+      assert.deepEqual(newKv['new.0.key']!.dims, [B, kv, T, config.dModel / config.nHeads]);
       const diff = maxAbsDiff(logits, referenceForward(config, weights, ids).logits);
       assert.ok(diff < 1e-4, `max abs diff ${diff}`);
+    });
+
+    it('returns logits at the positions asked for only, equal to those of every position', async () => {
+      const session = await DecoderSession.load(config, weights, { threads: 1 });
+      const all = (await session.forward(prefill(ids))).logits;
+      const picked = [
+        [T - 1, 0],
+        [2, T - 1],
+      ].slice(0, B);
+      const { logits } = await session.forward({ ...prefill(ids), logitPositions: picked });
+      assert.equal(logits.length, B * 2 * V);
+      picked.forEach((positions, b) =>
+        positions.forEach((t, l) =>
+          assert.ok(maxAbsDiff(logits.subarray((b * 2 + l) * V, (b * 2 + l + 1) * V), at(all, T, b, t)) < 1e-5),
+        ),
+      );
     });
 
     it('returns the mean-pooled final hidden state and, when scoring, per-token log-probs, as the reference does', async () => {
@@ -206,16 +226,12 @@ for (const config of configs) {
       assert.ok(spread > 0.05, `row 0's first gate varies by only ${spread}`);
     });
 
-    /** Logits of row b at position t of a [B, T, V] block. */
-    const at = (logits: Float32Array, tokens: number, b: number, t: number) =>
-      logits.subarray((b * tokens + t) * V, (b * tokens + t + 1) * V);
-
     it('decodes with the KV cache exactly as a full recompute, and chunked prefill changes nothing', async () => {
       const session = await DecoderSession.load(config, weights, { threads: 1 });
       const full = (await session.forward(prefill(ids))).logits;
       // Prefill 3 tokens, then a chunk of 2, then one token at a time.
       let out = await session.forward(prefill(ids.map((row) => row.slice(0, 3))));
-      let past = session.extendCache(session.emptyCache(B), out.newKv);
+      const cache = new RowCaches(config, B).append(out.newKv);
       const chunks: [number, number][] = [
         [3, 5],
         [5, 6],
@@ -226,9 +242,9 @@ for (const config of configs) {
           ids: ids.map((row) => row.slice(from, to)),
           positions: ids.map(() => Array.from({ length: to - from }, (_, i) => from + i)),
           attentionMask: ids.map(() => Array(to).fill(1)),
-          past,
+          cache: cache.input(),
         });
-        past = session.extendCache(past, out.newKv);
+        cache.append(out.newKv);
         for (let b = 0; b < B; b++) {
           for (let t = from; t < to; t++) {
             const diff = maxAbsDiff(at(out.logits, to - from, b, t - from), at(full, T, b, t));
@@ -242,26 +258,20 @@ for (const config of configs) {
       const session = await DecoderSession.load(config, weights, { threads: 1 });
       const full = (await session.forward(prefill(ids))).logits;
       const first = await session.forward(prefill(ids.map((row) => row.slice(0, 4))));
-      // A cache of 9 columns: entries at 0, 1, 3, 5 (garbage in 2, 4, 6, 7, 8), masked accordingly.
-      const cache = session.extendCache(session.emptyCache(B), first.newKv);
-      const spread: typeof cache = {};
+      // 9 past columns: the entries of positions 0-3 at columns 0, 1, 3, 5; the others point at
+      // slots holding garbage (entries of a pass over other tokens), masked accordingly.
+      const cache = new RowCaches(config, B).append(first.newKv);
+      cache.append((await session.forward(prefill(ids.map((row) => row.slice(2, 7))))).newKv);
       const used = [0, 1, 3, 5];
-      for (const [name, tensor] of Object.entries(cache)) {
-        const [b, heads, , hd] = tensor.dims as number[];
-        const data = randomArray(seededRandom(5), b! * heads! * 9 * hd!, 3);
-        const src = tensor.data as Float32Array;
-        for (let row = 0; row < b! * heads!; row++)
-          used.forEach((column, i) =>
-            data.set(src.subarray((row * 4 + i) * hd!, (row * 4 + i + 1) * hd!), (row * 9 + column) * hd!),
-          );
-        spread[name] = float32Tensor(data, [b!, heads!, 9, hd!]);
-      }
+      const index = ids.map((_, b) =>
+        Array.from({ length: 9 }, (_, j) => cache.slot(b, used.includes(j) ? used.indexOf(j) : 4 + (j % 5))),
+      );
       const mask = Array.from({ length: 9 }, (_, j) => (used.includes(j) ? 1 : 0));
       const next = await session.forward({
         ids: ids.map((row) => row.slice(4, 6)),
         positions: ids.map(() => [4, 5]),
         attentionMask: ids.map(() => [...mask, 1, 1]),
-        past: spread,
+        cache: { blocks: cache.kv, index },
       });
       for (let b = 0; b < B; b++)
         for (const t of [4, 5]) assert.ok(maxAbsDiff(at(next.logits, 2, b, t - 4), at(full, T, b, t)) < 1e-4);

@@ -60,13 +60,16 @@ export function cacheName(kind: 'past' | 'new', layer: number, part: 'key' | 'va
  * The forward graph of a decoder, one definition for prefill, chunked prefill, decode and
  * scoring, for both architectures. Inputs:
  *   input_ids [B, T], position_ids [B, T], attention_mask [B, P+T] (1 = attend, 0 = padding),
- *   past.<i>.key|value [B, KV, P, hd] (P = 0 for a fresh prefill; columns the mask marks 0
- *   are ignored, so a caller may keep spare capacity or holes in its cache),
+ *   past.<i>.key|value [KV, N, hd]: the key/value block pools (serving/kv-blocks.ts), fed as
+ *   they are; kv_index [B, P]: the pool slot of each row's past column (P = 0 for a fresh
+ *   prefill; columns the mask marks 0 are ignored, so rows of different lengths pad freely),
+ *   logit_index [B, L]: the positions of this pass whose logits to return (the last one of
+ *   each row while generating: the vocabulary projection of the others is never computed),
  * and with `lora` also `slots` [B, k], `gates` [B, T, k] and a pool per targeted projection,
- * so one pass serves rows on different adapters (DESIGN.md §5). Outputs logits [B, T, vocab],
- * new.<i>.key|value [B, KV, T, hd] (this pass's entries; the caller appends them, so the
- * graph never copies the whole cache out) and pooled_hidden [B, d], the mean of the final
- * hidden states over this pass's unmasked new tokens (the router's view of an input).
+ * so one pass serves rows on different adapters (DESIGN.md §5). Outputs logits [B, L, vocab],
+ * new.<i>.key|value [B, KV, T, hd] (this pass's entries; the caller writes them into its
+ * blocks, so the graph never copies the cache out) and pooled_hidden [B, d], the mean of the
+ * final hidden states over this pass's unmasked new tokens (the router's view of an input).
  */
 export function buildForwardGraph(
   config: DecoderConfig,
@@ -76,6 +79,7 @@ export function buildForwardGraph(
   checkBuildable(config);
   const g = new GraphBuilder(`${config.architecture}_forward`);
   const inputs = decoderInputs(g);
+  const logitIndex = g.input('logit_index', 'int64', ['B', 'L']);
   const routing: LoraRouting | null = options.lora
     ? {
         slots: g.input('slots', 'int64', ['B', 'k']),
@@ -94,7 +98,7 @@ export function buildForwardGraph(
       cache: true,
     },
   );
-  g.output(decoder.logits, 'logits');
+  g.output(decoder.logitsOf(atPositions(g, decoder.final, logitIndex, config.dModel), 'L'), 'logits');
   // The gates each token got, averaged over the adapted projections: the routing trace.
   if (routing?.router) {
     const total = decoder.gates.reduce((sum, gates) => g.op('Add', [sum, gates], { shape: ['B', 'T', 'k'] }));
@@ -131,11 +135,32 @@ export function buildForwardGraph(
   if (options.scoring) {
     const targets = g.input('target_ids', 'int64', ['B', 'T']);
     g.output(
-      g.op('Squeeze', [pickLogProbs(g, decoder.logits, targets, config.vocabSize), g.ints([2])], { shape: ['B', 'T'] }),
+      g.op('Squeeze', [pickLogProbs(g, decoder.logitsOf(decoder.final, 'T'), targets, config.vocabSize), g.ints([2])], {
+        shape: ['B', 'T'],
+      }),
       'token_logprobs',
     );
   }
   return g.serialize();
+}
+
+/** hidden [B, T, d] at positions [B, L] of each row: [B, L, d]. */
+function atPositions(g: GraphBuilder, hidden: Tensor, positions: Tensor, d: number): Tensor {
+  const shape = g.op(
+    'Concat',
+    [g.op('Shape', [positions], { dtype: 'int64', shape: [2] }), g.ints([d])],
+    { dtype: 'int64', shape: [3] },
+    { axis: 0 },
+  );
+  const index = g.op(
+    'Expand',
+    [g.op('Unsqueeze', [positions, g.ints([2])], { dtype: 'int64', shape: ['B', 'L', 1] }), shape],
+    {
+      dtype: 'int64',
+      shape: ['B', 'L', d],
+    },
+  );
+  return g.op('GatherElements', [hidden, index], { shape: ['B', 'L', d] }, { axis: 1 });
 }
 
 export function checkBuildable(config: DecoderConfig): void {
@@ -308,9 +333,10 @@ export interface EmitOptions {
 }
 
 export interface EmittedDecoder {
-  logits: Tensor;
   /** The final normalized hidden states [B, T, d]. */
   final: Tensor;
+  /** Logits [B, X, vocab] of hidden states [B, X, d] (X: the axis's name): the output projection. */
+  logitsOf: (hidden: Tensor, length: string) => Tensor;
   /** The pool inputs `lora.<projection key>.A|B` this pass created, by projection key. */
   pools: Map<string, LoraPoolInputs>;
   /** The gates [B, T, k] each routed projection applied, in order. */
@@ -430,12 +456,13 @@ export function emitDecoder(
         )
       : rmsNorm(g, input, params.plain(`${prefix}.weight`, [d]), config.normEps);
 
-  /** The layer's cached and new keys or values; the new ones are an output of the graph. */
+  const kvIndex = options.cache ? g.input('kv_index', 'int64', ['B', 'P']) : null;
+  /** The layer's cached keys or values, gathered from their pool, and this pass's, an output of the graph. */
   const withPast = (layer: number, part: 'key' | 'value', current: Tensor): CachedAndNew => {
-    if (!options.cache) return { past: null, current };
-    const past = g.input(cacheName('past', layer, part), 'float32', ['B', kvHeads(config), 'P', hd]);
+    if (!kvIndex) return { past: null, current };
+    const pool = g.input(cacheName('past', layer, part), 'float32', [kvHeads(config), 'N', hd]);
     g.output(current, cacheName('new', layer, part));
-    return { past, current };
+    return { past: g.op('Gather', [pool, kvIndex], { shape: [kvHeads(config), 'B', 'P', hd] }, { axis: 1 }), current };
   };
   /** [B, T, heads·hd] → [B, heads, T, hd] */
   const splitHeads = (t: Tensor, heads: number) =>
@@ -511,11 +538,12 @@ export function emitDecoder(
     config.architecture === 'llama' && !config.tieEmbeddings
       ? params.plain('lm_head.weight', [config.vocabSize, d])
       : embedding;
-  const logits = baseMatMul(g, final, params.head(table), ['B', 'T', config.vocabSize]);
-  return { logits, final, pools, gates, pastTokens, allTokens };
+  const logitsOf = (hidden: Tensor, length: string) =>
+    baseMatMul(g, hidden, params.head(table), ['B', length, config.vocabSize]);
+  return { final, logitsOf, pools, gates, pastTokens, allTokens };
 }
 
-/** A layer's keys or values: the cache fed in, [B, KV, P, hd] (none in training graphs), and this pass's, [B, KV, T, hd]. */
+/** A layer's keys or values: the cache, [KV, B, P, hd] as gathered from its pool (none in training graphs), and this pass's, [B, KV, T, hd]. */
 interface CachedAndNew {
   past: Tensor | null;
   current: Tensor;
@@ -524,8 +552,8 @@ interface CachedAndNew {
 /**
  * Softmax attention with grouped-query heads: q [B, H, T, hd] over the cached and the new
  * keys and values. The H/KV query heads that share a key/value head are folded into the
- * query axis, [B, KV, (H/KV)·T, hd], so every product is a plain batched MatMul over
- * [B, KV] and the cache is read in place: never concatenated, expanded or copied. Scores
+ * query axis, [B, KV, (H/KV)·T, hd], so every product is a plain batched MatMul and the
+ * cache is never concatenated or expanded per query head. Scores
  * against the cache and against the new keys are computed apart and joined (they are
  * small). bias: [B, 1, T, P+T]. Returns [B, T, H·hd].
  */
@@ -562,13 +590,22 @@ function attention(
   if (!k.past || !v.past) {
     summed = g.op('MatMul', [softmax(scoresAgainst(k.current, 'T')), v.current], { shape: ['B', kv, 'gT', hd] });
   } else {
-    const probs = softmax(
+    // The cache comes as [KV, B, P, hd] (gathered from its pool): its products batch over
+    // [KV, B], and the queries and scores move to that order instead (they are the small side).
+    const swap = (t: Tensor, shape: (string | number)[]) => g.op('Transpose', [t], { shape }, { perm: [1, 0, 2, 3] });
+    const scoresPast = swap(
       g.op(
-        'Concat',
-        [scoresAgainst(k.past, 'P'), scoresAgainst(k.current, 'T')],
-        { shape: ['B', kv, 'gT', 'PT'] },
-        { axis: -1 },
+        'MatMul',
+        [
+          swap(queries, [kv, 'B', 'gT', hd]),
+          g.op('Transpose', [k.past], { shape: [kv, 'B', hd, 'P'] }, { perm: [0, 1, 3, 2] }),
+        ],
+        { shape: [kv, 'B', 'gT', 'P'] },
       ),
+      ['B', kv, 'gT', 'P'],
+    );
+    const probs = softmax(
+      g.op('Concat', [scoresPast, scoresAgainst(k.current, 'T')], { shape: ['B', kv, 'gT', 'PT'] }, { axis: -1 }),
     );
     // Split the probabilities where the cache ends: columns [0, P) and [P, P+T).
     const pastLength = g.op('Shape', [k.past], { dtype: 'int64', shape: [1] }, { start: 2, end: 3 });
@@ -576,14 +613,13 @@ function attention(
     const probsNew = g.op('Slice', [probs, pastLength, g.ints([Number.MAX_SAFE_INTEGER]), g.ints([-1])], {
       shape: ['B', kv, 'gT', 'T'],
     });
-    summed = g.op(
-      'Add',
-      [
-        g.op('MatMul', [probsPast, v.past], { shape: ['B', kv, 'gT', hd] }),
-        g.op('MatMul', [probsNew, v.current], { shape: ['B', kv, 'gT', hd] }),
-      ],
-      { shape: ['B', kv, 'gT', hd] },
+    const fromPast = swap(
+      g.op('MatMul', [swap(probsPast, [kv, 'B', 'gT', 'P']), v.past], { shape: [kv, 'B', 'gT', hd] }),
+      ['B', kv, 'gT', hd],
     );
+    summed = g.op('Add', [fromPast, g.op('MatMul', [probsNew, v.current], { shape: ['B', kv, 'gT', hd] })], {
+      shape: ['B', kv, 'gT', hd],
+    });
   }
   const context = g.op('Reshape', [summed, g.ints([0, heads, -1, hd])], { shape: ['B', heads, 'T', hd] });
   return g.op(

@@ -7,6 +7,7 @@ import { writeSafetensors, type NamedTensor } from '../format/safetensors.js';
 import { memoryShard } from '../format/shard-source.js';
 import { referenceForward } from '../reference/reference-decoder.js';
 import { maxAbsDiff, randomWeights } from '../testing/random.js';
+import { RowCaches } from '../testing/row-caches.js';
 import { referenceWeightsOf } from '../testing/weight-file-reference.js';
 import { weightShapes, type DecoderConfig } from './decoder-config.js';
 import { DecoderSession } from './decoder-session.js';
@@ -42,7 +43,7 @@ const decodeStep = (past: Awaited<ReturnType<DecoderSession['forward']>>['newKv'
   ids: ids.map(() => [7]),
   positions: ids.map((row) => [row.length]),
   attentionMask: ids.map((row) => [...row.map(() => 1), 1]),
-  past: session.extendCache(session.emptyCache(ids.length), past),
+  cache: new RowCaches(session.config, ids.length).append(past).input(),
 });
 
 const root = await mkdtemp(path.join(tmpdir(), 'weight-file-'));

@@ -15,7 +15,8 @@ import type { LoraPool } from '../reference/reference-lora.js';
 import { argmax } from './sampling.js';
 import { randomArray, randomWeights, seededRandom } from '../testing/random.js';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
-import { BatchScheduler, type GenerateRequest } from './batch-scheduler.js';
+import { BatchScheduler, type GenerateRequest, type SchedulerOptions } from './batch-scheduler.js';
+import { sampleToken } from './sampling.js';
 import { SlotPool } from './slot-pool.js';
 
 const configs: DecoderConfig[] = [
@@ -57,13 +58,20 @@ for (const config of configs) {
 
   const baseWeights = randomWeights(config, 3, 0.25);
 
-  async function scheduler(options: { slots?: number; maxBatch?: number; prefillChunk?: number } = {}) {
+  async function scheduler(
+    options: { slots?: number; maxBatch?: number; prefillChunk?: number } & Pick<
+      SchedulerOptions,
+      'kvCache' | 'prefixCache'
+    > = {},
+  ) {
     const session = await DecoderSession.load(config, baseWeights, { threads: 1, lora: { modules, rank: RANK } });
     const pool = new SlotPool(config, { slots: options.slots ?? 33, rank: RANK, modules });
     const batching = new BatchScheduler(session, pool, tokenizer, {
       maxBatch: options.maxBatch ?? 32,
       prefillChunk: options.prefillChunk ?? 64,
       maxBatchTokens: 512,
+      ...(options.kvCache ? { kvCache: options.kvCache } : {}),
+      ...(options.prefixCache ? { prefixCache: true } : {}),
     });
     return { batching, pool };
   }
@@ -253,6 +261,159 @@ for (const config of configs) {
       assert.ok((await cancelled).tokens.length < 50);
       assert.equal((await other).tokens.length, 8);
       assert.ok(pool.canAcquire(['anything']));
+    });
+
+    it('gives rows that join and leave a running batch at different times the tokens they get alone', async () => {
+      const lengths = [3, 11, 6, 9, 2, 14];
+      const alone: number[][] = [];
+      for (const [i, maxTokens] of lengths.entries())
+        alone.push((await (await scheduler()).batching.generate({ ...request(i), maxTokens })).tokens);
+      const { batching } = await scheduler({ kvCache: { blockSize: 4, budgetTokens: 512 } });
+      // Each request arrives after the previous one produced its second token: rows join a
+      // running batch mid-decode and leave it while others go on.
+      const results: Promise<{ tokens: number[] }>[] = [];
+      const start = (i: number) => {
+        let emitted = 0;
+        results.push(
+          batching.generate({
+            ...request(i),
+            maxTokens: lengths[i]!,
+            onToken: () => {
+              if (++emitted === 2 && i + 1 < lengths.length) start(i + 1);
+            },
+          }),
+        );
+      };
+      start(0);
+      while (results.length < lengths.length) await Promise.all(results);
+      assert.deepEqual(
+        (await Promise.all(results)).map((r) => r.tokens),
+        alone,
+      );
+      assert.equal(batching.stats().kv.blocksUsed, 0, 'every block is free again');
+    });
+
+    it('queues requests while the KV budget is full and serves them as blocks free up', async () => {
+      const alone = await Promise.all(
+        [0, 1, 2, 3, 4].map(async (i) => (await (await scheduler()).batching.generate(request(i))).tokens),
+      );
+      // Room for two requests' prompt and output at a time (prompts ≤ 24 tokens + 8 generated).
+      const budget = { blockSize: 4, budgetTokens: 64 };
+      const { batching } = await scheduler({ kvCache: budget });
+      let most = 0;
+      const results = await Promise.all(
+        [0, 1, 2, 3, 4].map((i) =>
+          batching.generate({ ...request(i), onToken: () => (most = Math.max(most, batching.stats().kv.blocksUsed)) }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.tokens),
+        alone,
+      );
+      assert.ok(most <= 16 && most > 0, `${most} blocks in use at once`);
+      await assert.rejects(
+        batching.generate({ ...request(1), maxTokens: 60 }),
+        /needs \d+ tokens of KV cache .*budget is 64/,
+      );
+    });
+
+    it("samples from the last position's logits exactly as a full recompute does (temperature, top-p, seed)", async () => {
+      const sampling = { temperature: 0.9, topP: 0.95, seed: 7 };
+      const { batching } = await scheduler();
+      const result = await batching.generate({ ...request(3, { adapters: [] }), maxTokens: 10, sampling });
+      const random = seededRandom(7);
+      const sequence = [...prompts[3]!];
+      for (let step = 0; step < 10; step++) {
+        const { logits } = referenceForward(config, baseWeights, [sequence]);
+        sequence.push(sampleToken(logits.slice((sequence.length - 1) * config.vocabSize), sampling, random));
+      }
+      assert.deepEqual(result.tokens, sequence.slice(prompts[3]!.length));
+    });
+
+    describe('prefix cache', () => {
+      const kvCache = { blockSize: 4, budgetTokens: 1024 };
+      const shared = tokenizer.encode('You are a helpful assistant. Answer briefly. ');
+      const prompt = (i: number) => [...shared, ...tokenizer.encode(`question ${i}?`)];
+      /** An adapter on one projection of the last layer that makes neither keys nor values: the cache is the base model's. */
+      const lastLayerOnly = (seed: number): LoraAdapter => {
+        const full = adapter(seed);
+        const module = modules.find((m) => !/k_proj|v_proj|c_attn/.test(m))!;
+        const key = projectionKey(config, config.nLayers - 1, module);
+        return { ...full, targetModules: [module], factors: new Map([[key, full.factors.get(key)!]]) };
+      };
+      const generate = (
+        batching: BatchScheduler,
+        i: number,
+        scope: string,
+        adapters: GenerateRequest['adapters'] = [],
+      ) => batching.generate({ prompt: prompt(i), adapters, maxTokens: 6, cacheScope: scope });
+
+      it('reuses a shared prefix within a scope, with the tokens of an uncached run', async () => {
+        const uncached = await scheduler({ kvCache });
+        const expected = [];
+        for (const i of [0, 1, 2]) expected.push((await generate(uncached.batching, i, 'tenant-a')).tokens);
+        const { batching } = await scheduler({ kvCache, prefixCache: true });
+        const got = [];
+        for (const i of [0, 1, 2]) got.push((await generate(batching, i, 'tenant-a')).tokens);
+        assert.deepEqual(got, expected);
+        const { prefixCache } = batching.stats();
+        const common = prompt(0).findIndex((token, j) => token !== prompt(1)[j]);
+        const sharedBlocks = Math.floor(common / kvCache.blockSize);
+        assert.equal(
+          prefixCache.hitTokens,
+          2 * sharedBlocks * kvCache.blockSize,
+          'the 2nd and 3rd reuse the shared blocks',
+        );
+        assert.equal(uncached.batching.stats().prefixCache.hitTokens, 0);
+      });
+
+      it('never shares blocks across scopes, nor across adapters that change keys and values', async () => {
+        const { batching } = await scheduler({ kvCache, prefixCache: true });
+        const hits = () => batching.stats().prefixCache.hitTokens;
+        await generate(batching, 0, 'tenant-a');
+        await generate(batching, 0, 'tenant-b');
+        assert.equal(hits(), 0, "another tenant read tenant-a's blocks");
+        const withA = [{ id: 'a', load: () => adapter(1) }];
+        const withB = [{ id: 'b', load: () => adapter(2) }];
+        await generate(batching, 0, 'tenant-a', withA);
+        assert.equal(hits(), 0, "an adapter on every layer reused the base model's blocks");
+        const aloneB = (
+          await (await scheduler({ kvCache })).batching.generate({ prompt: prompt(0), adapters: withB, maxTokens: 6 })
+        ).tokens;
+        assert.deepEqual((await generate(batching, 0, 'tenant-a', withB)).tokens, aloneB);
+        assert.equal(hits(), 0, "adapter b reused adapter a's blocks");
+        await generate(batching, 1, 'tenant-a', withA);
+        assert.ok(hits() > 0, 'the same adapter in the same scope reuses its blocks');
+        const reweighted = [{ id: 'a', load: () => adapter(1), weight: 0.5 }];
+        const before = hits();
+        await generate(batching, 2, 'tenant-a', reweighted);
+        assert.equal(hits(), before, 'a different gate on the same adapter reused its blocks');
+      });
+
+      it("shares the base model's blocks with an adapter that leaves keys and values alone, with the tokens it gets alone", async () => {
+        const adapters = [{ id: 'q', load: () => lastLayerOnly(4) }];
+        const alone = (
+          await (await scheduler({ kvCache })).batching.generate({ prompt: prompt(1), adapters, maxTokens: 6 })
+        ).tokens;
+        const { batching } = await scheduler({ kvCache, prefixCache: true });
+        await generate(batching, 0, 'tenant-a');
+        assert.deepEqual((await generate(batching, 1, 'tenant-a', adapters)).tokens, alone);
+        assert.ok(batching.stats().prefixCache.hitTokens > 0);
+      });
+
+      it('evicts cached blocks least recently used when the budget needs them, and drops those of a deleted adapter', async () => {
+        // Room for about two prompts' blocks beyond one running request.
+        const { batching } = await scheduler({ kvCache: { blockSize: 4, budgetTokens: 96 }, prefixCache: true });
+        for (const i of [0, 1, 2, 3, 4]) await generate(batching, i, `tenant-${i}`);
+        assert.ok(batching.stats().kv.blocksUsed <= 24);
+        const withA = [{ id: 'tenant-x/a', load: () => adapter(1) }];
+        await generate(batching, 0, 'tenant-x', withA);
+        const cached = batching.stats().prefixCache.cachedBlocks;
+        assert.ok(batching.dropCachedPrefixes((id) => id.split('/').includes('a')) > 0);
+        assert.ok(batching.stats().prefixCache.cachedBlocks < cached);
+        await generate(batching, 1, 'tenant-x', withA);
+        assert.equal(batching.stats().prefixCache.hitTokens, 0);
+      });
     });
   });
 }

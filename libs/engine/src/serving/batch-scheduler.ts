@@ -1,13 +1,13 @@
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
-import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
-import { headDim, kvHeads } from '../model/decoder-config.js';
-import { cacheName } from '../model/decoder.js';
-import type { DecoderSession, KvCache } from '../model/decoder-session.js';
-import type { Tensor as OrtTensor } from 'onnxruntime-node';
+import type { DecoderSession } from '../model/decoder-session.js';
 import { seededRandom } from '../seeded-random.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { KvBlocks, type KvBlockOptions } from './kv-blocks.js';
+import { PrefixCache, prefixNamespace } from './prefix-cache.js';
+import { routes, routingFeeds } from './routing-feeds.js';
 import { sampleToken, type SamplingParams } from './sampling.js';
 import type { SlotPool } from './slot-pool.js';
+import { TextStream } from './text-stream.js';
 
 /** An adapter a request runs on, and its gate: the weight of its term in every adapted projection. */
 export interface RequestAdapter {
@@ -43,6 +43,12 @@ export interface GenerateRequest {
   tokenRouting?: { kind: 'arrow'; topK: number } | { kind: 'learned' };
   /** Collect the gates of every token the model read (the prompt, then each generated token but the last). */
   returnGates?: boolean;
+  /**
+   * Who may share this prompt's cached prefix (a tenant): with the scheduler's prefix cache on,
+   * its prompt reuses blocks cached under the same scope (and the same adapters where they
+   * change keys and values) and leaves its own for later prompts. None: no reuse.
+   */
+  cacheScope?: string;
 }
 
 export type FinishReason = 'length' | 'stop' | 'end_of_text' | 'cancelled';
@@ -60,7 +66,7 @@ export interface SchedulerOptions {
    * The same model built without `lora.router`, run for the steps in which no row routes per
    * token or traces gates: the router's ops cost those steps time and change nothing (4–8% of
    * throughput on CPU, bench/results/inference.json), for the weights held twice.
-   * Both sessions share the slot pool and the cache layout, so a row moves between them freely.
+   * Both sessions share the slot pool and the KV blocks, so a row moves between them freely.
    */
   fixedGatesSession?: DecoderSession;
   /** Most requests decoding together. */
@@ -69,9 +75,22 @@ export interface SchedulerOptions {
   prefillChunk: number;
   /** Most prompt tokens of all requests per prefill step. */
   maxBatchTokens: number;
+  /**
+   * The KV cache: block size and the tokens of context all rows together may hold (default
+   * blocks of 16, maxBatch full contexts). A request is admitted once blocks for its prompt and
+   * all its output are free; until then it waits.
+   */
+  kvCache?: KvBlockOptions;
+  /** Keep prompt blocks for reuse by later prompts of the same cacheScope (default off). */
+  prefixCache?: boolean;
 }
 
-/** One request in flight: its own cache ([KV, P, hd] per layer and part, while not packed) and its output so far. */
+export interface SchedulerStats {
+  kv: { blocksUsed: number; blocksTotal: number; blockSize: number; bytesPerToken: number };
+  prefixCache: { promptTokens: number; hitTokens: number; cachedBlocks: number };
+}
+
+/** One request in flight. */
 interface Row {
   request: GenerateRequest;
   finish: (result: GenerateResult) => void;
@@ -83,42 +102,34 @@ interface Row {
   /** The slot of each adapter while running (none for the base model) and their gates. */
   slots: number[];
   weights: number[];
+  tokenRouting?: GenerateRequest['tokenRouting'];
+  /** Its KV blocks in position order, how many more it may still take, and the tokens they hold. */
+  blocks: number[];
+  reserved: number;
+  length: number;
+  /** Its prompt blocks' prefix-cache keys and namespace (none: no reuse). */
+  prefix: { keys: string[]; adapterIds: string[]; inserted: number } | null;
   prefilled: number;
   tokens: number[];
-  cache: Float32Array[];
-  length: number;
   random: () => number;
-  nextText: (token: number) => string;
-  text: string;
-  emitted: number;
+  text: TextStream;
   gates: number[][];
-}
-
-/** Columns to allocate for a cache of `needed`: a quarter spare, so decoding grows it rarely. */
-function capacityFor(needed: number): number {
-  return Math.ceil((needed * 1.25 + 8) / 16) * 16;
 }
 
 /**
  * Continuous batching: requests join between decode steps, long prompts are prefilled in
  * chunks under a token budget, and every decode step runs all running requests (each on
- * its own adapter slot) in one forward pass.
+ * its own adapter slot) in one forward pass. Each row's cache lives in blocks of one pool
+ * (kv-blocks.ts) that the graph reads in place, so rows join and leave without moving
+ * anyone's cache; admission waits for the KV budget.
  */
 export class BatchScheduler {
   private readonly waiting: Row[] = [];
   private readonly running: Row[] = [];
   private loop: Promise<void> | null = null;
-  /** The cache of the rows of the last forward pass, packed as the graph returned it. */
-  private packed: {
-    rows: Row[];
-    buffers: Float32Array[];
-    capacity: number;
-    width: number;
-    columns: number[][];
-  } | null = null;
   private wake: (() => void) | null = null;
-  private readonly headDim: number;
-  private readonly kvHeads: number;
+  private readonly kv: KvBlocks;
+  private readonly prefixes: PrefixCache | null;
 
   constructor(
     private readonly session: DecoderSession,
@@ -126,8 +137,6 @@ export class BatchScheduler {
     private readonly tokenizer: Tokenizer,
     private readonly options: SchedulerOptions,
   ) {
-    this.headDim = headDim(session.config);
-    this.kvHeads = kvHeads(session.config);
     const plain = options.fixedGatesSession;
     if (plain) {
       // Rows move between the two sessions step by step: same model, cache and slot pool, only the router differs.
@@ -143,6 +152,11 @@ export class BatchScheduler {
           'fixedGatesSession must be the same model and LoRA pool as the session, built without lora.router',
         );
     }
+    this.kv = new KvBlocks(
+      session.config,
+      options.kvCache ?? { blockSize: 16, budgetTokens: options.maxBatch * session.config.maxPositions },
+    );
+    this.prefixes = options.prefixCache ? new PrefixCache(this.kv) : null;
   }
 
   generate(request: GenerateRequest): Promise<GenerateResult> {
@@ -160,8 +174,14 @@ export class BatchScheduler {
       return Promise.reject(new Error('token routing and gate traces need a session built with lora.router'));
     if (request.tokenRouting && adapters.length === 0)
       return Promise.reject(new Error('token routing needs adapters to route among'));
+    const needed = this.blocksFor(request);
+    if (needed > this.kv.blockCount)
+      return Promise.reject(
+        new Error(
+          `the request needs ${needed * this.kv.blockSize} tokens of KV cache (prompt and maxTokens); this scheduler's budget is ${this.kv.blockCount * this.kv.blockSize}`,
+        ),
+      );
     return new Promise((resolve, reject) => {
-      const layers = this.session.config.nLayers;
       const row: Row = {
         request,
         finish: resolve,
@@ -170,14 +190,15 @@ export class BatchScheduler {
         ready: Promise.resolve(),
         slots: [],
         weights: adapters.map((a) => a.weight ?? 1),
+        ...(request.tokenRouting ? { tokenRouting: request.tokenRouting } : {}),
+        blocks: [],
+        reserved: 0,
+        length: 0,
+        prefix: null,
         prefilled: 0,
         tokens: [],
-        cache: Array.from({ length: layers * 2 }, () => new Float32Array(0)),
-        length: 0,
         random: seededRandom(request.sampling?.seed ?? 0),
-        nextText: this.tokenizer.streamDecoder(),
-        text: '',
-        emitted: 0,
+        text: new TextStream(this.tokenizer, request.stop ?? [], request.onToken),
         gates: [],
       };
       if (adapters.length) {
@@ -210,18 +231,31 @@ export class BatchScheduler {
       ids: [tokens],
       positions: [tokens.map((_, i) => i)],
       attentionMask: [tokens.map(() => 1)],
-      ...(this.pool
-        ? {
-            lora: {
-              ...this.pool.feeds(routes(session)),
-              slots: int64Tensor([0], [1, 1]),
-              gates: float32Tensor(new Float32Array(tokens.length), [1, tokens.length, 1]),
-              ...this.routerFeeds([], session),
-            },
-          }
-        : {}),
+      logitPositions: [[tokens.length - 1]],
+      ...(this.pool ? { lora: routingFeeds(this.pool, session, [{ slots: [], weights: [] }], tokens.length) } : {}),
     });
     return output.pooledHidden;
+  }
+
+  stats(): SchedulerStats {
+    return {
+      kv: {
+        blocksUsed: this.kv.blockCount - this.kv.freeBlocks,
+        blocksTotal: this.kv.blockCount,
+        blockSize: this.kv.blockSize,
+        bytesPerToken: KvBlocks.bytesPerToken(this.session.config),
+      },
+      prefixCache: {
+        promptTokens: this.prefixes?.promptTokens ?? 0,
+        hitTokens: this.prefixes?.hitTokens ?? 0,
+        cachedBlocks: this.prefixes?.size ?? 0,
+      },
+    };
+  }
+
+  /** Forgets cached prefixes computed with adapters `stale` names (a deletion); returns how many blocks were dropped. */
+  dropCachedPrefixes(stale: (adapterId: string) => boolean): number {
+    return this.prefixes?.drop(stale) ?? 0;
   }
 
   /**
@@ -267,17 +301,61 @@ export class BatchScheduler {
     }
   }
 
-  /** First come, first served among requests whose adapters are loaded, while rows and slots last. */
+  /**
+   * First come, first served among requests whose adapters are loaded, while rows, slots and
+   * KV blocks last: a request is admitted with blocks reserved for its prompt and its whole
+   * output (less what its cached prefix covers), so a running row never runs out of cache.
+   */
   private admit(): void {
     for (const row of [...this.waiting]) {
       if (this.running.length >= this.options.maxBatch) break;
       if (!row.loaded) continue;
       const ids = (row.request.adapters ?? []).map((a) => a.id);
       if (ids.length && !this.pool!.canAcquire(ids)) break;
+      const cached = this.reusePrefix(row);
+      const reserve = this.blocksFor(row.request) - cached.length;
+      if (reserve > this.spareBlocks()) {
+        for (const block of cached) this.kv.release(block);
+        row.prefix = null;
+        break;
+      }
       this.waiting.splice(this.waiting.indexOf(row), 1);
+      row.blocks = cached;
+      row.length = row.prefilled = cached.length * this.kv.blockSize;
+      row.reserved = reserve;
       row.slots = ids.length ? this.pool!.acquireAll(ids, (i) => row.loaded![i]!) : [];
+      if (row.prefix) this.prefixes!.record(row.request.prompt.length, cached.length);
       this.running.push(row);
     }
+  }
+
+  /** Blocks a request may fill: its prompt and all its output. */
+  private blocksFor(request: GenerateRequest): number {
+    return Math.ceil((request.prompt.length + request.maxTokens) / this.kv.blockSize);
+  }
+
+  /** Blocks not promised to a running row: free ones and cached ones nobody uses. */
+  private spareBlocks(): number {
+    const promised = this.running.reduce((sum, row) => sum + row.reserved, 0);
+    return this.kv.freeBlocks + (this.prefixes?.evictable() ?? 0) - promised;
+  }
+
+  /** The row's cached prompt blocks (retained for it), after working out its prefix keys. */
+  private reusePrefix(row: Row): number[] {
+    const scope = row.request.cacheScope;
+    // Gate traces need every prompt token computed.
+    if (!this.prefixes || scope === undefined || row.request.returnGates) return [];
+    const namespace = prefixNamespace(
+      this.session.config,
+      scope,
+      (row.request.adapters ?? []).map((a, i) => ({ id: a.id, weight: a.weight ?? 1, adapter: row.loaded![i]! })),
+      row.request.tokenRouting,
+    );
+    const keys = this.prefixes.keys(namespace.key, row.request.prompt);
+    row.prefix = { keys, adapterIds: namespace.adapterIds, inserted: 0 };
+    const cached = this.prefixes.lookup(keys);
+    row.prefix.inserted = cached.length;
+    return cached;
   }
 
   private async prefillStep(rows: Row[]): Promise<void> {
@@ -292,8 +370,19 @@ export class BatchScheduler {
     const logits = await this.forward(chunks);
     chunks.forEach(({ row, tokens }, i) => {
       row.prefilled += tokens.length;
+      this.keepPrefix(row);
       if (row.prefilled === row.request.prompt.length) this.accept(row, logits[i]!);
     });
+  }
+
+  /** Offers the row's newly filled prompt blocks to the prefix cache. */
+  private keepPrefix(row: Row): void {
+    const prefix = row.prefix;
+    if (!prefix || !this.prefixes) return;
+    for (; prefix.inserted < prefix.keys.length; prefix.inserted++) {
+      if ((prefix.inserted + 1) * this.kv.blockSize > row.length) break;
+      this.prefixes.insert(prefix.keys[prefix.inserted]!, row.blocks[prefix.inserted]!, prefix.adapterIds);
+    }
   }
 
   private async decodeStep(rows: Row[]): Promise<void> {
@@ -302,65 +391,36 @@ export class BatchScheduler {
   }
 
   /**
-   * One forward pass over rows with different cache lengths and chunk sizes. While the same
-   * rows run, their cache stays packed in buffers [B, KV, capacity, hd] with spare columns:
-   * the graph reads them in place (unused columns masked out) and returns only this pass's
-   * keys and values, which are written into the next free column. So a decode step copies
-   * one token's entries, not the cache. Rows are right-padded where lengths differ; each
-   * row's `columns` says which cache columns are its own. Returns each row's logits at its
-   * last new token.
+   * One forward pass over rows with different cache lengths and chunk sizes: each row's past
+   * is gathered from its blocks (right-padded to the longest, padding masked out), its new
+   * tokens right-padded to the widest chunk, and the pass's new keys and values written into
+   * its blocks. Returns each row's logits at its last new token (the only ones computed).
    */
   private async forward(batch: { row: Row; tokens: number[] }[]): Promise<Float32Array[]> {
     const rows = batch.map(({ row }) => row);
-    if (!this.packed || this.packed.rows.length !== rows.length || this.packed.rows.some((row, r) => row !== rows[r]))
-      this.repack(rows);
-    const packed = this.packed!;
     const width = Math.max(...batch.map(({ tokens }) => tokens.length));
-    const b = batch.length;
-    const heads = this.kvHeads;
-    const hd = this.headDim;
-    const past: KvCache = {};
-    packed.buffers.forEach(
-      (buffer, i) =>
-        (past[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')] = float32Tensor(buffer, [
-          b,
-          heads,
-          packed.capacity,
-          hd,
-        ])),
-    );
-    const unused = Array(packed.capacity - packed.width).fill(0);
+    const past = Math.max(...rows.map((row) => row.length));
+    batch.forEach(({ row, tokens }) => this.growBlocks(row, row.length + tokens.length));
     const session = this.sessionFor(rows);
     const output = await session.forward({
       ids: batch.map(({ tokens }) => [...tokens, ...Array(width - tokens.length).fill(0)]),
       positions: batch.map(({ row, tokens }) =>
         Array.from({ length: width }, (_, i) => (i < tokens.length ? row.length + i : 0)),
       ),
-      attentionMask: batch.map(({ tokens }, r) => [
-        ...packed.columns[r]!,
-        ...unused,
+      attentionMask: batch.map(({ row, tokens }) => [
+        ...Array.from({ length: past }, (_, j) => (j < row.length ? 1 : 0)),
         ...Array.from({ length: width }, (_, i) => (i < tokens.length ? 1 : 0)),
       ]),
-      past,
-      ...(this.pool
-        ? {
-            lora: {
-              ...this.pool.feeds(routes(session)),
-              ...this.routingFeeds(rows, width, session),
-            },
-          }
-        : {}),
+      cache: { blocks: this.kv, index: rows.map((row) => this.kv.index(row.blocks, row.length, past)) },
+      logitPositions: batch.map(({ tokens }) => [tokens.length - 1]),
+      ...(this.pool ? { lora: routingFeeds(this.pool, session, rows, width) } : {}),
     });
-    if (packed.width + width > packed.capacity) this.grow(packed.width + width);
-    packed.buffers.forEach((buffer, i) => {
-      const added = output.newKv[cacheName('past', i >> 1, i & 1 ? 'value' : 'key')]!.data as Float32Array;
-      for (let rh = 0; rh < b * heads; rh++)
-        buffer.set(added.subarray(rh * width * hd, (rh + 1) * width * hd), (rh * packed.capacity + packed.width) * hd);
-    });
-    packed.width += width;
+    this.kv.write(
+      output.newKv,
+      batch.map(({ row, tokens }) => ({ blocks: row.blocks, from: row.length, count: tokens.length })),
+    );
     const k = Math.max(1, ...rows.map((row) => row.slots.length));
     batch.forEach(({ row, tokens }, r) => {
-      for (let i = 0; i < width; i++) packed.columns[r]!.push(i < tokens.length ? 1 : 0);
       row.length += tokens.length;
       if (!row.request.returnGates || !output.meanGates) return;
       for (let t = 0; t < tokens.length; t++)
@@ -369,74 +429,19 @@ export class BatchScheduler {
         );
     });
     const vocab = this.session.config.vocabSize;
-    return batch.map(({ tokens }, r) =>
-      output.logits.slice((r * width + tokens.length - 1) * vocab, (r * width + tokens.length) * vocab),
-    );
+    return batch.map((_, r) => output.logits.slice(r * vocab, (r + 1) * vocab));
   }
 
-  /** Packs `rows` into batch buffers, after saving the old batch's rows that still run. */
-  private repack(rows: Row[]): void {
-    this.unpack();
-    const heads = this.kvHeads;
-    const hd = this.headDim;
-    const width = Math.max(...rows.map((row) => row.length));
-    const capacity = capacityFor(width);
-    const buffers = Array.from({ length: this.session.config.nLayers * 2 }, (_, i) => {
-      const buffer = new Float32Array(rows.length * heads * capacity * hd);
-      rows.forEach((row, r) => {
-        const own = row.cache[i]!;
-        for (let h = 0; h < heads; h++)
-          buffer.set(own.subarray(h * row.length * hd, (h + 1) * row.length * hd), (r * heads + h) * capacity * hd);
-      });
-      return buffer;
-    });
-    this.packed = {
-      rows,
-      buffers,
-      capacity,
-      width,
-      columns: rows.map((row) => Array.from({ length: width }, (_, j) => (j < row.length ? 1 : 0))),
-    };
-  }
-
-  /** Moves the packed cache into larger buffers with room for `needed` columns. */
-  private grow(needed: number): void {
-    const packed = this.packed!;
-    const capacity = capacityFor(needed);
-    const hd = this.headDim;
-    packed.buffers = packed.buffers.map((old) => {
-      const buffer = new Float32Array((old.length / packed.capacity) * capacity);
-      for (let rh = 0; rh < old.length / packed.capacity / hd; rh++)
-        buffer.set(
-          old.subarray(rh * packed.capacity * hd, (rh * packed.capacity + packed.width) * hd),
-          rh * capacity * hd,
-        );
-      return buffer;
-    });
-    packed.capacity = capacity;
-  }
-
-  /** Copies each still-running row's own columns out of the packed buffers into its compact cache. */
-  private unpack(): void {
-    if (!this.packed) return;
-    const { rows, buffers, capacity, columns } = this.packed;
-    this.packed = null;
-    const heads = this.kvHeads;
-    const hd = this.headDim;
-    rows.forEach((row, r) => {
-      if (!this.running.includes(row)) return;
-      const own = columns[r]!.flatMap((valid, j) => (valid ? [j] : []));
-      row.cache = buffers.map((buffer) => {
-        const compact = new Float32Array(heads * own.length * hd);
-        for (let h = 0; h < heads; h++) {
-          const base = (r * heads + h) * capacity;
-          own.forEach((j, i) =>
-            compact.set(buffer.subarray((base + j) * hd, (base + j + 1) * hd), (h * own.length + i) * hd),
-          );
-        }
-        return compact;
-      });
-    });
+  /** Gives the row blocks for `tokens` tokens out of its reservation, evicting cached prefixes when none is free. */
+  private growBlocks(row: Row, tokens: number): void {
+    while (row.blocks.length * this.kv.blockSize < tokens) {
+      if (row.reserved <= 0) throw new Error('a row outgrew its KV reservation');
+      let block = this.kv.allocate();
+      if (block === null && this.prefixes?.evictOne()) block = this.kv.allocate();
+      if (block === null) throw new Error('the KV cache has no free block for a reservation');
+      row.blocks.push(block);
+      row.reserved--;
+    }
   }
 
   /** Samples the row's next token, streams it, and ends the row when it is done. */
@@ -444,36 +449,18 @@ export class BatchScheduler {
     const token = sampleToken(logits, row.request.sampling ?? {}, row.random);
     if (token === this.tokenizer.endOfText && !row.request.ignoreEndOfText) return this.end(row, 'end_of_text');
     row.tokens.push(token);
-    row.text += row.nextText(token);
-    const stops = row.request.stop ?? [];
-    const hit = stops.map((s) => row.text.indexOf(s)).filter((i) => i >= 0);
-    if (hit.length) {
-      row.text = row.text.slice(0, Math.min(...hit));
-      return this.end(row, 'stop', token);
-    }
-    // Hold back a tail that could still become a stop sequence.
-    let held = 0;
-    for (const stop of stops)
-      for (let n = Math.min(stop.length - 1, row.text.length); n > held; n--)
-        if (row.text.endsWith(stop.slice(0, n))) held = n;
-    this.emit(row, token, row.text.length - held);
+    if (row.text.push(token)) return this.end(row, 'stop');
     if (row.tokens.length >= row.request.maxTokens) this.end(row, 'length');
   }
 
-  private emit(row: Row, token: number, upTo: number): void {
-    const piece = row.text.slice(row.emitted, Math.max(upTo, row.emitted));
-    row.emitted = Math.max(upTo, row.emitted);
-    row.request.onToken?.(token, piece);
-  }
-
   /** Flushes held-back text (already cut at a stop sequence) and settles the request. */
-  private end(row: Row, reason: FinishReason, lastToken = row.tokens.at(-1)): void {
-    if (lastToken !== undefined && row.emitted < row.text.length) this.emit(row, lastToken, row.text.length);
+  private end(row: Row, reason: FinishReason): void {
+    row.text.flush(row.tokens.at(-1));
     this.running.splice(this.running.indexOf(row), 1);
     this.release(row);
     row.finish({
       tokens: row.tokens,
-      text: row.text,
+      text: row.text.text,
       finishReason: reason,
       ...(row.request.returnGates ? { gates: row.gates } : {}),
     });
@@ -485,30 +472,8 @@ export class BatchScheduler {
       const queue = this.running.includes(row) ? this.running : this.waiting;
       queue.splice(queue.indexOf(row), 1);
       this.release(row);
-      row.finish({ tokens: row.tokens, text: row.text, finishReason: 'cancelled' });
+      row.finish({ tokens: row.tokens, text: row.text.text, finishReason: 'cancelled' });
     }
-  }
-
-  /**
-   * slots [B, k] and gates [B, T, k] with k the most adapters any row mixes; a row with
-   * fewer fills the rest with slot 0 (the zero adapter) at gate 0, the base model with none.
-   * A token-routed row marks its adapters with gate 1: the graph routes among those.
-   */
-  private routingFeeds(rows: Row[], width: number, session: DecoderSession): Record<string, OrtTensor> {
-    const k = Math.max(1, ...rows.map((row) => row.slots.length));
-    const slots: number[] = [];
-    const gates = new Float32Array(rows.length * width * k);
-    rows.forEach((row, r) => {
-      for (let j = 0; j < k; j++) slots.push(row.slots[j] ?? 0);
-      for (let t = 0; t < width; t++)
-        for (let j = 0; j < row.slots.length; j++)
-          gates[(r * width + t) * k + j] = row.request.tokenRouting ? 1 : row.weights[j]!;
-    });
-    return {
-      slots: int64Tensor(slots, [rows.length, k]),
-      gates: float32Tensor(gates, [rows.length, width, k]),
-      ...this.routerFeeds(rows, session),
-    };
   }
 
   /** The fixed-gates session when it is there and no row needs the router; else the main one. */
@@ -517,25 +482,12 @@ export class BatchScheduler {
     return plain && !rows.some((row) => row.request.tokenRouting || row.request.returnGates) ? plain : this.session;
   }
 
-  /** router_top_k and router_abs [B] for graphs that route tokens: 0 (fixed gates) for rows that do not. */
-  private routerFeeds(rows: Row[], session: DecoderSession): Record<string, OrtTensor> {
-    if (!routes(session)) return {};
-    const batch = Math.max(1, rows.length);
-    const topK = new Float32Array(batch);
-    const absolute = new Float32Array(batch);
-    rows.forEach((row, r) => {
-      const routing = row.request.tokenRouting;
-      if (!routing) return;
-      topK[r] = routing.kind === 'arrow' ? Math.min(routing.topK, row.slots.length) : row.slots.length;
-      absolute[r] = routing.kind === 'arrow' ? 1 : 0;
-    });
-    return { router_top_k: float32Tensor(topK, [batch]), router_abs: float32Tensor(absolute, [batch]) };
-  }
-
+  /** Gives back the row's adapter slots and KV blocks (cached prefix blocks stay with the cache). */
   private release(row: Row): void {
     for (const slot of row.slots) this.pool?.release(slot);
     row.slots = [];
+    for (const block of row.blocks) this.kv.release(block);
+    row.blocks = [];
+    row.reserved = 0;
   }
 }
-
-const routes = (session: DecoderSession): boolean => session.graph.lora?.router === true;

@@ -1,6 +1,7 @@
 import { Tokenizer as HfTokenizerModel } from '@huggingface/tokenizers';
 import { ChatTemplate } from './chat-template.js';
 import type { Tokenizer } from './tokenizer.js';
+import { windowedStreamDecoder } from './windowed-stream-decoder.js';
 
 /** tokenizer.json and tokenizer_config.json of a Hugging Face checkpoint, parsed. */
 export interface HfTokenizerFiles {
@@ -45,22 +46,18 @@ export class HfTokenizer implements Tokenizer {
     return this.model.encode(text).ids;
   }
 
+  /**
+   * Special tokens are skipped. Clean-up of tokenization spaces (" ." → ".", " 's" → "'s") is not
+   * applied, whatever tokenizer_config.json says: a stream cannot take back a space it has sent, so
+   * the whole text would differ from the streamed one (the Rust tokenizers behind TGI skip it too).
+   */
   decode(tokens: readonly number[]): string {
-    return this.model.decode([...tokens], { skip_special_tokens: true });
+    if (tokens.length === 0) return '';
+    return this.model.decode([...tokens], { skip_special_tokens: true, clean_up_tokenization_spaces: false });
   }
 
-  /** Decodes the whole stream so far and emits what is new, holding back a trailing half character. */
   streamDecoder(): (token: number) => string {
-    const tokens: number[] = [];
-    let emitted = 0;
-    return (token) => {
-      tokens.push(token);
-      const text = this.decode(tokens);
-      if (text.endsWith('\uFFFD') || text.length < emitted) return '';
-      const piece = text.slice(emitted);
-      emitted = text.length;
-      return piece;
-    };
+    return windowedStreamDecoder((tokens) => this.decode(tokens));
   }
 }
 

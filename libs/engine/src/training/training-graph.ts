@@ -66,7 +66,8 @@ export function buildTrainingGraph(
   let logits: Tensor;
   let parameters: Tensor[];
   if (trainable.kind === 'all') {
-    logits = emitDecoder(g, config, params, inputs, { lora: null, routing: null, cache: false }).logits;
+    const decoder = emitDecoder(g, config, params, inputs, { lora: null, routing: null, cache: false });
+    logits = decoder.logitsOf(decoder.final, 'T');
     parameters = params.trainableInputs;
   } else if (trainable.kind === 'lora') {
     const routing: LoraRouting = {
@@ -78,7 +79,7 @@ export function buildTrainingGraph(
       routing,
       cache: false,
     });
-    logits = decoder.logits;
+    logits = decoder.logitsOf(decoder.final, 'T');
     parameters = [...decoder.pools.values()].flatMap((pool) => [pool.a, pool.b]);
   } else {
     const k = trainable.adapters;
@@ -92,7 +93,7 @@ export function buildTrainingGraph(
       routing,
       cache: false,
     });
-    logits = decoder.logits;
+    logits = decoder.logitsOf(decoder.final, 'T');
     parameters = [...decoder.pools.values()].map((pool) => pool.router!);
   }
 

@@ -1625,7 +1625,7 @@ export interface components {
                 new_version: number | null;
                 seconds: number;
             }[];
-            /** @description Every worker's adapter cache, composition artifacts and slot pool, cleared of the stale weights */
+            /** @description Every worker's adapter cache, composition artifacts, slot pool and cached prompt prefixes, cleared of the stale weights */
             caches_evicted: {
                 /** @description Workers subscribed when the eviction was broadcast */
                 workers: number;

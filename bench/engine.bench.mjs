@@ -19,6 +19,7 @@ import {
   randomWeights,
   timed,
 } from './lib/engine-common.mjs';
+import { zipfSampler } from './lib/load-generator.mjs';
 import { quantizedPerplexity } from './lib/quantized-perplexity.mjs';
 import { printRealShapes, realShapeFigures } from './lib/real-shapes.mjs';
 
@@ -390,24 +391,6 @@ function randomAdapter(engine, config, modules, seed) {
     }
   }
   return { rank: RANK, alpha: RANK, targetModules: [...modules], factors };
-}
-
-/** Ranks 0..n-1 with P(k) ∝ 1/(k+1)^s. */
-function zipfSampler(n, s, random) {
-  const cumulative = [];
-  let total = 0;
-  for (let k = 0; k < n; k++) cumulative.push((total += 1 / (k + 1) ** s));
-  return () => {
-    const u = random() * total;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cumulative[mid] < u) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
 }
 
 function printTable(results) {

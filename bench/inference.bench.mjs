@@ -6,12 +6,12 @@
 // (Arrow over 3 candidates, and learned-gate compositions over 3 members).
 // Rounds alternate gateway and engine; medians are reported. Tokens per second count the
 // completion tokens the requests got.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
-import { prepareBenchServices } from './lib/bench-services.mjs';
+import { startPlatform, streamCompletion, uploadAdapter } from './lib/bench-platform.mjs';
 import { median, percentile } from './lib/engine-common.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -19,29 +19,20 @@ const STREAMS = 32;
 const MAX_TOKENS = QUICK ? 8 : 48;
 const ROUNDS = QUICK ? 1 : 3;
 const RANK = 8;
-const PLATFORM_KEY = 'bench-platform-admin-key-0123456789';
 const DOMAINS = ['weather', 'recipes', 'sports', 'code', 'chemistry', 'travel'];
 
 export default async function inferenceBench() {
   ensureInstalled();
   build();
-  const { appUrl, redisUrl } = await prepareBenchServices();
   const engine = await import('@tessera/engine');
-  const { startGatewayProcess } = await import('../e2e/dist/gateway-process.js');
-  const { startWorkerProcess } = await import('../e2e/dist/worker-process.js');
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'tessera-bench-infer-'));
-  const env = { DATABASE_URL: appUrl, REDIS_URL: redisUrl, DATA_DIR: dataDir, QUEUE_PREFIX: `bench-${process.pid}` };
-  const gateway = await startGatewayProcess({ ...env, PLATFORM_ADMIN_KEY: PLATFORM_KEY });
-  const worker = await startWorkerProcess({ ...env, LOG_LEVEL: 'warn' });
+  const platform = await startPlatform();
+  const { url, key, client, appUrl } = platform;
 
   try {
     const model = await engine.importHfCheckpoint(path.join(ROOT, 'models/tessera-demo'));
     const tokenizer = new engine.ByteTokenizer();
     const config = model.config;
-    const { createTesseraClient, unwrap } = await import('@tessera/sdk');
-    const platform = createTesseraClient({ baseUrl: gateway.url, apiKey: PLATFORM_KEY });
-    const key = (await unwrap(platform.POST('/v1/tenants', { body: { name: 'bench' } }))).api_key.secret;
-    const client = createTesseraClient({ baseUrl: gateway.url, apiKey: key });
+    const { unwrap } = await import('@tessera/sdk');
 
     // 32 random rank-8 adapters on c_attn (PEFT's default for GPT-2), uploaded in the PEFT format.
     step(`uploading ${STREAMS} adapters`);
@@ -57,21 +48,7 @@ export default async function inferenceBench() {
       }
       const lora = { rank: RANK, alpha: 2 * RANK, targetModules: ['attn.c_attn'], factors };
       const files = engine.writePeftAdapter(lora, 'tessera-demo');
-      const adapter = await unwrap(
-        client.POST('/v1/adapters', { body: { name: `bench-${i}`, base_model: 'tessera-demo' } }),
-      );
-      await unwrap(
-        client.PUT('/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json', {
-          params: { path: { adapter_id: adapter.id, version: 1 } },
-          body: files.config,
-        }),
-      );
-      const put = await fetch(`${gateway.url}/v1/adapters/${adapter.id}/versions/1/adapter_model.safetensors`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/octet-stream' },
-        body: files.weights,
-      });
-      if (put.status !== 200) throw new Error(`upload answered ${put.status}: ${await put.text()}`);
+      const adapter = await uploadAdapter(platform, { name: `bench-${i}`, baseModel: 'tessera-demo', files });
       adapters.push({ name: adapter.name, lora: engine.readPeftAdapter(files) });
     }
     // Routing keys for auto mode: each adapter stands for one of six domains (uploads carry no centroid).
@@ -107,38 +84,13 @@ export default async function inferenceBench() {
       const streams = await Promise.all(
         prompts.map(async (prompt, i) => {
           const routing = routingOf(i);
-          const response = await fetch(`${gateway.url}/v1/completions`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-            body: JSON.stringify({
-              model: modelOf(i),
-              prompt,
-              max_tokens: MAX_TOKENS,
-              ...sampling(i),
-              stream: true,
-              stream_options: { include_usage: true },
-              ...(routing ? { routing } : {}),
-            }),
-          });
-          if (response.status !== 200)
-            throw new Error(`completion answered ${response.status}: ${await response.text()}`);
           const times = [];
-          let tokens = 0;
-          const decoder = new TextDecoder();
-          let buffer = '';
-          for await (const chunk of response.body) {
-            buffer += decoder.decode(chunk, { stream: true });
-            let end;
-            while ((end = buffer.indexOf('\n\n')) >= 0) {
-              const line = buffer.slice(0, end);
-              buffer = buffer.slice(end + 2);
-              if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
-              const data = JSON.parse(line.slice(6));
-              if (data.usage) tokens = data.usage.completion_tokens;
-              else if (data.choices[0]?.text) times.push(performance.now());
-            }
-          }
-          return { times, tokens };
+          const { completionTokens } = await streamCompletion(
+            platform,
+            { model: modelOf(i), prompt, max_tokens: MAX_TOKENS, ...sampling(i), ...(routing ? { routing } : {}) },
+            () => times.push(performance.now()),
+          );
+          return { times, tokens: completionTokens };
         }),
       );
       return summarize(streams, started);
@@ -191,7 +143,7 @@ export default async function inferenceBench() {
     const gateLines = DOMAINS.flatMap((domain) => engine.domainTexts(domain, 8, 3)).map((text, i) =>
       JSON.stringify({ text, document_id: `g-${i}` }),
     );
-    const gatePut = await fetch(`${gateway.url}/v1/datasets/${gateData.id}/content`, {
+    const gatePut = await fetch(`${url}/v1/datasets/${gateData.id}/content`, {
       method: 'PUT',
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
       body: gateLines.join('\n'),
@@ -336,12 +288,10 @@ export default async function inferenceBench() {
     writeFileSync(path.join(ROOT, 'bench/results/inference.json'), JSON.stringify(results, null, 2) + '\n');
     console.log('written to bench/results/inference.json');
   } catch (error) {
-    console.error(`gateway output:\n${gateway.output()}\nworker output:\n${worker.output()}`);
+    console.error(platform.output());
     throw error;
   } finally {
-    await worker.stop();
-    await gateway.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await platform.stop();
   }
 }
 

@@ -7,6 +7,7 @@ const benchmarks = {
   jobs: () => import('./jobs.bench.mjs'),
   inference: () => import('./inference.bench.mjs'),
   adapterswap: () => import('./adapterswap.bench.mjs'),
+  serving: () => import('./serving.bench.mjs'),
 };
 
 const name = process.argv[2];

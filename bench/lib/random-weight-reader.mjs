@@ -26,6 +26,22 @@ export function parameterCount(engine, config) {
   return count;
 }
 
+/** A rank-`rank` adapter on `modules` with seeded uniform factors (±0.05): one distinct, repeatable adapter per seed. */
+export function randomAdapter(engine, config, modules, rank, seed) {
+  const factors = new Map();
+  for (let layer = 0; layer < config.nLayers; layer++) {
+    modules.forEach((module, m) => {
+      const [dIn, dOut] = engine.projectionShape(config, module);
+      const at = seed * 1_000_003 + layer * 31 + m;
+      factors.set(engine.projectionKey(config, layer, module), {
+        a: fillUniform(new Float32Array(dIn * rank), at, 0.05),
+        b: fillUniform(new Float32Array(rank * dOut), at + 17, 0.05),
+      });
+    });
+  }
+  return { rank, alpha: rank, targetModules: [...modules], factors };
+}
+
 /**
  * xorshift32 written out in the loop: a 233M-value embedding table fills in about a second,
  * where a closure call per value would take several.

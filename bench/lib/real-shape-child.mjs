@@ -6,7 +6,7 @@
 // The parent (real-shapes.mjs) sends one task and gets one message back.
 import { readFileSync } from 'node:fs';
 import { median } from './engine-common.mjs';
-import { fillUniform, randomWeightReader } from './random-weight-reader.mjs';
+import { randomAdapter, randomWeightReader } from './random-weight-reader.mjs';
 
 /** Every request of a run decodes together: all prompts fit one prefill step. */
 const scheduling = (plan) => ({ maxBatch: plan.batch, prefillChunk: 256, maxBatchTokens: 4096 });
@@ -165,21 +165,6 @@ function stepTimes(rows) {
 function promptOf(text, length) {
   const bytes = Array.from(new TextEncoder().encode(text));
   return Array.from({ length }, (_, i) => bytes[i % bytes.length]);
-}
-
-function randomAdapter(engine, config, modules, rank, seed) {
-  const factors = new Map();
-  for (let layer = 0; layer < config.nLayers; layer++) {
-    modules.forEach((module, m) => {
-      const [dIn, dOut] = engine.projectionShape(config, module);
-      const at = seed * 1_000_003 + layer * 31 + m;
-      factors.set(engine.projectionKey(config, layer, module), {
-        a: fillUniform(new Float32Array(dIn * rank), at, 0.05),
-        b: fillUniform(new Float32Array(rank * dOut), at + 17, 0.05),
-      });
-    });
-  }
-  return { rank, alpha: rank, targetModules: [...modules], factors };
 }
 
 /** This process's memory from /proc/self/status: resident now (anonymous and file-backed) and at its peak. */

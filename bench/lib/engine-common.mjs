@@ -1,5 +1,7 @@
 // What the engine benchmarks share: a plain MatMul's GFLOP/s as the yardstick, the FLOP
 // count of a forward pass, random weights, timing and the machine's description.
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** The larger benchmark model: Llama style, d=512, 8 layers, grouped-query attention. */
@@ -99,4 +101,36 @@ export function machine(engine, executionProvider) {
     executionProvider,
     date: new Date().toISOString(),
   };
+}
+
+/** `length` byte tokens of `text` repeated: prompts of a fixed length whatever the text. */
+export function promptOf(text, length) {
+  const bytes = Array.from(new TextEncoder().encode(text));
+  return Array.from({ length }, (_, i) => bytes[i % bytes.length]);
+}
+
+/** This process's memory from /proc/self/status: resident now (anonymous and file-backed) and at its peak. */
+export function processMemory() {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), peakRss: kib('VmHWM') };
+}
+
+/**
+ * Runs one task in a child process of its own (`script` answers one message with
+ * { result } or { error }), so its RSS and JIT state are its own; started with --expose-gc.
+ */
+export function childTask(script, task) {
+  return new Promise((resolve, reject) => {
+    const child = fork(script, [], { stdio: 'inherit', execArgv: ['--expose-gc'] });
+    let reply = null;
+    child.on('message', (message) => (reply = message));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (reply?.error) reject(new Error(reply.error.split('\n')[0]));
+      else if (reply) resolve(reply.result);
+      else reject(new Error(`the ${task.phase} process ended with ${signal ?? `code ${code}`} and no result`));
+    });
+    child.send(task);
+  });
 }

@@ -4,8 +4,7 @@
 //   base  — the base model's session: load, TTFT and decode at batch 1;
 //   lora  — the adapter session: load, decode at batch 32 on 32 distinct adapters, all resident.
 // The parent (real-shapes.mjs) sends one task and gets one message back.
-import { readFileSync } from 'node:fs';
-import { median } from './engine-common.mjs';
+import { median, processMemory, promptOf } from './engine-common.mjs';
 import { randomAdapter, randomWeightReader } from './random-weight-reader.mjs';
 
 /** Every request of a run decodes together: all prompts fit one prefill step. */
@@ -32,7 +31,7 @@ async function runPhase(task) {
 async function writePhase(engine, { config, dir, precision }) {
   const started = performance.now();
   const file = await engine.writeWeightFile(dir, config, randomWeightReader(engine, config, 1), precision);
-  return { seconds: (performance.now() - started) / 1000, bytes: file.bytes, peakRssBytes: memory().peakRss };
+  return { seconds: (performance.now() - started) / 1000, bytes: file.bytes, peakRssBytes: processMemory().peakRss };
 }
 
 /** Load, then one ~64-token prompt per round: its first token's latency, then decode at batch 1. */
@@ -40,7 +39,7 @@ async function basePhase(engine, { config, sessions, plan }, file) {
   const loadStarted = performance.now();
   const session = await engine.DecoderSession.load(config, file, sessions);
   const loadSeconds = (performance.now() - loadStarted) / 1000;
-  const afterLoad = memory();
+  const afterLoad = processMemory();
   const scheduler = new engine.BatchScheduler(session, null, new engine.ByteTokenizer(), scheduling(plan));
   // Warm-up: the first passes allocate ORT's arenas and page in the weights.
   await scheduler.generate({ prompt: [1, 2, 3, 4], maxTokens: 2, ignoreEndOfText: true });
@@ -56,7 +55,7 @@ async function basePhase(engine, { config, sessions, plan }, file) {
       decodeTokensPerSecond: (plan.b1Tokens - 1) / decodeSeconds,
     });
   }
-  const afterServing = memory();
+  const afterServing = processMemory();
   const afterGc = memoryAfterGc();
   await session.release();
   return {
@@ -85,7 +84,7 @@ async function loraPhase(engine, { config, sessions, plan, modules }, file) {
   const loadStarted = performance.now();
   const session = await engine.DecoderSession.load(config, file, { ...sessions, lora: { modules, rank } });
   const loadSeconds = (performance.now() - loadStarted) / 1000;
-  const afterLoad = memory();
+  const afterLoad = processMemory();
   // The host cache a worker keeps between storage and slots, large enough that all stay resident.
   const cache = new engine.AdapterCache(Infinity, async (id) =>
     randomAdapter(engine, config, modules, rank, 100 + Number(id.split('-')[1])),
@@ -107,7 +106,7 @@ async function loraPhase(engine, { config, sessions, plan, modules }, file) {
     throw new Error(`${batch} requests on ${batch} adapters loaded ${pool.loads} slots from ${cache.misses} adapters`);
   const steps = stepTimes(rows);
   const decodeSeconds = (steps.at(-1) - steps[1]) / 1000;
-  const afterServing = memory();
+  const afterServing = processMemory();
   const afterGc = memoryAfterGc();
   return {
     modules,
@@ -161,21 +160,8 @@ function stepTimes(rows) {
   return steps;
 }
 
-/** `length` byte tokens of `text` repeated: prompts of a fixed length whatever the text. */
-function promptOf(text, length) {
-  const bytes = Array.from(new TextEncoder().encode(text));
-  return Array.from({ length }, (_, i) => bytes[i % bytes.length]);
-}
-
-/** This process's memory from /proc/self/status: resident now (anonymous and file-backed) and at its peak. */
-function memory() {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kib = (key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), peakRss: kib('VmHWM') };
-}
-
 /** The same once V8 has collected garbage (the parent starts this process with --expose-gc): what stays resident. */
 function memoryAfterGc() {
   globalThis.gc();
-  return memory();
+  return processMemory();
 }

@@ -3,13 +3,12 @@
 // TTFT, decode at batch 1 and at batch 32 on 32 adapters, and fp32 decode at batch 1 against
 // the memory bandwidth measured just before and after it. Each phase runs in a child process
 // (real-shape-child.mjs) so its RSS is its own.
-import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { step } from '../../infra/scripts/lib/run.mjs';
-import { PEFT_DEFAULT_TARGETS } from './engine-common.mjs';
+import { childTask, PEFT_DEFAULT_TARGETS } from './engine-common.mjs';
 import { memoryBandwidth } from './memory-bandwidth.mjs';
 import { parameterCount } from './random-weight-reader.mjs';
 
@@ -305,26 +304,11 @@ function adapterBytes(engine, config, modules) {
 /** Runs one phase in its own process; its result carries the load averages around it (other work skews every figure). */
 async function runChild(task) {
   const before = os.loadavg();
-  const result = await childResult(task);
+  const result = await childTask(CHILD, task);
   return { ...result, loadAverage: { before, after: os.loadavg() } };
 }
 
-function childResult(task) {
-  return new Promise((resolve, reject) => {
-    const child = fork(CHILD, [], { stdio: 'inherit', execArgv: ['--expose-gc'] });
-    let reply = null;
-    child.on('message', (message) => (reply = message));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (reply?.error) reject(new Error(reply.error.split('\n')[0]));
-      else if (reply) resolve(reply.result);
-      else reject(new Error(`the ${task.phase} process ended with ${signal ?? `code ${code}`} and no result`));
-    });
-    child.send(task);
-  });
-}
-
-function memAvailable() {
+export function memAvailable() {
   const kib = /^MemAvailable:\s+(\d+) kB/m.exec(readFileSync('/proc/meminfo', 'utf8'))?.[1];
   return Number(kib) * 1024;
 }

@@ -44,7 +44,12 @@ redis.disconnect();
 step('dashboard component tests (Vitest)');
 run('npx', ['vitest', 'run'], { cwd: path.join(ROOT, 'apps/dashboard') });
 
-const testFiles = [...findFiles(['libs', 'apps'], /\.(spec|int-spec)\.js$/), ...findFiles(['e2e'], /\.e2e-spec\.js$/)];
+const testFiles = [
+  ...findFiles(['libs', 'apps'], /\.(spec|int-spec)\.js$/),
+  ...findFiles(['e2e'], /\.e2e-spec\.js$/),
+  // The benchmarks' own parts (load generator, plots): plain .mjs, no dist/.
+  ...findFiles(['bench'], /\.test\.mjs$/, { inDist: false }),
+];
 step(`running ${testFiles.length} test files`);
 run(process.execPath, ['--test', '--test-concurrency=2', ...testFiles], {
   env: {
@@ -55,15 +60,16 @@ run(process.execPath, ['--test', '--test-concurrency=2', ...testFiles], {
   },
 });
 
-/** Test files under each top folder's projects' dist/ directories. */
-function findFiles(tops, pattern) {
+/** Test files under each top folder: in its projects' dist/ directories, or anywhere with inDist false. */
+function findFiles(tops, pattern, { inDist = true } = {}) {
   const found = [];
   const walk = (dir) => {
     for (const entry of readdirSync(dir)) {
       if (entry === 'node_modules') continue;
       const full = path.join(dir, entry);
       if (statSync(full).isDirectory()) walk(full);
-      else if (pattern.test(entry) && full.split(path.sep).includes('dist')) found.push(path.relative(ROOT, full));
+      else if (pattern.test(entry) && (!inDist || full.split(path.sep).includes('dist')))
+        found.push(path.relative(ROOT, full));
     }
   };
   for (const top of tops) walk(path.join(ROOT, top));

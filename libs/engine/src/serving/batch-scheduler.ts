@@ -260,11 +260,13 @@ export class BatchScheduler {
 
   /**
    * One loop serves every request; an engine error fails all of them rather than hanging
-   * any. A request that arrives while the loop is winding down starts it again.
+   * any. A request that arrives while the loop is winding down starts it again. The loop
+   * starts on the next turn of the event loop, so requests made together share their first step.
    */
   private startLoop(): void {
     if (this.loop) return;
-    this.loop = this.run()
+    this.loop = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.run())
       .catch((error: unknown) => {
         for (const row of [...this.running, ...this.waiting]) {
           this.release(row);

@@ -241,6 +241,9 @@ function perEngine({ batched, sequential, prefill, prefix, loadSeconds, slotLoad
     decode_step_s_b32: batched?.stepSeconds ?? null,
     prefill_s: prefill?.seconds ?? null,
     hetero_speedup: batched && sequential ? batched.tokensPerSecond / sequential.tokensPerSecond : null,
+    // Decode alone: every step of the batch carries all its rows (checked), one at a time one row; prefill left out.
+    hetero_decode_speedup:
+      batched && sequential ? (batched.requests * sequential.stepSeconds) / batched.stepSeconds : null,
     prefix_cache_ttft_s: prefix?.ttftSeconds ?? null,
     prefix_cache_hit_rate: prefix?.hitRate ?? null,
     ...(prefix?.skipped ? { prefix_cache_not_measured: prefix.skipped } : {}),
@@ -265,6 +268,7 @@ function acrossRounds(rounds) {
     decode_step_s_b32: over((r) => r.decode_step_s_b32),
     prefill_s: over((r) => r.prefill_s),
     hetero_speedup: over((r) => r.hetero_speedup),
+    hetero_decode_speedup: over((r) => r.hetero_decode_speedup),
     prefix_cache_ttft_s: first.prefix_cache_ttft_s
       ? { uncached: over((r) => r.prefix_cache_ttft_s.uncached), cached: over((r) => r.prefix_cache_ttft_s.cached) }
       : null,
@@ -284,6 +288,7 @@ function headlineFigures(before, after) {
     prefill_speedup: speedup('prefill_s'),
     hetero_speedup_real_shape: after?.hetero_speedup ?? null,
     hetero_speedup_real_shape_before: before?.hetero_speedup ?? null,
+    hetero_decode_speedup_real_shape: after?.hetero_decode_speedup ?? null,
     prefix_cache_ttft_speedup: ttft ? ttft.uncached / ttft.cached : null,
     prefix_cache_hit_rate: after?.prefix_cache_hit_rate ?? null,
     ...(after?.prefix_cache_not_measured ? { prefix_cache_not_measured: after.prefix_cache_not_measured } : {}),

@@ -116,9 +116,20 @@ export function processMemory() {
   return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile'), peakRss: kib('VmHWM') };
 }
 
+/** The child's side of `childTask`: runs `run` on the one task it is sent and answers { result } or { error }. */
+export function answerParent(run) {
+  process.once('message', (task) => {
+    run(task).then(
+      (result) => process.send({ result }, () => process.disconnect()),
+      (error) =>
+        process.send({ error: error instanceof Error ? error.stack : String(error) }, () => process.disconnect()),
+    );
+  });
+}
+
 /**
  * Runs one task in a child process of its own (`script` answers one message with
- * { result } or { error }), so its RSS and JIT state are its own; started with --expose-gc.
+ * { result } or { error } through `answerParent`), so its RSS and JIT state are its own; started with --expose-gc.
  */
 export function childTask(script, task) {
   return new Promise((resolve, reject) => {

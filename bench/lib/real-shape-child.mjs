@@ -4,19 +4,13 @@
 //   base  — the base model's session: load, TTFT and decode at batch 1;
 //   lora  — the adapter session: load, decode at batch 32 on 32 distinct adapters, all resident.
 // The parent (real-shapes.mjs) sends one task and gets one message back.
-import { median, processMemory, promptOf } from './engine-common.mjs';
+import { answerParent, median, processMemory, promptOf } from './engine-common.mjs';
 import { randomAdapter, randomWeightReader } from './random-weight-reader.mjs';
 
 /** Every request of a run decodes together: all prompts fit one prefill step. */
 const scheduling = (plan) => ({ maxBatch: plan.batch, prefillChunk: 256, maxBatchTokens: 4096 });
 
-process.once('message', (task) => {
-  runPhase(task).then(
-    (result) => process.send({ result }, () => process.disconnect()),
-    (error) =>
-      process.send({ error: error instanceof Error ? error.stack : String(error) }, () => process.disconnect()),
-  );
-});
+answerParent(runPhase);
 
 async function runPhase(task) {
   const engine = await import('@tessera/engine');
@@ -60,11 +54,7 @@ async function basePhase(engine, { config, sessions, plan }, file) {
   await session.release();
   return {
     loadSeconds,
-    rssAfterLoadBytes: afterLoad.rss,
-    rssAfterServingBytes: afterServing.rss,
-    rssAfterGcBytes: afterGc.rss,
-    peakRssBytes: afterServing.peakRss,
-    memoryAfterServing: afterServing,
+    ...memoryFigures(afterLoad, afterServing, afterGc),
     promptTokens: prompt.length,
     newTokens: plan.b1Tokens,
     ttftMs: median(rounds.map((r) => r.ttftMs)),
@@ -113,11 +103,7 @@ async function loraPhase(engine, { config, sessions, plan, modules }, file) {
     rank,
     batch,
     loadSeconds,
-    rssAfterLoadBytes: afterLoad.rss,
-    rssAfterServingBytes: afterServing.rss,
-    rssAfterGcBytes: afterGc.rss,
-    peakRssBytes: afterServing.peakRss,
-    memoryAfterServing: afterServing,
+    ...memoryFigures(afterLoad, afterServing, afterGc),
     promptTokens: plan.b32PromptTokens,
     newTokens: plan.b32Tokens,
     prefillSeconds: (steps[0] - Math.min(...rows.map((row) => row.started))) / 1000,
@@ -164,4 +150,15 @@ function stepTimes(rows) {
 function memoryAfterGc() {
   globalThis.gc();
   return processMemory();
+}
+
+/** A phase's RSS after loading, after serving and after a full GC, and its peak. */
+function memoryFigures(afterLoad, afterServing, afterGc) {
+  return {
+    rssAfterLoadBytes: afterLoad.rss,
+    rssAfterServingBytes: afterServing.rss,
+    rssAfterGcBytes: afterGc.rss,
+    peakRssBytes: afterServing.peakRss,
+    memoryAfterServing: afterServing,
+  };
 }

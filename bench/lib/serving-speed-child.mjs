@@ -5,7 +5,7 @@
 //   write — the weight file both engines load, streamed a tensor at a time from random weights;
 //   open  — whether this engine reads a weight file (the baseline reading the newer engine's);
 //   serve — load the adapter session once, then each workload in `task.workloads`.
-import { median, processMemory, promptOf } from './engine-common.mjs';
+import { answerParent, median, processMemory, promptOf } from './engine-common.mjs';
 import { randomAdapter, randomWeightReader } from './random-weight-reader.mjs';
 import { stepGaps, stepRecorder } from './step-recorder.mjs';
 
@@ -19,13 +19,7 @@ const KV_CACHE = { blockSize: 16, budgetTokens: 8192 };
 /** The scope every prefix-cache request shares: one tenant's requests. */
 const CACHE_SCOPE = 'tenant-bench';
 
-process.once('message', (task) => {
-  runPhase(task).then(
-    (result) => process.send({ result }, () => process.disconnect()),
-    (error) =>
-      process.send({ error: error instanceof Error ? error.stack : String(error) }, () => process.disconnect()),
-  );
-});
+answerParent(runPhase);
 
 async function runPhase(task) {
   const engine = await import(task.engine);

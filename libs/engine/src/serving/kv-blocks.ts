@@ -87,8 +87,8 @@ export class KvBlocks {
 
   /**
    * Writes one pass's new entries into the rows' slots. `newKv` by `new.<i>.key|value` name,
-   * each [B, KV, T, hd]; row r's token t goes to position `from[r] + t` of `blocks[r]`, for
-   * its first `counts[r]` tokens (the rest is padding).
+   * each [B, KV, T, hd]; row r's token t goes to position `from + t` of its `blocks`, for its
+   * first `count` tokens (the rest is padding).
    */
   write(
     newKv: Record<string, OrtTensor>,
@@ -112,22 +112,6 @@ export class KvBlocks {
           });
       });
     });
-  }
-
-  /** Copies every layer's entries of `count` positions from one row's blocks to another's (a copy-on-write block). */
-  copy(
-    from: { blocks: readonly number[]; start: number },
-    to: { blocks: readonly number[]; start: number },
-    count: number,
-  ): void {
-    const { kv, hd } = this;
-    const slots = this.blockCount * this.blockSize;
-    for (const pool of this.pools)
-      for (let h = 0; h < kv; h++)
-        for (let j = 0; j < count; j++) {
-          const source = (h * slots + this.slotOf(from.blocks, from.start + j)) * hd;
-          pool.copyWithin((h * slots + this.slotOf(to.blocks, to.start + j)) * hd, source, source + hd);
-        }
   }
 
   /** The graph's cache feeds: every pool as is, and `kv_index` [B, P] mapping each row's past columns to slots. */

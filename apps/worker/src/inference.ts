@@ -97,17 +97,16 @@ export class InferenceServer {
   async evict(eviction: CacheEviction): Promise<Omit<EvictionAck, 'worker'>> {
     const stale = new Set([...eviction.versionIds, ...eviction.compositionIds]);
     const dropped = { adapters: 0, artifacts: 0, slots: 0, prefixBlocks: 0 };
+    const isStale = (slotId: string) => slotId.split('/').some((part) => stale.has(part));
     for (const loading of this.served.values()) {
       const served = await loading.catch(() => null);
       if (!served) continue;
       for (const id of eviction.versionIds) if (served.adapters.evict(`${eviction.tenantId}/${id}`)) dropped.adapters++;
       for (const blob of eviction.artifactBlobs)
         if (served.compositions.evict(`${eviction.tenantId}/${blob}`)) dropped.artifacts++;
-      dropped.slots += served.pool.evict((slotId) => slotId.split('/').some((part) => stale.has(part)));
-      // Cached prompt blocks computed with them (slot ids, as above).
-      dropped.prefixBlocks += served.scheduler.dropCachedPrefixes((slotId) =>
-        slotId.split('/').some((part) => stale.has(part)),
-      );
+      dropped.slots += served.pool.evict(isStale);
+      // Cached prompt blocks computed with them (keyed by the same slot ids).
+      dropped.prefixBlocks += served.scheduler.dropCachedPrefixes(isStale);
     }
     return dropped;
   }
@@ -309,10 +308,8 @@ export class InferenceServer {
       maxBatch: this.deps.maxBatch,
       prefillChunk: 128,
       maxBatchTokens: 1024,
-      kvCache: {
-        blockSize: 16,
-        budgetTokens: this.deps.kvCacheTokens || this.deps.maxBatch * model.config.maxPositions,
-      },
+      // 0: the scheduler's default, maxBatch full contexts.
+      kvCache: this.deps.kvCacheTokens ? { budgetTokens: this.deps.kvCacheTokens } : {},
       prefixCache: this.deps.prefixCache,
       ...(fixedGatesSession ? { fixedGatesSession } : {}),
     });

@@ -1,5 +1,6 @@
 import {
   layerPrefix,
+  parseProjectionKey,
   projectionShape,
   targetModules,
   type DecoderConfig,
@@ -39,15 +40,15 @@ export function adapterMismatches(adapter: LoraAdapter, config: DecoderConfig): 
   const prefix = layerPrefix(config);
   const modules = targetModules(config);
   for (const [key, { a, b }] of adapter.factors) {
-    const match = /^([a-z]+)\.(\d+)\.(.+)$/.exec(key);
-    const module = match?.[3] as TargetModule | undefined;
-    if (!match || match[1] !== prefix || !module || !modules.includes(module)) {
+    const parsed = parseProjectionKey(key);
+    const module = parsed?.module as TargetModule | undefined;
+    if (!parsed || parsed.prefix !== prefix || !module || !modules.includes(module)) {
       problems.push(
         `${key}: not a projection of this ${config.architecture} model (expected ${prefix}.<layer>.<${modules.join('|')}>)`,
       );
       continue;
     }
-    const layer = Number(match[2]);
+    const layer = parsed.layer;
     if (layer >= config.nLayers)
       problems.push(`${key}: layer ${layer} does not exist (the base model has ${config.nLayers})`);
     const [dIn, dOut] = projectionShape(config, module);

@@ -101,6 +101,12 @@ export function projectionKey(config: DecoderConfig, layer: number, module: Targ
   return `${layerPrefix(config)}.${layer}.${module}`;
 }
 
+/** A projection key's parts (`<prefix>.<layer>.<module>`), unchecked against any model; null when it has not that form. */
+export function parseProjectionKey(key: string): { prefix: string; layer: number; module: string } | null {
+  const match = /^([a-z]+)\.(\d+)\.(.+)$/.exec(key);
+  return match ? { prefix: match[1]!, layer: Number(match[2]), module: match[3]! } : null;
+}
+
 export function headDim(config: DecoderConfig): number {
   return config.dModel / config.nHeads;
 }

@@ -80,7 +80,7 @@ export interface SchedulerOptions {
    * blocks of 16, maxBatch full contexts). A request is admitted once blocks for its prompt and
    * all its output are free; until then it waits.
    */
-  kvCache?: KvBlockOptions;
+  kvCache?: Partial<KvBlockOptions>;
   /** Keep prompt blocks for reuse by later prompts of the same cacheScope (default off). */
   prefixCache?: boolean;
 }
@@ -152,10 +152,10 @@ export class BatchScheduler {
           'fixedGatesSession must be the same model and LoRA pool as the session, built without lora.router',
         );
     }
-    this.kv = new KvBlocks(
-      session.config,
-      options.kvCache ?? { blockSize: 16, budgetTokens: options.maxBatch * session.config.maxPositions },
-    );
+    this.kv = new KvBlocks(session.config, {
+      blockSize: options.kvCache?.blockSize ?? 16,
+      budgetTokens: options.kvCache?.budgetTokens ?? options.maxBatch * session.config.maxPositions,
+    });
     this.prefixes = options.prefixCache ? new PrefixCache(this.kv) : null;
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
-import { type DecoderConfig } from '../model/decoder-config.js';
+import { parseProjectionKey, type DecoderConfig } from '../model/decoder-config.js';
 import type { KvBlocks } from './kv-blocks.js';
 
 /** An adapter of a request as the cache key sees it. */
@@ -37,10 +37,8 @@ export function prefixNamespace(
 /** Whether an adapter's factors reach any layer's keys or values. */
 export function changesKv(config: DecoderConfig, adapter: LoraAdapter): boolean {
   for (const key of adapter.factors.keys()) {
-    const match = /^[a-z]+\.(\d+)\.(.+)$/.exec(key);
-    if (!match) return true;
-    const [layer, module] = [Number(match[1]), match[2]!];
-    if (layer < config.nLayers - 1 || kvModules.has(module)) return true;
+    const parsed = parseProjectionKey(key);
+    if (!parsed || parsed.layer < config.nLayers - 1 || kvModules.has(parsed.module)) return true;
   }
   return false;
 }

@@ -3,6 +3,7 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { WORKER_MALLOC_ENV } from '../../infra/scripts/lib/run.mjs';
 
 /** The larger benchmark model: Llama style, d=512, 8 layers, grouped-query attention. */
 export const LLAMA_D512_L8 = {
@@ -133,7 +134,11 @@ export function answerParent(run) {
  */
 export function childTask(script, task) {
   return new Promise((resolve, reject) => {
-    const child = fork(script, [], { stdio: 'inherit', execArgv: ['--expose-gc'] });
+    const child = fork(script, [], {
+      stdio: 'inherit',
+      execArgv: ['--expose-gc'],
+      env: { ...process.env, ...WORKER_MALLOC_ENV },
+    });
     let reply = null;
     child.on('message', (message) => (reply = message));
     child.on('error', reject);

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { build, ensureInstalled, ROOT, spawnChild, step } from './lib/run.mjs';
+import { build, ensureInstalled, ROOT, spawnChild, step, WORKER_MALLOC_ENV } from './lib/run.mjs';
 import {
   applyMigrations,
   ensureDatabase,
@@ -75,6 +75,7 @@ const worker = database.embedded
       stdio: ['ignore', 'inherit', 'inherit'],
       env: {
         ...serviceEnv(process.env.WORKER_DATABASE_POOL_SIZE ?? '4'),
+        ...WORKER_MALLOC_ENV,
         LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn',
       },
     }));

@@ -303,7 +303,22 @@ export class InferenceServer {
     const fixedGatesSession = fixedGates
       ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } })
       : undefined;
-    const pool = new SlotPool(model.config, { slots: this.deps.slots + 1, rank: maxRank, modules, router: true });
+    // Keyed by tenant and version: one model serves many tenants.
+    const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) =>
+      this.readAdapter(key.split('/')[0]!, key.split('/')[1]!),
+    );
+    const pool = new SlotPool(model.config, {
+      slots: this.deps.slots + 1,
+      rank: maxRank,
+      modules,
+      router: true,
+      // A slot is the one copy of its adapter: the host cache lets go of the version it holds
+      // (slot ids end with the version id, and version ids are unique across tenants).
+      onLoaded: (slotId) => {
+        const version = slotId.split('/').at(-1)!;
+        for (const key of adapters.ids()) if (key.endsWith(`/${version}`)) adapters.evict(key);
+      },
+    });
     const scheduler = new BatchScheduler(session, pool, model.tokenizer, {
       maxBatch: this.deps.maxBatch,
       prefillChunk: 128,
@@ -313,10 +328,6 @@ export class InferenceServer {
       prefixCache: this.deps.prefixCache,
       ...(fixedGatesSession ? { fixedGatesSession } : {}),
     });
-    // Keyed by tenant and version: one model serves many tenants.
-    const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) =>
-      this.readAdapter(key.split('/')[0]!, key.split('/')[1]!),
-    );
     const compositions = new ArtifactCache(async (key) => {
       const [tenantId, blob] = key.split('/') as [string, string];
       const artifact = readCompositionArtifact(await this.deps.blobs.forTenant(tenantId).get(blob));

@@ -37,3 +37,11 @@ export function spawnChild(command, args, options = {}) {
   process.once('exit', kill);
   return child;
 }
+
+/**
+ * glibc settings for an inference worker: allocations of 64 KiB and up are mapped one by one,
+ * so memory freed when an adapter moves into a slot (or a request's buffers go) returns to the
+ * system. glibc's default raises that threshold as it frees, and freed adapter copies then stay
+ * in the heap (measured: +0.19 GiB RSS with 32 TinyLlama adapters).
+ */
+export const WORKER_MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '65536' };

@@ -1,4 +1,4 @@
-import { GraphBuilder, type Tensor } from '../graph/graph-builder.js';
+import { GraphBuilder, MICROSOFT_DOMAIN, type Tensor } from '../graph/graph-builder.js';
 import {
   baseMatMul,
   loraProjection,
@@ -22,7 +22,7 @@ import {
   type TargetModule,
 } from './decoder-config.js';
 import { rotaryInverseFrequencies } from './rotary-frequencies.js';
-import { HEAD_WEIGHT, projectionWeightName, WeightFile } from './weight-file.js';
+import { embeddingWeightName, HEAD_WEIGHT, projectionWeightName, WeightFile } from './weight-file.js';
 
 /** A model's base weights: in memory (embedded in each graph) or a weight file (mapped by each session). */
 export type BaseWeights = DecoderWeights | WeightFile;
@@ -236,6 +236,29 @@ export class DecoderParameters {
       if (this.trainable.has(name)) return this.trainableInput(name, shape);
       return this.frozen(name, shape, () => this.stored(name));
     }) as Tensor;
+  }
+
+  /** Rows of a table [rows, width] by `ids` [B, T] → [B, T, width]; a quantized table (weight file) dequantizes the rows it reads. */
+  lookup(name: string, shape: [number, number], ids: Tensor): Tensor {
+    const [rows, width] = shape;
+    const file = this.weights instanceof WeightFile ? this.weights : null;
+    const stored = file?.stored(name);
+    if (stored?.kind !== 'nbits')
+      return this.g.op('Gather', [this.plain(name, shape), ids], { shape: ['B', 'T', width] }, { axis: 0 });
+    if (stored.n !== rows || stored.k !== width || stored.bits !== 8)
+      throw new Error(`weight file ${file!.dir}: ${name} is not an int8 table [${rows}, ${width}]`);
+    const at = (extent: { offset: number; length: number }) => ({ file: WeightFile.DATA, ...extent });
+    const blocks = width / stored.blockSize;
+    // MatMulNBits's layout of a [width, rows] matrix is, at 8 bits, this table row by row.
+    const data = this.g.externalInitializer(`${name}.q8`, 'uint8', shape, at(stored.data));
+    const scales = this.g.externalInitializer(`${name}.scales`, 'float32', [rows, blocks], at(stored.scales));
+    return this.g.op(
+      'GatherBlockQuantized',
+      [data, ids, scales],
+      { dtype: 'float32', shape: ['B', 'T', width] },
+      { bits: 8, block_size: stored.blockSize, gather_axis: 0, quantize_axis: 1 },
+      MICROSOFT_DOMAIN,
+    );
   }
 
   /**
@@ -473,11 +496,8 @@ export function emitDecoder(
       { perm: [0, 2, 1, 3] },
     );
 
-  const embedding = params.plain(config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight', [
-    config.vocabSize,
-    d,
-  ]);
-  let x = g.op('Gather', [embedding, ids], { shape: ['B', 'T', d] }, { axis: 0 });
+  const embeddingName = embeddingWeightName(config);
+  let x = params.lookup(embeddingName, [config.vocabSize, d], ids);
   let rope: Rotary | null = null;
   if (config.architecture === 'gpt2') {
     const wpe = params.plain('wpe.weight', [config.maxPositions, d]);
@@ -537,7 +557,7 @@ export function emitDecoder(
   const table = () =>
     config.architecture === 'llama' && !config.tieEmbeddings
       ? params.plain('lm_head.weight', [config.vocabSize, d])
-      : embedding;
+      : params.plain(embeddingName, [config.vocabSize, d]);
   const logitsOf = (hidden: Tensor, length: string) =>
     baseMatMul(g, hidden, params.head(table), ['B', length, config.vocabSize]);
   return { final, logitsOf, pools, gates, pastTokens, allTokens };

@@ -186,19 +186,24 @@ export async function writeWeightFile(
   try {
     const projections = projectionWeights(config);
     const outIn = config.architecture !== 'gpt2';
+    const embedding = embeddingWeightName(config);
     for (const [name, shape] of weightShapes(config)) {
       const data = await read(name);
       const projection = projections.get(name);
       if (projection) await linear(projection.stored, data, ...projection.shape, outIn);
+      else if (name === embedding && bits && config.dModel % QUANTIZATION_BLOCK_SIZE === 0)
+        // A quantized model's embedding is int8 (GatherBlockQuantized reads it): a lookup touches
+        // scattered rows, and an fp32 table would be paged in almost whole (readahead) by a few hundred tokens.
+        await quantized(
+          name,
+          quantizeColumns(config.dModel, config.vocabSize, 8, (j) =>
+            data.subarray(j * config.dModel, (j + 1) * config.dModel),
+          ),
+        );
       else if (name !== 'lm_head.weight') await float32(name, data, shape);
     }
     // The output projection: lm_head [vocab, d] when untied, else the embedding (a second, transposed copy on disk).
-    const table =
-      config.architecture === 'llama' && !config.tieEmbeddings
-        ? 'lm_head.weight'
-        : config.architecture === 'gpt2'
-          ? 'wte.weight'
-          : 'embed_tokens.weight';
+    const table = config.architecture === 'llama' && !config.tieEmbeddings ? 'lm_head.weight' : embedding;
     await linear(HEAD_WEIGHT, await read(table), config.dModel, config.vocabSize, true);
   } catch (error) {
     await handle.close();
@@ -279,12 +284,21 @@ export function weightFileBytes(config: DecoderConfig, precision: WeightPrecisio
       : (k * n * (precision === 'int8' ? 8 : 4)) / 8 + (4 * k * n) / QUANTIZATION_BLOCK_SIZE;
   const projections = projectionWeights(config);
   let bytes = linearBytes(config.dModel, config.vocabSize);
+  const embedding = embeddingWeightName(config);
   for (const [name, shape] of weightShapes(config)) {
     const projection = projections.get(name);
+    const values = shape.reduce((a, b) => a * b, 1);
     if (projection) bytes += linearBytes(...projection.shape);
-    else if (name !== 'lm_head.weight') bytes += 4 * shape.reduce((a, b) => a * b, 1);
+    else if (name === embedding && precision !== 'fp32' && config.dModel % QUANTIZATION_BLOCK_SIZE === 0)
+      bytes += values + (4 * values) / QUANTIZATION_BLOCK_SIZE;
+    else if (name !== 'lm_head.weight') bytes += 4 * values;
   }
   return bytes;
+}
+
+/** The token embedding table [vocab, d]: int8 in a quantized weight file, fp32 otherwise. */
+export function embeddingWeightName(config: DecoderConfig): string {
+  return config.architecture === 'gpt2' ? 'wte.weight' : 'embed_tokens.weight';
 }
 
 /** Every projection weight of a model by its tensor name (`<key>.weight`): W's [in, out] and its name in the file. */

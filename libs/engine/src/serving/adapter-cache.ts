@@ -33,6 +33,11 @@ export class AdapterCache {
     return this.entries.has(id);
   }
 
+  /** The ids held, least recently used first. */
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
   async get(id: string): Promise<LoraAdapter> {
     const entry = this.entries.get(id);
     if (entry) {
@@ -57,7 +62,7 @@ export class AdapterCache {
     return loaded;
   }
 
-  /** Drops an adapter (its version was archived, deleted or made stale); whether it was held. */
+  /** Drops an adapter (its version was archived, deleted or made stale, or a slot now holds it); whether it was held. */
   evict(id: string): boolean {
     // A load under way for it will not be kept either.
     const wasLoading = this.loading.delete(id);

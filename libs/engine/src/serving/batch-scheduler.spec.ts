@@ -203,6 +203,23 @@ for (const config of configs) {
       assert.equal(pool.loads, 4);
     });
 
+    it('reads an adapter a slot holds only if it leaves its slot before the request is admitted', async () => {
+      const alone = (await (await scheduler()).batching.generate(request(1))).tokens;
+      const { batching, pool } = await scheduler({ slots: 2, maxBatch: 1 }); // one adapter slot
+      let reads = 0;
+      const counted = (i: number): GenerateRequest =>
+        request(i, { adapters: [{ id: `adapter-${i}`, load: () => (reads++, adapter(i)) }] });
+      await batching.generate(counted(1));
+      assert.equal(reads, 1);
+      await batching.generate(counted(1));
+      assert.equal(reads, 1, 'the slot held it: no second read');
+      // Adapter 1 is resident when its second request arrives, but adapter 2 (queued first) takes the slot.
+      const [, again] = await Promise.all([batching.generate(counted(2)), batching.generate(counted(1))]);
+      assert.equal(reads, 3, 'adapter 2 read once, adapter 1 read again after leaving its slot');
+      assert.deepEqual(again.tokens, alone);
+      assert.equal(pool.loads, 3);
+    });
+
     it('ends at a stop sequence, streaming exactly the text it returns', async () => {
       const { batching } = await scheduler();
       const free = await batching.generate({ ...request(2), maxTokens: 12 });

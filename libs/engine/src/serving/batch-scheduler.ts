@@ -95,8 +95,8 @@ interface Row {
   request: GenerateRequest;
   finish: (result: GenerateResult) => void;
   fail: (error: unknown) => void;
-  /** The adapters' factors once all are loaded; null while loading. */
-  loaded: LoraAdapter[] | null;
+  /** The adapters' factors once all are loaded (null for one a slot held when loading began); null while loading. */
+  loaded: (LoraAdapter | null)[] | null;
   /** Settles when the adapters are loaded (at once for the base model). */
   ready: Promise<unknown>;
   /** The slot of each adapter while running (none for the base model) and their gates. */
@@ -201,21 +201,31 @@ export class BatchScheduler {
         text: new TextStream(this.tokenizer, request.stop ?? [], request.onToken),
         gates: [],
       };
-      if (adapters.length) {
-        row.ready = Promise.all(adapters.map((a) => Promise.resolve().then(a.load))).then(
-          (loaded) => (row.loaded = loaded),
-          (error: unknown) => {
-            const at = this.waiting.indexOf(row);
-            if (at >= 0) this.waiting.splice(at, 1);
-            reject(error);
-          },
-        );
-      }
+      if (adapters.length) this.loadAdapters(row);
       this.waiting.push(row);
       request.signal?.addEventListener('abort', () => this.wake?.(), { once: true });
       this.wake?.();
       this.startLoop();
     });
+  }
+
+  /**
+   * Reads the row's adapters that no slot holds; one a slot holds is not read (the slot is its
+   * only copy in memory) unless it leaves its slot before the row is admitted (see admit).
+   */
+  private loadAdapters(row: Row): void {
+    row.loaded = null;
+    const adapters = row.request.adapters ?? [];
+    row.ready = Promise.all(adapters.map((a) => (this.pool!.holds(a.id) ? null : Promise.resolve().then(a.load)))).then(
+      (loaded) => {
+        row.loaded = loaded;
+      },
+      (error: unknown) => {
+        const at = this.waiting.indexOf(row);
+        if (at >= 0) this.waiting.splice(at, 1);
+        row.fail(error);
+      },
+    );
   }
 
   /**
@@ -313,6 +323,11 @@ export class BatchScheduler {
       if (this.running.length >= this.options.maxBatch) break;
       if (!row.loaded) continue;
       const ids = (row.request.adapters ?? []).map((a) => a.id);
+      if (ids.some((id, i) => !row.loaded![i] && !this.pool!.holds(id))) {
+        // An adapter that was in a slot when the request came has left it since: read it now.
+        this.loadAdapters(row);
+        continue;
+      }
       if (ids.length && !this.pool!.canAcquire(ids)) break;
       const cached = this.reusePrefix(row);
       const reserve = this.blocksFor(row.request) - cached.length;
@@ -326,6 +341,8 @@ export class BatchScheduler {
       row.length = row.prefilled = cached.length * this.kv.blockSize;
       row.reserved = reserve;
       row.slots = ids.length ? this.pool!.acquireAll(ids, (i) => row.loaded![i]!) : [];
+      // The slots hold the factors now: no reference here keeps a host copy alive (SlotPoolOptions.onLoaded).
+      row.loaded = [];
       if (row.prefix) this.prefixes!.record(row.request.prompt.length, cached.length);
       this.running.push(row);
     }
@@ -350,7 +367,11 @@ export class BatchScheduler {
     const namespace = prefixNamespace(
       this.session.config,
       scope,
-      (row.request.adapters ?? []).map((a, i) => ({ id: a.id, weight: a.weight ?? 1, adapter: row.loaded![i]! })),
+      (row.request.adapters ?? []).map((a, i) => ({
+        id: a.id,
+        weight: a.weight ?? 1,
+        projections: row.loaded![i]?.factors.keys() ?? this.pool!.projectionsOf(a.id),
+      })),
       row.request.tokenRouting,
     );
     const keys = this.prefixes.keys(namespace.key, row.request.prompt);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import type { DecoderConfig } from '../model/decoder-config.js';
 import { KvBlocks } from './kv-blocks.js';
 import { changesKv, PrefixCache, prefixNamespace } from './prefix-cache.js';
@@ -18,12 +17,7 @@ const config: DecoderConfig = {
   ropeTheta: 10000,
   tieEmbeddings: true,
 };
-const on = (...keys: string[]): LoraAdapter => ({
-  rank: 1,
-  alpha: 1,
-  targetModules: [],
-  factors: new Map(keys.map((key) => [key, { a: new Float32Array(8), b: new Float32Array(8) }])),
-});
+const on = (...keys: string[]): string[] => keys;
 
 describe('prefix cache keys', () => {
   it('counts an adapter as changing the cache when it reaches any layer’s keys or values', () => {
@@ -34,11 +28,11 @@ describe('prefix cache keys', () => {
   });
 
   it('keys by scope and by the adapters (and gates) that change keys and values, nothing else', () => {
-    const key = (scope: string, adapters: [string, number, LoraAdapter][], routing?: unknown) =>
+    const key = (scope: string, adapters: [string, number, string[]][], routing?: unknown) =>
       prefixNamespace(
         config,
         scope,
-        adapters.map(([id, weight, adapter]) => ({ id, weight, adapter })),
+        adapters.map(([id, weight, projections]) => ({ id, weight, projections })),
         routing,
       ).key;
     const kv = on('layers.0.self_attn.k_proj');

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import { parseProjectionKey, type DecoderConfig } from '../model/decoder-config.js';
 import type { KvBlocks } from './kv-blocks.js';
 
@@ -7,7 +6,8 @@ import type { KvBlocks } from './kv-blocks.js';
 export interface KeyedAdapter {
   id: string;
   weight: number;
-  adapter: LoraAdapter;
+  /** The projection keys the adapter adapts. */
+  projections: Iterable<string>;
 }
 
 /**
@@ -25,7 +25,7 @@ export function prefixNamespace(
   adapters: readonly KeyedAdapter[],
   tokenRouting: unknown,
 ): { key: string; adapterIds: string[] } {
-  const changing = adapters.filter(({ adapter }) => changesKv(config, adapter));
+  const changing = adapters.filter(({ projections }) => changesKv(config, projections));
   const key = JSON.stringify({
     scope,
     adapters: changing.map(({ id, weight }) => [id, weight]),
@@ -34,9 +34,9 @@ export function prefixNamespace(
   return { key: digest(key), adapterIds: changing.map(({ id }) => id) };
 }
 
-/** Whether an adapter's factors reach any layer's keys or values. */
-export function changesKv(config: DecoderConfig, adapter: LoraAdapter): boolean {
-  for (const key of adapter.factors.keys()) {
+/** Whether an adapter adapting these projections reaches any layer's keys or values. */
+export function changesKv(config: DecoderConfig, projections: Iterable<string>): boolean {
+  for (const key of projections) {
     const parsed = parseProjectionKey(key);
     if (!parsed || parsed.layer < config.nLayers - 1 || kvModules.has(parsed.module)) return true;
   }

@@ -13,6 +13,12 @@ export interface SlotPoolOptions {
   modules: readonly TargetModule[];
   /** Also hold each slot's router vectors (for graphs built with `lora.router`). */
   router?: boolean;
+  /**
+   * Called once an adapter's factors are in a slot. A host cache in front of the pool drops its
+   * copy here: the slot is then the only one (on CPU it is read as fast), and an adapter that
+   * later leaves its slot is read from storage again.
+   */
+  onLoaded?: (adapterId: string) => void;
 }
 
 /**
@@ -26,6 +32,8 @@ export class SlotPool {
     { a: Float32Array; b: Float32Array; router: Float32Array | null; dIn: number; dOut: number }
   >();
   private readonly adapterInSlot: (string | null)[];
+  /** The projections each slot's adapter adapts (the others' factors are zero). */
+  private readonly projections: string[][];
   private readonly pins: number[];
   private readonly lastUsed: number[];
   /** Slots to empty as soon as the request running on them releases them. */
@@ -52,8 +60,20 @@ export class SlotPool {
       }
     }
     this.adapterInSlot = Array(options.slots).fill(null);
+    this.projections = Array.from({ length: options.slots }, () => []);
     this.pins = Array(options.slots).fill(0);
     this.lastUsed = Array(options.slots).fill(0);
+  }
+
+  /** Whether a slot holds the adapter (one evicted but still pinned does not count). */
+  holds(adapterId: string): boolean {
+    return this.adapterInSlot.indexOf(adapterId) > 0;
+  }
+
+  /** The projections the adapter in a slot adapts (empty when no slot holds it). */
+  projectionsOf(adapterId: string): readonly string[] {
+    const slot = this.adapterInSlot.indexOf(adapterId);
+    return slot > 0 ? this.projections[slot]! : [];
   }
 
   /** Whether `acquireAll` can succeed now: enough unpinned slots hold none of them for those not resident. */
@@ -87,6 +107,7 @@ export class SlotPool {
       slot = free;
       this.load(slot, adapter());
       this.adapterInSlot[slot] = adapterId;
+      this.options.onLoaded?.(adapterId);
     }
     this.pins[slot]!++;
     this.lastUsed[slot] = ++this.clock;
@@ -133,6 +154,7 @@ export class SlotPool {
       pool.router?.fill(0, slot * pool.dIn, (slot + 1) * pool.dIn);
     }
     this.adapterInSlot[slot] = null;
+    this.projections[slot] = [];
     this.lastUsed[slot] = 0;
   }
 
@@ -166,6 +188,7 @@ export class SlotPool {
       pool.b.set(b, slot * rank * pool.dOut);
       pool.router?.set(routerVector(adapter, key, pool.dIn), slot * pool.dIn);
     }
+    this.projections[slot] = [...adapter.factors.keys()];
     this.loads++;
   }
 }

@@ -1,7 +1,7 @@
 import { transpose } from '../matrix.js';
 import { weightShapes, type DecoderConfig, type DecoderWeights } from '../model/decoder-config.js';
 import { dequantize } from '../model/quantize.js';
-import { HEAD_WEIGHT, projectionWeights, type WeightFile } from '../model/weight-file.js';
+import { embeddingWeightName, HEAD_WEIGHT, projectionWeights, type WeightFile } from '../model/weight-file.js';
 
 /**
  * The weights a weight file stands for, in Hugging Face's layout, quantized matrices
@@ -20,6 +20,8 @@ export async function referenceWeightsOf(config: DecoderConfig, file: WeightFile
   for (const name of weightShapes(config).keys()) {
     const projection = projections.get(name);
     if (projection) weights.set(name, asStored(await inOut(projection.stored), ...projection.shape));
+    else if (name === embeddingWeightName(config))
+      weights.set(name, transpose(await inOut(name), config.dModel, config.vocabSize));
     else if (name !== 'lm_head.weight') weights.set(name, await file.readFloat32(name));
   }
   weights.set('lm_head.weight', transpose(await inOut(HEAD_WEIGHT), config.dModel, config.vocabSize));

@@ -72,7 +72,7 @@ export async function quantizedPerplexity(engine, { threads }) {
       model: 'tessera-demo (models/tessera-demo, trained by npm run train:base)',
       text: 'its held-out 1% of WordNet 3.0 glosses, bytes',
       quantization:
-        'weight-only, block 32, symmetric, every linear layer and the output head; MatMulNBits accuracy level 4',
+        'weight-only, blocks of 64 inputs (32 where K is not a multiple of 64), symmetric, every linear layer and the output head; MatMulNBits accuracy level 4',
       ...byPrecision,
     },
   };

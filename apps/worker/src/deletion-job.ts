@@ -12,6 +12,7 @@ import {
   type LoraAdapter,
   type TrainingModel,
   type TrainingRecord,
+  type ExecutionProvider,
 } from '@tessera/engine';
 import type { TrainJobData } from '@tessera/queue';
 import { moveAdapterVersions, moveDeletion, moveDocuments, moveJob } from '@tessera/domain';
@@ -515,7 +516,7 @@ class Auditor {
   constructor(
     private readonly model: TrainingModel,
     private readonly base: DecoderSession,
-    private readonly options: { threads: number; executionProvider: 'cpu' | 'cuda' },
+    private readonly options: { threads: number; executionProvider: ExecutionProvider },
   ) {}
 
   async release(): Promise<void> {

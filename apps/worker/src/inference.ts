@@ -16,6 +16,7 @@ import {
   type LoraAdapter,
   type RequestAdapter,
   type TrainingModel,
+  type ExecutionProvider,
 } from '@tessera/engine';
 import type { CacheEviction, EvictionAck, InferAdapter, InferEvent, InferJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
@@ -28,7 +29,7 @@ export interface InferenceDeps {
   blobs: TenantBlobStores;
   models: BaseModelLoader;
   threads: number;
-  executionProvider: 'cpu' | 'cuda';
+  executionProvider: ExecutionProvider;
   maxRank: number;
   slots: number;
   maxBatch: number;

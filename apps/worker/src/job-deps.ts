@@ -1,5 +1,6 @@
 import { newId } from '@tessera/contracts';
 import type { Database, TenantContext, TenantTransaction } from '@tessera/db';
+import type { ExecutionProvider } from '@tessera/engine';
 import { moveAdapterVersions } from '@tessera/domain';
 import type { WebhookJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
@@ -14,7 +15,8 @@ export interface JobDeps {
   /** Where job outcomes become webhook deliveries. */
   webhooks: Queue<WebhookJobData>;
   threads: number;
-  executionProvider: 'cpu' | 'cuda';
+  /** The provider the worker's probe found usable at start (cpu after a fallback). */
+  executionProvider: ExecutionProvider;
   log: (line: string) => void;
 }
 

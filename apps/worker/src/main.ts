@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { Database } from '@tessera/db';
+import { probeExecutionProvider } from '@tessera/engine';
 import {
   acknowledgeEviction,
   broadcastEviction,
@@ -8,6 +9,7 @@ import {
   inferCancelChannel,
   inferEventChannel,
   inferQueue,
+  keepWorkerAnnounced,
   QUEUES,
   redisConnection,
   reportOutages,
@@ -53,6 +55,8 @@ const database = new Database({ connectionString: config.DATABASE_URL, maxConnec
 const blobs = tenantBlobStores(blobStoreSettings(config));
 const models = new BaseModelLoader(config.MODELS_DIR, blobs, config.WEIGHTS_CACHE_DIR);
 const shutdown = new AbortController();
+// Which provider sessions get is settled once, here: a fallback is logged once and announced below.
+const provider = await probeExecutionProvider(config.EXECUTION_PROVIDER, (line) => log(line, 'warn'));
 const connection = redisConnection(config.REDIS_URL);
 const webhooks = webhookQueue(connection, config.QUEUE_PREFIX);
 /** What fine-tune, deletion and compose jobs share. */
@@ -62,7 +66,7 @@ const jobDeps: JobDeps = {
   models,
   webhooks,
   threads: config.WORKER_THREADS,
-  executionProvider: config.EXECUTION_PROVIDER,
+  executionProvider: provider.active,
   log,
 };
 
@@ -137,7 +141,7 @@ const inference = new InferenceServer({
   blobs,
   models,
   threads: config.WORKER_THREADS,
-  executionProvider: config.EXECUTION_PROVIDER,
+  executionProvider: provider.active,
   maxRank: config.INFER_MAX_RANK,
   slots: config.INFER_SLOTS,
   maxBatch: config.INFER_MAX_BATCH,
@@ -213,8 +217,28 @@ for (const [name, consumer] of Object.entries({
 }))
   reportOutages(consumer, `${name} worker`, (line) => log(line, 'warn'));
 const queues = [QUEUES.train, QUEUES.compose, QUEUES.webhooks, ...config.INFER_BASE_MODELS.map(inferQueue)];
+// Gateways list the live workers (provider, device) from these records on /readyz and /metrics.
+const announced = keepWorkerAnnounced(
+  publisher,
+  config.QUEUE_PREFIX,
+  {
+    worker: workerName,
+    queues,
+    threads: config.WORKER_THREADS,
+    provider: {
+      requested: provider.requested,
+      active: provider.active,
+      ...(provider.fallback ? { fallback: provider.fallback } : {}),
+    },
+    device: provider.device,
+    startedAt: new Date().toISOString(),
+  },
+  config.WORKER_HEARTBEAT_MS,
+  shutdown.signal,
+);
+const onDevice = `${provider.active} on ${provider.device.name}`;
 log(
-  `worker ready: queues ${queues.join(', ')}, ${config.WORKER_THREADS} threads, ${config.EXECUTION_PROVIDER}`,
+  `worker ready: queues ${queues.join(', ')}, ${config.WORKER_THREADS} threads, ${onDevice}${provider.fallback ? ` (${provider.requested} unavailable)` : ''}`,
   'start',
 );
 
@@ -226,7 +250,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     log(`${signal}: checkpointing the running job and stopping`, 'start');
     shutdown.abort();
     void Promise.all([worker.close(), composer.close(), deliveries.close(), ...inferWorkers.map((w) => w.close())])
-      .then(() => Promise.all([reconciled, blobSweeps]))
+      .then(() => Promise.all([reconciled, blobSweeps, announced]))
       .then(() =>
         Promise.all([
           webhooks.close(),

@@ -13,3 +13,15 @@ describe('loadWorkerConfig: WEBHOOK_SECRET_KEY', () => {
     assert.equal(loadWorkerConfig(env).WEBHOOK_SECRET_KEY, undefined);
   });
 });
+
+describe('loadWorkerConfig: EXECUTION_PROVIDER', () => {
+  it('takes cpu, webgpu or cuda (default cpu) and refuses any other, naming the choices', () => {
+    assert.equal(loadWorkerConfig(env).EXECUTION_PROVIDER, 'cpu');
+    for (const provider of ['cpu', 'webgpu', 'cuda'])
+      assert.equal(loadWorkerConfig({ ...env, EXECUTION_PROVIDER: provider }).EXECUTION_PROVIDER, provider);
+    assert.throws(
+      () => loadWorkerConfig({ ...env, EXECUTION_PROVIDER: 'tpu' }),
+      /EXECUTION_PROVIDER.*"cpu"\|"webgpu"\|"cuda"/s,
+    );
+  });
+});

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { EXECUTION_PROVIDERS } from '@tessera/engine';
 import { STANDARD_RETRY_SCHEDULE_MS } from '@tessera/queue';
 import { blobStoreEnv, s3NeedsBucket } from '@tessera/storage';
 import { webhookSecretKeyEnv, webhookSecretKeyInProduction } from '@tessera/webhooks';
@@ -20,7 +21,14 @@ const configSchema = z
     WEIGHTS_CACHE_DIR: z.string().default(path.join(os.tmpdir(), 'tessera-weights')),
     /** onnxruntime intra-op threads; fixed so a resumed job computes exactly what it would have. */
     WORKER_THREADS: z.coerce.number().int().min(1).default(os.availableParallelism()),
-    EXECUTION_PROVIDER: z.enum(['cpu', 'cuda']).default('cpu'),
+    /**
+     * Where graphs run: cpu, webgpu (onnxruntime-node's own library, on a host with a Vulkan GPU
+     * driver) or cuda (needs ORT's CUDA provider libraries: the CUDA worker image). One that
+     * cannot start falls back to cpu, said once in the log and shown on /readyz and /metrics.
+     */
+    EXECUTION_PROVIDER: z.enum(EXECUTION_PROVIDERS).default('cpu'),
+    /** How often the worker renews its record (provider, device) that gateways list; it lapses after three. */
+    WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5000),
     /** How long a job's lock lasts without renewal: a killed worker's job is picked up after about this long. */
     LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
     STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(15_000),

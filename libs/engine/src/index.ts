@@ -2,8 +2,10 @@ export { GraphBuilder, OPSET } from './graph/graph-builder.js';
 export type { DType, Dim, Tensor } from './graph/graph-builder.js';
 export { loraProjection } from './graph/lora-projection.js';
 export type { LoraPoolInputs, LoraRouting } from './graph/lora-projection.js';
-export { createSession, float32Tensor, int64Tensor, ort } from './graph/onnx-session.js';
-export type { ExecutionProvider, SessionOptions } from './graph/onnx-session.js';
+export { createSession, float32Tensor, int64Tensor, ort, probeExecutionProvider } from './graph/onnx-session.js';
+export type { SessionOptions } from './graph/onnx-session.js';
+export { computeDevice, EXECUTION_PROVIDERS } from './graph/execution-provider.js';
+export type { ComputeDevice, ExecutionProvider, ProviderStatus } from './graph/execution-provider.js';
 export {
   configProblems,
   ffnDim,

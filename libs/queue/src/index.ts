@@ -24,6 +24,7 @@ export * from './blob-sweep.js';
 export * from './cache-eviction.js';
 export * from './queue-entries.js';
 export * from './redis-outage.js';
+export * from './worker-registry.js';
 
 /**
  * The job names on the `train` queue, shared by the gateway (which adds them) and the worker

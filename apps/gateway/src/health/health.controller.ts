@@ -2,7 +2,7 @@ import { Controller, Get, Header, HttpCode, Inject, Logger, Res } from '@nestjs/
 import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { healthSchema, type Health } from '@tessera/contracts';
 import { Database } from '@tessera/db';
-import { lastBlobSweep } from '@tessera/queue';
+import { lastBlobSweep, liveWorkers } from '@tessera/queue';
 import type { FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import { HttpMetrics } from '../common/http-metrics.js';
@@ -10,6 +10,7 @@ import { Public } from '../common/route-access.decorator.js';
 import { REDIS } from '../common/redis.provider.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 import { BlobSweepGauges } from './blob-sweep-gauges.js';
+import { WorkerGauges } from './worker-gauges.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 const logger = new Logger('Readiness');
@@ -18,6 +19,7 @@ const logger = new Logger('Readiness');
 @Controller()
 export class HealthController {
   private readonly blobSweep: BlobSweepGauges;
+  private readonly workers: WorkerGauges;
 
   constructor(
     private readonly database: Database,
@@ -26,6 +28,7 @@ export class HealthController {
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
     this.blobSweep = new BlobSweepGauges(metrics.registry);
+    this.workers = new WorkerGauges(metrics.registry);
   }
 
   @Get('healthz')
@@ -39,7 +42,11 @@ export class HealthController {
   @Get('readyz')
   @Public()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Readiness: Postgres and Redis answer' })
+  @ApiOperation({
+    summary: 'Readiness: Postgres and Redis answer',
+    description:
+      'Also lists the live workers: the execution provider each asked for and the one it got (cpu after a fallback), and its device and memory.',
+  })
   @ApiResponse({ status: 200, description: 'Ready', standardSchema: healthSchema })
   @ApiResponse({ status: 503, description: 'A dependency is down', standardSchema: healthSchema })
   async readyz(@Res({ passthrough: true }) reply: FastifyReply): Promise<Health> {
@@ -49,7 +56,23 @@ export class HealthController {
     ]);
     const ok = postgres.ok && redis.ok;
     void reply.status(ok ? 200 : 503);
-    return { status: ok ? 'ok' : 'unavailable', checks: { postgres, redis } };
+    // Public: what each worker computes on, never which host it is.
+    const workers = redis.ok ? await liveWorkers(this.redis, this.config.QUEUE_PREFIX).catch(() => null) : null;
+    return {
+      status: ok ? 'ok' : 'unavailable',
+      checks: { postgres, redis },
+      ...(workers
+        ? {
+            workers: workers.map(({ provider, device, threads }) => ({
+              provider: provider.active,
+              requested_provider: provider.requested,
+              device: device.name,
+              device_memory_bytes: device.memoryBytes,
+              threads,
+            })),
+          }
+        : {}),
+    };
   }
 
   @Get('metrics')
@@ -60,6 +83,8 @@ export class HealthController {
     // The worker's last blob sweep, read now; a Redis that does not answer leaves the last values shown.
     const sweep = await lastBlobSweep(this.redis, this.config.QUEUE_PREFIX).catch(() => null);
     if (sweep) this.blobSweep.show(sweep);
+    const workers = await liveWorkers(this.redis, this.config.QUEUE_PREFIX).catch(() => null);
+    if (workers) this.workers.show(workers);
     return this.metrics.registry.metrics();
   }
 }

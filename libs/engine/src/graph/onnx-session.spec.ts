@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { describe, it } from 'node:test';
 import { GraphBuilder } from './graph-builder.js';
-import { createSession, float32Tensor, ort } from './onnx-session.js';
+import { createSession, float32Tensor, ort, probeExecutionProvider } from './onnx-session.js';
 
 function doublingGraph(): Uint8Array {
   const g = new GraphBuilder('double');
@@ -17,21 +18,38 @@ describe('createSession', () => {
     assert.deepEqual(Array.from(y!.data as Float32Array), [2, -5]);
   });
 
-  it('falls back to CPU with one log line when CUDA cannot be used, and computes the same', async () => {
-    const lines: string[] = [];
-    const cudaUsable = await ort.InferenceSession.create(doublingGraph(), { executionProviders: ['cuda'] }).then(
-      () => true,
-      () => false,
-    );
-    for (let i = 0; i < 2; i++) {
-      const session = await createSession(doublingGraph(), {
-        executionProvider: 'cuda',
-        log: (line) => lines.push(line),
-      });
-      const { y } = await session.run({ x: float32Tensor(Float32Array.of(3), [1]) });
-      assert.deepEqual(Array.from(y!.data as Float32Array), [6]);
-    }
-    assert.equal(lines.length, cudaUsable ? 0 : 1);
-    if (!cudaUsable) assert.match(lines[0]!, /CUDA execution provider unavailable .*running on CPU/);
+  for (const provider of ['cuda', 'webgpu'] as const)
+    it(`falls back to CPU with one log line when ${provider} cannot be used, and computes the same`, async () => {
+      const lines: string[] = [];
+      const usable = await ort.InferenceSession.create(doublingGraph(), { executionProviders: [provider] }).then(
+        () => true,
+        () => false,
+      );
+      for (let i = 0; i < 2; i++) {
+        const session = await createSession(doublingGraph(), {
+          executionProvider: provider,
+          log: (line) => lines.push(line),
+        });
+        const { y } = await session.run({ x: float32Tensor(Float32Array.of(3), [1]) });
+        assert.deepEqual(Array.from(y!.data as Float32Array), [6]);
+      }
+      assert.equal(lines.length, usable ? 0 : 1);
+      if (!usable) assert.match(lines[0]!, new RegExp(`${provider} execution provider unavailable .*running on CPU`));
+      // What the process reports: the provider its sessions got, why, and the device.
+      const status = await probeExecutionProvider(provider, (line) => lines.push(line));
+      assert.equal(lines.length, usable ? 0 : 1, 'the probe does not say it again');
+      assert.equal(status.requested, provider);
+      assert.equal(status.active, usable ? provider : 'cpu');
+      assert.equal(status.fallback === undefined, usable);
+      if (!usable) assert.deepEqual(status.device, { name: os.cpus()[0]!.model.trim(), memoryBytes: os.totalmem() });
+    });
+
+  it('reports CPU as itself, on the host processor and its memory', async () => {
+    const status = await probeExecutionProvider('cpu');
+    assert.deepEqual(status, {
+      requested: 'cpu',
+      active: 'cpu',
+      device: { name: os.cpus()[0]!.model.trim(), memoryBytes: os.totalmem() },
+    });
   });
 });

@@ -133,7 +133,7 @@ describe('Qwen2 q/k/v biases', () => {
   });
 
   it('are read from a weight file as the graph maps it: fp32, and beside int8 projections', async () => {
-    const config: LlamaConfig = { ...qwen2, ffnDim: 64 }; // int8 blocks of 32 inputs
+    const config: LlamaConfig = { ...qwen2, ffnDim: 64 }; // int8 in blocks of 32 (d_model inputs) and 64 (ffn inputs)
     const weights = randomWeights(config, 44);
     const embedded = (await (await DecoderSession.load(config, weights, { threads: 1 })).forward(prefill(ids))).logits;
     const root = await mkdtemp(path.join(tmpdir(), 'tessera-arch-'));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { dequantize, quantizeColumns } from './quantize.js';
+import { dequantize, quantizationBlockSize, quantizeColumns } from './quantize.js';
 
 describe('block-wise quantization (MatMulNBits layout)', () => {
   // One column of one block of 16: W[:, 0] = the values below (K = 16, N = 1, block 16).
@@ -31,10 +31,14 @@ describe('block-wise quantization (MatMulNBits layout)', () => {
     for (let i = 0; i < 16; i++) assert.ok(Math.abs(w[i]! - column[i]!) <= step / 2 + 1e-7, `value ${i}`);
   });
 
+  it('blocks 64 inputs where K allows, else 32, else leaves the matrix unquantized', () => {
+    assert.deepEqual([2048, 5632, 96, 48].map(quantizationBlockSize), [64, 64, 32, null]);
+  });
+
   it('lays out W [K, N] by output column: column j of the matrix is the j-th callback', () => {
     const k = 32;
     const columns = [0, 1, 2].map((j) => Float32Array.from({ length: k }, (_, i) => (i - 16) * (j + 1) * 0.01));
-    const w = dequantize(quantizeColumns(k, 3, 8, (j) => columns[j]!));
+    const w = dequantize(quantizeColumns(k, 3, 8, (j) => columns[j]!, 32));
     for (let j = 0; j < 3; j++)
       for (let i = 0; i < k; i++) assert.ok(Math.abs(w[i * 3 + j]! - columns[j]![i]!) < 0.01 * (j + 1), `${i},${j}`);
   });

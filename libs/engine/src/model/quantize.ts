@@ -22,7 +22,14 @@ export interface QuantizedMatrix {
   scales: Float32Array;
 }
 
-export const QUANTIZATION_BLOCK_SIZE = 32;
+/**
+ * The block size for a matrix with K inputs: 64 where K allows (half the scales of 32; MLAS's
+ * packed int4 form, which carries per-block scales and sums, was measured 25% smaller: TinyLlama
+ * int4 loads in 0.77 GiB instead of 0.96), else 32, else none (the matrix stays fp32).
+ */
+export function quantizationBlockSize(k: number): number | null {
+  return k % 64 === 0 ? 64 : k % 32 === 0 ? 32 : null;
+}
 
 /**
  * Quantizes W given column by column: `column(j)` returns W[:, j] (length K). Taking columns
@@ -33,7 +40,7 @@ export function quantizeColumns(
   n: number,
   bits: QuantizedBits,
   column: (j: number) => Float32Array,
-  blockSize = QUANTIZATION_BLOCK_SIZE,
+  blockSize: number,
 ): QuantizedMatrix {
   if (k % blockSize !== 0) throw new Error(`quantization: K ${k} is not a multiple of the block size ${blockSize}`);
   const blocks = k / blockSize;

@@ -109,7 +109,7 @@ for (const config of configs) {
 }
 
 describe('weight files', () => {
-  it('hold quantized projections in 9 (int8) and 5 (int4) bits a weight (one fp32 scale per 32 weights), and an int8 embedding', async () => {
+  it('hold quantized projections in 8 (int8) or 4 (int4) bits a weight plus an fp32 scale per block of 64 (32 where K is 96), and an int8 embedding', async () => {
     const projectionBytes = async (precision: string) => {
       const { index } = (await WeightFile.open(path.join(root, `llama-${precision}`)))!;
       let bytes = 0;
@@ -118,10 +118,15 @@ describe('weight files', () => {
           bytes += stored.kind === 'float32' ? stored.length : stored.data.length + stored.scales.length;
       return bytes;
     };
-    const fp32 = await projectionBytes('fp32');
-    const weights = fp32 / 4;
-    assert.equal(await projectionBytes('int8'), (weights * 9) / 8);
-    assert.equal(await projectionBytes('int4'), (weights * 5) / 8);
+    // Llama d 64, ffn 96, vocab 61, 2 layers: [K, N] of q, k, v, o, gate, up (K 64) and down (K 96), and the head (K 64).
+    const byK = { 64: 2 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 2 * 64 * 96) + 64 * 61, 96: 2 * 96 * 64 };
+    assert.equal(await projectionBytes('fp32'), 4 * (byK[64] + byK[96]));
+    for (const bits of [8, 4])
+      assert.equal(
+        await projectionBytes(`int${bits}`),
+        byK[64] * (bits / 8 + 4 / 64) + byK[96] * (bits / 8 + 4 / 32),
+        `int${bits}`,
+      );
     for (const precision of ['int8', 'int4']) {
       const file = (await WeightFile.open(path.join(root, `llama-${precision}`)))!;
       const embedding = file.stored('embed_tokens.weight');

@@ -13,7 +13,7 @@ import {
   type DecoderConfig,
   type DecoderWeights,
 } from './decoder-config.js';
-import { QUANTIZATION_BLOCK_SIZE, quantizeColumns, type QuantizedBits, type QuantizedMatrix } from './quantize.js';
+import { quantizationBlockSize, quantizeColumns, type QuantizedBits, type QuantizedMatrix } from './quantize.js';
 
 /**
  * How a base model's linear layers are kept. fp16 and bf16 checkpoints are read as they are
@@ -175,11 +175,12 @@ export async function writeWeightFile(
   /** A linear layer given as torch's [out, in] (`outIn`) or Conv1D's [in, out]. */
   const linear = async (name: string, data: Float32Array, dIn: number, dOut: number, outIn: boolean) => {
     // A width that is not a whole number of blocks stays fp32 (MatMulNBits quantizes along K in blocks).
-    if (bits && dIn % QUANTIZATION_BLOCK_SIZE === 0) {
+    const blockSize = quantizationBlockSize(dIn);
+    if (bits && blockSize) {
       const columns = outIn ? data : transpose(data, dIn, dOut);
       await quantized(
         name,
-        quantizeColumns(dIn, dOut, bits, (j) => columns.subarray(j * dIn, (j + 1) * dIn)),
+        quantizeColumns(dIn, dOut, bits, (j) => columns.subarray(j * dIn, (j + 1) * dIn), blockSize),
       );
     } else await float32(name, outIn ? transpose(data, dOut, dIn) : data, [dIn, dOut]);
   };
@@ -187,17 +188,22 @@ export async function writeWeightFile(
     const projections = projectionWeights(config);
     const outIn = config.architecture !== 'gpt2';
     const embedding = embeddingWeightName(config);
+    const embeddingBlockSize = quantizationBlockSize(config.dModel);
     for (const [name, shape] of weightShapes(config)) {
       const data = await read(name);
       const projection = projections.get(name);
       if (projection) await linear(projection.stored, data, ...projection.shape, outIn);
-      else if (name === embedding && bits && config.dModel % QUANTIZATION_BLOCK_SIZE === 0)
+      else if (name === embedding && bits && embeddingBlockSize)
         // A quantized model's embedding is int8 (GatherBlockQuantized reads it): a lookup touches
         // scattered rows, and an fp32 table would be paged in almost whole (readahead) by a few hundred tokens.
         await quantized(
           name,
-          quantizeColumns(config.dModel, config.vocabSize, 8, (j) =>
-            data.subarray(j * config.dModel, (j + 1) * config.dModel),
+          quantizeColumns(
+            config.dModel,
+            config.vocabSize,
+            8,
+            (j) => data.subarray(j * config.dModel, (j + 1) * config.dModel),
+            embeddingBlockSize,
           ),
         );
       else if (name !== 'lm_head.weight') await float32(name, data, shape);
@@ -278,10 +284,11 @@ export async function shardReader(
 
 /** Bytes of the weight file a model will need at a precision (what a memory check compares). */
 export function weightFileBytes(config: DecoderConfig, precision: WeightPrecision): number {
-  const linearBytes = (k: number, n: number) =>
-    precision === 'fp32' || k % QUANTIZATION_BLOCK_SIZE !== 0
-      ? 4 * k * n
-      : (k * n * (precision === 'int8' ? 8 : 4)) / 8 + (4 * k * n) / QUANTIZATION_BLOCK_SIZE;
+  const quantizedBytes = (k: number, n: number, bits: number) => {
+    const blockSize = quantizationBlockSize(k);
+    return precision === 'fp32' || !blockSize ? 4 * k * n : (k * n * bits) / 8 + (4 * k * n) / blockSize;
+  };
+  const linearBytes = (k: number, n: number) => quantizedBytes(k, n, precision === 'int8' ? 8 : 4);
   const projections = projectionWeights(config);
   let bytes = linearBytes(config.dModel, config.vocabSize);
   const embedding = embeddingWeightName(config);
@@ -289,8 +296,7 @@ export function weightFileBytes(config: DecoderConfig, precision: WeightPrecisio
     const projection = projections.get(name);
     const values = shape.reduce((a, b) => a * b, 1);
     if (projection) bytes += linearBytes(...projection.shape);
-    else if (name === embedding && precision !== 'fp32' && config.dModel % QUANTIZATION_BLOCK_SIZE === 0)
-      bytes += values + (4 * values) / QUANTIZATION_BLOCK_SIZE;
+    else if (name === embedding) bytes += quantizedBytes(config.dModel, config.vocabSize, 8);
     else if (name !== 'lm_head.weight') bytes += 4 * values;
   }
   return bytes;

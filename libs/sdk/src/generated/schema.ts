@@ -28,7 +28,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Postgres and Redis answer */
+        /**
+         * Readiness: Postgres and Redis answer
+         * @description Also lists the live workers: the execution provider each asked for and the one it got (cpu after a fallback), and its device and memory.
+         */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -1008,6 +1011,16 @@ export interface components {
                     error?: string;
                 };
             };
+            /** @description Live workers (those whose heartbeat is current) */
+            workers?: {
+                /** @description The execution provider its sessions run on */
+                provider: string;
+                /** @description The one it was configured for; differs after a fallback */
+                requested_provider: string;
+                device: string;
+                device_memory_bytes: number | null;
+                threads: number;
+            }[];
         };
         CreateTenantRequest: {
             name: string;

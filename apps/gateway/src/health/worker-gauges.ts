@@ -1,0 +1,39 @@
+import type { WorkerRecord } from '@tessera/queue';
+import { Gauge, type Registry } from 'prom-client';
+
+/**
+ * The live workers as gauges, rebuilt from their Redis records at each scrape: a worker that
+ * stopped announcing drops out. `tessera_worker_info` is 1 per worker, its labels saying
+ * which execution provider it asked for and got and on what device.
+ */
+export class WorkerGauges {
+  private readonly info: Gauge<'worker' | 'provider' | 'requested_provider' | 'device'>;
+  private readonly memory: Gauge<'worker'>;
+
+  constructor(registry: Registry) {
+    this.info = new Gauge({
+      name: 'tessera_worker_info',
+      help: 'A live worker: the execution provider it asked for, the one its sessions got, and its device',
+      labelNames: ['worker', 'provider', 'requested_provider', 'device'],
+      registers: [registry],
+    });
+    this.memory = new Gauge({
+      name: 'tessera_worker_device_memory_bytes',
+      help: "Memory of a live worker's compute device (the GPU's, or the host's on CPU)",
+      labelNames: ['worker'],
+      registers: [registry],
+    });
+  }
+
+  show(workers: readonly WorkerRecord[]): void {
+    this.info.reset();
+    this.memory.reset();
+    for (const { worker, provider, device } of workers) {
+      this.info.set(
+        { worker, provider: provider.active, requested_provider: provider.requested, device: device.name },
+        1,
+      );
+      if (device.memoryBytes !== null) this.memory.set({ worker }, device.memoryBytes);
+    }
+  }
+}

@@ -21,6 +21,21 @@ const ADAPTERS = { rank: 16, batch: 32 };
 /** The shape the int4 ÷ fp32 speedup and the RSS goal are read on. */
 const SPEEDUP_SHAPE = 'tinyllama-1.1b';
 
+/** TinyLlama-1.1B: d 2048, 22 layers, 32 heads, 4 KV heads, ffn 5632, vocab 32000, untied head. */
+export const TINYLLAMA_SHAPE = {
+  architecture: 'llama',
+  vocabSize: 32000,
+  dModel: 2048,
+  nLayers: 22,
+  nHeads: 32,
+  nKvHeads: 4,
+  ffnDim: 5632,
+  maxPositions: 2048,
+  normEps: 1e-5,
+  ropeTheta: 10000,
+  tieEmbeddings: false,
+};
+
 export function realShapes(engine) {
   return [
     {
@@ -38,19 +53,7 @@ export function realShapes(engine) {
     },
     {
       name: SPEEDUP_SHAPE,
-      config: {
-        architecture: 'llama',
-        vocabSize: 32000,
-        dModel: 2048,
-        nLayers: 22,
-        nHeads: 32,
-        nKvHeads: 4,
-        ffnDim: 5632,
-        maxPositions: 2048,
-        normEps: 1e-5,
-        ropeTheta: 10000,
-        tieEmbeddings: false,
-      },
+      config: TINYLLAMA_SHAPE,
     },
     qwenShape(engine),
   ];

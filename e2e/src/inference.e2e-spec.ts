@@ -249,7 +249,15 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
           adapters: [{ name: 'code' }, { name: 'weather' }],
         }),
     ]) {
-      await assert.rejects(attempt(), (error: InstanceType<typeof OpenAI.APIError>) => error.status === 404);
+      // OpenAI's error object beside the problem: the client carries its type, code and message.
+      await assert.rejects(
+        attempt(),
+        (error: InstanceType<typeof OpenAI.APIError>) =>
+          error.status === 404 &&
+          error.type === 'not_found_error' &&
+          error.code === 'not-found' &&
+          /^404 [A-Z]/.test(error.message),
+      );
     }
     const missing = await fetch(`${gateway.url}/v1/completions`, {
       method: 'POST',

@@ -11,7 +11,10 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Database } from '@tessera/db';
 import type { Redis } from 'ioredis';
 import { AppModule } from './app.module.js';
+import { recordAllowedMethods } from './common/allowed-methods.js';
 import { HttpMetrics } from './common/http-metrics.js';
+import { parseJsonBody } from './common/json-body.js';
+import { sendProblem } from './common/send-problem.util.js';
 import {
   COMPOSE_QUEUE,
   TRAIN_QUEUE,
@@ -24,6 +27,7 @@ import { REDIS } from './common/redis.provider.js';
 import { JSONL_CONTENT_TYPES } from './datasets/datasets.controller.js';
 import type { GatewayConfig } from './config/gateway-config.js';
 import type { FlowProducer } from 'bullmq';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { FLOW_PRODUCER } from './common/flow.provider.js';
 
 const REQUEST_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -43,6 +47,11 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
       return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : `req_${randomUUID()}`;
     },
     ajv: { customOptions: { allErrors: false } },
+    // The router refuses a bad URL or an over-long path segment before any hook runs.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('x-request-id', request.id);
+      sendProblem(error, request, reply);
+    },
   });
   const metrics = new HttpMetrics();
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, metrics), adapter, {
@@ -57,6 +66,15 @@ export async function createGatewayApp(config: GatewayConfig): Promise<NestFasti
   });
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+  recordAllowedMethods(fastify);
   // Dataset and adapter uploads stream straight to the blob store: the body is handed over unread.
   fastify.addContentTypeParser([...JSONL_CONTENT_TYPES, 'application/octet-stream'], (_request, payload, done) =>
     done(null, payload),

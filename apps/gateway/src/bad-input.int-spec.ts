@@ -214,7 +214,7 @@ describe('bad input', () => {
       rawBody: '{"name":"p","__proto__":{"admin":true}}',
       headers: json,
       status: 400,
-      type: 'malformed-json',
+      type: 'forbidden-json-key',
     },
     {
       name: 'a malformed id',

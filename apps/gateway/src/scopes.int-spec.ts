@@ -66,7 +66,7 @@ describe('authentication and scopes', () => {
   it('keeps platform routes and tenant routes apart', async () => {
     assert.equal(
       (await call(gateway, 'POST', '/v1/tenants', { key: tenant.adminKey, body: { name: 'x' } })).status,
-      401,
+      403,
     );
     assert.equal((await call(gateway, 'GET', '/v1/groups', { key: TEST_PLATFORM_KEY })).status, 401);
     const other = await call(gateway, 'GET', `/v1/tenants/${tenant.tenant.id}`, { key: TEST_PLATFORM_KEY });

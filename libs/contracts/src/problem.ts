@@ -15,6 +15,17 @@ export const problemSchema = z
     instance: z.string().optional(),
     request_id: z.string().optional(),
     errors: z.array(problemFieldErrorSchema).optional(),
+    error: z
+      .object({
+        message: z.string(),
+        type: z.string(),
+        param: z.string().nullable(),
+        code: z.string(),
+      })
+      .optional()
+      .describe(
+        "On the OpenAI-compatible routes (/v1/models, /v1/completions, /v1/chat/completions): the same error in OpenAI's shape, so OpenAI clients carry its message",
+      ),
   })
   .meta({ id: 'Problem' });
 
@@ -25,6 +36,7 @@ export type ProblemFieldError = z.infer<typeof problemFieldErrorSchema>;
 export const PROBLEM_KINDS = {
   validation: { status: 400, title: 'The request is not valid' },
   'malformed-json': { status: 400, title: 'The request body is not valid JSON' },
+  'forbidden-json-key': { status: 400, title: 'The request body holds a key that could alter object prototypes' },
   unauthenticated: { status: 401, title: 'Missing or invalid API key' },
   forbidden: { status: 403, title: 'The API key lacks the scope this needs' },
   'not-found': { status: 404, title: 'No such resource' },
@@ -32,6 +44,7 @@ export const PROBLEM_KINDS = {
   conflict: { status: 409, title: 'The request conflicts with the current state' },
   'idempotency-in-flight': { status: 409, title: 'A request with this Idempotency-Key is still being processed' },
   'payload-too-large': { status: 413, title: 'The request body is too large' },
+  'uri-too-long': { status: 414, title: 'The request path is too long' },
   'unsupported-media-type': { status: 415, title: 'Unsupported content type' },
   'idempotency-mismatch': { status: 422, title: 'This Idempotency-Key was used with a different request' },
   'rate-limited': { status: 429, title: 'Too many requests' },

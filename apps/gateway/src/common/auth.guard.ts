@@ -47,17 +47,20 @@ export class AuthGuard implements CanActivate {
     const secret = bearerToken(request);
 
     if (access.kind === 'platform') {
-      if (!this.isPlatformKey(secret)) throw unauthenticated('This route needs the platform admin key');
+      if (!this.isPlatformKey(secret)) {
+        // A valid tenant key is known but not allowed here (403); anything else is not a key (401).
+        await this.tenantKey(secret);
+        throw new ProblemException(
+          'forbidden',
+          'This route needs the platform admin key; a tenant API key cannot call it',
+        );
+      }
       request.credentialId = 'platform';
       await this.chargeRateLimit(reply, 'platform', this.config.RATE_LIMIT_PER_MINUTE);
       return true;
     }
 
-    if (!looksLikeApiKeySecret(secret)) throw unauthenticated('The Authorization header does not hold a tsk_ API key');
-    const key = await this.database.findApiKeyByHash(hashApiKeySecret(secret));
-    if (!key) throw unauthenticated('Unknown API key');
-    if (key.revokedAt) throw unauthenticated('This API key was revoked');
-    if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthenticated('This API key has expired');
+    const key = await this.tenantKey(secret);
     const scopes = key.scopes as ApiKeyScope[];
     if (access.scope && !hasScope(scopes, access.scope)) {
       throw new ProblemException(
@@ -76,6 +79,16 @@ export class AuthGuard implements CanActivate {
     };
     this.noteLastUsed(key.tenantId, key.id);
     return true;
+  }
+
+  /** The live tenant API key `secret` is, or 401 saying why it is not one. */
+  private async tenantKey(secret: string) {
+    if (!looksLikeApiKeySecret(secret)) throw unauthenticated('The Authorization header does not hold a tsk_ API key');
+    const key = await this.database.findApiKeyByHash(hashApiKeySecret(secret));
+    if (!key) throw unauthenticated('Unknown API key');
+    if (key.revokedAt) throw unauthenticated('This API key was revoked');
+    if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthenticated('This API key has expired');
+    return key;
   }
 
   private isPlatformKey(secret: string): boolean {

@@ -9,13 +9,18 @@ export interface RenderedProblem {
   headers: Record<string, string>;
 }
 
-/** Fastify's own errors (body parsing, limits) carry a code; map them to our kinds. */
-const FASTIFY_CODES: Record<string, ProblemKind> = {
-  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed-json',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed-json',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'payload-too-large',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'validation',
+/**
+ * Fastify's own errors (body parsing, limits, the router) carry a code; map them to our kinds.
+ * The router's messages quote the path, which a problem does not echo: those get our own detail.
+ */
+const FASTIFY_CODES: Record<string, { kind: ProblemKind; detail?: string }> = {
+  FST_ERR_CTP_INVALID_JSON_BODY: { kind: 'malformed-json' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { kind: 'malformed-json' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { kind: 'payload-too-large' },
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: { kind: 'unsupported-media-type' },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { kind: 'validation' },
+  FST_ERR_MAX_PARAM_LENGTH: { kind: 'uri-too-long', detail: 'A path segment is longer than 100 characters' },
+  FST_ERR_BAD_URL: { kind: 'validation', detail: 'The path is not a valid URL (bad percent-encoding)' },
 };
 
 /** Prisma's known request errors that bad input can cause. */
@@ -50,9 +55,10 @@ function render(kind: ProblemKind, detail: string | undefined, extra: Partial<Pr
 export function toProblem(
   error: unknown,
   requestId: string,
-  instance: string,
+  /** The request's path; undefined leaves it out. */
+  instance: string | undefined,
 ): RenderedProblem & { internal: boolean } {
-  const base = { request_id: requestId, instance };
+  const base = { request_id: requestId, ...(instance === undefined ? {} : { instance }) };
   if (error instanceof ProblemException) {
     return {
       problem: render(error.kind, error.detail, { ...base, ...(error.errors ? { errors: error.errors } : {}) }),
@@ -62,7 +68,8 @@ export function toProblem(
   }
   const code = errorCode(error);
   if (typeof code === 'string' && FASTIFY_CODES[code]) {
-    return { problem: render(FASTIFY_CODES[code], (error as Error).message, base), headers: {}, internal: false };
+    const { kind, detail } = FASTIFY_CODES[code];
+    return { problem: render(kind, detail ?? (error as Error).message, base), headers: {}, internal: false };
   }
   if (typeof code === 'string' && PRISMA_CODES[code]) {
     const { kind, detail } = PRISMA_CODES[code];

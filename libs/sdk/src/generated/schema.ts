@@ -1934,6 +1934,13 @@ export interface components {
             instance?: string;
             request_id?: string;
             errors?: components["schemas"]["ProblemFieldError"][];
+            /** @description On the OpenAI-compatible routes (/v1/models, /v1/completions, /v1/chat/completions): the same error in OpenAI's shape, so OpenAI clients carry its message */
+            error?: {
+                message: string;
+                type: string;
+                param: string | null;
+                code: string;
+            };
         };
         ProblemFieldError: {
             field: string;

@@ -84,6 +84,9 @@ describe('npm run demo: the whole story against a gateway and a worker', () => {
     console.log(output);
     assert.equal(code, 0, `${output}\n--- worker ---\n${worker.output()}`);
     const number = String.raw`\d+\.\d{3}`;
+    // The endpoint it registered is gone: its receiver closed with the script.
+    const demo = createTesseraClient({ baseUrl: gateway.url, apiKey: demoKey });
+    assert.deepEqual((await unwrap(demo.GET('/v1/webhooks'))).data, []);
     for (const marker of [
       /demo-recipes-\w+: 44 lines, 41 documents/,
       /webhook fine_tune\.succeeded received, signature valid/,

@@ -195,6 +195,73 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     assert.deepEqual(added('recipes'), { requests: 2, prompt_tokens: 2 * chat.usage!.prompt_tokens });
   });
 
+  it("the openai client's sampling fields: logit_bias, penalties, max_completion_tokens, developer role, text parts", async () => {
+    // A bias of 100 forces a token at every step ('A' is byte 65); the penalties apply on top but
+    // cannot outweigh it within 6 tokens (100 − 6·(2 + 2) > the model's logits).
+    const forced = await outsider.completions.create({
+      model: 'weather',
+      prompt: 'tomorrow will be',
+      temperature: 0,
+      max_tokens: 24,
+      max_completion_tokens: 6,
+      logit_bias: { '65': 100 },
+      presence_penalty: 2,
+      frequency_penalty: 2,
+      user: 'e2e',
+    } as OpenAI.CompletionCreateParamsNonStreaming);
+    assert.equal(forced.choices[0]!.text, 'AAAAAA');
+    assert.equal(forced.usage!.completion_tokens, 6);
+    // −100 bans it: greedy output never holds the banned byte.
+    const plain = await outsider.completions.create({ model: 'weather', prompt: 'tomorrow will be', ...greedy });
+    const space = 32;
+    assert.ok(plain.choices[0]!.text.includes(' '), 'the greedy text has a space to ban');
+    const banned = await outsider.completions.create({
+      model: 'weather',
+      prompt: 'tomorrow will be',
+      ...greedy,
+      logit_bias: { [String(space)]: -100 },
+    });
+    assert.ok(!banned.choices[0]!.text.includes(' '), banned.choices[0]!.text);
+
+    // developer is read as system, and text parts as their joined text: the same answer as the plain form.
+    const plainChat = await outsider.chat.completions.create({
+      model: 'recipes',
+      messages: [
+        { role: 'system', content: 'You cook.' },
+        { role: 'user', content: 'mix 2 cups of flour' },
+      ],
+      ...greedy,
+    });
+    const partsChat = await outsider.chat.completions.create({
+      model: 'recipes',
+      messages: [
+        { role: 'developer', content: [{ type: 'text', text: 'You cook.' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'mix 2 cups ' },
+            { type: 'text', text: 'of flour' },
+          ],
+        },
+      ],
+      ...greedy,
+    });
+    assert.equal(partsChat.choices[0]!.message.content, plainChat.choices[0]!.message.content);
+    // Other part types are refused by name; so is a bias on a token the model does not have.
+    await assert.rejects(
+      outsider.chat.completions.create({
+        model: 'recipes',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
+      }),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && /messages/.test(error.message),
+    );
+    await assert.rejects(
+      outsider.completions.create({ model: 'weather', prompt: 'x', logit_bias: { '99999': 5 } }),
+      (error: InstanceType<typeof OpenAI.APIError>) =>
+        error.status === 400 && /logit_bias names token 99999/.test(error.message),
+    );
+  });
+
   async function usageByAdapter() {
     const usage = await unwrap(admin.GET('/v1/usage'));
     return new Map(usage.data.map((row) => [row.adapter_name ?? 'base', row]));

@@ -23,9 +23,8 @@ COPY bench/package.json bench/
 # image's npm 10 does not read allowScripts.
 RUN npm install --no-audit --no-fund --ignore-scripts
 # The npm package ships CPU binaries only. Its installer fetches the CUDA 12 provider
-# (libonnxruntime_providers_{cuda,shared}.so) when ONNXRUNTIME_NODE_INSTALL is not `skip`;
-# the env var wins over .npmrc's onnxruntime-node-install=skip. Run it here, by hand,
-# because allowScripts keeps it from running on install.
+# (libonnxruntime_providers_{cuda,shared}.so) when ONNXRUNTIME_NODE_INSTALL asks for it.
+# Run it here, by hand, because .npmrc's ignore-scripts keeps it from running on install.
 RUN cd node_modules/onnxruntime-node \
  && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js \
  && test -f bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so

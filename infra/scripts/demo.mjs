@@ -36,6 +36,8 @@ const GREEDY = { max_tokens: 24, temperature: 0 };
 const WAIT_MS = 5 * 60_000;
 /** The description that marks this script's adapters, so a later run can take them out of routing. */
 const DEMO_ADAPTER = 'made by npm run demo';
+/** How this script's webhook endpoints are described (then the run's id). */
+const DEMO_WEBHOOK = 'npm run demo';
 
 const tessera = createTesseraClient({ baseUrl, apiKey });
 let receiver;
@@ -45,6 +47,11 @@ try {
   console.error(`\n✗ ${describe(error)}`);
   process.exitCode = 1;
 } finally {
+  // The endpoint points at this script's receiver: left enabled, every later event would retry for a day.
+  if (receiver?.endpointId)
+    await unwrap(
+      tessera.DELETE('/v1/webhooks/{webhook_id}', { params: { path: { webhook_id: receiver.endpointId } } }),
+    ).catch((error) => console.error(`  could not remove webhook endpoint ${receiver.endpointId}: ${describe(error)}`));
   await receiver?.close();
 }
 
@@ -66,6 +73,16 @@ async function main() {
     archived++;
   }
   console.log(`  archived ${archived} adapter(s) of earlier demo runs (kept, but out of routing)`);
+  // Endpoints an interrupted earlier run left behind point at a receiver that is gone.
+  let removed = 0;
+  for (const endpoint of await listAll((after) =>
+    tessera.GET('/v1/webhooks', { params: { query: { after, limit: MAX_PAGE_SIZE } } }),
+  )) {
+    if (!endpoint.description?.startsWith(DEMO_WEBHOOK)) continue;
+    await unwrap(tessera.DELETE('/v1/webhooks/{webhook_id}', { params: { path: { webhook_id: endpoint.id } } }));
+    removed++;
+  }
+  if (removed) console.log(`  removed ${removed} webhook endpoint(s) earlier demo runs left behind`);
 
   step('1. upload datasets');
   // The sample files name access groups; a tenant seeded by `npm start` has them already.
@@ -88,7 +105,7 @@ async function main() {
     tessera.POST('/v1/webhooks', {
       body: {
         url: receiver.url,
-        description: `npm run demo ${run}`,
+        description: `${DEMO_WEBHOOK} ${run}`,
         event_types: ['fine_tune.succeeded', 'deletion.completed'],
       },
     }),

@@ -454,7 +454,7 @@ describe('base models in shards: uploaded in parts, assembled, validated whole; 
       });
       const blobsBefore = await readdir(path.join(dataDir, 'blobs'), { recursive: true });
       const asTenant = await registerPlatform({ name: 'platform-llama', prefix: 'org/tiny-llama' }, tenant.adminKey);
-      assert.equal(asTenant.status, 401);
+      assert.equal(asTenant.status, 403, 'a tenant key is known but not allowed here');
 
       const registered = await registerPlatform({
         name: 'platform-llama',

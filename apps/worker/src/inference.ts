@@ -153,6 +153,11 @@ export class InferenceServer {
       throw new BadRequest(`${what}: ${(error as Error).message}`);
     }
     if (prompt.length === 0) throw new BadRequest('the prompt is empty');
+    const outside = Object.keys(request.logitBias ?? {}).find((id) => Number(id) >= model.config.vocabSize);
+    if (outside !== undefined)
+      throw new BadRequest(
+        `logit_bias names token ${outside}; ${model.name}'s vocabulary has ${model.config.vocabSize} tokens`,
+      );
     const context = model.config.maxPositions;
     if (prompt.length + request.maxTokens > context) {
       throw new BadRequest(
@@ -182,6 +187,9 @@ export class InferenceServer {
         temperature: request.temperature,
         ...(request.topP !== undefined ? { topP: request.topP } : {}),
         ...(request.seed !== undefined ? { seed: request.seed } : {}),
+        ...(request.presencePenalty !== undefined ? { presencePenalty: request.presencePenalty } : {}),
+        ...(request.frequencyPenalty !== undefined ? { frequencyPenalty: request.frequencyPenalty } : {}),
+        ...(request.logitBias ? { logitBias: request.logitBias } : {}),
       },
       stop: request.stop,
       // Cached prompt prefixes are shared within a tenant only.

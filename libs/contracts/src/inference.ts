@@ -56,6 +56,33 @@ export type Routing = z.infer<typeof routingSchema>;
 const samplingFields = {
   model: modelReference(200).describe('A base model, an adapter (name or name@version), or a composition'),
   max_tokens: z.number().int().min(1).max(4096).optional(),
+  max_completion_tokens: z
+    .number()
+    .int()
+    .min(1)
+    .max(4096)
+    .optional()
+    .describe("OpenAI's newer name for max_tokens; wins when both are given"),
+  presence_penalty: z
+    .number()
+    .min(-2)
+    .max(2)
+    .nullable()
+    .optional()
+    .describe('Subtracted once from the logit of every token the completion already holds'),
+  frequency_penalty: z
+    .number()
+    .min(-2)
+    .max(2)
+    .nullable()
+    .optional()
+    .describe('Subtracted from a token’s logit per time the completion holds it'),
+  logit_bias: z
+    .record(z.string().regex(/^\d{1,9}$/, 'a token id'), z.number().min(-100).max(100))
+    .refine((bias) => Object.keys(bias).length <= 300, 'at most 300 token ids')
+    .nullable()
+    .optional()
+    .describe('Token id → bias added to its logit (−100 bans the token, 100 forces it)'),
   temperature: z.number().min(0).max(2).optional(),
   top_p: z.number().gt(0).max(1).optional(),
   seed: z
@@ -83,9 +110,14 @@ export const completionRequestSchema = z
   .meta({ id: 'CompletionRequest' });
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 
+/** A text part of a message's content; OpenAI's other part types (images, audio, files) are refused. */
+const textPartSchema = z.strictObject({ type: z.literal('text'), text: z.string() });
+
 export const chatMessageSchema = z.strictObject({
-  role: z.enum(['system', 'user', 'assistant']),
-  content: z.string(),
+  role: z
+    .enum(['developer', 'system', 'user', 'assistant'])
+    .describe('developer is read as system, as OpenAI does for models without a developer role'),
+  content: z.union([z.string(), z.array(textPartSchema).min(1).max(64)]).describe('Text, or text parts joined'),
   name: z.string().optional(),
 });
 

@@ -88,7 +88,7 @@ export {
 } from './tokenizer/chat-template.js';
 export type { ChatMessage, ChatTemplateFailure, ChatTemplateLimits } from './tokenizer/chat-template.js';
 export type { Tokenizer } from './tokenizer/tokenizer.js';
-export { argmax, sampleToken } from './serving/sampling.js';
+export { adjustLogits, argmax, sampleToken } from './serving/sampling.js';
 export type { SamplingParams } from './serving/sampling.js';
 export { seededRandom } from './seeded-random.js';
 export { AdapterCache, adapterBytes } from './serving/adapter-cache.js';

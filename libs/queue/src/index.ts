@@ -78,6 +78,10 @@ export interface InferJobData {
   temperature: number;
   topP?: number;
   seed?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Token id → bias added to its logit. */
+  logitBias?: Record<number, number>;
   stop: string[];
 }
 

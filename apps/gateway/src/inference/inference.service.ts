@@ -72,7 +72,13 @@ export class InferenceService {
       baseModelId: resolved.baseModel.id,
       input:
         'messages' in body
-          ? { kind: 'chat', messages: body.messages.map((m) => ({ role: m.role, content: m.content })) }
+          ? {
+              kind: 'chat',
+              messages: body.messages.map((m) => ({
+                role: m.role === 'developer' ? 'system' : m.role,
+                content: typeof m.content === 'string' ? m.content : m.content.map((part) => part.text).join(''),
+              })),
+            }
           : { kind: 'text', text: typeof body.prompt === 'string' ? body.prompt : body.prompt[0]! },
       mode: resolved.mode,
       router: resolved.router,
@@ -80,10 +86,15 @@ export class InferenceService {
       ...(resolved.topK !== undefined ? { topK: resolved.topK } : {}),
       ...(resolved.composition ? { composition: resolved.composition } : {}),
       ...(body.routing?.return_gates ? { returnGates: true } : {}),
-      maxTokens: body.max_tokens ?? OPENAI_DEFAULT_MAX_TOKENS,
+      maxTokens: body.max_completion_tokens ?? body.max_tokens ?? OPENAI_DEFAULT_MAX_TOKENS,
       temperature: body.temperature ?? 1,
       ...(body.top_p != null ? { topP: body.top_p } : {}),
       ...(body.seed != null ? { seed: body.seed } : {}),
+      ...(body.presence_penalty ? { presencePenalty: body.presence_penalty } : {}),
+      ...(body.frequency_penalty ? { frequencyPenalty: body.frequency_penalty } : {}),
+      ...(body.logit_bias && Object.keys(body.logit_bias).length
+        ? { logitBias: Object.fromEntries(Object.entries(body.logit_bias).map(([id, bias]) => [Number(id), bias])) }
+        : {}),
       stop,
     };
     const events = this.dispatcher.dispatch(job);

@@ -334,15 +334,24 @@ for (const config of configs) {
       );
     });
 
-    it("samples from the last position's logits exactly as a full recompute does (temperature, top-p, seed)", async () => {
-      const sampling = { temperature: 0.9, topP: 0.95, seed: 7 };
+    it("samples from the last position's logits exactly as a full recompute does (temperature, top-p, seed, penalties, biases)", async () => {
+      // Penalties on what the completion holds so far, and a bias towards 'a': both change the draws.
+      const sampling = {
+        temperature: 0.9,
+        topP: 0.95,
+        seed: 7,
+        presencePenalty: 0.5,
+        frequencyPenalty: 0.3,
+        logitBias: { 97: 1.5 },
+      };
       const { batching } = await scheduler();
       const result = await batching.generate({ ...request(3, { adapters: [] }), maxTokens: 10, sampling });
       const random = seededRandom(7);
       const sequence = [...prompts[3]!];
       for (let step = 0; step < 10; step++) {
         const { logits } = referenceForward(config, baseWeights, [sequence]);
-        sequence.push(sampleToken(logits.slice((sequence.length - 1) * config.vocabSize), sampling, random));
+        const generated = sequence.slice(prompts[3]!.length);
+        sequence.push(sampleToken(logits.slice((sequence.length - 1) * config.vocabSize), sampling, random, generated));
       }
       assert.deepEqual(result.tokens, sequence.slice(prompts[3]!.length));
     });

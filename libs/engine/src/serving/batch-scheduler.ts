@@ -469,7 +469,7 @@ export class BatchScheduler {
 
   /** Samples the row's next token, streams it, and ends the row when it is done. */
   private accept(row: Row, logits: Float32Array): void {
-    const token = sampleToken(logits, row.request.sampling ?? {}, row.random);
+    const token = sampleToken(logits, row.request.sampling ?? {}, row.random, row.tokens);
     if (token === this.tokenizer.endOfText && !row.request.ignoreEndOfText) return this.end(row, 'end_of_text');
     row.tokens.push(token);
     if (row.text.push(token)) return this.end(row, 'stop');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
 import { seededRandom as requestRandom } from '../seeded-random.js';
-import { sampleToken } from './sampling.js';
+import { adjustLogits, sampleToken } from './sampling.js';
 
 describe('sampleToken', () => {
   const logits = Float32Array.of(1, 3, 2.5, -1, 3);
@@ -38,6 +38,29 @@ describe('sampleToken', () => {
       return Array.from({ length: 20 }, () => sampleToken(logits, { temperature: 1 }, random));
     };
     assert.deepEqual(draw(7), draw(7));
+  });
+});
+
+describe('adjustLogits: OpenAI penalties and logit_bias', () => {
+  const logits = Float32Array.of(1, 3, 2.5, -1, 3);
+
+  it('subtracts count × frequency + presence from each token the completion holds, and adds the biases', () => {
+    // Token 1 twice, token 4 once; presence 0.5, frequency 0.25; bias +2 on 3, −1 on 2.
+    const adjusted = adjustLogits(
+      logits,
+      { presencePenalty: 0.5, frequencyPenalty: 0.25, logitBias: { 3: 2, 2: -1 } },
+      [1, 4, 1],
+    );
+    assert.deepEqual(Array.from(adjusted), [1, 3 - 2 * 0.25 - 0.5, 2.5 - 1, -1 + 2, 3 - 0.25 - 0.5]);
+    assert.deepEqual(Array.from(logits), [1, 3, 2.5, -1, 3], 'the logits given are not changed');
+    assert.equal(adjustLogits(logits, { presencePenalty: 1 }, []), logits, 'nothing to adjust: the same array');
+  });
+
+  it('steers greedy decoding: a penalty moves it off a repeated token, a bias of 100 forces one', () => {
+    assert.equal(sampleToken(logits, {}, requestRandom(1), [1]), 1);
+    assert.equal(sampleToken(logits, { presencePenalty: 0.1 }, requestRandom(1), [1]), 4);
+    assert.equal(sampleToken(logits, { logitBias: { 3: 100 } }, requestRandom(1)), 3);
+    assert.equal(sampleToken(logits, { logitBias: { 1: -100, 4: -100 } }, requestRandom(1)), 2);
   });
 });
 

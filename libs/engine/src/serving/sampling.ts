@@ -4,10 +4,45 @@ export interface SamplingParams {
   topK?: number;
   topP?: number;
   seed?: number;
+  /** Subtracted once from the logit of every token the completion already holds (OpenAI's presence_penalty). */
+  presencePenalty?: number;
+  /** Subtracted from a token's logit per time the completion holds it (OpenAI's frequency_penalty). */
+  frequencyPenalty?: number;
+  /** Added to the logits of the token ids given (OpenAI's logit_bias; ±100 bans or forces a token). */
+  logitBias?: Readonly<Record<number, number>>;
 }
 
-/** Picks a token from one row of logits. Ties go to the lowest id, so greedy is deterministic. */
-export function sampleToken(logits: Float32Array, params: SamplingParams, random: () => number): number {
+/**
+ * The logits after the penalties and biases, as OpenAI defines them: for token j,
+ * logit[j] − count[j]·frequency − (count[j] > 0)·presence + bias[j], where count[j] is how often
+ * the completion so far (`generated`) holds j. The logits given are returned when nothing applies.
+ */
+export function adjustLogits(logits: Float32Array, params: SamplingParams, generated: readonly number[]): Float32Array {
+  const presence = params.presencePenalty ?? 0;
+  const frequency = params.frequencyPenalty ?? 0;
+  const bias = Object.entries(params.logitBias ?? {});
+  if (!bias.length && ((!presence && !frequency) || !generated.length)) return logits;
+  const adjusted = Float32Array.from(logits);
+  if (presence || frequency) {
+    const counts = new Map<number, number>();
+    for (const token of generated) counts.set(token, (counts.get(token) ?? 0) + 1);
+    for (const [token, count] of counts) adjusted[token]! -= count * frequency + presence;
+  }
+  for (const [token, value] of bias) adjusted[Number(token)]! += value;
+  return adjusted;
+}
+
+/**
+ * Picks a token from one row of logits, after the penalties for what the completion already
+ * holds (`generated`) and the biases. Ties go to the lowest id, so greedy is deterministic.
+ */
+export function sampleToken(
+  rawLogits: Float32Array,
+  params: SamplingParams,
+  random: () => number,
+  generated: readonly number[] = [],
+): number {
+  const logits = adjustLogits(rawLogits, params, generated);
   const temperature = params.temperature ?? 0;
   if (temperature <= 0) return argmax(logits);
   // Candidates sorted by logit, cut by top-k, then softmax at the temperature, then top-p.

@@ -1765,6 +1765,16 @@ export interface components {
             /** @description A base model, an adapter (name or name@version), or a composition */
             model: string;
             max_tokens?: number;
+            /** @description OpenAI's newer name for max_tokens; wins when both are given */
+            max_completion_tokens?: number;
+            /** @description Subtracted once from the logit of every token the completion already holds */
+            presence_penalty?: number | null;
+            /** @description Subtracted from a token’s logit per time the completion holds it */
+            frequency_penalty?: number | null;
+            /** @description Token id → bias added to its logit (−100 bans the token, 100 forces it) */
+            logit_bias?: {
+                [key: string]: number;
+            } | null;
             temperature?: number;
             top_p?: number;
             seed?: number;
@@ -1850,6 +1860,16 @@ export interface components {
             /** @description A base model, an adapter (name or name@version), or a composition */
             model: string;
             max_tokens?: number;
+            /** @description OpenAI's newer name for max_tokens; wins when both are given */
+            max_completion_tokens?: number;
+            /** @description Subtracted once from the logit of every token the completion already holds */
+            presence_penalty?: number | null;
+            /** @description Subtracted from a token’s logit per time the completion holds it */
+            frequency_penalty?: number | null;
+            /** @description Token id → bias added to its logit (−100 bans the token, 100 forces it) */
+            logit_bias?: {
+                [key: string]: number;
+            } | null;
             temperature?: number;
             top_p?: number;
             seed?: number;
@@ -1863,9 +1883,17 @@ export interface components {
             user?: string;
             routing?: components["schemas"]["Routing"];
             messages: {
-                /** @enum {string} */
-                role: "system" | "user" | "assistant";
-                content: string;
+                /**
+                 * @description developer is read as system, as OpenAI does for models without a developer role
+                 * @enum {string}
+                 */
+                role: "developer" | "system" | "user" | "assistant";
+                /** @description Text, or text parts joined */
+                content: string | {
+                    /** @enum {string} */
+                    type: "text";
+                    text: string;
+                }[];
                 name?: string;
             }[];
         };
@@ -1947,7 +1975,98 @@ export interface components {
             message: string;
         };
     };
-    responses: never;
+    responses: {
+        /** @description The request is not valid: a field, a parameter or the JSON body (problem+json names it) */
+        Problem400: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Missing, unknown, revoked or expired API key */
+        Problem401: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The key lacks the scope, or is a tenant key on a platform route */
+        Problem403: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description No such resource (another tenant’s or another group’s is the same 404) */
+        Problem404: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Conflicts with the current state, or a request with this Idempotency-Key is still running */
+        Problem409: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body is larger than the limit */
+        Problem413: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The body’s content type is not one this operation takes */
+        Problem415: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description This Idempotency-Key was used with a different body */
+        Problem422: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Rate limit reached; Retry-After says when to come back */
+        Problem429: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Postgres or Redis is unreachable; retry after Retry-After */
+        Problem503: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -1973,7 +2092,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2011,7 +2130,7 @@ export interface operations {
                     "application/json": components["schemas"]["Health"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2047,7 +2166,16 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedTenant"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2078,7 +2206,13 @@ export interface operations {
                     "application/json": components["schemas"]["Tenant"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2107,7 +2241,11 @@ export interface operations {
                     "application/json": components["schemas"]["Tenant"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2139,7 +2277,12 @@ export interface operations {
                     "application/json": components["schemas"]["PrincipalList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2175,7 +2318,16 @@ export interface operations {
                     "application/json": components["schemas"]["Principal"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2206,7 +2358,13 @@ export interface operations {
                     "application/json": components["schemas"]["Principal"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2235,7 +2393,11 @@ export interface operations {
                     "application/json": components["schemas"]["Caller"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2267,7 +2429,12 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKeyList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2303,7 +2470,16 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2334,7 +2510,13 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2368,7 +2550,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApiKey"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2400,7 +2590,12 @@ export interface operations {
                     "application/json": components["schemas"]["AccessGroupList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2436,7 +2631,16 @@ export interface operations {
                     "application/json": components["schemas"]["AccessGroup"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2467,7 +2671,13 @@ export interface operations {
                     "application/json": components["schemas"]["AccessGroup"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2496,7 +2706,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2531,7 +2747,15 @@ export interface operations {
                     "application/json": components["schemas"]["AccessGroup"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2565,7 +2789,13 @@ export interface operations {
                     "application/json": components["schemas"]["GroupMembershipList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2603,7 +2833,17 @@ export interface operations {
                     "application/json": components["schemas"]["GroupMembership"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2633,7 +2873,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2665,7 +2911,12 @@ export interface operations {
                     "application/json": components["schemas"]["DatasetList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2701,7 +2952,16 @@ export interface operations {
                     "application/json": components["schemas"]["Dataset"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2732,7 +2992,13 @@ export interface operations {
                     "application/json": components["schemas"]["Dataset"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2769,7 +3035,15 @@ export interface operations {
                     "application/json": components["schemas"]["Dataset"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2803,7 +3077,13 @@ export interface operations {
                     "application/json": components["schemas"]["DocumentList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2832,7 +3112,11 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModelList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2868,7 +3152,16 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModel"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2899,7 +3192,13 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModel"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2934,7 +3233,15 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModel"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -2969,7 +3276,15 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModel"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3005,7 +3320,15 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModel"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3039,7 +3362,15 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModel"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3070,7 +3401,13 @@ export interface operations {
                     "application/json": components["schemas"]["ShardUploadList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3102,7 +3439,13 @@ export interface operations {
                     "application/json": components["schemas"]["ShardUpload"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3138,7 +3481,15 @@ export interface operations {
                     "application/json": components["schemas"]["ShardUpload"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3168,7 +3519,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3209,7 +3566,15 @@ export interface operations {
                     "application/json": components["schemas"]["ShardPart"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3244,7 +3609,15 @@ export interface operations {
                     "application/json": components["schemas"]["ShardUpload"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3280,7 +3653,16 @@ export interface operations {
                     "application/json": components["schemas"]["BaseModel"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3312,7 +3694,12 @@ export interface operations {
                     "application/json": components["schemas"]["FineTuneList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3348,7 +3735,16 @@ export interface operations {
                     "application/json": components["schemas"]["FineTune"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3379,7 +3775,13 @@ export interface operations {
                     "application/json": components["schemas"]["FineTune"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3413,7 +3815,15 @@ export interface operations {
                     "application/json": components["schemas"]["FineTune"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3448,7 +3858,13 @@ export interface operations {
                     "text/event-stream": components["schemas"]["JobEventList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3479,7 +3895,13 @@ export interface operations {
                     "application/json": components["schemas"]["CheckpointList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3511,7 +3933,12 @@ export interface operations {
                     "application/json": components["schemas"]["AdapterList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3547,7 +3974,16 @@ export interface operations {
                     "application/json": components["schemas"]["Adapter"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3578,7 +4014,13 @@ export interface operations {
                     "application/json": components["schemas"]["Adapter"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3607,7 +4049,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3642,7 +4090,15 @@ export interface operations {
                     "application/json": components["schemas"]["Adapter"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3676,7 +4132,15 @@ export interface operations {
                     "application/json": components["schemas"]["Adapter"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3706,7 +4170,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3742,7 +4212,15 @@ export interface operations {
                     "application/json": components["schemas"]["AdapterVersion"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3772,7 +4250,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3809,7 +4293,15 @@ export interface operations {
                     "application/json": components["schemas"]["AdapterVersion"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3840,7 +4332,13 @@ export interface operations {
                     "application/json": components["schemas"]["AdapterVersionList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3872,7 +4370,12 @@ export interface operations {
                     "application/json": components["schemas"]["CompositionList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3908,7 +4411,16 @@ export interface operations {
                     "application/json": components["schemas"]["Composition"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3939,7 +4451,13 @@ export interface operations {
                     "application/json": components["schemas"]["Composition"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -3971,7 +4489,13 @@ export interface operations {
                     "application/json": components["schemas"]["Deletion"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4003,7 +4527,12 @@ export interface operations {
                     "application/json": components["schemas"]["DeletionList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4039,7 +4568,16 @@ export interface operations {
                     "application/json": components["schemas"]["Deletion"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4070,7 +4608,13 @@ export interface operations {
                     "application/json": components["schemas"]["Deletion"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4102,7 +4646,12 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpointList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4138,7 +4687,16 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedWebhookEndpoint"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4169,7 +4727,13 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4198,7 +4762,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4233,7 +4803,15 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookEndpoint"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4267,7 +4845,15 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4301,7 +4887,13 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDeliveryList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4333,7 +4925,13 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4368,7 +4966,15 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookDelivery"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            404: components["responses"]["Problem404"];
+            409: components["responses"]["Problem409"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4397,7 +5003,11 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4434,7 +5044,16 @@ export interface operations {
                     "text/event-stream": components["schemas"]["Completion"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4471,7 +5090,16 @@ export interface operations {
                     "text/event-stream": components["schemas"]["ChatCompletion"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            409: components["responses"]["Problem409"];
+            413: components["responses"]["Problem413"];
+            415: components["responses"]["Problem415"];
+            422: components["responses"]["Problem422"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4505,7 +5133,12 @@ export interface operations {
                     "application/json": components["schemas"]["TenantUsage"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            400: components["responses"]["Problem400"];
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;
@@ -4534,7 +5167,11 @@ export interface operations {
                     "application/json": components["schemas"]["Queues"];
                 };
             };
-            /** @description Problem details (RFC 9457) */
+            401: components["responses"]["Problem401"];
+            403: components["responses"]["Problem403"];
+            429: components["responses"]["Problem429"];
+            503: components["responses"]["Problem503"];
+            /** @description Problem details (RFC 9457) of an unexpected error (500) */
             default: {
                 headers: {
                     [name: string]: unknown;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { domainTexts, type Domain } from '@tessera/engine';
+import { DecoderSession, domainTexts, importHfCheckpoint, type Domain } from '@tessera/engine';
 import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import OpenAI from 'openai';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
@@ -259,6 +259,77 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
       outsider.completions.create({ model: 'weather', prompt: 'x', logit_bias: { '99999': 5 } }),
       (error: InstanceType<typeof OpenAI.APIError>) =>
         error.status === 400 && /logit_bias names token 99999/.test(error.message),
+    );
+  });
+
+  it("logprobs: the engine's own log-probabilities in OpenAI's shapes, streamed too", async () => {
+    const prompt = 'tomorrow will be';
+    const completion = await outsider.completions.create({
+      model: 'tessera-demo',
+      prompt,
+      ...greedy,
+      max_tokens: 8,
+      logprobs: 3,
+    });
+    const logprobs = completion.choices[0]!.logprobs!;
+    assert.equal(logprobs.tokens!.join(''), completion.choices[0]!.text);
+    assert.equal(logprobs.top_logprobs!.length, 8);
+    assert.deepEqual(
+      logprobs.text_offset,
+      logprobs.tokens!.map((_, i) => logprobs.tokens!.slice(0, i).join('').length),
+    );
+    // The same text scored by the engine in this process: log softmax at each position (bytes are the demo model's tokens).
+    const demo = await importHfCheckpoint(path.resolve(import.meta.dirname, '../../models/tessera-demo'));
+    const session = await DecoderSession.load(demo.config, demo.weights, { threads: 1 });
+    const ids = [...Buffer.from(prompt + completion.choices[0]!.text, 'utf8')];
+    const { logits } = await session.forward({
+      ids: [ids],
+      positions: [ids.map((_, t) => t)],
+      attentionMask: [ids.map(() => 1)],
+    });
+    await session.release();
+    const vocab = demo.config.vocabSize;
+    const promptLength = Buffer.byteLength(prompt);
+    logprobs.token_logprobs!.forEach((logprob, i) => {
+      const row = logits.subarray((promptLength - 1 + i) * vocab, (promptLength + i) * vocab);
+      const logZ = Math.log(row.reduce((sum, value) => sum + Math.exp(value), 0));
+      const expected = row[ids[promptLength + i]!]! - logZ;
+      assert.ok(Math.abs(logprob - expected) < 1e-4, `token ${i}: ${logprob} vs ${expected}`);
+      const top = Object.values(logprobs.top_logprobs![i]!);
+      assert.equal(top.length, 3);
+      assert.ok(Math.abs(Math.max(...top) - logprob) < 1e-6, 'greedy took the most likely token');
+    });
+
+    // Chat: per token with bytes and alternatives; the stream carries the same in its last chunk.
+    const messages = [{ role: 'user' as const, content: 'mix 2 cups of flour' }];
+    const chat = await outsider.chat.completions.create({
+      model: 'recipes',
+      messages,
+      ...greedy,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const content = chat.choices[0]!.logprobs!.content!;
+    assert.equal(content.map((t) => t.token).join(''), chat.choices[0]!.message.content);
+    for (const token of content) {
+      assert.ok(token.logprob <= 0);
+      assert.deepEqual(token.bytes, [...Buffer.from(token.token, 'utf8')]);
+      assert.equal(token.top_logprobs.length, 2);
+    }
+    const stream = await outsider.chat.completions.create({
+      model: 'recipes',
+      messages,
+      ...greedy,
+      logprobs: true,
+      top_logprobs: 2,
+      stream: true,
+    });
+    const streamed: OpenAI.ChatCompletionTokenLogprob[] = [];
+    for await (const chunk of stream) streamed.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+    assert.deepEqual(streamed, content);
+    await assert.rejects(
+      outsider.chat.completions.create({ model: 'recipes', messages, top_logprobs: 2 }),
+      (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && error.code === 'validation',
     );
   });
 

@@ -274,7 +274,10 @@ describe('group isolation: a key restricted to group A, against group B objects 
     const operations = Object.entries(openapi.paths).flatMap(([template, ops]) =>
       Object.entries(ops)
         // Platform routes take the platform admin key, never a tenant's.
-        .filter(([, op]) => op.security && !template.startsWith('/v1/tenants') && !template.startsWith('/v1/platform/'))
+        .filter(
+          ([, op]) =>
+            op.security?.length && !template.startsWith('/v1/tenants') && !template.startsWith('/v1/platform/'),
+        )
         .map(([method]) => `${method} ${template}`),
     );
     const missing = operations.filter((op) => !(op in MATRIX));

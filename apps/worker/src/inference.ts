@@ -182,6 +182,7 @@ export class InferenceServer {
       adapters,
       ...(tokenRouting ? { tokenRouting } : {}),
       returnGates: Boolean(request.returnGates || tokenRouting),
+      ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
       maxTokens: request.maxTokens,
       sampling: {
         temperature: request.temperature,
@@ -220,6 +221,15 @@ export class InferenceServer {
       finishReason,
       completionTokens: result.tokens.length,
       ...(tokenGates ? { tokenGates } : {}),
+      ...(result.logprobs
+        ? {
+            logprobs: result.logprobs.map(({ token, logprob, top }) => ({
+              token: model.tokenizer.decode([token]),
+              logprob,
+              top: top.map((t) => ({ token: model.tokenizer.decode([t.token]), logprob: t.logprob })),
+            })),
+          }
+        : {}),
     });
   }
 

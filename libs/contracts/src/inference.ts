@@ -106,6 +106,14 @@ export const completionRequestSchema = z
   .strictObject({
     ...samplingFields,
     prompt: z.union([z.string().min(1), z.array(z.string().min(1)).length(1)]).describe('One prompt'),
+    logprobs: z
+      .number()
+      .int()
+      .min(0)
+      .max(5)
+      .nullable()
+      .optional()
+      .describe("Each token's log-probability and this many most likely alternatives"),
   })
   .meta({ id: 'CompletionRequest' });
 export type CompletionRequest = z.infer<typeof completionRequestSchema>;
@@ -122,7 +130,23 @@ export const chatMessageSchema = z.strictObject({
 });
 
 export const chatCompletionRequestSchema = z
-  .strictObject({ ...samplingFields, messages: z.array(chatMessageSchema).min(1).max(256) })
+  .strictObject({
+    ...samplingFields,
+    messages: z.array(chatMessageSchema).min(1).max(256),
+    logprobs: z.boolean().nullable().optional().describe("Return each token's log-probability"),
+    top_logprobs: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .nullable()
+      .optional()
+      .describe('With logprobs: this many most likely alternatives per token'),
+  })
+  .refine((body) => !body.top_logprobs || body.logprobs, {
+    message: 'top_logprobs needs logprobs: true',
+    path: ['top_logprobs'],
+  })
   .meta({ id: 'ChatCompletionRequest' });
 export type ChatCompletionRequest = z.infer<typeof chatCompletionRequestSchema>;
 
@@ -168,7 +192,19 @@ export const completionSchema = z
     created: z.number().int(),
     model: z.string(),
     choices: z.array(
-      z.object({ index: z.number().int(), text: z.string(), finish_reason: finishReason, logprobs: z.null() }),
+      z.object({
+        index: z.number().int(),
+        text: z.string(),
+        finish_reason: finishReason,
+        logprobs: z
+          .object({
+            tokens: z.array(z.string()),
+            token_logprobs: z.array(z.number()),
+            top_logprobs: z.array(z.record(z.string(), z.number())),
+            text_offset: z.array(z.number().int()),
+          })
+          .nullable(),
+      }),
     ),
     usage: usageSchema,
     routing: routingTraceSchema,
@@ -186,7 +222,21 @@ export const chatCompletionSchema = z
         index: z.number().int(),
         message: z.object({ role: z.literal('assistant'), content: z.string() }),
         finish_reason: finishReason,
-        logprobs: z.null(),
+        logprobs: z
+          .object({
+            content: z.array(
+              z.object({
+                token: z.string(),
+                logprob: z.number(),
+                bytes: z.array(z.number().int()),
+                top_logprobs: z.array(
+                  z.object({ token: z.string(), logprob: z.number(), bytes: z.array(z.number().int()) }),
+                ),
+              }),
+            ),
+            refusal: z.null(),
+          })
+          .nullable(),
       }),
     ),
     usage: usageSchema,

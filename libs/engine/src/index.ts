@@ -88,8 +88,8 @@ export {
 } from './tokenizer/chat-template.js';
 export type { ChatMessage, ChatTemplateFailure, ChatTemplateLimits } from './tokenizer/chat-template.js';
 export type { Tokenizer } from './tokenizer/tokenizer.js';
-export { adjustLogits, argmax, sampleToken } from './serving/sampling.js';
-export type { SamplingParams } from './serving/sampling.js';
+export { adjustLogits, argmax, sampleToken, tokenLogprob } from './serving/sampling.js';
+export type { SamplingParams, TokenLogprob } from './serving/sampling.js';
 export { seededRandom } from './seeded-random.js';
 export { AdapterCache, adapterBytes } from './serving/adapter-cache.js';
 export { SlotPool } from './serving/slot-pool.js';

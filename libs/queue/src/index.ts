@@ -82,6 +82,8 @@ export interface InferJobData {
   frequencyPenalty?: number;
   /** Token id → bias added to its logit. */
   logitBias?: Record<number, number>;
+  /** Report each generated token's log-probability and this many alternatives (0–20). */
+  logprobs?: number;
   stop: string[];
 }
 
@@ -105,6 +107,8 @@ export type InferEvent =
       finishReason: 'stop' | 'length' | 'cancelled';
       completionTokens: number;
       tokenGates?: { tokens: string[]; gates: number[][]; weights: number[] };
+      /** With logprobs: one per generated token, its text, log-probability and the top alternatives. */
+      logprobs?: { token: string; logprob: number; top: { token: string; logprob: number }[] }[];
     }
   | { type: 'error'; message: string; status: 400 | 500 };
 

@@ -15,7 +15,7 @@ import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { RequireScope } from '../common/route-access.decorator.js';
-import { InferenceService, type InferenceRun } from './inference.service.js';
+import { InferenceService, type InferenceRun, type RunEnd, type TokenLogprobs } from './inference.service.js';
 
 /**
  * OpenAI-compatible inference: the `openai` client works against these unmodified. With
@@ -52,15 +52,15 @@ export class InferenceController {
     const run = await this.inference.start(caller, body, 'cmpl');
     const head = { id: run.id, object: 'text_completion' as const, created: run.created, model: run.model };
     if (body.stream) {
-      return streamRun(reply, run, body, (text, finishReason) => ({
+      return streamRun(reply, run, body, (text, finishReason, end) => ({
         ...head,
-        choices: [{ index: 0, text, finish_reason: finishReason, logprobs: null }],
+        choices: [{ index: 0, text, finish_reason: finishReason, logprobs: completionLogprobs(end?.logprobs) }],
       }));
     }
     const { text, end } = await collect(run, reply);
     return {
       ...head,
-      choices: [{ index: 0, text, finish_reason: end.finishReason, logprobs: null }],
+      choices: [{ index: 0, text, finish_reason: end.finishReason, logprobs: completionLogprobs(end.logprobs) }],
       usage: usage(run, end.completionTokens),
       routing: end.routing,
     };
@@ -82,13 +82,13 @@ export class InferenceController {
     const head = { id: run.id, object: 'chat.completion' as const, created: run.created, model: run.model };
     if (body.stream) {
       let first = true;
-      return streamRun(reply, run, body, (text, finishReason) => {
+      return streamRun(reply, run, body, (text, finishReason, end) => {
         const delta = first ? { role: 'assistant' as const, content: text } : text ? { content: text } : {};
         first = false;
         return {
           ...head,
           object: 'chat.completion.chunk' as const,
-          choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: null }],
+          choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: chatLogprobs(end?.logprobs) }],
         };
       });
     }
@@ -100,13 +100,44 @@ export class InferenceController {
           index: 0,
           message: { role: 'assistant' as const, content: text },
           finish_reason: end.finishReason,
-          logprobs: null,
+          logprobs: chatLogprobs(end.logprobs),
         },
       ],
       usage: usage(run, end.completionTokens),
       routing: end.routing,
     };
   }
+}
+
+/** OpenAI's legacy completions shape: parallel arrays, alternatives as token → logprob, offsets into the text. */
+function completionLogprobs(logprobs: TokenLogprobs | undefined) {
+  if (!logprobs) return null;
+  let offset = 0;
+  return {
+    tokens: logprobs.map((t) => t.token),
+    token_logprobs: logprobs.map((t) => t.logprob),
+    top_logprobs: logprobs.map((t) => Object.fromEntries(t.top.map((a) => [a.token, a.logprob]))),
+    text_offset: logprobs.map((t) => {
+      const at = offset;
+      offset += t.token.length;
+      return at;
+    }),
+  };
+}
+
+/** OpenAI's chat shape: one entry per token with its UTF-8 bytes and its alternatives. */
+function chatLogprobs(logprobs: TokenLogprobs | undefined) {
+  if (!logprobs) return null;
+  const bytes = (token: string) => Array.from(Buffer.from(token, 'utf8'));
+  return {
+    content: logprobs.map((t) => ({
+      token: t.token,
+      logprob: t.logprob,
+      bytes: bytes(t.token),
+      top_logprobs: t.top.map((a) => ({ token: a.token, logprob: a.logprob, bytes: bytes(a.token) })),
+    })),
+    refusal: null,
+  };
 }
 
 function usage(run: InferenceRun, completionTokens: number) {
@@ -144,7 +175,8 @@ async function streamRun(
   reply: FastifyReply,
   run: InferenceRun,
   body: CompletionRequest | ChatCompletionRequest,
-  chunk: (text: string, finishReason: 'stop' | 'length' | null) => Record<string, unknown>,
+  /** A chunk of text; the last (with the finish reason) also gets the end, for what only the end knows (logprobs). */
+  chunk: (text: string, finishReason: 'stop' | 'length' | null, end?: RunEnd) => Record<string, unknown>,
 ): Promise<undefined> {
   const gone = clientGone(reply);
   reply.hijack();
@@ -165,7 +197,7 @@ async function streamRun(
         break;
       }
       if (next.done) {
-        send({ ...chunk('', next.value.finishReason), routing: next.value.routing });
+        send({ ...chunk('', next.value.finishReason, next.value), routing: next.value.routing });
         if (body.stream_options?.include_usage)
           send({ ...chunk('', null), choices: [], usage: usage(run, next.value.completionTokens) });
         raw.write('data: [DONE]\n\n');

@@ -29,9 +29,19 @@ export interface RunEnd {
   finishReason: 'stop' | 'length' | null;
   completionTokens: number;
   routing: RoutingTrace;
+  /** When asked for: each generated token's text, log-probability and the top alternatives. */
+  logprobs?: TokenLogprobs;
 }
 
+export type TokenLogprobs = NonNullable<Extract<InferEvent, { type: 'done' }>['logprobs']>;
+
 const OPENAI_DEFAULT_MAX_TOKENS = 16;
+
+/** How many alternatives a request wants per token, or undefined when it wants no log-probabilities. */
+function logprobsAsked(body: CompletionRequest | ChatCompletionRequest): number | undefined {
+  if ('messages' in body) return body.logprobs ? (body.top_logprobs ?? 0) : undefined;
+  return body.logprobs ?? undefined;
+}
 
 @Injectable()
 export class InferenceService {
@@ -90,6 +100,7 @@ export class InferenceService {
       temperature: body.temperature ?? 1,
       ...(body.top_p != null ? { topP: body.top_p } : {}),
       ...(body.seed != null ? { seed: body.seed } : {}),
+      ...(logprobsAsked(body) !== undefined ? { logprobs: logprobsAsked(body) } : {}),
       ...(body.presence_penalty ? { presencePenalty: body.presence_penalty } : {}),
       ...(body.frequency_penalty ? { frequencyPenalty: body.frequency_penalty } : {}),
       ...(body.logit_bias && Object.keys(body.logit_bias).length
@@ -136,6 +147,7 @@ export class InferenceService {
             finishReason: event.finishReason === 'cancelled' ? null : event.finishReason,
             completionTokens: event.completionTokens,
             routing: routingTrace(resolved, used, event.tokenGates),
+            ...(event.logprobs ? { logprobs: event.logprobs } : {}),
           };
         } else if (event.type === 'error')
           throw new ProblemException(event.status === 400 ? 'validation' : 'internal', event.message);

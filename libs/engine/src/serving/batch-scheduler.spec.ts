@@ -356,6 +356,25 @@ for (const config of configs) {
       assert.deepEqual(result.tokens, sequence.slice(prompts[3]!.length));
     });
 
+    it("reports each token's log-probability and the top alternatives as the reference's log-softmax", async () => {
+      const { batching } = await scheduler();
+      const result = await batching.generate({ ...request(5, { adapters: [] }), maxTokens: 6, logprobs: 3 });
+      assert.equal(result.logprobs?.length, result.tokens.length);
+      const sequence = [...prompts[5]!, ...result.tokens];
+      const { logits } = referenceForward(config, baseWeights, [sequence]);
+      result.logprobs!.forEach((entry, i) => {
+        const row = logits.slice((prompts[5]!.length - 1 + i) * config.vocabSize).subarray(0, config.vocabSize);
+        const logZ = Math.log(row.reduce((sum, value) => sum + Math.exp(value), 0));
+        assert.equal(entry.token, result.tokens[i]);
+        assert.ok(Math.abs(entry.logprob - (row[entry.token]! - logZ)) < 1e-4, `${entry.logprob} at ${i}`);
+        assert.equal(entry.top.length, 3);
+        assert.equal(entry.top[0]!.token, entry.token, 'greedy picks the most likely');
+        for (const alternative of entry.top)
+          assert.ok(Math.abs(alternative.logprob - (row[alternative.token]! - logZ)) < 1e-4);
+        assert.ok(entry.top[0]!.logprob >= entry.top[1]!.logprob && entry.top[1]!.logprob >= entry.top[2]!.logprob);
+      });
+    });
+
     describe('prefix cache', () => {
       const kvCache = { blockSize: 4, budgetTokens: 1024 };
       const shared = tokenizer.encode('You are a helpful assistant. Answer briefly. ');

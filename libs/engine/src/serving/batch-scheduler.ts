@@ -5,7 +5,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { KvBlocks, type KvBlockOptions } from './kv-blocks.js';
 import { PrefixCache, prefixNamespace } from './prefix-cache.js';
 import { routes, routingFeeds } from './routing-feeds.js';
-import { sampleToken, type SamplingParams } from './sampling.js';
+import { sampleToken, tokenLogprob, type SamplingParams, type TokenLogprob } from './sampling.js';
 import type { SlotPool } from './slot-pool.js';
 import { TextStream } from './text-stream.js';
 
@@ -43,6 +43,8 @@ export interface GenerateRequest {
   tokenRouting?: { kind: 'arrow'; topK: number } | { kind: 'learned' };
   /** Collect the gates of every token the model read (the prompt, then each generated token but the last). */
   returnGates?: boolean;
+  /** Report each generated token's log-probability and this many most likely alternatives (0–20). */
+  logprobs?: number;
   /**
    * Who may share this prompt's cached prefix (a tenant): with the scheduler's prefix cache on,
    * its prompt reuses blocks cached under the same scope (and the same adapters where they
@@ -59,6 +61,8 @@ export interface GenerateResult {
   finishReason: FinishReason;
   /** With returnGates: one row per token read, each adapter's gate averaged over the projections. */
   gates?: number[][];
+  /** With logprobs: one per token of `tokens`. */
+  logprobs?: TokenLogprob[];
 }
 
 export interface SchedulerOptions {
@@ -114,6 +118,7 @@ interface Row {
   random: () => number;
   text: TextStream;
   gates: number[][];
+  logprobs: TokenLogprob[];
 }
 
 /**
@@ -200,6 +205,7 @@ export class BatchScheduler {
         random: seededRandom(request.sampling?.seed ?? 0),
         text: new TextStream(this.tokenizer, request.stop ?? [], request.onToken),
         gates: [],
+        logprobs: [],
       };
       if (adapters.length) this.loadAdapters(row);
       this.waiting.push(row);
@@ -471,6 +477,7 @@ export class BatchScheduler {
   private accept(row: Row, logits: Float32Array): void {
     const token = sampleToken(logits, row.request.sampling ?? {}, row.random, row.tokens);
     if (token === this.tokenizer.endOfText && !row.request.ignoreEndOfText) return this.end(row, 'end_of_text');
+    if (row.request.logprobs !== undefined) row.logprobs.push(tokenLogprob(logits, token, row.request.logprobs));
     row.tokens.push(token);
     if (row.text.push(token)) return this.end(row, 'stop');
     if (row.tokens.length >= row.request.maxTokens) this.end(row, 'length');
@@ -486,6 +493,7 @@ export class BatchScheduler {
       text: row.text.text,
       finishReason: reason,
       ...(row.request.returnGates ? { gates: row.gates } : {}),
+      ...(row.request.logprobs !== undefined ? { logprobs: row.logprobs } : {}),
     });
   }
 

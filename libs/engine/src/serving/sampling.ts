@@ -66,6 +66,37 @@ export function sampleToken(
   return order[kept - 1]!;
 }
 
+/** A generated token's log-probability under the model, and the most likely alternatives'. */
+export interface TokenLogprob {
+  token: number;
+  logprob: number;
+  /** The `top` most likely tokens at that step, most likely first (ties to the lowest id). */
+  top: { token: number; logprob: number }[];
+}
+
+/**
+ * log softmax(logits)[token] and the `top` largest entries: the model's own distribution, before
+ * temperature, penalties and biases (what scoring the same text computes).
+ */
+export function tokenLogprob(logits: Float32Array, token: number, top: number): TokenLogprob {
+  let max = -Infinity;
+  for (const value of logits) max = Math.max(max, value);
+  let sum = 0;
+  for (const value of logits) sum += Math.exp(value - max);
+  const logZ = max + Math.log(sum);
+  const best =
+    top > 0
+      ? Array.from(logits.keys())
+          .sort((a, b) => logits[b]! - logits[a]! || a - b)
+          .slice(0, top)
+      : [];
+  return {
+    token,
+    logprob: logits[token]! - logZ,
+    top: best.map((id) => ({ token: id, logprob: logits[id]! - logZ })),
+  };
+}
+
 export function argmax(values: Float32Array): number {
   let best = 0;
   for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;

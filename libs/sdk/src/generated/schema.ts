@@ -1789,6 +1789,8 @@ export interface components {
             routing?: components["schemas"]["Routing"];
             /** @description One prompt */
             prompt: string | string[];
+            /** @description Each token's log-probability and this many most likely alternatives */
+            logprobs?: number | null;
         };
         Routing: {
             /** @enum {string} */
@@ -1819,7 +1821,14 @@ export interface components {
                 index: number;
                 text: string;
                 finish_reason: ("stop" | "length") | null;
-                logprobs: null;
+                logprobs: {
+                    tokens: string[];
+                    token_logprobs: number[];
+                    top_logprobs: {
+                        [key: string]: number;
+                    }[];
+                    text_offset: number[];
+                } | null;
             }[];
             usage: components["schemas"]["Usage"];
             routing: components["schemas"]["RoutingTrace"];
@@ -1896,6 +1905,10 @@ export interface components {
                 }[];
                 name?: string;
             }[];
+            /** @description Return each token's log-probability */
+            logprobs?: boolean | null;
+            /** @description With logprobs: this many most likely alternatives per token */
+            top_logprobs?: number | null;
         };
         ChatCompletion: {
             id: string;
@@ -1911,7 +1924,19 @@ export interface components {
                     content: string;
                 };
                 finish_reason: ("stop" | "length") | null;
-                logprobs: null;
+                logprobs: {
+                    content: {
+                        token: string;
+                        logprob: number;
+                        bytes: number[];
+                        top_logprobs: {
+                            token: string;
+                            logprob: number;
+                            bytes: number[];
+                        }[];
+                    }[];
+                    refusal: null;
+                } | null;
             }[];
             usage: components["schemas"]["Usage"];
             routing: components["schemas"]["RoutingTrace"];

@@ -313,13 +313,18 @@ describe('faults: outages answer 503, and accepted work survives Redis and Postg
     }).then((r) => r.text());
 
     // The receiver takes the ping, then Postgres goes away before the worker records the answer.
+    // It waits for the gateway's 202 first: a worker quick enough to deliver while the gateway
+    // was still answering would otherwise take Postgres away from the ping request itself.
+    let pingAnswered!: () => void;
+    const answered = new Promise<void>((resolve) => (pingAnswered = resolve));
     receiver.beforeAnswer = async () => {
       receiver.beforeAnswer = undefined;
+      await answered;
       await postgres.stop();
       setTimeout(() => void postgres.start(), 3_000);
     };
     const received = receiver.received.length;
-    const ping = await http('POST', `/v1/webhooks/${webhookId}/ping`);
+    const ping = await http('POST', `/v1/webhooks/${webhookId}/ping`).finally(() => pingAnswered());
     assert.equal(ping.status, 202, JSON.stringify(ping.body));
 
     const delivery = await until(

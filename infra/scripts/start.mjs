@@ -6,7 +6,7 @@
 //   Redis: REDIS_URL if reachable; else 127.0.0.1:6379; else a local redis-server if one is
 //   installed; else it stops and says how to get one.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { build, ensureInstalled, ROOT, spawnChild, step, WORKER_MALLOC_ENV } from './lib/run.mjs';
@@ -23,6 +23,8 @@ import {
 
 const DATA_DIR = path.join(ROOT, '.data');
 mkdirSync(DATA_DIR, { recursive: true });
+/** The processes' logs (request lines, warnings) go to files: the console keeps the steps and the banner. */
+const LOGS = { gateway: path.join(DATA_DIR, 'gateway.log'), worker: path.join(DATA_DIR, 'worker.log') };
 /** Access groups of the demo tenant; the sample datasets' `access_group`s name them. */
 const DEMO_GROUPS = {
   kitchen: 'Recipes and cooking notes',
@@ -55,8 +57,9 @@ const serviceEnv = (poolSize) => ({
   // 127.0.0.1; the gateway checks the URL when it is registered, the worker at each delivery.
   WEBHOOK_ALLOW_PRIVATE: 'true',
 });
+const gatewayLog = openSync(LOGS.gateway, 'a');
 const gateway = spawnChild(process.execPath, ['apps/gateway/dist/main.js'], {
-  stdio: ['ignore', 'pipe', 'inherit'],
+  stdio: ['ignore', 'pipe', gatewayLog],
   env: {
     ...serviceEnv(process.env.DATABASE_POOL_SIZE ?? '10'),
     PLATFORM_ADMIN_KEY: platformKey,
@@ -72,11 +75,11 @@ const worker = database.embedded
   ? null
   : (step('starting a worker (fine-tunes on the demo model)'),
     spawnChild(process.execPath, ['apps/worker/dist/main.js'], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', openSync(LOGS.worker, 'a'), openSync(LOGS.worker, 'a')],
       env: {
         ...serviceEnv(process.env.WORKER_DATABASE_POOL_SIZE ?? '4'),
         ...WORKER_MALLOC_ENV,
-        LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'warn',
+        LOG_LEVEL: process.env.WORKER_LOG_LEVEL ?? 'info',
       },
     }));
 if (!worker)
@@ -91,6 +94,7 @@ Tessera is running.
   demo tenant    ${demo.tenantId}
   demo API key   ${demo.apiKey}
   platform key   in .data/platform-admin-key (creates tenants: POST /v1/tenants)
+  logs           .data/gateway.log${worker ? ', .data/worker.log' : ''}   (tail -f to follow requests and jobs)
 
 Try:  curl -H "Authorization: Bearer ${demo.apiKey}" ${url}/v1/datasets
       ${url === 'http://127.0.0.1:8080' ? '' : `TESSERA_URL=${url} `}npm run demo   (fine-tunes, routes, deletes with a proof: the whole story in infra/scripts/demo.mjs)
@@ -171,15 +175,19 @@ async function findRedis() {
   return url;
 }
 
+/** The gateway's URL once it listens; every line it prints goes on to its log file. */
 function waitForListening(child) {
+  const log = createWriteStream(LOGS.gateway, { flags: 'a' });
   return new Promise((resolve, reject) => {
     const lines = readline.createInterface({ input: child.stdout });
     lines.on('line', (line) => {
-      console.log(line);
+      log.write(`${line}\n`);
       const match = /"msg":"gateway listening","url":"([^"]+)"/.exec(line);
       if (match) resolve(match[1]);
     });
-    child.once('exit', (code) => reject(new Error(`the gateway exited with ${code} before listening`)));
+    child.once('exit', (code) =>
+      reject(new Error(`the gateway exited with ${code} before listening: see ${path.relative(ROOT, LOGS.gateway)}`)),
+    );
   });
 }
 

@@ -559,7 +559,10 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
       body: JSON.stringify({
         model: 'weather',
         prompt: 'the sky',
-        max_tokens: 200,
+        // End-of-text (256) banned and the context's worth of tokens asked, so the stream cannot
+        // end on its own before the client goes (it did once in CI, at end-of-text).
+        max_tokens: 249,
+        logit_bias: { '256': -100 },
         temperature: 1,
         seed: 3,
         stream: true,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DecoderSession, domainTexts, importHfCheckpoint, type Domain } from '@tessera/engine';
 import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
+import { Ajv } from 'ajv';
 import OpenAI from 'openai';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
@@ -337,6 +338,214 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     const usage = await unwrap(admin.GET('/v1/usage'));
     return new Map(usage.data.map((row) => [row.adapter_name ?? 'base', row]));
   }
+
+  it('structured output: json_schema and json_object by constrained decoding validate in every sample, streamed too', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        city: { type: 'string', minLength: 1, maxLength: 12 },
+        high_c: { type: 'integer' },
+        sky: { enum: ['clear', 'cloudy', 'rain'] },
+        alerts: { type: 'array', items: { type: 'string', maxLength: 8 }, maxItems: 2 },
+        note: { type: ['string', 'null'], maxLength: 10 },
+      },
+      required: ['city', 'high_c', 'sky', 'alerts', 'note'],
+      additionalProperties: false,
+    };
+    const validate = new Ajv({ strict: false }).compile(schema);
+    const format = { type: 'json_schema', json_schema: { name: 'forecast', schema, strict: true } } as const;
+    // 50 samples at temperature 1: 5 requests of n = 10, each choice its own row and seed (seed + index, so 50 seeds).
+    const texts: string[] = [];
+    for (let seed = 1; seed <= 50; seed += 10) {
+      const answer = await outsider.chat.completions.create({
+        model: 'weather',
+        messages: [{ role: 'user', content: 'the weather in oslo as JSON' }],
+        response_format: format,
+        temperature: 1,
+        seed,
+        n: 10,
+        max_tokens: 150,
+      });
+      assert.equal(answer.choices.length, 10);
+      for (const choice of answer.choices) {
+        assert.equal(choice.finish_reason, 'stop');
+        texts.push(choice.message.content!);
+      }
+    }
+    for (const text of texts) assert.ok(validate(JSON.parse(text)), `${text}: ${JSON.stringify(validate.errors)}`);
+    assert.ok(new Set(texts).size >= 40, `the samples differ (${new Set(texts).size} distinct of 50)`);
+
+    // Streamed: the same text as the same request not streamed.
+    const request = {
+      model: 'weather',
+      messages: [{ role: 'user' as const, content: 'the weather in oslo as JSON' }],
+      response_format: format,
+      temperature: 1,
+      seed: 9,
+      max_tokens: 150,
+    };
+    const whole = await outsider.chat.completions.create(request);
+    let streamed = '';
+    for await (const chunk of await outsider.chat.completions.create({ ...request, stream: true }))
+      streamed += chunk.choices[0]?.delta.content ?? '';
+    assert.equal(streamed, whole.choices[0]!.message.content);
+    assert.ok(validate(JSON.parse(streamed)));
+
+    // json_object on completions: any object, and it parses.
+    const object = await outsider.completions.create({
+      model: 'weather',
+      prompt: 'tomorrow:',
+      temperature: 1,
+      seed: 4,
+      max_tokens: 60,
+      response_format: { type: 'json_object' },
+    } as OpenAI.CompletionCreateParamsNonStreaming);
+    const parsed: unknown = JSON.parse(object.choices[0]!.text);
+    assert.ok(typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed), object.choices[0]!.text);
+
+    // What cannot be enforced is refused, naming the keyword; so are stop sequences, which would cut the JSON.
+    const refused = async (body: object, pattern: RegExp) => {
+      await assert.rejects(
+        outsider.chat.completions.create({
+          model: 'weather',
+          messages: [{ role: 'user', content: 'x' }],
+          ...body,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming),
+        (error: InstanceType<typeof OpenAI.APIError>) => error.status === 400 && pattern.test(error.message),
+      );
+    };
+    const withPattern = { type: 'object', properties: { zip: { type: 'string', pattern: '^[0-9]{4}$' } } };
+    await refused(
+      { response_format: { type: 'json_schema', json_schema: { name: 'zip', schema: withPattern } } },
+      /#\/properties\/zip: the keyword "pattern" is not supported/,
+    );
+    await refused(
+      { response_format: { type: 'json_schema', json_schema: { name: 'bad', schema: { type: 'colour' } } } },
+      /is not a valid JSON Schema/,
+    );
+    await refused({ response_format: { type: 'json_object' }, stop: ['}'] }, /stop sequences would cut/);
+    await refused(
+      { response_format: { type: 'json_schema', json_schema: { name: 'long', schema } }, max_tokens: 5 },
+      /max_tokens 5 is below the \d+ tokens of the shortest JSON/,
+    );
+  });
+
+  it('tools: a forced call (required or named) gives arguments that validate, streamed as one call; tool messages go back in; auto is refused', async () => {
+    const tools = [
+      {
+        type: 'function' as const,
+        function: {
+          name: 'get_forecast',
+          parameters: {
+            type: 'object',
+            properties: { city: { type: 'string', maxLength: 10 }, days: { type: 'integer' } },
+            required: ['city', 'days'],
+            additionalProperties: false,
+          },
+        },
+      },
+      {
+        type: 'function' as const,
+        function: {
+          name: 'get_alerts',
+          parameters: { type: 'object', properties: { region: { enum: ['north', 'south'] } } },
+        },
+      },
+    ];
+    const validators = new Map(
+      tools.map((t) => [t.function.name, new Ajv({ strict: false }).compile(t.function.parameters)]),
+    );
+    const messages = [{ role: 'user' as const, content: 'will it rain in oslo?' }];
+    const forecast = {
+      model: 'weather',
+      messages,
+      tools,
+      tool_choice: { type: 'function', function: { name: 'get_forecast' } },
+      temperature: 1,
+      seed: 2,
+      max_tokens: 80,
+    } as const;
+    const named = await outsider.chat.completions.create(forecast);
+    const choice = named.choices[0]!;
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.content, null);
+    const call = choice.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
+    assert.equal(call.function.name, 'get_forecast');
+    assert.ok(validators.get('get_forecast')!(JSON.parse(call.function.arguments)), call.function.arguments);
+
+    for (let seed = 1; seed <= 4; seed++) {
+      const required = await outsider.chat.completions.create({
+        model: 'weather',
+        messages,
+        tools,
+        tool_choice: 'required',
+        temperature: 1,
+        seed,
+        max_tokens: 80,
+      });
+      const made = required.choices[0]!.message.tool_calls![0]! as OpenAI.ChatCompletionMessageFunctionToolCall;
+      assert.ok(validators.get(made.function.name)!(JSON.parse(made.function.arguments)), made.function.arguments);
+    }
+
+    // Streamed: the call arrives whole in one delta, as the openai client accumulates it.
+    const stream = await outsider.chat.completions.create({ ...forecast, stream: true });
+    const deltas: OpenAI.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    let finish: string | null = null;
+    for await (const chunk of stream) {
+      deltas.push(...(chunk.choices[0]?.delta.tool_calls ?? []));
+      assert.ok(!chunk.choices[0]?.delta.content, 'no text beside a forced call');
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.deepEqual(
+      deltas.map((d) => d.function),
+      [call.function],
+    );
+
+    // The call and its result go back in as assistant and tool messages.
+    const followUp = await outsider.chat.completions.create({
+      model: 'weather',
+      messages: [
+        ...messages,
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: call.id, content: '{"rain": true}' },
+      ],
+      ...greedy,
+    });
+    assert.notEqual(followUp.choices[0]!.finish_reason, 'tool_calls');
+    assert.equal(typeof followUp.choices[0]!.message.content, 'string');
+
+    await assert.rejects(
+      outsider.chat.completions.create({ model: 'weather', messages, tools }),
+      (error: InstanceType<typeof OpenAI.APIError>) =>
+        error.status === 400 && /tool_choice auto is not supported/.test(error.message),
+    );
+  });
+
+  it('n: several choices batched as rows, choice i as the same request with seed + i; streamed choices match', async () => {
+    const body = { model: 'weather', prompt: 'the sky over oslo', temperature: 1, max_tokens: 20 };
+    const three = await outsider.completions.create({ ...body, seed: 5, n: 3 });
+    assert.deepEqual(
+      three.choices.map((c) => c.index),
+      [0, 1, 2],
+    );
+    for (const [i, choice] of three.choices.entries()) {
+      const alone = await outsider.completions.create({ ...body, seed: 5 + i });
+      assert.equal(choice.text, alone.choices[0]!.text, `choice ${i}`);
+    }
+    // One token per byte (the demo's tokenizer), end-of-text uncounted: usage sums the choices.
+    assert.equal(
+      three.usage!.completion_tokens,
+      three.choices.reduce((sum, c) => sum + Buffer.byteLength(c.text), 0),
+    );
+    const streamed = ['', '', ''];
+    for await (const chunk of await outsider.completions.create({ ...body, seed: 5, n: 3, stream: true }))
+      for (const c of chunk.choices) streamed[c.index] += c.text;
+    assert.deepEqual(
+      streamed,
+      three.choices.map((c) => c.text),
+    );
+  });
 
   it("mixture with a single weight of 1 is adapter mode; auto routes a domain's input to its adapter", async () => {
     const prompt = 'the sky over lima is cloudy with';

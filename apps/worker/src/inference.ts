@@ -3,6 +3,13 @@ import {
   AdapterCache,
   BatchScheduler,
   ChatTemplateError,
+  compileJsonSchema,
+  JsonConstraint,
+  shortestLength,
+  UnsupportedSchemaError,
+  ANY_OBJECT,
+  type GenerateResult,
+  type JsonGrammar,
   decodeCentroid,
   DecoderSession,
   readCompositionArtifact,
@@ -45,6 +52,18 @@ export interface InferenceDeps {
 
 /** A request the worker cannot serve as asked: the client hears why (a 400), nothing is retried. */
 class BadRequest extends Error {}
+
+/** The grammar a structured request's output follows: its JSON Schema's, or any object. */
+function structuredGrammar(structured: NonNullable<InferJobData['structured']>): JsonGrammar {
+  if (structured.schema === undefined) return ANY_OBJECT;
+  try {
+    return compileJsonSchema(structured.schema);
+  } catch (error) {
+    if (error instanceof UnsupportedSchemaError)
+      throw new BadRequest(`response_format.json_schema.schema ${error.message}`);
+    throw error;
+  }
+}
 
 interface ServedModel {
   model: TrainingModel;
@@ -142,7 +161,10 @@ export class InferenceServer {
       prompt = model.tokenizer.encode(
         request.input.kind === 'text'
           ? request.input.text
-          : model.tokenizer.chatTemplate.render(request.input.messages, { addGenerationPrompt: true }),
+          : model.tokenizer.chatTemplate.render(request.input.messages, {
+              addGenerationPrompt: true,
+              ...(request.input.tools ? { tools: request.input.tools } : {}),
+            }),
       );
     } catch (error) {
       // A template over its limits stops here, after at most its time limit: this request fails, no other.
@@ -175,34 +197,63 @@ export class InferenceServer {
       throw new BadRequest(
         `the request routes over ${adapters.length} adapters; this worker holds ${this.deps.slots} at once (INFER_SLOTS)`,
       );
-    // Tokens are published in order: each waits for the one before.
+    const grammar = request.structured ? structuredGrammar(request.structured) : undefined;
+    if (grammar && shortestLength(grammar) > request.maxTokens)
+      throw new BadRequest(
+        `max_tokens ${request.maxTokens} is below the ${shortestLength(grammar)} tokens of the shortest JSON the response format allows`,
+      );
+    // Tokens are published in order: each waits for the one before (all choices share the chain).
     let published: Promise<unknown> = Promise.resolve();
-    const result = await scheduler.generate({
-      prompt,
-      adapters,
-      ...(tokenRouting ? { tokenRouting } : {}),
-      returnGates: Boolean(request.returnGates || tokenRouting),
-      ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
-      maxTokens: request.maxTokens,
-      sampling: {
-        temperature: request.temperature,
-        ...(request.topP !== undefined ? { topP: request.topP } : {}),
-        ...(request.seed !== undefined ? { seed: request.seed } : {}),
-        ...(request.presencePenalty !== undefined ? { presencePenalty: request.presencePenalty } : {}),
-        ...(request.frequencyPenalty !== undefined ? { frequencyPenalty: request.frequencyPenalty } : {}),
-        ...(request.logitBias ? { logitBias: request.logitBias } : {}),
-      },
-      stop: request.stop,
-      // Cached prompt prefixes are shared within a tenant only.
-      cacheScope: request.tenantId,
-      signal,
-      onToken: (_token, text) => {
-        if (text) published = published.then(() => this.deps.publish(request.requestId, { type: 'token', text }));
-      },
-    });
+    const publish = (event: InferEvent) =>
+      (published = published.then(() => this.deps.publish(request.requestId, event)));
+    // n choices run as n rows of the batch, each with its own seed.
+    const choices = Array.from({ length: request.n ?? 1 }, (_, index) => index);
+    const results = await Promise.all(
+      choices.map(async (index) => {
+        const result = await scheduler.generate({
+          prompt,
+          adapters,
+          ...(tokenRouting ? { tokenRouting } : {}),
+          returnGates: index === 0 && Boolean(request.returnGates || tokenRouting),
+          ...(request.logprobs !== undefined ? { logprobs: request.logprobs } : {}),
+          ...(grammar ? { constraint: new JsonConstraint(grammar, model.tokenizer) } : {}),
+          maxTokens: request.maxTokens,
+          sampling: {
+            temperature: request.temperature,
+            ...(request.topP !== undefined ? { topP: request.topP } : {}),
+            ...(request.seed !== undefined || index > 0 ? { seed: (request.seed ?? 0) + index } : {}),
+            ...(request.presencePenalty !== undefined ? { presencePenalty: request.presencePenalty } : {}),
+            ...(request.frequencyPenalty !== undefined ? { frequencyPenalty: request.frequencyPenalty } : {}),
+            ...(request.logitBias ? { logitBias: request.logitBias } : {}),
+          },
+          stop: request.stop,
+          // Cached prompt prefixes are shared within a tenant only.
+          cacheScope: request.tenantId,
+          signal,
+          onToken: (_token, text) => {
+            if (text) void publish({ type: 'token', text, ...(index ? { index } : {}) });
+          },
+        });
+        return { index, result };
+      }),
+    );
+    for (const { index, result } of results) {
+      if (result.finishReason === 'cancelled' && index === 0)
+        this.deps.log(`infer ${request.requestId}: cancelled by the client after ${result.tokens.length} tokens`);
+      void publish(this.doneEvent(request, model, prompt, chosen, index, result));
+    }
     await published;
-    if (result.finishReason === 'cancelled')
-      this.deps.log(`infer ${request.requestId}: cancelled by the client after ${result.tokens.length} tokens`);
+  }
+
+  /** A choice's end: its finish reason and token count, and for choice 0 the per-token gates. */
+  private doneEvent(
+    request: InferJobData,
+    model: TrainingModel,
+    prompt: number[],
+    chosen: unknown[],
+    index: number,
+    result: GenerateResult,
+  ): InferEvent {
     const finishReason =
       result.finishReason === 'length' ? 'length' : result.finishReason === 'cancelled' ? 'cancelled' : 'stop';
     const read = [...prompt, ...result.tokens].slice(0, result.gates?.length ?? 0);
@@ -216,8 +267,9 @@ export class InferenceServer {
             weights: chosen.map((_, j) => gates.reduce((sum, row) => sum + row[j]!, 0) / Math.max(1, gates.length)),
           }
         : undefined;
-    await this.deps.publish(request.requestId, {
+    return {
       type: 'done',
+      ...(index ? { index } : {}),
       finishReason,
       completionTokens: result.tokens.length,
       ...(tokenGates ? { tokenGates } : {}),
@@ -230,7 +282,7 @@ export class InferenceServer {
             })),
           }
         : {}),
-    });
+    };
   }
 
   /**

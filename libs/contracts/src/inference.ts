@@ -2,8 +2,10 @@ import { z } from 'zod';
 
 /**
  * The OpenAI-compatible inference API (completions, chat completions, models) plus Tessera's
- * `routing` object. Fields OpenAI defines that Tessera does not implement are refused by name
- * rather than ignored, except `user`, which only labels a request.
+ * `routing` object. Unknown fields are refused by name, as OpenAI's own API refuses an
+ * unrecognized argument: a field dropped in silence could be one that changes the answer
+ * (a sampling or format setting). `user` and `parallel_tool_calls` are accepted: one labels a
+ * request, the other cannot change a response that holds one call.
  */
 /** `name` or `name@version`: versions are Postgres integers, so a larger one names nothing and is refused as input. */
 export function modelReference(maxLength: number) {
@@ -97,7 +99,35 @@ const samplingFields = {
     .optional(),
   stream: z.boolean().nullable().optional(),
   stream_options: z.strictObject({ include_usage: z.boolean().optional() }).nullable().optional(),
-  n: z.literal(1).nullable().optional().describe('Only 1'),
+  n: z
+    .number()
+    .int()
+    .min(1)
+    .max(16)
+    .nullable()
+    .optional()
+    .describe('How many choices to generate, each a row of the batch (seed + index when a seed is given)'),
+  response_format: z
+    .discriminatedUnion('type', [
+      z.strictObject({ type: z.literal('text') }),
+      z.strictObject({ type: z.literal('json_object') }),
+      z.strictObject({
+        type: z.literal('json_schema'),
+        json_schema: z.strictObject({
+          name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+          description: z.string().max(4096).optional(),
+          schema: z
+            .record(z.string(), z.unknown())
+            .refine((schema) => JSON.stringify(schema).length <= 65_536, 'at most 64 KiB of JSON')
+            .optional(),
+          strict: z.boolean().nullable().optional(),
+        }),
+      }),
+    ])
+    .optional()
+    .describe(
+      'json_object: any JSON object; json_schema: JSON that validates against the schema. Enforced by constrained decoding (docs/api-guide.md lists the keywords supported)',
+    ),
   user: z.string().max(256).optional(),
   routing: routingSchema.optional(),
 };
@@ -120,19 +150,72 @@ export type CompletionRequest = z.infer<typeof completionRequestSchema>;
 
 /** A text part of a message's content; OpenAI's other part types (images, audio, files) are refused. */
 const textPartSchema = z.strictObject({ type: z.literal('text'), text: z.string() });
+const contentSchema = z
+  .union([z.string(), z.array(textPartSchema).min(1).max(64)])
+  .describe('Text, or text parts joined');
+const functionName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64');
 
-export const chatMessageSchema = z.strictObject({
-  role: z
-    .enum(['developer', 'system', 'user', 'assistant'])
-    .describe('developer is read as system, as OpenAI does for models without a developer role'),
-  content: z.union([z.string(), z.array(textPartSchema).min(1).max(64)]).describe('Text, or text parts joined'),
-  name: z.string().optional(),
-});
+export const toolCallSchema = z
+  .strictObject({
+    id: z.string().min(1).max(256),
+    type: z.literal('function'),
+    function: z.strictObject({ name: functionName, arguments: z.string().describe('The arguments as JSON text') }),
+  })
+  .meta({ id: 'ToolCall' });
+
+export const chatMessageSchema = z.discriminatedUnion('role', [
+  z.strictObject({
+    role: z
+      .enum(['developer', 'system', 'user'])
+      .describe('developer is read as system, as OpenAI does for models without a developer role'),
+    content: contentSchema,
+    name: z.string().max(256).optional(),
+  }),
+  z.strictObject({
+    role: z.literal('assistant'),
+    content: contentSchema.nullable().optional(),
+    name: z.string().max(256).optional(),
+    refusal: z.null().optional(),
+    tool_calls: z.array(toolCallSchema).min(1).max(32).optional(),
+  }),
+  z.strictObject({
+    role: z.literal('tool'),
+    content: contentSchema,
+    tool_call_id: z.string().min(1).max(256),
+  }),
+]);
+
+export const functionToolSchema = z
+  .strictObject({
+    type: z.literal('function'),
+    function: z.strictObject({
+      name: functionName,
+      description: z.string().max(4096).optional(),
+      parameters: z
+        .record(z.string(), z.unknown())
+        .refine((schema) => JSON.stringify(schema).length <= 65_536, 'at most 64 KiB of JSON')
+        .optional()
+        .describe('A JSON Schema the arguments validate against (default: any object)'),
+      strict: z.boolean().nullable().optional(),
+    }),
+  })
+  .meta({ id: 'FunctionTool' });
 
 export const chatCompletionRequestSchema = z
   .strictObject({
     ...samplingFields,
     messages: z.array(chatMessageSchema).min(1).max(256),
+    tools: z.array(functionToolSchema).min(1).max(32).optional(),
+    tool_choice: z
+      .union([
+        z.enum(['none', 'auto', 'required']),
+        z.strictObject({ type: z.literal('function'), function: z.strictObject({ name: functionName }) }),
+      ])
+      .optional()
+      .describe(
+        'none, required or a named function; auto is refused: the model cannot choose between text and a call, so the caller says which (docs/api-guide.md)',
+      ),
+    parallel_tool_calls: z.boolean().optional().describe('Accepted; a response holds one call'),
     logprobs: z.boolean().nullable().optional().describe("Return each token's log-probability"),
     top_logprobs: z
       .number()
@@ -184,6 +267,7 @@ export const usageSchema = z
   .meta({ id: 'Usage' });
 
 const finishReason = z.enum(['stop', 'length']).nullable();
+const chatFinishReason = z.enum(['stop', 'length', 'tool_calls']).nullable();
 
 export const completionSchema = z
   .object({
@@ -220,8 +304,13 @@ export const chatCompletionSchema = z
     choices: z.array(
       z.object({
         index: z.number().int(),
-        message: z.object({ role: z.literal('assistant'), content: z.string() }),
-        finish_reason: finishReason,
+        message: z.object({
+          role: z.literal('assistant'),
+          content: z.string().nullable(),
+          refusal: z.null(),
+          tool_calls: z.array(toolCallSchema).optional(),
+        }),
+        finish_reason: chatFinishReason,
         logprobs: z
           .object({
             content: z.array(

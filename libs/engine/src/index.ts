@@ -88,6 +88,10 @@ export {
 } from './tokenizer/chat-template.js';
 export type { ChatMessage, ChatTemplateFailure, ChatTemplateLimits } from './tokenizer/chat-template.js';
 export type { Tokenizer } from './tokenizer/tokenizer.js';
+export { ANY_OBJECT, UnsupportedSchemaError, compileJsonSchema, shortestLength } from './structured/json-grammar.js';
+export type { JsonGrammar } from './structured/json-grammar.js';
+export { JsonConstraint } from './structured/json-constraint.js';
+export type { OutputConstraint } from './structured/json-constraint.js';
 export { adjustLogits, argmax, sampleToken, tokenLogprob } from './serving/sampling.js';
 export type { SamplingParams, TokenLogprob } from './serving/sampling.js';
 export { seededRandom } from './seeded-random.js';

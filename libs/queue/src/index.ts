@@ -61,7 +61,12 @@ export interface InferJobData {
   baseModelId: string;
   input:
     | { kind: 'text'; text: string }
-    | { kind: 'chat'; messages: { role: 'system' | 'user' | 'assistant'; content: string }[] };
+    | {
+        kind: 'chat';
+        messages: { role: 'system' | 'user' | 'assistant' | 'tool'; content: string }[];
+        /** The request's tools, as OpenAI declares them, for chat templates that write them into the prompt. */
+        tools?: unknown[];
+      };
   mode: 'base' | 'adapter' | 'mixture' | 'token' | 'auto';
   adapters: InferAdapter[];
   topK?: number;
@@ -85,6 +90,10 @@ export interface InferJobData {
   /** Report each generated token's log-probability and this many alternatives (0–20). */
   logprobs?: number;
   stop: string[];
+  /** Choices to generate, each a row of the batch with seed + index (default 1). */
+  n?: number;
+  /** Structured output: the JSON Schema every choice must validate against; without one, any JSON object. */
+  structured?: { schema?: unknown };
 }
 
 /** What a worker publishes for a request, in order: routing, tokens, then done or error. */
@@ -101,9 +110,11 @@ export type InferEvent =
       }[];
       promptTokens: number;
     }
-  | { type: 'token'; text: string }
+  /** index: the choice (0 when absent); each choice ends with its own done. */
+  | { type: 'token'; text: string; index?: number }
   | {
       type: 'done';
+      index?: number;
       finishReason: 'stop' | 'length' | 'cancelled';
       completionTokens: number;
       tokenGates?: { tokens: string[]; gates: number[][]; weights: number[] };

@@ -40,6 +40,7 @@ export class InferenceDispatcher implements OnModuleDestroy {
       wake?.();
     });
     let finished = false;
+    let ended = 0;
     try {
       const subscriber = await this.subscribed();
       await subscriber.subscribe(channel);
@@ -62,7 +63,9 @@ export class InferenceDispatcher implements OnModuleDestroy {
           continue;
         }
         const event = pending.shift()!;
-        if (event.type === 'done' || event.type === 'error') finished = true;
+        // Each choice ends with its own done: the request is over at the n-th, or at an error.
+        if (event.type === 'done') ended++;
+        if (ended === (data.n ?? 1) || event.type === 'error') finished = true;
         yield event;
         if (finished) return;
       }

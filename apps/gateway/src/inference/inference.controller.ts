@@ -15,7 +15,14 @@ import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { RequireScope } from '../common/route-access.decorator.js';
-import { InferenceService, type InferenceRun, type RunEnd, type TokenLogprobs } from './inference.service.js';
+import {
+  InferenceService,
+  type ChoiceEnd,
+  type InferenceRun,
+  type RunEnd,
+  type TokenLogprobs,
+} from './inference.service.js';
+import { toolCallOf } from './structured-output.js';
 
 /**
  * OpenAI-compatible inference: the `openai` client works against these unmodified. With
@@ -51,16 +58,23 @@ export class InferenceController {
   ) {
     const run = await this.inference.start(caller, body, 'cmpl');
     const head = { id: run.id, object: 'text_completion' as const, created: run.created, model: run.model };
+    const choice = (index: number, text: string, finishReason: 'stop' | 'length' | null, end?: ChoiceEnd) => ({
+      index,
+      text,
+      finish_reason: finishReason,
+      logprobs: completionLogprobs(end?.logprobs),
+    });
     if (body.stream) {
-      return streamRun(reply, run, body, (text, finishReason, end) => ({
-        ...head,
-        choices: [{ index: 0, text, finish_reason: finishReason, logprobs: completionLogprobs(end?.logprobs) }],
-      }));
+      return streamRun(reply, run, body, {
+        start: () => ({ ...head, choices: indices(run).map((i) => choice(i, '', null)) }),
+        piece: (index, text) => ({ ...head, choices: [choice(index, text, null)] }),
+        finish: (index, _text, end) => [{ ...head, choices: [choice(index, '', end.finishReason, end)] }],
+      });
     }
-    const { text, end } = await collect(run, reply);
+    const { texts, end } = await collect(run, reply);
     return {
       ...head,
-      choices: [{ index: 0, text, finish_reason: end.finishReason, logprobs: completionLogprobs(end.logprobs) }],
+      choices: end.choices.map((c, index) => choice(index, texts[index] ?? '', c.finishReason, c)),
       usage: usage(run, end.completionTokens),
       routing: end.routing,
     };
@@ -80,33 +94,70 @@ export class InferenceController {
   ) {
     const run = await this.inference.start(caller, body, 'chatcmpl');
     const head = { id: run.id, object: 'chat.completion' as const, created: run.created, model: run.model };
+    const chunk = (index: number, delta: object, finishReason: ChatFinish, end?: ChoiceEnd) => ({
+      ...head,
+      object: 'chat.completion.chunk' as const,
+      choices: [{ index, delta, finish_reason: finishReason, logprobs: chatLogprobs(end?.logprobs) }],
+    });
     if (body.stream) {
-      let first = true;
-      return streamRun(reply, run, body, (text, finishReason, end) => {
-        const delta = first ? { role: 'assistant' as const, content: text } : text ? { content: text } : {};
-        first = false;
-        return {
+      return streamRun(reply, run, body, {
+        start: () => ({
           ...head,
           object: 'chat.completion.chunk' as const,
-          choices: [{ index: 0, delta, finish_reason: finishReason, logprobs: chatLogprobs(end?.logprobs) }],
-        };
+          choices: indices(run).map((index) => ({
+            index,
+            delta: { role: 'assistant' as const, content: '' },
+            finish_reason: null,
+            logprobs: null,
+          })),
+        }),
+        // A tool call's JSON is held back and sent whole as the call when it is complete.
+        piece: (index, text) => (run.plan.toolCall ? null : chunk(index, { content: text }, null)),
+        finish: (index, text, end) => {
+          const answer = chatAnswer(run, index, text, end);
+          if (!answer.message.tool_calls) return [chunk(index, {}, answer.finishReason, end)];
+          const calls = answer.message.tool_calls.map((call, i) => ({ index: i, ...call }));
+          return [chunk(index, { tool_calls: calls }, null), chunk(index, {}, answer.finishReason, end)];
+        },
       });
     }
-    const { text, end } = await collect(run, reply);
+    const { texts, end } = await collect(run, reply);
     return {
       ...head,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant' as const, content: text },
-          finish_reason: end.finishReason,
-          logprobs: chatLogprobs(end.logprobs),
-        },
-      ],
+      choices: end.choices.map((choice, index) => {
+        const answer = chatAnswer(run, index, texts[index] ?? '', choice);
+        return {
+          index,
+          message: answer.message,
+          finish_reason: answer.finishReason,
+          logprobs: chatLogprobs(choice.logprobs),
+        };
+      }),
       usage: usage(run, end.completionTokens),
       routing: end.routing,
     };
   }
+}
+
+type ChatFinish = 'stop' | 'length' | 'tool_calls' | null;
+
+/** A chat choice's message: its text, or, where the request forced a tool call and the JSON is complete, the call. */
+function chatAnswer(run: InferenceRun, index: number, text: string, end: ChoiceEnd) {
+  if (run.plan.toolCall && end.finishReason === 'stop')
+    return {
+      message: {
+        role: 'assistant' as const,
+        content: null,
+        refusal: null,
+        tool_calls: [toolCallOf(text, `call_${run.id.slice(-24)}_${index}`)],
+      },
+      finishReason: 'tool_calls' as const,
+    };
+  return { message: { role: 'assistant' as const, content: text, refusal: null }, finishReason: end.finishReason };
+}
+
+function indices(run: InferenceRun): number[] {
+  return Array.from({ length: run.n }, (_, index) => index);
 }
 
 /** OpenAI's legacy completions shape: parallel arrays, alternatives as token → logprob, offsets into the text. */
@@ -157,26 +208,36 @@ function clientGone(reply: FastifyReply): () => boolean {
 
 async function collect(run: InferenceRun, reply: FastifyReply) {
   const gone = clientGone(reply);
-  let text = '';
+  const texts: string[] = indices(run).map(() => '');
   for (;;) {
     const next = await run.pieces.next();
-    if (next.done) return { text, end: next.value };
-    text += next.value;
+    if (next.done) return { texts, end: next.value };
+    texts[next.value.index] += next.value.text;
     // Nobody to answer: stopping the iteration cancels the request on the worker.
     if (gone()) {
-      await run.pieces.return({ finishReason: null, completionTokens: 0, routing: run.routing });
-      return { text, end: { finishReason: null, completionTokens: 0, routing: run.routing } };
+      const end: RunEnd = { choices: [], completionTokens: 0, routing: run.routing };
+      await run.pieces.return(end);
+      return { texts, end };
     }
   }
 }
 
-/** Server-sent events: one chunk per piece of text, a last chunk with the finish reason (and usage when asked), then [DONE]. */
+/** The chunks of a stream: the first (each choice's start), one per piece of text (null: held back), each choice's last ones. */
+interface StreamChunks {
+  start: () => Record<string, unknown>;
+  piece: (index: number, text: string) => Record<string, unknown> | null;
+  finish: (index: number, text: string, end: ChoiceEnd) => Record<string, unknown>[];
+}
+
+/**
+ * Server-sent events: a first chunk with the routing, one chunk per piece of text, each choice's
+ * last chunk with its finish reason (the very last with the routing trace), usage when asked, then [DONE].
+ */
 async function streamRun(
   reply: FastifyReply,
   run: InferenceRun,
   body: CompletionRequest | ChatCompletionRequest,
-  /** A chunk of text; the last (with the finish reason) also gets the end, for what only the end knows (logprobs). */
-  chunk: (text: string, finishReason: 'stop' | 'length' | null, end?: RunEnd) => Record<string, unknown>,
+  chunks: StreamChunks,
 ): Promise<undefined> {
   const gone = clientGone(reply);
   reply.hijack();
@@ -188,22 +249,26 @@ async function streamRun(
     'x-request-id': String(reply.request.id),
   });
   const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
+  const texts = indices(run).map(() => '');
   try {
-    send({ ...chunk('', null), routing: run.routing });
+    send({ ...chunks.start(), routing: run.routing });
     for (;;) {
       const next = await run.pieces.next();
       if (gone()) {
-        await run.pieces.return({ finishReason: null, completionTokens: 0, routing: run.routing });
+        await run.pieces.return({ choices: [], completionTokens: 0, routing: run.routing });
         break;
       }
       if (next.done) {
-        send({ ...chunk('', next.value.finishReason, next.value), routing: next.value.routing });
+        const last = next.value.choices.flatMap((end, index) => chunks.finish(index, texts[index]!, end));
+        last.forEach((chunk, i) => send(i === last.length - 1 ? { ...chunk, routing: next.value.routing } : chunk));
         if (body.stream_options?.include_usage)
-          send({ ...chunk('', null), choices: [], usage: usage(run, next.value.completionTokens) });
+          send({ ...chunks.start(), choices: [], usage: usage(run, next.value.completionTokens) });
         raw.write('data: [DONE]\n\n');
         break;
       }
-      send(chunk(next.value, null));
+      texts[next.value.index] += next.value.text;
+      const chunk = chunks.piece(next.value.index, next.value.text);
+      if (chunk) send(chunk);
     }
   } catch (error) {
     // Headers are out: the error travels as an event, as OpenAI's streams carry theirs.

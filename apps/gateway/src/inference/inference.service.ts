@@ -13,6 +13,7 @@ import type { Caller } from '../common/caller.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { InferenceDispatcher } from './inference-dispatcher.js';
 import { resolveRouting, routingTrace, usableModels } from './model-resolver.js';
+import { structuredPlan, type StructuredPlan } from './structured-output.js';
 
 /** A request on its way: the routing the worker chose, then its text as it is made. */
 export interface InferenceRun {
@@ -21,16 +22,25 @@ export interface InferenceRun {
   model: string;
   routing: RoutingTrace;
   promptTokens: number;
-  /** Text pieces, then the end: finish reason, token counts and the routing trace with what only the end knows (per-token gates). */
-  pieces: AsyncGenerator<string, RunEnd>;
+  /** How many choices, and whether their JSON is a tool call. */
+  n: number;
+  plan: StructuredPlan;
+  /** Each choice's text pieces as made, then the end: each choice's finish and the routing trace with what only the end knows (per-token gates). */
+  pieces: AsyncGenerator<{ index: number; text: string }, RunEnd>;
+}
+
+export interface ChoiceEnd {
+  finishReason: 'stop' | 'length' | null;
+  completionTokens: number;
+  /** When asked for: each generated token's text, log-probability and the top alternatives. */
+  logprobs?: TokenLogprobs;
 }
 
 export interface RunEnd {
-  finishReason: 'stop' | 'length' | null;
+  /** By choice index. */
+  choices: ChoiceEnd[];
   completionTokens: number;
   routing: RoutingTrace;
-  /** When asked for: each generated token's text, log-probability and the top alternatives. */
-  logprobs?: TokenLogprobs;
 }
 
 export type TokenLogprobs = NonNullable<Extract<InferEvent, { type: 'done' }>['logprobs']>;
@@ -74,6 +84,8 @@ export class InferenceService {
     const resolved = await this.database.withTenant(caller, (tx) =>
       resolveRouting(tx, caller, body.model, body.routing),
     );
+    const plan = structuredPlan(body);
+    const n = body.n ?? 1;
     const requestId = `${idPrefix}-${randomUUID()}`;
     const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
     const job: InferJobData = {
@@ -84,10 +96,8 @@ export class InferenceService {
         'messages' in body
           ? {
               kind: 'chat',
-              messages: body.messages.map((m) => ({
-                role: m.role === 'developer' ? 'system' : m.role,
-                content: typeof m.content === 'string' ? m.content : m.content.map((part) => part.text).join(''),
-              })),
+              messages: body.messages.map(chatMessage),
+              ...(body.tools && body.tool_choice !== 'none' ? { tools: body.tools } : {}),
             }
           : { kind: 'text', text: typeof body.prompt === 'string' ? body.prompt : body.prompt[0]! },
       mode: resolved.mode,
@@ -107,6 +117,8 @@ export class InferenceService {
         ? { logitBias: Object.fromEntries(Object.entries(body.logit_bias).map(([id, bias]) => [Number(id), bias])) }
         : {}),
       stop,
+      ...(n > 1 ? { n } : {}),
+      ...(plan.structured ? { structured: plan.structured } : {}),
     };
     const events = this.dispatcher.dispatch(job);
     const first = await events.next();
@@ -138,17 +150,23 @@ export class InferenceService {
           },
         });
       });
-    async function* pieces(): AsyncGenerator<string, RunEnd> {
+    async function* pieces(): AsyncGenerator<{ index: number; text: string }, RunEnd> {
+      const choices: ChoiceEnd[] = [];
+      let ended = 0;
+      let gates: Extract<InferEvent, { type: 'done' }>['tokenGates'];
       for await (const event of events) {
-        if (event.type === 'token') yield event.text;
+        if (event.type === 'token') yield { index: event.index ?? 0, text: event.text };
         else if (event.type === 'done') {
-          await record(event.completionTokens);
-          return {
+          choices[event.index ?? 0] = {
             finishReason: event.finishReason === 'cancelled' ? null : event.finishReason,
             completionTokens: event.completionTokens,
-            routing: routingTrace(resolved, used, event.tokenGates),
             ...(event.logprobs ? { logprobs: event.logprobs } : {}),
           };
+          gates ??= event.tokenGates;
+          if (++ended < n) continue;
+          const completionTokens = choices.reduce((sum, choice) => sum + choice.completionTokens, 0);
+          await record(completionTokens);
+          return { choices, completionTokens, routing: routingTrace(resolved, used, gates) };
         } else if (event.type === 'error')
           throw new ProblemException(event.status === 400 ? 'validation' : 'internal', event.message);
       }
@@ -160,7 +178,37 @@ export class InferenceService {
       model: body.model,
       routing: routingTrace(resolved, used),
       promptTokens: routing.promptTokens,
+      n,
+      plan,
       pieces: pieces(),
     };
+  }
+}
+
+/**
+ * A message as the worker's chat template reads it: developer as system, text parts joined, an
+ * assistant's tool call written as the JSON a forced call generates.
+ */
+function chatMessage(
+  message: ChatCompletionRequest['messages'][number],
+): Extract<InferJobData['input'], { kind: 'chat' }>['messages'][number] {
+  const text = (content: string | { text: string }[] | null | undefined) =>
+    content == null ? '' : typeof content === 'string' ? content : content.map((part) => part.text).join('');
+  if (message.role === 'assistant' && message.tool_calls) {
+    const calls = message.tool_calls.map((call) =>
+      JSON.stringify({ name: call.function.name, arguments: parseArguments(call.function.arguments) }),
+    );
+    return { role: 'assistant', content: text(message.content) + calls.join('\n') };
+  }
+  return { role: message.role === 'developer' ? 'system' : message.role, content: text(message.content) };
+}
+
+function parseArguments(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ProblemException('validation', "a tool call's arguments are not JSON", [
+      { field: 'body.messages.tool_calls.function.arguments', message: 'not JSON' },
+    ]);
   }
 }

@@ -6,6 +6,7 @@ import { KvBlocks, type KvBlockOptions } from './kv-blocks.js';
 import { PrefixCache, prefixNamespace } from './prefix-cache.js';
 import { routes, routingFeeds } from './routing-feeds.js';
 import { sampleToken, tokenLogprob, type SamplingParams, type TokenLogprob } from './sampling.js';
+import type { OutputConstraint } from '../structured/json-constraint.js';
 import type { SlotPool } from './slot-pool.js';
 import { TextStream } from './text-stream.js';
 
@@ -43,6 +44,8 @@ export interface GenerateRequest {
   tokenRouting?: { kind: 'arrow'; topK: number } | { kind: 'learned' };
   /** Collect the gates of every token the model read (the prompt, then each generated token but the last). */
   returnGates?: boolean;
+  /** Structured output: only tokens the constraint allows are sampled, and generation stops where it is complete. */
+  constraint?: OutputConstraint;
   /** Report each generated token's log-probability and this many most likely alternatives (0–20). */
   logprobs?: number;
   /**
@@ -475,11 +478,14 @@ export class BatchScheduler {
 
   /** Samples the row's next token, streams it, and ends the row when it is done. */
   private accept(row: Row, logits: Float32Array): void {
-    const token = sampleToken(logits, row.request.sampling ?? {}, row.random, row.tokens);
+    const { constraint } = row.request;
+    const allowed = constraint ? constraint.mask(logits, row.request.maxTokens - row.tokens.length) : logits;
+    const token = sampleToken(allowed, row.request.sampling ?? {}, row.random, row.tokens);
     if (token === this.tokenizer.endOfText && !row.request.ignoreEndOfText) return this.end(row, 'end_of_text');
     if (row.request.logprobs !== undefined) row.logprobs.push(tokenLogprob(logits, token, row.request.logprobs));
     row.tokens.push(token);
-    if (row.text.push(token)) return this.end(row, 'stop');
+    const complete = constraint?.advance(token) ?? false;
+    if (row.text.push(token) || complete) return this.end(row, 'stop');
     if (row.tokens.length >= row.request.maxTokens) this.end(row, 'length');
   }
 

@@ -19,6 +19,10 @@ export class ByteTokenizer implements Tokenizer {
     return new TextDecoder().decode(Uint8Array.from(tokens.filter((t) => t < 256)));
   }
 
+  tokenBytes(token: number): Uint8Array | undefined {
+    return token < 256 ? Uint8Array.of(token) : undefined;
+  }
+
   /** A decoder for a token stream: a character split across tokens is emitted once whole. */
   streamDecoder(): (token: number) => string {
     const decoder = new TextDecoder();

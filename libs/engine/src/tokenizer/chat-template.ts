@@ -17,7 +17,7 @@ const Environment = jinja.Environment as new () => Environment;
 const Interpreter = jinja.Interpreter as new (environment: Environment) => Interpreter;
 
 export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
   content: string;
 }
 
@@ -82,11 +82,13 @@ export class ChatTemplate {
     this.template = this.within('parsing', () => new jinja.Template(source));
   }
 
-  render(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean } = {}): string {
+  /** `tools`: the request's tool declarations, for templates that write them into the prompt (HF's `tools`). */
+  render(messages: readonly ChatMessage[], options: { addGenerationPrompt?: boolean; tools?: unknown[] } = {}): string {
     const variables = {
       ...TEMPLATE_GLOBALS,
       messages,
       add_generation_prompt: options.addGenerationPrompt ?? false,
+      ...(options.tools ? { tools: options.tools } : {}),
       ...this.specialTokens,
     };
     return this.within('rendering', () => {

@@ -8,6 +8,8 @@ export interface Tokenizer {
   readonly chatTemplate: ChatTemplate;
   encode(text: string): number[];
   decode(tokens: readonly number[]): string;
+  /** The bytes a token stands for in decoded text; none for special tokens (structured output never writes them). */
+  tokenBytes(token: number): Uint8Array | undefined;
   /** A decoder for a token stream: text is emitted once it is complete (no half characters). */
   streamDecoder(): (token: number) => string;
 }

@@ -1783,8 +1783,27 @@ export interface components {
             stream_options?: {
                 include_usage?: boolean;
             } | null;
-            /** @description Only 1 */
-            n?: 1 | null;
+            /** @description How many choices to generate, each a row of the batch (seed + index when a seed is given) */
+            n?: number | null;
+            /** @description json_object: any JSON object; json_schema: JSON that validates against the schema. Enforced by constrained decoding (docs/api-guide.md lists the keywords supported) */
+            response_format?: {
+                /** @enum {string} */
+                type: "text";
+            } | {
+                /** @enum {string} */
+                type: "json_object";
+            } | {
+                /** @enum {string} */
+                type: "json_schema";
+                json_schema: {
+                    name: string;
+                    description?: string;
+                    schema?: {
+                        [key: string]: unknown;
+                    };
+                    strict?: boolean | null;
+                };
+            };
             user?: string;
             routing?: components["schemas"]["Routing"];
             /** @description One prompt */
@@ -1887,16 +1906,35 @@ export interface components {
             stream_options?: {
                 include_usage?: boolean;
             } | null;
-            /** @description Only 1 */
-            n?: 1 | null;
+            /** @description How many choices to generate, each a row of the batch (seed + index when a seed is given) */
+            n?: number | null;
+            /** @description json_object: any JSON object; json_schema: JSON that validates against the schema. Enforced by constrained decoding (docs/api-guide.md lists the keywords supported) */
+            response_format?: {
+                /** @enum {string} */
+                type: "text";
+            } | {
+                /** @enum {string} */
+                type: "json_object";
+            } | {
+                /** @enum {string} */
+                type: "json_schema";
+                json_schema: {
+                    name: string;
+                    description?: string;
+                    schema?: {
+                        [key: string]: unknown;
+                    };
+                    strict?: boolean | null;
+                };
+            };
             user?: string;
             routing?: components["schemas"]["Routing"];
-            messages: {
+            messages: ({
                 /**
                  * @description developer is read as system, as OpenAI does for models without a developer role
                  * @enum {string}
                  */
-                role: "developer" | "system" | "user" | "assistant";
+                role: "developer" | "system" | "user";
                 /** @description Text, or text parts joined */
                 content: string | {
                     /** @enum {string} */
@@ -1904,11 +1942,66 @@ export interface components {
                     text: string;
                 }[];
                 name?: string;
-            }[];
+            } | {
+                /** @enum {string} */
+                role: "assistant";
+                content?: (string | {
+                    /** @enum {string} */
+                    type: "text";
+                    text: string;
+                }[]) | null;
+                name?: string;
+                refusal?: null;
+                tool_calls?: components["schemas"]["ToolCall"][];
+            } | {
+                /** @enum {string} */
+                role: "tool";
+                /** @description Text, or text parts joined */
+                content: string | {
+                    /** @enum {string} */
+                    type: "text";
+                    text: string;
+                }[];
+                tool_call_id: string;
+            })[];
+            tools?: components["schemas"]["FunctionTool"][];
+            /** @description none, required or a named function; auto is refused: the model cannot choose between text and a call, so the caller says which (docs/api-guide.md) */
+            tool_choice?: ("none" | "auto" | "required") | {
+                /** @enum {string} */
+                type: "function";
+                function: {
+                    name: string;
+                };
+            };
+            /** @description Accepted; a response holds one call */
+            parallel_tool_calls?: boolean;
             /** @description Return each token's log-probability */
             logprobs?: boolean | null;
             /** @description With logprobs: this many most likely alternatives per token */
             top_logprobs?: number | null;
+        };
+        ToolCall: {
+            id: string;
+            /** @enum {string} */
+            type: "function";
+            function: {
+                name: string;
+                /** @description The arguments as JSON text */
+                arguments: string;
+            };
+        };
+        FunctionTool: {
+            /** @enum {string} */
+            type: "function";
+            function: {
+                name: string;
+                description?: string;
+                /** @description A JSON Schema the arguments validate against (default: any object) */
+                parameters?: {
+                    [key: string]: unknown;
+                };
+                strict?: boolean | null;
+            };
         };
         ChatCompletion: {
             id: string;
@@ -1921,9 +2014,11 @@ export interface components {
                 message: {
                     /** @enum {string} */
                     role: "assistant";
-                    content: string;
+                    content: string | null;
+                    refusal: null;
+                    tool_calls?: components["schemas"]["ToolCall"][];
                 };
-                finish_reason: ("stop" | "length") | null;
+                finish_reason: ("stop" | "length" | "tool_calls") | null;
                 logprobs: {
                     content: {
                         token: string;

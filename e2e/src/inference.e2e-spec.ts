@@ -194,6 +194,8 @@ describe('inference across processes: OpenAI-compatible endpoints, routing modes
     });
     assert.deepEqual(added('weather'), { requests: 2, prompt_tokens: 2 * whole.usage!.prompt_tokens });
     assert.deepEqual(added('recipes'), { requests: 2, prompt_tokens: 2 * chat.usage!.prompt_tokens });
+    // Streams are answered by Fastify from the stream the handler returns: no second reply.
+    assert.doesNotMatch(gateway.output(), /Reply was already sent/);
   });
 
   it("the openai client's sampling fields: logit_bias, penalties, max_completion_tokens, developer role, text parts", async () => {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import canonicalize from 'canonicalize';
 import { Inject, Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -54,6 +55,11 @@ export class IdempotencyInterceptor implements NestInterceptor {
     ]);
     return next.handle().pipe(
       mergeMap(async (body) => {
+        // A streamed answer (server-sent events) cannot be replayed: the key is released.
+        if (body instanceof Readable) {
+          await this.redis.del(storeKey);
+          return body;
+        }
         const kept = shownOnce ? withoutShownOnce(body, shownOnce) : body;
         const done: StoredRequest = { state: 'done', fingerprint, body: kept };
         await this.redis.set(storeKey, JSON.stringify(done), 'EX', this.config.IDEMPOTENCY_TTL_SECONDS);

@@ -17,6 +17,7 @@ import type { FastifyReply } from 'fastify';
 import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
+import { eventStream } from '../common/event-stream.js';
 import { RequireScope } from '../common/route-access.decorator.js';
 import { toProblem } from '../common/to-problem.util.js';
 import { FineTunesService } from './fine-tunes.service.js';
@@ -83,48 +84,39 @@ export class FineTunesController {
   ) {
     if (!accept?.includes('text/event-stream')) return this.fineTunes.events(caller, id, query);
     await this.fineTunes.get(caller, id); // 404 before the stream starts
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-      'x-request-id': String(reply.request.id),
-    });
+    const stream = eventStream(reply);
     let after = query.after;
-    let open = true;
-    raw.on('close', () => (open = false));
     const send = (events: JobEventDto[]) => {
       for (const event of events)
-        raw.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        stream.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       after = events.at(-1)?.id ?? after;
     };
-    while (open) {
-      try {
-        const page = await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) });
-        send(page.data);
-        if (page.has_more) continue;
-        const job = await this.fineTunes.get(caller, id);
-        if (TERMINAL.has(job.status)) {
-          // Events written with the final status are already out: one more read catches stragglers.
-          send((await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) })).data);
-          raw.write(`event: end\ndata: ${JSON.stringify({ status: job.status })}\n\n`);
-          break;
+    const follow = async () => {
+      while (!stream.gone()) {
+        try {
+          const page = await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) });
+          send(page.data);
+          if (page.has_more) continue;
+          const job = await this.fineTunes.get(caller, id);
+          if (TERMINAL.has(job.status)) {
+            // Events written with the final status are already out: one more read catches stragglers.
+            send((await this.fineTunes.events(caller, id, { limit: 100, ...(after ? { after } : {}) })).data);
+            stream.write(`event: end\ndata: ${JSON.stringify({ status: job.status })}\n\n`);
+            return;
+          }
+        } catch (error) {
+          // A database blip pauses the stream (a comment keeps the client informed); it resumes
+          // after the last event sent. Anything else ends it with the problem, never silently.
+          if (!isDatabaseOutage(error)) throw error;
+          stream.write(`: the database is unreachable; retrying\n\n`);
         }
-      } catch (error) {
-        // A database blip pauses the stream (a comment keeps the client informed); it resumes
-        // after the last event sent. Anything else ends it with the problem, never silently.
-        if (!isDatabaseOutage(error)) {
-          const { problem } = toProblem(error, String(reply.request.id), reply.request.url);
-          raw.write(`event: error\ndata: ${JSON.stringify(problem)}\n\n`);
-          break;
-        }
-        raw.write(`: the database is unreachable; retrying\n\n`);
+        await new Promise((resolve) => setTimeout(resolve, SSE_POLL_MS));
       }
-      await new Promise((resolve) => setTimeout(resolve, SSE_POLL_MS));
-    }
-    raw.end();
-    return undefined;
+    };
+    return stream.run(follow, (error) => {
+      const { problem } = toProblem(error, String(reply.request.id), reply.request.url);
+      stream.write(`event: error\ndata: ${JSON.stringify(problem)}\n\n`);
+    });
   }
 
   @Get(':job_id/checkpoints')

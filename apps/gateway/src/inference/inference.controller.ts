@@ -9,10 +9,12 @@ import {
   type ChatCompletionRequest,
   type CompletionRequest,
 } from '@tessera/contracts';
+import type { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
+import { eventStream } from '../common/event-stream.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { RequireScope } from '../common/route-access.decorator.js';
 import {
@@ -231,55 +233,49 @@ interface StreamChunks {
 
 /**
  * Server-sent events: a first chunk with the routing, one chunk per piece of text, each choice's
- * last chunk with its finish reason (the very last with the routing trace), usage when asked, then [DONE].
+ * last chunk with its finish reason (the very last with the routing trace), usage when asked,
+ * then [DONE]. Events are written as the worker makes them.
  */
-async function streamRun(
+function streamRun(
   reply: FastifyReply,
   run: InferenceRun,
   body: CompletionRequest | ChatCompletionRequest,
   chunks: StreamChunks,
-): Promise<undefined> {
-  const gone = clientGone(reply);
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-request-id': String(reply.request.id),
-  });
-  const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
+): PassThrough {
+  const stream = eventStream(reply);
+  const send = (data: unknown) => stream.write(`data: ${JSON.stringify(data)}\n\n`);
   const texts = indices(run).map(() => '');
-  try {
-    send({ ...chunks.start(), routing: run.routing });
-    for (;;) {
-      const next = await run.pieces.next();
-      if (gone()) {
-        await run.pieces.return({ choices: [], completionTokens: 0, routing: run.routing });
-        break;
+  return stream.run(
+    async () => {
+      send({ ...chunks.start(), routing: run.routing });
+      for (;;) {
+        const next = await run.pieces.next();
+        if (stream.gone()) {
+          await run.pieces.return({ choices: [], completionTokens: 0, routing: run.routing });
+          return;
+        }
+        if (next.done) {
+          const last = next.value.choices.flatMap((end, index) => chunks.finish(index, texts[index]!, end));
+          last.forEach((chunk, i) => send(i === last.length - 1 ? { ...chunk, routing: next.value.routing } : chunk));
+          if (body.stream_options?.include_usage)
+            send({ ...chunks.start(), choices: [], usage: usage(run, next.value.completionTokens) });
+          stream.write('data: [DONE]\n\n');
+          return;
+        }
+        texts[next.value.index] += next.value.text;
+        const chunk = chunks.piece(next.value.index, next.value.text);
+        if (chunk) send(chunk);
       }
-      if (next.done) {
-        const last = next.value.choices.flatMap((end, index) => chunks.finish(index, texts[index]!, end));
-        last.forEach((chunk, i) => send(i === last.length - 1 ? { ...chunk, routing: next.value.routing } : chunk));
-        if (body.stream_options?.include_usage)
-          send({ ...chunks.start(), choices: [], usage: usage(run, next.value.completionTokens) });
-        raw.write('data: [DONE]\n\n');
-        break;
-      }
-      texts[next.value.index] += next.value.text;
-      const chunk = chunks.piece(next.value.index, next.value.text);
-      if (chunk) send(chunk);
-    }
-  } catch (error) {
-    // Headers are out: the error travels as an event, as OpenAI's streams carry theirs.
-    const message = error instanceof ProblemException ? error.message : 'the inference worker failed';
-    send({
-      error: {
-        message,
-        type: error instanceof ProblemException && error.status === 400 ? 'invalid_request_error' : 'server_error',
-      },
-    });
-  }
-  raw.end();
-  return undefined;
+    },
+    (error) => {
+      // Headers are out: the error travels as an event, as OpenAI's streams carry theirs.
+      const message = error instanceof ProblemException ? error.message : 'the inference worker failed';
+      send({
+        error: {
+          message,
+          type: error instanceof ProblemException && error.status === 400 ? 'invalid_request_error' : 'server_error',
+        },
+      });
+    },
+  );
 }

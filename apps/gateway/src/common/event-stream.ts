@@ -1,0 +1,32 @@
+import { PassThrough } from 'node:stream';
+import type { FastifyReply } from 'fastify';
+
+/** A server-sent events response under way. */
+export interface EventStream {
+  write(text: string): void;
+  /** Whether the client went away before the stream ended. */
+  gone(): boolean;
+  /**
+   * Writes the events `produce` makes, then ends the stream whatever happens (`onError` writes a
+   * last event first). Returns what the handler returns: Fastify sends it as it is written (no
+   * hijack, so Nest and Fastify agree on who answers).
+   */
+  run(produce: () => Promise<void>, onError: (error: unknown) => void): PassThrough;
+}
+
+export function eventStream(reply: FastifyReply): EventStream {
+  let gone = false;
+  reply.raw.on('close', () => (gone = !reply.raw.writableFinished));
+  void reply.header('content-type', 'text/event-stream').header('cache-control', 'no-cache');
+  const body = new PassThrough();
+  return {
+    write: (text) => void body.write(text),
+    gone: () => gone,
+    run: (produce, onError) => {
+      produce()
+        .catch(onError)
+        .finally(() => body.end());
+      return body;
+    },
+  };
+}

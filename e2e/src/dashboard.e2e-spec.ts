@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { AxeBuilder } from '@axe-core/playwright';
 import { domainTexts } from '@tessera/engine';
 import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
 import type { Browser, Page } from 'playwright-core';
@@ -37,6 +38,8 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
   /** A second adapter, trained through the SDK, so token routing has two candidates. */
   let codeAdapterTrained: Promise<void>;
   const consoleErrors: string[] = [];
+  /** axe-core's WCAG 2.1 AA violations, per page and state audited. */
+  const violations: string[] = [];
   const failedRequests: string[] = [];
   /** The sample recipes plus one document the adapter can only know by heart: deleting it must show. */
   let uploadFile: string;
@@ -74,7 +77,8 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     await writeFile(uploadFile, `${(await readFile(RECIPES_FILE, 'utf8')).trimEnd()}\n${canary.join('\n')}\n`);
     codeAdapterTrained = trainCodeAdapter();
     browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    // A context of its own: axe-core's Playwright runner needs one.
+    page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 } })).newPage();
     page.on('pageerror', (error) => consoleErrors.push(error.message));
     // Failed requests are counted below by URL; every other console error (a CSP refusal, say) counts here.
     page.on(
@@ -130,8 +134,36 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     }
   }
 
-  const nav = (label: string) =>
-    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
+  const nav = (label: string, on: Page = page) =>
+    on.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true });
+
+  /** Runs axe-core (WCAG 2.1 A and AA) on the page as it is, keeping what it finds under `state`. */
+  async function audit(state: string, on: Page = page) {
+    const result = await new AxeBuilder({ page: on }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+    assert.ok(result.passes.length > 10, `${state}: axe-core checked the page (${result.passes.length} rules passed)`);
+    for (const v of result.violations)
+      violations.push(
+        `${state}: ${v.id} ×${v.nodes.length} (${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join(' | ')})`,
+      );
+  }
+
+  /**
+   * Polls an expression in the page until it is true (waitForFunction would evaluate it with
+   * eval, which the dashboard's Content-Security-Policy rightly refuses).
+   */
+  async function until(on: Page, expression: string, timeoutMs = 15_000) {
+    for (const started = Date.now(); !(await on.evaluate(expression)); await on.waitForTimeout(50))
+      assert.ok(Date.now() - started < timeoutMs, `not within ${timeoutMs} ms: ${expression}`);
+  }
+
+  /** A screenshot and an audit of the same state. */
+  async function capture(name: string, on: Page = page) {
+    await screenshot(on, name);
+    await audit(name, on);
+  }
 
   it('sign in, upload, fine-tune with live progress, playground in two modes with gates, delete a document and see its proof', async () => {
     // Sign in: a wrong key is refused in words, the right one opens the overview.
@@ -139,10 +171,11 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     await page.getByLabel('API key').fill('tsk_not-a-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     assert.match((await page.getByRole('alert').textContent()) ?? '', /API key/i, 'the refusal says what is wrong');
+    await capture('00-sign-in-refused');
     await page.getByLabel('API key').fill(adminKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await nav('Overview').waitFor();
-    await screenshot(page, '01-overview');
+    await capture('01-overview');
 
     // Upload: a new dataset, its file with a progress bar, then its documents with their groups.
     await nav('Datasets').click();
@@ -155,7 +188,7 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     const documents = page.getByTestId('documents-table');
     await documents.getByText('recipe-01', { exact: true }).waitFor();
     assert.ok(await documents.getByText('kitchen').first().isVisible(), 'documents show their access group');
-    await screenshot(page, '02-dataset');
+    await capture('02-dataset');
 
     // Fine-tune: the form, then live progress to done with loss curves.
     await nav('Fine-tunes').click();
@@ -186,7 +219,10 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     );
     const lossChart = page.getByTestId('loss-chart');
     await lossChart.locator('path').first().waitFor();
-    await screenshot(page, '03-fine-tune');
+    // Validation loss is a curve: evaluated ten times over the 40 steps, not once at the end.
+    const validationPath = await lossChart.locator('path[data-series="validation loss"]').getAttribute('d');
+    assert.equal(validationPath?.split(' ').length, 10, `validation points: ${validationPath}`);
+    await capture('03-fine-tune');
 
     // Playground: adapter mode streams a completion; token mode shows the gate heatmap.
     await codeAdapterTrained;
@@ -200,7 +236,7 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     const output = page.getByTestId('completion-output');
     await page.getByRole('region', { name: 'Routing trace' }).waitFor();
     await output.filter({ hasText: /\S/ }).waitFor();
-    await screenshot(page, '04-playground-adapter');
+    await capture('04-playground-adapter');
 
     await playground.getByRole('combobox', { name: /^Model/ }).selectOption('tessera-demo');
     await playground.getByRole('combobox', { name: /^Routing mode/ }).selectOption('token');
@@ -211,13 +247,14 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
     const heatmapText = (await heatmap.textContent()) ?? '';
     assert.match(heatmapText, /recipes/);
     assert.match(heatmapText, /code/);
-    await screenshot(page, '05-playground-token-heatmap');
+    await capture('05-playground-token-heatmap');
 
     // Delete a document and follow the deletion to its proof.
     await nav('Datasets').click();
     await page.getByRole('link', { name: 'recipes', exact: true }).click();
-    await page.getByRole('button', { name: 'Delete document secret-sauce' }).click();
-    await page.getByRole('button', { name: 'Confirm deleting document secret-sauce' }).click();
+    await page.getByRole('checkbox', { name: 'Select document secret-sauce' }).check();
+    await page.getByRole('button', { name: 'Delete selected (1)' }).click();
+    await page.getByRole('button', { name: 'Confirm deleting 1 document' }).click();
     const proof = page.getByTestId('deletion-proof');
     await proof.waitFor({ timeout: TRAINING_TIMEOUT_MS });
     const before = Number(await proof.getByTestId('loss-before').textContent());
@@ -239,15 +276,16 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
       'with a baseline the proof is judged against it, the statistic in words',
     );
     assert.match((await proof.getByTestId('unseen-line').textContent()) ?? '', /\(mean − \d/);
-    await screenshot(page, '06-deletion-proof');
+    await capture('06-deletion-proof');
 
     // The overview counts the playground's requests under their adapters.
     await nav('Overview').click();
     await page.getByTestId('usage-chart').locator('g.bar-row[data-label="recipes"]').waitFor();
-    await screenshot(page, '07-overview-usage');
+    await capture('07-overview-usage');
 
     assert.deepEqual(consoleErrors, [], 'no script errors in the page');
     assert.deepEqual(failedRequests, ['401 GET /v1/me'], "the wrong key's sign-in is the one request that fails");
+    assert.deepEqual(violations, [], 'axe-core finds no WCAG 2.1 AA violation on any page or state');
   });
 
   it('webhooks: a new endpoint shows its secret once, a test ping is delivered signed, and its attempt is listed', async () => {
@@ -268,11 +306,68 @@ describe('the dashboard in headless Chromium: the first-run journey', () => {
       .getByRole('table', { name: /^Attempts of ping/ })
       .getByText('204')
       .waitFor();
-    await screenshot(page, '08-webhook-ping-delivered');
+    await capture('08-webhook-ping-delivered');
 
     await receiver.event('ping');
     assert.match(String(receiver.received.at(-1)!.headers['webhook-signature']), /^v1,/);
     assert.deepEqual(consoleErrors, []);
     assert.deepEqual(failedRequests, ['401 GET /v1/me'], 'no request failed');
+    assert.deepEqual(violations, []);
+  });
+
+  it('at 390 px wide every page fits the screen, passes axe-core, and takes focus and the title on navigation', async () => {
+    const narrow = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+    narrow.on('pageerror', (error) => consoleErrors.push(error.message));
+    await narrow.goto(`${gateway.url}/`);
+    await capture('narrow-00-sign-in', narrow);
+    await narrow.getByLabel('API key').fill(adminKey);
+    await narrow.getByRole('button', { name: 'Sign in' }).click();
+    await narrow.locator('main h1', { hasText: 'Overview' }).waitFor();
+    // The skip link is the first thing focusable, shows when focused, and moves focus to the page's heading.
+    // (Expressions as strings: they run in the page, and the e2e code is typed for Node.)
+    assert.equal(
+      await narrow.evaluate(
+        `document.querySelector('a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])').outerHTML`,
+      ),
+      '<a class="skip-link" href="#content">Skip to content</a>',
+    );
+    const skip = narrow.getByRole('link', { name: 'Skip to content' });
+    await skip.focus();
+    assert.ok(await skip.isVisible());
+    await narrow.keyboard.press('Enter');
+    await until(narrow, "document.activeElement === document.querySelector('main h1') && location.hash === ''");
+    // Overview last: its link is the page already shown, and following it changes nothing.
+    const pages = [
+      'Datasets',
+      'Fine-tunes',
+      'Adapters',
+      'Compositions',
+      'Playground',
+      'Webhooks',
+      'Groups & keys',
+      'Overview',
+    ];
+    for (const [i, label] of pages.entries()) {
+      await nav(label, narrow).click();
+      // The new page is in when focus is on a heading again (the click left it on the link) and nothing loads.
+      await until(
+        narrow,
+        "document.activeElement === document.querySelector('main h1') && !document.querySelector('main').textContent.includes('Loading…')",
+      );
+      const heading = (await narrow.evaluate(`({
+        focused: document.activeElement === document.querySelector('main h1'),
+        text: document.querySelector('main h1').textContent,
+        title: document.title,
+        current: document.querySelector('[aria-current="page"]')?.textContent,
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+      })`)) as { focused: boolean; text: string; title: string; current: string; overflow: number };
+      assert.equal(heading.title, `${heading.text} · Tessera`);
+      assert.equal(heading.current, label);
+      assert.ok(heading.overflow <= 0, `${label}: the page is ${heading.overflow} px wider than the screen`);
+      await capture(`narrow-${String(i + 1).padStart(2, '0')}-${label.replace(/\W+/g, '-').toLowerCase()}`, narrow);
+    }
+    await narrow.close();
+    assert.deepEqual(violations, [], 'axe-core finds no WCAG 2.1 AA violation at 390 px');
+    assert.deepEqual(consoleErrors, []);
   });
 });

@@ -1,19 +1,23 @@
 import { useQuery } from '@tanstack/react-query';
 import { unwrap } from '@tessera/sdk';
-import type { ReactNode } from 'react';
+import { lazy, Suspense, type ComponentType, type MouseEvent, type ReactNode } from 'react';
 import { useApi, useOptionalSession, useSession } from './api.js';
 import { PageErrorBoundary } from './components/PageErrorBoundary.js';
 import { Link, useRoute } from './router.js';
-import { AccessPage } from './pages/AccessPage.js';
-import { AdaptersPage } from './pages/AdaptersPage.js';
-import { CompositionsPage } from './pages/CompositionsPage.js';
-import { DatasetsPage } from './pages/DatasetsPage.js';
-import { DeletionPage } from './pages/DeletionPage.js';
-import { FineTunesPage } from './pages/FineTunesPage.js';
-import { OverviewPage } from './pages/OverviewPage.js';
-import { PlaygroundPage } from './pages/PlaygroundPage.js';
 import { SignIn } from './pages/SignIn.js';
-import { WebhooksPage } from './pages/WebhooksPage.js';
+
+// Each page is its own chunk, loaded when first visited: the first load carries the shell only.
+const lazyPage = <P extends object>(load: () => Promise<ComponentType<P>>) =>
+  lazy(async () => ({ default: await load() }));
+const AccessPage = lazyPage(() => import('./pages/AccessPage.js').then((m) => m.AccessPage));
+const AdaptersPage = lazyPage(() => import('./pages/AdaptersPage.js').then((m) => m.AdaptersPage));
+const CompositionsPage = lazyPage(() => import('./pages/CompositionsPage.js').then((m) => m.CompositionsPage));
+const DatasetsPage = lazyPage(() => import('./pages/DatasetsPage.js').then((m) => m.DatasetsPage));
+const DeletionPage = lazyPage(() => import('./pages/DeletionPage.js').then((m) => m.DeletionPage));
+const FineTunesPage = lazyPage(() => import('./pages/FineTunesPage.js').then((m) => m.FineTunesPage));
+const OverviewPage = lazyPage(() => import('./pages/OverviewPage.js').then((m) => m.OverviewPage));
+const PlaygroundPage = lazyPage(() => import('./pages/PlaygroundPage.js').then((m) => m.PlaygroundPage));
+const WebhooksPage = lazyPage(() => import('./pages/WebhooksPage.js').then((m) => m.WebhooksPage));
 
 const NAV: Array<{ path: string; label: string }> = [
   { path: '/', label: 'Overview' },
@@ -35,20 +39,33 @@ function SignedIn() {
   const section = `/${route[0] ?? ''}`;
   return (
     <div className="layout">
+      <a className="skip-link" href="#content" onClick={skipToContent}>
+        Skip to content
+      </a>
       <nav className="sidebar" aria-label="Main">
         <div className="brand">Tessera</div>
-        {NAV.map((item) => (
-          <Link key={item.path} to={item.path} className={item.path === section ? 'active' : ''}>
-            {item.label}
-          </Link>
-        ))}
+        <div className="nav-links">
+          {NAV.map((item) => (
+            <Link key={item.path} to={item.path} current={item.path === section}>
+              {item.label}
+            </Link>
+          ))}
+        </div>
         <WhoAmI />
       </nav>
-      <main className="content">
-        <PageErrorBoundary resetKey={route.join('/')}>{pageFor(route)}</PageErrorBoundary>
+      <main className="content" id="content" tabIndex={-1}>
+        <PageErrorBoundary resetKey={route.join('/')}>
+          <Suspense fallback={<p className="muted">Loading…</p>}>{pageFor(route)}</Suspense>
+        </PageErrorBoundary>
       </main>
     </div>
   );
+}
+
+/** The skip link moves focus itself: the app routes by hash, so following #content would navigate. */
+function skipToContent(event: MouseEvent) {
+  event.preventDefault();
+  (document.querySelector<HTMLElement>('main h1') ?? document.getElementById('content'))?.focus();
 }
 
 /** One page per first path segment; the second, when there is one, is the id it shows. */

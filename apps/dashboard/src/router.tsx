@@ -27,9 +27,20 @@ export function navigate(to: string): void {
   window.location.hash = to;
 }
 
-export function Link({ to, children, className }: { to: string; children: ReactNode; className?: string }) {
+/** `current`: the link to the page shown, marked for assistive technology (aria-current) and styled by it. */
+export function Link({
+  to,
+  children,
+  className,
+  current,
+}: {
+  to: string;
+  children: ReactNode;
+  className?: string;
+  current?: boolean;
+}) {
   return (
-    <a href={`#${to}`} className={className}>
+    <a href={`#${to}`} className={className} aria-current={current ? 'page' : undefined}>
       {children}
     </a>
   );

@@ -6,3 +6,6 @@ afterEach(() => {
   sessionStorage.clear();
   window.location.hash = '';
 });
+
+// jsdom lays nothing out and has no scrollIntoView; the heatmap calls it to keep the chosen token in view.
+Element.prototype.scrollIntoView ??= () => undefined;

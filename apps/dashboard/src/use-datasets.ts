@@ -11,3 +11,9 @@ export function useDatasets({ enabled = true }: { enabled?: boolean } = {}) {
     enabled,
   });
 }
+
+/** A dataset id's name once the datasets are in (the id until then): jobs name only the id. */
+export function useDatasetNames(): (datasetId: string) => string {
+  const datasets = useDatasets();
+  return (datasetId) => datasets.data?.find((dataset) => dataset.id === datasetId)?.name ?? datasetId;
+}

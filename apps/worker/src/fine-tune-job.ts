@@ -285,6 +285,9 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   }
 }
 
+/** Validation evaluations in a fine-tune whose hyperparameters do not set eval_every. */
+const FINE_TUNE_EVALUATIONS = 10;
+
 /** The API's hyperparameters in the engine's terms. */
 export function engineHyperparameters(h: Hyperparameters, validationFraction: number): EngineHyperparameters {
   return {
@@ -304,6 +307,8 @@ export function engineHyperparameters(h: Hyperparameters, validationFraction: nu
     adamBeta2: h.adam_beta2,
     adamEpsilon: h.adam_epsilon,
     packing: h.packing,
+    // The dashboard draws validation loss as a curve: ten points a run unless the caller says.
+    ...(h.eval_every !== undefined ? { evalEvery: h.eval_every } : { evaluations: FINE_TUNE_EVALUATIONS }),
     validationFraction,
   };
 }

@@ -53,6 +53,14 @@ const hyperparameterFields = {
   adam_beta2: z.number().min(0).lt(1).describe("AdamW's β₂ (transformers' adam_beta2)"),
   adam_epsilon: z.number().positive().max(1).describe("AdamW's ε (transformers' adam_epsilon)"),
   packing: packingSchema,
+  eval_every: z
+    .number()
+    .int()
+    .min(0)
+    .max(1_000_000)
+    .describe(
+      'Steps between validation evaluations, drawn as the validation curve; 0: at the end only. Default: 10 evaluations spread over the run',
+    ),
 };
 
 export const HYPERPARAMETER_DEFAULTS = {
@@ -83,6 +91,7 @@ export const hyperparametersSchema = z
     ...hyperparameterFields,
     target_modules: hyperparameterFields.target_modules.optional(),
     max_steps: hyperparameterFields.max_steps.optional(),
+    eval_every: hyperparameterFields.eval_every.optional(),
   })
   .meta({ id: 'Hyperparameters' });
 export type Hyperparameters = z.infer<typeof hyperparametersSchema>;

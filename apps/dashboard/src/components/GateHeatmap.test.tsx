@@ -1,4 +1,4 @@
-import { render, screen, within } from '@testing-library/react';
+import { fireEvent, render, screen, within } from '@testing-library/react';
 import { expect, test } from 'vitest';
 import { GateHeatmap } from './GateHeatmap.js';
 
@@ -37,4 +37,27 @@ test('one cell per (token, adapter), darker for larger gates, each with its valu
   expect(within(heatmap).getByTitle('"x" → weather: 0.750')).toBeTruthy();
   expect(within(heatmap).getByRole('columnheader', { name: /␣/ })).toBeTruthy();
   expect(within(heatmap).getByLabelText('Gate colour scale from 0 to 1')).toBeTruthy();
+});
+
+test('hovering a token or moving along them with the arrow keys names its gates, the top adapter first', () => {
+  const tokens = ['a', 'b', 'c'];
+  const gates = [
+    [0.2, 0.8],
+    [0.7, 0.3],
+    [0.5, 0.5],
+  ];
+  render(<GateHeatmap tokens={tokens} adapters={['recipes', 'weather']} gates={gates} />);
+  const detail = screen.getByTestId('gate-detail');
+  fireEvent.mouseEnter(screen.getByRole('columnheader', { name: 'a' }));
+  expect(detail.textContent).toBe('"a" (token 1 of 3): top weather 0.800, recipes 0.200');
+  const grid = screen.getByRole('region', { name: /Gate grid/ });
+  fireEvent.keyDown(grid, { key: 'ArrowRight' });
+  expect(detail.textContent).toBe('"b" (token 2 of 3): top recipes 0.700, weather 0.300');
+  fireEvent.keyDown(grid, { key: 'End' });
+  expect(detail.textContent).toMatch(/^"c" \(token 3 of 3\)/);
+  fireEvent.keyDown(grid, { key: 'ArrowRight' });
+  expect(detail.textContent).toMatch(/^"c" \(token 3 of 3\)/);
+  fireEvent.keyDown(grid, { key: 'Home' });
+  expect(detail.textContent).toMatch(/^"a" \(token 1 of 3\)/);
+  expect(grid.tabIndex).toBe(0);
 });

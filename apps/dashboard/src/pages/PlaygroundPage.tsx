@@ -1,6 +1,6 @@
 import { useQuery } from '@tanstack/react-query';
 import { unwrap, type Schemas } from '@tessera/sdk';
-import { useState, type FormEvent } from 'react';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
 import { useApi } from '../api.js';
 import { GateHeatmap } from '../components/GateHeatmap.js';
 import { Page } from '../components/Page.js';
@@ -36,6 +36,16 @@ export function PlaygroundPage() {
   const [settings, setSettings] = useState<PlaygroundSettings>(DEFAULT_SETTINGS);
   const { run, start, stop } = useCompletionStream();
   const change = (part: Partial<PlaygroundSettings>) => setSettings((previous) => ({ ...previous, ...part }));
+  // Run is disabled while a run goes and Stop leaves when it ends: focus moves to the button
+  // that is there instead of falling to the page.
+  const runButton = useRef<HTMLButtonElement>(null);
+  const stopButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    const lost = document.activeElement === document.body || document.activeElement === runButton.current;
+    if (run.running && lost) stopButton.current?.focus();
+    if (!run.running && (document.activeElement === document.body || document.activeElement === null))
+      runButton.current?.focus();
+  }, [run.running]);
 
   const available = models.data?.data ?? [];
   const picked = available.find((m) => m.id === settings.model) ?? available[0];
@@ -136,11 +146,11 @@ export function PlaygroundPage() {
             </label>
           </div>
           <div className="actions">
-            <button type="submit" disabled={!ready || run.running}>
+            <button type="submit" ref={runButton} disabled={!ready || run.running}>
               Run
             </button>
             {run.running ? (
-              <button type="button" className="secondary" onClick={stop}>
+              <button type="button" ref={stopButton} className="secondary" onClick={stop}>
                 Stop
               </button>
             ) : null}

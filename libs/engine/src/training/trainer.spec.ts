@@ -78,6 +78,23 @@ describe('trainer', () => {
     assert.ok(losses.at(-1)! < 0.05, `ends near 0: ${losses.at(-1)}`);
   });
 
+  it('evaluates validation loss at the steps asked: every evalEvery, or `evaluations` spread over the run, and at the end', async () => {
+    const evaluatedAt = async (hyperparameters: object) => {
+      const steps: number[] = [];
+      await train({
+        model: base,
+        data: texts('recipes', 40),
+        hyperparameters: { ...LORA, maxSteps: 9, validationFraction: 0.2, ...hyperparameters },
+        onProgress: (p) => p.validation && steps.push(p.step),
+        ...THREADS,
+      });
+      return steps;
+    };
+    assert.deepEqual(await evaluatedAt({ evaluations: 3 }), [3, 6, 9]);
+    assert.deepEqual(await evaluatedAt({ evalEvery: 4 }), [4, 8, 9]);
+    assert.deepEqual(await evaluatedAt({}), [9]);
+  });
+
   it('a LoRA fine-tune on a held-out domain lowers validation loss clearly below the base model', async (t) => {
     const result = await train({
       model: base,

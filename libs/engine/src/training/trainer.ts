@@ -67,7 +67,10 @@ export interface Hyperparameters {
   validationFraction: number;
   /** How training and validation rows hold several documents. */
   packing: Packing;
+  /** Steps between validation evaluations (and one at the end); 0: see `evaluations`. */
   evalEvery: number;
+  /** With evalEvery 0: this many evaluations spread evenly over the run; none or 0: at the end only. */
+  evaluations?: number;
   checkpointEvery: number;
   rank: number;
   alpha: number;
@@ -197,7 +200,8 @@ function checkedHyperparameters(given: Partial<Hyperparameters> | undefined, con
 function loopSettings(h: Hyperparameters, trainRows: number): LoopSettings {
   const rowsPerStep = h.batchSize * h.gradientAccumulation;
   const totalSteps = h.maxSteps ?? Math.max(1, Math.ceil((h.epochs * trainRows) / rowsPerStep));
-  return { ...h, totalSteps, warmupSteps: Math.min(h.warmupSteps, totalSteps) };
+  const evalEvery = h.evalEvery || (h.evaluations ? Math.max(1, Math.ceil(totalSteps / h.evaluations)) : 0);
+  return { ...h, totalSteps, evalEvery, warmupSteps: Math.min(h.warmupSteps, totalSteps) };
 }
 
 function metricsOf(result: {

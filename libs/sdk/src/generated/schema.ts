@@ -1332,6 +1332,8 @@ export interface components {
             /** @description AdamW's ε (transformers' adam_epsilon) */
             adam_epsilon?: number;
             packing?: components["schemas"]["Packing"];
+            /** @description Steps between validation evaluations, drawn as the validation curve; 0: at the end only. Default: 10 evaluations spread over the run */
+            eval_every?: number;
         };
         /** @enum {string} */
         TargetModule: "attn.c_attn" | "attn.c_proj" | "mlp.c_fc" | "mlp.c_proj" | "self_attn.q_proj" | "self_attn.k_proj" | "self_attn.v_proj" | "self_attn.o_proj" | "mlp.gate_proj" | "mlp.up_proj" | "mlp.down_proj";
@@ -1396,6 +1398,8 @@ export interface components {
             /** @description AdamW's ε (transformers' adam_epsilon) */
             adam_epsilon: number;
             packing: components["schemas"]["Packing"];
+            /** @description Steps between validation evaluations, drawn as the validation curve; 0: at the end only. Default: 10 evaluations spread over the run */
+            eval_every?: number;
         };
         FineTuneMetrics: {
             steps: number;

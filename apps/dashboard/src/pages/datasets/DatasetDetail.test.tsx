@@ -137,16 +137,21 @@ test('a ready dataset lists its documents, and deleting one opens its deletion r
       data: [{ id: 'grp_1', name: 'research', description: null, created_at: '', updated_at: '' }],
       has_more: false,
     },
-    'DELETE /v1/datasets/ds_1/documents/doc_1': { id: 'del_9', status: 'pending' },
+    'POST /v1/deletions': { id: 'del_9', status: 'pending' },
   });
 
   const table = await screen.findByTestId('documents-table');
   await waitFor(() => expect(within(table).getByText('research')).toBeTruthy());
   expect(screen.getByTestId('document-count').textContent).toBe('2');
-  expect(within(table).queryByRole('button', { name: 'Delete document r2' })).toBeNull();
+  // A deleted document cannot be chosen; one delete button serves every row chosen.
+  expect(within(table).queryByRole('checkbox', { name: 'Select document r2' })).toBeNull();
+  const deleteSelected = screen.getByRole('button', { name: 'Delete selected' });
+  expect((deleteSelected as HTMLButtonElement).disabled).toBe(true);
 
-  await userEvent.click(within(table).getByRole('button', { name: 'Delete document r1' }));
-  await userEvent.click(within(table).getByRole('button', { name: 'Confirm deleting document r1' }));
+  await userEvent.click(within(table).getByRole('checkbox', { name: 'Select document r1' }));
+  await userEvent.click(screen.getByRole('button', { name: 'Delete selected (1)' }));
+  await userEvent.click(screen.getByRole('button', { name: 'Confirm deleting 1 document' }));
   await waitFor(() => expect(window.location.hash).toBe('#/deletions/del_9'));
-  expect(requests.some((r) => r.method === 'DELETE' && r.path === '/v1/datasets/ds_1/documents/doc_1')).toBe(true);
+  const sent = requests.find((r) => r.method === 'POST' && r.path === '/v1/deletions');
+  expect(JSON.parse(sent!.body)).toEqual({ documents: [{ document_id: 'doc_1' }] });
 });

@@ -92,7 +92,7 @@ test('a running fine-tune shows live progress, its loss curves and events, and c
   expect(requests.some((r) => r.method === 'POST' && r.path === '/v1/fine-tunes/job_1/cancel')).toBe(true);
 });
 
-test('a finished fine-tune offers no Cancel, shows 100% and its metrics, and links to its adapter', async () => {
+test('a finished fine-tune offers no Cancel, shows 100% and its metrics, and links to its adapter and dataset by name', async () => {
   const done: Schemas['FineTune'] = {
     ...job('succeeded', 1),
     finished_at: at,
@@ -111,10 +111,13 @@ test('a finished fine-tune offers no Cancel, shows 100% and its metrics, and lin
     'GET /v1/fine-tunes/job_1': done,
     'GET /v1/fine-tunes/job_1/events': () =>
       sse([...running, { id: 'jev_9', type: 'status', message: 'succeeded', data: null, created_at: at }], 'succeeded'),
+    'GET /v1/adapters': { data: [{ id: 'ad_1', name: 'weather' }], has_more: false },
+    'GET /v1/datasets': { data: [{ id: 'ds_1', name: 'forecasts' }], has_more: false },
   });
   expect((await screen.findByRole('progressbar', { name: 'Training' })).getAttribute('aria-valuenow')).toBe('100');
   expect(screen.queryByRole('button', { name: 'Cancel' })).toBeNull();
-  expect(screen.getByRole('link', { name: 'View adapter' }).getAttribute('href')).toBe('#/adapters/ad_1');
+  expect((await screen.findByRole('link', { name: 'weather' })).getAttribute('href')).toBe('#/adapters/ad_1');
+  expect((await screen.findByRole('link', { name: 'forecasts' })).getAttribute('href')).toBe('#/datasets/ds_1');
   expect(screen.getByTestId('fine-tune-metrics').textContent).toContain('3.400');
   // The base model's validation loss is a dashed level line across the steps trained.
   await waitFor(() =>

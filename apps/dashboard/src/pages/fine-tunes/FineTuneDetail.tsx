@@ -9,7 +9,9 @@ import { ProgressBar } from '../../components/ProgressBar.js';
 import { StatusBadge } from '../../components/StatusBadge.js';
 import { formatDateTime, formatLoss, formatNumber } from '../../format.js';
 import { Link } from '../../router.js';
+import { useAdapterNames } from '../../use-adapter-names.js';
 import { useBaseModelName } from '../../use-base-models.js';
+import { useDatasetNames } from '../../use-datasets.js';
 import { EventsLog } from './EventsLog.js';
 import { isActive } from './job-status.js';
 import { lossSeries, progressFromEvents } from './loss-series.js';
@@ -23,6 +25,8 @@ export function FineTuneDetail({ jobId }: { jobId: string }) {
   const api = useApi();
   const queryClient = useQueryClient();
   const baseModelName = useBaseModelName();
+  const adapterName = useAdapterNames();
+  const datasetName = useDatasetNames();
   const queryKey = ['fine-tunes', jobId];
   const job = useQuery({
     queryKey,
@@ -71,11 +75,19 @@ export function FineTuneDetail({ jobId }: { jobId: string }) {
               { label: 'Base model', value: baseModelName(data.base_model_id) },
               {
                 label: 'Dataset',
-                value: data.dataset_id ? <Link to={`/datasets/${data.dataset_id}`}>{data.dataset_id}</Link> : '—',
+                value: data.dataset_id ? (
+                  <Link to={`/datasets/${data.dataset_id}`}>{datasetName(data.dataset_id)}</Link>
+                ) : (
+                  '—'
+                ),
               },
               {
                 label: 'Adapter',
-                value: data.adapter_id ? <Link to={`/adapters/${data.adapter_id}`}>View adapter</Link> : '—',
+                value: data.adapter_id ? (
+                  <Link to={`/adapters/${data.adapter_id}`}>{adapterName(data.adapter_id)}</Link>
+                ) : (
+                  '—'
+                ),
                 testId: 'fine-tune-adapter',
               },
               { label: 'Created', value: formatDateTime(data.created_at) },
@@ -138,6 +150,7 @@ function MetricsTable({ metrics }: { metrics: Schemas['FineTuneMetrics'] }) {
 }
 
 function PartitionsTable({ partitions }: { partitions: NonNullable<Schemas['FineTune']['partitions']> }) {
+  const adapterName = useAdapterNames();
   return (
     <section aria-labelledby="partitions-heading">
       <h2 id="partitions-heading">Partitions</h2>
@@ -157,7 +170,7 @@ function PartitionsTable({ partitions }: { partitions: NonNullable<Schemas['Fine
                 <Link to={`/fine-tunes/${partition.job_id}`}>{partition.job_id}</Link>
               </td>
               <td>
-                <Link to={`/adapters/${partition.adapter_id}`}>{partition.adapter_id}</Link>
+                <Link to={`/adapters/${partition.adapter_id}`}>{adapterName(partition.adapter_id)}</Link>
               </td>
               <td>{partition.access_group_id ?? '—'}</td>
               <td>{formatNumber(partition.documents)}</td>

@@ -8,6 +8,7 @@ const benchmarks = {
   inference: () => import('./inference.bench.mjs'),
   adapterswap: () => import('./adapterswap.bench.mjs'),
   serving: () => import('./serving.bench.mjs'),
+  dashboard: () => import('./dashboard.bench.mjs'),
 };
 
 const name = process.argv[2];

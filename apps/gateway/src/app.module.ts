@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
+import { ApiKeyCache } from './common/api-key-cache.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { blobStoreProvider } from './common/blob-store.provider.js';
 import { composeQueueProvider, trainQueueProvider, webhookQueueProvider } from './common/queues.provider.js';
@@ -45,6 +46,7 @@ class InfrastructureModule {
         webhookQueueProvider,
         flowProducerProvider,
         RateLimiter,
+        ApiKeyCache,
       ],
       exports: [
         GATEWAY_CONFIG,
@@ -57,6 +59,7 @@ class InfrastructureModule {
         webhookQueueProvider,
         flowProducerProvider,
         RateLimiter,
+        ApiKeyCache,
       ],
     };
   }

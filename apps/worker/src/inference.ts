@@ -29,6 +29,7 @@ import type { CacheEviction, EvictionAck, InferAdapter, InferEvent, InferJobData
 import type { TenantBlobStores } from '@tessera/storage';
 import type { Job } from 'bullmq';
 import type { BaseModelLoader } from './base-models.js';
+import { EventPublisher } from './event-publisher.js';
 import { ModelDoesNotFit } from './weight-cache.js';
 
 export interface InferenceDeps {
@@ -202,10 +203,7 @@ export class InferenceServer {
       throw new BadRequest(
         `max_tokens ${request.maxTokens} is below the ${shortestLength(grammar)} tokens of the shortest JSON the response format allows`,
       );
-    // Tokens are published in order: each waits for the one before (all choices share the chain).
-    let published: Promise<unknown> = Promise.resolve();
-    const publish = (event: InferEvent) =>
-      (published = published.then(() => this.deps.publish(request.requestId, event)));
+    const events = new EventPublisher((event) => this.deps.publish(request.requestId, event));
     // n choices run as n rows of the batch, each with its own seed.
     const choices = Array.from({ length: request.n ?? 1 }, (_, index) => index);
     const results = await Promise.all(
@@ -231,7 +229,7 @@ export class InferenceServer {
           cacheScope: request.tenantId,
           signal,
           onToken: (_token, text) => {
-            if (text) void publish({ type: 'token', text, ...(index ? { index } : {}) });
+            if (text) events.text(index, text);
           },
         });
         return { index, result };
@@ -240,9 +238,9 @@ export class InferenceServer {
     for (const { index, result } of results) {
       if (result.finishReason === 'cancelled' && index === 0)
         this.deps.log(`infer ${request.requestId}: cancelled by the client after ${result.tokens.length} tokens`);
-      void publish(this.doneEvent(request, model, prompt, chosen, index, result));
+      events.event(this.doneEvent(request, model, prompt, chosen, index, result));
     }
-    await published;
+    await events.flushed();
   }
 
   /** A choice's end: its finish reason and token count, and for choice 0 the per-token gates. */

@@ -9,6 +9,7 @@ import {
 } from '@tessera/contracts';
 import { Database, type TenantContext } from '@tessera/db';
 import { displayPrefix, hashApiKeySecret, newApiKeySecret } from '../common/api-key-secret.util.js';
+import { ApiKeyCache } from '../common/api-key-cache.js';
 import { recordAudit } from '../common/audit.util.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
@@ -17,7 +18,10 @@ import { toApiKeyDto } from './api-key.mapper.js';
 
 @Injectable()
 export class ApiKeysService {
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly database: Database,
+    private readonly keys: ApiKeyCache,
+  ) {}
 
   /** The secret is returned here once; only its hash is stored. */
   create(caller: Caller, body: CreateApiKey): Promise<CreatedApiKey> {
@@ -66,15 +70,17 @@ export class ApiKeysService {
     return toApiKeyDto(row);
   }
 
-  /** Revocation takes effect on the key's next request: auth reads the row every time. */
-  revoke(caller: Caller, id: string): Promise<ApiKey> {
-    return this.database.withTenant(caller, async (tx) => {
+  /** Revocation takes effect on the key's next request, at every gateway (their key caches are told once it commits). */
+  async revoke(caller: Caller, id: string): Promise<ApiKey> {
+    const revoked = await this.database.withTenant(caller, async (tx) => {
       const row = await tx.apiKey.findFirst({ where: { id, tenantId: caller.tenantId } });
       if (!row) throw ProblemException.notFound('API key', id);
       if (row.revokedAt) return toApiKeyDto(row);
-      const revoked = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
+      const updated = await tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
       await recordAudit(tx, caller, 'api_key.revoked', { type: 'api_key', id });
-      return toApiKeyDto(revoked);
+      return toApiKeyDto(updated);
     });
+    await this.keys.changed(caller.tenantId);
+    return revoked;
   }
 }

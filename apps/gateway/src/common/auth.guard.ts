@@ -6,6 +6,7 @@ import { Database } from '@tessera/db';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 import { hashApiKeySecret, looksLikeApiKeySecret } from './api-key-secret.util.js';
+import { ApiKeyCache } from './api-key-cache.js';
 import { hasScope } from './caller.js';
 import { ProblemException } from './problem.exception.js';
 import { RateLimiter } from './rate-limiter.service.js';
@@ -28,6 +29,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly database: Database,
     private readonly rateLimiter: RateLimiter,
+    private readonly keys: ApiKeyCache,
     @Inject(GATEWAY_CONFIG) private readonly config: GatewayConfig,
   ) {
     this.platformKeyHash = createHash('sha256').update(config.PLATFORM_ADMIN_KEY).digest();
@@ -84,7 +86,8 @@ export class AuthGuard implements CanActivate {
   /** The live tenant API key `secret` is, or 401 saying why it is not one. */
   private async tenantKey(secret: string) {
     if (!looksLikeApiKeySecret(secret)) throw unauthenticated('The Authorization header does not hold a tsk_ API key');
-    const key = await this.database.findApiKeyByHash(hashApiKeySecret(secret));
+    const hash = hashApiKeySecret(secret);
+    const key = await this.keys.get(hash, () => this.database.findApiKeyByHash(hash));
     if (!key) throw unauthenticated('Unknown API key');
     if (key.revokedAt) throw unauthenticated('This API key was revoked');
     if (key.expiresAt && key.expiresAt.getTime() <= Date.now()) throw unauthenticated('This API key has expired');

@@ -14,6 +14,8 @@ const configSchema = z
     BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
     RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(1200),
     IDEMPOTENCY_TTL_SECONDS: z.coerce.number().int().min(60).default(86_400),
+    /** How long a key read from Postgres authenticates from memory; changes reach every gateway at once over Redis. 0: no cache. */
+    API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
     /** Namespace of the BullMQ keys in Redis; gateway and workers of one deployment share it. */
     QUEUE_PREFIX: z.string().min(1).default('bull'),
     ...blobStoreEnv,

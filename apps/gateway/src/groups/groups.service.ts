@@ -10,6 +10,7 @@ import {
   type UpdateAccessGroup,
 } from '@tessera/contracts';
 import { Database, type TenantContext, type TenantTransaction } from '@tessera/db';
+import { ApiKeyCache } from '../common/api-key-cache.js';
 import { recordAudit } from '../common/audit.util.js';
 import type { Caller } from '../common/caller.js';
 import { pageArgs, toPage } from '../common/pagination.util.js';
@@ -18,7 +19,10 @@ import { toAccessGroupDto, toMembershipDto } from './group.mapper.js';
 
 @Injectable()
 export class GroupsService {
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly database: Database,
+    private readonly keys: ApiKeyCache,
+  ) {}
 
   create(caller: Caller, body: CreateAccessGroup): Promise<AccessGroup> {
     return this.database.withTenant(caller, async (tx) => {
@@ -58,20 +62,24 @@ export class GroupsService {
   }
 
   /** Refused (409) while documents, adapters or compositions still carry the group. */
-  delete(caller: Caller, id: string): Promise<void> {
-    return this.database.withTenant(caller, async (tx) => {
+  async delete(caller: Caller, id: string): Promise<void> {
+    // The groups a key may use changed: every gateway's key cache drops this tenant's keys.
+    const result = await this.database.withTenant(caller, async (tx) => {
       await findGroup(tx, caller, id);
       await tx.accessGroup.delete({ where: { id } });
       await recordAudit(tx, caller, 'access_group.deleted', { type: 'access_group', id });
     });
+    await this.keys.changed(caller.tenantId);
+    return result;
   }
 
   /**
    * Foreign keys do not see tenants, so the member is looked up within the caller's tenant
    * first: another tenant's principal is "not found", never silently linked.
    */
-  addMember(caller: Caller, groupId: string, body: AddMembership): Promise<Membership> {
-    return this.database.withTenant(caller, async (tx) => {
+  async addMember(caller: Caller, groupId: string, body: AddMembership): Promise<Membership> {
+    // The groups a key may use changed: every gateway's key cache drops this tenant's keys.
+    const result = await this.database.withTenant(caller, async (tx) => {
       await findGroup(tx, caller, groupId);
       if (body.principal_id) {
         const principal = await tx.principal.findFirst({ where: { id: body.principal_id, tenantId: caller.tenantId } });
@@ -99,6 +107,8 @@ export class GroupsService {
       );
       return toMembershipDto(membership);
     });
+    await this.keys.changed(caller.tenantId);
+    return result;
   }
 
   async listMembers(ctx: TenantContext, groupId: string, query: ListQuery): Promise<Page<Membership>> {
@@ -110,8 +120,9 @@ export class GroupsService {
     return toPage(rows, query, toMembershipDto);
   }
 
-  removeMember(caller: Caller, groupId: string, membershipId: string): Promise<void> {
-    return this.database.withTenant(caller, async (tx) => {
+  async removeMember(caller: Caller, groupId: string, membershipId: string): Promise<void> {
+    // The groups a key may use changed: every gateway's key cache drops this tenant's keys.
+    const result = await this.database.withTenant(caller, async (tx) => {
       const membership = await tx.groupMembership.findFirst({
         where: { id: membershipId, groupId, tenantId: caller.tenantId },
       });
@@ -125,6 +136,8 @@ export class GroupsService {
         { membership: membershipId },
       );
     });
+    await this.keys.changed(caller.tenantId);
+    return result;
   }
 }
 

@@ -9,6 +9,7 @@ const benchmarks = {
   adapterswap: () => import('./adapterswap.bench.mjs'),
   serving: () => import('./serving.bench.mjs'),
   dashboard: () => import('./dashboard.bench.mjs'),
+  structured: () => import('./structured.bench.mjs'),
 };
 
 const name = process.argv[2];

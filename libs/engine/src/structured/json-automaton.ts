@@ -90,6 +90,64 @@ export function shortestRest(state: JsonState): number {
   return bytes;
 }
 
+/**
+ * A key equal for states that accept the same bytes from here on, with the same shortest rest:
+ * a string's or an array's count is left out once no bound can reach it (free text of any
+ * length reads alike), so a constraint can reuse the token mask it computed for such a state.
+ */
+export function stateKey(state: JsonState): string {
+  const parts: (string | number)[] = [];
+  for (let s = state; s !== null; s = s.up) {
+    const f = s.frame;
+    switch (f.t) {
+      case 'value':
+        parts.push('v', grammarId(f.grammar));
+        break;
+      case 'literal':
+        parts.push('l', new TextDecoder().decode(f.bytes), f.i);
+        break;
+      case 'string':
+        parts.push(
+          's',
+          f.min,
+          f.max,
+          f.max === Infinity && f.length >= f.min ? 'n' : f.length,
+          f.escape,
+          f.utf8,
+          f.low,
+          f.high,
+        );
+        break;
+      case 'number':
+        parts.push('#', f.integer ? 1 : 0, f.phase, f.bytes, f.exponent);
+        break;
+      case 'object':
+        parts.push('o', grammarId(f.grammar), f.phase, f.current, f.next);
+        break;
+      case 'key':
+        parts.push('k', f.candidates.join(','), f.i);
+        break;
+      case 'anyObject':
+        parts.push('a', f.phase);
+        break;
+      case 'array': {
+        const free = f.grammar.maxItems === Infinity && f.count >= f.grammar.minItems;
+        parts.push('[', grammarId(f.grammar), f.phase, free ? 'n' : f.count);
+        break;
+      }
+    }
+  }
+  return parts.join(' ');
+}
+
+const grammarIds = new WeakMap<object, number>();
+let nextGrammarId = 0;
+function grammarId(grammar: JsonGrammar): number {
+  let id = grammarIds.get(grammar);
+  if (id === undefined) grammarIds.set(grammar, (id = nextGrammarId++));
+  return id;
+}
+
 function startValue(grammar: JsonGrammar, up: JsonState, byte: number): JsonState[] {
   switch (grammar.kind) {
     case 'any':

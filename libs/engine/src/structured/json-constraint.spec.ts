@@ -189,6 +189,22 @@ const tokenizers: Record<string, Tokenizer> = {
   }),
 };
 
+/**
+ * Tokens whose bytes are exactly `text`: the tokenizer's own encoding where it spells it so, else
+ * one single-byte token per byte (SentencePiece's encoding starts with a space piece).
+ */
+function spell(tokenizer: Tokenizer, text: string): number[] {
+  const bytes = Buffer.from(text);
+  const encoded = tokenizer.encode(text);
+  if (Buffer.concat(encoded.map((t) => tokenizer.tokenBytes(t) ?? new Uint8Array())).equals(bytes)) return encoded;
+  const single = new Map<number, number>();
+  for (let token = 0; token < tokenizer.vocabSize; token++) {
+    const piece = tokenizer.tokenBytes(token);
+    if (piece?.length === 1 && !single.has(piece[0]!)) single.set(piece[0]!, token);
+  }
+  return [...bytes].map((byte) => single.get(byte)!);
+}
+
 describe('JsonConstraint over a vocabulary', () => {
   for (const [name, tokenizer] of Object.entries(tokenizers)) {
     it(`${name}: token bytes spell the decoded text`, () => {
@@ -198,6 +214,27 @@ describe('JsonConstraint over a vocabulary', () => {
       // SentencePiece writes the text's first space as a piece the decoder drops.
       assert.equal(bytes.toString('utf8').replace(/^ /, ''), tokenizer.decode(tokens));
       assert.equal(tokenizer.tokenBytes(tokenizer.endOfText), undefined, 'special tokens have no bytes');
+    });
+
+    it(`${name}: a mask reused for a state seen before equals a fresh walk of the vocabulary`, () => {
+      const grammar = compileJsonSchema(SCHEMAS['optional properties, const, anyOf and nesting']!);
+      const document = '{"kind":"recipe","title":"a free title","steps":[{"n":1,"text":"stir"}]}';
+      const tokens = spell(tokenizer, document);
+      const reused = new JsonConstraint(grammar, tokenizer);
+      const logits = new Float32Array(tokenizer.vocabSize);
+      for (const [i, token] of tokens.entries()) {
+        const fresh = new JsonConstraint(grammar, tokenizer);
+        for (const earlier of tokens.slice(0, i)) fresh.advance(earlier);
+        // Plenty of tokens, and just enough for the rest of this document a byte per token (the budget binds).
+        const left = Buffer.byteLength(document) - Buffer.byteLength(tokenizer.decode(tokens.slice(0, i))) + 1;
+        for (const remaining of [1000, left])
+          assert.deepEqual(
+            reused.mask(logits, remaining),
+            fresh.mask(logits, remaining),
+            `step ${i}, ${remaining} left`,
+          );
+        reused.advance(token);
+      }
     });
 
     it(`${name}: sampling from random logits under the mask always gives valid JSON, within max tokens`, () => {

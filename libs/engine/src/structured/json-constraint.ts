@@ -1,5 +1,5 @@
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { canEnd, feed, initialState, shortestRest, type JsonState } from './json-automaton.js';
+import { canEnd, feed, initialState, shortestRest, stateKey, type JsonState } from './json-automaton.js';
 import type { JsonGrammar } from './json-grammar.js';
 
 /**
@@ -21,6 +21,15 @@ interface TrieNode {
 
 const tries = new WeakMap<Tokenizer, TrieNode>();
 
+/** The tokens that can come next from a state, each with the fewest bytes that close the document after it. */
+interface Continuations {
+  tokens: Int32Array;
+  rests: Int32Array;
+}
+
+/** Distinct states a constraint remembers the continuations of (a JSON document rarely has more). */
+const MAX_SEEN_STATES = 1024;
+
 /**
  * Generation held to a JSON grammar: a token is allowed when its bytes keep the output a prefix
  * of some document the grammar admits that can still be closed in the tokens left (each byte
@@ -31,6 +40,7 @@ const tries = new WeakMap<Tokenizer, TrieNode>();
 export class JsonConstraint implements OutputConstraint {
   private states: JsonState[];
   private readonly trie: TrieNode;
+  private readonly seen = new Map<string, Continuations>();
 
   constructor(
     grammar: JsonGrammar,
@@ -48,17 +58,42 @@ export class JsonConstraint implements OutputConstraint {
       allowed++;
     };
     if (this.states.some(canEnd)) allow(this.tokenizer.endOfText);
+    const { tokens, rests } = this.continuations();
+    for (let i = 0; i < tokens.length; i++) if (rests[i]! <= remaining - 1) allow(tokens[i]!);
+    if (allowed === 0) throw new Error('structured output: no token of the vocabulary can continue the JSON');
+    return masked;
+  }
+
+  /**
+   * Every token that can follow the current states and the fewest bytes that close the document
+   * after it: one walk of the vocabulary's trie per distinct state (stateKey), then reused, so a
+   * long free string costs one walk, not one per token.
+   */
+  private continuations(): Continuations {
+    const key = this.states.map(stateKey).join('|');
+    let found = this.seen.get(key);
+    if (found) return found;
+    const tokens: number[] = [];
+    const rests: number[] = [];
     const visit = (node: TrieNode, states: JsonState[]) => {
       for (const [byte, child] of node.children) {
         const next = states.flatMap((state) => feed(state, byte));
         if (next.length === 0) continue;
-        if (child.tokens.length && Math.min(...next.map(shortestRest)) <= remaining - 1) child.tokens.forEach(allow);
+        if (child.tokens.length) {
+          const rest = Math.min(...next.map(shortestRest));
+          for (const token of child.tokens) {
+            tokens.push(token);
+            rests.push(rest);
+          }
+        }
         visit(child, next);
       }
     };
     visit(this.trie, this.states);
-    if (allowed === 0) throw new Error('structured output: no token of the vocabulary can continue the JSON');
-    return masked;
+    found = { tokens: Int32Array.from(tokens), rests: Int32Array.from(rests) };
+    if (this.seen.size >= MAX_SEEN_STATES) this.seen.clear();
+    this.seen.set(key, found);
+    return found;
   }
 
   advance(token: number): boolean {

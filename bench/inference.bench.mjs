@@ -18,6 +18,8 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const STREAMS = 32;
 const MAX_TOKENS = QUICK ? 8 : 48;
 const ROUNDS = QUICK ? 1 : 3;
+/** Sequential requests for the gateway's own TTFT (the first of each path is a warm-up). */
+const SINGLE_REQUESTS = QUICK ? 3 : 33;
 const RANK = 8;
 const DOMAINS = ['weather', 'recipes', 'sports', 'code', 'chemistry', 'travel'];
 
@@ -107,19 +109,22 @@ export default async function inferenceBench() {
     const fixedGatesSession = await engine.DecoderSession.load(config, model.weights, {
       lora: { modules: engine.targetModules(config), rank: 16 },
     });
-    const inProcess = async ({ withFixedGates = true } = {}) => {
+    const makeScheduler = ({ withFixedGates = true } = {}) => {
       const pool = new engine.SlotPool(config, {
         slots: 65,
         rank: 16,
         modules: engine.targetModules(config),
         router: true,
       });
-      const scheduler = new engine.BatchScheduler(session, pool, tokenizer, {
+      return new engine.BatchScheduler(session, pool, tokenizer, {
         maxBatch: 32,
         prefillChunk: 128,
         maxBatchTokens: 1024,
         ...(withFixedGates ? { fixedGatesSession } : {}),
       });
+    };
+    const inProcess = async ({ withFixedGates = true } = {}) => {
+      const scheduler = makeScheduler({ withFixedGates });
       const started = performance.now();
       const streams = await Promise.all(
         prompts.map(async (prompt, i) => {
@@ -222,6 +227,51 @@ export default async function inferenceBench() {
         `round ${round + 1}/${ROUNDS}: gateway ${rounds.gateway.at(-1).tokens_per_s} tok/s, engine ${rounds.engine.at(-1).tokens_per_s} tok/s`,
       );
     }
+    // One request at a time, so the first token's time is the path's own (no other request's
+    // prefill ahead of it): what the gateway adds to TTFT is gateway minus engine, per percentile.
+    const single = { gateway: [], engine: [] };
+    const warmScheduler = makeScheduler();
+    for (let i = 0; i < SINGLE_REQUESTS; i++) {
+      const prompt = prompts[i % STREAMS];
+      const viaGateway = async () => {
+        const started = performance.now();
+        let first;
+        await streamCompletion(
+          platform,
+          { model: 'tessera-demo', prompt, max_tokens: 4, ...sampling(i), routing: modes.adapter(i % STREAMS) },
+          () => (first ??= performance.now()),
+        );
+        if (first === undefined) throw new Error('a single request through the gateway streamed no token');
+        single.gateway.push(first - started);
+      };
+      const inEngine = async () => {
+        const started = performance.now();
+        let first;
+        await warmScheduler.generate({
+          prompt: tokenizer.encode(prompt),
+          adapters: [{ id: adapters[i % STREAMS].name, load: () => adapters[i % STREAMS].lora }],
+          maxTokens: 4,
+          sampling: sampling(i),
+          onToken: () => (first ??= performance.now()),
+        });
+        single.engine.push(first - started);
+      };
+      for (const run of i % 2 ? [inEngine, viaGateway] : [viaGateway, inEngine]) await run();
+    }
+    // The first of each is a warm-up (an adapter load on the warm scheduler).
+    const ttft = (list, p) => Math.round(percentile(list.slice(1), p) * 10) / 10;
+    const singleRequest = {
+      requests: SINGLE_REQUESTS - 1,
+      gateway_ttft_ms: { p50: ttft(single.gateway, 0.5), p99: ttft(single.gateway, 0.99) },
+      engine_ttft_ms: { p50: ttft(single.engine, 0.5), p99: ttft(single.engine, 0.99) },
+    };
+    singleRequest.ttft_added_ms = {
+      p50: Math.round((singleRequest.gateway_ttft_ms.p50 - singleRequest.engine_ttft_ms.p50) * 10) / 10,
+      p99: Math.round((singleRequest.gateway_ttft_ms.p99 - singleRequest.engine_ttft_ms.p99) * 10) / 10,
+    };
+    step(
+      `one request at a time: TTFT added by the gateway p50 ${singleRequest.ttft_added_ms.p50} ms, p99 ${singleRequest.ttft_added_ms.p99} ms`,
+    );
     const med = (list) => Object.fromEntries(Object.keys(list[0]).map((k) => [k, median(list.map((r) => r[k]))]));
     const gatewayFigures = med(rounds.gateway);
     const engineFigures = med(rounds.engine);
@@ -245,6 +295,7 @@ export default async function inferenceBench() {
       gateway: gatewayFigures,
       engine_in_process: engineFigures,
       gateway_overhead_ratio: round3(gatewayFigures.tokens_per_s / engineFigures.tokens_per_s),
+      single_request: singleRequest,
       engine_router_session_only: med(rounds.engine_router_session_only),
       fixed_gates_session_speedup: round3(
         engineFigures.tokens_per_s / med(rounds.engine_router_session_only).tokens_per_s,

@@ -347,7 +347,11 @@ describe('faults: outages answer 503, and accepted work survives Redis and Postg
     assert.equal((await fineTuneEnded(job.body.id)).status, 'succeeded');
     const text = await stream;
     const events = [...text.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
-    assert.equal(events.at(-1), 'end', `the stream ends with its end event: ${events.slice(-5).join(', ')}`);
+    assert.equal(
+      events.at(-1),
+      'end',
+      `the stream ends with its end event: ${events.slice(-5).join(', ')}\n${text.slice(-600)}`,
+    );
     assert.match(text, /event: end\ndata: \{"status":"succeeded"\}/);
 
     const stuck = await http('GET', '/v1/fine-tunes');

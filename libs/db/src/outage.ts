@@ -6,6 +6,8 @@
 export function isDatabaseOutage(error: unknown): boolean {
   for (let e = error as ErrorLike | undefined, depth = 0; e && depth < 4; e = e.cause, depth++) {
     if (typeof e.code === 'string' && OUTAGE_CODES.has(e.code)) return true;
+    // The Prisma driver adapter's own classification of a pg socket error.
+    if (typeof e.kind === 'string' && OUTAGE_KINDS.has(e.kind)) return true;
     // pg and the Prisma driver adapter report lost connections by message only.
     if (typeof e.message === 'string' && OUTAGE_MESSAGES.some((m) => e!.message!.includes(m))) return true;
   }
@@ -14,16 +16,23 @@ export function isDatabaseOutage(error: unknown): boolean {
 
 interface ErrorLike {
   code?: unknown;
+  kind?: unknown;
   message?: string;
   cause?: ErrorLike;
 }
 
-// P1001/P1002/P1017: unreachable, timed out, closed; P2024/P2028: no pooled connection or
-// transaction could be had in time. The rest are the socket's own codes.
+// P1001/P1002/P1008/P1017: unreachable, timed out, operation timed out, closed; P2024/P2028: no
+// pooled connection or transaction could be had in time. SQLSTATE class 08: the connection
+// failed. The rest are the socket's own codes.
 const OUTAGE_CODES = new Set([
   'P1001',
   'P1002',
+  'P1008',
   'P1017',
+  '08000',
+  '08001',
+  '08003',
+  '08006',
   'P2024',
   'P2028',
   'ECONNREFUSED',
@@ -34,6 +43,9 @@ const OUTAGE_CODES = new Set([
   '57P01', // admin_shutdown: the server is stopping
   '57P03', // cannot_connect_now: the server is starting
 ]);
+
+/** @prisma/adapter-pg's kinds for a pg socket error (ECONNREFUSED, ECONNRESET, ETIMEDOUT) and a full server. */
+const OUTAGE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
 
 const OUTAGE_MESSAGES = [
   "Can't reach database server",

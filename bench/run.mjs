@@ -10,6 +10,7 @@ const benchmarks = {
   serving: () => import('./serving.bench.mjs'),
   dashboard: () => import('./dashboard.bench.mjs'),
   structured: () => import('./structured.bench.mjs'),
+  soak: () => import('./soak.bench.mjs'),
 };
 
 const name = process.argv[2];

@@ -86,6 +86,10 @@ describe('execution providers: a worker reports where its graphs run', () => {
             metrics,
             new RegExp(`tessera_worker_device_memory_bytes\\{worker=".+"\\} ${listed!.device_memory_bytes}`),
           );
+        // The worker's own vitals from its heartbeat: resident memory (a loaded model's worth) and event-loop delay.
+        const rss = /^tessera_worker_resident_memory_bytes\{worker=".+"\} (\d+)$/m.exec(metrics);
+        assert.ok(rss && Number(rss[1]) > 50 * 2 ** 20, `a worker's RSS: ${rss?.[1]}`);
+        assert.match(metrics, /^tessera_worker_event_loop_delay_seconds\{worker=".+",stat="p99"\} [\d.e-]+$/m);
       } finally {
         assert.equal(await worker.stop(), 0);
       }

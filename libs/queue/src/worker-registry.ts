@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 
 /**
@@ -19,6 +20,8 @@ export interface WorkerRecord {
   };
   device: { name: string; memoryBytes: number | null };
   startedAt: string;
+  /** The process as of the last heartbeat: resident memory, and event-loop delay over the interval before it. */
+  vitals?: { rssBytes: number; eventLoopDelayMs: { mean: number; p99: number } };
 }
 
 export function workerRecordKey(prefix: string, worker: string): string {
@@ -46,11 +49,22 @@ export async function keepWorkerAnnounced(
   intervalMs: number,
   signal: AbortSignal,
 ): Promise<void> {
-  const beat = () => announceWorker(redis, prefix, record, 3 * intervalMs).catch(() => undefined);
+  // A busy engine step blocks the loop: the delay is how late the worker would notice a cancel or a heartbeat.
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const beat = () => {
+    const vitals = {
+      rssBytes: process.memoryUsage.rss(),
+      eventLoopDelayMs: { mean: nanosToMs(delay.mean), p99: nanosToMs(delay.percentile(99)) },
+    };
+    delay.reset();
+    return announceWorker(redis, prefix, { ...record, vitals }, 3 * intervalMs).catch(() => undefined);
+  };
   await beat();
   const timer = setInterval(() => void beat(), intervalMs);
   await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
   clearInterval(timer);
+  delay.disable();
   await withdrawWorker(redis, prefix, record.worker).catch(() => undefined);
 }
 
@@ -75,4 +89,9 @@ export async function liveWorkers(redis: Redis, prefix: string): Promise<WorkerR
       }
     })
     .sort((a, b) => a.worker.localeCompare(b.worker));
+}
+
+/** A histogram's nanoseconds in milliseconds to 0.1 (NaN, before any sample, as 0). */
+function nanosToMs(nanos: number): number {
+  return Number.isFinite(nanos) ? Math.round(nanos / 1e5) / 10 : 0;
 }

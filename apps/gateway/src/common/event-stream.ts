@@ -14,14 +14,20 @@ export interface EventStream {
   run(produce: () => Promise<void>, onError: (error: unknown) => void): PassThrough;
 }
 
-export function eventStream(reply: FastifyReply): EventStream {
+/** Whether the client is gone: its connection closed before the answer was written. */
+export function clientGone(reply: FastifyReply): () => boolean {
   let gone = false;
   reply.raw.on('close', () => (gone = !reply.raw.writableFinished));
+  return () => gone;
+}
+
+export function eventStream(reply: FastifyReply): EventStream {
+  const gone = clientGone(reply);
   void reply.header('content-type', 'text/event-stream').header('cache-control', 'no-cache');
   const body = new PassThrough();
   return {
     write: (text) => void body.write(text),
-    gone: () => gone,
+    gone,
     run: (produce, onError) => {
       produce()
         .catch(onError)

@@ -14,7 +14,7 @@ import type { FastifyReply } from 'fastify';
 import { Operation } from '../common/api-docs.decorator.js';
 import type { Caller } from '../common/caller.js';
 import { CurrentCaller } from '../common/current-caller.decorator.js';
-import { eventStream } from '../common/event-stream.js';
+import { clientGone, eventStream } from '../common/event-stream.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { RequireScope } from '../common/route-access.decorator.js';
 import {
@@ -199,13 +199,6 @@ function usage(run: InferenceRun, completionTokens: number) {
     completion_tokens: completionTokens,
     total_tokens: run.promptTokens + completionTokens,
   };
-}
-
-/** Whether the client is gone: its connection closed before the answer was written. */
-function clientGone(reply: FastifyReply): () => boolean {
-  let gone = false;
-  reply.raw.on('close', () => (gone = !reply.raw.writableFinished));
-  return () => gone;
 }
 
 async function collect(run: InferenceRun, reply: FastifyReply) {

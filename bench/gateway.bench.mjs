@@ -66,6 +66,7 @@ export default async function gatewayBench() {
   } finally {
     await Promise.all([gateway.stop(), bare.stop()]);
   }
+  const tenantRead = await compareTenantReads(appUrl, tenant.tenant.id);
 
   const summary = Object.fromEntries(Object.entries(rounds).map(([name, results]) => [name, median(results)]));
   // autocannon's latencies are whole milliseconds: a bare route's p50 is 0, so latency is
@@ -80,9 +81,9 @@ export default async function gatewayBench() {
     what: 'authenticated tenant-scoped GET /v1/groups (10 rows of 20 in the table) vs a bare Fastify route serving the same JSON from memory',
     paths: {
       bare: 'bare Fastify, same JSON from memory',
-      gateway: 'GET /v1/groups: Nest + auth lookup + Redis rate limit + RLS transaction + query',
+      gateway: 'GET /v1/groups: Nest + auth lookup (cached) + Redis rate limit + RLS-scoped query in one round trip',
       healthz: 'GET /healthz: Nest + Fastify only',
-      me: 'GET /v1/me: Nest + auth lookup + Redis rate limit, no tenant transaction',
+      me: 'GET /v1/me: Nest + auth lookup (cached) + Redis rate limit, no database',
     },
     measured_at: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, node: process.version },
@@ -90,6 +91,7 @@ export default async function gatewayBench() {
     median_of_rounds: summary,
     ratio,
     rounds,
+    tenant_read: tenantRead,
   };
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/gateway.json'), JSON.stringify(report, null, 2) + '\n');
@@ -102,7 +104,53 @@ ${row('gateway /v1/groups', summary.gateway)}
 ${row('  of which /healthz', summary.healthz)}
 ${row('  of which /v1/me', summary.me)}
   gateway/bare throughput ${ratio.throughput_gateway_over_bare}; latency added: p50 +${ratio.p50_added_ms} ms, p99 +${ratio.p99_added_ms} ms
+  the same tenant read in process: ${tenantRead.reads_per_second.interactive_transaction}/s in an interactive transaction, ${tenantRead.reads_per_second.one_round_trip}/s in one round trip (${tenantRead.one_round_trip_over_transaction}x)
   written to bench/results/gateway.json`);
+}
+
+/**
+ * The gateway's tenant-scoped read at the database layer, both ways, alternating rounds in one
+ * process: an interactive transaction (BEGIN with the scope, query, COMMIT: two round trips and
+ * Prisma's transaction machinery) against `readAsTenant` (scope and query in one round trip).
+ * Each read must return the tenant's 10 groups, so neither can measure an empty answer.
+ */
+async function compareTenantReads(appUrl, tenantId) {
+  const { Database } = await import('@tessera/db');
+  const database = new Database({ connectionString: appUrl, maxConnections: 10 });
+  const read = (tx) => tx.accessGroup.findMany({ where: { tenantId }, orderBy: { id: 'asc' }, take: 21 });
+  const ways = {
+    interactive_transaction: () => database.withTenant({ tenantId }, read),
+    one_round_trip: () => database.readAsTenant({ tenantId }, read),
+  };
+  const perRound = Object.fromEntries(Object.keys(ways).map((name) => [name, []]));
+  try {
+    for (let round = 0; round <= ROUNDS; round++) {
+      for (const [name, way] of Object.entries(ways)) {
+        let reads = 0;
+        const end = performance.now() + (round === 0 ? 1_000 : 3_000); // round 0 warms up
+        await Promise.all(
+          Array.from({ length: CONNECTIONS }, async () => {
+            while (performance.now() < end) {
+              const rows = await way();
+              if (rows.length !== 10) throw new Error(`${name} read ${rows.length} groups, not the tenant's 10`);
+              reads++;
+            }
+          }),
+        );
+        if (round > 0) perRound[name].push(Math.round(reads / 3));
+      }
+    }
+  } finally {
+    await database.disconnect();
+  }
+  const medianOf = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const readsPerSecond = Object.fromEntries(Object.entries(perRound).map(([name, v]) => [name, medianOf(v)]));
+  return {
+    what: `${CONNECTIONS} concurrent readers, ${ROUNDS} rounds of 3 s alternating, median`,
+    reads_per_second: readsPerSecond,
+    one_round_trip_over_transaction: round3(readsPerSecond.one_round_trip / readsPerSecond.interactive_transaction),
+    rounds: perRound,
+  };
 }
 
 async function load(target, durationS) {

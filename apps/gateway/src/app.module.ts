@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE } from '@nestjs/core';
 import { ApiKeysModule } from './api-keys/api-keys.module.js';
 import { ApiKeyCache } from './common/api-key-cache.js';
+import { UsageLedger } from './usage/usage-ledger.js';
 import { AuthGuard } from './common/auth.guard.js';
 import { blobStoreProvider } from './common/blob-store.provider.js';
 import { composeQueueProvider, trainQueueProvider, webhookQueueProvider } from './common/queues.provider.js';
@@ -47,6 +48,7 @@ class InfrastructureModule {
         flowProducerProvider,
         RateLimiter,
         ApiKeyCache,
+        UsageLedger,
       ],
       exports: [
         GATEWAY_CONFIG,
@@ -60,6 +62,7 @@ class InfrastructureModule {
         flowProducerProvider,
         RateLimiter,
         ApiKeyCache,
+        UsageLedger,
       ],
     };
   }

@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient, type Prisma } from './generated/prisma/client.js';
 import type { BaseModelPrecision, ModelArchitecture } from './generated/prisma/enums.js';
 import type { TenantContext } from './tenant-context.js';
+import { TenantScopedPool, tenantScope, type TenantScope } from './tenant-scoped-pool.js';
 
 /** The role the application runs as: no BYPASSRLS, so every row it touches passes RLS (named in withTenant's SQL too). */
 export const APP_ROLE = 'tessera_app';
@@ -63,32 +64,50 @@ export class Database {
   private readonly prisma: PrismaClient;
 
   constructor(options: DatabaseOptions) {
-    const adapter = new PrismaPg({
+    const pool = new TenantScopedPool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       // A server that accepts no connection (hung, or a black-holed address) is an outage in 5 s.
       connectionTimeoutMillis: 5_000,
     });
-    this.prisma = new PrismaClient({ adapter });
+    this.prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   }
 
   /**
    * Runs `work` in one interactive transaction whose queries see only `ctx`'s rows.
-   * The role switch makes RLS hold even where the connection itself is privileged
-   * (the embedded Postgres has a single superuser); `true` scopes both settings to
-   * this transaction, so a pooled connection carries nothing over to the next one.
+   * The transaction's BEGIN carries the scope (see tenant-scoped-pool.ts): the role switch
+   * makes RLS hold even where the connection itself is privileged (the embedded Postgres has
+   * a single superuser), and both settings end with the transaction.
    */
   withTenant<T>(ctx: TenantContext, work: (tx: TenantTransaction) => Promise<T>): Promise<T> {
-    return this.prisma.$transaction(
-      async (tx) => {
-        // $executeRaw, not $queryRaw: inside a transaction it costs a third of the CPU (measured).
-        await tx.$executeRaw`SELECT set_config('role', 'tessera_app', true), set_config('app.tenant_id', ${ctx.tenantId}, true)`;
-        return work(tx);
+    const scope = this.scopeOf(ctx);
+    return tenantScope.run(scope, () =>
+      this.prisma.$transaction(
+        async (tx) => {
+          // Fails closed should a transaction ever begin outside this async context.
+          if (!scope.applied) throw new Error('the tenant scope was not applied to this transaction');
+          return work(tx);
+        },
         // Prisma's defaults (2 s to get a connection, 5 s to run) fail bursts on a small machine
         // that would have been served a moment later.
-      },
-      { maxWait: 10_000, timeout: 30_000 },
+        { maxWait: 10_000, timeout: 30_000 },
+      ),
     );
+  }
+
+  /**
+   * Runs reads with no interactive transaction: each statement travels with its own
+   * scope in one round trip and sees its own snapshot. For work where one statement
+   * answers, or where statements need not agree; anything that writes uses `withTenant`.
+   */
+  readAsTenant<T>(ctx: TenantContext, work: (reader: TenantTransaction) => Promise<T>): Promise<T> {
+    // Awaited inside the scope: Prisma's queries are lazy and would otherwise start, and take
+    // their async context, wherever the caller awaits them.
+    return tenantScope.run(this.scopeOf(ctx), async () => await work(this.prisma));
+  }
+
+  private scopeOf(ctx: TenantContext): TenantScope {
+    return { tenantId: ctx.tenantId, role: APP_ROLE, applied: false };
   }
 
   /**

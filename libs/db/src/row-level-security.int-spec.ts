@@ -78,6 +78,68 @@ describe('row-level security', () => {
     assert.equal(after.tenantId, null, `app.tenant_id leaked: ${after.tenantId}`);
   });
 
+  it('scopes reads outside a transaction to the tenant, each with its own settings', async () => {
+    const names = (rows: { name: string }[]) => rows.map((r) => r.name).sort();
+    // One connection, reads for both tenants interleaved on it: nothing crosses over.
+    const single = new Database({ connectionString: requiredEnv('TEST_DATABASE_URL'), maxConnections: 1 });
+    try {
+      const reads = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          single.readAsTenant({ tenantId: i % 2 ? tenantB : tenantA }, (reader) => reader.accessGroup.findMany()),
+        ),
+      );
+      reads.forEach((rows, i) => assert.deepEqual(names(rows), i % 2 ? ['b1'] : ['a1', 'a2']));
+      assert.equal((await single.connectionIdentity()).tenantId, null);
+    } finally {
+      await single.disconnect();
+    }
+  });
+
+  it('switches a privileged connection to the application role for a read', async () => {
+    // The owner connection bypasses RLS on its own; the scope's role switch must not.
+    const privileged = new Database({ connectionString: requiredEnv('TEST_OWNER_DATABASE_URL'), maxConnections: 1 });
+    try {
+      const rows = await privileged.readAsTenant({ tenantId: tenantB }, (reader) =>
+        reader.accessGroup.findMany({ where: { tenantId: { in: [tenantA, tenantB] } } }),
+      );
+      assert.deepEqual(
+        rows.map((r) => r.name),
+        ['b1'],
+      );
+      const inTransaction = await privileged.withTenant({ tenantId: tenantA }, (tx) =>
+        tx.accessGroup.count({ where: { tenantId: { in: [tenantA, tenantB] } } }),
+      );
+      assert.equal(inTransaction, 2);
+    } finally {
+      await privileged.disconnect();
+    }
+  });
+
+  it('leaves the connection clean after a read fails', async () => {
+    const single = new Database({ connectionString: requiredEnv('TEST_DATABASE_URL'), maxConnections: 1 });
+    try {
+      await assert.rejects(
+        single.readAsTenant({ tenantId: tenantA }, (reader) => reader.$queryRaw`SELECT 1 / 0`),
+        /division by zero/,
+      );
+      const identity = await single.connectionIdentity();
+      assert.equal(identity.tenantId, null);
+      const rows = await single.readAsTenant({ tenantId: tenantA }, (reader) => reader.accessGroup.findMany());
+      assert.equal(rows.length, 2);
+    } finally {
+      await single.disconnect();
+    }
+  });
+
+  it('refuses a write through a read scope into another tenant', async () => {
+    await assert.rejects(
+      database.readAsTenant({ tenantId: tenantA }, (reader) =>
+        reader.accessGroup.create({ data: { id: unique('grp'), tenantId: tenantB, name: 'smuggled' } }),
+      ),
+      /row-level security|violates/i,
+    );
+  });
+
   it('connects as a role that cannot bypass RLS', async () => {
     const identity = await database.connectionIdentity();
     assert.deepEqual([identity.role, identity.bypassesRls, identity.superuser], [APP_ROLE, false, false]);

@@ -64,7 +64,7 @@ export class AdaptersService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<AdapterDto>> {
     const args = pageArgs(query);
-    return this.database.withTenant(caller, async (tx) => {
+    return this.database.readAsTenant(caller, async (tx) => {
       const rows = await tx.adapter.findMany({ ...args, where: { ...args.where, ...visible.adapters(caller) } });
       const latest = await latestReady(
         tx,
@@ -75,13 +75,13 @@ export class AdaptersService {
   }
 
   get(caller: Caller, id: string): Promise<AdapterDto> {
-    return this.database.withTenant(caller, async (tx) =>
+    return this.database.readAsTenant(caller, async (tx) =>
       toAdapterDto(await findAdapter(tx, caller, id), (await latestReady(tx, [id])).get(id) ?? null),
     );
   }
 
   versions(caller: Caller, id: string): Promise<Page<AdapterVersionDto>> {
-    return this.database.withTenant(caller, async (tx) => {
+    return this.database.readAsTenant(caller, async (tx) => {
       await findAdapter(tx, caller, id);
       const rows = await tx.adapterVersion.findMany({
         where: { tenantId: caller.tenantId, adapterId: id },

@@ -56,14 +56,14 @@ export class ApiKeysService {
 
   async list(ctx: TenantContext, query: ListQuery): Promise<Page<ApiKey>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, (tx) =>
+    const rows = await this.database.readAsTenant(ctx, (tx) =>
       tx.apiKey.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } }),
     );
     return toPage(rows, query, toApiKeyDto);
   }
 
   async get(ctx: TenantContext, id: string): Promise<ApiKey> {
-    const row = await this.database.withTenant(ctx, (tx) =>
+    const row = await this.database.readAsTenant(ctx, (tx) =>
       tx.apiKey.findFirst({ where: { id, tenantId: ctx.tenantId } }),
     );
     if (!row) throw ProblemException.notFound('API key', id);

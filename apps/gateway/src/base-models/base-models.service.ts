@@ -101,7 +101,7 @@ export class BaseModelsService {
   ) {}
 
   async list(ctx: TenantContext): Promise<{ data: BaseModelDto[]; has_more: boolean }> {
-    const rows = await this.database.withTenant(ctx, (tx) =>
+    const rows = await this.database.readAsTenant(ctx, (tx) =>
       tx.baseModel.findMany({
         where: { OR: [{ tenantId: null }, { tenantId: ctx.tenantId }] },
         orderBy: { id: 'asc' },
@@ -111,7 +111,7 @@ export class BaseModelsService {
   }
 
   async get(ctx: TenantContext, idOrName: string): Promise<BaseModelDto> {
-    return toBaseModelDto(await this.database.withTenant(ctx, (tx) => findBaseModel(tx, ctx, idOrName)));
+    return toBaseModelDto(await this.database.readAsTenant(ctx, (tx) => findBaseModel(tx, ctx, idOrName)));
   }
 
   /** Step 1 of an import: config.json, checked as the engine reads it, and the precision to serve at. */

@@ -53,7 +53,7 @@ export class ShardUploadsService {
   ) {}
 
   async list(caller: Caller, id: string): Promise<{ data: ShardUploadDto[]; has_more: boolean }> {
-    return this.database.withTenant(caller, async (tx) => {
+    return this.database.readAsTenant(caller, async (tx) => {
       const model = await findOwnBaseModel(tx, caller, id);
       const shards = await tx.baseModelShard.findMany({
         where: { baseModelId: model.id },
@@ -65,7 +65,7 @@ export class ShardUploadsService {
   }
 
   async get(caller: Caller, id: string, file: string): Promise<ShardUploadDto> {
-    return this.database.withTenant(caller, async (tx) => {
+    return this.database.readAsTenant(caller, async (tx) => {
       const { shard, parts } = await this.findShard(tx, caller, id, file, 'read');
       return toShardUploadDto(shard, parts);
     });

@@ -154,7 +154,7 @@ export class CompositionsService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<CompositionDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) =>
+    const rows = await this.database.readAsTenant(caller, (tx) =>
       tx.composition.findMany({
         ...args,
         where: { ...args.where, ...visible.compositions(caller) },
@@ -165,7 +165,7 @@ export class CompositionsService {
   }
 
   async get(caller: Caller, id: string): Promise<CompositionDto> {
-    const row = await this.database.withTenant(caller, (tx) =>
+    const row = await this.database.readAsTenant(caller, (tx) =>
       tx.composition.findFirst({ where: { id, ...visible.compositions(caller) }, include: withRelations }),
     );
     if (!row) throw ProblemException.notFound('composition', id);

@@ -40,7 +40,7 @@ export class DatasetsService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<Dataset>> {
     const args = pageArgs(query);
-    return this.database.withTenant(caller, async (tx) => {
+    return this.database.readAsTenant(caller, async (tx) => {
       const rows = await tx.dataset.findMany({ ...args, where: { ...args.where, tenantId: caller.tenantId } });
       const page = rows.slice(0, query.limit);
       const summaries = await documentSummaries(
@@ -55,7 +55,7 @@ export class DatasetsService {
   }
 
   get(caller: Caller, id: string): Promise<Dataset> {
-    return this.database.withTenant(caller, async (tx) => {
+    return this.database.readAsTenant(caller, async (tx) => {
       const row = await findDataset(tx, caller, id);
       const summary = (await documentSummaries(tx, caller, [id])).get(id);
       return toDatasetDto(row, summary?.count ?? 0, summary?.groups ?? []);
@@ -140,7 +140,7 @@ export class DatasetsService {
 
   async listDocuments(caller: Caller, datasetId: string, query: ListQuery): Promise<Page<DocumentDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, async (tx) => {
+    const rows = await this.database.readAsTenant(caller, async (tx) => {
       await findDataset(tx, caller, datasetId);
       return tx.document.findMany({ ...args, where: { ...args.where, ...visible.documents(caller), datasetId } });
     });

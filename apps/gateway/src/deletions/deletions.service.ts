@@ -155,7 +155,7 @@ export class DeletionsService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<DeletionDto>> {
     const args = pageArgs(query);
-    const { rows, shown } = await this.database.withTenant(caller, async (tx) => {
+    const { rows, shown } = await this.database.readAsTenant(caller, async (tx) => {
       const rows = await tx.deletionRequest.findMany({
         ...args,
         where: { ...args.where, ...visible.deletions(caller) },
@@ -167,7 +167,7 @@ export class DeletionsService {
   }
 
   async get(caller: Caller, id: string): Promise<DeletionDto> {
-    const found = await this.database.withTenant(caller, async (tx) => {
+    const found = await this.database.readAsTenant(caller, async (tx) => {
       const row = await tx.deletionRequest.findFirst({
         where: { id, ...visible.deletions(caller) },
         include: withRelations,

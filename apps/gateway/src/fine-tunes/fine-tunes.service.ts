@@ -290,14 +290,14 @@ export class FineTunesService {
 
   async list(caller: Caller, query: ListQuery): Promise<Page<FineTune>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, (tx) =>
+    const rows = await this.database.readAsTenant(caller, (tx) =>
       tx.job.findMany({ ...args, where: { ...args.where, ...visible.jobs(caller), kind: 'fine_tune' } }),
     );
     return toPage(rows, query, (row) => toFineTuneDto(row));
   }
 
   async get(caller: Caller, id: string): Promise<FineTune> {
-    return this.database.withTenant(caller, async (tx) => {
+    return this.database.readAsTenant(caller, async (tx) => {
       const row = await findJob(tx, caller, id);
       // A knowledge base's other groups' partitions are not the caller's to see.
       const children = await tx.job.findMany({
@@ -353,7 +353,7 @@ export class FineTunesService {
 
   async events(caller: Caller, id: string, query: ListQuery): Promise<Page<JobEventDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(caller, async (tx) => {
+    const rows = await this.database.readAsTenant(caller, async (tx) => {
       await findJob(tx, caller, id);
       return tx.jobEvent.findMany({ ...args, where: { ...args.where, tenantId: caller.tenantId, jobId: id } });
     });
@@ -361,7 +361,7 @@ export class FineTunesService {
   }
 
   async checkpoints(caller: Caller, id: string): Promise<Page<CheckpointDto>> {
-    const rows = await this.database.withTenant(caller, async (tx) => {
+    const rows = await this.database.readAsTenant(caller, async (tx) => {
       await findJob(tx, caller, id);
       return tx.checkpoint.findMany({ where: { tenantId: caller.tenantId, jobId: id }, orderBy: { step: 'asc' } });
     });

@@ -36,14 +36,14 @@ export class GroupsService {
 
   async list(ctx: TenantContext, query: ListQuery): Promise<Page<AccessGroup>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, (tx) =>
+    const rows = await this.database.readAsTenant(ctx, (tx) =>
       tx.accessGroup.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } }),
     );
     return toPage(rows, query, toAccessGroupDto);
   }
 
   async get(ctx: TenantContext, id: string): Promise<AccessGroup> {
-    return toAccessGroupDto(await this.database.withTenant(ctx, (tx) => findGroup(tx, ctx, id)));
+    return toAccessGroupDto(await this.database.readAsTenant(ctx, (tx) => findGroup(tx, ctx, id)));
   }
 
   update(caller: Caller, id: string, body: UpdateAccessGroup): Promise<AccessGroup> {
@@ -113,7 +113,7 @@ export class GroupsService {
 
   async listMembers(ctx: TenantContext, groupId: string, query: ListQuery): Promise<Page<Membership>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, async (tx) => {
+    const rows = await this.database.readAsTenant(ctx, async (tx) => {
       await findGroup(tx, ctx, groupId);
       return tx.groupMembership.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId, groupId } });
     });

@@ -10,6 +10,7 @@ import {
 import { Database } from '@tessera/db';
 import type { InferEvent, InferJobData } from '@tessera/queue';
 import type { Caller } from '../common/caller.js';
+import { UsageLedger } from '../usage/usage-ledger.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { InferenceDispatcher } from './inference-dispatcher.js';
 import { resolveRouting, routingTrace, usableModels } from './model-resolver.js';
@@ -58,10 +59,11 @@ export class InferenceService {
   constructor(
     private readonly database: Database,
     private readonly dispatcher: InferenceDispatcher,
+    private readonly usage: UsageLedger,
   ) {}
 
   models(caller: Caller): Promise<ModelDto[]> {
-    return this.database.withTenant(caller, async (tx) =>
+    return this.database.readAsTenant(caller, async (tx) =>
       (await usableModels(tx, caller)).map((m) => ({
         id: m.id,
         object: 'model' as const,
@@ -81,7 +83,7 @@ export class InferenceService {
     body: CompletionRequest | ChatCompletionRequest,
     idPrefix: 'cmpl' | 'chatcmpl',
   ): Promise<InferenceRun> {
-    const resolved = await this.database.withTenant(caller, (tx) =>
+    const resolved = await this.database.readAsTenant(caller, (tx) =>
       resolveRouting(tx, caller, body.model, body.routing),
     );
     const plan = structuredPlan(body);
@@ -132,23 +134,21 @@ export class InferenceService {
     }
     if (routing.type !== 'routing') throw new Error(`the worker's first event was ${routing.type}`);
     const used = routing.adapters;
+    // One record per request, under the adapter that weighed most in it.
+    const top = [...used].sort((a, b) => b.weight - a.weight)[0];
+    const usage = this.usage;
     const record = (completionTokens: number) =>
-      this.database.withTenant(caller, async (tx) => {
-        // One record per request, under the adapter that weighed most in it.
-        const top = [...used].sort((a, b) => b.weight - a.weight)[0];
-        await tx.usageRecord.create({
-          data: {
-            id: newId('use'),
-            tenantId: caller.tenantId,
-            apiKeyId: caller.apiKeyId,
-            baseModelId: resolved.baseModel.id,
-            adapterId: top?.adapterId ?? null,
-            adapterVersionId: top?.versionId ?? null,
-            promptTokens: routing.promptTokens,
-            completionTokens,
-            requestId,
-          },
-        });
+      usage.append({
+        id: newId('use'),
+        tenantId: caller.tenantId,
+        apiKeyId: caller.apiKeyId,
+        baseModelId: resolved.baseModel.id,
+        adapterId: top?.adapterId ?? null,
+        adapterVersionId: top?.versionId ?? null,
+        promptTokens: routing.promptTokens,
+        completionTokens,
+        requestId,
+        createdAt: new Date().toISOString(),
       });
     async function* pieces(): AsyncGenerator<{ index: number; text: string }, RunEnd> {
       const choices: ChoiceEnd[] = [];

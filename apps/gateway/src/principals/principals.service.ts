@@ -29,14 +29,14 @@ export class PrincipalsService {
 
   async list(ctx: TenantContext, query: ListQuery): Promise<Page<Principal>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, (tx) =>
+    const rows = await this.database.readAsTenant(ctx, (tx) =>
       tx.principal.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } }),
     );
     return toPage(rows, query, toPrincipalDto);
   }
 
   async get(ctx: TenantContext, id: string): Promise<Principal> {
-    const row = await this.database.withTenant(ctx, (tx) =>
+    const row = await this.database.readAsTenant(ctx, (tx) =>
       tx.principal.findFirst({ where: { id, tenantId: ctx.tenantId } }),
     );
     if (!row) throw ProblemException.notFound('principal', id);

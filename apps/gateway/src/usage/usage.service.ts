@@ -4,6 +4,7 @@ import { Database } from '@tessera/db';
 import { visible } from '../common/access-rule.js';
 import type { Caller } from '../common/caller.js';
 import { ProblemException } from '../common/problem.exception.js';
+import { UsageLedger } from './usage-ledger.js';
 import { COMPOSE_QUEUE, TRAIN_QUEUE, type ComposeQueue, type TrainQueue } from '../common/queues.provider.js';
 
 const DEFAULT_WINDOW_MS = 7 * 24 * 3600 * 1000;
@@ -14,6 +15,7 @@ export class UsageService {
     private readonly database: Database,
     @Inject(TRAIN_QUEUE) private readonly trainQueue: TrainQueue,
     @Inject(COMPOSE_QUEUE) private readonly composeQueue: ComposeQueue,
+    private readonly ledger: UsageLedger,
   ) {}
 
   async perAdapter(caller: Caller, query: UsageQuery): Promise<UsageDto> {
@@ -23,7 +25,9 @@ export class UsageService {
       throw new ProblemException('validation', 'since is after until', [
         { field: 'query.since', message: 'must not be after until' },
       ]);
-    return this.database.withTenant(caller, async (tx) => {
+    // Requests that ended before this read are counted in it (best effort: Redis down delays, never loses).
+    await this.ledger.flush().catch(() => undefined);
+    return this.database.readAsTenant(caller, async (tx) => {
       const groups = await tx.usageRecord.groupBy({
         by: ['adapterId'],
         where: { tenantId: caller.tenantId, createdAt: { gte: since, lte: until } },
@@ -70,7 +74,7 @@ export class UsageService {
     const [train, compose, jobs] = await Promise.all([
       depth('train', this.trainQueue),
       depth('compose', this.composeQueue),
-      this.database.withTenant(caller, (tx) =>
+      this.database.readAsTenant(caller, (tx) =>
         tx.job.groupBy({
           by: ['status'],
           where: { ...visible.jobs(caller), status: { in: ['queued', 'running'] } },

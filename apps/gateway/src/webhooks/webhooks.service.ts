@@ -65,14 +65,14 @@ export class WebhooksService {
 
   async list(ctx: TenantContext, query: ListQuery): Promise<Page<WebhookEndpointDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, (tx) =>
+    const rows = await this.database.readAsTenant(ctx, (tx) =>
       tx.webhookEndpoint.findMany({ ...args, where: { ...args.where, tenantId: ctx.tenantId } }),
     );
     return toPage(rows, query, toEndpointDto);
   }
 
   async get(ctx: TenantContext, id: string): Promise<WebhookEndpointDto> {
-    return toEndpointDto(await this.database.withTenant(ctx, (tx) => findEndpoint(tx, ctx, id)));
+    return toEndpointDto(await this.database.readAsTenant(ctx, (tx) => findEndpoint(tx, ctx, id)));
   }
 
   async update(caller: Caller, id: string, body: UpdateWebhookEndpoint): Promise<WebhookEndpointDto> {
@@ -121,7 +121,7 @@ export class WebhooksService {
 
   async deliveries(ctx: TenantContext, endpointId: string, query: ListQuery): Promise<Page<WebhookDeliveryDto>> {
     const args = pageArgs(query);
-    const rows = await this.database.withTenant(ctx, async (tx) => {
+    const rows = await this.database.readAsTenant(ctx, async (tx) => {
       await findEndpoint(tx, ctx, endpointId);
       return tx.webhookDelivery.findMany({
         ...args,
@@ -133,7 +133,7 @@ export class WebhooksService {
   }
 
   async delivery(ctx: TenantContext, endpointId: string, deliveryId: string): Promise<WebhookDeliveryDto> {
-    return toDeliveryDto(await this.database.withTenant(ctx, (tx) => findDelivery(tx, ctx, endpointId, deliveryId)));
+    return toDeliveryDto(await this.database.readAsTenant(ctx, (tx) => findDelivery(tx, ctx, endpointId, deliveryId)));
   }
 
   /** Sends the same event (same webhook-id) again, as a new attempt in the delivery's log. */

@@ -135,6 +135,9 @@ deliveries.on('failed', (job, error) => log(`delivery ${job?.data.deliveryId}: $
 // Events go out on plain pub/sub (the gateway subscribed before enqueueing); cancels come in.
 const publisher = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
 const cancels = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
+// Inference events on a connection of their own that auto-pipelines: every row's frame of one
+// decode step is published in the same tick, so they leave in one write, not one per request.
+const tokenPublisher = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, enableAutoPipelining: true });
 const workerName = `${hostname()}:${process.pid}`;
 const inference = new InferenceServer({
   database,
@@ -150,7 +153,7 @@ const inference = new InferenceServer({
   fixedGatesSession: config.INFER_FIXED_GATES_SESSION,
   adapterCacheBytes: config.ADAPTER_CACHE_BYTES,
   publish: (requestId, event) =>
-    publisher.publish(inferEventChannel(config.QUEUE_PREFIX, requestId), JSON.stringify(event)),
+    tokenPublisher.publish(inferEventChannel(config.QUEUE_PREFIX, requestId), JSON.stringify(event)),
   log,
 });
 // One subscriber connection: cancels of running requests, and deletions' cache evictions.
@@ -207,7 +210,15 @@ const blobSweeps = startBlobSweeper(
   shutdown.signal,
 );
 // During a Redis outage every client retries on its own; each says so once a minute, not per attempt.
-for (const [name, client] of Object.entries({ webhooks, compose, train, evictionWaits, publisher, cancels }))
+for (const [name, client] of Object.entries({
+  webhooks,
+  compose,
+  train,
+  evictionWaits,
+  publisher,
+  tokenPublisher,
+  cancels,
+}))
   reportOutages(client, name, (line) => log(line, 'warn'));
 for (const [name, consumer] of Object.entries({
   worker,
@@ -257,6 +268,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
           compose.close(),
           train.close(),
           publisher.quit(),
+          tokenPublisher.quit(),
           cancels.quit(),
           evictionWaits.quit(),
         ]),

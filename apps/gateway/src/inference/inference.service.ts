@@ -13,7 +13,8 @@ import type { Caller } from '../common/caller.js';
 import { UsageLedger } from '../usage/usage-ledger.js';
 import { ProblemException } from '../common/problem.exception.js';
 import { InferenceDispatcher } from './inference-dispatcher.js';
-import { resolveRouting, routingTrace, usableModels } from './model-resolver.js';
+import { routingTrace, usableModels } from './model-resolver.js';
+import { RoutingCache } from './routing-cache.js';
 import { structuredPlan, type StructuredPlan } from './structured-output.js';
 
 /** A request on its way: the routing the worker chose, then its text as it is made. */
@@ -60,6 +61,7 @@ export class InferenceService {
     private readonly database: Database,
     private readonly dispatcher: InferenceDispatcher,
     private readonly usage: UsageLedger,
+    private readonly routingCache: RoutingCache,
   ) {}
 
   models(caller: Caller): Promise<ModelDto[]> {
@@ -84,7 +86,7 @@ export class InferenceService {
     idPrefix: 'cmpl' | 'chatcmpl',
   ): Promise<InferenceRun> {
     const resolved = await this.database.readAsTenant(caller, (tx) =>
-      resolveRouting(tx, caller, body.model, body.routing),
+      this.routingCache.resolve(tx, caller, body.model, body.routing),
     );
     const plan = structuredPlan(body);
     const n = body.n ?? 1;

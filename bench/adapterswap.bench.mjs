@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
-import { machine, median } from './lib/engine-common.mjs';
+import { demoModel, machine, median } from './lib/engine-common.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const THREADS = Number(process.env.BENCH_THREADS ?? os.availableParallelism());
@@ -21,11 +21,7 @@ export default async function adapterSwapBench() {
   ensureInstalled();
   build();
   const engine = await import('@tessera/engine');
-  const model = {
-    ...(await engine.importHfCheckpoint(path.join(ROOT, 'models/tessera-demo'))),
-    tokenizer: new engine.ByteTokenizer(),
-    name: 'tessera-demo',
-  };
+  const model = await demoModel(engine);
   const options = { threads: THREADS };
   const hyperparameters = {
     rank: 8,

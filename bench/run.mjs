@@ -11,6 +11,7 @@ const benchmarks = {
   dashboard: () => import('./dashboard.bench.mjs'),
   structured: () => import('./structured.bench.mjs'),
   soak: () => import('./soak.bench.mjs'),
+  placement: () => import('./placement.bench.mjs'),
 };
 
 const name = process.argv[2];

@@ -3,7 +3,8 @@
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { WORKER_MALLOC_ENV } from '../../infra/scripts/lib/run.mjs';
+import path from 'node:path';
+import { ROOT, WORKER_MALLOC_ENV } from '../../infra/scripts/lib/run.mjs';
 
 /** The larger benchmark model: Llama style, d=512, 8 layers, grouped-query attention. */
 export const LLAMA_D512_L8 = {
@@ -149,4 +150,13 @@ export function childTask(script, task) {
     });
     child.send(task);
   });
+}
+
+/** The demo model as the engine trains it: its committed checkpoint and the byte tokenizer. */
+export async function demoModel(engine) {
+  return {
+    ...(await engine.importHfCheckpoint(path.join(ROOT, 'models/tessera-demo'))),
+    tokenizer: new engine.ByteTokenizer(),
+    name: 'tessera-demo',
+  };
 }

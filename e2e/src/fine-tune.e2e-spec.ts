@@ -5,8 +5,15 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bpeTokenizerJson, randomWeights, TINY_LLAMA, writeHfCheckpoint, type DecoderConfig } from '@tessera/engine';
-import { createTesseraClient, shownSecret, unwrap, type TesseraApi } from '@tessera/sdk';
+import {
+  bpeTokenizerJson,
+  randomWeights,
+  readPeftAdapter,
+  TINY_LLAMA,
+  writeHfCheckpoint,
+  type DecoderConfig,
+} from '@tessera/engine';
+import { createTesseraClient, shownSecret, unwrap, type TesseraApi, type TesseraProblemError } from '@tessera/sdk';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { startWorkerProcess, type WorkerProcess } from './worker-process.js';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.js';
@@ -192,6 +199,92 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
       adapter_id: done.adapter_id,
       adapter_version_id: done.adapter_version_id,
     });
+  });
+
+  it('target_modules "auto": the worker places the adapter by gradient rank within the budget, records why, and it exports to PEFT and serves', async () => {
+    // A placement without "auto" is refused before anything is queued, naming the field.
+    await assert.rejects(
+      client.POST('/v1/fine-tunes', {
+        body: {
+          base_model: 'tessera-demo',
+          dataset_id: datasetId,
+          adapter_name: 'misplaced',
+          hyperparameters: { target_modules: ['attn.c_attn'], placement: { strategy: 'gradient_rank' } },
+        },
+      }),
+      (error: TesseraProblemError) =>
+        error.status === 400 &&
+        error.fieldErrors.some(
+          (e) => e.field === 'body.hyperparameters.placement' && /set target_modules to "auto"/.test(e.message),
+        ),
+    );
+
+    const budget = 20_000; // below PEFT's default (c_attn in 4 layers at rank 8: 24,576)
+    const job = await unwrap(
+      client.POST('/v1/fine-tunes', {
+        body: {
+          base_model: 'tessera-demo',
+          dataset_id: datasetId,
+          adapter_name: 'recipes-placed',
+          hyperparameters: {
+            target_modules: 'auto',
+            placement: { strategy: 'gradient_rank', budget_params: budget },
+            max_steps: 8,
+            batch_size: 4,
+            max_sequence_length: 64,
+            seed: 3,
+          },
+          validation_split: 0.2,
+        },
+      }),
+    );
+    const done = await waitFor(job.id, ['succeeded', 'failed']);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const [version] = (
+      await unwrap(
+        client.GET('/v1/adapters/{adapter_id}/versions', { params: { path: { adapter_id: done.adapter_id! } } }),
+      )
+    ).data;
+    const placement = version!.placement!;
+    assert.equal(placement.strategy, 'gradient_rank');
+    assert.equal(placement.budget_params, budget);
+    assert.equal(placement.scores.length, 16, 'every layer × projection of the demo model scored');
+    assert.ok(placement.chosen.length >= 1 && placement.params <= budget, JSON.stringify(placement));
+    // The best-ranked projection that fits the budget alone is among the chosen (rank 8 × (d_in + d_out)).
+    const perRank: Record<string, number> = {
+      'attn.c_attn': 192 + 576,
+      'attn.c_proj': 192 + 192,
+      'mlp.c_fc': 192 + 768,
+      'mlp.c_proj': 768 + 192,
+    };
+    const fitting = placement.scores.filter((s) => 8 * perRank[s.module]! <= budget);
+    const best = fitting.sort((a, b) => b.gradient_rank - a.gradient_rank || b.gradient_norm - a.gradient_norm)[0]!;
+    assert.ok(placement.chosen.includes(best.projection), `${best.projection} ranks best and fits, yet was left out`);
+    assert.equal(
+      placement.params,
+      placement.chosen.reduce((sum, key) => sum + 8 * perRank[key.split('.').slice(2).join('.')]!, 0),
+    );
+    assert.deepEqual(
+      [...version!.target_modules].sort(),
+      [...new Set(placement.chosen.map((key) => key.split('.').slice(2).join('.')))].sort(),
+    );
+
+    // The PEFT files name exactly the placed projections, and the weights hold factors for them only.
+    const config = (await unwrap(
+      client.GET('/v1/adapters/{adapter_id}/versions/{version}/adapter_config.json', {
+        params: { path: { adapter_id: done.adapter_id!, version: 1 } },
+      }),
+    )) as Record<string, unknown>;
+    const loaded = readPeftAdapter({ config, weights: new Uint8Array(await weights(done.adapter_id!, 1)) });
+    assert.deepEqual([...loaded.factors.keys()].sort(), [...placement.chosen].sort());
+
+    const completion = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'recipes-placed', prompt: 'Whisk the', max_tokens: 8, temperature: 0 }),
+    });
+    assert.equal(completion.status, 200, await completion.clone().text());
+    assert.ok(((await completion.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens >= 1);
   });
 
   it('a worker killed with SIGKILL mid-job: the job resumes from its checkpoint on another worker, and the adapter is identical to an uninterrupted run', async () => {

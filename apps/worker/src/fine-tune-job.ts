@@ -4,15 +4,19 @@ import {
   storedHyperparameters,
   type FineTuneMetrics,
   type Hyperparameters,
+  type PlacementDto,
 } from '@tessera/contracts';
 import type { TenantContext } from '@tessera/db';
 import {
   ChatTemplateError,
   decodeCheckpoint,
+  defaultPlacementBudget,
   encodeCentroid,
   encodeCheckpoint,
   hyperparameterProblems,
   DEFAULT_HYPERPARAMETERS,
+  probePlacements,
+  selectPlacements,
   train,
   TrainingCancelled,
   type Hyperparameters as EngineHyperparameters,
@@ -111,6 +115,33 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     const message = (error as Error).message;
     await finish('failed', message);
     throw new UnrecoverableError(message);
+  }
+
+  const stored = storedHyperparameters((row.params as { hyperparameters: unknown }).hyperparameters);
+  if (stored.target_modules === 'auto' && row.adapterVersionId) {
+    // Placed once and kept on the version: a resumed run trains the same placements.
+    const version = await database.withTenant(ctx, (tx) =>
+      tx.adapterVersion.findFirstOrThrow({ where: { id: row.adapterVersionId! }, select: { placement: true } }),
+    );
+    let placement = version.placement as PlacementDto | null;
+    if (!placement) {
+      placement = await choosePlacement(model, records, hyperparameters, stored, deps);
+      const chosen = placement;
+      await database.withTenant(ctx, (tx) =>
+        tx.adapterVersion.update({
+          where: { id: row.adapterVersionId! },
+          data: {
+            placement: chosen as never,
+            targetModules: [...new Set(chosen.chosen.map((key) => key.split('.').slice(2).join('.')))],
+          },
+        }),
+      );
+      await event(
+        'message',
+        `placed by gradient rank in ${placement.probe_seconds.toFixed(1)} s: ${placement.chosen.join(', ')} (${placement.params} of ${placement.budget_params} parameters)`,
+      );
+    }
+    hyperparameters = { ...hyperparameters, placements: placement.chosen };
   }
 
   const latest = await database.withTenant(ctx, (tx) =>
@@ -285,6 +316,44 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
   }
 }
 
+/**
+ * target_modules "auto": probes the base model's gradients on the training records and keeps
+ * the best-ranked placements within the budget (default: what PEFT's default placement holds at
+ * this rank).
+ */
+async function choosePlacement(
+  model: TrainingModel,
+  records: TrainingRecord[],
+  hyperparameters: EngineHyperparameters,
+  stored: Hyperparameters,
+  deps: Pick<JobDeps, 'threads' | 'executionProvider'>,
+): Promise<PlacementDto> {
+  const probe = await probePlacements({
+    model,
+    data: records,
+    hyperparameters: { ...hyperparameters, validationFraction: 0 },
+    threads: deps.threads,
+    executionProvider: deps.executionProvider,
+  });
+  const budget = stored.placement?.budget_params ?? defaultPlacementBudget(model.config, stored.rank);
+  const chosen = selectPlacements(probe.scores, { rank: stored.rank, budgetParameters: budget });
+  const held = new Set(chosen);
+  return {
+    strategy: 'gradient_rank',
+    budget_params: budget,
+    chosen,
+    params: probe.scores.filter((s) => held.has(s.key)).reduce((sum, s) => sum + stored.rank * s.parametersPerRank, 0),
+    scores: probe.scores.map((s) => ({
+      projection: s.key,
+      layer: s.layer,
+      module: s.module,
+      gradient_rank: s.gradientRank,
+      gradient_norm: s.gradientNorm,
+    })),
+    probe_seconds: probe.seconds,
+  };
+}
+
 /** Validation evaluations in a fine-tune whose hyperparameters do not set eval_every. */
 const FINE_TUNE_EVALUATIONS = 10;
 
@@ -294,7 +363,8 @@ export function engineHyperparameters(h: Hyperparameters, validationFraction: nu
     ...DEFAULT_HYPERPARAMETERS,
     rank: h.rank,
     alpha: h.alpha,
-    ...(h.target_modules ? { targetModules: h.target_modules as TargetModule[] } : {}),
+    // "auto" is placed by a probe before training (choosePlacement): no module list here.
+    ...(h.target_modules && h.target_modules !== 'auto' ? { targetModules: h.target_modules as TargetModule[] } : {}),
     learningRate: h.learning_rate,
     epochs: h.epochs,
     ...(h.max_steps ? { maxSteps: h.max_steps } : {}),

@@ -30,7 +30,26 @@ export const packingSchema = z
 const hyperparameterFields = {
   rank: z.number().int().min(1).max(64),
   alpha: z.number().positive().max(1024),
-  target_modules: z.array(targetModuleSchema).min(1).describe('Default: every projection of the base model'),
+  target_modules: z
+    .union([z.array(targetModuleSchema).min(1), z.literal('auto')])
+    .describe(
+      'Default: every projection of the base model. "auto": placements (layer × projection) chosen for this dataset by gradient probing, within placement.budget_params',
+    ),
+  placement: z
+    .strictObject({
+      strategy: z
+        .literal('gradient_rank')
+        .describe("Score each projection by the effective rank of the loss's gradient on a few batches"),
+      budget_params: z
+        .number()
+        .int()
+        .min(1)
+        .max(10_000_000_000)
+        .optional()
+        .describe("LoRA parameters the chosen placements may hold at this rank; default: PEFT's default placement's"),
+    })
+    .meta({ id: 'PlacementRequest' })
+    .describe('With target_modules "auto" only'),
   learning_rate: z.number().positive().lt(1),
   epochs: z.number().int().min(1).max(100),
   max_steps: z.number().int().min(1).max(1_000_000).describe('Overrides epochs'),
@@ -90,6 +109,7 @@ export const hyperparametersSchema = z
   .object({
     ...hyperparameterFields,
     target_modules: hyperparameterFields.target_modules.optional(),
+    placement: hyperparameterFields.placement.optional(),
     max_steps: hyperparameterFields.max_steps.optional(),
     eval_every: hyperparameterFields.eval_every.optional(),
   })
@@ -232,6 +252,28 @@ export const checkpointSchema = z
   .meta({ id: 'Checkpoint' });
 export type CheckpointDto = z.infer<typeof checkpointSchema>;
 
+export const placementScoreSchema = z
+  .object({
+    projection: z.string().describe('Layer and projection, e.g. h.2.mlp.c_fc'),
+    layer: z.number().int(),
+    module: z.string(),
+    gradient_rank: z.number().describe("Effective rank of the projection's accumulated weight gradient (sketched)"),
+    gradient_norm: z.number(),
+  })
+  .meta({ id: 'PlacementScore' });
+
+export const placementSchema = z
+  .object({
+    strategy: z.literal('gradient_rank'),
+    budget_params: z.number().int(),
+    chosen: z.array(z.string()).describe('The projections the adapter holds factors for'),
+    params: z.number().int().describe('LoRA parameters of the chosen placements'),
+    scores: z.array(placementScoreSchema),
+    probe_seconds: z.number(),
+  })
+  .meta({ id: 'Placement' });
+export type PlacementDto = z.infer<typeof placementSchema>;
+
 export const adapterVersionStatusSchema = z
   .enum(['queued', 'training', 'ready', 'stale', 'archived', 'deleted'])
   .meta({ id: 'AdapterVersionStatus' });
@@ -245,6 +287,7 @@ export const adapterVersionSchema = z
     rank: z.number().int(),
     alpha: z.number(),
     target_modules: z.array(z.string()),
+    placement: placementSchema.nullable().describe('Set when the fine-tune asked target_modules "auto"'),
     seed: z.number().int(),
     weights_sha256: z.string().nullable().describe('Content address of adapter_model.safetensors'),
     metrics: fineTuneMetricsSchema.nullable(),

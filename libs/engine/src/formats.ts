@@ -2,7 +2,7 @@
 // files (the gateway validating an upload) needs, without loading onnxruntime.
 export { adapterMismatches } from './adapter/lora-adapter.js';
 export type { LoraAdapter, LoraFactors } from './adapter/lora-adapter.js';
-export { peftScaling, readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
+export { peftScaling, peftTargets, readPeftAdapter, writePeftAdapter } from './adapter/peft-format.js';
 export type { PeftAdapterFiles } from './adapter/peft-format.js';
 export { readSafetensors, readSafetensorsHeader } from './format/safetensors.js';
 export type { TensorEntry } from './format/safetensors.js';

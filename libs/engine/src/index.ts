@@ -15,6 +15,7 @@ export {
   layerPrefix,
   LLAMA_TARGET_MODULES,
   projectionKey,
+  projectionKeys,
   projectionShape,
   targetModules,
   weightShapes,
@@ -128,6 +129,14 @@ export { AdamW, clipGradients, learningRateAt } from './training/optimizer.js';
 export { decodeCheckpoint, encodeCheckpoint, loadCheckpoint, saveCheckpoint } from './training/checkpoint.js';
 export type { TrainingCheckpoint } from './training/checkpoint.js';
 export { evaluate, TrainingCancelled } from './training/training-loop.js';
+export {
+  defaultPlacementBudget,
+  peftDefaultModules,
+  probePlacements,
+  selectPlacements,
+} from './training/placement-probe.js';
+export type { PlacementProbe, PlacementScore, ProbeOptions } from './training/placement-probe.js';
+export { effectiveRank, singularValues } from './training/gradient-rank.js';
 export type { Evaluation, TrainingProgress } from './training/training-loop.js';
 export {
   AdapterEvaluator,

@@ -5,12 +5,19 @@ import {
   type AdapterVersionDto,
   type CreateAdapter,
   type FineTuneMetrics,
+  type PlacementDto,
   type ListQuery,
   type Page,
   type PeftConfig,
   type UpdateAdapter,
 } from '@tessera/contracts';
-import { adapterMismatches, peftScaling, readPeftAdapter, type DecoderConfig } from '@tessera/engine/formats';
+import {
+  adapterMismatches,
+  peftScaling,
+  peftTargets,
+  readPeftAdapter,
+  type DecoderConfig,
+} from '@tessera/engine/formats';
 import { recordAudit } from '../common/audit.util.js';
 import { findReadyBaseModel } from '../base-models/base-models.service.js';
 import { findUsableGroup, seesEveryGroup, visible } from '../common/access-rule.js';
@@ -45,6 +52,7 @@ function toVersionDto(row: AdapterVersionModel & { _count: { documents: number }
     rank: row.rank,
     alpha: row.alpha,
     target_modules: row.targetModules,
+    placement: (row.placement as PlacementDto | null) ?? null,
     seed: row.seed,
     weights_sha256: row.weightsBlob,
     metrics: (row.metrics as FineTuneMetrics | null) ?? null,
@@ -318,7 +326,10 @@ export class AdaptersService {
       lora_dropout: 0,
       bias: 'none',
       fan_in_fan_out: gpt2,
-      target_modules: [...new Set(row.targetModules.map((m) => m.split('.').at(-1)!))],
+      // A placed adapter holds some layers' projections only: name exactly those, as the engine writes them.
+      ...(row.placement
+        ? peftTargets((row.placement as PlacementDto).chosen)
+        : { target_modules: [...new Set(row.targetModules.map((m) => m.split('.').at(-1)!))] }),
       inference_mode: true,
     };
   }

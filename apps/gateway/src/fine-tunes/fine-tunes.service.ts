@@ -112,7 +112,8 @@ export class FineTunesService {
           version: (last?.version ?? 0) + 1,
           rank: h.rank,
           alpha: h.alpha,
-          targetModules: h.target_modules ?? projectionsOf(baseModel.architecture),
+          // "auto": the worker's probe fills in the modules it places (with the placement itself).
+          targetModules: h.target_modules === 'auto' ? [] : (h.target_modules ?? projectionsOf(baseModel.architecture)),
           seed: h.seed,
         },
       });
@@ -240,7 +241,9 @@ export class FineTunesService {
             version: 1,
             rank: h.rank,
             alpha: h.alpha,
-            targetModules: h.target_modules ?? projectionsOf(baseModel.architecture),
+            // "auto": the worker's probe fills in the modules it places (with the placement itself).
+            targetModules:
+              h.target_modules === 'auto' ? [] : (h.target_modules ?? projectionsOf(baseModel.architecture)),
             seed: h.seed,
             partitionKey: `${partition.accessGroupId ?? 'tenant'}/${members.length + i + 1}`,
           },
@@ -421,7 +424,12 @@ function projectionsOf(architecture: 'gpt2' | 'llama'): string[] {
 function checkAgainstModel(h: Hyperparameters, architecture: 'gpt2' | 'llama', config: { maxPositions: number }): void {
   const errors = [];
   const modules = projectionsOf(architecture);
-  for (const [i, m] of (h.target_modules ?? []).entries()) {
+  if (h.placement && h.target_modules !== 'auto')
+    errors.push({
+      field: 'body.hyperparameters.placement',
+      message: 'placement chooses where target_modules "auto" puts the adapter: set target_modules to "auto"',
+    });
+  for (const [i, m] of (h.target_modules === 'auto' ? [] : (h.target_modules ?? [])).entries()) {
     if (!modules.includes(m))
       errors.push({
         field: `body.hyperparameters.target_modules.${i}`,

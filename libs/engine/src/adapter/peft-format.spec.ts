@@ -142,7 +142,17 @@ describe('PEFT adapter format', () => {
     const adapter = randomAdapter(3);
     const files = writePeftAdapter(adapter, 'tessera/demo');
     assert.equal(files.config.peft_type, 'LORA');
-    assert.deepEqual(files.config.target_modules, ['c_attn', 'c_proj']);
+    // attn.c_attn and mlp.c_proj: by suffix, PEFT would wrap attn.c_proj too, so the targets are
+    // a pattern naming exactly these module paths (PEFT full-matches a string target_modules).
+    const pattern = new RegExp(`^(?:${String(files.config.target_modules)})$`);
+    const paths = Array.from({ length: config.nLayers }, (_, i) => i).flatMap((layer) =>
+      ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'].map((m) => `transformer.h.${layer}.${m}`),
+    );
+    assert.deepEqual(
+      paths.filter((path) => pattern.test(path)),
+      [...adapter.factors.keys()].map((key) => `transformer.${key}`).sort(),
+    );
+    assert.equal(files.config.layers_to_transform, undefined);
     const back = readPeftAdapter({ config: JSON.parse(JSON.stringify(files.config)), weights: files.weights });
     assert.equal(back.rank, adapter.rank);
     assert.equal(back.alpha, adapter.alpha);
@@ -154,7 +164,14 @@ describe('PEFT adapter format', () => {
   });
 
   it('names the adapted layers in layers_to_transform, so PEFT wraps only those', () => {
-    const adapter = randomAdapter(4);
+    // Modules × layers: suffixes and layers say it (one module here, so no suffix is shared).
+    const full = randomAdapter(4);
+    const adapter = {
+      ...full,
+      targetModules: ['attn.c_attn' as const],
+      factors: new Map([...full.factors].filter(([key]) => key.endsWith('attn.c_attn'))),
+    };
+    assert.deepEqual(writePeftAdapter(adapter, 'tessera/demo').config.target_modules, ['c_attn']);
     const all = [...new Set([...adapter.factors.keys()].map((key) => Number(key.split('.')[1])))];
     assert.deepEqual(writePeftAdapter(adapter, 'tessera/demo').config.layers_to_transform, all);
     const firstOnly = { ...adapter, factors: new Map([...adapter.factors].filter(([key]) => key.startsWith('h.0.'))) };

@@ -115,19 +115,32 @@ export function writePeftAdapter(
       bias: 'none',
       // GPT-2's Conv1D stores weights as [in, out]; PEFT needs to know to merge them right.
       fan_in_fan_out: gpt2,
-      // PEFT matches module names by suffix: "c_proj" covers attn.c_proj and mlp.c_proj.
-      target_modules: [...new Set(adapter.targetModules.map((m) => m.split('.').at(-1)!))],
-      // The layers that hold factors, so PEFT wraps only those (an adapter may cover some layers).
-      layers_to_transform: adaptedLayers(adapter),
-      layers_pattern: gpt2 ? 'h' : 'layers',
+      ...peftTargets([...adapter.factors.keys()]),
       inference_mode: true,
     },
     weights: writeSafetensors(tensors, { format: 'pt', ...metadata }),
   };
 }
 
-/** Layer indices with factors, ascending: keys are `h.<i>.…` or `layers.<i>.…`. */
-function adaptedLayers(adapter: LoraAdapter): number[] {
-  const layers = new Set([...adapter.factors.keys()].map((key) => Number(key.split('.')[1])));
-  return [...layers].sort((a, b) => a - b);
+/**
+ * Where PEFT should wrap an adapter holding factors for these projection keys (`h.2.mlp.c_fc`).
+ * Modules × layers when the keys fill that product: module names by suffix ("c_proj" covers
+ * attn.c_proj and mlp.c_proj) and the layers that hold factors. A per-layer placement that is no
+ * such product (a placement probe's choice) is a regular expression PEFT full-matches against
+ * module paths, naming exactly the adapted projections.
+ */
+export function peftTargets(keys: readonly string[]): Record<string, unknown> {
+  const gpt2 = keys.some((key) => key.startsWith('h.'));
+  const prefix = gpt2 ? 'h' : 'layers';
+  const modulesOfKeys = [...new Set(keys.map((key) => key.split('.').slice(2).join('.')))];
+  const suffixes = [...new Set(modulesOfKeys.map((m) => m.split('.').at(-1)!))];
+  const layers = [...new Set(keys.map((key) => Number(key.split('.')[1])))].sort((a, b) => a - b);
+  const modules = (gpt2 ? GPT2_TARGET_MODULES : LLAMA_TARGET_MODULES).filter((m) =>
+    suffixes.includes(m.split('.').at(-1)!),
+  );
+  const held = new Set(keys);
+  const product = layers.every((layer) => modules.every((m) => held.has(`${prefix}.${layer}.${m}`)));
+  if (product) return { target_modules: suffixes, layers_to_transform: layers, layers_pattern: prefix };
+  const escaped = [...keys].sort().map((key) => key.replaceAll('.', '\\.'));
+  return { target_modules: `(?:.*\\.)?(?:${escaped.join('|')})` };
 }

@@ -101,6 +101,13 @@ export function projectionKey(config: DecoderConfig, layer: number, module: Targ
   return `${layerPrefix(config)}.${layer}.${module}`;
 }
 
+/** Every projection an adapter can sit on, layer by layer: the candidates of a placement. */
+export function projectionKeys(config: DecoderConfig): { key: string; layer: number; module: TargetModule }[] {
+  return Array.from({ length: config.nLayers }, (_, layer) =>
+    targetModules(config).map((module) => ({ key: projectionKey(config, layer, module), layer, module })),
+  ).flat();
+}
+
 /** A projection key's parts (`<prefix>.<layer>.<module>`), unchecked against any model; null when it has not that form. */
 export function parseProjectionKey(key: string): { prefix: string; layer: number; module: string } | null {
   const match = /^([a-z]+)\.(\d+)\.(.+)$/.exec(key);

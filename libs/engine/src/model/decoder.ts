@@ -30,6 +30,8 @@ export type BaseWeights = DecoderWeights | WeightFile;
 export interface LoraGraphOptions {
   /** Projections that take a slot pool as graph inputs `lora.<projection key>.A|B`. */
   modules: readonly TargetModule[];
+  /** Of those, only these projection keys (a per-layer placement); default every layer's. */
+  projections?: ReadonlySet<string>;
   /** The pool's rank R: smaller adapters are zero-padded to it. */
   rank: number;
   /** Pools also take router vectors `lora.<key>.router` [S, dIn], and rows may route per token (DESIGN.md §5 `token`). */
@@ -447,13 +449,12 @@ export function emitDecoder(
     const [dIn, dOut] = projectionShape(config, module);
     const key = projectionKey(config, layer, module);
     let pool: LoraPoolInputs | null = null;
-    if (options.lora && options.lora.modules.includes(module)) {
+    const lora = options.lora;
+    if (lora && lora.modules.includes(module) && (!lora.projections || lora.projections.has(key))) {
       pool = {
-        a: g.input(loraInputName(key, 'A'), 'float32', [options.lora.slots ?? 'S', dIn, options.lora.rank]),
-        b: g.input(loraInputName(key, 'B'), 'float32', [options.lora.slots ?? 'S', options.lora.rank, dOut]),
-        ...(options.lora.router
-          ? { router: g.input(loraInputName(key, 'router'), 'float32', [options.lora.slots ?? 'S', dIn]) }
-          : {}),
+        a: g.input(loraInputName(key, 'A'), 'float32', [lora.slots ?? 'S', dIn, lora.rank]),
+        b: g.input(loraInputName(key, 'B'), 'float32', [lora.slots ?? 'S', lora.rank, dOut]),
+        ...(lora.router ? { router: g.input(loraInputName(key, 'router'), 'float32', [lora.slots ?? 'S', dIn]) } : {}),
       };
       pools.set(key, pool);
     }

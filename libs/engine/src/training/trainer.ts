@@ -4,6 +4,7 @@ import { slotFactors } from '../adapter/slot-factors.js';
 import { type createSession, float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
 import {
   projectionKey,
+  projectionKeys,
   projectionShape,
   targetModules,
   weightShapes,
@@ -26,7 +27,7 @@ import {
   type TokenizedExample,
   type TrainingRecord,
 } from './training-data.js';
-import { buildTrainingGraph } from './training-graph.js';
+import { buildTrainingGraph, type TrainableSet } from './training-graph.js';
 import {
   evaluate,
   runTrainingLoop,
@@ -76,6 +77,11 @@ export interface Hyperparameters {
   alpha: number;
   /** Defaults to every projection of the architecture. */
   targetModules?: TargetModule[];
+  /**
+   * Projection keys to adapt (`h.2.mlp.c_fc`): a per-layer placement, e.g. chosen by
+   * `probePlacements`. Overrides targetModules (the modules are the placements' own).
+   */
+  placements?: string[];
 }
 
 export const DEFAULT_HYPERPARAMETERS: Hyperparameters = {
@@ -178,6 +184,13 @@ export function hyperparameterProblems(h: Hyperparameters, config: DecoderConfig
   if (!(h.adamEpsilon > 0)) problems.push(`adamEpsilon must be positive, got ${h.adamEpsilon}`);
   if (!PACKINGS.includes(h.packing)) problems.push(`packing must be one of ${PACKINGS.join(', ')}, got ${h.packing}`);
   const known = targetModules(config);
+  if (h.placements) {
+    const keys = new Set(projectionKeys(config).map((p) => p.key));
+    if (h.placements.length === 0) problems.push('placements must name at least one projection');
+    for (const key of h.placements)
+      if (!keys.has(key)) problems.push(`placement ${key} is not a projection of this ${config.architecture} model`);
+    if (new Set(h.placements).size !== h.placements.length) problems.push('placements must not repeat a projection');
+  }
   for (const m of h.targetModules ?? [])
     if (!known.includes(m))
       problems.push(
@@ -186,7 +199,10 @@ export function hyperparameterProblems(h: Hyperparameters, config: DecoderConfig
   return problems;
 }
 
-function checkedHyperparameters(given: Partial<Hyperparameters> | undefined, config: DecoderConfig): Hyperparameters {
+export function checkedHyperparameters(
+  given: Partial<Hyperparameters> | undefined,
+  config: DecoderConfig,
+): Hyperparameters {
   const h: Hyperparameters = {
     ...DEFAULT_HYPERPARAMETERS,
     maxSequenceLength: Math.min(DEFAULT_HYPERPARAMETERS.maxSequenceLength, config.maxPositions),
@@ -231,10 +247,20 @@ function metricsOf(result: {
 export async function train(options: TrainOptions): Promise<LoraTrainResult> {
   const { config, weights, tokenizer } = options.model;
   const h = checkedHyperparameters(options.hyperparameters, config);
-  const modules = h.targetModules ?? [...targetModules(config)];
+  const placed = h.placements ? new Set(h.placements) : null;
+  const projections = projectionKeys(config).filter((p) =>
+    placed ? placed.has(p.key) : (h.targetModules ?? targetModules(config)).includes(p.module),
+  );
+  const modules = [...new Set(projections.map((p) => p.module))];
   const data = prepareData(options.data, tokenizer, h, options.validation);
-  const graph = buildTrainingGraph(config, weights, { kind: 'lora', modules, rank: h.rank });
-  const evalGraph = buildTrainingGraph(config, weights, { kind: 'lora', modules, rank: h.rank }, { gradients: false });
+  const trainable: TrainableSet = {
+    kind: 'lora',
+    modules,
+    rank: h.rank,
+    ...(placed ? { projections: [...placed] } : {}),
+  };
+  const graph = buildTrainingGraph(config, weights, trainable);
+  const evalGraph = buildTrainingGraph(config, weights, trainable, { gradients: false });
 
   const random = seededRandom(h.seed);
   const params = new Map<string, Float32Array>();
@@ -261,14 +287,11 @@ export async function train(options: TrainOptions): Promise<LoraTrainResult> {
   const result = await runTrainingLoop(problem, data, loopSettings(h, data.train.length), options);
 
   const factors = new Map<string, { a: Float32Array; b: Float32Array }>();
-  for (let layer = 0; layer < config.nLayers; layer++) {
-    for (const module of modules) {
-      const key = projectionKey(config, layer, module);
-      factors.set(key, {
-        a: result.params.get(loraInputName(key, 'A'))!,
-        b: result.params.get(loraInputName(key, 'B'))!,
-      });
-    }
+  for (const { key } of projections) {
+    factors.set(key, {
+      a: result.params.get(loraInputName(key, 'A'))!,
+      b: result.params.get(loraInputName(key, 'B'))!,
+    });
   }
   const adapter: LoraAdapter = { rank: h.rank, alpha: h.alpha, targetModules: modules, factors };
   const centroid = await poolingCentroid(options.model, data.trainExamples, h.maxSequenceLength, options);

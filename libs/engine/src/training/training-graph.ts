@@ -17,7 +17,7 @@ export type TrainableSet =
   /** Every base weight (training the demo base model from scratch). */
   | { kind: 'all' }
   /** One LoRA adapter: pools `lora.<key>.A` [1, dIn, R] and `.B` [1, R, dOut], fed with slot 0 and gate α/r. */
-  | { kind: 'lora'; modules: readonly TargetModule[]; rank: number }
+  | { kind: 'lora'; modules: readonly TargetModule[]; rank: number; projections?: readonly string[] }
   /**
    * A learned gate over K frozen adapters (X-LoRA style, decided per layer): in every
    * adapted projection, each token's gates are softmax(x·Rᵀ) over the K adapters, x being
@@ -75,7 +75,11 @@ export function buildTrainingGraph(
       gates: g.input('gates', 'float32', ['B', 'T', 1]),
     };
     const decoder = emitDecoder(g, config, params, inputs, {
-      lora: { modules: trainable.modules, rank: trainable.rank },
+      lora: {
+        modules: trainable.modules,
+        rank: trainable.rank,
+        ...(trainable.projections ? { projections: new Set(trainable.projections) } : {}),
+      },
       routing,
       cache: false,
     });

@@ -119,6 +119,20 @@ function parameterFeeds(graph: TrainingGraph, params: TensorSet): Feeds {
   return Object.fromEntries(graph.parameters.map((p) => [p.name, float32Tensor(params.get(p.name)!, p.shape)]));
 }
 
+function countedTokens(batch: readonly PackedSequence[]): number {
+  return batch.reduce((sum, r) => sum + r.lossMask.reduce((a, b) => a + b, 0), 0);
+}
+
+/** Adds one run's `grad.<name>` outputs into the sums (the first run's are copied). */
+function addGradients(sums: TensorSet, graph: TrainingGraph, out: Record<string, OrtTensor>): void {
+  for (const p of graph.parameters) {
+    const g = out[gradName(p.name)]!.data as Float32Array;
+    const sum = sums.get(p.name);
+    if (!sum) sums.set(p.name, Float32Array.from(g));
+    else for (let i = 0; i < g.length; i++) sum[i]! += g[i]!;
+  }
+}
+
 /** Mean loss and accuracy over rows, in batches, with the gradient-free graph. */
 export async function evaluate(
   session: InferenceSession,
@@ -142,6 +156,44 @@ export async function evaluate(
     tokens += batch.reduce((sum, r) => sum + r.lossMask.reduce((a, b) => a + b, 0), 0);
   }
   return { loss: tokens ? lossSum / tokens : NaN, accuracy: tokens ? correct / tokens : NaN, tokens };
+}
+
+/**
+ * Gradients of the mean loss over the first `batches` micro-batches of `rows`, taken at the
+ * problem's starting parameters and not applied: what placement probing reads. Summed exactly as
+ * a training step sums them (Σ over micro-batches, divided by the counted tokens).
+ */
+export async function accumulatedGradients(
+  problem: TrainingProblem,
+  rows: readonly PackedSequence[],
+  settings: { batchSize: number; batches: number },
+  options: SessionOptions,
+): Promise<{ gradients: TensorSet; tokens: number }> {
+  if (rows.length === 0) throw new Error('probe data: no rows (every record is empty?)');
+  const session = await trainingSession(problem.graph, options);
+  try {
+    const gradients: TensorSet = new Map();
+    let counted = 0;
+    const length = rows[0]!.inputs.length;
+    for (let micro = 0; micro < settings.batches; micro++) {
+      const batch = Array.from(
+        { length: settings.batchSize },
+        (_, i) => rows[(micro * settings.batchSize + i) % rows.length]!,
+      );
+      const out = await session.run({
+        ...tokenFeeds(batch),
+        ...parameterFeeds(problem.graph, problem.params),
+        ...problem.extraFeeds(batch.length, length),
+      });
+      counted += countedTokens(batch);
+      addGradients(gradients, problem.graph, out);
+    }
+    const scale = 1 / Math.max(counted, 1);
+    for (const g of gradients.values()) for (let i = 0; i < g.length; i++) g[i]! *= scale;
+    return { gradients, tokens: counted };
+  } finally {
+    await session.release();
+  }
 }
 
 /**
@@ -242,13 +294,8 @@ export async function runTrainingLoop(
         ...problem.extraFeeds(batch.length, length),
       });
       lossSum += (out.loss_sum!.data as Float32Array)[0]!;
-      counted += batch.reduce((sum, r) => sum + r.lossMask.reduce((a, b) => a + b, 0), 0);
-      for (const p of problem.graph.parameters) {
-        const g = out[gradName(p.name)]!.data as Float32Array;
-        const sum = grads.get(p.name);
-        if (!sum) grads.set(p.name, Float32Array.from(g));
-        else for (let i = 0; i < g.length; i++) sum[i]! += g[i]!;
-      }
+      counted += countedTokens(batch);
+      addGradients(grads, problem.graph, out);
       tokens += batch.length * length;
     }
     microBatches += settings.gradientAccumulation;

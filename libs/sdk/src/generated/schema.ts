@@ -1312,8 +1312,10 @@ export interface components {
         HyperparametersRequest: {
             rank?: number;
             alpha?: number;
-            /** @description Default: every projection of the base model */
-            target_modules?: components["schemas"]["TargetModule"][];
+            /** @description Default: every projection of the base model. "auto": placements (layer × projection) chosen for this dataset by gradient probing, within placement.budget_params */
+            target_modules?: components["schemas"]["TargetModule"][] | "auto";
+            /** @description With target_modules "auto" only */
+            placement?: components["schemas"]["PlacementRequest"];
             learning_rate?: number;
             epochs?: number;
             /** @description Overrides epochs */
@@ -1337,6 +1339,15 @@ export interface components {
         };
         /** @enum {string} */
         TargetModule: "attn.c_attn" | "attn.c_proj" | "mlp.c_fc" | "mlp.c_proj" | "self_attn.q_proj" | "self_attn.k_proj" | "self_attn.v_proj" | "self_attn.o_proj" | "mlp.gate_proj" | "mlp.up_proj" | "mlp.down_proj";
+        PlacementRequest: {
+            /**
+             * @description Score each projection by the effective rank of the loss's gradient on a few batches
+             * @enum {string}
+             */
+            strategy: "gradient_rank";
+            /** @description LoRA parameters the chosen placements may hold at this rank; default: PEFT's default placement's */
+            budget_params?: number;
+        };
         /**
          * @description How a training row holds several documents. document_masked (TRL's padding-free packing): each attends only to itself, from position 0, as it is served; cross_document: attention and positions run across documents (GPT-style)
          * @enum {string}
@@ -1378,8 +1389,10 @@ export interface components {
         Hyperparameters: {
             rank: number;
             alpha: number;
-            /** @description Default: every projection of the base model */
-            target_modules?: components["schemas"]["TargetModule"][];
+            /** @description Default: every projection of the base model. "auto": placements (layer × projection) chosen for this dataset by gradient probing, within placement.budget_params */
+            target_modules?: components["schemas"]["TargetModule"][] | "auto";
+            /** @description With target_modules "auto" only */
+            placement?: components["schemas"]["PlacementRequest"];
             learning_rate: number;
             epochs: number;
             /** @description Overrides epochs */
@@ -1484,6 +1497,8 @@ export interface components {
             rank: number;
             alpha: number;
             target_modules: string[];
+            /** @description Set when the fine-tune asked target_modules "auto" */
+            placement: components["schemas"]["Placement"] | null;
             seed: number;
             /** @description Content address of adapter_model.safetensors */
             weights_sha256: string | null;
@@ -1497,6 +1512,26 @@ export interface components {
         };
         /** @enum {string} */
         AdapterVersionStatus: "queued" | "training" | "ready" | "stale" | "archived" | "deleted";
+        Placement: {
+            /** @enum {string} */
+            strategy: "gradient_rank";
+            budget_params: number;
+            /** @description The projections the adapter holds factors for */
+            chosen: string[];
+            /** @description LoRA parameters of the chosen placements */
+            params: number;
+            scores: components["schemas"]["PlacementScore"][];
+            probe_seconds: number;
+        };
+        PlacementScore: {
+            /** @description Layer and projection, e.g. h.2.mlp.c_fc */
+            projection: string;
+            layer: number;
+            module: string;
+            /** @description Effective rank of the projection's accumulated weight gradient (sketched) */
+            gradient_rank: number;
+            gradient_norm: number;
+        };
         AdapterList: {
             data: components["schemas"]["Adapter"][];
             has_more: boolean;

@@ -25,6 +25,7 @@ const version = (n: number, status: Schemas['AdapterVersionStatus']): Schemas['A
   rank: 8,
   alpha: 16,
   target_modules: [],
+  placement: null,
   seed: 0,
   weights_sha256: null,
   metrics: null,
@@ -70,4 +71,45 @@ test('versions newest first; a ready version downloads its files with the key; t
   await userEvent.click(screen.getByRole('button', { name: 'Confirm archive' }));
   await waitFor(() => expect(screen.getByTestId('adapter-status').textContent).toBe('archived'));
   expect(screen.queryByRole('button', { name: 'Archive' })).toBeNull();
+});
+
+test('a version placed by gradient rank shows its layer × projection scores and marks the placed cells', async () => {
+  const score = (layer: number, module: string, gradient_rank: number) => ({
+    projection: `h.${layer}.${module}`,
+    layer,
+    module,
+    gradient_rank,
+    gradient_norm: 1,
+  });
+  const placed = {
+    ...version(3, 'ready'),
+    placement: {
+      strategy: 'gradient_rank' as const,
+      budget_params: 24576,
+      chosen: ['h.0.mlp.c_fc', 'h.1.attn.c_attn'],
+      params: 13824,
+      scores: [
+        score(0, 'attn.c_attn', 2.5),
+        score(0, 'mlp.c_fc', 7.25),
+        score(1, 'attn.c_attn', 6),
+        score(1, 'mlp.c_fc', 3),
+      ],
+      probe_seconds: 1.5,
+    },
+  };
+  renderWithApi(<AdapterDetail adapterId="ad_1" />, {
+    'GET /v1/adapters/ad_1': () => json(adapter),
+    'GET /v1/adapters/ad_1/versions': { data: [placed, version(2, 'ready')], has_more: false },
+    'GET /v1/groups': { data: [], has_more: false },
+  });
+
+  const table = await screen.findByRole('table', { name: /Placement of version 3/ });
+  const rows = within(table).getAllByRole('row');
+  expect(rows.map((row) => [...row.children].map((cell) => cell.textContent))).toEqual([
+    ['Layer', 'attn.c_attn', 'mlp.c_fc'],
+    ['0', '2.5', '7.3 placed'],
+    ['1', '6.0 placed', '3.0'],
+  ]);
+  expect(screen.getByTestId('placement-v3').textContent).toContain('2 of 4 projections placed by gradient rank');
+  expect(screen.queryByTestId('placement-v2')).toBeNull();
 });

@@ -10,6 +10,7 @@ import { formatDateTime, formatLoss, formatNumber } from '../../format.js';
 import { Link } from '../../router.js';
 import { useBaseModelName } from '../../use-base-models.js';
 import { useGroupName } from '../../use-groups.js';
+import { PlacementHeatmap } from './PlacementHeatmap.js';
 import { VersionDownloads } from './VersionDownloads.js';
 import './adapters.css';
 
@@ -127,6 +128,10 @@ export function AdapterDetail({ adapterId }: { adapterId: string }) {
               </tbody>
             </table>
           ) : null}
+          {versions.data?.some((v) => v.placement) ? <h2>Placement</h2> : null}
+          {versions.data?.map((v) =>
+            v.placement ? <PlacementHeatmap key={v.id} version={v.version} placement={v.placement} /> : null,
+          )}
         </>
       ) : null}
     </Page>

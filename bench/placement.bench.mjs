@@ -1,0 +1,207 @@
+// Adapter placement chosen by gradient probing (issue 23), on the demo model, three tasks that
+// want different things of it, three seeds each. Per task and seed, held-out loss after the same
+// training for: PEFT's default placement (c_attn in every layer), every projection at the same
+// rank, `auto` (the probe's top placements within the default's parameter count) and random
+// placements within that count. Then each projection trained alone (seed 1), against the
+// probe's gradient-rank score of it: the Spearman correlation. Writes bench/results/placement.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
+import { demoModel, machine, PEFT_DEFAULT_TARGETS } from './lib/engine-common.mjs';
+import { spearman } from './lib/spearman.mjs';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const SEEDS = QUICK ? [1] : [1, 2, 3];
+const THREADS = 2;
+const HYPERPARAMETERS = {
+  rank: 8,
+  alpha: 16,
+  learningRate: 3e-3,
+  batchSize: 4,
+  maxSequenceLength: 96,
+  warmupSteps: 4,
+  maxSteps: QUICK ? 8 : 40,
+  validationFraction: 0,
+};
+const PROBE = { batches: 4, sketchRank: 32 };
+
+/** Three tasks: two of the demo's topics (style of a domain) and a token-level copy task (attention across the line). */
+function tasks(engine) {
+  const random = engine.seededRandom(11);
+  const word = () =>
+    Array.from(
+      { length: 3 + Math.floor(random() * 5) },
+      () => 'abcdefghijklmnopqrstuvwxyz'[Math.floor(random() * 26)],
+    ).join('');
+  const copyLine = () => {
+    const words = Array.from({ length: 3 }, word).join(' ');
+    return `copy: ${words} => ${words}.`;
+  };
+  const records = (texts) => texts.map((text) => ({ text }));
+  return {
+    recipes: {
+      train: records(engine.domainTexts('recipes', 64, 1)),
+      heldOut: records(engine.domainTexts('recipes', 24, 901)),
+    },
+    code: { train: records(engine.domainTexts('code', 64, 1)), heldOut: records(engine.domainTexts('code', 24, 901)) },
+    copy: {
+      train: records(Array.from({ length: 64 }, copyLine)),
+      heldOut: records(Array.from({ length: 24 }, copyLine)),
+    },
+  };
+}
+
+export default async function placementBench() {
+  ensureInstalled();
+  build();
+  const engine = await import('@tessera/engine');
+  const model = await demoModel(engine);
+  const { config } = model;
+  const candidates = engine.projectionKeys(config);
+  const costOf = (keys) =>
+    keys.reduce((sum, key) => {
+      const { module } = candidates.find((c) => c.key === key);
+      const [dIn, dOut] = engine.projectionShape(config, module);
+      return sum + HYPERPARAMETERS.rank * (dIn + dOut);
+    }, 0);
+  const defaultPlacement = candidates.filter((c) => PEFT_DEFAULT_TARGETS.gpt2.includes(c.module)).map((c) => c.key);
+  const everyPlacement = candidates.map((c) => c.key);
+  const budget = costOf(defaultPlacement);
+
+  const trainAndScore = async (task, placements, seed) => {
+    const result = await engine.train({
+      model,
+      data: task.train,
+      hyperparameters: { ...HYPERPARAMETERS, seed, placements },
+      threads: THREADS,
+    });
+    const trained = [...result.adapter.factors.keys()].sort();
+    if (trained.join() !== [...placements].sort().join())
+      throw new Error(`trained ${trained.join(', ')} instead of ${placements.join(', ')}`);
+    const held = await engine.evaluateAdapter(model, result.adapter, task.heldOut, { threads: THREADS });
+    if (!(held.tokens > 0)) throw new Error('the held-out set scored no tokens');
+    return { loss: round4(held.loss), seconds: result.metrics.seconds };
+  };
+
+  const report = { tasks: {} };
+  let probeSeconds = 0;
+  let fineTuneSeconds = 0;
+  for (const [name, task] of Object.entries(tasks(engine))) {
+    step(`task ${name}`);
+    const base = await engine.evaluateAdapter(model, null, task.heldOut, { threads: THREADS });
+    const strategies = { peft_default: [], every_projection: [], auto: [], random: [] };
+    const placements = { auto: [], random: [] };
+    for (const seed of SEEDS) {
+      const probe = await engine.probePlacements({
+        model,
+        data: task.train,
+        hyperparameters: { ...HYPERPARAMETERS, seed },
+        threads: THREADS,
+        ...PROBE,
+      });
+      const auto = engine.selectPlacements(probe.scores, { rank: HYPERPARAMETERS.rank, budgetParameters: budget });
+      const random = randomPlacement(engine.seededRandom(seed * 131), everyPlacement, costOf, budget);
+      placements.auto.push(auto);
+      placements.random.push(random);
+      for (const [strategy, keys] of Object.entries({
+        peft_default: defaultPlacement,
+        every_projection: everyPlacement,
+        auto,
+        random,
+      })) {
+        const scored = await trainAndScore(task, keys, seed);
+        strategies[strategy].push(scored.loss);
+        if (strategy === 'auto') {
+          probeSeconds += probe.seconds;
+          fineTuneSeconds += scored.seconds;
+        }
+        console.log(
+          `  ${name} seed ${seed} ${strategy.padEnd(16)} held-out loss ${scored.loss} (${keys.length} placements)`,
+        );
+      }
+    }
+    // Each projection alone (seed 1) against its score in the seed-1 probe.
+    const probe = await engine.probePlacements({
+      model,
+      data: task.train,
+      hyperparameters: { ...HYPERPARAMETERS, seed: SEEDS[0] },
+      threads: THREADS,
+      ...PROBE,
+    });
+    const alone = [];
+    for (const score of QUICK ? probe.scores.slice(0, 4) : probe.scores) {
+      const { loss } = await trainAndScore(task, [score.key], SEEDS[0]);
+      alone.push({
+        key: score.key,
+        gradient_rank: round4(score.gradientRank),
+        gradient_norm: round4(score.gradientNorm),
+        loss,
+      });
+    }
+    const mean = (values) => round4(values.reduce((a, b) => a + b, 0) / values.length);
+    report.tasks[name] = {
+      base_model_loss: round4(base.loss),
+      losses: strategies,
+      mean_loss: Object.fromEntries(Object.entries(strategies).map(([k, v]) => [k, mean(v)])),
+      parameters: {
+        peft_default: costOf(defaultPlacement),
+        every_projection: costOf(everyPlacement),
+        auto: placements.auto.map(costOf),
+        random: placements.random.map(costOf),
+      },
+      placements: { peft_default: defaultPlacement, auto: placements.auto, random: placements.random },
+      alone,
+      spearman_gradient_rank_vs_loss: round4(
+        spearman(
+          alone.map((a) => a.gradient_rank),
+          alone.map((a) => a.loss),
+        ),
+      ),
+    };
+  }
+
+  const autoWins = Object.entries(report.tasks)
+    .filter(([, t]) => t.parameters.auto.every((p) => p <= t.parameters.every_projection / 4))
+    .filter(([, t]) => t.mean_loss.auto <= t.mean_loss.every_projection)
+    .map(([name]) => name);
+  const results = {
+    benchmark: 'placement',
+    what: 'held-out loss of LoRA placements on the demo model (rank 8, same steps): PEFT default, every projection, auto (gradient-rank probe) and random at the default parameter count; 3 tasks × seeds; each projection alone vs its probe score',
+    measured_at: new Date().toISOString(),
+    machine: machine(engine, 'cpu'),
+    settings: { ...HYPERPARAMETERS, seeds: SEEDS, probe: PROBE, budget_parameters: budget, quick: QUICK },
+    tasks: report.tasks,
+    auto_wins: autoWins,
+    // Per task, then averaged: pooling tasks would rank their different loss levels, not placements.
+    spearman_gradient_rank_vs_loss: round4(
+      Object.values(report.tasks).reduce((sum, t) => sum + t.spearman_gradient_rank_vs_loss, 0) /
+        Object.keys(report.tasks).length,
+    ),
+    probe_cost_ratio: round4(probeSeconds / fineTuneSeconds),
+  };
+  mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(path.join(ROOT, 'bench/results/placement.json'), JSON.stringify(results, null, 2) + '\n');
+  console.log(`
+auto wins (≤ every projection's loss at ≤ 1/4 of its parameters): ${autoWins.join(', ') || 'none'} of ${Object.keys(report.tasks).length}
+spearman(gradient rank, loss alone) mean over tasks ${results.spearman_gradient_rank_vs_loss}; per task ${Object.entries(
+    report.tasks,
+  )
+    .map(([n, t]) => `${n} ${t.spearman_gradient_rank_vs_loss}`)
+    .join(', ')}
+probe_cost_ratio ${results.probe_cost_ratio} (probe time ÷ the auto fine-tune's time)
+written to bench/results/placement.json`);
+}
+
+/** Random placements, in a seeded order (Fisher–Yates), while they fit the budget (as auto fills it, without scores). */
+function randomPlacement(random, keys, costOf, budget) {
+  const order = [...keys];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const chosen = [];
+  for (const key of order) if (costOf([...chosen, key]) <= budget) chosen.push(key);
+  return chosen;
+}
+
+const round4 = (x) => Math.round(x * 1e4) / 1e4;

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "adapter_versions" ADD COLUMN     "placement" JSONB;

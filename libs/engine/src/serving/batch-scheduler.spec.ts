@@ -100,6 +100,27 @@ for (const config of configs) {
       );
     });
 
+    /** Greedy tokens of a plain full recompute with `lora` merged on the projections it holds (and no others). */
+    function referenceTokens(lora: LoraAdapter, prompt: readonly number[], steps: number): number[] {
+      const pools = new Map<string, LoraPool>();
+      for (const key of lora.factors.keys()) {
+        const module = key.replace(/^[a-z]+\.\d+\./, '') as TargetModule;
+        const [dIn, dOut] = projectionShape(config, module);
+        const { a, b } = slotFactors(lora, key, dIn, dOut, RANK);
+        pools.set(key, { a, b, slots: 1, rank: RANK, dIn, dOut });
+      }
+      const sequence = [...prompt];
+      const expected: number[] = [];
+      for (let step = 0; step < steps; step++) {
+        const gates = new Float32Array(sequence.length).fill(1);
+        const { logits } = referenceForward(config, baseWeights, [sequence], { pools, slots: [[0]], gates });
+        const next = argmax(logits.subarray((sequence.length - 1) * config.vocabSize));
+        expected.push(next);
+        sequence.push(next);
+      }
+      return expected;
+    }
+
     it('produces the tokens of a plain full recompute with the adapter merged, α/r and rank padding included', async () => {
       const small = adapter(5, 2); // rank 2 in a rank-4 pool
       const { batching } = await scheduler();
@@ -108,23 +129,31 @@ for (const config of configs) {
         adapters: [{ id: 'small', load: () => small }],
         maxTokens: 6,
       });
-      const pools = new Map<string, LoraPool>();
-      for (const key of small.factors.keys()) {
-        const module = key.replace(/^[a-z]+\.\d+\./, '') as TargetModule;
-        const [dIn, dOut] = projectionShape(config, module);
-        const { a, b } = slotFactors(small, key, dIn, dOut, RANK);
-        pools.set(key, { a, b, slots: 1, rank: RANK, dIn, dOut });
-      }
-      const sequence = [...prompts[5]!];
-      const expected: number[] = [];
-      for (let step = 0; step < 6; step++) {
-        const gates = new Float32Array(sequence.length).fill(1);
-        const { logits } = referenceForward(config, baseWeights, [sequence], { pools, slots: [[0]], gates });
-        const next = argmax(logits.subarray((sequence.length - 1) * config.vocabSize));
-        expected.push(next);
-        sequence.push(next);
-      }
-      assert.deepEqual(result.tokens, expected);
+      assert.deepEqual(result.tokens, referenceTokens(small, prompts[5]!, 6));
+    });
+
+    it('serves adapters placed on different layers and projections in one batch, each row as its own recompute', async () => {
+      // Per-layer placements (as target_modules "auto" chooses them): a slot's absent projections are zeros.
+      const keys = [...adapter(0).factors.keys()];
+      const placements = [[keys[0]!], [keys.at(-1)!], keys.filter((_, i) => i % 3 === 1), keys.slice(0, 2)];
+      const placed = placements.map((held, i) => {
+        const full = adapter(20 + i);
+        const factors = new Map([...full.factors].filter(([key]) => held.includes(key)));
+        return { ...full, targetModules: modules.filter((m) => held.some((key) => key.endsWith(m))), factors };
+      });
+      const { batching } = await scheduler();
+      const together = await Promise.all(
+        placed.map((lora, i) =>
+          batching.generate({ prompt: prompts[i]!, adapters: [{ id: `placed-${i}`, load: () => lora }], maxTokens: 6 }),
+        ),
+      );
+      const expected = placed.map((lora, i) => referenceTokens(lora, prompts[i]!, 6));
+      assert.deepEqual(
+        together.map((r) => r.tokens),
+        expected,
+      );
+      const base = placed.map((lora, i) => referenceTokens({ ...lora, factors: new Map() }, prompts[i]!, 6));
+      assert.notDeepEqual(expected, base, 'the placements changed nothing: the check would be vacuous');
     });
 
     it('mixes adapters in output space: the tokens of a plain recompute with Σ_j w_j ΔW_j; a mixture [a: 1, b: 0] is adapter a', async () => {

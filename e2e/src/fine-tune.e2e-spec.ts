@@ -285,6 +285,21 @@ describe('fine-tunes across processes: gateway, worker, Postgres, Redis, blob st
     });
     assert.equal(completion.status, 200, await completion.clone().text());
     assert.ok(((await completion.json()) as { usage: { completion_tokens: number } }).usage.completion_tokens >= 1);
+
+    // A budget no projection fits fails the job at once, saying why (no retry could help it).
+    const tooSmall = await unwrap(
+      client.POST('/v1/fine-tunes', {
+        body: {
+          base_model: 'tessera-demo',
+          dataset_id: datasetId,
+          adapter_name: 'recipes-unplaceable',
+          hyperparameters: { target_modules: 'auto', placement: { strategy: 'gradient_rank', budget_params: 100 } },
+        },
+      }),
+    );
+    const failed = await waitFor(tooSmall.id, ['succeeded', 'failed']);
+    assert.equal(failed.status, 'failed');
+    assert.match(JSON.stringify(failed.error), /placement: a budget of 100 parameters fits no placement at rank 8/);
   });
 
   it('a worker killed with SIGKILL mid-job: the job resumes from its checkpoint on another worker, and the adapter is identical to an uninterrupted run', async () => {

@@ -125,7 +125,14 @@ export async function runFineTune(queueJob: QueueJob<TrainJobData>, deps: FineTu
     );
     let placement = version.placement as PlacementDto | null;
     if (!placement) {
-      placement = await choosePlacement(model, records, hyperparameters, stored, deps);
+      try {
+        placement = await choosePlacement(model, records, hyperparameters, stored, deps);
+      } catch (error) {
+        // No placement fits the budget, or the probe cannot run on these inputs: no retry helps it.
+        const message = `placement: ${(error as Error).message}`;
+        await finish('failed', message);
+        throw new UnrecoverableError(message);
+      }
       const chosen = placement;
       await database.withTenant(ctx, (tx) =>
         tx.adapterVersion.update({

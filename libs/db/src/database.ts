@@ -103,8 +103,15 @@ export class Database {
   readAsTenant<T>(ctx: TenantContext, work: (reader: TenantTransaction) => Promise<T>): Promise<T> {
     // Awaited inside the scope: Prisma's queries are lazy and would otherwise start, and take
     // their async context, wherever the caller awaits them.
-    return tenantScope.run(this.scopeOf(ctx), async () => await work(this.prisma));
+    return tenantScope.run(this.scopeOf(ctx), async () => await work(this.reader));
   }
+
+  /**
+   * The client readAsTenant hands out: findUnique and findUniqueOrThrow refuse. Outside a
+   * transaction Prisma batches the findUniques of one tick into one query, run in the async
+   * context (so the tenant scope) of whichever caller came first; findFirst is never batched.
+   */
+  private readonly reader: TenantTransaction = unbatchedReader(() => this.prisma);
 
   private scopeOf(ctx: TenantContext): TenantScope {
     return { tenantId: ctx.tenantId, role: APP_ROLE, applied: false };
@@ -191,4 +198,25 @@ export class Database {
   disconnect(): Promise<void> {
     return this.prisma.$disconnect();
   }
+}
+
+function unbatchedReader(prisma: () => PrismaClient): TenantTransaction {
+  const refuse = (model: string, method: string) => () => {
+    throw new Error(
+      `${model}.${method} in readAsTenant: Prisma batches it across concurrent callers (and their tenant scopes); use findFirst`,
+    );
+  };
+  return new Proxy({} as TenantTransaction, {
+    get(_, property) {
+      const value: unknown = Reflect.get(prisma(), property);
+      if (typeof property !== 'string' || typeof value !== 'object' || value === null || !('findUnique' in value))
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(prisma()) : value;
+      return new Proxy(value, {
+        get(delegate, method) {
+          if (method === 'findUnique' || method === 'findUniqueOrThrow') return refuse(property, method);
+          return Reflect.get(delegate, method) as unknown;
+        },
+      });
+    },
+  });
 }

@@ -11,6 +11,9 @@ describe('isDatabaseOutage', () => {
       { cause: { cause: { kind: 'DatabaseNotReachable' } } },
       { code: '08006' },
       new Error('Connection terminated unexpectedly'),
+      // Prisma's "Database error" for a server shutting down: the SQLSTATE is under meta, not a cause.
+      { code: 'P2039', meta: { driverAdapterError: { cause: { kind: 'postgres', originalCode: '57P01' } } } },
+      { code: 'P2037' },
     ])
       assert.ok(isDatabaseOutage(error), JSON.stringify(error));
   });
@@ -20,6 +23,7 @@ describe('isDatabaseOutage', () => {
       { code: 'P2002' },
       { cause: { kind: 'UniqueConstraintViolation' } },
       { code: '23505' },
+      { code: 'P2039', meta: { driverAdapterError: { cause: { kind: 'postgres', originalCode: '22P02' } } } },
       new Error('syntax error'),
     ])
       assert.ok(!isDatabaseOutage(error), JSON.stringify(error));

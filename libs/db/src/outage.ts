@@ -4,8 +4,11 @@
  * refused. Callers answer these with 503 + Retry-After and retry them; never the caller's fault.
  */
 export function isDatabaseOutage(error: unknown): boolean {
-  for (let e = error as ErrorLike | undefined, depth = 0; e && depth < 4; e = e.cause, depth++) {
+  // Prisma's request errors keep the driver's error under meta.driverAdapterError, not as a cause.
+  const next = (e: ErrorLike) => e.cause ?? e.meta?.driverAdapterError;
+  for (let e = error as ErrorLike | undefined, depth = 0; e && depth < 5; e = next(e), depth++) {
     if (typeof e.code === 'string' && OUTAGE_CODES.has(e.code)) return true;
+    if (typeof e.originalCode === 'string' && OUTAGE_CODES.has(e.originalCode)) return true;
     // The Prisma driver adapter's own classification of a pg socket error.
     if (typeof e.kind === 'string' && OUTAGE_KINDS.has(e.kind)) return true;
     // pg and the Prisma driver adapter report lost connections by message only.
@@ -16,7 +19,10 @@ export function isDatabaseOutage(error: unknown): boolean {
 
 interface ErrorLike {
   code?: unknown;
+  /** The SQLSTATE a driver adapter error carries (e.g. 57P01 inside Prisma's P2039). */
+  originalCode?: unknown;
   kind?: unknown;
+  meta?: { driverAdapterError?: ErrorLike };
   message?: string;
   cause?: ErrorLike;
 }
@@ -35,6 +41,7 @@ const OUTAGE_CODES = new Set([
   '08006',
   'P2024',
   'P2028',
+  'P2037', // too many database connections opened
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

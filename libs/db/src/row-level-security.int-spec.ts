@@ -131,6 +131,20 @@ describe('row-level security', () => {
     }
   });
 
+  it("refuses findUnique in a read scope, where Prisma would batch it across callers' scopes", async () => {
+    await assert.rejects(
+      database.readAsTenant({ tenantId: tenantA }, (reader) => reader.tenant.findUnique({ where: { id: tenantA } })),
+      /tenant\.findUnique in readAsTenant: Prisma batches it across concurrent callers/,
+    );
+    // Single-row reads of two tenants started in one tick each see their own tenant.
+    const [a, b] = await Promise.all(
+      [tenantA, tenantB].map((tenantId) =>
+        database.readAsTenant({ tenantId }, (reader) => reader.tenant.findFirst({ where: { id: tenantId } })),
+      ),
+    );
+    assert.deepEqual([a?.id, b?.id], [tenantA, tenantB]);
+  });
+
   it('refuses a write through a read scope into another tenant', async () => {
     await assert.rejects(
       database.readAsTenant({ tenantId: tenantA }, (reader) =>

@@ -148,8 +148,10 @@ export class TenantScopedPool extends pg.Pool {
       return result;
     } catch (error) {
       // An implicit transaction ends at Sync whatever failed in it, so a connection that had
-      // Postgres answer with an error is clean; any other failure (a lost socket) discards it.
-      client.release(error instanceof pg.DatabaseError ? undefined : (error as Error));
+      // Postgres answer with an error is clean; any other failure (a lost socket, a FATAL that
+      // ends the session) discards it.
+      const serverSaid = error instanceof pg.DatabaseError && error.severity !== 'FATAL' && error.severity !== 'PANIC';
+      client.release(serverSaid ? undefined : (error as Error));
       throw error;
     } finally {
       client.removeListener('error', ignore);

@@ -253,8 +253,9 @@ export class ShardUploadsService {
   ) {
     const model =
       use === 'write' ? await findUploadingBaseModel(tx, caller, id) : await findOwnBaseModel(tx, caller, id);
-    const shard = await tx.baseModelShard.findUnique({
-      where: { baseModelId_file: { baseModelId: model.id, file } },
+    // findFirst, not findUnique: this also runs in readAsTenant, where Prisma would batch a findUnique across callers.
+    const shard = await tx.baseModelShard.findFirst({
+      where: { baseModelId: model.id, file },
       include: { parts: { select: { partNumber: true } } },
     });
     if (!shard) throw new ProblemException('not-found', `Base model ${model.name} has no shard upload ${file}`);

@@ -82,6 +82,16 @@ describe('the routing cache', () => {
     assert.equal(await versionOf('behind-the-api'), 1);
   });
 
+  it("retires every tenant's resolutions when a platform base model changes", async () => {
+    await uploadAdapter(gateway, adminKey, 'platform-watch', 16);
+    const first = await resolve('platform-watch');
+    assert.equal(await resolve('platform-watch'), first);
+    await owner.query(`UPDATE base_models SET name = name WHERE tenant_id IS NULL AND name = 'tessera-demo'`);
+    const after = await resolve('platform-watch');
+    assert.notEqual(after, first, 'resolved again after the platform model changed');
+    assert.deepEqual(after, first);
+  });
+
   it("never serves one caller's resolution to a caller outside the adapter's group", async () => {
     const group = await call<{ id: string }>(gateway, 'POST', '/v1/groups', { key: adminKey, body: { name: 'vault' } });
     await uploadAdapter(gateway, adminKey, 'grouped', 15, group.body.id);

@@ -38,7 +38,7 @@ export class RoutingCache {
     model: string,
     routing: Routing | undefined,
   ): Promise<ResolvedRouting> {
-    const { routingGeneration: generation } = await tx.tenant.findUniqueOrThrow({
+    const { routingGeneration: generation } = await tx.tenant.findFirstOrThrow({
       where: { id: caller.tenantId },
       select: { routingGeneration: true },
     });

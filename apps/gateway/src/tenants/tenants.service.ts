@@ -42,7 +42,7 @@ export class TenantsService {
   }
 
   async get(ctx: TenantContext): Promise<Tenant> {
-    const tenant = await this.database.readAsTenant(ctx, (tx) => tx.tenant.findUnique({ where: { id: ctx.tenantId } }));
+    const tenant = await this.database.readAsTenant(ctx, (tx) => tx.tenant.findFirst({ where: { id: ctx.tenantId } }));
     if (!tenant) throw ProblemException.notFound('tenant', ctx.tenantId);
     return toTenantDto(tenant);
   }

@@ -25,8 +25,11 @@ const BATCH = 500;
 const BLOCK_MS = 1_000;
 /** An entry read by a writer that has not acknowledged it for this long is taken over: its writer died. */
 const CLAIM_AFTER_MS = 30_000;
+/** Batches a usage read writes before it reads, at most. */
+const FLUSH_BATCHES = 4;
 
-type StreamEntries = [id: string, fields: string[]][];
+// A pending entry deleted meanwhile comes back with null fields.
+type StreamEntries = [id: string, fields: string[] | null][];
 
 /**
  * Usage records leave the request path as one Redis stream append (XADD) and reach Postgres
@@ -72,7 +75,8 @@ export class UsageLedger implements OnModuleDestroy {
 
   /** Writes what is waiting now, so a usage read sees the requests that ended before it. */
   async flush(): Promise<void> {
-    for (;;) {
+    // Bounded: under steady traffic the stream never runs dry, and a read must not wait on all of it.
+    for (let batches = 0; batches < FLUSH_BATCHES; batches++) {
       const entries = await this.read(this.redis, '>', 0).catch((error: unknown) => {
         if (error instanceof Error && error.message.startsWith('NOGROUP')) this.groupReady = null;
         throw error;
@@ -172,6 +176,8 @@ export class UsageLedger implements OnModuleDestroy {
     }
     let outage: unknown = null;
     for (const [tenantId, batch] of byTenant) {
+      // One outage is enough to know: the rest stay pending for the retry instead of each waiting out a timeout.
+      if (outage) break;
       try {
         await this.database.withTenant({ tenantId }, (tx) =>
           tx.usageRecord.createMany({
@@ -181,8 +187,9 @@ export class UsageLedger implements OnModuleDestroy {
         );
         settled.push(...batch.ids);
       } catch (error) {
-        // An outage leaves the entries pending for the next try; anything else would fail forever.
-        if (isDatabaseOutage(error)) outage = error;
+        // An outage or a lost race (deadlock, serialization) leaves the entries pending for the
+        // next try; anything else would fail forever.
+        if (isDatabaseOutage(error) || isTransient(error)) outage = error;
         else {
           this.logger.error(`usage of tenant ${tenantId} could not be written and is dropped: ${String(error)}`);
           settled.push(...batch.ids);
@@ -197,7 +204,14 @@ export class UsageLedger implements OnModuleDestroy {
   }
 }
 
-function parseEntry(fields: string[]): UsageEntry | null {
+/** A deadlock or serialization failure: the same write succeeds when tried again. */
+function isTransient(error: unknown): boolean {
+  const text = String((error as { code?: unknown })?.code ?? '') + ' ' + String((error as Error)?.message ?? '');
+  return /P2034|40001|40P01/.test(text);
+}
+
+function parseEntry(fields: string[] | null): UsageEntry | null {
+  if (!fields) return null;
   const json = fields[fields.indexOf('entry') + 1];
   try {
     const entry = JSON.parse(json ?? '') as UsageEntry;

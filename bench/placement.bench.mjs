@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
-import { demoModel, machine, PEFT_DEFAULT_TARGETS } from './lib/engine-common.mjs';
+import { demoModel, machine } from './lib/engine-common.mjs';
 import { spearman } from './lib/spearman.mjs';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -64,9 +64,12 @@ export default async function placementBench() {
       const [dIn, dOut] = engine.projectionShape(config, module);
       return sum + HYPERPARAMETERS.rank * (dIn + dOut);
     }, 0);
-  const defaultPlacement = candidates.filter((c) => PEFT_DEFAULT_TARGETS.gpt2.includes(c.module)).map((c) => c.key);
+  // The same default and budget the worker gives target_modules "auto".
+  const defaultModules = engine.peftDefaultModules(config);
+  const defaultPlacement = candidates.filter((c) => defaultModules.includes(c.module)).map((c) => c.key);
   const everyPlacement = candidates.map((c) => c.key);
-  const budget = costOf(defaultPlacement);
+  const budget = engine.defaultPlacementBudget(config, HYPERPARAMETERS.rank);
+  if (budget !== costOf(defaultPlacement)) throw new Error('the default placement does not cost the default budget');
 
   const trainAndScore = async (task, placements, seed) => {
     const result = await engine.train({

@@ -153,7 +153,7 @@ export async function evaluate(
     });
     lossSum += (out.loss_sum!.data as Float32Array)[0]!;
     correct += (out.correct!.data as Float32Array)[0]!;
-    tokens += batch.reduce((sum, r) => sum + r.lossMask.reduce((a, b) => a + b, 0), 0);
+    tokens += countedTokens(batch);
   }
   return { loss: tokens ? lossSum / tokens : NaN, accuracy: tokens ? correct / tokens : NaN, tokens };
 }

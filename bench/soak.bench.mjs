@@ -100,6 +100,8 @@ export default async function soakBench() {
     }
     await Promise.all(pending);
     clearInterval(sampler);
+    // The processes' own account of any error, for whoever reads the result.
+    if (process.env.SOAK_LOG) writeFileSync(process.env.SOAK_LOG, platform.output());
 
     // What was measured is what it says: every route ran, and the vitals were sampled throughout.
     for (const { route } of MIX)
@@ -187,6 +189,8 @@ function vitals(text) {
     gateway_event_loop_p99_ms: ms(value(/^tessera_nodejs_eventloop_lag_p99_seconds (\S+)$/m)),
     worker_rss_mib: mib(value(/^tessera_worker_resident_memory_bytes\{[^}]*\} (\S+)$/m)),
     worker_event_loop_p99_ms: ms(value(/^tessera_worker_event_loop_delay_seconds\{[^}]*stat="p99"[^}]*\} (\S+)$/m)),
+    gateway_db_pool_idle: value(/^tessera_db_pool_connections\{state="idle"\} (\S+)$/m),
+    gateway_db_pool_waiting: value(/^tessera_db_pool_connections\{state="waiting"\} (\S+)$/m),
   };
 }
 

@@ -47,6 +47,12 @@ export interface UnfinishedWork {
   tenantId: string;
 }
 
+export interface PoolConnections {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
 /** What a pooled connection carries outside any tenant transaction. */
 export interface ConnectionIdentity {
   role: string;
@@ -62,14 +68,15 @@ export interface ConnectionIdentity {
  */
 export class Database {
   private readonly prisma: PrismaClient;
+  private readonly pool: TenantScopedPool;
 
   constructor(options: DatabaseOptions) {
-    const pool = new TenantScopedPool({
+    const pool = (this.pool = new TenantScopedPool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       // A server that accepts no connection (hung, or a black-holed address) is an outage in 5 s.
       connectionTimeoutMillis: 5_000,
-    });
+    }));
     this.prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   }
 
@@ -183,6 +190,11 @@ export class Database {
 
   async ping(): Promise<void> {
     await this.prisma.$queryRaw`SELECT 1`;
+  }
+
+  /** The pool's connections now: open, idle among them, and callers waiting for one (a leak shows as idle 0, waiting > 0). */
+  poolConnections(): PoolConnections {
+    return { total: this.pool.totalCount, idle: this.pool.idleCount, waiting: this.pool.waitingCount };
   }
 
   /** The role and tenant setting of a pooled connection outside any transaction (what RLS sees there). */

@@ -2,6 +2,7 @@ export { Database, APP_ROLE } from './database.js';
 export type {
   ApiKeyRecord,
   ConnectionIdentity,
+  PoolConnections,
   DatabaseOptions,
   PlatformBaseModelRow,
   TenantTransaction,

@@ -10,6 +10,7 @@ import { Public } from '../common/route-access.decorator.js';
 import { REDIS } from '../common/redis.provider.js';
 import { GATEWAY_CONFIG, type GatewayConfig } from '../config/gateway-config.js';
 import { BlobSweepGauges } from './blob-sweep-gauges.js';
+import { registerDatabasePoolGauge } from './database-pool-gauge.js';
 import { WorkerGauges } from './worker-gauges.js';
 
 const CHECK_TIMEOUT_MS = 2000;
@@ -29,6 +30,7 @@ export class HealthController {
   ) {
     this.blobSweep = new BlobSweepGauges(metrics.registry);
     this.workers = new WorkerGauges(metrics.registry);
+    registerDatabasePoolGauge(metrics.registry, database);
   }
 
   @Get('healthz')

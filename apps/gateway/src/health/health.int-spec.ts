@@ -51,6 +51,16 @@ describe('operations endpoints', () => {
     assert.match(metrics.body, /tessera_http_request_duration_seconds_bucket/);
   });
 
+  it("shows the Postgres pool's connections, with none left checked out once requests end", async () => {
+    await call(gateway, 'GET', '/readyz');
+    const metrics = (await call<string>(gateway, 'GET', '/metrics')).body;
+    const count = (state: string) =>
+      Number(new RegExp(`^tessera_db_pool_connections\\{state="${state}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    assert.ok(count('total') >= 1, metrics);
+    assert.equal(count('idle'), count('total'));
+    assert.equal(count('waiting'), 0);
+  });
+
   it("shows the worker's last blob sweep as gauges, read from Redis at scrape time", async () => {
     const prefix = `int-health-${process.pid}`;
     const swept = await startTestGateway({ QUEUE_PREFIX: prefix });

@@ -23,7 +23,10 @@ const HYPERPARAMETERS = {
   maxSteps: QUICK ? 8 : 40,
   validationFraction: 0,
 };
-const PROBE = { batches: 4, sketchRank: 32 };
+// The probe as the worker runs it: its default micro-batches (one per 20 of the run's, 1 … 4).
+const PROBE = { sketchRank: 32 };
+/** A longer fine-tune, once, for what the probe costs as the run grows. */
+const LONG_STEPS = QUICK ? 16 : 200;
 
 /** Three tasks: two of the demo's topics (style of a domain) and a token-level copy task (attention across the line). */
 function tasks(engine) {
@@ -71,24 +74,30 @@ export default async function placementBench() {
   const budget = engine.defaultPlacementBudget(config, HYPERPARAMETERS.rank);
   if (budget !== costOf(defaultPlacement)) throw new Error('the default placement does not cost the default budget');
 
-  const trainAndScore = async (task, placements, seed) => {
+  // Seconds are wall time of the whole engine call, graph and session set-up included, as for the probe.
+  const trainAndScore = async (task, placements, seed, steps = HYPERPARAMETERS.maxSteps) => {
+    const started = performance.now();
     const result = await engine.train({
       model,
       data: task.train,
-      hyperparameters: { ...HYPERPARAMETERS, seed, placements },
+      hyperparameters: { ...HYPERPARAMETERS, maxSteps: steps, seed, placements },
       threads: THREADS,
     });
+    const seconds = (performance.now() - started) / 1000;
+    if (result.metrics.steps !== steps) throw new Error(`trained ${result.metrics.steps} steps, not ${steps}`);
     const trained = [...result.adapter.factors.keys()].sort();
     if (trained.join() !== [...placements].sort().join())
       throw new Error(`trained ${trained.join(', ')} instead of ${placements.join(', ')}`);
     const held = await engine.evaluateAdapter(model, result.adapter, task.heldOut, { threads: THREADS });
     if (!(held.tokens > 0)) throw new Error('the held-out set scored no tokens');
-    return { loss: round4(held.loss), seconds: result.metrics.seconds };
+    return { loss: round4(held.loss), seconds };
   };
 
   const report = { tasks: {} };
   let probeSeconds = 0;
+  let probePassSeconds = 0;
   let fineTuneSeconds = 0;
+  const probeBatches = new Set();
   for (const [name, task] of Object.entries(tasks(engine))) {
     step(`task ${name}`);
     const base = await engine.evaluateAdapter(model, null, task.heldOut, { threads: THREADS });
@@ -102,6 +111,7 @@ export default async function placementBench() {
         threads: THREADS,
         ...PROBE,
       });
+      probeBatches.add(probe.batches);
       const auto = engine.selectPlacements(probe.scores, { rank: HYPERPARAMETERS.rank, budgetParameters: budget });
       const random = randomPlacement(engine.seededRandom(seed * 131), everyPlacement, costOf, budget);
       placements.auto.push(auto);
@@ -116,6 +126,7 @@ export default async function placementBench() {
         strategies[strategy].push(scored.loss);
         if (strategy === 'auto') {
           probeSeconds += probe.seconds;
+          probePassSeconds += probe.passSeconds;
           fineTuneSeconds += scored.seconds;
         }
         console.log(
@@ -163,6 +174,19 @@ export default async function placementBench() {
     };
   }
 
+  // The probe's cost is nearly fixed while a fine-tune's grows with its steps: one longer run.
+  step(`the probe before a ${LONG_STEPS}-step fine-tune (recipes, seed ${SEEDS[0]})`);
+  const longTask = tasks(engine).recipes;
+  const longProbe = await engine.probePlacements({
+    model,
+    data: longTask.train,
+    hyperparameters: { ...HYPERPARAMETERS, maxSteps: LONG_STEPS, seed: SEEDS[0] },
+    threads: THREADS,
+    ...PROBE,
+  });
+  const longAuto = engine.selectPlacements(longProbe.scores, { rank: HYPERPARAMETERS.rank, budgetParameters: budget });
+  const longRun = await trainAndScore(longTask, longAuto, SEEDS[0], LONG_STEPS);
+
   const autoWins = Object.entries(report.tasks)
     .filter(([, t]) => t.parameters.auto.every((p) => p <= t.parameters.every_projection / 4))
     .filter(([, t]) => t.mean_loss.auto <= t.mean_loss.every_projection)
@@ -181,6 +205,24 @@ export default async function placementBench() {
         Object.keys(report.tasks).length,
     ),
     probe_cost_ratio: round4(probeSeconds / fineTuneSeconds),
+    probe_cost: {
+      what: "probe wall time ÷ the auto fine-tune's wall time, each with its graph built and session started",
+      steps: HYPERPARAMETERS.maxSteps,
+      probe_batches: [...probeBatches],
+      probe_seconds: round4(probeSeconds),
+      // The forward/backward passes alone; the rest of the probe builds and starts its graph.
+      probe_pass_seconds: round4(probePassSeconds),
+      fine_tune_seconds: round4(fineTuneSeconds),
+      long_run: {
+        steps: LONG_STEPS,
+        probe_batches: longProbe.batches,
+        probe_seconds: round4(longProbe.seconds),
+        probe_pass_seconds: round4(longProbe.passSeconds),
+        fine_tune_seconds: round4(longRun.seconds),
+        ratio: round4(longProbe.seconds / longRun.seconds),
+        held_out_loss: longRun.loss,
+      },
+    },
   };
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/placement.json'), JSON.stringify(results, null, 2) + '\n');
@@ -191,7 +233,7 @@ spearman(gradient rank, loss alone) mean over tasks ${results.spearman_gradient_
   )
     .map(([n, t]) => `${n} ${t.spearman_gradient_rank_vs_loss}`)
     .join(', ')}
-probe_cost_ratio ${results.probe_cost_ratio} (probe time ÷ the auto fine-tune's time)
+probe_cost_ratio ${results.probe_cost_ratio} at ${HYPERPARAMETERS.maxSteps} steps (probe wall time ÷ the auto fine-tune's), ${results.probe_cost.long_run.ratio} at ${LONG_STEPS} steps
 written to bench/results/placement.json`);
 }
 

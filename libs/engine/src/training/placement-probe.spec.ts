@@ -45,6 +45,20 @@ describe('placement probing', () => {
     assert.notDeepEqual(other.scores, first.scores, 'another seed sketches through another random matrix');
   });
 
+  it('sizes itself to the fine-tune it places: one micro-batch per 20 of the run, 1 to 4', async () => {
+    const probeOf = (hyperparameters: object) =>
+      probePlacements({
+        model,
+        data: records,
+        threads: 1,
+        sketchRank: 8,
+        hyperparameters: { ...H, ...hyperparameters },
+      });
+    assert.equal((await probeOf({ maxSteps: 10 })).batches, 1);
+    assert.equal((await probeOf({ maxSteps: 30, gradientAccumulation: 2 })).batches, 3);
+    assert.equal((await probeOf({ maxSteps: 500 })).batches, 4);
+  });
+
   it('picks the best-scoring placements that fit the budget, and only those', () => {
     const score = (key: string, gradientRank: number, parametersPerRank: number): PlacementScore => ({
       key,

@@ -12,7 +12,21 @@ import { effectiveRank, singularValues } from './gradient-rank.js';
 import type { TrainingRecord } from './training-data.js';
 import { buildTrainingGraph } from './training-graph.js';
 import { accumulatedGradients } from './training-loop.js';
-import { checkedHyperparameters, prepareData, type Hyperparameters, type TrainingModel } from './trainer.js';
+import {
+  checkedHyperparameters,
+  loopSettings,
+  prepareData,
+  type Hyperparameters,
+  type TrainingModel,
+} from './trainer.js';
+
+/**
+ * The probe's micro-batches: one for every 20 the fine-tune it places will run (its max_steps,
+ * or its epochs over these records), at least 1 and at most 4, so the probe costs about 5% of a
+ * short run and less of a long one.
+ */
+const PROBE_SHARE = 1 / 20;
+const MAX_PROBE_BATCHES = 4;
 
 /** One candidate placement (a layer's projection) and what its gradient says of it. */
 export interface PlacementScore {
@@ -32,7 +46,9 @@ export interface PlacementProbe {
   sketchRank: number;
   batches: number;
   tokens: number;
+  /** Wall time of the whole probe, and of its forward/backward passes alone (the rest builds and starts its graph). */
   seconds: number;
+  passSeconds: number;
 }
 
 export interface ProbeOptions extends SessionOptions {
@@ -40,7 +56,7 @@ export interface ProbeOptions extends SessionOptions {
   data: readonly TrainingRecord[] | string;
   /** Batch size, sequence length and seed come from here, as the fine-tune would use them. */
   hyperparameters?: Partial<Hyperparameters>;
-  /** Micro-batches whose gradients are summed; default 4. */
+  /** Micro-batches whose gradients are summed; default one per 20 of the fine-tune's own (1 … 4). */
   batches?: number;
   /** Rank of the random sketch each weight gradient is seen through; default 32. */
   sketchRank?: number;
@@ -59,7 +75,11 @@ export async function probePlacements(options: ProbeOptions): Promise<PlacementP
   const { config, weights, tokenizer } = options.model;
   const h = checkedHyperparameters({ ...options.hyperparameters, validationFraction: 0 }, config);
   const sketchRank = options.sketchRank ?? 32;
-  const batches = options.batches ?? 4;
+  const data = prepareData(options.data, tokenizer, h);
+  const { totalSteps, gradientAccumulation } = loopSettings(h, data.train.length);
+  const batches =
+    options.batches ??
+    Math.min(MAX_PROBE_BATCHES, Math.max(1, Math.ceil(totalSteps * gradientAccumulation * PROBE_SHARE)));
   const candidates = projectionKeys(config);
   const graph = buildTrainingGraph(config, weights, {
     kind: 'lora',
@@ -78,8 +98,7 @@ export async function probePlacements(options: ProbeOptions): Promise<PlacementP
         : new Float32Array(size),
     );
   }
-  const data = prepareData(options.data, tokenizer, h);
-  const { gradients, tokens } = await accumulatedGradients(
+  const { gradients, tokens, passSeconds } = await accumulatedGradients(
     {
       graph,
       evalGraph: graph,
@@ -107,7 +126,7 @@ export async function probePlacements(options: ProbeOptions): Promise<PlacementP
       parametersPerRank: dIn + dOut,
     };
   });
-  return { scores, sketchRank, batches, tokens, seconds: (performance.now() - started) / 1000 };
+  return { scores, sketchRank, batches, tokens, seconds: (performance.now() - started) / 1000, passSeconds };
 }
 
 /** PEFT's default LoRA targets when none are given (its per-architecture mapping). */

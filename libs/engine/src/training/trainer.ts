@@ -213,7 +213,8 @@ export function checkedHyperparameters(
   return h;
 }
 
-function loopSettings(h: Hyperparameters, trainRows: number): LoopSettings {
+/** The loop a run with these hyperparameters makes over `trainRows` packed rows: its steps, warmup and evaluations. */
+export function loopSettings(h: Hyperparameters, trainRows: number): LoopSettings {
   const rowsPerStep = h.batchSize * h.gradientAccumulation;
   const totalSteps = h.maxSteps ?? Math.max(1, Math.ceil((h.epochs * trainRows) / rowsPerStep));
   const evalEvery = h.evalEvery || (h.evaluations ? Math.max(1, Math.ceil(totalSteps / h.evaluations)) : 0);

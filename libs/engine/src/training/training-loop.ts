@@ -168,10 +168,11 @@ export async function accumulatedGradients(
   rows: readonly PackedSequence[],
   settings: { batchSize: number; batches: number },
   options: SessionOptions,
-): Promise<{ gradients: TensorSet; tokens: number }> {
+): Promise<{ gradients: TensorSet; tokens: number; passSeconds: number }> {
   if (rows.length === 0) throw new Error('probe data: no rows (every record is empty?)');
   const session = await trainingSession(problem.graph, options);
   try {
+    const started = performance.now();
     const gradients: TensorSet = new Map();
     let counted = 0;
     const length = rows[0]!.inputs.length;
@@ -190,7 +191,7 @@ export async function accumulatedGradients(
     }
     const scale = 1 / Math.max(counted, 1);
     for (const g of gradients.values()) for (let i = 0; i < g.length; i++) g[i]! *= scale;
-    return { gradients, tokens: counted };
+    return { gradients, tokens: counted, passSeconds: (performance.now() - started) / 1000 };
   } finally {
     await session.release();
   }

@@ -12,4 +12,4 @@ export type { TenantContext } from './tenant-context.js';
 export { Prisma } from './generated/prisma/client.js';
 export type * from './generated/prisma/models.js';
 export * from './generated/prisma/enums.js';
-export { isDatabaseOutage } from './outage.js';
+export { isDatabaseOutage, isDatabasePoolExhausted } from './outage.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isDatabaseOutage } from './outage.js';
+import { isDatabaseOutage, isDatabasePoolExhausted } from './outage.js';
 
 describe('isDatabaseOutage', () => {
   it("knows a lost database by Prisma's codes, the driver adapter's kinds, SQLSTATE class 08 and pg's messages, through causes", () => {
@@ -27,5 +27,21 @@ describe('isDatabaseOutage', () => {
       new Error('syntax error'),
     ])
       assert.ok(!isDatabaseOutage(error), JSON.stringify(error));
+  });
+});
+
+describe('isDatabasePoolExhausted', () => {
+  it("tells a wait for a busy pool's connection from a connection that could not be made", () => {
+    const poolWait = new Error('timeout exceeded when trying to connect');
+    for (const error of [
+      poolWait,
+      { code: 'P2024' },
+      { code: 'P2010', meta: { driverAdapterError: { cause: poolWait } } },
+    ]) {
+      assert.ok(isDatabasePoolExhausted(error), JSON.stringify(error));
+      assert.ok(isDatabaseOutage(error), JSON.stringify(error));
+    }
+    for (const error of [new Error('Connection terminated due to connection timeout'), { code: 'P1001' }])
+      assert.ok(!isDatabasePoolExhausted(error), JSON.stringify(error));
   });
 });

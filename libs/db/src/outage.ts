@@ -4,17 +4,36 @@
  * refused. Callers answer these with 503 + Retry-After and retry them; never the caller's fault.
  */
 export function isDatabaseOutage(error: unknown): boolean {
+  return errorChain(error).some(
+    (e) =>
+      (typeof e.code === 'string' && OUTAGE_CODES.has(e.code)) ||
+      (typeof e.originalCode === 'string' && OUTAGE_CODES.has(e.originalCode)) ||
+      // The Prisma driver adapter's own classification of a pg socket error.
+      (typeof e.kind === 'string' && OUTAGE_KINDS.has(e.kind)) ||
+      // pg and the Prisma driver adapter report lost connections by message only.
+      (typeof e.message === 'string' && OUTAGE_MESSAGES.some((m) => e.message!.includes(m))),
+  );
+}
+
+/**
+ * Whether the outage is a wait for a pooled connection that ran out: every connection stayed
+ * busy (the service is overloaded, or Postgres stopped answering the queries it holds), as
+ * opposed to a connection that could not be made. pg's pool says so in its message only; a new
+ * connection that times out says "Connection terminated due to connection timeout" instead.
+ */
+export function isDatabasePoolExhausted(error: unknown): boolean {
+  return errorChain(error).some(
+    (e) => e.code === 'P2024' || (typeof e.message === 'string' && e.message.includes(POOL_WAIT_TIMEOUT)),
+  );
+}
+
+/** The error and what it wraps, a few levels deep. */
+function errorChain(error: unknown): ErrorLike[] {
   // Prisma's request errors keep the driver's error under meta.driverAdapterError, not as a cause.
-  const next = (e: ErrorLike) => e.cause ?? e.meta?.driverAdapterError;
-  for (let e = error as ErrorLike | undefined, depth = 0; e && depth < 5; e = next(e), depth++) {
-    if (typeof e.code === 'string' && OUTAGE_CODES.has(e.code)) return true;
-    if (typeof e.originalCode === 'string' && OUTAGE_CODES.has(e.originalCode)) return true;
-    // The Prisma driver adapter's own classification of a pg socket error.
-    if (typeof e.kind === 'string' && OUTAGE_KINDS.has(e.kind)) return true;
-    // pg and the Prisma driver adapter report lost connections by message only.
-    if (typeof e.message === 'string' && OUTAGE_MESSAGES.some((m) => e!.message!.includes(m))) return true;
-  }
-  return false;
+  const chain: ErrorLike[] = [];
+  for (let e = error as ErrorLike | undefined; e && chain.length < 5; e = e.cause ?? e.meta?.driverAdapterError)
+    chain.push(e);
+  return chain;
 }
 
 interface ErrorLike {
@@ -54,10 +73,13 @@ const OUTAGE_CODES = new Set([
 /** @prisma/adapter-pg's kinds for a pg socket error (ECONNREFUSED, ECONNRESET, ETIMEDOUT) and a full server. */
 const OUTAGE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
 
+/** pg's pool, when no pooled connection came free within connectionTimeoutMillis. */
+const POOL_WAIT_TIMEOUT = 'timeout exceeded when trying to connect';
+
 const OUTAGE_MESSAGES = [
   "Can't reach database server",
   'Connection terminated unexpectedly',
   'Connection terminated due to connection timeout',
-  'timeout exceeded when trying to connect',
+  POOL_WAIT_TIMEOUT,
   'Client has encountered a connection error and is not queryable',
 ];

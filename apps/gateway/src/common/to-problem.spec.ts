@@ -46,7 +46,15 @@ describe('toProblem', () => {
       const { problem, headers } = toProblem(error, 'r', '/');
       assert.equal(problem.status, 503);
       assert.equal(headers['retry-after'], '5');
+      assert.match(problem.detail ?? '', /unreachable/);
     }
+  });
+
+  it('names a pool whose connections all stayed busy, not an unreachable database', () => {
+    const { problem, headers } = toProblem(new Error('timeout exceeded when trying to connect'), 'r', '/');
+    assert.equal(problem.status, 503);
+    assert.equal(headers['retry-after'], '5');
+    assert.match(problem.detail ?? '', /Every database connection stayed busy/);
   });
 
   it('hides the message of unknown errors behind a 500', () => {

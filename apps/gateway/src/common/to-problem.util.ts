@@ -1,5 +1,5 @@
 import { HttpException } from '@nestjs/common';
-import { isDatabaseOutage } from '@tessera/db';
+import { isDatabaseOutage, isDatabasePoolExhausted } from '@tessera/db';
 import { isRedisOutage } from '@tessera/queue';
 import { PROBLEM_KINDS, problemType, type Problem, type ProblemKind } from '@tessera/contracts';
 import { ProblemException } from './problem.exception.js';
@@ -81,7 +81,13 @@ export function toProblem(
   }
   if (isDependencyOutage(error)) {
     return {
-      problem: render('unavailable', 'Postgres or Redis is unreachable; retry shortly', base),
+      problem: render(
+        'unavailable',
+        isDatabasePoolExhausted(error)
+          ? 'Every database connection stayed busy past the wait limit (the service is overloaded, or Postgres stopped answering); retry shortly'
+          : 'Postgres or Redis is unreachable; retry shortly',
+        base,
+      ),
       headers: { 'retry-after': '5' },
       internal: true,
     };

@@ -16,7 +16,7 @@ const PROBLEM_RESPONSES: Record<string, string> = {
   415: 'The body’s content type is not one this operation takes',
   422: 'This Idempotency-Key was used with a different body',
   429: 'Rate limit reached; Retry-After says when to come back',
-  503: 'Postgres or Redis is unreachable; retry after Retry-After',
+  503: 'Postgres or Redis is unreachable, or every database connection stayed busy; retry after Retry-After',
 };
 
 /**

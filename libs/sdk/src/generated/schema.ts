@@ -2216,7 +2216,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Postgres or Redis is unreachable; retry after Retry-After */
+        /** @description Postgres or Redis is unreachable, or every database connection stayed busy; retry after Retry-After */
         Problem503: {
             headers: {
                 [name: string]: unknown;

@@ -308,9 +308,12 @@ describe('faults: outages answer 503, and accepted work survives Redis and Postg
       (f) => f.status === 'running' && f.progress > 0,
       (f) => f.status !== 'queued' && f.status !== 'running',
     );
-    const stream = fetch(`${gateway.url}/v1/fine-tunes/${job.body.id}/events`, {
+    // Open before the outage: the request's own lookups (key, job) must not meet it.
+    const streaming = await fetch(`${gateway.url}/v1/fine-tunes/${job.body.id}/events`, {
       headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream' },
-    }).then((r) => r.text());
+    });
+    assert.equal(streaming.status, 200);
+    const stream = streaming.text();
 
     // The receiver takes the ping, then Postgres goes away before the worker records the answer.
     // It waits for the gateway's 202 first: a worker quick enough to deliver while the gateway

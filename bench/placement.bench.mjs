@@ -98,7 +98,8 @@ export default async function placementBench() {
   let probePassSeconds = 0;
   let fineTuneSeconds = 0;
   const probeBatches = new Set();
-  for (const [name, task] of Object.entries(tasks(engine))) {
+  const taskSets = tasks(engine);
+  for (const [name, task] of Object.entries(taskSets)) {
     step(`task ${name}`);
     const base = await engine.evaluateAdapter(model, null, task.heldOut, { threads: THREADS });
     const strategies = { peft_default: [], every_projection: [], auto: [], random: [] };
@@ -176,7 +177,7 @@ export default async function placementBench() {
 
   // The probe's cost is nearly fixed while a fine-tune's grows with its steps: one longer run.
   step(`the probe before a ${LONG_STEPS}-step fine-tune (recipes, seed ${SEEDS[0]})`);
-  const longTask = tasks(engine).recipes;
+  const longTask = taskSets.recipes;
   const longProbe = await engine.probePlacements({
     model,
     data: longTask.train,

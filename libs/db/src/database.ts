@@ -71,13 +71,13 @@ export class Database {
   private readonly pool: TenantScopedPool;
 
   constructor(options: DatabaseOptions) {
-    const pool = (this.pool = new TenantScopedPool({
+    this.pool = new TenantScopedPool({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       // A server that accepts no connection (hung, or a black-holed address) is an outage in 5 s.
       connectionTimeoutMillis: 5_000,
-    }));
-    this.prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+    });
+    this.prisma = new PrismaClient({ adapter: new PrismaPg(this.pool, { disposeExternalPool: true }) });
   }
 
   /**

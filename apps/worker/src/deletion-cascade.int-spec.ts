@@ -46,6 +46,7 @@ describe('deletion cascade: derived artifacts erased, compositions rebuilt, race
       database,
       blobs: tenantBlobStores({ kind: 'fs', dataDir }),
       models: undefined as never, // nothing here loads a model
+      probers: undefined as never,
       webhooks,
       compose,
       threads: 1,

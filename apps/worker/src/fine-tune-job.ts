@@ -15,7 +15,6 @@ import {
   encodeCheckpoint,
   hyperparameterProblems,
   DEFAULT_HYPERPARAMETERS,
-  probePlacements,
   selectPlacements,
   train,
   TrainingCancelled,
@@ -333,14 +332,11 @@ async function choosePlacement(
   records: TrainingRecord[],
   hyperparameters: EngineHyperparameters,
   stored: Hyperparameters,
-  deps: Pick<JobDeps, 'threads' | 'executionProvider'>,
+  deps: Pick<JobDeps, 'probers'>,
 ): Promise<PlacementDto> {
-  const probe = await probePlacements({
-    model,
+  const probe = await deps.probers.of(model).probe({
     data: records,
     hyperparameters: { ...hyperparameters, validationFraction: 0 },
-    threads: deps.threads,
-    executionProvider: deps.executionProvider,
   });
   const budget = stored.placement?.budget_params ?? defaultPlacementBudget(model.config, stored.rank);
   const chosen = selectPlacements(probe.scores, { rank: stored.rank, budgetParameters: budget });

@@ -361,16 +361,20 @@ export class InferenceServer {
     // the one that runs most packs its weights for fast GEMMs; the other reads the mapped file
     // in place (fp32: no second copy of the weights).
     // Quantized weights are packed by every session that uses them: a second session would hold them twice.
+    // Both skip the LoRA products of projections no adapter of a step adapts (per-layer placements).
     const quantized = model.weights instanceof WeightFile && model.weights.precision !== 'fp32';
     const fixedGates = this.deps.fixedGatesSession && !quantized;
     const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
     const session = await DecoderSession.load(model.config, model.weights, {
       ...sessionOptions,
-      lora: { modules, rank: maxRank, router: true },
+      lora: { modules, rank: maxRank, router: true, skipUntouched: true },
       shareWeights: fixedGates,
     });
     const fixedGatesSession = fixedGates
-      ? await DecoderSession.load(model.config, model.weights, { ...sessionOptions, lora: { modules, rank: maxRank } })
+      ? await DecoderSession.load(model.config, model.weights, {
+          ...sessionOptions,
+          lora: { modules, rank: maxRank, skipUntouched: true },
+        })
       : undefined;
     // Keyed by tenant and version: one model serves many tenants.
     const adapters = new AdapterCache(this.deps.adapterCacheBytes, (key) =>

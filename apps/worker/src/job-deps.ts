@@ -6,12 +6,15 @@ import type { WebhookJobData } from '@tessera/queue';
 import type { TenantBlobStores } from '@tessera/storage';
 import type { Job as QueueJob, Queue } from 'bullmq';
 import type { BaseModelLoader } from './base-models.js';
+import type { PlacementProbers } from './placement-probers.js';
 
 /** What every training-side job of the worker works with. */
 export interface JobDeps {
   database: Database;
   blobs: TenantBlobStores;
   models: BaseModelLoader;
+  /** Placement probers per base model, their sessions kept between fine-tunes. */
+  probers: PlacementProbers;
   /** Where job outcomes become webhook deliveries. */
   webhooks: Queue<WebhookJobData>;
   threads: number;

@@ -27,6 +27,7 @@ import { attemptDelivery, webhookSecretBox } from '@tessera/webhooks';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { BaseModelLoader } from './base-models.js';
+import { PlacementProbers } from './placement-probers.js';
 import { runCompose } from './compose-job.js';
 import { runDeletion } from './deletion-job.js';
 import { runFineTune } from './fine-tune-job.js';
@@ -64,6 +65,7 @@ const jobDeps: JobDeps = {
   database,
   blobs,
   models,
+  probers: new PlacementProbers({ threads: config.WORKER_THREADS, executionProvider: provider.active }),
   webhooks,
   threads: config.WORKER_THREADS,
   executionProvider: provider.active,

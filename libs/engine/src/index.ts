@@ -132,10 +132,11 @@ export { evaluate, TrainingCancelled } from './training/training-loop.js';
 export {
   defaultPlacementBudget,
   peftDefaultModules,
+  PlacementProber,
   probePlacements,
   selectPlacements,
 } from './training/placement-probe.js';
-export type { PlacementProbe, PlacementScore, ProbeOptions } from './training/placement-probe.js';
+export type { PlacementProbe, PlacementScore, ProberOptions, ProbeRequest } from './training/placement-probe.js';
 export { effectiveRank, singularValues } from './training/gradient-rank.js';
 export type { Evaluation, TrainingProgress } from './training/training-loop.js';
 export {

@@ -31,7 +31,12 @@ export interface Tensor {
   readonly shape: readonly Dim[];
 }
 
-export type AttributeValue = number | number[] | string | Onnx.ITensorProto;
+export type AttributeValue = number | number[] | string | Onnx.ITensorProto | Subgraph;
+
+/** A graph-valued attribute (an If's branch), made by `GraphBuilder.ifElse`. */
+export interface Subgraph {
+  readonly subgraph: Onnx.IGraphProto;
+}
 
 /** One node as the builder saw it: what autodiff walks backwards. */
 export interface NodeRecord {
@@ -57,15 +62,23 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private counter = 0;
   private usesMicrosoftOps = false;
+  /** The main graph: a branch's names are unique across the whole model, so it takes them from there. */
+  private readonly root: GraphBuilder;
 
-  constructor(readonly graphName: string) {}
+  constructor(
+    readonly graphName: string,
+    parent?: GraphBuilder,
+  ) {
+    this.root = parent?.root ?? this;
+  }
 
   /** A fresh value name with a readable stem. */
   fresh(stem: string): string {
+    const root = this.root;
     let name: string;
-    do name = `${stem}_${this.counter++}`;
-    while (this.names.has(name));
-    this.names.add(name);
+    do name = `${stem}_${root.counter++}`;
+    while (root.names.has(name));
+    root.names.add(name);
     return name;
   }
 
@@ -138,11 +151,11 @@ export class GraphBuilder {
   ): Tensor {
     const name = output.name ?? this.fresh(type.toLowerCase());
     if (output.name) this.claim(name);
-    if (domain === MICROSOFT_DOMAIN) this.usesMicrosoftOps = true;
+    if (domain === MICROSOFT_DOMAIN) this.root.usesMicrosoftOps = true;
     this.nodes.push({
       opType: type,
       ...(domain ? { domain } : {}),
-      name: `${type}_${this.nodes.length}`,
+      name: this.root === this ? `${type}_${this.nodes.length}` : `${this.graphName}/${type}_${this.nodes.length}`,
       input: inputs.map((t) => t?.name ?? ''),
       output: [name],
       attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
@@ -150,6 +163,38 @@ export class GraphBuilder {
     const result: Tensor = { name, dtype: output.dtype ?? inputs[0]?.dtype ?? 'float32', shape: output.shape };
     this.records.push({ type, inputs, output: result, attributes });
     return result;
+  }
+
+  /**
+   * ONNX If: `whenTrue` or `whenFalse` runs, as `condition` (a bool scalar) says, each building
+   * its branch in a subgraph that reads this graph's values by name and returns one tensor (both
+   * of one type). What the branch not taken would compute is never computed.
+   */
+  ifElse(
+    condition: Tensor,
+    shape: Dim[],
+    whenTrue: (branch: GraphBuilder) => Tensor,
+    whenFalse: (branch: GraphBuilder) => Tensor,
+  ): Tensor {
+    let dtype: DType | undefined;
+    const branch = (name: string, build: (branch: GraphBuilder) => Tensor): Subgraph => {
+      const builder = new GraphBuilder(this.fresh(name), this);
+      const result = build(builder);
+      if (dtype && result.dtype !== dtype) throw new Error(`If: the branches return ${dtype} and ${result.dtype}`);
+      dtype = result.dtype;
+      // A branch's output is a value of its own (an outer value passes through an Identity).
+      builder.output(
+        builder.produces(result) ? result : builder.op('Identity', [result], { shape: [...result.shape] }),
+      );
+      return { subgraph: builder.toModel().graph! };
+    };
+    const attributes = { then_branch: branch('then', whenTrue), else_branch: branch('else', whenFalse) };
+    return this.op('If', [condition], { dtype: dtype!, shape }, attributes);
+  }
+
+  /** Whether a node of this graph (not an outer one) computes the value. */
+  private produces(tensor: Tensor): boolean {
+    return this.records.some((r) => r.output.name === tensor.name);
   }
 
   output(tensor: Tensor, name = tensor.name): Tensor {
@@ -195,8 +240,9 @@ export class GraphBuilder {
   }
 
   private claim(name: string): void {
-    if (this.names.has(name)) throw new Error(`graph ${this.graphName}: the name ${name} is taken`);
-    this.names.add(name);
+    const names = this.root.names;
+    if (names.has(name)) throw new Error(`graph ${this.graphName}: the name ${name} is taken`);
+    names.add(name);
   }
 }
 
@@ -219,5 +265,6 @@ function attribute(name: string, value: AttributeValue): Onnx.IAttributeProto {
   if (typeof value === 'number') {
     return Number.isInteger(value) ? { name, type: types.INT, i: value } : { name, type: types.FLOAT, f: value };
   }
+  if ('subgraph' in value) return { name, type: types.GRAPH, g: value.subgraph };
   return { name, type: types.TENSOR, t: value };
 }

@@ -68,6 +68,11 @@ export interface LoraPoolInputs {
   b: Tensor;
   /** [S, dIn] the slots' router vectors, where the graph routes tokens. */
   router?: Tensor;
+  /**
+   * [] bool: whether any adapter of this pass adapts the projection. Where none does the delta
+   * is zero, and the graph skips computing it (an ONNX If) instead of multiplying zero slots.
+   */
+  active?: Tensor;
 }
 
 /**
@@ -99,28 +104,33 @@ export function loraProjection(
   if (typeof dIn !== 'number') throw new Error(`${x.name}: the projection needs a fixed input width`);
   if (typeof rank !== 'number')
     throw new Error(`LoRA pool ${pool.a.name} needs a fixed rank (pools zero-pad smaller ranks)`);
-  const a = g.op('Gather', [pool.a, routing.slots], { shape: ['B', 'k', dIn, rank] }, { axis: 0 }); // [B, k, dIn, R]
-  const b = g.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', rank, dOut] }, { axis: 0 }); // [B, k, R, dOut]
-  const rows = g.op('Unsqueeze', [x, g.ints([1])], { shape: ['B', 1, 'T', dIn] });
-  const down = g.op('MatMul', [rows, a], { shape: ['B', 'k', 'T', rank] });
+  // The gates stay outside the skip: the routing trace averages them over every adapted projection.
   const applied = routing.router && pool.router ? routedGates(g, x, pool.router, routing, dIn) : routing.gates;
   onGates?.(applied);
-  // Gates [B, T, k] → [B, k, T, 1], broadcast over each adapter's R columns.
-  const gates = g.op(
-    'Unsqueeze',
-    [g.op('Transpose', [applied], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), g.ints([3])],
-    { shape: ['B', 'k', 'T', 1] },
-  );
-  const gated = g.op('Mul', [down, gates], { shape: ['B', 'k', 'T', rank] });
-  // [B, k, T, R] → [B, T, k·R] (small) against B folded to [B, k·R, dOut] (a free reshape).
-  const gatedFolded = g.op(
-    'Reshape',
-    [g.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }), g.ints([0, 0, -1])],
-    { shape: ['B', 'T', 'kR'] },
-  );
-  const bFolded = g.op('Reshape', [b, g.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] });
-  const delta = g.op('MatMul', [gatedFolded, bFolded], { shape });
-  return g.op('Add', [y, delta], { shape });
+  const adapted = (b: GraphBuilder): Tensor => {
+    const a = b.op('Gather', [pool.a, routing.slots], { shape: ['B', 'k', dIn, rank] }, { axis: 0 }); // [B, k, dIn, R]
+    const up = b.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', rank, dOut] }, { axis: 0 }); // [B, k, R, dOut]
+    const rows = b.op('Unsqueeze', [x, b.ints([1])], { shape: ['B', 1, 'T', dIn] });
+    const down = b.op('MatMul', [rows, a], { shape: ['B', 'k', 'T', rank] });
+    // Gates [B, T, k] → [B, k, T, 1], broadcast over each adapter's R columns.
+    const gates = b.op(
+      'Unsqueeze',
+      [b.op('Transpose', [applied], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), b.ints([3])],
+      { shape: ['B', 'k', 'T', 1] },
+    );
+    const gated = b.op('Mul', [down, gates], { shape: ['B', 'k', 'T', rank] });
+    // [B, k, T, R] → [B, T, k·R] (small) against B folded to [B, k·R, dOut] (a free reshape).
+    const gatedFolded = b.op(
+      'Reshape',
+      [b.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }), b.ints([0, 0, -1])],
+      { shape: ['B', 'T', 'kR'] },
+    );
+    const upFolded = b.op('Reshape', [up, b.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] });
+    const delta = b.op('MatMul', [gatedFolded, upFolded], { shape });
+    return b.op('Add', [y, delta], { shape });
+  };
+  if (!pool.active) return adapted(g);
+  return g.ifElse(pool.active, shape, adapted, () => y);
 }
 
 /**

@@ -120,4 +120,8 @@ export function int64Tensor(values: ArrayLike<number>, dims: number[]): ort.Tens
   return new ort.Tensor('int64', BigInt64Array.from(Array.from(values, BigInt)), dims);
 }
 
+export function boolTensor(values: ArrayLike<boolean>, dims: number[]): ort.Tensor {
+  return new ort.Tensor('bool', Uint8Array.from(Array.from(values, Number)), dims);
+}
+
 export { ort };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { float32Tensor, int64Tensor } from '../graph/onnx-session.js';
+import { boolTensor, float32Tensor, int64Tensor } from '../graph/onnx-session.js';
 import { referenceForward, referencePooled, referenceTokenLogprobs } from '../reference/reference-decoder.js';
 import type { LoraPool } from '../reference/reference-lora.js';
 import { maxAbsDiff, randomArray, randomWeights, seededRandom } from '../testing/random.js';
@@ -142,6 +142,60 @@ for (const config of configs) {
       assert.ok(diff < 1e-4, `max abs diff ${diff}`);
       const base = referenceForward(config, weights, ids).logits;
       assert.ok(maxAbsDiff(reference, base) > 1e-2, 'the adapters changed nothing: the check would be vacuous');
+    });
+
+    it('skips the LoRA products of a projection marked inactive: never reads its factors, matches the reference on the rest', async () => {
+      const rank = 2;
+      const slotsInPool = 3;
+      const random = seededRandom(31);
+      const factors = new Map<string, { a: Float32Array; b: Float32Array; dIn: number; dOut: number }>();
+      for (let layer = 0; layer < config.nLayers; layer++) {
+        for (const module of targetModules(config)) {
+          const [dIn, dOut] = projectionShape(config, module);
+          const a = randomArray(random, slotsInPool * dIn * rank, 0.3);
+          const b = randomArray(random, slotsInPool * rank * dOut, 0.3);
+          factors.set(projectionKey(config, layer, module), { a, b, dIn, dOut });
+        }
+      }
+      const keys = [...factors.keys()];
+      // The first layer's first projection and the last layer's last: every other pool is inactive, its factors still nonzero.
+      const active = new Set([keys[0]!, keys.at(-1)!]);
+      const slots = [[1], [2]];
+      const gates = new Float32Array(B * T).fill(1.5);
+      const lora = (activeKeys: ReadonlySet<string>) => {
+        const feeds: Record<string, ReturnType<typeof float32Tensor>> = {
+          slots: int64Tensor(slots.flat(), [B, 1]),
+          gates: float32Tensor(gates, [B, T, 1]),
+        };
+        for (const [key, { a, b, dIn, dOut }] of factors) {
+          feeds[loraInputName(key, 'A')] = float32Tensor(a, [slotsInPool, dIn, rank]);
+          feeds[loraInputName(key, 'B')] = float32Tensor(b, [slotsInPool, rank, dOut]);
+          feeds[loraInputName(key, 'active')] = boolTensor([activeKeys.has(key)], []);
+        }
+        return feeds;
+      };
+      const referencePools = (activeKeys: ReadonlySet<string>) =>
+        new Map(
+          [...factors].map(([key, { a, b, dIn, dOut }]): [string, LoraPool] => [
+            key,
+            activeKeys.has(key)
+              ? { a, b, slots: slotsInPool, rank, dIn, dOut }
+              : { a: new Float32Array(a.length), b: new Float32Array(b.length), slots: slotsInPool, rank, dIn, dOut },
+          ]),
+        );
+      const session = await DecoderSession.load(config, weights, {
+        threads: 1,
+        lora: { modules: targetModules(config), rank, skipUntouched: true },
+      });
+      const skipped = (await session.forward({ ...prefill(ids), lora: lora(active) })).logits;
+      const expected = referenceForward(config, weights, ids, { pools: referencePools(active), slots, gates }).logits;
+      assert.ok(maxAbsDiff(skipped, expected) < 1e-4, `max abs diff ${maxAbsDiff(skipped, expected)}`);
+      const every = new Set(keys);
+      const full = referenceForward(config, weights, ids, { pools: referencePools(every), slots, gates }).logits;
+      assert.ok(maxAbsDiff(full, expected) > 1e-2, 'the inactive factors would have changed the logits');
+      assert.ok(maxAbsDiff(expected, referenceForward(config, weights, ids).logits) > 1e-2, 'the active ones do');
+      const all = (await session.forward({ ...prefill(ids), lora: lora(every) })).logits;
+      assert.ok(maxAbsDiff(all, full) < 1e-4, 'every projection active: the full reference');
     });
 
     it('routes tokens per projection (Arrow top-k, learned gates) beside fixed-gate rows, matching the reference', async () => {

@@ -38,6 +38,12 @@ export interface LoraGraphOptions {
   router?: boolean;
   /** A fixed pool size S (training graphs, whose parameters need whole shapes); default symbolic. */
   slots?: number;
+  /**
+   * Each pool also takes `lora.<key>.active` [] bool, and where it is false (no adapter of the
+   * pass adapts that projection) the graph skips the projection's LoRA products (serving graphs:
+   * training graphs are differentiated, and autodiff does not enter an If).
+   */
+  skipUntouched?: boolean;
 }
 
 export interface ForwardGraphOptions {
@@ -49,7 +55,7 @@ export interface ForwardGraphOptions {
 }
 
 /** Name of a pool input, shared by the graph and whoever feeds it. */
-export function loraInputName(projection: string, part: 'A' | 'B' | 'router'): string {
+export function loraInputName(projection: string, part: 'A' | 'B' | 'router' | 'active'): string {
   return `lora.${projection}.${part}`;
 }
 
@@ -455,6 +461,7 @@ export function emitDecoder(
         a: g.input(loraInputName(key, 'A'), 'float32', [lora.slots ?? 'S', dIn, lora.rank]),
         b: g.input(loraInputName(key, 'B'), 'float32', [lora.slots ?? 'S', lora.rank, dOut]),
         ...(lora.router ? { router: g.input(loraInputName(key, 'router'), 'float32', [lora.slots ?? 'S', dIn]) } : {}),
+        ...(lora.skipUntouched ? { active: g.input(loraInputName(key, 'active'), 'bool', []) } : {}),
       };
       pools.set(key, pool);
     }

@@ -59,12 +59,15 @@ for (const config of configs) {
   const baseWeights = randomWeights(config, 3, 0.25);
 
   async function scheduler(
-    options: { slots?: number; maxBatch?: number; prefillChunk?: number } & Pick<
+    options: { slots?: number; maxBatch?: number; prefillChunk?: number; skipUntouched?: boolean } & Pick<
       SchedulerOptions,
       'kvCache' | 'prefixCache'
     > = {},
   ) {
-    const session = await DecoderSession.load(config, baseWeights, { threads: 1, lora: { modules, rank: RANK } });
+    const session = await DecoderSession.load(config, baseWeights, {
+      threads: 1,
+      lora: { modules, rank: RANK, skipUntouched: options.skipUntouched ?? false },
+    });
     const pool = new SlotPool(config, { slots: options.slots ?? 33, rank: RANK, modules });
     const batching = new BatchScheduler(session, pool, tokenizer, {
       maxBatch: options.maxBatch ?? 32,
@@ -132,7 +135,7 @@ for (const config of configs) {
       assert.deepEqual(result.tokens, referenceTokens(small, prompts[5]!, 6));
     });
 
-    it('serves adapters placed on different layers and projections in one batch, each row as its own recompute', async () => {
+    it('serves adapters placed on different layers and projections in one batch, each row as its own recompute, skipping untouched projections or not', async () => {
       // Per-layer placements (as target_modules "auto" chooses them): a slot's absent projections are zeros.
       const keys = [...adapter(0).factors.keys()];
       const placements = [[keys[0]!], [keys.at(-1)!], keys.filter((_, i) => i % 3 === 1), keys.slice(0, 2)];
@@ -141,17 +144,28 @@ for (const config of configs) {
         const factors = new Map([...full.factors].filter(([key]) => held.includes(key)));
         return { ...full, targetModules: modules.filter((m) => held.some((key) => key.endsWith(m))), factors };
       });
-      const { batching } = await scheduler();
-      const together = await Promise.all(
-        placed.map((lora, i) =>
-          batching.generate({ prompt: prompts[i]!, adapters: [{ id: `placed-${i}`, load: () => lora }], maxTokens: 6 }),
-        ),
-      );
       const expected = placed.map((lora, i) => referenceTokens(lora, prompts[i]!, 6));
-      assert.deepEqual(
-        together.map((r) => r.tokens),
-        expected,
+      assert.ok(
+        keys.some((key) => !placements.flat().includes(key)),
+        'some projection is untouched by every adapter: the skip has something to skip',
       );
+      for (const skipUntouched of [false, true]) {
+        const { batching } = await scheduler({ skipUntouched });
+        const together = await Promise.all(
+          placed.map((lora, i) =>
+            batching.generate({
+              prompt: prompts[i]!,
+              adapters: [{ id: `placed-${i}`, load: () => lora }],
+              maxTokens: 6,
+            }),
+          ),
+        );
+        assert.deepEqual(
+          together.map((r) => r.tokens),
+          expected,
+          `skipUntouched ${skipUntouched}`,
+        );
+      }
       const base = placed.map((lora, i) => referenceTokens({ ...lora, factors: new Map() }, prompts[i]!, 6));
       assert.notDeepEqual(expected, base, 'the placements changed nothing: the check would be vacuous');
     });

@@ -19,7 +19,7 @@ export const routes = (session: DecoderSession): boolean => session.graph.lora?.
  * The LoRA feeds of one pass: the pool, slots [B, k] and gates [B, T, k] with k the most
  * adapters any row mixes; a row with fewer fills the rest with slot 0 (the zero adapter) at
  * gate 0, the base model with none. A token-routed row marks its adapters with gate 1: the
- * graph routes among those.
+ * graph routes among those. A graph that skips untouched projections learns which the rows' adapters touch.
  */
 export function routingFeeds(
   pool: SlotPool,
@@ -38,6 +38,7 @@ export function routingFeeds(
   });
   return {
     ...pool.feeds(routes(session)),
+    ...(session.graph.lora?.skipUntouched ? pool.activeFeeds(slots) : {}),
     slots: int64Tensor(slots, [rows.length, k]),
     gates: float32Tensor(gates, [rows.length, width, k]),
     ...routerFeeds(session, rows),

@@ -89,3 +89,21 @@ describe('SlotPool.evict', () => {
     assert.equal(pool.loads, loadsBefore + 1, 'a fresh load');
   });
 });
+
+describe('SlotPool.activeFeeds', () => {
+  it("marks active exactly the projections the given slots' adapters adapt, and none once they are evicted", () => {
+    const pool = new SlotPool(config, { slots: 4, rank: RANK, modules });
+    const keys = modules.map((module) => projectionKey(config, 0, module));
+    const full = adapter(1);
+    const partial = { ...adapter(2), factors: new Map([...adapter(2).factors].filter(([key]) => key === keys[1])) };
+    const [fullSlot, partialSlot] = pool.acquireAll(['adv_full', 'adv_partial'], (i) => (i === 0 ? full : partial));
+    const active = (slots: number[]) =>
+      keys.filter((key) => (pool.activeFeeds(slots)[`lora.${key}.active`]!.data as Uint8Array)[0] === 1);
+    assert.deepEqual(active([0, 0]), [], 'slot 0 (the base) adapts nothing');
+    assert.deepEqual(active([partialSlot!, 0]), [keys[1]]);
+    assert.deepEqual(active([partialSlot!, fullSlot!]), keys);
+    pool.release(fullSlot!);
+    pool.evict((id) => id === 'adv_full');
+    assert.deepEqual(active([partialSlot!, fullSlot!]), [keys[1]], 'an emptied slot adapts nothing');
+  });
+});

@@ -2,7 +2,7 @@ import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import type { LoraAdapter } from '../adapter/lora-adapter.js';
 import { adapterPrototype } from '../adapter/arrow-prototype.js';
 import { slotFactors } from '../adapter/slot-factors.js';
-import { float32Tensor } from '../graph/onnx-session.js';
+import { boolTensor, float32Tensor } from '../graph/onnx-session.js';
 import { projectionKey, projectionShape, type DecoderConfig, type TargetModule } from '../model/decoder-config.js';
 import { loraInputName } from '../model/decoder.js';
 
@@ -167,6 +167,18 @@ export class SlotPool {
       if (pool.router && withRouters)
         feeds[loraInputName(key, 'router')] = float32Tensor(pool.router, [this.options.slots, pool.dIn]);
     }
+    return feeds;
+  }
+
+  /**
+   * `lora.<key>.active` for a pass over these slots (graphs built with lora.skipUntouched): true
+   * where any of their adapters adapts the projection; elsewhere every slot's factors are zero.
+   */
+  activeFeeds(slots: Iterable<number>): Record<string, OrtTensor> {
+    const touched = new Set<string>();
+    for (const slot of slots) for (const key of this.projections[slot] ?? []) touched.add(key);
+    const feeds: Record<string, OrtTensor> = {};
+    for (const key of this.pools.keys()) feeds[loraInputName(key, 'active')] = boolTensor([touched.has(key)], []);
     return feeds;
   }
 

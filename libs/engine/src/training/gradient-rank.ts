@@ -28,38 +28,38 @@ export function singularValues(matrix: Float32Array, rows: number, cols: number)
  */
 export function symmetricEigenvalues(symmetric: Float64Array, n: number): number[] {
   const a = Float64Array.from(symmetric);
-  const at = (i: number, j: number) => a[i * n + j]!;
   let total = 0;
   for (const value of a) total += value * value;
   for (let sweep = 0; sweep < 100; sweep++) {
     let off = 0;
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += at(i, j) ** 2;
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) off += a[i * n + j]! ** 2;
     if (off <= 1e-24 * Math.max(total, 1e-300)) break;
     for (let p = 0; p < n; p++) {
       for (let q = p + 1; q < n; q++) {
-        const apq = at(p, q);
+        const apq = a[p * n + q]!;
         if (apq === 0) continue;
         // The rotation that zeroes a[p][q] (Golub & Van Loan, Algorithm 8.4.1).
-        const theta = (at(q, q) - at(p, p)) / (2 * apq);
+        const theta = (a[q * n + q]! - a[p * n + p]!) / (2 * apq);
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
-        for (let k = 0; k < n; k++) {
-          const akp = at(k, p);
-          const akq = at(k, q);
-          a[k * n + p] = c * akp - s * akq;
-          a[k * n + q] = s * akp + c * akq;
+        // Columns p and q, then rows p and q (flat indices: this runs 32 × 32 × sweeps times per score).
+        for (let kp = p, kq = q; kp < n * n; kp += n, kq += n) {
+          const akp = a[kp]!;
+          const akq = a[kq]!;
+          a[kp] = c * akp - s * akq;
+          a[kq] = s * akp + c * akq;
         }
-        for (let k = 0; k < n; k++) {
-          const apk = at(p, k);
-          const aqk = at(q, k);
-          a[p * n + k] = c * apk - s * aqk;
-          a[q * n + k] = s * apk + c * aqk;
+        for (let pk = p * n, qk = q * n, end = p * n + n; pk < end; pk++, qk++) {
+          const apk = a[pk]!;
+          const aqk = a[qk]!;
+          a[pk] = c * apk - s * aqk;
+          a[qk] = s * apk + c * aqk;
         }
       }
     }
   }
-  return Array.from({ length: n }, (_, i) => at(i, i));
+  return Array.from({ length: n }, (_, i) => a[i * n + i]!);
 }
 
 /**

@@ -5,7 +5,7 @@ import { projectionKeys, type DecoderConfig } from '../model/decoder-config.js';
 import { randomWeights } from '../testing/random.js';
 import { domainTexts } from '../testing/synthetic-domains.js';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
-import { probePlacements, selectPlacements, type PlacementScore } from './placement-probe.js';
+import { PlacementProber, probePlacements, selectPlacements, type PlacementScore } from './placement-probe.js';
 import { evaluateAdapter, train, type TrainingModel } from './trainer.js';
 
 const CONFIG: DecoderConfig = {
@@ -43,6 +43,26 @@ describe('placement probing', () => {
     }
     const other = await probePlacements({ model, data: records, ...OPTIONS, hyperparameters: { ...H, seed: 8 } });
     assert.notDeepEqual(other.scores, first.scores, 'another seed sketches through another random matrix');
+  });
+
+  it('a prober keeps its session between probes, scores as a one-shot probe does, and gives the session back when idle', async () => {
+    const prober = new PlacementProber(model, { threads: 1, sketchRank: 8, idleMs: 50 });
+    try {
+      assert.equal(prober.started, false);
+      const request = { data: records, hyperparameters: H, batches: 2 };
+      const first = await prober.probe(request);
+      assert.equal(prober.started, true);
+      const other = await prober.probe({ ...request, hyperparameters: { ...H, seed: 8 } });
+      assert.notDeepEqual(other.scores, first.scores, 'the sketch is drawn per probe from its seed');
+      assert.deepEqual((await prober.probe(request)).scores, first.scores);
+      assert.deepEqual((await probePlacements({ model, data: records, ...OPTIONS })).scores, first.scores);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(prober.started, false, 'released after 50 ms unused');
+      assert.deepEqual((await prober.probe(request)).scores, first.scores, 'and started again for the next probe');
+    } finally {
+      await prober.close();
+    }
+    assert.equal(prober.started, false);
   });
 
   it('sizes itself to the fine-tune it places: one micro-batch per 20 of the run, 1 to 4', async () => {

@@ -1,3 +1,4 @@
+import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
 import {
   projectionKeys,
@@ -10,8 +11,8 @@ import { loraInputName } from '../model/decoder.js';
 import { seededRandom } from '../seeded-random.js';
 import { effectiveRank, singularValues } from './gradient-rank.js';
 import type { TrainingRecord } from './training-data.js';
-import { buildTrainingGraph } from './training-graph.js';
-import { accumulatedGradients } from './training-loop.js';
+import { buildTrainingGraph, type TrainingGraph } from './training-graph.js';
+import { accumulatedGradients, trainingSession } from './training-loop.js';
 import {
   checkedHyperparameters,
   loopSettings,
@@ -51,15 +52,19 @@ export interface PlacementProbe {
   passSeconds: number;
 }
 
-export interface ProbeOptions extends SessionOptions {
-  model: TrainingModel;
+export interface ProberOptions extends SessionOptions {
+  /** Rank of the random sketch each weight gradient is seen through; default 32. */
+  sketchRank?: number;
+  /** Release the probe's session after this long unused (it starts again on the next probe); default: kept until close(). */
+  idleMs?: number;
+}
+
+export interface ProbeRequest {
   data: readonly TrainingRecord[] | string;
   /** Batch size, sequence length and seed come from here, as the fine-tune would use them. */
   hyperparameters?: Partial<Hyperparameters>;
   /** Micro-batches whose gradients are summed; default one per 20 of the fine-tune's own (1 … 4). */
   batches?: number;
-  /** Rank of the random sketch each weight gradient is seen through; default 32. */
-  sketchRank?: number;
 }
 
 /**
@@ -67,66 +72,150 @@ export interface ProbeOptions extends SessionOptions {
  * gradient with respect to its weight (Nowak et al., 2024: good placements have high-rank
  * gradients). One LoRA pool per projection with A random and B zero leaves the model exactly the
  * base; the gradient reaching B is then Aᵀ·∂L/∂W, a rank-R sketch of the weight gradient with
- * the same rank up to R, taken by the engine's own backward pass over a few batches. Nothing is
- * trained. Deterministic for a seed.
+ * the same rank up to R, taken by the engine's own backward pass over a few batches (A is an
+ * input, not differentiated). Nothing is trained. Deterministic for a seed.
+ *
+ * One prober per base model keeps its graph and session between probes: building and starting
+ * them costs more than a short probe's passes, so only the first probe pays it.
  */
-export async function probePlacements(options: ProbeOptions): Promise<PlacementProbe> {
-  const started = performance.now();
-  const { config, weights, tokenizer } = options.model;
-  const h = checkedHyperparameters({ ...options.hyperparameters, validationFraction: 0 }, config);
-  const sketchRank = options.sketchRank ?? 32;
-  const data = prepareData(options.data, tokenizer, h);
-  const { totalSteps, gradientAccumulation } = loopSettings(h, data.train.length);
-  const batches =
-    options.batches ??
-    Math.min(MAX_PROBE_BATCHES, Math.max(1, Math.ceil(totalSteps * gradientAccumulation * PROBE_SHARE)));
-  const candidates = projectionKeys(config);
-  const graph = buildTrainingGraph(config, weights, {
-    kind: 'lora',
-    modules: [...targetModules(config)],
-    rank: sketchRank,
-  });
-  const random = seededRandom(h.seed * 7 + 3);
-  const params = new Map<string, Float32Array>();
-  for (const p of graph.parameters) {
-    const size = p.shape.reduce((a, b) => a * b, 1);
-    const bound = 1 / Math.sqrt(p.shape[1]!);
-    params.set(
-      p.name,
-      p.name.endsWith('.A')
-        ? Float32Array.from({ length: size }, () => (random() * 2 - 1) * bound)
-        : new Float32Array(size),
-    );
+export class PlacementProber {
+  readonly sketchRank: number;
+  private readonly graph: TrainingGraph;
+  private session: Promise<InferenceSession> | null = null;
+  private running = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly model: TrainingModel,
+    private readonly options: ProberOptions = {},
+  ) {
+    this.sketchRank = options.sketchRank ?? 32;
+    this.graph = buildTrainingGraph(model.config, model.weights, {
+      kind: 'lora',
+      modules: [...targetModules(model.config)],
+      rank: this.sketchRank,
+      onlyB: true,
+    });
   }
-  const { gradients, tokens, passSeconds } = await accumulatedGradients(
-    {
-      graph,
-      evalGraph: graph,
-      params,
-      extraFeeds: (rows, length) => ({
-        slots: int64Tensor(new Array<number>(rows).fill(0), [rows, 1]),
-        gates: float32Tensor(new Float32Array(rows * length).fill(1), [rows, length, 1]),
-      }),
-    },
-    data.train,
-    { batchSize: h.batchSize, batches },
-    options,
-  );
-  const scores = candidates.map(({ key, layer, module }) => {
-    const [dIn, dOut] = projectionShape(config, module);
-    const gradient = gradients.get(loraInputName(key, 'B'))!; // [1, R, dOut]
-    let squares = 0;
-    for (const value of gradient) squares += value * value;
-    return {
-      key,
-      layer,
-      module,
-      gradientRank: effectiveRank(singularValues(gradient, sketchRank, dOut)),
-      gradientNorm: Math.sqrt(squares),
-      parametersPerRank: dIn + dOut,
-    };
-  });
-  return { scores, sketchRank, batches, tokens, seconds: (performance.now() - started) / 1000, passSeconds };
+
+  async probe(request: ProbeRequest): Promise<PlacementProbe> {
+    const started = performance.now();
+    const { config, tokenizer } = this.model;
+    const h = checkedHyperparameters({ ...request.hyperparameters, validationFraction: 0 }, config);
+    const data = prepareData(request.data, tokenizer, h);
+    const { totalSteps, gradientAccumulation } = loopSettings(h, data.train.length);
+    const batches =
+      request.batches ??
+      Math.min(MAX_PROBE_BATCHES, Math.max(1, Math.ceil(totalSteps * gradientAccumulation * PROBE_SHARE)));
+    const sketches = this.sketches(h.seed);
+    this.running++;
+    this.stopIdleTimer();
+    try {
+      this.session ??= trainingSession(this.graph, this.options);
+      const session = await this.session.catch((error: unknown) => {
+        this.session = null;
+        throw error;
+      });
+      const { gradients, tokens, passSeconds } = await accumulatedGradients(
+        session,
+        {
+          graph: this.graph,
+          evalGraph: this.graph,
+          params: new Map(
+            this.graph.parameters.map((p) => [p.name, new Float32Array(p.shape.reduce((a, b) => a * b, 1))]),
+          ),
+          extraFeeds: (rows, length) => ({
+            ...sketches,
+            slots: int64Tensor(new Array<number>(rows).fill(0), [rows, 1]),
+            gates: float32Tensor(new Float32Array(rows * length).fill(1), [rows, length, 1]),
+          }),
+        },
+        data.train,
+        { batchSize: h.batchSize, batches },
+      );
+      const scores = projectionKeys(config).map(({ key, layer, module }) => {
+        const [dIn, dOut] = projectionShape(config, module);
+        const gradient = gradients.get(loraInputName(key, 'B'))!; // [1, R, dOut]
+        let squares = 0;
+        for (const value of gradient) squares += value * value;
+        return {
+          key,
+          layer,
+          module,
+          gradientRank: effectiveRank(singularValues(gradient, this.sketchRank, dOut)),
+          gradientNorm: Math.sqrt(squares),
+          parametersPerRank: dIn + dOut,
+        };
+      });
+      return {
+        scores,
+        sketchRank: this.sketchRank,
+        batches,
+        tokens,
+        seconds: (performance.now() - started) / 1000,
+        passSeconds,
+      };
+    } finally {
+      this.running--;
+      if (this.running === 0 && this.options.idleMs !== undefined) {
+        this.idleTimer = setTimeout(() => void this.releaseSession(), this.options.idleMs);
+        this.idleTimer.unref();
+      }
+    }
+  }
+
+  /** Whether the session is started (it is after a probe, until close() or the idle time). */
+  get started(): boolean {
+    return this.session !== null;
+  }
+
+  async close(): Promise<void> {
+    this.stopIdleTimer();
+    await this.releaseSession();
+  }
+
+  /** The random A of every pool, [1, dIn, R] uniform in ±1/√dIn, drawn from the seed. */
+  private sketches(seed: number): Record<string, OrtTensor> {
+    const random = seededRandom(seed * 7 + 3);
+    const feeds: Record<string, OrtTensor> = {};
+    for (const { key, module } of projectionKeys(this.model.config)) {
+      const [dIn] = projectionShape(this.model.config, module);
+      const bound = 1 / Math.sqrt(dIn);
+      const values = new Float32Array(dIn * this.sketchRank);
+      for (let i = 0; i < values.length; i++) values[i] = (random() * 2 - 1) * bound;
+      feeds[loraInputName(key, 'A')] = float32Tensor(values, [1, dIn, this.sketchRank]);
+    }
+    return feeds;
+  }
+
+  private stopIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  private async releaseSession(): Promise<void> {
+    if (this.running > 0 || !this.session) return;
+    const session = this.session;
+    this.session = null;
+    await (await session.catch(() => null))?.release();
+  }
+}
+
+/** One probe with a prober of its own, released after: for callers that probe a model once. */
+export async function probePlacements(
+  options: ProberOptions & ProbeRequest & { model: TrainingModel },
+): Promise<PlacementProbe> {
+  const { model, data, hyperparameters, batches, ...proberOptions } = options;
+  const prober = new PlacementProber(model, proberOptions);
+  try {
+    return await prober.probe({
+      data,
+      ...(hyperparameters ? { hyperparameters } : {}),
+      ...(batches ? { batches } : {}),
+    });
+  } finally {
+    await prober.close();
+  }
 }
 
 /** PEFT's default LoRA targets when none are given (its per-architecture mapping). */

@@ -220,6 +220,21 @@ for (const config of configs) {
       );
       await checkDirectional(values, grads, async (v) => (await run(v, lora)).loss, 1);
       await checkDirectional(values, grads, (v) => referenceLoss(config, weights, toPools(v)), 2);
+
+      // onlyB (the placement probe): A fed as plain inputs; B's gradients as above, none for A.
+      const sketch = await trainingSession(config, weights, { kind: 'lora', modules, rank: RANK, onlyB: true });
+      const aPools = parameters.filter((p) => p.name.endsWith('.A'));
+      assert.deepEqual(
+        sketch.parameters.map((p) => p.name),
+        parameters.filter((p) => p.name.endsWith('.B')).map((p) => p.name),
+      );
+      const aFeeds = Object.fromEntries(aPools.map((p) => [p.name, float32Tensor(values.get(p.name)!, p.shape)]));
+      const sketched = await sketch.run(values, { ...lora, ...aFeeds });
+      assert.ok(Math.abs(sketched.loss - loss) < 1e-5, `loss ${sketched.loss} vs ${loss}`);
+      for (const [name, gradient] of sketched.grads) {
+        const full = grads.get(name)!;
+        gradient.forEach((x, i) => assert.ok(Math.abs(x - full[i]!) < 1e-5, `${name}[${i}]: ${x} vs ${full[i]}`));
+      }
     });
 
     it('every weight trainable (full training): gradients match finite differences of the reference', async () => {

@@ -16,8 +16,12 @@ import { WeightFile } from '../model/weight-file.js';
 export type TrainableSet =
   /** Every base weight (training the demo base model from scratch). */
   | { kind: 'all' }
-  /** One LoRA adapter: pools `lora.<key>.A` [1, dIn, R] and `.B` [1, R, dOut], fed with slot 0 and gate α/r. */
-  | { kind: 'lora'; modules: readonly TargetModule[]; rank: number; projections?: readonly string[] }
+  /**
+   * One LoRA adapter: pools `lora.<key>.A` [1, dIn, R] and `.B` [1, R, dOut], fed with slot 0 and
+   * gate α/r. With `onlyB` the A pools stay plain inputs, not differentiated: the placement probe
+   * reads B's gradient alone and skips the backward pass's products for A.
+   */
+  | { kind: 'lora'; modules: readonly TargetModule[]; rank: number; projections?: readonly string[]; onlyB?: boolean }
   /**
    * A learned gate over K frozen adapters (X-LoRA style, decided per layer): in every
    * adapted projection, each token's gates are softmax(x·Rᵀ) over the K adapters, x being
@@ -84,7 +88,7 @@ export function buildTrainingGraph(
       cache: false,
     });
     logits = decoder.logitsOf(decoder.final, 'T');
-    parameters = [...decoder.pools.values()].flatMap((pool) => [pool.a, pool.b]);
+    parameters = [...decoder.pools.values()].flatMap((pool) => (trainable.onlyB ? [pool.b] : [pool.a, pool.b]));
   } else {
     const k = trainable.adapters;
     const routing: LoraRouting = {

@@ -164,45 +164,34 @@ export async function evaluate(
  * a training step sums them (Σ over micro-batches, divided by the counted tokens).
  */
 export async function accumulatedGradients(
+  session: InferenceSession,
   problem: TrainingProblem,
   rows: readonly PackedSequence[],
   settings: { batchSize: number; batches: number },
-  options: SessionOptions,
 ): Promise<{ gradients: TensorSet; tokens: number; passSeconds: number }> {
   if (rows.length === 0) throw new Error('probe data: no rows (every record is empty?)');
-  const session = await trainingSession(problem.graph, options);
-  try {
-    const started = performance.now();
-    const gradients: TensorSet = new Map();
-    let counted = 0;
-    const length = rows[0]!.inputs.length;
-    for (let micro = 0; micro < settings.batches; micro++) {
-      const batch = Array.from(
-        { length: settings.batchSize },
-        (_, i) => rows[(micro * settings.batchSize + i) % rows.length]!,
-      );
-      const out = await session.run({
-        ...tokenFeeds(batch),
-        ...parameterFeeds(problem.graph, problem.params),
-        ...problem.extraFeeds(batch.length, length),
-      });
-      counted += countedTokens(batch);
-      addGradients(gradients, problem.graph, out);
-    }
-    const scale = 1 / Math.max(counted, 1);
-    for (const g of gradients.values()) for (let i = 0; i < g.length; i++) g[i]! *= scale;
-    return { gradients, tokens: counted, passSeconds: (performance.now() - started) / 1000 };
-  } finally {
-    await session.release();
+  const started = performance.now();
+  const gradients: TensorSet = new Map();
+  let counted = 0;
+  const length = rows[0]!.inputs.length;
+  for (let micro = 0; micro < settings.batches; micro++) {
+    const batch = Array.from(
+      { length: settings.batchSize },
+      (_, i) => rows[(micro * settings.batchSize + i) % rows.length]!,
+    );
+    const out = await session.run({
+      ...tokenFeeds(batch),
+      ...parameterFeeds(problem.graph, problem.params),
+      ...problem.extraFeeds(batch.length, length),
+    });
+    counted += countedTokens(batch);
+    addGradients(gradients, problem.graph, out);
   }
+  const scale = 1 / Math.max(counted, 1);
+  for (const g of gradients.values()) for (let i = 0; i < g.length; i++) g[i]! *= scale;
+  return { gradients, tokens: counted, passSeconds: (performance.now() - started) / 1000 };
 }
 
-/**
- * The training loop every trainer shares. Rows are visited in a seeded shuffle per epoch;
- * micro-batch m holds rows m·B … m·B + B − 1 of that endless sequence, so the data position
- * is one number. Gradients of Σ loss are summed over the micro-batches of a step and divided
- * by the step's counted tokens (exact accumulation), clipped, and applied by AdamW.
- */
 /**
  * A session for a training graph. Over a weight file it reads the mapped base weights in place
  * (no packed copy): a fine-tune beside a serving session adds no second copy of the base.
@@ -214,6 +203,12 @@ export function trainingSession(graph: TrainingGraph, options: SessionOptions): 
   );
 }
 
+/**
+ * The training loop every trainer shares. Rows are visited in a seeded shuffle per epoch;
+ * micro-batch m holds rows m·B … m·B + B − 1 of that endless sequence, so the data position
+ * is one number. Gradients of Σ loss are summed over the micro-batches of a step and divided
+ * by the step's counted tokens (exact accumulation), clipped, and applied by AdamW.
+ */
 export async function runTrainingLoop(
   problem: TrainingProblem,
   data: { train: readonly PackedSequence[]; validation: readonly PackedSequence[] },

@@ -104,10 +104,10 @@ export default async function inferenceBench() {
      * buys, the router session alone.
      */
     const session = await engine.DecoderSession.load(config, model.weights, {
-      lora: { modules: engine.targetModules(config), rank: 16, router: true },
+      lora: { modules: engine.targetModules(config), rank: 16, router: true, skipUntouched: true },
     });
     const fixedGatesSession = await engine.DecoderSession.load(config, model.weights, {
-      lora: { modules: engine.targetModules(config), rank: 16 },
+      lora: { modules: engine.targetModules(config), rank: 16, skipUntouched: true },
     });
     const makeScheduler = ({ withFixedGates = true } = {}) => {
       const pool = new engine.SlotPool(config, {

@@ -52,7 +52,10 @@ export async function engineLoadTarget(engine, { model = 'llama-d512-l8', adapte
   const weights = new Map();
   const readWeight = randomWeightReader(engine, config, 1);
   for (const name of engine.weightShapes(config).keys()) weights.set(name, await readWeight(name));
-  const session = await engine.DecoderSession.load(config, weights, { threads, lora: { modules, rank } });
+  const session = await engine.DecoderSession.load(config, weights, {
+    threads,
+    lora: { modules, rank, skipUntouched: true },
+  });
   const tokenizer = new engine.ByteTokenizer();
   let parameters = 0;
   for (const values of weights.values()) parameters += values.length;

@@ -188,18 +188,25 @@ export default async function placementBench() {
   const longRun = await trainAndScore(longTask, longAuto, SEEDS[0], LONG_STEPS);
 
   // Serving adapters that hold only their placements, mixed in one batch: on the demo model the
-  // recipes auto placement; on a larger Llama shape (random weights) PEFT's default, q_proj and
-  // v_proj of every layer, the placement most adapters have, in a pool over every projection.
+  // auto placements of every task and seed above, in turn; on a larger Llama shape (random
+  // weights) PEFT's default, q_proj and v_proj of every layer, the placement most adapters have.
   const llama = { config: LLAMA_D512_L8, weights: randomWeights(engine, LLAMA_D512_L8, 5) };
   const servingSkip = {
-    demo: await servingSkipFigures(engine, model, longAuto, { quick: QUICK }),
+    demo: await servingSkipFigures(
+      engine,
+      model,
+      Object.values(report.tasks).flatMap((t) => t.placements.auto),
+      { quick: QUICK },
+    ),
     llama_d512_l8: await servingSkipFigures(
       engine,
       llama,
-      engine
-        .projectionKeys(LLAMA_D512_L8)
-        .filter((p) => PEFT_DEFAULT_TARGETS.llama.includes(p.module))
-        .map((p) => p.key),
+      [
+        engine
+          .projectionKeys(LLAMA_D512_L8)
+          .filter((p) => PEFT_DEFAULT_TARGETS.llama.includes(p.module))
+          .map((p) => p.key),
+      ],
       { quick: QUICK },
     ),
   };
@@ -267,7 +274,7 @@ probe_cost_ratio ${results.probe_cost_ratio} at ${HYPERPARAMETERS.maxSteps} step
 ${Object.entries(servingSkip)
   .map(
     ([name, f]) =>
-      `serving ${f.requests} adapters on ${f.placements.length} of ${f.projections} projections (${name}): skip ÷ compute-all throughput ${f.placed.ratio_skip_over_compute_all} (${f.placed.tokens_per_second.skip} vs ${f.placed.tokens_per_second.compute_all} tok/s); adapters on every projection ${f.every_projection.ratio_skip_over_compute_all}`,
+      `serving ${f.requests} adapters on ${f.placements.length} placements touching ${f.touched} of ${f.projections} projections (${name}): skip ÷ compute-all throughput ${f.placed.ratio_skip_over_compute_all} (${f.placed.tokens_per_second.skip} vs ${f.placed.tokens_per_second.compute_all} tok/s); adapters on every projection ${f.every_projection.ratio_skip_over_compute_all}`,
   )
   .join('\n')}
 written to bench/results/placement.json`);

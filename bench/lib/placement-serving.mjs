@@ -1,8 +1,9 @@
 // What serving per-layer placements costs (issue 23): a batch of adapters that adapt only a few
-// projections, decoded by a session that skips the LoRA products of projections no adapter of the
+// projections (each its own placement, as tenants' auto placements differ), served by a session that skips the LoRA products of projections no adapter of the
 // step adapts (lora.skipUntouched, as the worker serves) against one that computes every
 // projection's products over zero slots; and the same for adapters on every projection, where
-// the skip has nothing to skip and shows its own overhead. Runs alternate over rounds (medians).
+// the skip has nothing to skip and shows its own overhead. Runs alternate over rounds, which of
+// the two goes first too (medians). Each run is the requests' prefill and decode.
 import { step } from '../../infra/scripts/lib/run.mjs';
 import { median, timed } from './engine-common.mjs';
 
@@ -10,8 +11,9 @@ const THREADS = 2;
 const RANK = 16;
 
 /**
- * Decode tokens/s of `requests` concurrent requests, each on its own adapter, for adapters placed
- * on `placements` (a few projections) and on every projection, with and without the skip.
+ * Tokens/s of `requests` concurrent requests (prefill and decode), each on its own adapter, for
+ * adapters placed on `placements` (a list of placements, each a few projection keys, given to the
+ * adapters in turn) and on every projection, with and without the skip.
  */
 export async function servingSkipFigures(engine, model, placements, { quick }) {
   const { BatchScheduler, ByteTokenizer, DecoderSession, SlotPool } = engine;
@@ -31,7 +33,9 @@ export async function servingSkipFigures(engine, model, placements, { quick }) {
   const tokenizer = new ByteTokenizer();
   const prompts = Array.from({ length: requests }, (_, i) => tokenizer.encode(`Recipe ${i}: whisk the eggs and `));
   const adapterSets = {
-    placed: Array.from({ length: requests }, (_, i) => randomAdapter(engine, config, placements, 500 + i)),
+    placed: Array.from({ length: requests }, (_, i) =>
+      randomAdapter(engine, config, placements[i % placements.length], 500 + i),
+    ),
     every_projection: Array.from({ length: requests }, (_, i) => randomAdapter(engine, config, every, 500 + i)),
   };
 
@@ -71,8 +75,10 @@ export async function servingSkipFigures(engine, model, placements, { quick }) {
       step(
         `serving ${requests} adapters on ${set === 'placed' ? `${placements.length} placements` : 'every projection'}: round ${round + 1}/${rounds}`,
       );
-      const skipped = await run(sessions.skip, adapters);
-      const computed = await run(sessions.compute_all, adapters);
+      const skipFirst = round % 2 === 0;
+      const first = await run(skipFirst ? sessions.skip : sessions.compute_all, adapters);
+      const second = await run(skipFirst ? sessions.compute_all : sessions.skip, adapters);
+      const [skipped, computed] = skipFirst ? [first, second] : [second, first];
       // Skipping zero products must not change what is generated (greedy decoding).
       if (JSON.stringify(skipped.tokens) !== JSON.stringify(computed.tokens))
         throw new Error(`${set}: the skipping session generated other tokens than the computing one`);
@@ -94,8 +100,9 @@ export async function servingSkipFigures(engine, model, placements, { quick }) {
     ]),
   );
   return {
-    what: `decode of ${requests} concurrent requests on ${requests} adapters (rank ${RANK} pool over every projection, ${newTokens} tokens each): a session that skips projections no adapter of the step adapts vs one computing them all; 'placed' adapters adapt only the auto placement, 'every_projection' ones every projection (the skip's overhead); ratio = skip throughput ÷ compute-all throughput`,
+    what: `${requests} concurrent requests on ${requests} adapters (prefill and ${newTokens} generated tokens each; rank ${RANK} pool over every projection): a session that skips projections no adapter of the step adapts vs one computing them all; 'placed' adapters each hold one of 'placements' in turn, 'every_projection' ones every projection (the skip's own overhead); ratio = skip throughput ÷ compute-all throughput`,
     placements,
+    touched: new Set(placements.flat()).size,
     projections: every.length,
     requests,
     new_tokens: newTokens,

@@ -361,19 +361,22 @@ export class InferenceServer {
     // the one that runs most packs its weights for fast GEMMs; the other reads the mapped file
     // in place (fp32: no second copy of the weights).
     // Quantized weights are packed by every session that uses them: a second session would hold them twice.
-    // Both skip the LoRA products of projections no adapter of a step adapts (per-layer placements).
+    // Both skip the LoRA products of projections no adapter of a step adapts (per-layer placements),
+    // on CPU: the If nodes that skip them are measured there only (bench/results/placement.json);
+    // a GPU provider without an If kernel would copy each projection's inputs to the host.
+    const skipUntouched = this.deps.executionProvider === 'cpu';
     const quantized = model.weights instanceof WeightFile && model.weights.precision !== 'fp32';
     const fixedGates = this.deps.fixedGatesSession && !quantized;
     const sessionOptions = { threads: this.deps.threads, executionProvider: this.deps.executionProvider };
     const session = await DecoderSession.load(model.config, model.weights, {
       ...sessionOptions,
-      lora: { modules, rank: maxRank, router: true, skipUntouched: true },
+      lora: { modules, rank: maxRank, router: true, skipUntouched },
       shareWeights: fixedGates,
     });
     const fixedGatesSession = fixedGates
       ? await DecoderSession.load(model.config, model.weights, {
           ...sessionOptions,
-          lora: { modules, rank: maxRank, skipUntouched: true },
+          lora: { modules, rank: maxRank, skipUntouched },
         })
       : undefined;
     // Keyed by tenant and version: one model serves many tenants.

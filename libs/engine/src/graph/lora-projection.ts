@@ -107,27 +107,30 @@ export function loraProjection(
   // The gates stay outside the skip: the routing trace averages them over every adapted projection.
   const applied = routing.router && pool.router ? routedGates(g, x, pool.router, routing, dIn) : routing.gates;
   onGates?.(applied);
-  const adapted = (b: GraphBuilder): Tensor => {
-    const a = b.op('Gather', [pool.a, routing.slots], { shape: ['B', 'k', dIn, rank] }, { axis: 0 }); // [B, k, dIn, R]
-    const up = b.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', rank, dOut] }, { axis: 0 }); // [B, k, R, dOut]
-    const rows = b.op('Unsqueeze', [x, b.ints([1])], { shape: ['B', 1, 'T', dIn] });
-    const down = b.op('MatMul', [rows, a], { shape: ['B', 'k', 'T', rank] });
+  const adapted = (branch: GraphBuilder): Tensor => {
+    const a = branch.op('Gather', [pool.a, routing.slots], { shape: ['B', 'k', dIn, rank] }, { axis: 0 }); // [B, k, dIn, R]
+    const up = branch.op('Gather', [pool.b, routing.slots], { shape: ['B', 'k', rank, dOut] }, { axis: 0 }); // [B, k, R, dOut]
+    const rows = branch.op('Unsqueeze', [x, branch.ints([1])], { shape: ['B', 1, 'T', dIn] });
+    const down = branch.op('MatMul', [rows, a], { shape: ['B', 'k', 'T', rank] });
     // Gates [B, T, k] → [B, k, T, 1], broadcast over each adapter's R columns.
-    const gates = b.op(
+    const gates = branch.op(
       'Unsqueeze',
-      [b.op('Transpose', [applied], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), b.ints([3])],
+      [branch.op('Transpose', [applied], { shape: ['B', 'k', 'T'] }, { perm: [0, 2, 1] }), branch.ints([3])],
       { shape: ['B', 'k', 'T', 1] },
     );
-    const gated = b.op('Mul', [down, gates], { shape: ['B', 'k', 'T', rank] });
+    const gated = branch.op('Mul', [down, gates], { shape: ['B', 'k', 'T', rank] });
     // [B, k, T, R] → [B, T, k·R] (small) against B folded to [B, k·R, dOut] (a free reshape).
-    const gatedFolded = b.op(
+    const gatedFolded = branch.op(
       'Reshape',
-      [b.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }), b.ints([0, 0, -1])],
+      [
+        branch.op('Transpose', [gated], { shape: ['B', 'T', 'k', rank] }, { perm: [0, 2, 1, 3] }),
+        branch.ints([0, 0, -1]),
+      ],
       { shape: ['B', 'T', 'kR'] },
     );
-    const upFolded = b.op('Reshape', [up, b.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] });
-    const delta = b.op('MatMul', [gatedFolded, upFolded], { shape });
-    return b.op('Add', [y, delta], { shape });
+    const upFolded = branch.op('Reshape', [up, branch.ints([0, -1, dOut])], { shape: ['B', 'kR', dOut] });
+    const delta = branch.op('MatMul', [gatedFolded, upFolded], { shape });
+    return branch.op('Add', [y, delta], { shape });
   };
   if (!pool.active) return adapted(g);
   return g.ifElse(pool.active, shape, adapted, () => y);

@@ -52,7 +52,10 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
   let model: TrainingModel;
   const adapters = new Map<Domain, LoraAdapter>();
   let scheduler: BatchScheduler;
-  /** The same serving setup with a fixed-gates session beside the router one, and how often each ran. */
+  /**
+   * The worker's serving setup: a fixed-gates session beside the router one, both skipping the
+   * projections no adapter of a step adapts, and how often each ran.
+   */
   let twoSessions: BatchScheduler;
   const runs = { router: 0, fixed: 0 };
   const tokenizer = new ByteTokenizer();
@@ -96,11 +99,14 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
         forward: (input: Parameters<DecoderSession['forward']>[0]) => (runs[name]++, s.forward(input)),
       });
     const routerSession = counted(
-      await DecoderSession.load(config, weights, { ...THREADS, lora: { modules, rank: RANK, router: true } }),
+      await DecoderSession.load(config, weights, {
+        ...THREADS,
+        lora: { modules, rank: RANK, router: true, skipUntouched: true },
+      }),
       'router',
     );
     const fixedSession = counted(
-      await DecoderSession.load(config, weights, { ...THREADS, lora: { modules, rank: RANK } }),
+      await DecoderSession.load(config, weights, { ...THREADS, lora: { modules, rank: RANK, skipUntouched: true } }),
       'fixed',
     );
     twoSessions = new BatchScheduler(
@@ -215,15 +221,22 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
     assert.ok(drift < 1e-4, `gates drift ${drift}`);
   });
 
-  it('with a fixed-gates session beside it, fixed-gate steps skip the router and make the same tokens; routed steps still route', async () => {
+  it('with a fixed-gates session beside it, fixed-gate steps skip the router and make the same tokens; routed steps still route (both sessions skipping untouched projections)', async () => {
+    // Adapters on part of the model (every layer's c_attn, and layer 0), as placements make
+    // them: most projections are untouched in every step, and the skipping sessions skip them.
+    const part = (domain: Domain) => {
+      const full = adapters.get(domain)!;
+      const held = [...full.factors].filter(([key]) => key.endsWith('attn.c_attn') || key.startsWith('h.0.'));
+      return { id: `part-${domain}`, load: (): LoraAdapter => ({ ...full, factors: new Map(held) }) };
+    };
     const fixed = (text: string, adapter: Domain): GenerateRequest => ({
       prompt: tokenizer.encode(text),
       maxTokens: 8,
-      adapters: [{ id: adapter, load: () => adapters.get(adapter)! }],
+      adapters: [part(adapter)],
     });
     const mixture: GenerateRequest = {
       ...fixed('on monday the sky over', 'weather'),
-      adapters: ['weather', 'travel'].map((d) => ({ id: d, load: () => adapters.get(d as Domain)!, weight: 0.5 })),
+      adapters: (['weather', 'travel'] as const).map((d) => ({ ...part(d), weight: 0.5 })),
     };
     const requests = [fixed('mix 2 cups of', 'recipes'), fixed('let x = 4;', 'code'), mixture];
     const oneSession = await Promise.all(requests.map((r) => scheduler.generate(r)));
@@ -241,9 +254,7 @@ describe('token routing on the demo model (6 synthetic domains)', () => {
       maxTokens: 6,
       returnGates: true,
       tokenRouting: { kind: 'arrow', topK: 2 },
-      adapters: everyDomain()
-        .slice(0, 4)
-        .map((c) => ({ id: c.id, load: () => c.adapter })),
+      adapters: DOMAINS.slice(0, 4).map(part),
     };
     const alone = await scheduler.generate(routed);
     runs.router = runs.fixed = 0;

@@ -43,7 +43,7 @@ export function symmetricEigenvalues(symmetric: Float64Array, n: number): number
         const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
-        // Columns p and q, then rows p and q (flat indices: this runs 32 × 32 × sweeps times per score).
+        // Columns p and q, then rows p and q (flat indices: n(n − 1)/2 rotations a sweep, per score).
         for (let kp = p, kq = q; kp < n * n; kp += n, kq += n) {
           const akp = a[kp]!;
           const akq = a[kq]!;

@@ -1,4 +1,5 @@
-import type { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import type { Tensor as OrtTensor } from 'onnxruntime-node';
+import { KeptSession } from '../graph/kept-session.js';
 import { float32Tensor, int64Tensor, type SessionOptions } from '../graph/onnx-session.js';
 import {
   projectionKeys,
@@ -81,13 +82,11 @@ export interface ProbeRequest {
 export class PlacementProber {
   readonly sketchRank: number;
   private readonly graph: TrainingGraph;
-  private session: Promise<InferenceSession> | null = null;
-  private running = 0;
-  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly session: KeptSession;
 
   constructor(
     private readonly model: TrainingModel,
-    private readonly options: ProberOptions = {},
+    options: ProberOptions = {},
   ) {
     this.sketchRank = options.sketchRank ?? 32;
     this.graph = buildTrainingGraph(model.config, model.weights, {
@@ -96,6 +95,7 @@ export class PlacementProber {
       rank: this.sketchRank,
       onlyB: true,
     });
+    this.session = new KeptSession(() => trainingSession(this.graph, options), options.idleMs);
   }
 
   async probe(request: ProbeRequest): Promise<PlacementProbe> {
@@ -103,20 +103,14 @@ export class PlacementProber {
     const { config, tokenizer } = this.model;
     const h = checkedHyperparameters({ ...request.hyperparameters, validationFraction: 0 }, config);
     const data = prepareData(request.data, tokenizer, h);
+    if (data.train.length === 0) throw new Error('probe data: no rows (every record is empty?)');
     const { totalSteps, gradientAccumulation } = loopSettings(h, data.train.length);
     const batches =
       request.batches ??
       Math.min(MAX_PROBE_BATCHES, Math.max(1, Math.ceil(totalSteps * gradientAccumulation * PROBE_SHARE)));
     const sketches = this.sketches(h.seed);
-    this.running++;
-    this.stopIdleTimer();
-    try {
-      this.session ??= trainingSession(this.graph, this.options);
-      const session = await this.session.catch((error: unknown) => {
-        this.session = null;
-        throw error;
-      });
-      const { gradients, tokens, passSeconds } = await accumulatedGradients(
+    const { gradients, tokens, passSeconds } = await this.session.use((session) =>
+      accumulatedGradients(
         session,
         {
           graph: this.graph,
@@ -132,46 +126,40 @@ export class PlacementProber {
         },
         data.train,
         { batchSize: h.batchSize, batches },
-      );
-      const scores = projectionKeys(config).map(({ key, layer, module }) => {
-        const [dIn, dOut] = projectionShape(config, module);
-        const gradient = gradients.get(loraInputName(key, 'B'))!; // [1, R, dOut]
-        let squares = 0;
-        for (const value of gradient) squares += value * value;
-        return {
-          key,
-          layer,
-          module,
-          gradientRank: effectiveRank(singularValues(gradient, this.sketchRank, dOut)),
-          gradientNorm: Math.sqrt(squares),
-          parametersPerRank: dIn + dOut,
-        };
-      });
+      ),
+    );
+    const scores = projectionKeys(config).map(({ key, layer, module }) => {
+      const [dIn, dOut] = projectionShape(config, module);
+      const gradient = gradients.get(loraInputName(key, 'B'))!; // [1, R, dOut]
+      let squares = 0;
+      for (const value of gradient) squares += value * value;
       return {
-        scores,
-        sketchRank: this.sketchRank,
-        batches,
-        tokens,
-        seconds: (performance.now() - started) / 1000,
-        passSeconds,
+        key,
+        layer,
+        module,
+        gradientRank: effectiveRank(singularValues(gradient, this.sketchRank, dOut)),
+        gradientNorm: Math.sqrt(squares),
+        parametersPerRank: dIn + dOut,
       };
-    } finally {
-      this.running--;
-      if (this.running === 0 && this.options.idleMs !== undefined) {
-        this.idleTimer = setTimeout(() => void this.releaseSession(), this.options.idleMs);
-        this.idleTimer.unref();
-      }
-    }
+    });
+    return {
+      scores,
+      sketchRank: this.sketchRank,
+      batches,
+      tokens,
+      seconds: (performance.now() - started) / 1000,
+      passSeconds,
+    };
   }
 
   /** Whether the session is started (it is after a probe, until close() or the idle time). */
   get started(): boolean {
-    return this.session !== null;
+    return this.session.started;
   }
 
-  async close(): Promise<void> {
-    this.stopIdleTimer();
-    await this.releaseSession();
+  /** Gives the session back (once running probes end); a later probe starts another. */
+  close(): Promise<void> {
+    return this.session.close();
   }
 
   /** The random A of every pool, [1, dIn, R] uniform in ±1/√dIn, drawn from the seed. */
@@ -186,18 +174,6 @@ export class PlacementProber {
       feeds[loraInputName(key, 'A')] = float32Tensor(values, [1, dIn, this.sketchRank]);
     }
     return feeds;
-  }
-
-  private stopIdleTimer(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = null;
-  }
-
-  private async releaseSession(): Promise<void> {
-    if (this.running > 0 || !this.session) return;
-    const session = this.session;
-    this.session = null;
-    await (await session.catch(() => null))?.release();
   }
 }
 

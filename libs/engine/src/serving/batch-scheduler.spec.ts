@@ -87,6 +87,21 @@ for (const config of configs) {
   });
 
   describe(`BatchScheduler (${config.architecture})`, () => {
+    it('refuses scheduler sizes that are missing or not positive integers', async () => {
+      const session = await DecoderSession.load(config, baseWeights, { threads: 1 });
+      const sizes = { maxBatch: 4, prefillChunk: 64, maxBatchTokens: 512 };
+      for (const [size, value] of [
+        ['maxBatchTokens', undefined],
+        ['prefillChunk', 0],
+        ['maxBatch', 2.5],
+      ] as const)
+        assert.throws(
+          () => new BatchScheduler(session, null, tokenizer, { ...sizes, [size]: value } as SchedulerOptions),
+          new RegExp(`scheduler option ${size} must be a positive integer`),
+        );
+      assert.ok(new BatchScheduler(session, null, tokenizer, sizes));
+    });
+
     it('gives each request the same greedy tokens alone and in a batch of 32 requests on 32 different adapters', async () => {
       const alone: number[][] = [];
       const single = await scheduler();

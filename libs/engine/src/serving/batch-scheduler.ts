@@ -145,6 +145,10 @@ export class BatchScheduler {
     private readonly tokenizer: Tokenizer,
     private readonly options: SchedulerOptions,
   ) {
+    // A size left out by an untyped caller would make NaN-sized prefill chunks (passes of no tokens).
+    for (const size of ['maxBatch', 'prefillChunk', 'maxBatchTokens'] as const)
+      if (!Number.isInteger(options[size]) || options[size] < 1)
+        throw new Error(`scheduler option ${size} must be a positive integer, not ${options[size]}`);
     const plain = options.fixedGatesSession;
     if (plain) {
       // Rows move between the two sessions step by step: same model, cache and slot pool, only the router differs.

@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
 import { demoModel, LLAMA_D512_L8, machine, PEFT_DEFAULT_TARGETS, randomWeights } from './lib/engine-common.mjs';
+import { longRangeFigures } from './lib/long-range-experiment.mjs';
 import { servingSkipFigures } from './lib/placement-serving.mjs';
 import { spearman } from './lib/spearman.mjs';
 
@@ -211,6 +212,15 @@ export default async function placementBench() {
     ),
   };
 
+  // The extended space: long-range adapters at the auto placement's parameter count (an engine experiment).
+  const longRange = await longRangeFigures(engine, model, taskSets, {
+    hyperparameters: HYPERPARAMETERS,
+    seeds: SEEDS,
+    autoPlacements: Object.fromEntries(Object.entries(report.tasks).map(([name, t]) => [name, t.placements.auto])),
+    peftDefault: defaultPlacement,
+    everyProjection: everyPlacement,
+  });
+
   const autoWins = Object.entries(report.tasks)
     .filter(([, t]) => t.parameters.auto.every((p) => p <= t.parameters.every_projection / 4))
     .filter(([, t]) => t.mean_loss.auto <= t.mean_loss.every_projection)
@@ -260,6 +270,7 @@ export default async function placementBench() {
       },
     },
     serving_skip: servingSkip,
+    long_range: longRange,
   };
   mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(path.join(ROOT, 'bench/results/placement.json'), JSON.stringify(results, null, 2) + '\n');
@@ -275,6 +286,14 @@ ${Object.entries(servingSkip)
   .map(
     ([name, f]) =>
       `serving ${f.requests} adapters on ${f.placements.length} placements touching ${f.touched} of ${f.projections} projections (${name}): skip ÷ compute-all throughput ${f.placed.ratio_skip_over_compute_all} (${f.placed.tokens_per_second.skip} vs ${f.placed.tokens_per_second.compute_all} tok/s); adapters on every projection ${f.every_projection.ratio_skip_over_compute_all}`,
+  )
+  .join('\n')}
+${Object.entries(longRange.tasks)
+  .map(
+    ([name, t]) =>
+      `long-range (${name}, mean held-out loss): ${Object.entries(t.mean_loss)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
   )
   .join('\n')}
 written to bench/results/placement.json`);

@@ -30,8 +30,8 @@ export type {
   LlamaTargetModule,
   TargetModule,
 } from './model/decoder-config.js';
-export { buildForwardGraph, cacheName, loraInputName } from './model/decoder.js';
-export type { BaseWeights, ForwardGraphOptions, LoraGraphOptions } from './model/decoder.js';
+export { buildForwardGraph, cacheName, loraInputName, longRangeInputName } from './model/decoder.js';
+export type { BaseWeights, ForwardGraphOptions, LoraGraphOptions, LongRangePair } from './model/decoder.js';
 export {
   readerOf,
   shardReader,
@@ -138,6 +138,8 @@ export {
 } from './training/placement-probe.js';
 export type { PlacementProbe, PlacementScore, ProberOptions, ProbeRequest } from './training/placement-probe.js';
 export { effectiveRank, singularValues } from './training/gradient-rank.js';
+export { trainLongRange } from './training/long-range.js';
+export type { LongRangeTrainResult } from './training/long-range.js';
 export type { Evaluation, TrainingProgress } from './training/training-loop.js';
 export {
   AdapterEvaluator,

@@ -356,9 +356,32 @@ export class DecoderParameters {
   }
 }
 
+/**
+ * A long-range adapter (an engine experiment: Nowak et al., 2024's extended placement space):
+ * layer `from`'s input x adds scale · (x A) B to layer `to`'s output, from ≤ to.
+ */
+export interface LongRangePair {
+  from: number;
+  to: number;
+}
+
+export interface LongRangeOptions {
+  pairs: readonly LongRangePair[];
+  rank: number;
+  /** α/r, as a LoRA's gate. */
+  scale: number;
+}
+
+/** Name of a long-range adapter's factor input: A [d, R], B [R, d]. */
+export function longRangeInputName(pair: LongRangePair, part: 'A' | 'B'): string {
+  return `long.${pair.from}-${pair.to}.${part}`;
+}
+
 export interface EmitOptions {
   lora: LoraGraphOptions | null;
   routing: LoraRouting | null;
+  /** Long-range adapters (training graphs of the experiment only). */
+  longRange?: LongRangeOptions;
   /** Take past.<i>.key|value inputs and return new.<i>.key|value outputs (serving); training graphs see whole sequences. */
   cache: boolean;
 }
@@ -372,6 +395,8 @@ export interface EmittedDecoder {
   pools: Map<string, LoraPoolInputs>;
   /** The gates [B, T, k] each routed projection applied, in order. */
   gates: Tensor[];
+  /** The long-range adapters' factor inputs, in the order of `longRange.pairs`. */
+  longRange: { a: Tensor; b: Tensor }[];
   /** [1] int64: tokens in the cache (P) and in cache + this pass (P + T). */
   pastTokens: Tensor;
   allTokens: Tensor;
@@ -516,7 +541,19 @@ export function emitDecoder(
     rope = rotaryTables(g, params, positionIds, config);
   }
 
+  const longRange = options.longRange;
+  for (const { from, to } of longRange?.pairs ?? [])
+    if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to < config.nLayers))
+      throw new Error(`long-range adapter ${from} → ${to}: needs 0 ≤ from ≤ to < ${config.nLayers}`);
+  const longRangeFactors = (longRange?.pairs ?? []).map((pair) => ({
+    a: g.input(longRangeInputName(pair, 'A'), 'float32', [d, longRange!.rank]),
+    b: g.input(longRangeInputName(pair, 'B'), 'float32', [longRange!.rank, d]),
+  }));
+  /** Each layer's input, for the long-range adapters that start there. */
+  const layerInputs: Tensor[] = [];
+
   for (let layer = 0; layer < config.nLayers; layer++) {
+    layerInputs.push(x);
     let context: Tensor;
     if (config.architecture === 'gpt2') {
       const qkv = project(norm(x, `h.${layer}.ln_1`), layer, 'attn.c_attn'); // [B, T, 3d]
@@ -558,6 +595,15 @@ export function emitDecoder(
       const hidden = g.op('Mul', [swish, project(h2, layer, 'mlp.up_proj')], { shape: ['B', 'T', ffn] });
       x = g.op('Add', [x, project(hidden, layer, 'mlp.down_proj')], { shape: ['B', 'T', d] });
     }
+    longRange?.pairs.forEach((pair, i) => {
+      if (pair.to !== layer) return;
+      const { a, b } = longRangeFactors[i]!;
+      const down = g.op('MatMul', [layerInputs[pair.from]!, a], { shape: ['B', 'T', longRange.rank] });
+      const up = g.op('MatMul', [down, b], { shape: ['B', 'T', d] });
+      x = g.op('Add', [x, g.op('Mul', [up, g.scalar(longRange.scale)], { shape: ['B', 'T', d] })], {
+        shape: ['B', 'T', d],
+      });
+    });
   }
 
   const final = config.architecture === 'gpt2' ? norm(x, 'ln_f') : norm(x, 'norm');
@@ -568,7 +614,7 @@ export function emitDecoder(
       : params.plain(embeddingName, [config.vocabSize, d]);
   const logitsOf = (hidden: Tensor, length: string) =>
     baseMatMul(g, hidden, params.head(table), ['B', length, config.vocabSize]);
-  return { final, logitsOf, pools, gates, pastTokens, allTokens };
+  return { final, logitsOf, pools, gates, longRange: longRangeFactors, pastTokens, allTokens };
 }
 
 /** A layer's keys or values: the cache, [KV, B, P, hd] as gathered from its pool (none in training graphs), and this pass's, [B, KV, T, hd]. */

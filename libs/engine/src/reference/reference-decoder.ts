@@ -24,6 +24,13 @@ export interface ReferenceLora {
   router?: ReferenceTokenRouting;
 }
 
+/** Long-range adapters: after layer `to`, x += scale · (x_from A) B, x_from being layer `from`'s input. */
+export interface ReferenceLongRange {
+  pairs: { from: number; to: number; a: Float32Array; b: Float32Array }[];
+  rank: number;
+  scale: number;
+}
+
 export interface ReferenceOutput {
   /** [B, T, vocab] */
   logits: Float32Array;
@@ -50,6 +57,7 @@ export function referenceForward(
   ids: number[][],
   lora?: ReferenceLora,
   packing?: ReferencePacking,
+  longRange?: ReferenceLongRange,
 ): ReferenceOutput {
   const d = config.dModel;
   const batch = ids.length;
@@ -92,7 +100,9 @@ export function referenceForward(
   };
   const applied: Float32Array[] = [];
 
+  const layerInputs: Float32Array[] = [];
   for (let layer = 0; layer < config.nLayers; layer++) {
+    layerInputs.push(x);
     if (config.architecture === 'gpt2') {
       const h1 = layerNorm(x, w(`h.${layer}.ln_1.weight`), w(`h.${layer}.ln_1.bias`), config.normEps);
       const qkv = project(h1, layer, 'attn.c_attn');
@@ -114,6 +124,14 @@ export function referenceForward(
       const h2 = rmsNorm(x, w(`layers.${layer}.post_attention_layernorm.weight`), config.normEps);
       const hidden = mul(silu(project(h2, layer, 'mlp.gate_proj')), project(h2, layer, 'mlp.up_proj'));
       x = add(x, project(hidden, layer, 'mlp.down_proj'));
+    }
+    for (const { from, to, a, b } of longRange?.pairs ?? []) {
+      if (to !== layer) continue;
+      const delta = matmul(matmul(layerInputs[from]!, a, rows, d, longRange!.rank), b, rows, longRange!.rank, d);
+      x = add(
+        x,
+        delta.map((v) => v * longRange!.scale),
+      );
     }
   }
   const hidden =

@@ -221,7 +221,7 @@ export function loopSettings(h: Hyperparameters, trainRows: number): LoopSetting
   return { ...h, totalSteps, evalEvery, warmupSteps: Math.min(h.warmupSteps, totalSteps) };
 }
 
-function metricsOf(result: {
+export function metricsOf(result: {
   steps: number;
   lastLoss: number;
   validation: Evaluation | null;

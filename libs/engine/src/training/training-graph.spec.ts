@@ -237,6 +237,57 @@ for (const config of configs) {
       }
     });
 
+    it('long-range adapters (layer i input → layer j output): loss equals the reference, gradients match finite differences of the graph and of the reference', async () => {
+      const pairs = [
+        { from: 0, to: 0 },
+        { from: 0, to: 1 },
+        { from: 1, to: 1 },
+      ];
+      const trainable = { kind: 'long-range', pairs, rank: RANK, scale: SCALE } as const;
+      const { parameters, run } = await trainingSession(config, weights, trainable);
+      assert.deepEqual(
+        parameters.map((p) => p.name),
+        ['long.0-0.A', 'long.0-0.B', 'long.0-1.A', 'long.0-1.B', 'long.1-1.A', 'long.1-1.B'],
+      );
+      const random = seededRandom(13);
+      const values = new Map(
+        parameters.map((p) => [
+          p.name,
+          randomArray(
+            random,
+            p.shape.reduce((a, b) => a * b, 1),
+            0.2,
+          ),
+        ]),
+      );
+      const reference = (v: Map<string, Float32Array>) => {
+        const longRange = {
+          pairs: pairs.map((pair) => ({
+            ...pair,
+            a: v.get(`long.${pair.from}-${pair.to}.A`)!,
+            b: v.get(`long.${pair.from}-${pair.to}.B`)!,
+          })),
+          rank: RANK,
+          scale: SCALE,
+        };
+        const logProbs = referenceTokenLogprobs(
+          referenceForward(config, weights, ids, undefined, undefined, longRange).logits,
+          targets,
+          config.vocabSize,
+        );
+        return -lossMask.flat().reduce((sum, m, i) => sum + m * logProbs[i]!, 0);
+      };
+      const { loss, grads } = await run(values);
+      assert.ok(Math.abs(loss - reference(values)) < 1e-3, `loss ${loss} vs reference ${reference(values)}`);
+      assert.ok(Math.abs(loss - referenceLoss(config, weights)) > 1e-2, 'the adapters changed nothing');
+      await checkDirectional(values, grads, async (v) => (await run(v)).loss, 4);
+      await checkDirectional(values, grads, reference, 5);
+      assert.throws(
+        () => buildTrainingGraph(config, weights, { ...trainable, pairs: [{ from: 1, to: 0 }] }),
+        /long-range adapter 1 → 0: needs 0 ≤ from ≤ to < 2/,
+      );
+    });
+
     it('every weight trainable (full training): gradients match finite differences of the reference', async () => {
       const { parameters, run } = await trainingSession(config, weights, { kind: 'all' });
       assert.equal(parameters.length, weights.size);

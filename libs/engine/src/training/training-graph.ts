@@ -9,6 +9,7 @@ import {
   emitDecoder,
   pickLogProbs,
   type BaseWeights,
+  type LongRangeOptions,
 } from '../model/decoder.js';
 import { WeightFile } from '../model/weight-file.js';
 
@@ -29,7 +30,9 @@ export type TrainableSet =
    * Trainable: the router vectors `lora.<key>.router` [K, dIn]; pools hold the K adapters
    * in slots 0..K−1 (input slots [B, K]).
    */
-  | { kind: 'gate'; modules: readonly TargetModule[]; rank: number; adapters: number };
+  | { kind: 'gate'; modules: readonly TargetModule[]; rank: number; adapters: number }
+  /** Long-range adapters `long.<from>-<to>.A|B` (an engine experiment; see LongRangePair). */
+  | ({ kind: 'long-range' } & LongRangeOptions);
 
 export interface TrainingGraph {
   model: Uint8Array;
@@ -89,6 +92,16 @@ export function buildTrainingGraph(
     });
     logits = decoder.logitsOf(decoder.final, 'T');
     parameters = [...decoder.pools.values()].flatMap((pool) => (trainable.onlyB ? [pool.b] : [pool.a, pool.b]));
+  } else if (trainable.kind === 'long-range') {
+    const { pairs, rank, scale } = trainable;
+    const decoder = emitDecoder(g, config, params, inputs, {
+      lora: null,
+      routing: null,
+      cache: false,
+      longRange: { pairs, rank, scale },
+    });
+    logits = decoder.logitsOf(decoder.final, 'T');
+    parameters = decoder.longRange.flatMap(({ a, b }) => [a, b]);
   } else {
     const k = trainable.adapters;
     const routing: LoraRouting = {

@@ -32,6 +32,18 @@ export function randomWeights(config: DecoderConfig, seed: number, scale = 0.15)
   return weights;
 }
 
+/** A small GPT-2 for tests that train (placement probing, long-range adapters). */
+export const TINY_GPT2: DecoderConfig = {
+  architecture: 'gpt2',
+  vocabSize: 257,
+  dModel: 32,
+  nLayers: 3,
+  nHeads: 2,
+  maxPositions: 64,
+  normEps: 1e-5,
+  gelu: 'tanh',
+};
+
 /** The small Llama the platform's tests register as an imported base model (vocab 262 fits bpeTokenizerJson). */
 export const TINY_LLAMA: DecoderConfig = {
   architecture: 'llama',

@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DecoderConfig } from '../model/decoder-config.js';
-import { randomWeights } from '../testing/random.js';
+import { randomWeights, TINY_GPT2 } from '../testing/random.js';
 import { domainTexts } from '../testing/synthetic-domains.js';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
 import { trainLongRange } from './long-range.js';
 
-const CONFIG: DecoderConfig = {
-  architecture: 'gpt2',
-  vocabSize: 257,
-  dModel: 32,
-  nLayers: 3,
-  nHeads: 2,
-  maxPositions: 64,
-  normEps: 1e-5,
-  gelu: 'tanh',
-};
+const CONFIG = TINY_GPT2;
 
 describe('long-range adapters (engine experiment)', () => {
   it('training them lowers the held-out loss from the base model, and counts 2·d·r parameters per pair', async () => {

@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readPeftAdapter } from '../adapter/peft-format.js';
-import { projectionKeys, type DecoderConfig } from '../model/decoder-config.js';
-import { randomWeights } from '../testing/random.js';
+import { projectionKeys } from '../model/decoder-config.js';
+import { randomWeights, TINY_GPT2 } from '../testing/random.js';
 import { domainTexts } from '../testing/synthetic-domains.js';
 import { ByteTokenizer } from '../tokenizer/byte-tokenizer.js';
 import { PlacementProber, probePlacements, selectPlacements, type PlacementScore } from './placement-probe.js';
 import { evaluateAdapter, train, type TrainingModel } from './trainer.js';
 
-const CONFIG: DecoderConfig = {
-  architecture: 'gpt2',
-  vocabSize: 257,
-  dModel: 32,
-  nLayers: 3,
-  nHeads: 2,
-  maxPositions: 64,
-  normEps: 1e-5,
-  gelu: 'tanh',
-};
+const CONFIG = TINY_GPT2;
 const model: TrainingModel = {
   name: 'tiny',
   config: CONFIG,

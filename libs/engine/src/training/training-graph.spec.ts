@@ -133,6 +133,21 @@ async function trainingSession(config: DecoderConfig, weights: DecoderWeights, t
   };
 }
 
+/** Random values (uniform ±0.2) for every parameter, drawn from one seeded sequence. */
+function randomValues(parameters: { name: string; shape: number[] }[], seed: number): Map<string, Float32Array> {
+  const random = seededRandom(seed);
+  return new Map(
+    parameters.map((p) => [
+      p.name,
+      randomArray(
+        random,
+        p.shape.reduce((a, b) => a * b, 1),
+        0.2,
+      ),
+    ]),
+  );
+}
+
 /** Checks ⟨∇L, v⟩ against (L(θ+εv) − L(θ−εv)) / 2ε along random directions v over every parameter. */
 async function checkDirectional(
   values: Map<string, Float32Array>,
@@ -165,17 +180,7 @@ for (const config of configs) {
     it('LoRA on every projection: loss equals the reference, gradients match finite differences of the graph and of the reference', async () => {
       const { parameters, run } = await trainingSession(config, weights, { kind: 'lora', modules, rank: RANK });
       assert.equal(parameters.length, 2 * modules.length * config.nLayers);
-      const random = seededRandom(3);
-      const values = new Map(
-        parameters.map((p) => [
-          p.name,
-          randomArray(
-            random,
-            p.shape.reduce((a, b) => a * b, 1),
-            0.2,
-          ),
-        ]),
-      );
+      const values = randomValues(parameters, 3);
       const lora = {
         slots: int64Tensor(
           ids.map(() => 0),
@@ -249,17 +254,7 @@ for (const config of configs) {
         parameters.map((p) => p.name),
         ['long.0-0.A', 'long.0-0.B', 'long.0-1.A', 'long.0-1.B', 'long.1-1.A', 'long.1-1.B'],
       );
-      const random = seededRandom(13);
-      const values = new Map(
-        parameters.map((p) => [
-          p.name,
-          randomArray(
-            random,
-            p.shape.reduce((a, b) => a * b, 1),
-            0.2,
-          ),
-        ]),
-      );
+      const values = randomValues(parameters, 13);
       const reference = (v: Map<string, Float32Array>) => {
         const longRange = {
           pairs: pairs.map((pair) => ({

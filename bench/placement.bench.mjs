@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build, ensureInstalled, ROOT, step } from '../infra/scripts/lib/run.mjs';
-import { demoModel, LLAMA_D512_L8, machine, PEFT_DEFAULT_TARGETS, randomWeights } from './lib/engine-common.mjs';
+import { demoModel, LLAMA_D512_L8, machine, randomWeights } from './lib/engine-common.mjs';
 import { longRangeFigures } from './lib/long-range-experiment.mjs';
 import { servingSkipFigures } from './lib/placement-serving.mjs';
 import { spearman } from './lib/spearman.mjs';
@@ -205,7 +205,7 @@ export default async function placementBench() {
       [
         engine
           .projectionKeys(LLAMA_D512_L8)
-          .filter((p) => PEFT_DEFAULT_TARGETS.llama.includes(p.module))
+          .filter((p) => engine.peftDefaultModules(LLAMA_D512_L8).includes(p.module))
           .map((p) => p.key),
       ],
       { quick: QUICK },
@@ -219,6 +219,7 @@ export default async function placementBench() {
     autoPlacements: Object.fromEntries(Object.entries(report.tasks).map(([name, t]) => [name, t.placements.auto])),
     peftDefault: defaultPlacement,
     everyProjection: everyPlacement,
+    costOf,
   });
 
   const autoWins = Object.entries(report.tasks)

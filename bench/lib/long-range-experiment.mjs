@@ -26,15 +26,10 @@ export async function longRangeFigures(
   engine,
   model,
   tasks,
-  { hyperparameters, seeds, autoPlacements, peftDefault, everyProjection },
+  /** costOf: the LoRA parameters of a placement at hyperparameters.rank (the placement bench's). */
+  { hyperparameters, seeds, autoPlacements, peftDefault, everyProjection, costOf },
 ) {
   const { config } = model;
-  const costOf = (keys) =>
-    keys.reduce((sum, key) => {
-      const { module } = engine.projectionKeys(config).find((p) => p.key === key);
-      const [dIn, dOut] = engine.projectionShape(config, module);
-      return sum + hyperparameters.rank * (dIn + dOut);
-    }, 0);
   // The same scale (α/r) for every set, as the LoRA placements train at.
   const scaleRatio = hyperparameters.alpha / hyperparameters.rank;
   const validationLoss = (metrics) => {

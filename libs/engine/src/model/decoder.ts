@@ -541,13 +541,14 @@ export function emitDecoder(
     rope = rotaryTables(g, params, positionIds, config);
   }
 
-  const longRange = options.longRange;
-  for (const { from, to } of longRange?.pairs ?? [])
+  // None: no pairs (rank and scale then unread).
+  const longRange = options.longRange ?? { pairs: [], rank: 0, scale: 0 };
+  for (const { from, to } of longRange.pairs)
     if (!(Number.isInteger(from) && Number.isInteger(to) && 0 <= from && from <= to && to < config.nLayers))
       throw new Error(`long-range adapter ${from} → ${to}: needs 0 ≤ from ≤ to < ${config.nLayers}`);
-  const longRangeFactors = (longRange?.pairs ?? []).map((pair) => ({
-    a: g.input(longRangeInputName(pair, 'A'), 'float32', [d, longRange!.rank]),
-    b: g.input(longRangeInputName(pair, 'B'), 'float32', [longRange!.rank, d]),
+  const longRangeFactors = longRange.pairs.map((pair) => ({
+    a: g.input(longRangeInputName(pair, 'A'), 'float32', [d, longRange.rank]),
+    b: g.input(longRangeInputName(pair, 'B'), 'float32', [longRange.rank, d]),
   }));
   /** Each layer's input, for the long-range adapters that start there. */
   const layerInputs: Tensor[] = [];
@@ -595,7 +596,7 @@ export function emitDecoder(
       const hidden = g.op('Mul', [swish, project(h2, layer, 'mlp.up_proj')], { shape: ['B', 'T', ffn] });
       x = g.op('Add', [x, project(hidden, layer, 'mlp.down_proj')], { shape: ['B', 'T', d] });
     }
-    longRange?.pairs.forEach((pair, i) => {
+    longRange.pairs.forEach((pair, i) => {
       if (pair.to !== layer) return;
       const { a, b } = longRangeFactors[i]!;
       const down = g.op('MatMul', [layerInputs[pair.from]!, a], { shape: ['B', 'T', longRange.rank] });

@@ -48,7 +48,10 @@ export interface PlacementProbe {
   sketchRank: number;
   batches: number;
   tokens: number;
-  /** Wall time of the whole probe, and of its forward/backward passes alone (the rest builds and starts its graph). */
+  /**
+   * Wall time of the whole probe, and of its forward/backward passes alone (the rest prepares the
+   * data, starts the session on a prober's first probe, and scores the gradients).
+   */
   seconds: number;
   passSeconds: number;
 }

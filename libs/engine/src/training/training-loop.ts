@@ -161,7 +161,8 @@ export async function evaluate(
 /**
  * Gradients of the mean loss over the first `batches` micro-batches of `rows`, taken at the
  * problem's starting parameters and not applied: what placement probing reads. Summed exactly as
- * a training step sums them (Σ over micro-batches, divided by the counted tokens).
+ * a training step sums them (Σ over micro-batches, divided by the counted tokens). `rows` holds
+ * at least one row (the probe checks before it takes its session).
  */
 export async function accumulatedGradients(
   session: InferenceSession,
@@ -169,7 +170,6 @@ export async function accumulatedGradients(
   rows: readonly PackedSequence[],
   settings: { batchSize: number; batches: number },
 ): Promise<{ gradients: TensorSet; tokens: number; passSeconds: number }> {
-  if (rows.length === 0) throw new Error('probe data: no rows (every record is empty?)');
   const started = performance.now();
   const gradients: TensorSet = new Map();
   let counted = 0;
